@@ -1,1 +1,301 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the tests that run against the local AWS stack (`make up`).
+//!
+//! The stack's coordinates come from the environment when `make test` has sourced
+//! `.local/stack.env`, or else from that file directly, so `cargo nextest run` works in any shell
+//! after `make up`. A stack that is not running fails the tests loudly; nothing is skipped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use export_core::adapters::dynamo::{self, Item};
+use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId, RoomId, UserId};
+use export_core::model::{Account, AccountType, Attachment, ConversationType, Room, User};
+use export_core::{Config, Timestamp};
+
+/// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
+pub const STACK_VARIABLES: [&str; 15] = [
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SFN",
+    "AWS_ENDPOINT_URL_EVENTS",
+    "AWS_ENDPOINT_URL_LAMBDA",
+    "API_URL",
+    "ACCOUNTS_TABLE",
+    "ATTACHMENTS_TABLE",
+    "EXPORTS_TABLE",
+    "ATTACHMENT_BUCKET",
+    "EXPORT_BUCKET",
+    "STATE_MACHINE_ARN",
+];
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repo")
+        .to_owned()
+}
+
+/// The local stack's coordinates.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    vars: HashMap<String, String>,
+}
+
+impl Stack {
+    pub fn load() -> Self {
+        let from_env: HashMap<String, String> = STACK_VARIABLES
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect();
+        let vars = if from_env.len() == STACK_VARIABLES.len() {
+            from_env
+        } else {
+            let path = repo_root().join(".local/stack.env");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "the local stack is not up ({} unreadable: {e}); run `make up`",
+                    path.display()
+                )
+            });
+            parse_env_file(&text)
+        };
+        for k in STACK_VARIABLES {
+            assert!(
+                vars.contains_key(k),
+                "stack.env lacks {k}; run `make up` again"
+            );
+        }
+        Self { vars }
+    }
+
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not a stack variable"))
+    }
+
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
+    /// The SDK configuration a function gets on the local stack: static keys, local endpoints.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials = Credentials::new(
+            self.var("AWS_ACCESS_KEY_ID"),
+            self.var("AWS_SECRET_ACCESS_KEY"),
+            None,
+            None,
+            "local-stack",
+        );
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new(self.var("AWS_REGION").to_owned()))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk_config())
+            .endpoint_url(self.var("AWS_ENDPOINT_URL_DYNAMODB"))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config())
+            .endpoint_url(self.var("AWS_ENDPOINT_URL_S3"))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        let conf = aws_sdk_sfn::config::Builder::from(&self.sdk_config())
+            .endpoint_url(self.var("AWS_ENDPOINT_URL_SFN"))
+            .build();
+        aws_sdk_sfn::Client::from_conf(conf)
+    }
+
+    /// The functions' typed configuration on this stack.
+    pub fn config(&self) -> Config {
+        Config::from_lookup(|k| match k {
+            "S3_FORCE_PATH_STYLE" => Some("true".into()),
+            _ => self.vars.get(k).cloned(),
+        })
+        .expect("the stack's variables make a valid config")
+    }
+
+    pub fn catalog(&self) -> export_core::adapters::DynamoCatalog {
+        export_core::adapters::DynamoCatalog::new(
+            self.dynamodb(),
+            self.var("ACCOUNTS_TABLE"),
+            self.var("ATTACHMENTS_TABLE"),
+        )
+    }
+
+    pub fn export_store(&self) -> export_core::adapters::DynamoExportStore {
+        export_core::adapters::DynamoExportStore::new(self.dynamodb(), self.var("EXPORTS_TABLE"))
+    }
+
+    pub fn export_objects(&self) -> export_core::adapters::S3ObjectStore {
+        export_core::adapters::S3ObjectStore::new(self.s3(), self.var("EXPORT_BUCKET"))
+    }
+}
+
+/// `export NAME=value` / `NAME=value` lines; values may be single- or double-quoted.
+pub fn parse_env_file(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_owned(),
+                v.trim().trim_matches(|c| c == '\'' || c == '"').to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Writes items 25 at a time (BatchWriteItem's limit), retrying what DynamoDB hands back.
+pub async fn batch_put(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        for attempt in 0.. {
+            assert!(
+                attempt < 20,
+                "BatchWriteItem kept returning unprocessed items"
+            );
+            let out = client
+                .batch_write_item()
+                .request_items(table, requests.clone())
+                .send()
+                .await
+                .expect("BatchWriteItem");
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+        }
+    }
+}
+
+/// A small directory for one account: its record, users (managed or not) and rooms.
+#[derive(Debug, Clone)]
+pub struct SeededAccount {
+    pub id: AccountId,
+    pub managed_user: UserId,
+    pub unmanaged_user: UserId,
+    pub managed_room: RoomId,
+    pub unmanaged_room: RoomId,
+}
+
+pub async fn seed_account(
+    stack: &Stack,
+    account_type: AccountType,
+    scheduled: bool,
+) -> SeededAccount {
+    let client = stack.dynamodb();
+    let table = stack.var("ACCOUNTS_TABLE");
+    let id = AccountId::random();
+    let managed_user = UserId::random();
+    let unmanaged_user = UserId::random();
+    let managed_room = RoomId::random();
+    let unmanaged_room = RoomId::random();
+    let account = Account {
+        account_id: None,
+        account_type,
+        name: "Example Corp".into(),
+        domains: vec!["example.com".into()],
+        scheduled_exports: scheduled,
+    };
+    let user = |email: &str, managed| User {
+        user_id: None,
+        email: email.into(),
+        display_name: email.split('@').next().unwrap().into(),
+        managed,
+    };
+    let items = vec![
+        dynamo::items::account(&id, &account).unwrap(),
+        dynamo::items::user(&id, &managed_user, &user("ada@example.com", true)).unwrap(),
+        dynamo::items::user(&id, &unmanaged_user, &user("bob@elsewhere.org", false)).unwrap(),
+        dynamo::items::room(
+            &id,
+            &managed_room,
+            &Room {
+                room_id: None,
+                name: "Ops".into(),
+                created_by: managed_user.clone(),
+            },
+        )
+        .unwrap(),
+        dynamo::items::room(
+            &id,
+            &unmanaged_room,
+            &Room {
+                room_id: None,
+                name: "Guests".into(),
+                created_by: unmanaged_user.clone(),
+            },
+        )
+        .unwrap(),
+    ];
+    batch_put(&client, table, items).await;
+    SeededAccount {
+        id,
+        managed_user,
+        unmanaged_user,
+        managed_room,
+        unmanaged_room,
+    }
+}
+
+/// A catalog entry (the object itself is not uploaded).
+pub fn attachment(
+    account: &AccountId,
+    uploader: &UserId,
+    kind: ConversationType,
+    uploaded_at: Timestamp,
+) -> Attachment {
+    let id = AttachmentId::random();
+    Attachment {
+        account_id: account.clone(),
+        attachment_id: id.clone(),
+        message_id: MessageId::random(),
+        conversation_id: ConversationId::random(),
+        conversation_type: kind,
+        uploader_id: uploader.clone(),
+        file_name: format!("{id}.txt"),
+        content_type: "text/plain".into(),
+        size_bytes: 0,
+        sha256: String::new(),
+        bucket: "attachments-local".into(),
+        object_key: format!("{account}/{id}"),
+        uploaded_at,
+        deleted: false,
+    }
+}

@@ -1,1 +1,21 @@
+//! attachment-export's core: domain types, the rules, the ports they are written against, and the AWS
+//! adapters that implement those ports. Handlers (one crate per Lambda) only parse events, call in
+//! here and shape replies. Nothing in this crate knows a Lambda event type.
 
+pub mod adapters;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod payloads;
+pub mod ports;
+pub mod scope;
+pub mod start;
+pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod time;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use time::Timestamp;

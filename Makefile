@@ -1,0 +1,35 @@
+# attachment-export: the verbs. `make demo` and `make test` are the two a newcomer needs.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help setup up down test check unit demo bench build deploy clean
+
+help: ## List the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## Install the pinned local tools into .local/ (idempotent)
+	infra/local/install.sh
+
+up: ## Start the local AWS stack and write .local/stack.env
+	infra/local/up.sh
+
+down: ## Stop everything `make up` started
+	infra/local/down.sh
+
+test: ## fmt, clippy -D warnings, and every test against a fresh local stack
+	scripts/test.sh
+
+check: ## fmt and clippy only
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit: ## Unit tests only (no local stack needed)
+	cargo nextest run --workspace --lib --bins
+
+build: ## Release build of the four functions for Lambda (arm64)
+	infra/local/install.sh
+	source .local/venv/bin/activate && cargo lambda build --release --arm64
+
+clean: down ## Stop the stack and remove .local/ and target/
+	rm -rf .local target

@@ -1,0 +1,710 @@
+//! DynamoDB adapters on the tables of DESIGN §4. Items are (de)serialized by serde_dynamo from the
+//! model's structs; only keys and update expressions are written here.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::{from_item, to_attribute_value, to_item};
+
+use crate::error::{Error, Result, from_sdk};
+use crate::ids::{AccountId, ExportId, RoomId, UserId};
+use crate::model::{
+    Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User,
+};
+use crate::ports::{Admission, AttachmentCatalog, ExportStore, Page, StatusChange};
+use crate::time::Timestamp;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Key layout of AccountsTable and ExportsTable.
+pub mod keys {
+    use super::*;
+
+    pub const ACCOUNT_SK: &str = "ACCOUNT";
+    pub const USER_PREFIX: &str = "USER#";
+    pub const ROOM_PREFIX: &str = "ROOM#";
+    pub const EXPORT_PREFIX: &str = "EXPORT#";
+    pub const THROTTLE_SK: &str = "THROTTLE";
+    /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
+    pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
+    const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+
+    pub fn account_pk(id: &AccountId) -> String {
+        format!("{ACCOUNT_PREFIX}{id}")
+    }
+
+    pub fn account_from_pk(pk: &str) -> Result<AccountId> {
+        pk.strip_prefix(ACCOUNT_PREFIX)
+            .ok_or_else(|| Error::Internal(format!("not an account key: {pk}")))
+            .and_then(AccountId::parse)
+    }
+
+    pub fn user_sk(id: &UserId) -> String {
+        format!("{USER_PREFIX}{id}")
+    }
+
+    pub fn room_sk(id: &RoomId) -> String {
+        format!("{ROOM_PREFIX}{id}")
+    }
+
+    pub fn export_sk(id: &ExportId) -> String {
+        format!("{EXPORT_PREFIX}{id}")
+    }
+}
+
+/// Items as the chat service stores them, for seeding (tests, the CLI) through any writer.
+pub mod items {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Keyed<'a, T: Serialize> {
+        pk: String,
+        sk: String,
+        #[serde(flatten)]
+        value: &'a T,
+    }
+
+    fn keyed<T: Serialize>(pk: String, sk: String, value: &T) -> Result<Item> {
+        Ok(to_item(Keyed { pk, sk, value })?)
+    }
+
+    pub fn account(id: &AccountId, account: &Account) -> Result<Item> {
+        keyed(keys::account_pk(id), keys::ACCOUNT_SK.into(), account)
+    }
+
+    pub fn user(account: &AccountId, id: &UserId, user: &User) -> Result<Item> {
+        keyed(keys::account_pk(account), keys::user_sk(id), user)
+    }
+
+    pub fn room(account: &AccountId, id: &RoomId, room: &Room) -> Result<Item> {
+        keyed(keys::account_pk(account), keys::room_sk(id), room)
+    }
+
+    #[derive(Serialize)]
+    struct AttachmentItem<'a> {
+        sk: String,
+        #[serde(flatten)]
+        attachment: &'a Attachment,
+    }
+
+    pub fn attachment(a: &Attachment) -> Result<Item> {
+        Ok(to_item(AttachmentItem {
+            sk: a.sort_key(),
+            attachment: a,
+        })?)
+    }
+
+    #[derive(Serialize)]
+    struct SortKeyed<'a, T: Serialize> {
+        sk: String,
+        #[serde(flatten)]
+        value: &'a T,
+    }
+
+    pub fn export(record: &ExportRecord) -> Result<Item> {
+        Ok(to_item(SortKeyed {
+            sk: keys::export_sk(&record.export_id),
+            value: record,
+        })?)
+    }
+
+    pub fn throttle(account: &AccountId, throttle: &Throttle) -> Result<Item> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ThrottleItem<'a> {
+            account_id: &'a AccountId,
+            sk: &'static str,
+            #[serde(flatten)]
+            throttle: &'a Throttle,
+        }
+        Ok(to_item(ThrottleItem {
+            account_id: account,
+            sk: keys::THROTTLE_SK,
+            throttle,
+        })?)
+    }
+}
+
+fn string_attr(item: &Item, name: &str) -> Result<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Ok(s.clone()),
+        _ => Err(Error::Internal(format!(
+            "item has no string attribute {name}"
+        ))),
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn attr<T: Serialize>(value: &T) -> Result<AttributeValue> {
+    Ok(to_attribute_value(value)?)
+}
+
+/// AccountsTable + AttachmentsTable.
+#[derive(Debug, Clone)]
+pub struct DynamoCatalog {
+    client: Client,
+    accounts_table: String,
+    attachments_table: String,
+}
+
+impl DynamoCatalog {
+    pub fn new(
+        client: Client,
+        accounts_table: impl Into<String>,
+        attachments_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            accounts_table: accounts_table.into(),
+            attachments_table: attachments_table.into(),
+        }
+    }
+
+    /// Every item of the account's partition whose sort key starts with `prefix`, all pages.
+    async fn directory_entries<T: DeserializeOwned>(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.accounts_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::account_pk(account)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| from_sdk("Query AccountsTable", e))?;
+        items
+            .into_iter()
+            .map(|item| {
+                let sk = string_attr(&item, "sk")?;
+                let id = sk[prefix.len()..].to_owned();
+                Ok((id, from_item(item)?))
+            })
+            .collect()
+    }
+}
+
+impl AttachmentCatalog for DynamoCatalog {
+    async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.accounts_table)
+            .key("pk", s(keys::account_pk(account)))
+            .key("sk", s(keys::ACCOUNT_SK))
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem AccountsTable", e))?;
+        out.item
+            .map(|item| {
+                let mut a: Account = from_item(item)?;
+                a.account_id = Some(account.clone());
+                Ok(a)
+            })
+            .transpose()
+    }
+
+    async fn users(&self, account: &AccountId) -> Result<Vec<User>> {
+        self.directory_entries::<User>(account, keys::USER_PREFIX)
+            .await?
+            .into_iter()
+            .map(|(id, mut u)| {
+                u.user_id = Some(UserId::parse(&id)?);
+                Ok(u)
+            })
+            .collect()
+    }
+
+    async fn rooms(&self, account: &AccountId) -> Result<Vec<Room>> {
+        self.directory_entries::<Room>(account, keys::ROOM_PREFIX)
+            .await?
+            .into_iter()
+            .map(|(id, mut r)| {
+                r.room_id = Some(RoomId::parse(&id)?);
+                Ok(r)
+            })
+            .collect()
+    }
+
+    async fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<Attachment>> {
+        // `{cutoff}#~` sorts after every `{cutoff}#{uuid}` and before any later time: the cutoff
+        // is a key condition, so nothing after it is even read.
+        let upper = format!("{cutoff}#~");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.attachments_table)
+            .key_condition_expression("accountId = :a AND sk <= :upper")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":upper", s(upper))
+            .set_exclusive_start_key(after.map(|sk| {
+                HashMap::from([
+                    ("accountId".to_owned(), s(account.as_str())),
+                    ("sk".to_owned(), s(sk)),
+                ])
+            }))
+            .set_limit(limit.map(|l| l as i32))
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| string_attr(k, "sk"))
+            .transpose()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn accounts(&self, after: Option<&str>) -> Result<Page<AccountId>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.accounts_table)
+            .index_name(keys::BY_ITEM_TYPE_INDEX)
+            .key_condition_expression("sk = :sk")
+            .expression_attribute_values(":sk", s(keys::ACCOUNT_SK))
+            .set_exclusive_start_key(after.map(|pk| {
+                HashMap::from([
+                    ("sk".to_owned(), s(keys::ACCOUNT_SK)),
+                    ("pk".to_owned(), s(pk)),
+                ])
+            }))
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query AccountsTable by-item-type", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| string_attr(k, "pk"))
+            .transpose()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| keys::account_from_pk(&string_attr(item, "pk")?))
+            .collect::<Result<_>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+/// ExportsTable.
+#[derive(Debug, Clone)]
+pub struct DynamoExportStore {
+    client: Client,
+    table: String,
+}
+
+/// How often `admit` re-reads the throttle after losing a race before it reports contention.
+const ADMIT_ATTEMPTS: usize = 10;
+
+impl DynamoExportStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(account: &AccountId, sk: String) -> Item {
+        HashMap::from([
+            ("accountId".to_owned(), s(account.as_str())),
+            ("sk".to_owned(), s(sk)),
+        ])
+    }
+
+    /// One attempt at the admission transaction. `Ok(false)` means the throttle changed under us.
+    async fn try_admit(
+        &self,
+        record: &ExportRecord,
+        seen: Option<&Throttle>,
+        window: Duration,
+    ) -> Result<bool> {
+        let account = &record.account_id;
+        let taken = Throttle {
+            current: ThrottleWindow {
+                last_export_id: record.export_id,
+                last_requested_at: record.requested_at,
+                next_allowed_at: record.requested_at.plus(window),
+            },
+            previous: seen.map(|t| t.current.clone()),
+        };
+        // DESIGN §4's condition (window open), plus "still the throttle we read", so that `previous`
+        // is exactly what the acceptance replaced and a failure restores the right window.
+        let mut throttle_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(items::throttle(account, &taken)?));
+        throttle_put = match seen {
+            None => throttle_put.condition_expression("attribute_not_exists(nextAllowedAt)"),
+            Some(t) => throttle_put
+                .condition_expression("nextAllowedAt <= :now AND lastExportId = :seen")
+                .expression_attribute_values(":now", s(record.requested_at.to_string()))
+                .expression_attribute_values(":seen", s(t.current.last_export_id.to_string())),
+        };
+        let record_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(items::export(record)?))
+            .condition_expression("attribute_not_exists(sk)");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(throttle_put.build().map_err(build_err)?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(record_put.build().map_err(build_err)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                    err.as_service_error()
+                {
+                    let reasons: Vec<&str> = cancel
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None"))
+                        .collect();
+                    match reasons.as_slice() {
+                        // Lost the race for the throttle, or collided with the winner's transaction.
+                        ["ConditionalCheckFailed" | "TransactionConflict", ..] => return Ok(false),
+                        [_, "TransactionConflict"] => return Ok(false),
+                        [_, "ConditionalCheckFailed"] => {
+                            return Err(Error::Internal(format!(
+                                "export id {} already exists",
+                                record.export_id
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+                Err(from_sdk("TransactWriteItems ExportsTable (admit)", err))
+            }
+        }
+    }
+
+    /// A conditional update of an export record that names what went wrong when the condition
+    /// fails: an unknown export, or a status that does not allow the change.
+    async fn update_export(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        what: &str,
+        update: &str,
+        allowed: &[ExportStatus],
+        names: &[(&str, &str)],
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<()> {
+        let placeholders: Vec<String> = (0..allowed.len()).map(|i| format!(":from{i}")).collect();
+        let mut condition = "attribute_exists(sk)".to_owned();
+        if !allowed.is_empty() {
+            condition.push_str(&format!(" AND #status IN ({})", placeholders.join(", ")));
+        }
+        for (p, st) in placeholders.iter().zip(allowed) {
+            values.push((p.as_str(), s(st.as_str())));
+        }
+        let mut names = names.to_vec();
+        if !allowed.is_empty() && !names.iter().any(|(k, _)| *k == "#status") {
+            names.push(("#status", "status"));
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(name, attribute);
+        }
+        for (placeholder, value) in values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                match self.get(account, export).await? {
+                    None => Err(Error::NotFound(format!(
+                        "export {export} not found for account {account}"
+                    ))),
+                    Some(r) => Err(Error::StatusConflict(format!(
+                        "export {export} is {}; cannot {what}",
+                        r.status
+                    ))),
+                }
+            }
+            Err(err) => Err(from_sdk(&format!("UpdateItem ExportsTable ({what})"), err)),
+        }
+    }
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
+    Error::Internal(format!("building a DynamoDB request: {e}"))
+}
+
+impl ExportStore for DynamoExportStore {
+    async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
+        for _ in 0..ADMIT_ATTEMPTS {
+            let seen = self.throttle(&record.account_id).await?;
+            if let Some(t) = &seen
+                && !t.is_open_at(record.requested_at)
+            {
+                return Ok(Admission::WindowClosed {
+                    throttle: t.clone(),
+                });
+            }
+            if self.try_admit(record, seen.as_ref(), window).await? {
+                let throttle = self
+                    .throttle(&record.account_id)
+                    .await?
+                    .ok_or_else(|| Error::Internal("throttle vanished after admission".into()))?;
+                return Ok(Admission::Accepted { throttle });
+            }
+        }
+        Err(Error::Transient(format!(
+            "gave up taking the export window of account {} after {ADMIT_ATTEMPTS} contended attempts",
+            record.account_id
+        )))
+    }
+
+    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable", e))?;
+        Ok(out.item.map(from_item).transpose()?)
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<ExportRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(after.map(|sk| Self::key(account, sk.to_owned())))
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query ExportsTable", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| string_attr(k, "sk"))
+            .transpose()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable throttle", e))?;
+        Ok(out.item.map(from_item).transpose()?)
+    }
+
+    async fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> Result<()> {
+        let names = [
+            ("#status", "status"),
+            ("#result", "result"),
+            ("#error", "error"),
+        ];
+        let (to, update, values) = match &change {
+            StatusChange::Running { started_at } => (
+                ExportStatus::Running,
+                "SET #status = :to, startedAt = if_not_exists(startedAt, :at)",
+                vec![(":at", s(started_at.to_string()))],
+            ),
+            StatusChange::Succeeded {
+                completed_at,
+                result,
+            } => (
+                ExportStatus::Succeeded,
+                "SET #status = :to, completedAt = :at, #result = :r",
+                vec![(":at", s(completed_at.to_string())), (":r", attr(result)?)],
+            ),
+            StatusChange::Failed {
+                completed_at,
+                error,
+            } => (
+                ExportStatus::Failed,
+                "SET #status = :to, completedAt = :at, #error = :e",
+                vec![(":at", s(completed_at.to_string())), (":e", attr(error)?)],
+            ),
+        };
+        let mut values = values;
+        values.push((":to", s(to.as_str())));
+        let used: Vec<(&str, &str)> = names
+            .into_iter()
+            .filter(|(k, _)| update.contains(k))
+            .collect();
+        self.update_export(
+            account,
+            export,
+            &format!("move to {to}"),
+            update,
+            to.allowed_from(),
+            &used,
+            values,
+        )
+        .await
+    }
+
+    async fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> Result<()> {
+        self.update_export(
+            account,
+            export,
+            "record its execution",
+            "SET executionArn = :arn",
+            &[],
+            &[],
+            vec![(":arn", s(execution_arn))],
+        )
+        .await
+    }
+
+    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+        self.update_export(
+            account,
+            export,
+            "record progress",
+            "SET progress.attachmentsListed = :n",
+            &[ExportStatus::Queued, ExportStatus::Running],
+            &[],
+            vec![(":n", AttributeValue::N(listed.to_string()))],
+        )
+        .await
+    }
+
+    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
+        let Some(current) = self.throttle(account).await? else {
+            return Ok(false);
+        };
+        if current.current.last_export_id != *export {
+            return Ok(false); // another export holds the window now; leave it alone
+        }
+        // Conditional on `export` still holding the window: it may be taken over meanwhile.
+        let id = s(export.to_string());
+        let result = match current.previous {
+            Some(previous) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::throttle(
+                    account,
+                    &Throttle {
+                        current: previous,
+                        previous: None,
+                    },
+                )?))
+                .condition_expression("lastExportId = :id")
+                .expression_attribute_values(":id", id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| lost_condition_or(e, "PutItem ExportsTable (release window)")),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+                .condition_expression("lastExportId = :id")
+                .expression_attribute_values(":id", id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| lost_condition_or(e, "DeleteItem ExportsTable (release window)")),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(None) => Ok(false),
+            Err(Some(e)) => Err(e),
+        }
+    }
+}
+
+/// `None` when a conditional write lost its condition (someone else changed the item), otherwise
+/// the classified error.
+fn lost_condition_or<E, R>(
+    err: aws_sdk_dynamodb::error::SdkError<E, R>,
+    operation: &str,
+) -> Option<Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+    if err.code() == Some("ConditionalCheckFailedException") {
+        None
+    } else {
+        Some(from_sdk(operation, err))
+    }
+}

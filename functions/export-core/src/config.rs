@@ -1,0 +1,259 @@
+//! Typed configuration (DESIGN §10), read once at cold start. A bad or missing value fails fast with
+//! the variable's name, so an operator sees `URL_EXPIRY_SECONDS: …` in the init error, not a panic
+//! deep in a handler. Local endpoints are the SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables and
+//! need nothing here.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// SigV4's longest pre-signed URL lifetime.
+pub const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(604_800);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub accounts_table: String,
+    pub attachments_table: String,
+    pub exports_table: String,
+    pub export_bucket: String,
+    /// Only start-export needs it (and the state machine's own functions cannot have it without a
+    /// circular stack dependency), so it is checked where it is used: [`Config::state_machine_arn`].
+    state_machine_arn: Option<String>,
+    /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
+    pub signing_secret_arn: Option<String>,
+    pub url_expiry: Duration,
+    pub throttle_window: Duration,
+    pub manifest_link: Duration,
+    /// Attachments per inventory part.
+    pub part_items: usize,
+    pub s3_force_path_style: bool,
+    pub allow_short_lived_urls: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration: environment variable {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Configuration(e.to_string())
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads through `lookup` so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let url_expiry = vars.seconds("URL_EXPIRY_SECONDS", 518_400, 1)?;
+        if url_expiry > SIGV4_MAX_EXPIRY {
+            return Err(ConfigError {
+                variable: "URL_EXPIRY_SECONDS",
+                problem: format!(
+                    "is {} but SigV4 pre-signed URLs live at most 604800 seconds (7 days)",
+                    url_expiry.as_secs()
+                ),
+            });
+        }
+        let manifest_link = vars.seconds("MANIFEST_LINK_SECONDS", 900, 1)?;
+        if manifest_link > SIGV4_MAX_EXPIRY {
+            return Err(ConfigError {
+                variable: "MANIFEST_LINK_SECONDS",
+                problem: "must be at most 604800 seconds (SigV4's maximum)".into(),
+            });
+        }
+        let log_format = match vars.optional("LOG_FORMAT")?.as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            None if vars.optional("AWS_LAMBDA_FUNCTION_NAME")?.is_some() => LogFormat::Json,
+            None => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    problem: format!("must be json or text, not {other:?}"),
+                });
+            }
+        };
+        Ok(Self {
+            accounts_table: vars.required("ACCOUNTS_TABLE")?,
+            attachments_table: vars.required("ATTACHMENTS_TABLE")?,
+            exports_table: vars.required("EXPORTS_TABLE")?,
+            export_bucket: vars.required("EXPORT_BUCKET")?,
+            state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
+            signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
+            url_expiry,
+            throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
+            manifest_link,
+            part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
+            s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
+            allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
+            log_format,
+        })
+    }
+
+    /// The state machine start-export starts; missing is a configuration error naming the variable.
+    pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
+        self.state_machine_arn.as_deref().ok_or(ConfigError {
+            variable: "STATE_MACHINE_ARN",
+            problem: "is required by this function but not set".into(),
+        })
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// Unset and empty are the same: CloudFormation writes "" for an unset optional parameter.
+    fn optional(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        Ok((self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name)?.ok_or(ConfigError {
+            variable: name,
+            problem: "is required but not set".into(),
+        })
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.optional(name)? else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!("must be a whole number from {min} to {max}, not {raw:?}"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64, min: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default, min, 10 * 365 * 86_400)
+            .map(Duration::from_secs)
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name)?.as_deref() {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ConfigError {
+                variable: name,
+                problem: format!("must be true or false, not {other:?}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("ACCOUNTS_TABLE", "AccountsTable"),
+            ("ATTACHMENTS_TABLE", "AttachmentsTable"),
+            ("EXPORTS_TABLE", "ExportsTable"),
+            ("EXPORT_BUCKET", "exports-local"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.url_expiry, Duration::from_secs(518_400));
+        assert_eq!(c.throttle_window, Duration::from_secs(604_800));
+        assert_eq!(c.manifest_link, Duration::from_secs(900));
+        assert!(!c.s3_force_path_style);
+        assert!(!c.allow_short_lived_urls);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.signing_secret_arn.is_none());
+    }
+
+    #[test]
+    fn json_logs_on_lambda_unless_told_otherwise() {
+        let mut vars = base();
+        vars.insert("AWS_LAMBDA_FUNCTION_NAME", "start-export");
+        assert_eq!(load(&vars).unwrap().log_format, LogFormat::Json);
+        vars.insert("LOG_FORMAT", "text");
+        assert_eq!(load(&vars).unwrap().log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: [(&'static str, &'static str); 7] = [
+            ("URL_EXPIRY_SECONDS", "604801"),
+            ("URL_EXPIRY_SECONDS", "six days"),
+            ("THROTTLE_WINDOW_SECONDS", "0"),
+            ("PART_ITEMS", "-3"),
+            ("S3_FORCE_PATH_STYLE", "yes"),
+            ("LOG_FORMAT", "xml"),
+            ("MANIFEST_LINK_SECONDS", "999999"),
+        ];
+        for (name, value) in cases {
+            let mut vars = base();
+            vars.insert(name, value);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.variable, name, "{value}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let mut vars = base();
+        vars.remove("EXPORTS_TABLE");
+        assert_eq!(load(&vars).unwrap_err().variable, "EXPORTS_TABLE");
+        vars.insert("EXPORTS_TABLE", "  ");
+        assert_eq!(load(&vars).unwrap_err().variable, "EXPORTS_TABLE");
+    }
+
+    #[test]
+    fn state_machine_arn_is_required_only_where_used() {
+        let c = load(&base()).unwrap();
+        assert_eq!(
+            c.state_machine_arn().unwrap_err().variable,
+            "STATE_MACHINE_ARN"
+        );
+        let mut vars = base();
+        vars.insert(
+            "STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:000000000000:stateMachine:x",
+        );
+        assert!(load(&vars).unwrap().state_machine_arn().is_ok());
+    }
+
+    #[test]
+    fn seven_days_is_the_longest_url() {
+        let mut vars = base();
+        vars.insert("URL_EXPIRY_SECONDS", "604800");
+        assert_eq!(load(&vars).unwrap().url_expiry, SIGV4_MAX_EXPIRY);
+    }
+}

@@ -1,0 +1,226 @@
+//! One error type for the whole system. Each variant has a stable code: the API's `code` field and
+//! HTTP status (DESIGN §5), and the `errorType` of a function error, which the state machine's Retry
+//! and Catch match verbatim (DESIGN §6). Never rename a code.
+
+use lambda_runtime::Diagnostic;
+
+use crate::time::Timestamp;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed JSON, a bad id, an unknown field or field value.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A request body over the limit (HTTP 413, code `BadRequestException`).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// No IAM principal on the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown account or export.
+    #[error("{0}")]
+    NotFound(String),
+    /// The export's URLs have expired.
+    #[error("{0}")]
+    Gone(String),
+    /// A Team account; the message carries the guidance of DESIGN §1.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Inside the rolling 7-day window.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        next_allowed_at: Timestamp,
+        retry_after_seconds: u64,
+    },
+    /// An export's status may not move this way (a retried or duplicate step); callers that expect
+    /// it treat it as "already done".
+    #[error("{0}")]
+    StatusConflict(String),
+    /// Worth retrying: throttling, timeouts, 5xx, an unreachable endpoint.
+    #[error("{0}")]
+    Transient(String),
+    /// The deployment is misconfigured (environment, credentials); retrying will not help.
+    #[error("{0}")]
+    Configuration(String),
+    /// Anything else. The detail is for the logs; callers see a generic message.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code: API `code` and Lambda `errorType`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) | Error::PayloadTooLarge(_) => "BadRequestException",
+            Error::Forbidden(_) => "ForbiddenException",
+            Error::NotFound(_) => "NotFoundException",
+            Error::Gone(_) => "GoneException",
+            Error::Unprocessable(_) => "UnprocessableEntityException",
+            Error::Throttled { .. } => "ThrottledClientException",
+            Error::StatusConflict(_) => "StatusConflict",
+            Error::Transient(_) => "TransientError",
+            Error::Configuration(_) => "ConfigurationError",
+            Error::Internal(_) => "ServiceFailureException",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) => 400,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::StatusConflict(_) => 409,
+            Error::Gone(_) => 410,
+            Error::PayloadTooLarge(_) => 413,
+            Error::Unprocessable(_) => 422,
+            Error::Throttled { .. } => 429,
+            Error::Transient(_) => 503,
+            Error::Configuration(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// What a caller may read. Internal details (SDK messages, table names) stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) | Error::Configuration(_) => {
+                "The service could not complete the request. Try again later; if it keeps failing, \
+                 give your AWS operator the time of the request."
+                    .to_owned()
+            }
+            Error::Transient(_) => {
+                "The service is busy or briefly unavailable. Try again in a few minutes.".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether a step that failed with this error is worth running again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Transient(_))
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(e: Error) -> Self {
+        // The state machine records errorType/errorMessage on the export; keep internals out of it.
+        let message = match &e {
+            Error::Configuration(detail) => detail.clone(),
+            _ => e.public_message(),
+        };
+        Diagnostic {
+            error_type: e.code().to_owned(),
+            error_message: message,
+        }
+    }
+}
+
+impl From<serde_dynamo::Error> for Error {
+    fn from(e: serde_dynamo::Error) -> Self {
+        Error::Internal(format!("item does not match the data model: {e}"))
+    }
+}
+
+/// Classifies an AWS SDK error: throttling, timeouts, 5xx and connection failures are transient
+/// (the state machine retries them); everything else is internal. `operation` names what failed, for
+/// the logs.
+pub fn from_sdk<E, R>(operation: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    const TRANSIENT_CODES: &[&str] = &[
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "TransactionConflict",
+        "TransactionInProgressException",
+    ];
+    let detail = format!(
+        "{operation}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+    );
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Error::Transient(detail)
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if TRANSIENT_CODES.contains(&code) {
+                Error::Transient(detail)
+            } else {
+                Error::Internal(detail)
+            }
+        }
+        _ => Error::Internal(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_follow_the_api_contract() {
+        let now = Timestamp::now();
+        let cases: Vec<(Error, &str, u16)> = vec![
+            (Error::BadRequest("x".into()), "BadRequestException", 400),
+            (
+                Error::PayloadTooLarge("x".into()),
+                "BadRequestException",
+                413,
+            ),
+            (Error::Forbidden("x".into()), "ForbiddenException", 403),
+            (Error::NotFound("x".into()), "NotFoundException", 404),
+            (Error::Gone("x".into()), "GoneException", 410),
+            (
+                Error::Unprocessable("x".into()),
+                "UnprocessableEntityException",
+                422,
+            ),
+            (
+                Error::Throttled {
+                    message: "x".into(),
+                    next_allowed_at: now,
+                    retry_after_seconds: 1,
+                },
+                "ThrottledClientException",
+                429,
+            ),
+            (Error::Internal("x".into()), "ServiceFailureException", 500),
+            (Error::Transient("x".into()), "TransientError", 503),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.http_status(), status);
+        }
+    }
+
+    #[test]
+    fn internal_details_never_reach_the_caller() {
+        let err = Error::Internal("GetItem on table prod-ExportsTable-XYZ: AccessDenied".into());
+        assert!(!err.public_message().contains("ExportsTable"));
+        let diag: Diagnostic = err.into();
+        assert_eq!(diag.error_type, "ServiceFailureException");
+        assert!(!diag.error_message.contains("AccessDenied"));
+    }
+
+    #[test]
+    fn transient_errors_keep_their_retryable_error_type() {
+        let diag: Diagnostic = Error::Transient("Query: throttled".into()).into();
+        assert_eq!(diag.error_type, "TransientError");
+        assert!(Error::Transient(String::new()).is_retryable());
+        assert!(!Error::Internal(String::new()).is_retryable());
+    }
+}

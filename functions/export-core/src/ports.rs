@@ -1,0 +1,235 @@
+//! The ports of DESIGN §3: small traits the rules are written against. Adapters (in `adapters`)
+//! implement them on AWS; unit tests implement them in memory.
+//!
+//! Methods return `impl Future + Send` (rather than `async fn`) so handlers generic over these traits
+//! stay `Send`, as the Lambda runtime requires.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::ids::{AccountId, ExportId};
+use crate::model::{
+    Account, Attachment, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
+};
+use crate::payloads::ExportJob;
+use crate::time::Timestamp;
+
+/// One page of a listing and the opaque cursor of the next one (`None` at the end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The chat service's directory and attachment catalog (read-only to the exporter).
+pub trait AttachmentCatalog: Send + Sync {
+    fn account(&self, account: &AccountId) -> impl Future<Output = Result<Option<Account>>> + Send;
+
+    /// Every user of the account, managed or not (ids filled in).
+    fn users(&self, account: &AccountId) -> impl Future<Output = Result<Vec<User>>> + Send;
+
+    /// Every room of the account (ids filled in).
+    fn rooms(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Room>>> + Send;
+
+    /// Attachments uploaded at or before `cutoff`, in upload order, one page at a time. `after` is
+    /// the `next` of the previous page; `limit` caps the items read (DynamoDB still stops at 1 MB).
+    fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> impl Future<Output = Result<Page<Attachment>>> + Send;
+
+    /// Every account id, a page at a time (the schedule sweep).
+    fn accounts(&self, after: Option<&str>)
+    -> impl Future<Output = Result<Page<AccountId>>> + Send;
+}
+
+/// A status move and the fields that come with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChange {
+    Running {
+        started_at: Timestamp,
+    },
+    Succeeded {
+        completed_at: Timestamp,
+        result: ExportResult,
+    },
+    Failed {
+        completed_at: Timestamp,
+        error: FailureInfo,
+    },
+}
+
+/// Outcome of asking for the 7-day window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// The record was written QUEUED and the window taken.
+    Accepted { throttle: Throttle },
+    /// The window is closed by another export (see `throttle.current.last_export_id`).
+    WindowClosed { throttle: Throttle },
+}
+
+/// ExportsTable: export records and the per-account throttle.
+pub trait ExportStore: Send + Sync {
+    /// Writes the QUEUED record and takes the account's window in one transaction (DESIGN §4): of
+    /// any number of simultaneous calls for one account, exactly one is accepted.
+    fn admit(
+        &self,
+        record: &ExportRecord,
+        window: Duration,
+    ) -> impl Future<Output = Result<Admission>> + Send;
+
+    fn get(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<Option<ExportRecord>>> + Send;
+
+    /// The account's exports, newest first.
+    fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
+
+    fn throttle(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<Throttle>>> + Send;
+
+    /// Moves the status on condition that the stored status allows it (`Error::StatusConflict`
+    /// otherwise; `Error::NotFound` for an unknown export).
+    fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sets `progress.attachmentsListed` to an absolute count, so a retried step cannot double-count.
+    fn set_listed(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        listed: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives the window back after `export` failed: restores the throttle's `previous` values, on
+    /// condition that `export` still holds the window. Returns whether anything changed.
+    fn release_window(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    pub etag: String,
+}
+
+/// The export bucket.
+pub trait ObjectStore: Send + Sync {
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The whole object (`Error::NotFound` if absent). Only for bounded objects such as one part.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// The object's size, or `None` if absent.
+    fn size(&self, key: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+
+    fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<UploadedPart>> + Send;
+
+    /// Copies a whole existing object in as a part, server-side.
+    fn upload_part_copy(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        source_key: &str,
+    ) -> impl Future<Output = Result<UploadedPart>> + Send;
+
+    fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<UploadedPart>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn abort_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A GET link signed by the function's own (short-lived) credentials: the manifest hand-out.
+    fn presign_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the
+/// caller reuses instead of returning a new String per URL.
+pub trait UrlSigner: Send + Sync {
+    fn sign_get(&self, bucket: &str, key: &str, out: &mut String) -> Result<()>;
+
+    /// When the URLs this signer makes stop working.
+    fn urls_expire_at(&self) -> Timestamp;
+}
+
+/// The state machine.
+pub trait Workflow: Send + Sync {
+    /// Starts the export's execution, named by its export id; starting it again is harmless.
+    /// Returns the execution ARN.
+    fn start(&self, job: &ExportJob) -> impl Future<Output = Result<String>> + Send;
+}

@@ -1,0 +1,541 @@
+//! StartDataExport (DESIGN §1, §4, §5): the rules that admit an export request, whatever the entry
+//! point. Written against the ports only, so every rule is unit-tested with in-memory fakes.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ExportId, quote_for_message};
+use crate::model::{
+    AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle, Via,
+};
+use crate::payloads::ExportJob;
+use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, StatusChange, Workflow};
+use crate::time::Timestamp;
+
+/// Guidance for a Team account (DESIGN §1).
+pub const TEAM_ACCOUNT_GUIDANCE: &str = "Data exports are available to Enterprise accounts only, and this is a \
+Team account. To export your users' files, claim your organisation's email domain so the account \
+becomes an Enterprise account; or remove the users from the Team so each of them can download their \
+own files.";
+
+/// Client tokens: 1 to 64 visible ASCII characters (the AWS convention).
+const CLIENT_TOKEN_MAX: usize = 64;
+
+/// A validated request to start an export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartRequest {
+    pub account_id: AccountId,
+    pub client_token: Option<String>,
+    pub format: ExportFormat,
+    pub requested_by: RequestedBy,
+}
+
+pub fn validate_client_token(token: &str) -> Result<()> {
+    let ok = (1..=CLIENT_TOKEN_MAX).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "clientToken must be 1 to {CLIENT_TOKEN_MAX} visible ASCII characters (no spaces); got {}",
+            quote_for_message(token)
+        )))
+    }
+}
+
+/// The reply: 202 for a new export, 200 for the repeat of an accepted one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartReply {
+    pub export_id: ExportId,
+    pub status: ExportStatus,
+    pub requested_at: Timestamp,
+    pub cutoff: Timestamp,
+    pub next_allowed_at: Timestamp,
+    #[serde(skip)]
+    pub repeated: bool,
+}
+
+impl StartReply {
+    fn of(record: &ExportRecord, throttle: &Throttle, repeated: bool) -> Self {
+        Self {
+            export_id: record.export_id,
+            status: record.status,
+            requested_at: record.requested_at,
+            cutoff: record.cutoff,
+            next_allowed_at: throttle.current.next_allowed_at,
+            repeated,
+        }
+    }
+}
+
+/// What starting an export needs.
+pub struct Starter<'a, C, S, W, K> {
+    pub catalog: &'a C,
+    pub store: &'a S,
+    pub workflow: &'a W,
+    pub clock: &'a K,
+    pub window: Duration,
+}
+
+impl<C, S, W, K> Starter<'_, C, S, W, K>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    W: Workflow,
+    K: Clock,
+{
+    pub async fn start(&self, request: StartRequest) -> Result<StartReply> {
+        let account_id = &request.account_id;
+        let account = self.catalog.account(account_id).await?.ok_or_else(|| {
+            Error::NotFound(format!("No account with accountId {account_id} exists."))
+        })?;
+        if account.account_type == AccountType::Team {
+            return Err(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned()));
+        }
+
+        let now = self.clock.now();
+        let record = ExportRecord::new_request(
+            account_id.clone(),
+            request.format,
+            request.requested_by.clone(),
+            request.client_token.clone(),
+            now,
+        );
+        let throttle = match self.store.admit(&record, self.window).await? {
+            Admission::Accepted { throttle } => throttle,
+            Admission::WindowClosed { throttle } => {
+                return self.closed_window(&request, throttle, now).await;
+            }
+        };
+        tracing::info!(
+            account = %account_id,
+            export = %record.export_id,
+            principal = %request.requested_by.principal,
+            via = ?request.requested_by.via,
+            format = ?request.format,
+            "export accepted"
+        );
+        self.launch(&record).await?;
+        Ok(StartReply::of(&record, &throttle, false))
+    }
+
+    /// Starts the state machine. If that fails, the export ends FAILED and the window is given
+    /// back, so the administrator can retry at once and nothing is left QUEUED forever.
+    async fn launch(&self, record: &ExportRecord) -> Result<()> {
+        let (account, export) = (&record.account_id, &record.export_id);
+        match self.workflow.start(&ExportJob::from(record)).await {
+            Ok(execution_arn) => {
+                // The execution is running either way; a missing ARN on the record only costs a
+                // look-up, so it is not worth failing the request over.
+                if let Err(e) = self
+                    .store
+                    .set_execution_arn(account, export, &execution_arn)
+                    .await
+                {
+                    tracing::warn!(%account, %export, error = %e, "could not record the execution ARN");
+                }
+                Ok(())
+            }
+            Err(start_error) => {
+                tracing::error!(%account, %export, error = %start_error, "StartExecution failed; marking the export FAILED");
+                let failure = FailureInfo {
+                    code: start_error.code().to_owned(),
+                    message: "The export could not be started. No export window was used: you can request \
+                              an export again now."
+                        .to_owned(),
+                };
+                self.store
+                    .change_status(
+                        account,
+                        export,
+                        StatusChange::Failed {
+                            completed_at: self.clock.now(),
+                            error: failure,
+                        },
+                    )
+                    .await?;
+                self.store.release_window(account, export).await?;
+                Err(start_error)
+            }
+        }
+    }
+
+    /// Inside the window: the repeat of the accepted request returns it; anything else is throttled.
+    async fn closed_window(
+        &self,
+        request: &StartRequest,
+        throttle: Throttle,
+        now: Timestamp,
+    ) -> Result<StartReply> {
+        let last = &throttle.current.last_export_id;
+        if let Some(token) = &request.client_token
+            && let Some(accepted) = self.store.get(&request.account_id, last).await?
+            && accepted.client_token.as_deref() == Some(token)
+        {
+            return Ok(StartReply::of(&accepted, &throttle, true));
+        }
+        Err(throttled(&throttle, now))
+    }
+}
+
+pub fn throttled(throttle: &Throttle, now: Timestamp) -> Error {
+    let next = throttle.current.next_allowed_at;
+    let retry_after_seconds = now.seconds_until(&next).max(1);
+    Error::Throttled {
+        message: format!(
+            "This account accepted an export request at {} (exportId {}). One export is accepted per \
+             account every 7 days; the next request is possible at {next}. To get the files of the \
+             accepted export, retrieve it with its exportId.",
+            throttle.current.last_requested_at, throttle.current.last_export_id
+        ),
+        next_allowed_at: next,
+        retry_after_seconds,
+    }
+}
+
+/// Counts of a schedule sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub started: u32,
+    pub skipped: u32,
+    pub failed: u32,
+}
+
+impl<C, S, W, K> Starter<'_, C, S, W, K>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    W: Workflow,
+    K: Clock,
+{
+    /// The weekly schedule: an export for every Enterprise account that opted in and whose window is
+    /// open. One broken account never stops the sweep; each account's outcome is logged.
+    pub async fn sweep(&self, principal: &str) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.catalog.accounts(cursor.as_deref()).await?;
+            for account_id in page.items {
+                let outcome = self.sweep_one(&account_id, principal).await;
+                match outcome {
+                    Ok(Some(reply)) => {
+                        report.started += 1;
+                        tracing::info!(account = %account_id, export = %reply.export_id, "schedule: started");
+                    }
+                    Ok(None) => report.skipped += 1,
+                    Err(Error::Throttled {
+                        next_allowed_at, ..
+                    }) => {
+                        report.skipped += 1;
+                        tracing::info!(account = %account_id, %next_allowed_at, "schedule: skipped, window closed");
+                    }
+                    Err(e) => {
+                        report.failed += 1;
+                        tracing::error!(account = %account_id, code = e.code(), error = %e, "schedule: failed");
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        tracing::info!(
+            started = report.started,
+            skipped = report.skipped,
+            failed = report.failed,
+            "schedule sweep done"
+        );
+        Ok(report)
+    }
+
+    /// `Ok(None)`: not an opted-in Enterprise account (or its window is known closed).
+    async fn sweep_one(
+        &self,
+        account_id: &AccountId,
+        principal: &str,
+    ) -> Result<Option<StartReply>> {
+        let Some(account) = self.catalog.account(account_id).await? else {
+            return Ok(None);
+        };
+        if account.account_type != AccountType::Enterprise || !account.scheduled_exports {
+            tracing::debug!(account = %account_id, "schedule: skipped, not an opted-in Enterprise account");
+            return Ok(None);
+        }
+        // Cheap check first: most weeks most windows are closed, and a refused transaction costs more.
+        if let Some(t) = self.store.throttle(account_id).await?
+            && !t.is_open_at(self.clock.now())
+        {
+            return Err(throttled(&t, self.clock.now()));
+        }
+        let request = StartRequest {
+            account_id: account_id.clone(),
+            client_token: None,
+            format: ExportFormat::Csv,
+            requested_by: RequestedBy {
+                principal: principal.to_owned(),
+                via: Via::Schedule,
+            },
+        };
+        self.start(request).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeCatalog, FakeStore, FakeWorkflow, FixedClock};
+
+    const WEEK: Duration = Duration::from_secs(604_800);
+
+    struct World {
+        catalog: FakeCatalog,
+        store: FakeStore,
+        workflow: FakeWorkflow,
+        clock: FixedClock,
+    }
+
+    impl World {
+        fn new() -> Self {
+            Self {
+                catalog: FakeCatalog::default(),
+                store: FakeStore::default(),
+                workflow: FakeWorkflow::default(),
+                clock: FixedClock::at("2026-11-24T10:00:00Z"),
+            }
+        }
+
+        fn starter(&self) -> Starter<'_, FakeCatalog, FakeStore, FakeWorkflow, FixedClock> {
+            Starter {
+                catalog: &self.catalog,
+                store: &self.store,
+                workflow: &self.workflow,
+                clock: &self.clock,
+                window: WEEK,
+            }
+        }
+    }
+
+    fn request(account: &AccountId, token: Option<&str>) -> StartRequest {
+        StartRequest {
+            account_id: account.clone(),
+            client_token: token.map(str::to_owned),
+            format: ExportFormat::Jsonl,
+            requested_by: RequestedBy {
+                principal: "arn:aws:iam::1:user/admin".into(),
+                via: Via::Api,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn accepts_an_enterprise_request_and_starts_the_workflow() {
+        let w = World::new();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        let reply = w
+            .starter()
+            .start(request(&account, Some("t1")))
+            .await
+            .unwrap();
+        assert!(!reply.repeated);
+        assert_eq!(reply.status, ExportStatus::Queued);
+        assert_eq!(reply.requested_at, w.clock.now());
+        assert_eq!(reply.cutoff, w.clock.now());
+        assert_eq!(reply.next_allowed_at, w.clock.now().plus(WEEK));
+        let started = w.workflow.started.lock().unwrap().clone();
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].export_id, reply.export_id);
+        assert_eq!(started[0].format, ExportFormat::Jsonl);
+        let record = w.store.record(&account, &reply.export_id).unwrap();
+        assert_eq!(record.requested_by.via, Via::Api);
+        assert_eq!(record.client_token.as_deref(), Some("t1"));
+        assert!(
+            record
+                .execution_arn
+                .unwrap()
+                .ends_with(&reply.export_id.to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_and_team_accounts_are_refused_before_any_write() {
+        let w = World::new();
+        let unknown = AccountId::random();
+        let err = w
+            .starter()
+            .start(request(&unknown, None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "NotFoundException");
+        assert!(err.to_string().contains(unknown.as_str()));
+
+        let team = w.catalog.add_account(AccountType::Team, false);
+        let err = w.starter().start(request(&team, None)).await.unwrap_err();
+        assert_eq!(
+            (err.code(), err.http_status()),
+            ("UnprocessableEntityException", 422)
+        );
+        assert!(err.to_string().contains("claim"), "{err}");
+        assert!(err.to_string().contains("remove the users"), "{err}");
+        assert!(w.store.records(&team).is_empty());
+        assert!(w.workflow.started.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_second_request_inside_the_window_is_throttled_with_retry_after() {
+        let w = World::new();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        let first = w
+            .starter()
+            .start(request(&account, Some("a")))
+            .await
+            .unwrap();
+        w.clock.advance(Duration::from_secs(3600));
+        let err = w
+            .starter()
+            .start(request(&account, Some("b")))
+            .await
+            .unwrap_err();
+        match &err {
+            Error::Throttled {
+                next_allowed_at,
+                retry_after_seconds,
+                message,
+            } => {
+                assert_eq!(*next_allowed_at, first.next_allowed_at);
+                assert_eq!(*retry_after_seconds, 604_800 - 3600);
+                assert!(message.contains(&first.export_id.to_string()), "{message}");
+            }
+            other => panic!("expected throttled, got {other:?}"),
+        }
+        assert_eq!(err.http_status(), 429);
+        // A request without a token is throttled too.
+        assert!(matches!(
+            w.starter().start(request(&account, None)).await,
+            Err(Error::Throttled { .. })
+        ));
+        assert_eq!(w.store.records(&account).len(), 1);
+
+        // Seven days after the first request, the window is open again.
+        w.clock.advance(WEEK - Duration::from_secs(3600));
+        let third = w
+            .starter()
+            .start(request(&account, Some("c")))
+            .await
+            .unwrap();
+        assert_ne!(third.export_id, first.export_id);
+    }
+
+    #[tokio::test]
+    async fn repeating_the_accepted_client_token_returns_the_same_export() {
+        let w = World::new();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        let first = w
+            .starter()
+            .start(request(&account, Some("same")))
+            .await
+            .unwrap();
+        w.clock.advance(Duration::from_secs(86_400));
+        let again = w
+            .starter()
+            .start(request(&account, Some("same")))
+            .await
+            .unwrap();
+        assert!(again.repeated);
+        assert_eq!(again.export_id, first.export_id);
+        assert_eq!(again.requested_at, first.requested_at);
+        assert_eq!(
+            w.workflow.started.lock().unwrap().len(),
+            1,
+            "no second execution"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_marks_the_export_failed_and_gives_the_window_back() {
+        let mut w = World::new();
+        w.workflow = FakeWorkflow::failing();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        let err = w
+            .starter()
+            .start(request(&account, None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "TransientError");
+        let records = w.store.records(&account);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].status, ExportStatus::Failed);
+        assert!(
+            records[0]
+                .error
+                .as_ref()
+                .unwrap()
+                .message
+                .contains("request an export again now")
+        );
+        assert!(w.store.throttle(&account).await.unwrap().is_none());
+        // The administrator retries at once and is accepted.
+        w.workflow
+            .fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(w.starter().start(request(&account, None)).await.is_ok());
+    }
+
+    #[test]
+    fn client_tokens_are_bounded_visible_ascii() {
+        assert!(validate_client_token("abc-123_XYZ.:").is_ok());
+        assert!(validate_client_token(&"a".repeat(64)).is_ok());
+        for bad in ["", "has space", "tab\t", "é", &"a".repeat(65)] {
+            assert_eq!(
+                validate_client_token(bad).unwrap_err().code(),
+                "BadRequestException",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_starts_only_opted_in_enterprise_accounts_with_open_windows() {
+        let w = World::new();
+        let opted_in = w.catalog.add_account(AccountType::Enterprise, true);
+        let opted_in_2 = w.catalog.add_account(AccountType::Enterprise, true);
+        let _opted_out = w.catalog.add_account(AccountType::Enterprise, false);
+        let _team = w.catalog.add_account(AccountType::Team, true);
+        let throttled_account = w.catalog.add_account(AccountType::Enterprise, true);
+        let broken = w.catalog.add_account(AccountType::Enterprise, true);
+        w.catalog.broken.lock().unwrap().push(broken.clone());
+        w.starter()
+            .start(request(&throttled_account, None))
+            .await
+            .unwrap();
+
+        let report = w.starter().sweep("schedule").await.unwrap();
+        assert_eq!(
+            report,
+            SweepReport {
+                started: 2,
+                skipped: 3,
+                failed: 1
+            }
+        );
+        for account in [&opted_in, &opted_in_2] {
+            let records = w.store.records(account);
+            assert_eq!(records.len(), 1);
+            assert_eq!(records[0].requested_by.via, Via::Schedule);
+        }
+        // A second sweep the same day starts nothing.
+        w.clock.advance(Duration::from_secs(3600));
+        let again = w.starter().sweep("schedule").await.unwrap();
+        assert_eq!(
+            again,
+            SweepReport {
+                started: 0,
+                skipped: 5,
+                failed: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! In-memory implementations of the ports, for fast unit tests of the rules and handlers. They
+//! mirror the adapters' contracts (conditions included) but talk to nothing; integration tests
+//! cover the real adapters against the local stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ExportId, RoomId, UserId};
+use crate::model::{
+    Account, AccountType, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow,
+    User,
+};
+use crate::payloads::ExportJob;
+use crate::ports::{
+    Admission, AttachmentCatalog, Clock, ExportStore, Page, StatusChange, Workflow,
+};
+use crate::time::Timestamp;
+
+#[derive(Default)]
+pub struct FakeCatalog {
+    pub accounts: Mutex<BTreeMap<String, Account>>,
+    pub users: Mutex<HashMap<AccountId, Vec<User>>>,
+    pub rooms: Mutex<HashMap<AccountId, Vec<Room>>>,
+    pub attachments: Mutex<HashMap<AccountId, Vec<Attachment>>>,
+    /// Accounts whose look-up fails (a broken account for the sweep).
+    pub broken: Mutex<Vec<AccountId>>,
+}
+
+impl FakeCatalog {
+    pub fn add_account(&self, account_type: AccountType, scheduled_exports: bool) -> AccountId {
+        let id = AccountId::random();
+        let account = Account {
+            account_id: Some(id.clone()),
+            account_type,
+            name: "Example".into(),
+            domains: vec!["example.com".into()],
+            scheduled_exports,
+        };
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), account);
+        id
+    }
+
+    pub fn add_user(&self, account: &AccountId, managed: bool) -> UserId {
+        let id = UserId::random();
+        let user = User {
+            user_id: Some(id.clone()),
+            email: format!("{id}@example.com"),
+            display_name: "U".into(),
+            managed,
+        };
+        self.users
+            .lock()
+            .unwrap()
+            .entry(account.clone())
+            .or_default()
+            .push(user);
+        id
+    }
+
+    pub fn add_room(&self, account: &AccountId, created_by: &UserId) -> RoomId {
+        let id = RoomId::random();
+        let room = Room {
+            room_id: Some(id.clone()),
+            name: "R".into(),
+            created_by: created_by.clone(),
+        };
+        self.rooms
+            .lock()
+            .unwrap()
+            .entry(account.clone())
+            .or_default()
+            .push(room);
+        id
+    }
+}
+
+impl AttachmentCatalog for FakeCatalog {
+    async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
+        if self.broken.lock().unwrap().contains(account) {
+            return Err(Error::Internal(format!("account {account} is broken")));
+        }
+        Ok(self.accounts.lock().unwrap().get(account.as_str()).cloned())
+    }
+
+    async fn users(&self, account: &AccountId) -> Result<Vec<User>> {
+        Ok(self
+            .users
+            .lock()
+            .unwrap()
+            .get(account)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn rooms(&self, account: &AccountId) -> Result<Vec<Room>> {
+        Ok(self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(account)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<Attachment>> {
+        let mut all: Vec<Attachment> = self
+            .attachments
+            .lock()
+            .unwrap()
+            .get(account)
+            .cloned()
+            .unwrap_or_default();
+        all.sort_by_key(Attachment::sort_key);
+        let items: Vec<Attachment> = all
+            .into_iter()
+            .filter(|a| a.uploaded_at <= cutoff)
+            .filter(|a| after.is_none_or(|after| a.sort_key().as_str() > after))
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .collect();
+        let next = match limit {
+            Some(l) if items.len() == l as usize => items.last().map(Attachment::sort_key),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn accounts(&self, after: Option<&str>) -> Result<Page<AccountId>> {
+        // Two accounts a page, so the sweep's paging is exercised.
+        let accounts = self.accounts.lock().unwrap();
+        let items: Vec<AccountId> = accounts
+            .keys()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .take(2)
+            .map(|k| AccountId::parse(k).unwrap())
+            .collect();
+        let next = (items.len() == 2).then(|| items[1].to_string());
+        Ok(Page { items, next })
+    }
+}
+
+#[derive(Default)]
+pub struct FakeStore {
+    state: Mutex<StoreState>,
+}
+
+#[derive(Default)]
+struct StoreState {
+    records: HashMap<(AccountId, ExportId), ExportRecord>,
+    throttles: HashMap<AccountId, Throttle>,
+}
+
+impl FakeStore {
+    pub fn record(&self, account: &AccountId, export: &ExportId) -> Option<ExportRecord> {
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .get(&(account.clone(), *export))
+            .cloned()
+    }
+
+    pub fn records(&self, account: &AccountId) -> Vec<ExportRecord> {
+        let state = self.state.lock().unwrap();
+        state
+            .records
+            .values()
+            .filter(|r| &r.account_id == account)
+            .cloned()
+            .collect()
+    }
+
+    pub fn put_throttle(&self, account: &AccountId, throttle: Throttle) {
+        self.state
+            .lock()
+            .unwrap()
+            .throttles
+            .insert(account.clone(), throttle);
+    }
+}
+
+impl ExportStore for FakeStore {
+    async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
+        let mut state = self.state.lock().unwrap();
+        let account = record.account_id.clone();
+        let seen = state.throttles.get(&account).cloned();
+        if let Some(t) = &seen
+            && !t.is_open_at(record.requested_at)
+        {
+            return Ok(Admission::WindowClosed {
+                throttle: t.clone(),
+            });
+        }
+        let throttle = Throttle {
+            current: ThrottleWindow {
+                last_export_id: record.export_id,
+                last_requested_at: record.requested_at,
+                next_allowed_at: record.requested_at.plus(window),
+            },
+            previous: seen.map(|t| t.current),
+        };
+        state.throttles.insert(account.clone(), throttle.clone());
+        state
+            .records
+            .insert((account, record.export_id), record.clone());
+        Ok(Admission::Accepted { throttle })
+    }
+
+    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
+        Ok(self.record(account, export))
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<ExportRecord>> {
+        let mut all = self.records(account);
+        all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
+        let items: Vec<ExportRecord> = all
+            .into_iter()
+            .filter(|r| after.is_none_or(|a| r.export_id.to_string().as_str() < a))
+            .take(limit as usize)
+            .collect();
+        let next =
+            (items.len() == limit as usize).then(|| items.last().unwrap().export_id.to_string());
+        Ok(Page { items, next })
+    }
+
+    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
+        Ok(self.state.lock().unwrap().throttles.get(account).cloned())
+    }
+
+    async fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        let to = match &change {
+            StatusChange::Running { .. } => ExportStatus::Running,
+            StatusChange::Succeeded { .. } => ExportStatus::Succeeded,
+            StatusChange::Failed { .. } => ExportStatus::Failed,
+        };
+        if !record.status.can_move_to(to) {
+            return Err(Error::StatusConflict(format!(
+                "export {export} is {}",
+                record.status
+            )));
+        }
+        record.status = to;
+        match change {
+            StatusChange::Running { started_at } => {
+                record.started_at.get_or_insert(started_at);
+            }
+            StatusChange::Succeeded {
+                completed_at,
+                result,
+            } => {
+                record.completed_at = Some(completed_at);
+                record.result = Some(result);
+            }
+            StatusChange::Failed {
+                completed_at,
+                error,
+            } => {
+                record.completed_at = Some(completed_at);
+                record.error = Some(error);
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        record.execution_arn = Some(execution_arn.to_owned());
+        Ok(())
+    }
+
+    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        record.progress.attachments_listed = listed;
+        Ok(())
+    }
+
+    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
+        let mut state = self.state.lock().unwrap();
+        let Some(current) = state.throttles.get(account).cloned() else {
+            return Ok(false);
+        };
+        if current.current.last_export_id != *export {
+            return Ok(false);
+        }
+        match current.previous {
+            Some(previous) => {
+                state.throttles.insert(
+                    account.clone(),
+                    Throttle {
+                        current: previous,
+                        previous: None,
+                    },
+                );
+            }
+            None => {
+                state.throttles.remove(account);
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+pub struct FakeWorkflow {
+    pub fail: AtomicBool,
+    pub started: Mutex<Vec<ExportJob>>,
+}
+
+impl FakeWorkflow {
+    pub fn failing() -> Self {
+        let w = Self::default();
+        w.fail.store(true, Ordering::SeqCst);
+        w
+    }
+}
+
+impl Workflow for FakeWorkflow {
+    async fn start(&self, job: &ExportJob) -> Result<String> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::Transient(
+                "StartExecution: service unavailable".into(),
+            ));
+        }
+        self.started.lock().unwrap().push(job.clone());
+        Ok(format!(
+            "arn:aws:states:us-east-1:000000000000:execution:ExportStateMachine:{}",
+            job.export_id
+        ))
+    }
+}
+
+/// A clock the test moves by hand.
+pub struct FixedClock(Mutex<Timestamp>);
+
+impl FixedClock {
+    pub fn at(t: &str) -> Self {
+        Self(Mutex::new(Timestamp::parse(t).unwrap()))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        let mut t = self.0.lock().unwrap();
+        *t = t.plus(d);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, check formatting and lints, start the local stack, run every
+# test against it, and stop the stack again, whether the tests pass or not. A stack that was already
+# running (a developer's `make up`) is reused and left running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "install pinned tools (idempotent)"
+infra/local/install.sh
+if ! command -v cargo-nextest >/dev/null; then
+    step "cargo-nextest missing: installing it into .local/tools"
+    cargo install cargo-nextest --version 0.9.143 --locked --root .local/tools
+fi
+export PATH="$PWD/.local/tools/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build tests"
+# nextest builds everything first and releases cargo's lock before running, so `cargo lambda
+# watch` (which runs cargo for the functions on demand) never waits on the test run.
+cargo nextest run --workspace --no-run
+
+started_stack=0
+if [[ -f .local/stack.env ]] && infra/local/up.sh --check >/dev/null 2>&1; then
+    step "local stack already up: reusing it"
+else
+    step "start the local stack"
+    trap 'step "stop the local stack"; infra/local/down.sh' EXIT
+    started_stack=1
+    infra/local/up.sh
+fi
+
+step "run all tests"
+set -a
+# shellcheck source=/dev/null
+source .local/stack.env
+set +a
+cargo nextest run --workspace --no-fail-fast
+if [[ $started_stack == 0 ]]; then echo "(stack left running; make down stops it)"; fi
