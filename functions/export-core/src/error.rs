@@ -97,6 +97,17 @@ impl Error {
         }
     }
 
+    /// The error as the public API reports it: only the codes of DESIGN §5. Internal kinds
+    /// (transient, configuration, status conflicts) become `ServiceFailureException`.
+    pub fn into_api(self) -> Error {
+        match self {
+            Error::Transient(d) | Error::Configuration(d) | Error::StatusConflict(d) => {
+                Error::Internal(d)
+            }
+            other => other,
+        }
+    }
+
     /// Whether a step that failed with this error is worth running again.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Transient(_))
@@ -205,6 +216,25 @@ mod tests {
             assert_eq!(err.code(), code);
             assert_eq!(err.http_status(), status);
         }
+    }
+
+    #[test]
+    fn the_api_only_ever_reports_documented_codes() {
+        for internal in [
+            Error::Transient("t".into()),
+            Error::Configuration("c".into()),
+            Error::StatusConflict("s".into()),
+        ] {
+            let api = internal.into_api();
+            assert_eq!(
+                (api.code(), api.http_status()),
+                ("ServiceFailureException", 500)
+            );
+        }
+        assert_eq!(
+            Error::NotFound("n".into()).into_api().code(),
+            "NotFoundException"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! here and shape replies. Nothing in this crate knows a Lambda event type.
 
 pub mod adapters;
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod ids;

@@ -31,7 +31,16 @@ pub struct FakeCatalog {
 
 impl FakeCatalog {
     pub fn add_account(&self, account_type: AccountType, scheduled_exports: bool) -> AccountId {
-        let id = AccountId::random();
+        self.insert_account(AccountId::random(), account_type, scheduled_exports)
+    }
+
+    /// An account with a given id (the one in a sample event).
+    pub fn insert_account(
+        &self,
+        id: AccountId,
+        account_type: AccountType,
+        scheduled_exports: bool,
+    ) -> AccountId {
         let account = Account {
             account_id: Some(id.clone()),
             account_type,
