@@ -3,26 +3,21 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::http::{HeaderName, HeaderValue};
 use export_core::Error;
 use export_core::api::{HttpReply, describe_json_error, parse_body};
 use export_core::ids::AccountId;
 use export_core::model::{ExportFormat, RequestedBy, Via};
 use export_core::ports::{AttachmentCatalog, Clock, ExportStore, Workflow};
 use export_core::start::{StartReply, StartRequest, Starter, validate_client_token};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, principal, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The only route this function serves.
 pub const ROUTE: &str = "/accounts/{accountId}/data-exports";
-
-/// Recorded as the principal of a direct invocation: Lambda does not pass the IAM caller to the
-/// function; CloudTrail's Invoke events name it.
-pub const DIRECT_INVOKE_PRINCIPAL: &str = "lambda:Invoke (caller recorded by CloudTrail)";
 
 pub struct Deps<C, S, W, K> {
     pub catalog: C,
@@ -82,10 +77,8 @@ pub fn classify(payload: Value) -> Result<Entry, Error> {
             fields.get("source").and_then(Value::as_str),
             Some("aws.events" | "aws.scheduler")
         );
-    if fields.contains_key("httpMethod") && fields.contains_key("requestContext") {
-        serde_json::from_value(payload)
-            .map(|r| Entry::Api(Box::new(r)))
-            .map_err(|e| Error::BadRequest(format!("malformed API Gateway event: {e}")))
+    if gateway::is_proxy_event(&payload) {
+        gateway::parse_proxy_event(payload).map(|r| Entry::Api(Box::new(r)))
     } else if is_scheduled {
         serde_json::from_value(payload)
             .map(Entry::Schedule)
@@ -175,19 +168,7 @@ where
     K: Clock,
 {
     let outcome = async {
-        // Defence in depth: API Gateway's AWS_IAM authorizer already refused unsigned calls.
-        let principal = request
-            .request_context
-            .identity
-            .user_arn
-            .clone()
-            .filter(|arn| !arn.is_empty())
-            .ok_or_else(|| {
-                Error::Forbidden(
-                    "The request is not signed by an IAM principal; StartDataExport needs one."
-                        .into(),
-                )
-            })?;
+        let principal = principal(request, "StartDataExport")?;
         if request.resource.as_deref() != Some(ROUTE) || request.http_method.as_str() != "POST" {
             return Err(Error::NotFound(format!(
                 "start-export serves POST {ROUTE}, not {} {}",
@@ -195,11 +176,7 @@ where
                 request.resource.as_deref().unwrap_or("?")
             )));
         }
-        let account_id = request
-            .path_parameters
-            .get("accountId")
-            .map(String::as_str)
-            .unwrap_or_default();
+        let account_id = gateway::path_parameter(request, "accountId");
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
             .unwrap_or(StartBody {
                 client_token: None,
@@ -226,24 +203,6 @@ where
 
 fn reply_for(reply: &StartReply) -> HttpReply {
     HttpReply::json(if reply.repeated { 200 } else { 202 }, reply)
-}
-
-pub fn to_proxy_response(reply: HttpReply) -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = i64::from(reply.status);
-    for (name, value) in reply.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response
-                .headers
-                .insert(HeaderName::from_static(name), value);
-        }
-    }
-    response.body = Some(Body::Text(reply.body));
-    response
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::Internal(format!("serializing the reply: {e}")))
 }
 
 #[cfg(test)]

@@ -420,33 +420,37 @@ impl DynamoExportStore {
         &self,
         account: &AccountId,
         export: &ExportId,
-        what: &str,
-        update: &str,
-        allowed: &[ExportStatus],
-        names: &[(&str, &str)],
-        mut values: Vec<(&str, AttributeValue)>,
+        update: RecordUpdate<'_>,
     ) -> Result<()> {
-        let placeholders: Vec<String> = (0..allowed.len()).map(|i| format!(":from{i}")).collect();
+        let RecordUpdate {
+            what,
+            expression,
+            allowed_from,
+            mut values,
+        } = update;
+        let placeholders: Vec<String> = (0..allowed_from.len())
+            .map(|i| format!(":from{i}"))
+            .collect();
         let mut condition = "attribute_exists(sk)".to_owned();
-        if !allowed.is_empty() {
+        if !allowed_from.is_empty() {
             condition.push_str(&format!(" AND #status IN ({})", placeholders.join(", ")));
         }
-        for (p, st) in placeholders.iter().zip(allowed) {
-            values.push((p.as_str(), s(st.as_str())));
-        }
-        let mut names = names.to_vec();
-        if !allowed.is_empty() && !names.iter().any(|(k, _)| *k == "#status") {
-            names.push(("#status", "status"));
+        for (placeholder, status) in placeholders.iter().zip(allowed_from) {
+            values.push((placeholder.as_str(), s(status.as_str())));
         }
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(account, keys::export_sk(export))))
-            .update_expression(update)
-            .condition_expression(condition);
-        for (name, attribute) in names {
-            request = request.expression_attribute_names(name, attribute);
+            .update_expression(expression)
+            .condition_expression(&condition);
+        // Reserved words are written `#word` in expressions.
+        for word in ["status", "result", "error"] {
+            let name = format!("#{word}");
+            if expression.contains(&name) || condition.contains(&name) {
+                request = request.expression_attribute_names(name, word);
+            }
         }
         for (placeholder, value) in values {
             request = request.expression_attribute_values(placeholder, value);
@@ -471,6 +475,16 @@ impl DynamoExportStore {
             Err(err) => Err(from_sdk(&format!("UpdateItem ExportsTable ({what})"), err)),
         }
     }
+}
+
+/// A conditional update of one export record.
+struct RecordUpdate<'a> {
+    /// What the update does, for messages: "move to RUNNING".
+    what: &'a str,
+    expression: &'a str,
+    /// Stored statuses that allow the update; empty means any.
+    allowed_from: &'a [ExportStatus],
+    values: Vec<(&'a str, AttributeValue)>,
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
@@ -567,11 +581,6 @@ impl ExportStore for DynamoExportStore {
         export: &ExportId,
         change: StatusChange,
     ) -> Result<()> {
-        let names = [
-            ("#status", "status"),
-            ("#result", "result"),
-            ("#error", "error"),
-        ];
         let (to, update, values) = match &change {
             StatusChange::Running { started_at } => (
                 ExportStatus::Running,
@@ -597,20 +606,14 @@ impl ExportStore for DynamoExportStore {
         };
         let mut values = values;
         values.push((":to", s(to.as_str())));
-        let used: Vec<(&str, &str)> = names
-            .into_iter()
-            .filter(|(k, _)| update.contains(k))
-            .collect();
-        self.update_export(
-            account,
-            export,
-            &format!("move to {to}"),
-            update,
-            to.allowed_from(),
-            &used,
+        let what = format!("move to {to}");
+        let update = RecordUpdate {
+            what: &what,
+            expression: update,
+            allowed_from: to.allowed_from(),
             values,
-        )
-        .await
+        };
+        self.update_export(account, export, update).await
     }
 
     async fn set_execution_arn(
@@ -619,29 +622,23 @@ impl ExportStore for DynamoExportStore {
         export: &ExportId,
         execution_arn: &str,
     ) -> Result<()> {
-        self.update_export(
-            account,
-            export,
-            "record its execution",
-            "SET executionArn = :arn",
-            &[],
-            &[],
-            vec![(":arn", s(execution_arn))],
-        )
-        .await
+        let update = RecordUpdate {
+            what: "record its execution",
+            expression: "SET executionArn = :arn",
+            allowed_from: &[],
+            values: vec![(":arn", s(execution_arn))],
+        };
+        self.update_export(account, export, update).await
     }
 
     async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
-        self.update_export(
-            account,
-            export,
-            "record progress",
-            "SET progress.attachmentsListed = :n",
-            &[ExportStatus::Queued, ExportStatus::Running],
-            &[],
-            vec![(":n", AttributeValue::N(listed.to_string()))],
-        )
-        .await
+        let update = RecordUpdate {
+            what: "record progress",
+            expression: "SET progress.attachmentsListed = :n",
+            allowed_from: &[ExportStatus::Queued, ExportStatus::Running],
+            values: vec![(":n", AttributeValue::N(listed.to_string()))],
+        };
+        self.update_export(account, export, update).await
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
