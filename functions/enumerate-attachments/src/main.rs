@@ -15,7 +15,5 @@ async fn handler(event: LambdaEvent<Value>) -> Result<EnumerateResponse, Error> 
     let request: EnumerateRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not an Enumerate step input: {e}")))?;
     tracing::info!(account = %request.job.account_id, export = %request.job.export_id, "enumerate");
-    Err(Error::Internal(
-        "enumeration is not part of this build yet".into(),
-    ))
+    Err(Error::Internal("enumeration is not part of this build yet".into()))
 }

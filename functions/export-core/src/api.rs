@@ -29,11 +29,7 @@ struct ErrorBody<'a> {
 impl HttpReply {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         match serde_json::to_string(value) {
-            Ok(body) => Self {
-                status,
-                headers: vec![("content-type", "application/json".into())],
-                body,
-            },
+            Ok(body) => Self { status, headers: vec![("content-type", "application/json".into())], body },
             Err(e) => Self::error(Error::Internal(format!("serializing a reply: {e}"))),
         }
     }
@@ -42,21 +38,13 @@ impl HttpReply {
         let error = error.into_api();
         let mut headers = vec![("content-type", "application/json".to_owned())];
         let next_allowed_at = match &error {
-            Error::Throttled {
-                next_allowed_at,
-                retry_after_seconds,
-                ..
-            } => {
+            Error::Throttled { next_allowed_at, retry_after_seconds, .. } => {
                 headers.push(("retry-after", retry_after_seconds.to_string()));
                 Some(next_allowed_at.to_string())
             }
             _ => None,
         };
-        let body = ErrorBody {
-            code: error.code(),
-            message: error.public_message(),
-            next_allowed_at,
-        };
+        let body = ErrorBody { code: error.code(), message: error.public_message(), next_allowed_at };
         Self {
             status: error.http_status(),
             headers,
@@ -68,17 +56,12 @@ impl HttpReply {
 /// Decodes and parses an optional JSON request body: at most [`MAX_BODY_BYTES`], UTF-8, one JSON
 /// value of type `T` (whose serde attributes refuse unknown fields). An absent or empty body is
 /// `None`.
-pub fn parse_body<T: DeserializeOwned>(
-    body: Option<&str>,
-    base64_encoded: bool,
-) -> Result<Option<T>> {
+pub fn parse_body<T: DeserializeOwned>(body: Option<&str>, base64_encoded: bool) -> Result<Option<T>> {
     let Some(raw) = body.filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
     let too_large = || {
-        Error::PayloadTooLarge(format!(
-            "The request body is larger than {MAX_BODY_BYTES} bytes (16 KiB)."
-        ))
+        Error::PayloadTooLarge(format!("The request body is larger than {MAX_BODY_BYTES} bytes (16 KiB)."))
     };
     let bytes = if base64_encoded {
         // Base64 is 4/3 the decoded size: refuse before decoding anything huge.
@@ -99,10 +82,7 @@ pub fn parse_body<T: DeserializeOwned>(
         return Ok(None);
     }
     serde_json::from_str(text).map(Some).map_err(|e| {
-        Error::BadRequest(format!(
-            "The request body is not valid: {}.",
-            describe_json_error(&e)
-        ))
+        Error::BadRequest(format!("The request body is not valid: {}.", describe_json_error(&e)))
     })
 }
 
@@ -113,9 +93,7 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             format!("malformed JSON ({msg})")
         }
-        _ => msg
-            .replace("struct ", "")
-            .replace("variant identifier", "value"),
+        _ => msg.replace("struct ", "").replace("variant identifier", "value"),
     }
 }
 
@@ -136,9 +114,7 @@ mod tests {
         assert_eq!(parse_body::<Body>(Some(""), false).unwrap(), None);
         assert_eq!(
             parse_body::<Body>(Some("{\"a\":\"x\"}"), false).unwrap(),
-            Some(Body {
-                a: Some("x".into())
-            })
+            Some(Body { a: Some("x".into()) })
         );
         let err = parse_body::<Body>(Some("{\"b\":1}"), false).unwrap_err();
         assert_eq!(err.code(), "BadRequestException");
@@ -146,26 +122,11 @@ mod tests {
         let err = parse_body::<Body>(Some("{\"a\":"), false).unwrap_err();
         assert!(err.to_string().contains("malformed JSON"), "{err}");
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(
-            parse_body::<Body>(Some(&big), false)
-                .unwrap_err()
-                .http_status(),
-            413
-        );
+        assert_eq!(parse_body::<Body>(Some(&big), false).unwrap_err().http_status(), 413);
         let b64 = aws_smithy_types::base64::encode(b"{\"a\":\"y\"}");
-        assert_eq!(
-            parse_body::<Body>(Some(&b64), true).unwrap(),
-            Some(Body {
-                a: Some("y".into())
-            })
-        );
+        assert_eq!(parse_body::<Body>(Some(&b64), true).unwrap(), Some(Body { a: Some("y".into()) }));
         let not_utf8 = aws_smithy_types::base64::encode([0xff, 0xfe, b'{']);
-        assert!(
-            parse_body::<Body>(Some(&not_utf8), true)
-                .unwrap_err()
-                .to_string()
-                .contains("UTF-8")
-        );
+        assert!(parse_body::<Body>(Some(&not_utf8), true).unwrap_err().to_string().contains("UTF-8"));
     }
 
     #[test]

@@ -118,25 +118,14 @@ struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// Unset and empty are the same: CloudFormation writes "" for an unset optional parameter.
     fn optional(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
-        Ok((self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty()))
+        Ok((self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name)?.ok_or(ConfigError {
-            variable: name,
-            problem: "is required but not set".into(),
-        })
+        self.optional(name)?.ok_or(ConfigError { variable: name, problem: "is required but not set".into() })
     }
 
-    fn number(
-        &self,
-        name: &'static str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> Result<u64, ConfigError> {
+    fn number(&self, name: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
         let Some(raw) = self.optional(name)? else {
             return Ok(default);
         };
@@ -150,18 +139,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 
     fn seconds(&self, name: &'static str, default: u64, min: u64) -> Result<Duration, ConfigError> {
-        self.number(name, default, min, 10 * 365 * 86_400)
-            .map(Duration::from_secs)
+        self.number(name, default, min, 10 * 365 * 86_400).map(Duration::from_secs)
     }
 
     fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
         match self.optional(name)?.as_deref() {
             None | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
-            Some(other) => Err(ConfigError {
-                variable: name,
-                problem: format!("must be true or false, not {other:?}"),
-            }),
+            Some(other) => {
+                Err(ConfigError { variable: name, problem: format!("must be true or false, not {other:?}") })
+            }
         }
     }
 }
@@ -238,15 +225,9 @@ mod tests {
     #[test]
     fn state_machine_arn_is_required_only_where_used() {
         let c = load(&base()).unwrap();
-        assert_eq!(
-            c.state_machine_arn().unwrap_err().variable,
-            "STATE_MACHINE_ARN"
-        );
+        assert_eq!(c.state_machine_arn().unwrap_err().variable, "STATE_MACHINE_ARN");
         let mut vars = base();
-        vars.insert(
-            "STATE_MACHINE_ARN",
-            "arn:aws:states:us-east-1:000000000000:stateMachine:x",
-        );
+        vars.insert("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:000000000000:stateMachine:x");
         assert!(load(&vars).unwrap().state_machine_arn().is_ok());
     }
 

@@ -30,11 +30,7 @@ pub enum Error {
     Unprocessable(String),
     /// Inside the rolling 7-day window.
     #[error("{message}")]
-    Throttled {
-        message: String,
-        next_allowed_at: Timestamp,
-        retry_after_seconds: u64,
-    },
+    Throttled { message: String, next_allowed_at: Timestamp, retry_after_seconds: u64 },
     /// An export's status may not move this way (a retried or duplicate step); callers that expect
     /// it treat it as "already done".
     #[error("{0}")]
@@ -101,9 +97,7 @@ impl Error {
     /// (transient, configuration, status conflicts) become `ServiceFailureException`.
     pub fn into_api(self) -> Error {
         match self {
-            Error::Transient(d) | Error::Configuration(d) | Error::StatusConflict(d) => {
-                Error::Internal(d)
-            }
+            Error::Transient(d) | Error::Configuration(d) | Error::StatusConflict(d) => Error::Internal(d),
             other => other,
         }
     }
@@ -121,10 +115,7 @@ impl From<Error> for Diagnostic {
             Error::Configuration(detail) => detail.clone(),
             _ => e.public_message(),
         };
-        Diagnostic {
-            error_type: e.code().to_owned(),
-            error_message: message,
-        }
+        Diagnostic { error_type: e.code().to_owned(), error_message: message }
     }
 }
 
@@ -158,21 +149,14 @@ where
         "TransactionConflict",
         "TransactionInProgressException",
     ];
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&err)
-    );
+    let detail = format!("{operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
     match &err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Error::Transient(detail)
         }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
-            if TRANSIENT_CODES.contains(&code) {
-                Error::Transient(detail)
-            } else {
-                Error::Internal(detail)
-            }
+            if TRANSIENT_CODES.contains(&code) { Error::Transient(detail) } else { Error::Internal(detail) }
         }
         _ => Error::Internal(detail),
     }
@@ -187,25 +171,13 @@ mod tests {
         let now = Timestamp::now();
         let cases: Vec<(Error, &str, u16)> = vec![
             (Error::BadRequest("x".into()), "BadRequestException", 400),
-            (
-                Error::PayloadTooLarge("x".into()),
-                "BadRequestException",
-                413,
-            ),
+            (Error::PayloadTooLarge("x".into()), "BadRequestException", 413),
             (Error::Forbidden("x".into()), "ForbiddenException", 403),
             (Error::NotFound("x".into()), "NotFoundException", 404),
             (Error::Gone("x".into()), "GoneException", 410),
+            (Error::Unprocessable("x".into()), "UnprocessableEntityException", 422),
             (
-                Error::Unprocessable("x".into()),
-                "UnprocessableEntityException",
-                422,
-            ),
-            (
-                Error::Throttled {
-                    message: "x".into(),
-                    next_allowed_at: now,
-                    retry_after_seconds: 1,
-                },
+                Error::Throttled { message: "x".into(), next_allowed_at: now, retry_after_seconds: 1 },
                 "ThrottledClientException",
                 429,
             ),
@@ -226,15 +198,9 @@ mod tests {
             Error::StatusConflict("s".into()),
         ] {
             let api = internal.into_api();
-            assert_eq!(
-                (api.code(), api.http_status()),
-                ("ServiceFailureException", 500)
-            );
+            assert_eq!((api.code(), api.http_status()), ("ServiceFailureException", 500));
         }
-        assert_eq!(
-            Error::NotFound("n".into()).into_api().code(),
-            "NotFoundException"
-        );
+        assert_eq!(Error::NotFound("n".into()).into_api().code(), "NotFoundException");
     }
 
     #[test]

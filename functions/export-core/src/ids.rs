@@ -132,6 +132,11 @@ impl ExportId {
         Self(ulid::Ulid::new())
     }
 
+    /// An id whose time part is `at`, so ids sort like the requests' times.
+    pub fn at(at: crate::time::Timestamp) -> Self {
+        Self(ulid::Ulid::from_datetime(at.as_datetime().into()))
+    }
+
     pub fn parse(value: &str) -> Result<Self, Error> {
         // Canonical form only: 26 uppercase Crockford base32 characters, first one 0-7.
         let canonical = value.len() == 26
@@ -196,11 +201,7 @@ impl<'de> Deserialize<'de> for ExportId {
 /// so an error message can never carry a megabyte or a terminal escape sequence.
 pub fn quote_for_message(value: &str) -> String {
     const MAX: usize = 64;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .flat_map(char::escape_debug)
-        .collect();
+    let mut out: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
     if value.chars().count() > MAX {
         out.push('…');
     }
@@ -250,8 +251,7 @@ mod tests {
 
     #[test]
     fn ids_deserialize_with_validation() {
-        let ok: AccountId =
-            serde_json::from_str("\"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f\"").unwrap();
+        let ok: AccountId = serde_json::from_str("\"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f\"").unwrap();
         assert_eq!(ok.as_str(), "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f");
         assert!(serde_json::from_str::<AccountId>("\"nope\"").is_err());
     }

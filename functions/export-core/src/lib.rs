@@ -10,6 +10,7 @@ pub mod ids;
 pub mod model;
 pub mod payloads;
 pub mod ports;
+pub mod retrieve;
 pub mod scope;
 pub mod start;
 pub mod telemetry;

@@ -294,7 +294,7 @@ impl ExportRecord {
     ) -> Self {
         Self {
             account_id,
-            export_id: ExportId::new(),
+            export_id: ExportId::at(now),
             status: ExportStatus::Queued,
             format,
             requested_at: now,
@@ -364,11 +364,7 @@ mod tests {
         ];
         for from in [Queued, Running, Succeeded, Failed, Expired] {
             for to in [Queued, Running, Succeeded, Failed, Expired] {
-                assert_eq!(
-                    from.can_move_to(to),
-                    allowed.contains(&(from, to)),
-                    "{from} -> {to}"
-                );
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
     }
@@ -379,10 +375,7 @@ mod tests {
         let mut record = ExportRecord::new_request(
             AccountId::random(),
             ExportFormat::Csv,
-            RequestedBy {
-                principal: "arn:aws:iam::1:user/a".into(),
-                via: Via::Api,
-            },
+            RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api },
             None,
             now,
         );
@@ -398,19 +391,13 @@ mod tests {
             urls_expire_at: now.plus(std::time::Duration::from_secs(10)),
         });
         assert_eq!(record.visible_status(now), Succeeded);
-        assert_eq!(
-            record.visible_status(now.plus(std::time::Duration::from_secs(10))),
-            Expired
-        );
+        assert_eq!(record.visible_status(now.plus(std::time::Duration::from_secs(10))), Expired);
     }
 
     #[test]
     fn format_parses_only_documented_values() {
         assert_eq!("csv".parse::<ExportFormat>().unwrap(), ExportFormat::Csv);
-        assert_eq!(
-            "jsonl".parse::<ExportFormat>().unwrap(),
-            ExportFormat::Jsonl
-        );
+        assert_eq!("jsonl".parse::<ExportFormat>().unwrap(), ExportFormat::Jsonl);
         assert!("CSV".parse::<ExportFormat>().is_err());
         assert!("xlsx".parse::<ExportFormat>().is_err());
     }

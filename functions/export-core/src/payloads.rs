@@ -19,12 +19,7 @@ pub struct ExportJob {
 
 impl From<&ExportRecord> for ExportJob {
     fn from(r: &ExportRecord) -> Self {
-        Self {
-            account_id: r.account_id.clone(),
-            export_id: r.export_id,
-            cutoff: r.cutoff,
-            format: r.format,
-        }
+        Self { account_id: r.account_id.clone(), export_id: r.export_id, cutoff: r.cutoff, format: r.format }
     }
 }
 
@@ -39,11 +34,7 @@ impl ExportJob {
     }
 
     pub fn manifest_part_key(&self, part: u32) -> String {
-        format!(
-            "{}parts/part-{part:05}.{}",
-            self.prefix(),
-            self.format.extension()
-        )
+        format!("{}parts/part-{part:05}.{}", self.prefix(), self.format.extension())
     }
 
     pub fn manifest_key(&self) -> String {
@@ -127,10 +118,7 @@ mod tests {
     fn keys_follow_the_design_layout() {
         let j = job();
         let base = "exports/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f/01JDZ3Q4V5W6X7Y8Z9A0B1C2D3/";
-        assert_eq!(
-            j.inventory_part_key(1),
-            format!("{base}inventory/part-00001.jsonl")
-        );
+        assert_eq!(j.inventory_part_key(1), format!("{base}inventory/part-00001.jsonl"));
         assert_eq!(j.manifest_key(), format!("{base}attachments.csv"));
         assert_eq!(j.summary_key(), format!("{base}summary.json"));
     }
@@ -143,13 +131,7 @@ mod tests {
             "part": 3
         }))
         .unwrap();
-        assert_eq!(
-            part,
-            WriteManifestRequest::Part {
-                job: job(),
-                part: 3
-            }
-        );
+        assert_eq!(part, WriteManifestRequest::Part { job: job(), part: 3 });
         let fail: WriteManifestRequest = serde_json::from_value(serde_json::json!({
             "mode": "fail",
             "job": serde_json::to_value(job()).unwrap(),

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::ids::{AccountId, ExportId};
-use crate::model::{
-    Account, Attachment, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
-};
+use crate::model::{Account, Attachment, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User};
 use crate::payloads::ExportJob;
 use crate::time::Timestamp;
 
@@ -57,24 +55,15 @@ pub trait AttachmentCatalog: Send + Sync {
     ) -> impl Future<Output = Result<Page<Attachment>>> + Send;
 
     /// Every account id, a page at a time (the schedule sweep).
-    fn accounts(&self, after: Option<&str>)
-    -> impl Future<Output = Result<Page<AccountId>>> + Send;
+    fn accounts(&self, after: Option<&str>) -> impl Future<Output = Result<Page<AccountId>>> + Send;
 }
 
 /// A status move and the fields that come with it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusChange {
-    Running {
-        started_at: Timestamp,
-    },
-    Succeeded {
-        completed_at: Timestamp,
-        result: ExportResult,
-    },
-    Failed {
-        completed_at: Timestamp,
-        error: FailureInfo,
-    },
+    Running { started_at: Timestamp },
+    Succeeded { completed_at: Timestamp, result: ExportResult },
+    Failed { completed_at: Timestamp, error: FailureInfo },
 }
 
 /// Outcome of asking for the 7-day window.
@@ -110,10 +99,7 @@ pub trait ExportStore: Send + Sync {
         after: Option<&str>,
     ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
-    fn throttle(
-        &self,
-        account: &AccountId,
-    ) -> impl Future<Output = Result<Option<Throttle>>> + Send;
+    fn throttle(&self, account: &AccountId) -> impl Future<Output = Result<Option<Throttle>>> + Send;
 
     /// Moves the status on condition that the stored status allows it (`Error::StatusConflict`
     /// otherwise; `Error::NotFound` for an unknown export).
@@ -139,6 +125,16 @@ pub trait ExportStore: Send + Sync {
         listed: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Counts one hand-out of a SUCCEEDED export's manifest link (`retrievals`, `lastRetrievedAt`,
+    /// `lastRetrievedBy`).
+    fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Gives the window back after `export` failed: restores the throttle's `previous` values, on
     /// condition that `export` still holds the window. Returns whether anything changed.
     fn release_window(
@@ -157,12 +153,7 @@ pub struct UploadedPart {
 
 /// The export bucket.
 pub trait ObjectStore: Send + Sync {
-    fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<()>> + Send;
 
     /// The whole object (`Error::NotFound` if absent). Only for bounded objects such as one part.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
@@ -174,11 +165,7 @@ pub trait ObjectStore: Send + Sync {
 
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 
-    fn start_multipart(
-        &self,
-        key: &str,
-        content_type: &str,
-    ) -> impl Future<Output = Result<String>> + Send;
+    fn start_multipart(&self, key: &str, content_type: &str) -> impl Future<Output = Result<String>> + Send;
 
     fn upload_part(
         &self,
@@ -204,18 +191,10 @@ pub trait ObjectStore: Send + Sync {
         parts: Vec<UploadedPart>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    fn abort_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn abort_multipart(&self, key: &str, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
 
     /// A GET link signed by the function's own (short-lived) credentials: the manifest hand-out.
-    fn presign_get(
-        &self,
-        key: &str,
-        expires_in: Duration,
-    ) -> impl Future<Output = Result<String>> + Send;
+    fn presign_get(&self, key: &str, expires_in: Duration) -> impl Future<Output = Result<String>> + Send;
 }
 
 /// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the

@@ -35,21 +35,14 @@ impl Scope {
         users: impl IntoIterator<Item = &'a User>,
         rooms: impl IntoIterator<Item = &'a Room>,
     ) -> Self {
-        let managed_users: HashSet<UserId> = users
-            .into_iter()
-            .filter(|u| u.managed)
-            .filter_map(|u| u.user_id.clone())
-            .collect();
+        let managed_users: HashSet<UserId> =
+            users.into_iter().filter(|u| u.managed).filter_map(|u| u.user_id.clone()).collect();
         let managed_rooms = rooms
             .into_iter()
             .filter(|r| managed_users.contains(&r.created_by))
             .filter_map(|r| r.room_id.clone())
             .collect();
-        Self {
-            cutoff,
-            managed_users,
-            managed_rooms,
-        }
+        Self { cutoff, managed_users, managed_rooms }
     }
 
     pub fn cutoff(&self) -> Timestamp {
@@ -72,10 +65,7 @@ impl Scope {
                 }
             }
             ConversationType::Room => {
-                if self
-                    .managed_rooms
-                    .contains(&RoomId::from(&a.conversation_id))
-                {
+                if self.managed_rooms.contains(&RoomId::from(&a.conversation_id)) {
                     Decision::InScope
                 } else {
                     Decision::RoomNotCreatedByManagedUser
@@ -155,10 +145,7 @@ mod tests {
 
         let times = [
             (cutoff.plus(Duration::ZERO), false),
-            (
-                Timestamp::from_unix_millis(cutoff.unix_millis() - 1).unwrap(),
-                false,
-            ),
+            (Timestamp::from_unix_millis(cutoff.unix_millis() - 1).unwrap(), false),
             (cutoff.plus(Duration::from_millis(1)), true),
         ];
         let uploaders = [
@@ -181,9 +168,7 @@ mod tests {
                             let expected = !deleted
                                 && !after_cutoff
                                 && match kind {
-                                    ConversationType::Direct | ConversationType::Group => {
-                                        *uploader_managed
-                                    }
+                                    ConversationType::Direct | ConversationType::Group => *uploader_managed,
                                     ConversationType::Room => room_managed,
                                 };
                             assert_eq!(

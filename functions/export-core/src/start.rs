@@ -33,8 +33,7 @@ pub struct StartRequest {
 }
 
 pub fn validate_client_token(token: &str) -> Result<()> {
-    let ok = (1..=CLIENT_TOKEN_MAX).contains(&token.len())
-        && token.bytes().all(|b| b.is_ascii_graphic());
+    let ok = (1..=CLIENT_TOKEN_MAX).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -89,9 +88,11 @@ where
 {
     pub async fn start(&self, request: StartRequest) -> Result<StartReply> {
         let account_id = &request.account_id;
-        let account = self.catalog.account(account_id).await?.ok_or_else(|| {
-            Error::NotFound(format!("No account with accountId {account_id} exists."))
-        })?;
+        let account = self
+            .catalog
+            .account(account_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("No account with accountId {account_id} exists.")))?;
         if account.account_type == AccountType::Team {
             return Err(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned()));
         }
@@ -130,11 +131,7 @@ where
             Ok(execution_arn) => {
                 // The execution is running either way; a missing ARN on the record only costs a
                 // look-up, so it is not worth failing the request over.
-                if let Err(e) = self
-                    .store
-                    .set_execution_arn(account, export, &execution_arn)
-                    .await
-                {
+                if let Err(e) = self.store.set_execution_arn(account, export, &execution_arn).await {
                     tracing::warn!(%account, %export, error = %e, "could not record the execution ARN");
                 }
                 Ok(())
@@ -151,10 +148,7 @@ where
                     .change_status(
                         account,
                         export,
-                        StatusChange::Failed {
-                            completed_at: self.clock.now(),
-                            error: failure,
-                        },
+                        StatusChange::Failed { completed_at: self.clock.now(), error: failure },
                     )
                     .await?;
                 self.store.release_window(account, export).await?;
@@ -226,9 +220,7 @@ where
                         tracing::info!(account = %account_id, export = %reply.export_id, "schedule: started");
                     }
                     Ok(None) => report.skipped += 1,
-                    Err(Error::Throttled {
-                        next_allowed_at, ..
-                    }) => {
+                    Err(Error::Throttled { next_allowed_at, .. }) => {
                         report.skipped += 1;
                         tracing::info!(account = %account_id, %next_allowed_at, "schedule: skipped, window closed");
                     }
@@ -253,11 +245,7 @@ where
     }
 
     /// `Ok(None)`: not an opted-in Enterprise account (or its window is known closed).
-    async fn sweep_one(
-        &self,
-        account_id: &AccountId,
-        principal: &str,
-    ) -> Result<Option<StartReply>> {
+    async fn sweep_one(&self, account_id: &AccountId, principal: &str) -> Result<Option<StartReply>> {
         let Some(account) = self.catalog.account(account_id).await? else {
             return Ok(None);
         };
@@ -275,10 +263,7 @@ where
             account_id: account_id.clone(),
             client_token: None,
             format: ExportFormat::Csv,
-            requested_by: RequestedBy {
-                principal: principal.to_owned(),
-                via: Via::Schedule,
-            },
+            requested_by: RequestedBy { principal: principal.to_owned(), via: Via::Schedule },
         };
         self.start(request).await.map(Some)
     }
@@ -324,10 +309,7 @@ mod tests {
             account_id: account.clone(),
             client_token: token.map(str::to_owned),
             format: ExportFormat::Jsonl,
-            requested_by: RequestedBy {
-                principal: "arn:aws:iam::1:user/admin".into(),
-                via: Via::Api,
-            },
+            requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
         }
     }
 
@@ -335,11 +317,7 @@ mod tests {
     async fn accepts_an_enterprise_request_and_starts_the_workflow() {
         let w = World::new();
         let account = w.catalog.add_account(AccountType::Enterprise, false);
-        let reply = w
-            .starter()
-            .start(request(&account, Some("t1")))
-            .await
-            .unwrap();
+        let reply = w.starter().start(request(&account, Some("t1"))).await.unwrap();
         assert!(!reply.repeated);
         assert_eq!(reply.status, ExportStatus::Queued);
         assert_eq!(reply.requested_at, w.clock.now());
@@ -352,32 +330,20 @@ mod tests {
         let record = w.store.record(&account, &reply.export_id).unwrap();
         assert_eq!(record.requested_by.via, Via::Api);
         assert_eq!(record.client_token.as_deref(), Some("t1"));
-        assert!(
-            record
-                .execution_arn
-                .unwrap()
-                .ends_with(&reply.export_id.to_string())
-        );
+        assert!(record.execution_arn.unwrap().ends_with(&reply.export_id.to_string()));
     }
 
     #[tokio::test]
     async fn unknown_and_team_accounts_are_refused_before_any_write() {
         let w = World::new();
         let unknown = AccountId::random();
-        let err = w
-            .starter()
-            .start(request(&unknown, None))
-            .await
-            .unwrap_err();
+        let err = w.starter().start(request(&unknown, None)).await.unwrap_err();
         assert_eq!(err.code(), "NotFoundException");
         assert!(err.to_string().contains(unknown.as_str()));
 
         let team = w.catalog.add_account(AccountType::Team, false);
         let err = w.starter().start(request(&team, None)).await.unwrap_err();
-        assert_eq!(
-            (err.code(), err.http_status()),
-            ("UnprocessableEntityException", 422)
-        );
+        assert_eq!((err.code(), err.http_status()), ("UnprocessableEntityException", 422));
         assert!(err.to_string().contains("claim"), "{err}");
         assert!(err.to_string().contains("remove the users"), "{err}");
         assert!(w.store.records(&team).is_empty());
@@ -388,23 +354,11 @@ mod tests {
     async fn a_second_request_inside_the_window_is_throttled_with_retry_after() {
         let w = World::new();
         let account = w.catalog.add_account(AccountType::Enterprise, false);
-        let first = w
-            .starter()
-            .start(request(&account, Some("a")))
-            .await
-            .unwrap();
+        let first = w.starter().start(request(&account, Some("a"))).await.unwrap();
         w.clock.advance(Duration::from_secs(3600));
-        let err = w
-            .starter()
-            .start(request(&account, Some("b")))
-            .await
-            .unwrap_err();
+        let err = w.starter().start(request(&account, Some("b"))).await.unwrap_err();
         match &err {
-            Error::Throttled {
-                next_allowed_at,
-                retry_after_seconds,
-                message,
-            } => {
+            Error::Throttled { next_allowed_at, retry_after_seconds, message } => {
                 assert_eq!(*next_allowed_at, first.next_allowed_at);
                 assert_eq!(*retry_after_seconds, 604_800 - 3600);
                 assert!(message.contains(&first.export_id.to_string()), "{message}");
@@ -413,19 +367,12 @@ mod tests {
         }
         assert_eq!(err.http_status(), 429);
         // A request without a token is throttled too.
-        assert!(matches!(
-            w.starter().start(request(&account, None)).await,
-            Err(Error::Throttled { .. })
-        ));
+        assert!(matches!(w.starter().start(request(&account, None)).await, Err(Error::Throttled { .. })));
         assert_eq!(w.store.records(&account).len(), 1);
 
         // Seven days after the first request, the window is open again.
         w.clock.advance(WEEK - Duration::from_secs(3600));
-        let third = w
-            .starter()
-            .start(request(&account, Some("c")))
-            .await
-            .unwrap();
+        let third = w.starter().start(request(&account, Some("c"))).await.unwrap();
         assert_ne!(third.export_id, first.export_id);
     }
 
@@ -433,25 +380,13 @@ mod tests {
     async fn repeating_the_accepted_client_token_returns_the_same_export() {
         let w = World::new();
         let account = w.catalog.add_account(AccountType::Enterprise, false);
-        let first = w
-            .starter()
-            .start(request(&account, Some("same")))
-            .await
-            .unwrap();
+        let first = w.starter().start(request(&account, Some("same"))).await.unwrap();
         w.clock.advance(Duration::from_secs(86_400));
-        let again = w
-            .starter()
-            .start(request(&account, Some("same")))
-            .await
-            .unwrap();
+        let again = w.starter().start(request(&account, Some("same"))).await.unwrap();
         assert!(again.repeated);
         assert_eq!(again.export_id, first.export_id);
         assert_eq!(again.requested_at, first.requested_at);
-        assert_eq!(
-            w.workflow.started.lock().unwrap().len(),
-            1,
-            "no second execution"
-        );
+        assert_eq!(w.workflow.started.lock().unwrap().len(), 1, "no second execution");
     }
 
     #[tokio::test]
@@ -459,28 +394,15 @@ mod tests {
         let mut w = World::new();
         w.workflow = FakeWorkflow::failing();
         let account = w.catalog.add_account(AccountType::Enterprise, false);
-        let err = w
-            .starter()
-            .start(request(&account, None))
-            .await
-            .unwrap_err();
+        let err = w.starter().start(request(&account, None)).await.unwrap_err();
         assert_eq!(err.code(), "TransientError");
         let records = w.store.records(&account);
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].status, ExportStatus::Failed);
-        assert!(
-            records[0]
-                .error
-                .as_ref()
-                .unwrap()
-                .message
-                .contains("request an export again now")
-        );
+        assert!(records[0].error.as_ref().unwrap().message.contains("request an export again now"));
         assert!(w.store.throttle(&account).await.unwrap().is_none());
         // The administrator retries at once and is accepted.
-        w.workflow
-            .fail
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        w.workflow.fail.store(false, std::sync::atomic::Ordering::SeqCst);
         assert!(w.starter().start(request(&account, None)).await.is_ok());
     }
 
@@ -489,11 +411,7 @@ mod tests {
         assert!(validate_client_token("abc-123_XYZ.:").is_ok());
         assert!(validate_client_token(&"a".repeat(64)).is_ok());
         for bad in ["", "has space", "tab\t", "é", &"a".repeat(65)] {
-            assert_eq!(
-                validate_client_token(bad).unwrap_err().code(),
-                "BadRequestException",
-                "{bad:?}"
-            );
+            assert_eq!(validate_client_token(bad).unwrap_err().code(), "BadRequestException", "{bad:?}");
         }
     }
 
@@ -507,20 +425,10 @@ mod tests {
         let throttled_account = w.catalog.add_account(AccountType::Enterprise, true);
         let broken = w.catalog.add_account(AccountType::Enterprise, true);
         w.catalog.broken.lock().unwrap().push(broken.clone());
-        w.starter()
-            .start(request(&throttled_account, None))
-            .await
-            .unwrap();
+        w.starter().start(request(&throttled_account, None)).await.unwrap();
 
         let report = w.starter().sweep("schedule").await.unwrap();
-        assert_eq!(
-            report,
-            SweepReport {
-                started: 2,
-                skipped: 3,
-                failed: 1
-            }
-        );
+        assert_eq!(report, SweepReport { started: 2, skipped: 3, failed: 1 });
         for account in [&opted_in, &opted_in_2] {
             let records = w.store.records(account);
             assert_eq!(records.len(), 1);
@@ -529,13 +437,6 @@ mod tests {
         // A second sweep the same day starts nothing.
         w.clock.advance(Duration::from_secs(3600));
         let again = w.starter().sweep("schedule").await.unwrap();
-        assert_eq!(
-            again,
-            SweepReport {
-                started: 0,
-                skipped: 5,
-                failed: 1
-            }
-        );
+        assert_eq!(again, SweepReport { started: 0, skipped: 5, failed: 1 });
     }
 }

@@ -7,16 +7,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::adapters::dynamo::keys;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
 use crate::model::{
-    Account, AccountType, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow,
-    User,
+    Account, AccountType, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User,
 };
 use crate::payloads::ExportJob;
-use crate::ports::{
-    Admission, AttachmentCatalog, Clock, ExportStore, Page, StatusChange, Workflow,
-};
+use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, Page, StatusChange, Workflow};
 use crate::time::Timestamp;
 
 #[derive(Default)]
@@ -48,10 +46,7 @@ impl FakeCatalog {
             domains: vec!["example.com".into()],
             scheduled_exports,
         };
-        self.accounts
-            .lock()
-            .unwrap()
-            .insert(id.to_string(), account);
+        self.accounts.lock().unwrap().insert(id.to_string(), account);
         id
     }
 
@@ -63,28 +58,14 @@ impl FakeCatalog {
             display_name: "U".into(),
             managed,
         };
-        self.users
-            .lock()
-            .unwrap()
-            .entry(account.clone())
-            .or_default()
-            .push(user);
+        self.users.lock().unwrap().entry(account.clone()).or_default().push(user);
         id
     }
 
     pub fn add_room(&self, account: &AccountId, created_by: &UserId) -> RoomId {
         let id = RoomId::random();
-        let room = Room {
-            room_id: Some(id.clone()),
-            name: "R".into(),
-            created_by: created_by.clone(),
-        };
-        self.rooms
-            .lock()
-            .unwrap()
-            .entry(account.clone())
-            .or_default()
-            .push(room);
+        let room = Room { room_id: Some(id.clone()), name: "R".into(), created_by: created_by.clone() };
+        self.rooms.lock().unwrap().entry(account.clone()).or_default().push(room);
         id
     }
 }
@@ -98,23 +79,11 @@ impl AttachmentCatalog for FakeCatalog {
     }
 
     async fn users(&self, account: &AccountId) -> Result<Vec<User>> {
-        Ok(self
-            .users
-            .lock()
-            .unwrap()
-            .get(account)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.users.lock().unwrap().get(account).cloned().unwrap_or_default())
     }
 
     async fn rooms(&self, account: &AccountId) -> Result<Vec<Room>> {
-        Ok(self
-            .rooms
-            .lock()
-            .unwrap()
-            .get(account)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.rooms.lock().unwrap().get(account).cloned().unwrap_or_default())
     }
 
     async fn attachments(
@@ -124,13 +93,8 @@ impl AttachmentCatalog for FakeCatalog {
         after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Page<Attachment>> {
-        let mut all: Vec<Attachment> = self
-            .attachments
-            .lock()
-            .unwrap()
-            .get(account)
-            .cloned()
-            .unwrap_or_default();
+        let mut all: Vec<Attachment> =
+            self.attachments.lock().unwrap().get(account).cloned().unwrap_or_default();
         all.sort_by_key(Attachment::sort_key);
         let items: Vec<Attachment> = all
             .into_iter()
@@ -172,30 +136,21 @@ struct StoreState {
 
 impl FakeStore {
     pub fn record(&self, account: &AccountId, export: &ExportId) -> Option<ExportRecord> {
-        self.state
-            .lock()
-            .unwrap()
-            .records
-            .get(&(account.clone(), *export))
-            .cloned()
+        self.state.lock().unwrap().records.get(&(account.clone(), *export)).cloned()
     }
 
     pub fn records(&self, account: &AccountId) -> Vec<ExportRecord> {
         let state = self.state.lock().unwrap();
-        state
-            .records
-            .values()
-            .filter(|r| &r.account_id == account)
-            .cloned()
-            .collect()
+        state.records.values().filter(|r| &r.account_id == account).cloned().collect()
+    }
+
+    /// A record as it would stand after some steps (handler tests use the sample events' ids).
+    pub fn insert(&self, record: ExportRecord) {
+        self.state.lock().unwrap().records.insert((record.account_id.clone(), record.export_id), record);
     }
 
     pub fn put_throttle(&self, account: &AccountId, throttle: Throttle) {
-        self.state
-            .lock()
-            .unwrap()
-            .throttles
-            .insert(account.clone(), throttle);
+        self.state.lock().unwrap().throttles.insert(account.clone(), throttle);
     }
 }
 
@@ -207,9 +162,7 @@ impl ExportStore for FakeStore {
         if let Some(t) = &seen
             && !t.is_open_at(record.requested_at)
         {
-            return Ok(Admission::WindowClosed {
-                throttle: t.clone(),
-            });
+            return Ok(Admission::WindowClosed { throttle: t.clone() });
         }
         let throttle = Throttle {
             current: ThrottleWindow {
@@ -220,9 +173,7 @@ impl ExportStore for FakeStore {
             previous: seen.map(|t| t.current),
         };
         state.throttles.insert(account.clone(), throttle.clone());
-        state
-            .records
-            .insert((account, record.export_id), record.clone());
+        state.records.insert((account, record.export_id), record.clone());
         Ok(Admission::Accepted { throttle })
     }
 
@@ -230,21 +181,16 @@ impl ExportStore for FakeStore {
         Ok(self.record(account, export))
     }
 
-    async fn list(
-        &self,
-        account: &AccountId,
-        limit: u32,
-        after: Option<&str>,
-    ) -> Result<Page<ExportRecord>> {
+    async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
         let mut all = self.records(account);
         all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
         let items: Vec<ExportRecord> = all
             .into_iter()
-            .filter(|r| after.is_none_or(|a| r.export_id.to_string().as_str() < a))
+            .filter(|r| after.is_none_or(|a| keys::export_sk(&r.export_id).as_str() < a))
             .take(limit as usize)
             .collect();
-        let next =
-            (items.len() == limit as usize).then(|| items.last().unwrap().export_id.to_string());
+        // The same cursor as the adapter: the last item's sort key.
+        let next = (items.len() == limit as usize).then(|| keys::export_sk(&items.last().unwrap().export_id));
         Ok(Page { items, next })
     }
 
@@ -269,27 +215,18 @@ impl ExportStore for FakeStore {
             StatusChange::Failed { .. } => ExportStatus::Failed,
         };
         if !record.status.can_move_to(to) {
-            return Err(Error::StatusConflict(format!(
-                "export {export} is {}",
-                record.status
-            )));
+            return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
         }
         record.status = to;
         match change {
             StatusChange::Running { started_at } => {
                 record.started_at.get_or_insert(started_at);
             }
-            StatusChange::Succeeded {
-                completed_at,
-                result,
-            } => {
+            StatusChange::Succeeded { completed_at, result } => {
                 record.completed_at = Some(completed_at);
                 record.result = Some(result);
             }
-            StatusChange::Failed {
-                completed_at,
-                error,
-            } => {
+            StatusChange::Failed { completed_at, error } => {
                 record.completed_at = Some(completed_at);
                 record.error = Some(error);
             }
@@ -322,6 +259,27 @@ impl ExportStore for FakeStore {
         Ok(())
     }
 
+    async fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        if record.status != ExportStatus::Succeeded {
+            return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
+        }
+        record.retrievals += 1;
+        record.last_retrieved_at = Some(at);
+        record.last_retrieved_by = Some(principal.to_owned());
+        Ok(())
+    }
+
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
         let mut state = self.state.lock().unwrap();
         let Some(current) = state.throttles.get(account).cloned() else {
@@ -332,13 +290,7 @@ impl ExportStore for FakeStore {
         }
         match current.previous {
             Some(previous) => {
-                state.throttles.insert(
-                    account.clone(),
-                    Throttle {
-                        current: previous,
-                        previous: None,
-                    },
-                );
+                state.throttles.insert(account.clone(), Throttle { current: previous, previous: None });
             }
             None => {
                 state.throttles.remove(account);
@@ -365,15 +317,10 @@ impl FakeWorkflow {
 impl Workflow for FakeWorkflow {
     async fn start(&self, job: &ExportJob) -> Result<String> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(Error::Transient(
-                "StartExecution: service unavailable".into(),
-            ));
+            return Err(Error::Transient("StartExecution: service unavailable".into()));
         }
         self.started.lock().unwrap().push(job.clone());
-        Ok(format!(
-            "arn:aws:states:us-east-1:000000000000:execution:ExportStateMachine:{}",
-            job.export_id
-        ))
+        Ok(format!("arn:aws:states:us-east-1:000000000000:execution:ExportStateMachine:{}", job.export_id))
     }
 }
 
@@ -394,5 +341,114 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
+    }
+}
+
+/// An in-memory bucket. Its "pre-signed" links are recognisably fake and carry the lifetime.
+#[derive(Default)]
+pub struct FakeObjectStore {
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    uploads: Mutex<HashMap<String, (String, BTreeMap<i32, Vec<u8>>)>>,
+}
+
+impl FakeObjectStore {
+    fn object(&self, key: &str) -> Result<Vec<u8>> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("object {key} not found")))
+    }
+}
+
+impl crate::ports::ObjectStore for FakeObjectStore {
+    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<()> {
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        self.object(key)
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self.objects.lock().unwrap().get(key).map(|o| o.len() as u64))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self.objects.lock().unwrap().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<()> {
+        let mut objects = self.objects.lock().unwrap();
+        for k in keys {
+            objects.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn start_multipart(&self, key: &str, _content_type: &str) -> Result<String> {
+        let id = ulid::Ulid::new().to_string();
+        self.uploads.lock().unwrap().insert(id.clone(), (key.to_owned(), BTreeMap::new()));
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        _key: &str,
+        upload_id: &str,
+        part_number: i32,
+        body: Vec<u8>,
+    ) -> Result<crate::ports::UploadedPart> {
+        let mut uploads = self.uploads.lock().unwrap();
+        let upload = uploads.get_mut(upload_id).ok_or_else(|| Error::NotFound("no such upload".into()))?;
+        upload.1.insert(part_number, body);
+        Ok(crate::ports::UploadedPart { part_number, etag: format!("\"etag-{part_number}\"") })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        source_key: &str,
+    ) -> Result<crate::ports::UploadedPart> {
+        let body = self.object(source_key)?;
+        crate::ports::ObjectStore::upload_part(self, key, upload_id, part_number, body).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<crate::ports::UploadedPart>,
+    ) -> Result<()> {
+        let (_, stored) = self
+            .uploads
+            .lock()
+            .unwrap()
+            .remove(upload_id)
+            .ok_or_else(|| Error::NotFound("no such upload".into()))?;
+        let mut body = Vec::new();
+        for p in parts {
+            body.extend_from_slice(
+                stored.get(&p.part_number).ok_or_else(|| Error::Internal("missing part".into()))?,
+            );
+        }
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<()> {
+        self.uploads.lock().unwrap().remove(upload_id);
+        Ok(())
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String> {
+        Ok(format!(
+            "https://fake-s3.invalid/{key}?X-Amz-Expires={}&X-Amz-Signature=fake",
+            expires_in.as_secs()
+        ))
     }
 }

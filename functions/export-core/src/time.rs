@@ -28,14 +28,14 @@ impl Timestamp {
     }
 
     pub fn parse(value: &str) -> Result<Self, Error> {
-        DateTime::parse_from_rfc3339(value)
-            .map(|t| Self::from_datetime(t.with_timezone(&Utc)))
-            .map_err(|_| {
+        DateTime::parse_from_rfc3339(value).map(|t| Self::from_datetime(t.with_timezone(&Utc))).map_err(
+            |_| {
                 Error::BadRequest(format!(
                     "expected an RFC 3339 time such as 2026-11-24T10:15:30.123Z; got {}",
                     crate::ids::quote_for_message(value)
                 ))
-            })
+            },
+        )
     }
 
     pub fn unix_millis(&self) -> i64 {
@@ -54,11 +54,7 @@ impl Timestamp {
     /// `later` is not after `self`.
     pub fn seconds_until(&self, later: &Timestamp) -> u64 {
         let ms = later.unix_millis() - self.unix_millis();
-        if ms <= 0 {
-            0
-        } else {
-            (ms as u64).div_ceil(1000)
-        }
+        if ms <= 0 { 0 } else { (ms as u64).div_ceil(1000) }
     }
 }
 
@@ -112,10 +108,7 @@ mod tests {
     fn seconds_until_rounds_up_and_never_goes_negative() {
         let a = Timestamp::parse("2026-11-24T10:00:00.000Z").unwrap();
         assert_eq!(a.seconds_until(&a.plus(Duration::from_millis(1))), 1);
-        assert_eq!(
-            a.seconds_until(&a.plus(Duration::from_secs(604_800))),
-            604_800
-        );
+        assert_eq!(a.seconds_until(&a.plus(Duration::from_secs(604_800))), 604_800);
         assert_eq!(a.plus(Duration::from_secs(5)).seconds_until(&a), 0);
     }
 

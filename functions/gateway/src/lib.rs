@@ -15,26 +15,14 @@ pub const DIRECT_INVOKE_PRINCIPAL: &str = "lambda:Invoke (caller recorded by Clo
 /// The IAM principal that signed the request. API Gateway's AWS_IAM authorizer already refuses
 /// unsigned calls; this is defence in depth (and what the local gateway's `none` principal tests).
 pub fn principal(request: &ApiGatewayProxyRequest, permission: &str) -> Result<String, Error> {
-    request
-        .request_context
-        .identity
-        .user_arn
-        .clone()
-        .filter(|arn| !arn.is_empty())
-        .ok_or_else(|| {
-            Error::Forbidden(format!(
-                "The request is not signed by an IAM principal; {permission} needs one."
-            ))
-        })
+    request.request_context.identity.user_arn.clone().filter(|arn| !arn.is_empty()).ok_or_else(|| {
+        Error::Forbidden(format!("The request is not signed by an IAM principal; {permission} needs one."))
+    })
 }
 
 /// A path parameter, or "" (which then fails id validation with a clear message).
 pub fn path_parameter<'a>(request: &'a ApiGatewayProxyRequest, name: &str) -> &'a str {
-    request
-        .path_parameters
-        .get(name)
-        .map(String::as_str)
-        .unwrap_or_default()
+    request.path_parameters.get(name).map(String::as_str).unwrap_or_default()
 }
 
 /// Whether a payload has the shape of a REST API proxy event.
@@ -52,9 +40,7 @@ pub fn to_proxy_response(reply: HttpReply) -> ApiGatewayProxyResponse {
     response.status_code = i64::from(reply.status);
     for (name, value) in reply.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            response
-                .headers
-                .insert(HeaderName::from_static(name), value);
+            response.headers.insert(HeaderName::from_static(name), value);
         }
     }
     response.body = Some(Body::Text(reply.body));

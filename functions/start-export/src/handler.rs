@@ -73,10 +73,7 @@ pub fn classify(payload: Value) -> Result<Entry, Error> {
         return Err(Error::BadRequest(UNKNOWN_SHAPE.into()));
     };
     let is_scheduled = fields.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && matches!(
-            fields.get("source").and_then(Value::as_str),
-            Some("aws.events" | "aws.scheduler")
-        );
+        && matches!(fields.get("source").and_then(Value::as_str), Some("aws.events" | "aws.scheduler"));
     if gateway::is_proxy_event(&payload) {
         gateway::parse_proxy_event(payload).map(|r| Entry::Api(Box::new(r)))
     } else if is_scheduled {
@@ -84,14 +81,9 @@ pub fn classify(payload: Value) -> Result<Entry, Error> {
             .map(Entry::Schedule)
             .map_err(|e| Error::BadRequest(format!("malformed Scheduled Event: {e}")))
     } else if fields.contains_key("accountId") {
-        serde_json::from_value(payload)
-            .map(Entry::Direct)
-            .map_err(|e| {
-                Error::BadRequest(format!(
-                    "The invocation payload is not valid: {}.",
-                    describe_json_error(&e)
-                ))
-            })
+        serde_json::from_value(payload).map(Entry::Direct).map_err(|e| {
+            Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
+        })
     } else {
         Err(Error::BadRequest(UNKNOWN_SHAPE.into()))
     }
@@ -107,23 +99,11 @@ fn start_request(
     if let Some(token) = &client_token {
         validate_client_token(token)?;
     }
-    let format = format
-        .as_deref()
-        .map(str::parse)
-        .transpose()?
-        .unwrap_or(ExportFormat::Csv);
-    Ok(StartRequest {
-        account_id,
-        client_token,
-        format,
-        requested_by,
-    })
+    let format = format.as_deref().map(str::parse).transpose()?.unwrap_or(ExportFormat::Csv);
+    Ok(StartRequest { account_id, client_token, format, requested_by })
 }
 
-pub async fn handler<C, S, W, K>(
-    deps: &Deps<C, S, W, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
+pub async fn handler<C, S, W, K>(deps: &Deps<C, S, W, K>, event: LambdaEvent<Value>) -> Result<Value, Error>
 where
     C: AttachmentCatalog,
     S: ExportStore,
@@ -133,28 +113,15 @@ where
     match classify(event.payload)? {
         Entry::Api(request) => to_value(&to_proxy_response(api(deps, &request).await)),
         Entry::Direct(request) => {
-            let requested_by = RequestedBy {
-                principal: DIRECT_INVOKE_PRINCIPAL.into(),
-                via: Via::Cli,
-            };
-            let request = start_request(
-                &request.account_id,
-                request.client_token,
-                request.format,
-                requested_by,
-            )?;
-            let reply = deps
-                .starter()
-                .start(request)
-                .await
-                .map_err(Error::into_api)?;
+            let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Cli };
+            let request =
+                start_request(&request.account_id, request.client_token, request.format, requested_by)?;
+            let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
             to_value(&reply)
         }
         Entry::Schedule(event) => {
-            let rule = event
-                .resources
-                .and_then(|r| r.into_iter().next())
-                .unwrap_or_else(|| "schedule".into());
+            let rule =
+                event.resources.and_then(|r| r.into_iter().next()).unwrap_or_else(|| "schedule".into());
             to_value(&deps.starter().sweep(&rule).await?)
         }
     }
@@ -178,14 +145,8 @@ where
         }
         let account_id = gateway::path_parameter(request, "accountId");
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
-            .unwrap_or(StartBody {
-                client_token: None,
-                format: None,
-            });
-        let requested_by = RequestedBy {
-            principal,
-            via: Via::Api,
-        };
+            .unwrap_or(StartBody { client_token: None, format: None });
+        let requested_by = RequestedBy { principal, via: Via::Api };
         let start = start_request(account_id, body.client_token, body.format, requested_by)?;
         deps.starter().start(start).await
     }
@@ -260,11 +221,7 @@ mod tests {
             include_str!("../../../events/start-export/api-body-too-large.json"),
             Expect::Http(413, Some("BadRequestException")),
         ),
-        (
-            "direct.json",
-            include_str!("../../../events/start-export/direct.json"),
-            Expect::Started,
-        ),
+        ("direct.json", include_str!("../../../events/start-export/direct.json"), Expect::Started),
         (
             "direct-minimal.json",
             include_str!("../../../events/start-export/direct-minimal.json"),
@@ -280,11 +237,7 @@ mod tests {
             include_str!("../../../events/start-export/direct-unknown-field.json"),
             Expect::FunctionError("BadRequestException"),
         ),
-        (
-            "schedule.json",
-            include_str!("../../../events/start-export/schedule.json"),
-            Expect::Swept,
-        ),
+        ("schedule.json", include_str!("../../../events/start-export/schedule.json"), Expect::Swept),
         (
             "unknown-shape.json",
             include_str!("../../../events/start-export/unknown-shape.json"),
@@ -310,11 +263,7 @@ mod tests {
 
     fn deps(account_type: AccountType) -> TestDeps {
         let catalog = FakeCatalog::default();
-        catalog.insert_account(
-            AccountId::parse(SAMPLE_ACCOUNT).unwrap(),
-            account_type,
-            true,
-        );
+        catalog.insert_account(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), account_type, true);
         Deps {
             catalog,
             store: FakeStore::default(),
@@ -341,18 +290,12 @@ mod tests {
             match (*expect, outcome) {
                 (Expect::Http(status, code), Ok(response)) => {
                     assert_eq!(response["statusCode"], status, "{name}: {response}");
-                    assert_eq!(
-                        response["headers"]["content-type"], "application/json",
-                        "{name}"
-                    );
+                    assert_eq!(response["headers"]["content-type"], "application/json", "{name}");
                     let body = body(&response);
                     match code {
                         Some(code) => {
                             assert_eq!(body["code"], code, "{name}");
-                            assert!(
-                                body["message"].as_str().unwrap().len() > 20,
-                                "{name}: message too thin"
-                            );
+                            assert!(body["message"].as_str().unwrap().len() > 20, "{name}: message too thin");
                             assert!(
                                 deps.workflow.started.lock().unwrap().is_empty(),
                                 "{name}: no export on error"
@@ -390,10 +333,8 @@ mod tests {
     #[test]
     fn every_file_under_events_is_covered() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/start-export");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut files: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         files.sort();
         let mut covered: Vec<String> = EVENTS.iter().map(|(n, _, _)| n.to_string()).collect();
         covered.sort();
@@ -408,14 +349,8 @@ mod tests {
         assert_eq!(first["statusCode"], 202);
         let export_id = body(&first)["exportId"].as_str().unwrap().to_owned();
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
-        let record = deps
-            .store
-            .record(&account, &export_id.parse().unwrap())
-            .unwrap();
-        assert_eq!(
-            record.requested_by.principal,
-            "arn:aws:iam::123456789012:user/it-admin"
-        );
+        let record = deps.store.record(&account, &export_id.parse().unwrap()).unwrap();
+        assert_eq!(record.requested_by.principal, "arn:aws:iam::123456789012:user/it-admin");
         assert_eq!(record.requested_by.via, Via::Api);
         assert_eq!(record.status, ExportStatus::Queued);
 
@@ -427,33 +362,18 @@ mod tests {
         let other_token = include_str!("../../../events/start-export/api-start-jsonl.json");
         let throttled = invoke(&deps, other_token).await.unwrap();
         assert_eq!(throttled["statusCode"], 429);
-        assert_eq!(
-            throttled["headers"]["retry-after"],
-            (604_800 - 60).to_string()
-        );
-        assert_eq!(
-            body(&throttled)["nextAllowedAt"],
-            "2026-12-01T10:15:30.123Z"
-        );
+        assert_eq!(throttled["headers"]["retry-after"], (604_800 - 60).to_string());
+        assert_eq!(body(&throttled)["nextAllowedAt"], "2026-12-01T10:15:30.123Z");
     }
 
     #[tokio::test]
     async fn a_team_account_gets_422_with_guidance_and_direct_calls_get_the_same_code() {
         let deps = deps(AccountType::Team);
-        let api = invoke(
-            &deps,
-            include_str!("../../../events/start-export/api-start.json"),
-        )
-        .await
-        .unwrap();
+        let api = invoke(&deps, include_str!("../../../events/start-export/api-start.json")).await.unwrap();
         assert_eq!(api["statusCode"], 422);
         assert!(body(&api)["message"].as_str().unwrap().contains("claim"));
-        let direct = invoke(
-            &deps,
-            include_str!("../../../events/start-export/direct.json"),
-        )
-        .await
-        .unwrap_err();
+        let direct =
+            invoke(&deps, include_str!("../../../events/start-export/direct.json")).await.unwrap_err();
         assert_eq!(direct.code(), "UnprocessableEntityException");
     }
 
@@ -461,22 +381,13 @@ mod tests {
     async fn a_failed_start_is_a_500_without_internals() {
         let mut deps = deps(AccountType::Enterprise);
         deps.workflow = FakeWorkflow::failing();
-        let api = invoke(
-            &deps,
-            include_str!("../../../events/start-export/api-start.json"),
-        )
-        .await
-        .unwrap();
+        let api = invoke(&deps, include_str!("../../../events/start-export/api-start.json")).await.unwrap();
         assert_eq!(api["statusCode"], 500);
         let body = body(&api);
         assert_eq!(body["code"], "ServiceFailureException");
         assert!(!body["message"].as_str().unwrap().contains("StartExecution"));
-        let direct = invoke(
-            &deps,
-            include_str!("../../../events/start-export/direct.json"),
-        )
-        .await
-        .unwrap_err();
+        let direct =
+            invoke(&deps, include_str!("../../../events/start-export/direct.json")).await.unwrap_err();
         assert_eq!(direct.code(), "ServiceFailureException");
     }
 }

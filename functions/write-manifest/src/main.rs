@@ -15,7 +15,5 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let request: WriteManifestRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
     tracing::info!(mode = ?std::mem::discriminant(&request), "write-manifest");
-    Err(Error::Internal(
-        "manifest writing is not part of this build yet".into(),
-    ))
+    Err(Error::Internal("manifest writing is not part of this build yet".into()))
 }

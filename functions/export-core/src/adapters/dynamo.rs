@@ -13,9 +13,7 @@ use serde_dynamo::{from_item, to_attribute_value, to_item};
 
 use crate::error::{Error, Result, from_sdk};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
-use crate::model::{
-    Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User,
-};
+use crate::model::{Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User};
 use crate::ports::{Admission, AttachmentCatalog, ExportStore, Page, StatusChange};
 use crate::time::Timestamp;
 
@@ -93,10 +91,7 @@ pub mod items {
     }
 
     pub fn attachment(a: &Attachment) -> Result<Item> {
-        Ok(to_item(AttachmentItem {
-            sk: a.sort_key(),
-            attachment: a,
-        })?)
+        Ok(to_item(AttachmentItem { sk: a.sort_key(), attachment: a })?)
     }
 
     #[derive(Serialize)]
@@ -107,10 +102,7 @@ pub mod items {
     }
 
     pub fn export(record: &ExportRecord) -> Result<Item> {
-        Ok(to_item(SortKeyed {
-            sk: keys::export_sk(&record.export_id),
-            value: record,
-        })?)
+        Ok(to_item(SortKeyed { sk: keys::export_sk(&record.export_id), value: record })?)
     }
 
     pub fn throttle(account: &AccountId, throttle: &Throttle) -> Result<Item> {
@@ -122,20 +114,14 @@ pub mod items {
             #[serde(flatten)]
             throttle: &'a Throttle,
         }
-        Ok(to_item(ThrottleItem {
-            account_id: account,
-            sk: keys::THROTTLE_SK,
-            throttle,
-        })?)
+        Ok(to_item(ThrottleItem { account_id: account, sk: keys::THROTTLE_SK, throttle })?)
     }
 }
 
 fn string_attr(item: &Item, name: &str) -> Result<String> {
     match item.get(name) {
         Some(AttributeValue::S(s)) => Ok(s.clone()),
-        _ => Err(Error::Internal(format!(
-            "item has no string attribute {name}"
-        ))),
+        _ => Err(Error::Internal(format!("item has no string attribute {name}"))),
     }
 }
 
@@ -161,11 +147,7 @@ impl DynamoCatalog {
         accounts_table: impl Into<String>,
         attachments_table: impl Into<String>,
     ) -> Self {
-        Self {
-            client,
-            accounts_table: accounts_table.into(),
-            attachments_table: attachments_table.into(),
-        }
+        Self { client, accounts_table: accounts_table.into(), attachments_table: attachments_table.into() }
     }
 
     /// Every item of the account's partition whose sort key starts with `prefix`, all pages.
@@ -258,51 +240,32 @@ impl AttachmentCatalog for DynamoCatalog {
             .expression_attribute_values(":a", s(account.as_str()))
             .expression_attribute_values(":upper", s(upper))
             .set_exclusive_start_key(after.map(|sk| {
-                HashMap::from([
-                    ("accountId".to_owned(), s(account.as_str())),
-                    ("sk".to_owned(), s(sk)),
-                ])
+                HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
             }))
             .set_limit(limit.map(|l| l as i32))
             .send()
             .await
             .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .map(|k| string_attr(k, "sk"))
-            .transpose()?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
 
     async fn accounts(&self, after: Option<&str>) -> Result<Page<AccountId>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.accounts_table)
-            .index_name(keys::BY_ITEM_TYPE_INDEX)
-            .key_condition_expression("sk = :sk")
-            .expression_attribute_values(":sk", s(keys::ACCOUNT_SK))
-            .set_exclusive_start_key(after.map(|pk| {
-                HashMap::from([
-                    ("sk".to_owned(), s(keys::ACCOUNT_SK)),
-                    ("pk".to_owned(), s(pk)),
-                ])
-            }))
-            .send()
-            .await
-            .map_err(|e| from_sdk("Query AccountsTable by-item-type", e))?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .map(|k| string_attr(k, "pk"))
-            .transpose()?;
+        let out =
+            self.client
+                .query()
+                .table_name(&self.accounts_table)
+                .index_name(keys::BY_ITEM_TYPE_INDEX)
+                .key_condition_expression("sk = :sk")
+                .expression_attribute_values(":sk", s(keys::ACCOUNT_SK))
+                .set_exclusive_start_key(after.map(|pk| {
+                    HashMap::from([("sk".to_owned(), s(keys::ACCOUNT_SK)), ("pk".to_owned(), s(pk))])
+                }))
+                .send()
+                .await
+                .map_err(|e| from_sdk("Query AccountsTable by-item-type", e))?;
+        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "pk")).transpose()?;
         let items = out
             .items
             .unwrap_or_default()
@@ -325,17 +288,11 @@ const ADMIT_ATTEMPTS: usize = 10;
 
 impl DynamoExportStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     fn key(account: &AccountId, sk: String) -> Item {
-        HashMap::from([
-            ("accountId".to_owned(), s(account.as_str())),
-            ("sk".to_owned(), s(sk)),
-        ])
+        HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
     }
 
     /// One attempt at the admission transaction. `Ok(false)` means the throttle changed under us.
@@ -356,9 +313,8 @@ impl DynamoExportStore {
         };
         // DESIGN §4's condition (window open), plus "still the throttle we read", so that `previous`
         // is exactly what the acceptance replaced and a failure restores the right window.
-        let mut throttle_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(items::throttle(account, &taken)?));
+        let mut throttle_put =
+            Put::builder().table_name(&self.table).set_item(Some(items::throttle(account, &taken)?));
         throttle_put = match seen {
             None => throttle_put.condition_expression("attribute_not_exists(nextAllowedAt)"),
             Some(t) => throttle_put
@@ -374,15 +330,9 @@ impl DynamoExportStore {
             .client
             .transact_write_items()
             .transact_items(
-                TransactWriteItem::builder()
-                    .put(throttle_put.build().map_err(build_err)?)
-                    .build(),
+                TransactWriteItem::builder().put(throttle_put.build().map_err(build_err)?).build(),
             )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(record_put.build().map_err(build_err)?)
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().put(record_put.build().map_err(build_err)?).build())
             .send()
             .await;
         match result {
@@ -391,11 +341,8 @@ impl DynamoExportStore {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
                     err.as_service_error()
                 {
-                    let reasons: Vec<&str> = cancel
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None"))
-                        .collect();
+                    let reasons: Vec<&str> =
+                        cancel.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
                     match reasons.as_slice() {
                         // Lost the race for the throttle, or collided with the winner's transaction.
                         ["ConditionalCheckFailed" | "TransactionConflict", ..] => return Ok(false),
@@ -422,15 +369,8 @@ impl DynamoExportStore {
         export: &ExportId,
         update: RecordUpdate<'_>,
     ) -> Result<()> {
-        let RecordUpdate {
-            what,
-            expression,
-            allowed_from,
-            mut values,
-        } = update;
-        let placeholders: Vec<String> = (0..allowed_from.len())
-            .map(|i| format!(":from{i}"))
-            .collect();
+        let RecordUpdate { what, expression, allowed_from, mut values } = update;
+        let placeholders: Vec<String> = (0..allowed_from.len()).map(|i| format!(":from{i}")).collect();
         let mut condition = "attribute_exists(sk)".to_owned();
         if !allowed_from.is_empty() {
             condition.push_str(&format!(" AND #status IN ({})", placeholders.join(", ")));
@@ -457,19 +397,12 @@ impl DynamoExportStore {
         }
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 match self.get(account, export).await? {
-                    None => Err(Error::NotFound(format!(
-                        "export {export} not found for account {account}"
-                    ))),
-                    Some(r) => Err(Error::StatusConflict(format!(
-                        "export {export} is {}; cannot {what}",
-                        r.status
-                    ))),
+                    None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+                    Some(r) => {
+                        Err(Error::StatusConflict(format!("export {export} is {}; cannot {what}", r.status)))
+                    }
                 }
             }
             Err(err) => Err(from_sdk(&format!("UpdateItem ExportsTable ({what})"), err)),
@@ -498,9 +431,7 @@ impl ExportStore for DynamoExportStore {
             if let Some(t) = &seen
                 && !t.is_open_at(record.requested_at)
             {
-                return Ok(Admission::WindowClosed {
-                    throttle: t.clone(),
-                });
+                return Ok(Admission::WindowClosed { throttle: t.clone() });
             }
             if self.try_admit(record, seen.as_ref(), window).await? {
                 let throttle = self
@@ -529,12 +460,7 @@ impl ExportStore for DynamoExportStore {
         Ok(out.item.map(from_item).transpose()?)
     }
 
-    async fn list(
-        &self,
-        account: &AccountId,
-        limit: u32,
-        after: Option<&str>,
-    ) -> Result<Page<ExportRecord>> {
+    async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
         let out = self
             .client
             .query()
@@ -548,17 +474,8 @@ impl ExportStore for DynamoExportStore {
             .send()
             .await
             .map_err(|e| from_sdk("Query ExportsTable", e))?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .map(|k| string_attr(k, "sk"))
-            .transpose()?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
 
@@ -587,18 +504,12 @@ impl ExportStore for DynamoExportStore {
                 "SET #status = :to, startedAt = if_not_exists(startedAt, :at)",
                 vec![(":at", s(started_at.to_string()))],
             ),
-            StatusChange::Succeeded {
-                completed_at,
-                result,
-            } => (
+            StatusChange::Succeeded { completed_at, result } => (
                 ExportStatus::Succeeded,
                 "SET #status = :to, completedAt = :at, #result = :r",
                 vec![(":at", s(completed_at.to_string())), (":r", attr(result)?)],
             ),
-            StatusChange::Failed {
-                completed_at,
-                error,
-            } => (
+            StatusChange::Failed { completed_at, error } => (
                 ExportStatus::Failed,
                 "SET #status = :to, completedAt = :at, #error = :e",
                 vec![(":at", s(completed_at.to_string())), (":e", attr(error)?)],
@@ -607,12 +518,8 @@ impl ExportStore for DynamoExportStore {
         let mut values = values;
         values.push((":to", s(to.as_str())));
         let what = format!("move to {to}");
-        let update = RecordUpdate {
-            what: &what,
-            expression: update,
-            allowed_from: to.allowed_from(),
-            values,
-        };
+        let update =
+            RecordUpdate { what: &what, expression: update, allowed_from: to.allowed_from(), values };
         self.update_export(account, export, update).await
     }
 
@@ -641,6 +548,27 @@ impl ExportStore for DynamoExportStore {
         self.update_export(account, export, update).await
     }
 
+    async fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let update = RecordUpdate {
+            what: "count a manifest retrieval",
+            // ADD is atomic: concurrent hand-outs are all counted.
+            expression: "ADD retrievals :one SET lastRetrievedAt = :at, lastRetrievedBy = :by",
+            allowed_from: &[ExportStatus::Succeeded],
+            values: vec![
+                (":one", AttributeValue::N("1".into())),
+                (":at", s(at.to_string())),
+                (":by", s(principal)),
+            ],
+        };
+        self.update_export(account, export, update).await
+    }
+
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
         let Some(current) = self.throttle(account).await? else {
             return Ok(false);
@@ -655,13 +583,7 @@ impl ExportStore for DynamoExportStore {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(items::throttle(
-                    account,
-                    &Throttle {
-                        current: previous,
-                        previous: None,
-                    },
-                )?))
+                .set_item(Some(items::throttle(account, &Throttle { current: previous, previous: None })?))
                 .condition_expression("lastExportId = :id")
                 .expression_attribute_values(":id", id)
                 .send()
@@ -690,18 +612,11 @@ impl ExportStore for DynamoExportStore {
 
 /// `None` when a conditional write lost its condition (someone else changed the item), otherwise
 /// the classified error.
-fn lost_condition_or<E, R>(
-    err: aws_sdk_dynamodb::error::SdkError<E, R>,
-    operation: &str,
-) -> Option<Error>
+fn lost_condition_or<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>, operation: &str) -> Option<Error>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-    if err.code() == Some("ConditionalCheckFailedException") {
-        None
-    } else {
-        Some(from_sdk(operation, err))
-    }
+    if err.code() == Some("ConditionalCheckFailedException") { None } else { Some(from_sdk(operation, err)) }
 }

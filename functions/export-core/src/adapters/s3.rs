@@ -22,10 +22,7 @@ pub struct S3ObjectStore {
 
 impl S3ObjectStore {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-        }
+        Self { client, bucket: bucket.into() }
     }
 
     pub fn bucket(&self) -> &str {
@@ -36,9 +33,7 @@ impl S3ObjectStore {
 /// An S3 client honouring `S3_FORCE_PATH_STYLE` (the local S3 server has no virtual hosts).
 pub fn client(sdk: &aws_config::SdkConfig, config: &Config) -> Client {
     Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.s3_force_path_style)
-            .build(),
+        aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).build(),
     )
 }
 
@@ -61,20 +56,13 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    Error::NotFound(format!("object {key} not found"))
-                } else {
-                    from_sdk("GetObject", e)
-                }
-            })?;
+        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                Error::NotFound(format!("object {key} not found"))
+            } else {
+                from_sdk("GetObject", e)
+            }
+        })?;
         let bytes = out
             .body
             .collect()
@@ -84,14 +72,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(from_sdk("HeadObject", e)),
@@ -100,20 +81,11 @@ impl ObjectStore for S3ObjectStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| from_sdk("ListObjectsV2", e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
         }
         Ok(keys)
     }
@@ -160,8 +132,7 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(|e| from_sdk("CreateMultipartUpload", e))?;
-        out.upload_id
-            .ok_or_else(|| Error::Internal("CreateMultipartUpload: no upload id".into()))
+        out.upload_id.ok_or_else(|| Error::Internal("CreateMultipartUpload: no upload id".into()))
     }
 
     async fn upload_part(
@@ -204,38 +175,22 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(|e| from_sdk("UploadPartCopy", e))?;
-        let etag = out
-            .copy_part_result
-            .and_then(|r| r.e_tag)
-            .ok_or_else(|| missing_etag("UploadPartCopy"))?;
+        let etag =
+            out.copy_part_result.and_then(|r| r.e_tag).ok_or_else(|| missing_etag("UploadPartCopy"))?;
         Ok(UploadedPart { part_number, etag })
     }
 
-    async fn complete_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: Vec<UploadedPart>,
-    ) -> Result<()> {
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<UploadedPart>) -> Result<()> {
         let parts = parts
             .into_iter()
-            .map(|p| {
-                CompletedPart::builder()
-                    .part_number(p.part_number)
-                    .e_tag(p.etag)
-                    .build()
-            })
+            .map(|p| CompletedPart::builder().part_number(p.part_number).e_tag(p.etag).build())
             .collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .map_err(|e| from_sdk("CompleteMultipartUpload", e))?;
@@ -288,9 +243,6 @@ fn copy_source(bucket: &str, key: &str) -> String {
 mod tests {
     #[test]
     fn copy_source_encodes_everything_but_unreserved_and_slash() {
-        assert_eq!(
-            super::copy_source("b", "exports/a b/ü+%.csv"),
-            "b/exports/a%20b/%C3%BC%2B%25.csv"
-        );
+        assert_eq!(super::copy_source("b", "exports/a b/ü+%.csv"), "b/exports/a%20b/%C3%BC%2B%25.csv");
     }
 }

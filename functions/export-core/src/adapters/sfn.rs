@@ -14,19 +14,12 @@ pub struct StepFunctionsWorkflow {
 
 impl StepFunctionsWorkflow {
     pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
-        Self {
-            client,
-            state_machine_arn: state_machine_arn.into(),
-        }
+        Self { client, state_machine_arn: state_machine_arn.into() }
     }
 
     /// `arn:…:stateMachine:NAME` → `arn:…:execution:NAME:EXECUTION`.
     fn execution_arn(&self, name: &str) -> String {
-        format!(
-            "{}:{name}",
-            self.state_machine_arn
-                .replacen(":stateMachine:", ":execution:", 1)
-        )
+        format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
     }
 }
 
@@ -47,10 +40,7 @@ impl Workflow for StepFunctionsWorkflow {
             Ok(out) => Ok(out.execution_arn),
             // The execution name is the export id: an execution that already exists is this
             // export's, started by an earlier attempt.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_execution_already_exists()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
                 Ok(self.execution_arn(&name))
             }
             Err(e) => Err(from_sdk("StartExecution", e)),
@@ -64,9 +54,7 @@ mod tests {
 
     #[test]
     fn execution_arn_is_derived_from_the_state_machine() {
-        let conf = aws_sdk_sfn::Config::builder()
-            .behavior_version_latest()
-            .build();
+        let conf = aws_sdk_sfn::Config::builder().behavior_version_latest().build();
         let wf = StepFunctionsWorkflow::new(
             Client::from_conf(conf),
             "arn:aws:states:us-east-1:000000000000:stateMachine:ExportStateMachine",

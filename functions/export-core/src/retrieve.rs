@@ -1,0 +1,422 @@
+//! RetrieveDataExport (DESIGN §5, §7, §9): an account's export history, one export's status, and
+//! the guarded hand-out of its manifest link. Every hand-out is counted on the record and logged
+//! with the principal; the link itself never reaches a log.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, ExportId, quote_for_message};
+use crate::model::{
+    ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress, RequestedBy,
+};
+use crate::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore};
+use crate::time::Timestamp;
+
+pub const DEFAULT_MAX_RESULTS: u32 = 20;
+pub const MAX_MAX_RESULTS: u32 = 100;
+
+/// A validated list request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub max_results: u32,
+    /// Sort key to continue after, decoded from `nextToken`.
+    after: Option<String>,
+}
+
+impl ListQuery {
+    pub fn parse(max_results: Option<&str>, next_token: Option<&str>) -> Result<Self> {
+        let max_results = match max_results {
+            None => DEFAULT_MAX_RESULTS,
+            Some(raw) => {
+                raw.parse::<u32>().ok().filter(|n| (1..=MAX_MAX_RESULTS).contains(n)).ok_or_else(|| {
+                    Error::BadRequest(format!(
+                        "maxResults must be a whole number from 1 to {MAX_MAX_RESULTS}; got {}",
+                        quote_for_message(raw)
+                    ))
+                })?
+            }
+        };
+        // The token is the last listed export's id. The Query stays inside the path's account
+        // whatever the token says, so a forged token cannot reach another account's exports.
+        let after = next_token
+            .map(|t| {
+                ExportId::parse(t).map(|id| crate::adapters::dynamo::keys::export_sk(&id)).map_err(|_| {
+                    Error::BadRequest(
+                        "nextToken is not valid: pass the nextToken of the previous page unchanged.".into(),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self { max_results, after })
+    }
+}
+
+/// The manifest hand-out of a SUCCEEDED export.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestLink {
+    pub url: String,
+    pub url_expires_at: Timestamp,
+    pub format: ExportFormat,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// An export as the administrator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportView {
+    pub export_id: ExportId,
+    pub account_id: AccountId,
+    pub status: ExportStatus,
+    pub format: ExportFormat,
+    pub requested_at: Timestamp,
+    pub cutoff: Timestamp,
+    pub requested_by: RequestedBy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExportResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls_expire_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestLink>,
+    pub retrievals: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_retrieved_at: Option<Timestamp>,
+}
+
+impl ExportView {
+    fn of(record: ExportRecord, now: Timestamp) -> Self {
+        let status = record.visible_status(now);
+        let running = matches!(status, ExportStatus::Queued | ExportStatus::Running);
+        Self {
+            export_id: record.export_id,
+            account_id: record.account_id,
+            status,
+            format: record.format,
+            requested_at: record.requested_at,
+            cutoff: record.cutoff,
+            requested_by: record.requested_by,
+            started_at: record.started_at,
+            completed_at: record.completed_at,
+            progress: running.then_some(record.progress),
+            error: record.error.filter(|_| status == ExportStatus::Failed),
+            urls_expire_at: record.result.as_ref().map(|r| r.urls_expire_at),
+            result: record.result,
+            manifest: None,
+            retrievals: record.retrievals,
+            last_retrieved_at: record.last_retrieved_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportList {
+    pub exports: Vec<ExportView>,
+    pub next_token: Option<String>,
+    /// When this account may next request an export (now, if the window is open).
+    pub next_allowed_at: Timestamp,
+}
+
+pub struct Retriever<'a, C, S, O, K> {
+    pub catalog: &'a C,
+    pub store: &'a S,
+    pub objects: &'a O,
+    pub clock: &'a K,
+    pub manifest_link: Duration,
+}
+
+impl<C, S, O, K> Retriever<'_, C, S, O, K>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
+    async fn require_account(&self, account: &AccountId) -> Result<()> {
+        match self.catalog.account(account).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::NotFound(format!("No account with accountId {account} exists."))),
+        }
+    }
+
+    async fn next_allowed_at(&self, account: &AccountId, now: Timestamp) -> Result<Timestamp> {
+        Ok(self.store.throttle(account).await?.map_or(now, |t| t.current.next_allowed_at.max(now)))
+    }
+
+    pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {
+        self.require_account(account).await?;
+        let now = self.clock.now();
+        let page = self.store.list(account, query.max_results, query.after.as_deref()).await?;
+        let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
+        Ok(ExportList {
+            exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
+            next_token,
+            next_allowed_at: self.next_allowed_at(account, now).await?,
+        })
+    }
+
+    /// One export. For a SUCCEEDED export this hands out a manifest link: counted and logged.
+    pub async fn get(&self, account: &AccountId, export: &ExportId, principal: &str) -> Result<ExportView> {
+        self.require_account(account).await?;
+        let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
+        let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        let now = self.clock.now();
+        let mut view = ExportView::of(record, now);
+        match view.status {
+            ExportStatus::Expired => {
+                let expired_at = view.urls_expire_at.unwrap_or(now);
+                let next = self.next_allowed_at(account, now).await?;
+                let when = if next <= now { "now".to_owned() } else { format!("from {next}") };
+                Err(Error::Gone(format!(
+                    "Export {export} expired at {expired_at}: the download links in its manifest no longer work. \
+                     Request a new export; this account can request one {when}."
+                )))
+            }
+            ExportStatus::Succeeded => {
+                let result = view
+                    .result
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal(format!("export {export} has no result")))?;
+                // Counted before it is handed out: no hand-out ever goes uncounted.
+                self.store.record_retrieval(account, export, principal, now).await?;
+                let url = self.objects.presign_get(&result.manifest_key, self.manifest_link).await?;
+                tracing::info!(%account, %export, %principal, "manifest link handed out");
+                view.manifest = Some(ManifestLink {
+                    url,
+                    url_expires_at: now.plus(self.manifest_link),
+                    format: view.format,
+                    bytes: result.manifest_bytes,
+                    sha256: result.manifest_sha256.clone(),
+                });
+                view.retrievals += 1;
+                view.last_retrieved_at = Some(now);
+                Ok(view)
+            }
+            _ => Ok(view),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{AccountType, Via};
+    use crate::ports::StatusChange;
+    use crate::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+
+    const WEEK: Duration = Duration::from_secs(604_800);
+    const SIX_DAYS: Duration = Duration::from_secs(518_400);
+
+    struct World {
+        catalog: FakeCatalog,
+        store: FakeStore,
+        objects: FakeObjectStore,
+        clock: FixedClock,
+        account: AccountId,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let catalog = FakeCatalog::default();
+            let account = catalog.add_account(AccountType::Enterprise, false);
+            Self {
+                catalog,
+                store: FakeStore::default(),
+                objects: FakeObjectStore::default(),
+                clock: FixedClock::at("2026-11-24T10:00:00Z"),
+                account,
+            }
+        }
+
+        fn retriever(&self) -> Retriever<'_, FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
+            Retriever {
+                catalog: &self.catalog,
+                store: &self.store,
+                objects: &self.objects,
+                clock: &self.clock,
+                manifest_link: Duration::from_secs(900),
+            }
+        }
+
+        async fn export(&self, status: ExportStatus) -> ExportId {
+            let record = ExportRecord::new_request(
+                self.account.clone(),
+                ExportFormat::Csv,
+                RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api },
+                None,
+                self.clock.now(),
+            );
+            let id = record.export_id;
+            self.store.admit(&record, WEEK).await.unwrap();
+            let now = self.clock.now();
+            if status != ExportStatus::Queued {
+                self.store
+                    .change_status(&self.account, &id, StatusChange::Running { started_at: now })
+                    .await
+                    .unwrap();
+            }
+            match status {
+                ExportStatus::Succeeded => {
+                    let result = ExportResult {
+                        attachment_count: 3,
+                        total_bytes: 300,
+                        by_conversation_type: BTreeMap::new(),
+                        manifest_key: format!("exports/{}/{id}/attachments.csv", self.account),
+                        manifest_bytes: 1234,
+                        manifest_sha256: "ab".repeat(32),
+                        summary_key: "s".into(),
+                        urls_expire_at: now.plus(SIX_DAYS),
+                    };
+                    self.store
+                        .change_status(
+                            &self.account,
+                            &id,
+                            StatusChange::Succeeded { completed_at: now, result },
+                        )
+                        .await
+                        .unwrap();
+                }
+                ExportStatus::Failed => {
+                    let error =
+                        FailureInfo { code: "TransientError".into(), message: "S3 was unavailable".into() };
+                    self.store
+                        .change_status(&self.account, &id, StatusChange::Failed { completed_at: now, error })
+                        .await
+                        .unwrap();
+                }
+                _ => {}
+            }
+            id
+        }
+    }
+
+    #[tokio::test]
+    async fn a_succeeded_export_hands_out_a_counted_manifest_link() {
+        let w = World::new();
+        let id = w.export(ExportStatus::Succeeded).await;
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it").await.unwrap();
+        let manifest = view.manifest.unwrap();
+        assert!(manifest.url.contains("X-Amz-Expires=900"));
+        assert_eq!(manifest.url_expires_at, w.clock.now().plus(Duration::from_secs(900)));
+        assert_eq!((manifest.bytes, manifest.sha256.len()), (1234, 64));
+        assert_eq!(view.urls_expire_at, Some(w.clock.now().plus(SIX_DAYS)));
+        assert_eq!(view.retrievals, 1);
+        assert!(view.progress.is_none());
+        w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/other").await.unwrap();
+        let record = w.store.record(&w.account, &id).unwrap();
+        assert_eq!(record.retrievals, 2);
+        assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/other"));
+    }
+
+    #[tokio::test]
+    async fn each_status_has_its_shape() {
+        let w = World::new();
+        let queued = w.retriever().get(&w.account, &w.export(ExportStatus::Queued).await, "p").await.unwrap();
+        assert_eq!(queued.status, ExportStatus::Queued);
+        assert!(queued.progress.is_some() && queued.manifest.is_none() && queued.error.is_none());
+        w.clock.advance(WEEK);
+        let running =
+            w.retriever().get(&w.account, &w.export(ExportStatus::Running).await, "p").await.unwrap();
+        assert_eq!(running.status, ExportStatus::Running);
+        assert!(running.progress.is_some() && running.started_at.is_some());
+        w.clock.advance(WEEK);
+        let failed = w.retriever().get(&w.account, &w.export(ExportStatus::Failed).await, "p").await.unwrap();
+        assert_eq!(failed.error.unwrap().code, "TransientError");
+        assert!(failed.progress.is_none() && failed.manifest.is_none());
+        // Retrievals count hand-outs only: none for these.
+        assert_eq!(w.store.records(&w.account).iter().map(|r| r.retrievals).sum::<u64>(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_expired_export_is_gone_and_says_when_a_new_one_is_possible() {
+        let w = World::new();
+        let id = w.export(ExportStatus::Succeeded).await;
+        w.clock.advance(SIX_DAYS);
+        let err = w.retriever().get(&w.account, &id, "p").await.unwrap_err();
+        assert_eq!((err.code(), err.http_status()), ("GoneException", 410));
+        let msg = err.to_string();
+        assert!(msg.contains("expired at 2026-11-30T10:00:00.000Z"), "{msg}");
+        assert!(msg.contains("from 2026-12-01T10:00:00.000Z"), "{msg}");
+        assert_eq!(w.store.record(&w.account, &id).unwrap().retrievals, 0, "nothing handed out");
+        // In the list it shows EXPIRED.
+        let list = w.retriever().list(&w.account, &ListQuery::parse(None, None).unwrap()).await.unwrap();
+        assert_eq!(list.exports[0].status, ExportStatus::Expired);
+        w.clock.advance(Duration::from_secs(86_400));
+        let err = w.retriever().get(&w.account, &id, "p").await.unwrap_err();
+        assert!(err.to_string().contains("request one now"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unknown_and_foreign_exports_are_not_found_alike() {
+        let w = World::new();
+        let id = w.export(ExportStatus::Succeeded).await;
+        let other = w.catalog.add_account(AccountType::Enterprise, false);
+        let foreign = w.retriever().get(&other, &id, "p").await.unwrap_err();
+        let unknown = w.retriever().get(&other, &ExportId::new(), "p").await.unwrap_err();
+        assert_eq!((foreign.code(), unknown.code()), ("NotFoundException", "NotFoundException"));
+        assert_eq!(
+            foreign.to_string().replace(&id.to_string(), "X"),
+            unknown
+                .to_string()
+                .split(' ')
+                .map(|w| if w.len() == 26 { "X" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let no_account = w.retriever().get(&AccountId::random(), &id, "p").await.unwrap_err();
+        assert_eq!(no_account.code(), "NotFoundException");
+    }
+
+    #[tokio::test]
+    async fn the_list_pages_newest_first_and_reports_the_next_window() {
+        let w = World::new();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(w.export(ExportStatus::Failed).await);
+            w.clock.advance(WEEK);
+        }
+        ids.reverse();
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = ListQuery::parse(Some("2"), token.as_deref()).unwrap();
+            let page = w.retriever().list(&w.account, &query).await.unwrap();
+            assert!(page.exports.len() <= 2);
+            assert_eq!(page.next_allowed_at, w.clock.now().plus(Duration::ZERO).max(page.next_allowed_at));
+            seen.extend(page.exports.iter().map(|e| e.export_id));
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids);
+    }
+
+    #[test]
+    fn list_parameters_are_validated() {
+        assert_eq!(ListQuery::parse(None, None).unwrap().max_results, 20);
+        assert_eq!(ListQuery::parse(Some("100"), None).unwrap().max_results, 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert_eq!(
+                ListQuery::parse(Some(bad), None).unwrap_err().code(),
+                "BadRequestException",
+                "{bad:?}"
+            );
+        }
+        assert!(ListQuery::parse(None, Some("../../other-account")).is_err());
+        assert!(ListQuery::parse(None, Some(&ExportId::new().to_string())).is_ok());
+    }
+}

@@ -1,0 +1,319 @@
+//! retrieve-export's handler: the two GET routes and direct invocation, over the rules of
+//! `export_core::retrieve`.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use export_core::Error;
+use export_core::api::{HttpReply, describe_json_error};
+use export_core::ids::{AccountId, ExportId};
+use export_core::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore};
+use export_core::retrieve::{ListQuery, Retriever};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, to_proxy_response, to_value};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const LIST_ROUTE: &str = "/accounts/{accountId}/data-exports";
+pub const GET_ROUTE: &str = "/accounts/{accountId}/data-exports/{exportId}";
+
+pub struct Deps<C, S, O, K> {
+    pub catalog: C,
+    pub store: S,
+    pub objects: O,
+    pub clock: K,
+    pub manifest_link: Duration,
+}
+
+impl<C: AttachmentCatalog, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
+    fn retriever(&self) -> Retriever<'_, C, S, O, K> {
+        Retriever {
+            catalog: &self.catalog,
+            store: &self.store,
+            objects: &self.objects,
+            clock: &self.clock,
+            manifest_link: self.manifest_link,
+        }
+    }
+}
+
+/// `aws lambda invoke` payload: one export with `exportId`, else the list.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectRequest {
+    pub account_id: String,
+    pub export_id: Option<String>,
+    pub max_results: Option<u32>,
+    pub next_token: Option<String>,
+}
+
+const UNKNOWN_SHAPE: &str = "retrieve-export accepts an API Gateway request for GET \
+/accounts/{accountId}/data-exports[/{exportId}] or a direct invocation {\"accountId\": \"...\", \
+\"exportId\"?: \"...\"}; this event is neither.";
+
+pub async fn handler<C, S, O, K>(deps: &Deps<C, S, O, K>, event: LambdaEvent<Value>) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
+    let payload = event.payload;
+    if gateway::is_proxy_event(&payload) {
+        let request = gateway::parse_proxy_event(payload)?;
+        return to_value(&to_proxy_response(api(deps, &request).await));
+    }
+    if payload.get("accountId").is_none() {
+        return Err(Error::BadRequest(UNKNOWN_SHAPE.into()));
+    }
+    let request: DirectRequest = serde_json::from_value(payload).map_err(|e| {
+        Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
+    })?;
+    let max_results = request.max_results.map(|n| n.to_string());
+    direct(
+        deps,
+        &request.account_id,
+        request.export_id.as_deref(),
+        max_results.as_deref(),
+        request.next_token.as_deref(),
+    )
+    .await
+    .map_err(Error::into_api)
+}
+
+async fn direct<C, S, O, K>(
+    deps: &Deps<C, S, O, K>,
+    account_id: &str,
+    export_id: Option<&str>,
+    max_results: Option<&str>,
+    next_token: Option<&str>,
+) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
+    let account = AccountId::parse(account_id)?;
+    match export_id {
+        Some(id) => {
+            let export = ExportId::parse(id)?;
+            to_value(&deps.retriever().get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
+        }
+        None => {
+            to_value(&deps.retriever().list(&account, &ListQuery::parse(max_results, next_token)?).await?)
+        }
+    }
+}
+
+async fn api<C, S, O, K>(deps: &Deps<C, S, O, K>, request: &ApiGatewayProxyRequest) -> HttpReply
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
+    let outcome = async {
+        let principal = gateway::principal(request, "RetrieveDataExport")?;
+        let account = AccountId::parse(gateway::path_parameter(request, "accountId"))?;
+        let route = (request.http_method.as_str(), request.resource.as_deref().unwrap_or_default());
+        match route {
+            ("GET", LIST_ROUTE) => {
+                let query = ListQuery::parse(
+                    request.query_string_parameters.first("maxResults"),
+                    request.query_string_parameters.first("nextToken"),
+                )?;
+                deps.retriever().list(&account, &query).await.map(|list| HttpReply::json(200, &list))
+            }
+            ("GET", GET_ROUTE) => {
+                let export = ExportId::parse(gateway::path_parameter(request, "exportId"))?;
+                deps.retriever()
+                    .get(&account, &export, &principal)
+                    .await
+                    .map(|view| HttpReply::json(200, &view))
+            }
+            (method, resource) => Err(Error::NotFound(format!(
+                "retrieve-export serves GET {LIST_ROUTE} and GET {GET_ROUTE}, not {method} {resource}"
+            ))),
+        }
+    }
+    .await;
+    outcome.unwrap_or_else(|e| {
+        if e.http_status() >= 500 {
+            tracing::error!(code = e.code(), error = %e, "retrieve-export failed");
+        }
+        HttpReply::error(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use export_core::Timestamp;
+    use export_core::model::{
+        AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, RequestedBy, Via,
+    };
+    use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+    use lambda_runtime::Context;
+
+    use super::*;
+
+    const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+    const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+
+    #[derive(Debug, Clone, Copy)]
+    enum Expect {
+        Http(i64, Option<&'static str>),
+        Ok,
+        FunctionError(&'static str),
+    }
+
+    const EVENTS: &[(&str, &str, Expect)] = &[
+        (
+            "api-list.json",
+            include_str!("../../../events/retrieve-export/api-list.json"),
+            Expect::Http(200, None),
+        ),
+        (
+            "api-list-page.json",
+            include_str!("../../../events/retrieve-export/api-list-page.json"),
+            Expect::Http(200, None),
+        ),
+        (
+            "api-list-bad-max-results.json",
+            include_str!("../../../events/retrieve-export/api-list-bad-max-results.json"),
+            Expect::Http(400, Some("BadRequestException")),
+        ),
+        (
+            "api-get.json",
+            include_str!("../../../events/retrieve-export/api-get.json"),
+            Expect::Http(200, None),
+        ),
+        (
+            "api-get-bad-export-id.json",
+            include_str!("../../../events/retrieve-export/api-get-bad-export-id.json"),
+            Expect::Http(400, Some("BadRequestException")),
+        ),
+        (
+            "api-get-no-identity.json",
+            include_str!("../../../events/retrieve-export/api-get-no-identity.json"),
+            Expect::Http(403, Some("ForbiddenException")),
+        ),
+        ("direct-list.json", include_str!("../../../events/retrieve-export/direct-list.json"), Expect::Ok),
+        ("direct-get.json", include_str!("../../../events/retrieve-export/direct-get.json"), Expect::Ok),
+        (
+            "direct-unknown-field.json",
+            include_str!("../../../events/retrieve-export/direct-unknown-field.json"),
+            Expect::FunctionError("BadRequestException"),
+        ),
+        (
+            "unknown-shape.json",
+            include_str!("../../../events/retrieve-export/unknown-shape.json"),
+            Expect::FunctionError("BadRequestException"),
+        ),
+    ];
+
+    type TestDeps = Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock>;
+
+    /// The sample account with the sample export, SUCCEEDED.
+    fn deps() -> TestDeps {
+        let catalog = FakeCatalog::default();
+        let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
+        catalog.insert_account(account.clone(), AccountType::Enterprise, false);
+        let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+        let mut record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "arn:aws:iam::123456789012:user/it-admin".into(), via: Via::Api },
+            None,
+            at,
+        );
+        record.export_id = ExportId::parse(SAMPLE_EXPORT).unwrap();
+        record.status = ExportStatus::Succeeded;
+        record.result = Some(ExportResult {
+            attachment_count: 2,
+            total_bytes: 20,
+            by_conversation_type: BTreeMap::new(),
+            manifest_key: format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv"),
+            manifest_bytes: 400,
+            manifest_sha256: "cd".repeat(32),
+            summary_key: format!("exports/{account}/{SAMPLE_EXPORT}/summary.json"),
+            urls_expire_at: at.plus(Duration::from_secs(518_400)),
+        });
+        let store = FakeStore::default();
+        store.insert(record);
+        Deps {
+            catalog,
+            store,
+            objects: FakeObjectStore::default(),
+            clock: FixedClock::at("2026-11-25T09:00:00Z"),
+            manifest_link: Duration::from_secs(900),
+        }
+    }
+
+    async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
+        let payload: Value = serde_json::from_str(json).unwrap();
+        handler(deps, LambdaEvent::new(payload, Context::default())).await
+    }
+
+    #[tokio::test]
+    async fn every_sample_event_gives_its_documented_reply() {
+        for (name, json, expect) in EVENTS {
+            let deps = deps();
+            match (*expect, invoke(&deps, json).await) {
+                (Expect::Http(status, code), Ok(response)) => {
+                    assert_eq!(response["statusCode"], status, "{name}: {response}");
+                    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+                    if let Some(code) = code {
+                        assert_eq!(body["code"], code, "{name}");
+                        assert!(body["message"].as_str().unwrap().len() > 20, "{name}");
+                    }
+                }
+                (Expect::Ok, Ok(reply)) => assert!(reply.is_object(), "{name}"),
+                (Expect::FunctionError(code), Err(e)) => assert_eq!(e.code(), code, "{name}: {e}"),
+                (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_under_events_is_covered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/retrieve-export");
+        let mut files: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        files.sort();
+        let mut covered: Vec<String> = EVENTS.iter().map(|(n, _, _)| n.to_string()).collect();
+        covered.sort();
+        assert_eq!(files, covered);
+    }
+
+    #[tokio::test]
+    async fn get_hands_out_the_manifest_and_counts_the_api_principal() {
+        let deps = deps();
+        let response =
+            invoke(&deps, include_str!("../../../events/retrieve-export/api-get.json")).await.unwrap();
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["status"], "SUCCEEDED");
+        assert!(body["manifest"]["url"].as_str().unwrap().contains("X-Amz-Expires=900"));
+        assert_eq!(body["manifest"]["urlExpiresAt"], "2026-11-25T09:15:00.000Z");
+        assert_eq!(body["urlsExpireAt"], "2026-11-30T10:00:00.000Z");
+        let record = deps
+            .store
+            .record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
+            .unwrap();
+        assert_eq!(record.retrievals, 1);
+        assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::123456789012:user/it-admin"));
+    }
+
+    #[tokio::test]
+    async fn direct_get_of_an_expired_export_is_gone() {
+        let deps = deps();
+        deps.clock.advance(Duration::from_secs(7 * 86_400));
+        let err =
+            invoke(&deps, include_str!("../../../events/retrieve-export/direct-get.json")).await.unwrap_err();
+        assert_eq!(err.code(), "GoneException");
+        let api = invoke(&deps, include_str!("../../../events/retrieve-export/api-get.json")).await.unwrap();
+        assert_eq!(api["statusCode"], 410);
+    }
+}
