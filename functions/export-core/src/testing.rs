@@ -344,11 +344,14 @@ impl Clock for FixedClock {
     }
 }
 
+type UploadParts = BTreeMap<i32, Vec<u8>>;
+
 /// An in-memory bucket. Its "pre-signed" links are recognisably fake and carry the lifetime.
 #[derive(Default)]
 pub struct FakeObjectStore {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
-    uploads: Mutex<HashMap<String, (String, BTreeMap<i32, Vec<u8>>)>>,
+    /// Parts of open multipart uploads, by upload id.
+    uploads: Mutex<HashMap<String, UploadParts>>,
 }
 
 impl FakeObjectStore {
@@ -388,9 +391,9 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         Ok(())
     }
 
-    async fn start_multipart(&self, key: &str, _content_type: &str) -> Result<String> {
+    async fn start_multipart(&self, _key: &str, _content_type: &str) -> Result<String> {
         let id = ulid::Ulid::new().to_string();
-        self.uploads.lock().unwrap().insert(id.clone(), (key.to_owned(), BTreeMap::new()));
+        self.uploads.lock().unwrap().insert(id.clone(), BTreeMap::new());
         Ok(id)
     }
 
@@ -403,7 +406,7 @@ impl crate::ports::ObjectStore for FakeObjectStore {
     ) -> Result<crate::ports::UploadedPart> {
         let mut uploads = self.uploads.lock().unwrap();
         let upload = uploads.get_mut(upload_id).ok_or_else(|| Error::NotFound("no such upload".into()))?;
-        upload.1.insert(part_number, body);
+        upload.insert(part_number, body);
         Ok(crate::ports::UploadedPart { part_number, etag: format!("\"etag-{part_number}\"") })
     }
 
@@ -424,7 +427,7 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         upload_id: &str,
         parts: Vec<crate::ports::UploadedPart>,
     ) -> Result<()> {
-        let (_, stored) = self
+        let stored = self
             .uploads
             .lock()
             .unwrap()
