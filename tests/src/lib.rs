@@ -34,10 +34,7 @@ pub const STACK_VARIABLES: [&str; 15] = [
 ];
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the repo")
-        .to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repo").to_owned()
 }
 
 /// The local stack's coordinates.
@@ -57,26 +54,18 @@ impl Stack {
         } else {
             let path = repo_root().join(".local/stack.env");
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                panic!(
-                    "the local stack is not up ({} unreadable: {e}); run `make up`",
-                    path.display()
-                )
+                panic!("the local stack is not up ({} unreadable: {e}); run `make up`", path.display())
             });
             parse_env_file(&text)
         };
         for k in STACK_VARIABLES {
-            assert!(
-                vars.contains_key(k),
-                "stack.env lacks {k}; run `make up` again"
-            );
+            assert!(vars.contains_key(k), "stack.env lacks {k}; run `make up` again");
         }
         Self { vars }
     }
 
     pub fn var(&self, name: &str) -> &str {
-        self.vars
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is not a stack variable"))
+        self.vars.get(name).unwrap_or_else(|| panic!("{name} is not a stack variable"))
     }
 
     pub fn vars(&self) -> &HashMap<String, String> {
@@ -94,9 +83,7 @@ impl Stack {
         );
         aws_config::SdkConfig::builder()
             .region(aws_config::Region::new(self.var("AWS_REGION").to_owned()))
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
-            )
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build()
     }
@@ -155,12 +142,7 @@ pub fn parse_env_file(text: &str) -> HashMap<String, String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            (
-                k.trim().to_owned(),
-                v.trim().trim_matches(|c| c == '\'' || c == '"').to_owned(),
-            )
-        })
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches(|c| c == '\'' || c == '"').to_owned()))
         .collect()
 }
 
@@ -172,30 +154,19 @@ pub async fn batch_put(client: &aws_sdk_dynamodb::Client, table: &str, items: Ve
             .iter()
             .map(|item| {
                 WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap(),
-                    )
+                    .put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap())
                     .build()
             })
             .collect();
         for attempt in 0.. {
-            assert!(
-                attempt < 20,
-                "BatchWriteItem kept returning unprocessed items"
-            );
+            assert!(attempt < 20, "BatchWriteItem kept returning unprocessed items");
             let out = client
                 .batch_write_item()
                 .request_items(table, requests.clone())
                 .send()
                 .await
                 .expect("BatchWriteItem");
-            requests = out
-                .unprocessed_items
-                .and_then(|mut m| m.remove(table))
-                .unwrap_or_default();
+            requests = out.unprocessed_items.and_then(|mut m| m.remove(table)).unwrap_or_default();
             if requests.is_empty() {
                 break;
             }
@@ -214,11 +185,7 @@ pub struct SeededAccount {
     pub unmanaged_room: RoomId,
 }
 
-pub async fn seed_account(
-    stack: &Stack,
-    account_type: AccountType,
-    scheduled: bool,
-) -> SeededAccount {
+pub async fn seed_account(stack: &Stack, account_type: AccountType, scheduled: bool) -> SeededAccount {
     let client = stack.dynamodb();
     let table = stack.var("ACCOUNTS_TABLE");
     let id = AccountId::random();
@@ -246,32 +213,18 @@ pub async fn seed_account(
         dynamo::items::room(
             &id,
             &managed_room,
-            &Room {
-                room_id: None,
-                name: "Ops".into(),
-                created_by: managed_user.clone(),
-            },
+            &Room { room_id: None, name: "Ops".into(), created_by: managed_user.clone() },
         )
         .unwrap(),
         dynamo::items::room(
             &id,
             &unmanaged_room,
-            &Room {
-                room_id: None,
-                name: "Guests".into(),
-                created_by: unmanaged_user.clone(),
-            },
+            &Room { room_id: None, name: "Guests".into(), created_by: unmanaged_user.clone() },
         )
         .unwrap(),
     ];
     batch_put(&client, table, items).await;
-    SeededAccount {
-        id,
-        managed_user,
-        unmanaged_user,
-        managed_room,
-        unmanaged_room,
-    }
+    SeededAccount { id, managed_user, unmanaged_user, managed_room, unmanaged_room }
 }
 
 /// A catalog entry (the object itself is not uploaded).
@@ -297,5 +250,72 @@ pub fn attachment(
         object_key: format!("{account}/{id}"),
         uploaded_at,
         deleted: false,
+    }
+}
+
+/// A reply of the local API gateway.
+#[derive(Debug)]
+pub struct ApiReply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Stack {
+    /// A request to the local API gateway. `principal`: `None` for the default local principal,
+    /// `Some("none")` for an unsigned request.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+        principal: Option<&str>,
+    ) -> ApiReply {
+        let mut request = reqwest::Client::new().request(method, format!("{}{path}", self.var("API_URL")));
+        if let Some(p) = principal {
+            request = request.header("X-Local-Principal", p);
+        }
+        if let Some(b) = body {
+            request = request.header("content-type", "application/json").body(b);
+        }
+        let response = request.send().await.expect("the local gateway answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        ApiReply { status, headers, body }
+    }
+
+    /// Invokes a function through the Lambda Invoke API by its ARN, as Step Functions and the AWS
+    /// CLI do. Returns the function error type (header `X-Amz-Function-Error` + `errorType`), or
+    /// the reply.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{function}");
+        let url = format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            self.var("AWS_ENDPOINT_URL_LAMBDA"),
+            arn.replace(':', "%3A")
+        );
+        let response =
+            reqwest::Client::new().post(url).json(payload).send().await.expect("the invoke proxy answers");
+        assert_eq!(
+            response.status(),
+            200,
+            "Lambda answers 200 for function results and function errors alike"
+        );
+        let function_error = response.headers().get("X-Amz-Function-Error").is_some();
+        let body: serde_json::Value = response.json().await.unwrap();
+        if function_error {
+            Err((
+                body["errorType"].as_str().unwrap().to_owned(),
+                body["errorMessage"].as_str().unwrap_or("").to_owned(),
+            ))
+        } else {
+            Ok(body)
+        }
     }
 }

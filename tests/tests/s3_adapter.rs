@@ -22,38 +22,20 @@ async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side() {
     let a: Vec<u8> = (0..5 * MIB).map(|i| (i % 251) as u8).collect();
     let b: Vec<u8> = (0..5 * MIB).map(|i| (i % 241) as u8).collect();
     let tail = "last,line\nwith \"quotes\", ünïcode\n".as_bytes().to_vec();
-    store
-        .put(&format!("{p}a"), a.clone(), "application/octet-stream")
-        .await
-        .unwrap();
-    store
-        .put(&format!("{p}b"), b.clone(), "application/octet-stream")
-        .await
-        .unwrap();
+    store.put(&format!("{p}a"), a.clone(), "application/octet-stream").await.unwrap();
+    store.put(&format!("{p}b"), b.clone(), "application/octet-stream").await.unwrap();
 
     let key = format!("{p}assembled.csv");
     let upload = store.start_multipart(&key, "text/csv").await.unwrap();
     let parts = vec![
-        store
-            .upload_part_copy(&key, &upload, 1, &format!("{p}a"))
-            .await
-            .unwrap(),
-        store
-            .upload_part_copy(&key, &upload, 2, &format!("{p}b"))
-            .await
-            .unwrap(),
-        store
-            .upload_part(&key, &upload, 3, tail.clone())
-            .await
-            .unwrap(),
+        store.upload_part_copy(&key, &upload, 1, &format!("{p}a")).await.unwrap(),
+        store.upload_part_copy(&key, &upload, 2, &format!("{p}b")).await.unwrap(),
+        store.upload_part(&key, &upload, 3, tail.clone()).await.unwrap(),
     ];
     assert!(parts.iter().all(|part| !part.etag.is_empty()));
     // Nothing is visible before completion.
     assert_eq!(store.size(&key).await.unwrap(), None);
-    store
-        .complete_multipart(&key, &upload, parts)
-        .await
-        .unwrap();
+    store.complete_multipart(&key, &upload, parts).await.unwrap();
 
     let expected: Vec<u8> = [a, b, tail].concat();
     assert_eq!(store.size(&key).await.unwrap(), Some(expected.len() as u64));
@@ -62,14 +44,7 @@ async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side() {
 
     let mut listed = store.list(&p).await.unwrap();
     listed.sort();
-    assert_eq!(
-        listed,
-        vec![
-            format!("{p}a"),
-            format!("{p}assembled.csv"),
-            format!("{p}b")
-        ]
-    );
+    assert_eq!(listed, vec![format!("{p}a"), format!("{p}assembled.csv"), format!("{p}b")]);
     store.delete(&listed).await.unwrap();
     assert!(store.list(&p).await.unwrap().is_empty());
     assert!(matches!(store.get(&key).await, Err(Error::NotFound(_))));
@@ -81,10 +56,7 @@ async fn an_aborted_upload_leaves_nothing() {
     let store = stack.export_objects();
     let key = format!("{}aborted.csv", prefix());
     let upload = store.start_multipart(&key, "text/csv").await.unwrap();
-    store
-        .upload_part(&key, &upload, 1, b"partial".to_vec())
-        .await
-        .unwrap();
+    store.upload_part(&key, &upload, 1, b"partial".to_vec()).await.unwrap();
     store.abort_multipart(&key, &upload).await.unwrap();
     assert_eq!(store.size(&key).await.unwrap(), None);
 }
@@ -98,10 +70,7 @@ async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     store.put(&key, body.clone(), "text/csv").await.unwrap();
     let http = reqwest::Client::new();
 
-    let url = store
-        .presign_get(&key, Duration::from_secs(900))
-        .await
-        .unwrap();
+    let url = store.presign_get(&key, Duration::from_secs(900)).await.unwrap();
     assert!(url.contains("X-Amz-Expires=900"), "lifetime is in the URL");
     let ok = http.get(&url).send().await.unwrap();
     assert_eq!(ok.status(), 200);
@@ -119,10 +88,7 @@ async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     assert_eq!(http.get(&other_key).send().await.unwrap().status(), 403);
 
     // A URL that has expired.
-    let short = store
-        .presign_get(&key, Duration::from_secs(1))
-        .await
-        .unwrap();
+    let short = store.presign_get(&key, Duration::from_secs(1)).await.unwrap();
     assert_eq!(http.get(&short).send().await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(http.get(&short).send().await.unwrap().status(), 403);

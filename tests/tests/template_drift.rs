@@ -12,10 +12,8 @@ const TABLE_VARIABLES: [(&str, &str); 3] = [
     ("AttachmentsTable", "ATTACHMENTS_TABLE"),
     ("ExportsTable", "EXPORTS_TABLE"),
 ];
-const BUCKET_VARIABLES: [(&str, &str); 2] = [
-    ("AttachmentBucket", "ATTACHMENT_BUCKET"),
-    ("ExportBucket", "EXPORT_BUCKET"),
-];
+const BUCKET_VARIABLES: [(&str, &str); 2] =
+    [("AttachmentBucket", "ATTACHMENT_BUCKET"), ("ExportBucket", "EXPORT_BUCKET")];
 
 /// A table's shape: key schema, attribute types, and each GSI's key schema and projection.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,12 +37,7 @@ fn key_schema(v: &Value) -> Vec<(String, String)> {
     v.as_sequence()
         .unwrap()
         .iter()
-        .map(|k| {
-            (
-                k["AttributeName"].as_str().unwrap().to_owned(),
-                k["KeyType"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
         .collect()
 }
 
@@ -73,10 +66,7 @@ fn template_shape(table: &Value) -> TableShape {
                     g["IndexName"].as_str().unwrap().to_owned(),
                     (
                         key_schema(&g["KeySchema"]),
-                        g["Projection"]["ProjectionType"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned(),
+                        g["Projection"]["ProjectionType"].as_str().unwrap().to_owned(),
                     ),
                 )
             })
@@ -87,12 +77,7 @@ fn template_shape(table: &Value) -> TableShape {
 fn local_shape(t: &aws_sdk_dynamodb::types::TableDescription) -> TableShape {
     let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| {
         ks.iter()
-            .map(|k| {
-                (
-                    k.attribute_name().to_owned(),
-                    k.key_type().as_str().to_owned(),
-                )
-            })
+            .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
             .collect::<Vec<_>>()
     };
     TableShape {
@@ -100,25 +85,15 @@ fn local_shape(t: &aws_sdk_dynamodb::types::TableDescription) -> TableShape {
         attributes: t
             .attribute_definitions()
             .iter()
-            .map(|a| {
-                (
-                    a.attribute_name().to_owned(),
-                    a.attribute_type().as_str().to_owned(),
-                )
-            })
+            .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
             .collect(),
         indexes: t
             .global_secondary_indexes()
             .iter()
             .map(|g| {
-                let projection = g
-                    .projection()
-                    .and_then(|p| p.projection_type())
-                    .map(|p| p.as_str().to_owned());
-                (
-                    g.index_name().unwrap().to_owned(),
-                    (keys(g.key_schema()), projection.unwrap_or_default()),
-                )
+                let projection =
+                    g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned());
+                (g.index_name().unwrap().to_owned(), (keys(g.key_schema()), projection.unwrap_or_default()))
             })
             .collect(),
     }
@@ -135,14 +110,8 @@ async fn local_tables_equal_the_templates() {
     let ddb = stack.dynamodb();
     let tables = resources_of_type(&template(), "AWS::DynamoDB::Table");
     let names: BTreeSet<_> = tables.keys().cloned().collect();
-    let mapped: BTreeSet<_> = TABLE_VARIABLES
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect();
-    assert_eq!(
-        names, mapped,
-        "template tables and the stack's table variables differ"
-    );
+    let mapped: BTreeSet<_> = TABLE_VARIABLES.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(names, mapped, "template tables and the stack's table variables differ");
 
     for (logical_id, variable) in TABLE_VARIABLES {
         let local = ddb
@@ -150,62 +119,25 @@ async fn local_tables_equal_the_templates() {
             .table_name(stack.var(variable))
             .send()
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{logical_id} ({}) missing locally: {e}",
-                    stack.var(variable)
-                )
-            });
+            .unwrap_or_else(|e| panic!("{logical_id} ({}) missing locally: {e}", stack.var(variable)));
         let local = local.table().unwrap();
-        assert_eq!(
-            local_shape(local),
-            template_shape(&tables[logical_id]),
-            "{logical_id} drifted"
-        );
-        let billing = local
-            .billing_mode_summary()
-            .and_then(|b| b.billing_mode())
-            .map(|b| b.as_str());
-        assert_eq!(
-            billing,
-            Some("PAY_PER_REQUEST"),
-            "{logical_id} must be on-demand"
-        );
+        assert_eq!(local_shape(local), template_shape(&tables[logical_id]), "{logical_id} drifted");
+        let billing = local.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str());
+        assert_eq!(billing, Some("PAY_PER_REQUEST"), "{logical_id} must be on-demand");
     }
-    let listed: BTreeSet<String> = ddb
-        .list_tables()
-        .send()
-        .await
-        .unwrap()
-        .table_names()
-        .iter()
-        .cloned()
-        .collect();
-    let expected: BTreeSet<String> = TABLE_VARIABLES
-        .iter()
-        .map(|(_, v)| stack.var(v).to_owned())
-        .collect();
-    assert_eq!(
-        listed, expected,
-        "the local stack has tables the template does not"
-    );
+    let listed: BTreeSet<String> =
+        ddb.list_tables().send().await.unwrap().table_names().iter().cloned().collect();
+    let expected: BTreeSet<String> = TABLE_VARIABLES.iter().map(|(_, v)| stack.var(v).to_owned()).collect();
+    assert_eq!(listed, expected, "the local stack has tables the template does not");
 }
 
 #[tokio::test]
 async fn local_buckets_equal_the_templates() {
     let stack = Stack::load();
     let s3 = stack.s3();
-    let buckets: BTreeSet<_> = resources_of_type(&template(), "AWS::S3::Bucket")
-        .into_keys()
-        .collect();
-    let mapped: BTreeSet<_> = BUCKET_VARIABLES
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect();
-    assert_eq!(
-        buckets, mapped,
-        "template buckets and the stack's bucket variables differ"
-    );
+    let buckets: BTreeSet<_> = resources_of_type(&template(), "AWS::S3::Bucket").into_keys().collect();
+    let mapped: BTreeSet<_> = BUCKET_VARIABLES.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(buckets, mapped, "template buckets and the stack's bucket variables differ");
     let listed: BTreeSet<String> = s3
         .list_buckets()
         .send()
@@ -215,17 +147,13 @@ async fn local_buckets_equal_the_templates() {
         .iter()
         .filter_map(|b| b.name().map(str::to_owned))
         .collect();
-    let expected: BTreeSet<String> = BUCKET_VARIABLES
-        .iter()
-        .map(|(_, v)| stack.var(v).to_owned())
-        .collect();
+    let expected: BTreeSet<String> = BUCKET_VARIABLES.iter().map(|(_, v)| stack.var(v).to_owned()).collect();
     assert_eq!(listed, expected);
 }
 
 #[test]
 fn the_state_machine_names_only_functions_of_the_workspace() {
-    let asl =
-        std::fs::read_to_string(repo_root().join("infra/statemachine/export.asl.json")).unwrap();
+    let asl = std::fs::read_to_string(repo_root().join("infra/statemachine/export.asl.json")).unwrap();
     let mut placeholders = BTreeSet::new();
     let mut rest = asl.as_str();
     while let Some(start) = rest.find("${") {
@@ -242,19 +170,11 @@ fn the_state_machine_names_only_functions_of_the_workspace() {
             .enumerate()
             .flat_map(|(i, c)| {
                 let lower = c.to_ascii_lowercase();
-                if c.is_ascii_uppercase() && i > 0 {
-                    vec!['-', lower]
-                } else {
-                    vec![lower]
-                }
+                if c.is_ascii_uppercase() && i > 0 { vec!['-', lower] } else { vec![lower] }
             })
             .collect::<String>();
         assert!(
-            repo_root()
-                .join("functions")
-                .join(&crate_name)
-                .join("Cargo.toml")
-                .exists(),
+            repo_root().join("functions").join(&crate_name).join("Cargo.toml").exists(),
             "{p}: no crate {crate_name}"
         );
     }
