@@ -66,7 +66,9 @@ async fn refusals_carry_the_documented_codes_and_write_nothing() {
     let enterprise = seed_account(&stack, AccountType::Enterprise, false).await.id;
     let unknown = export_core::ids::AccountId::random();
     let big = format!(r#"{{"clientToken":"{}"}}"#, "x".repeat(17 * 1024));
-    let cases: Vec<(String, Option<String>, Option<&str>, u16, &str)> = vec![
+    // (path, body, principal, status, code)
+    type Case<'a> = (String, Option<String>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (path(&team), None, None, 422, "UnprocessableEntityException"),
         (path(&unknown), None, None, 404, "NotFoundException"),
         (path(&enterprise), None, Some("none"), 403, "ForbiddenException"),
