@@ -12,6 +12,7 @@ pub mod payloads;
 pub mod ports;
 pub mod retrieve;
 pub mod scope;
+pub mod signer;
 pub mod start;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

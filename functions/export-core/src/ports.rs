@@ -199,8 +199,8 @@ pub trait ObjectStore: Send + Sync {
 
 /// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the
 /// caller reuses instead of returning a new String per URL.
-pub trait UrlSigner: Send + Sync {
-    fn sign_get(&self, bucket: &str, key: &str, out: &mut String) -> Result<()>;
+pub trait UrlSigner: Send {
+    fn sign_get(&mut self, bucket: &str, key: &str, out: &mut String);
 
     /// When the URLs this signer makes stop working.
     fn urls_expire_at(&self) -> Timestamp;
