@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod manifest;
 pub mod model;
 pub mod payloads;
 pub mod ports;
