@@ -7,6 +7,10 @@ on their own, so a state machine's Retry/Catch would never see the errorType. Th
 to names and answers function errors as real Lambda does: HTTP 200 with
 `X-Amz-Function-Error: Unhandled` and the `{"errorType", "errorMessage"}` body.
 
+For fault tests, `POST /__faults {"function", "match": {"job.accountId": ...}, "errorType", "times"}`
+makes the next `times` matching invocations fail with that errorType, as a crashed or throttled
+function would look to Step Functions.
+
 Logs one line per invocation (function, status, milliseconds), never a payload: payloads and
 replies can hold pre-signed URLs.
 """
@@ -24,6 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 FUNCTIONS: set[str] = set()
+# Injected faults (tests): each {"function", "match": {dotted.path: value}, "errorType", "times"}.
+FAULTS: list[dict] = []
+FAULTS_LOCK = threading.Lock()
 WATCH_URL = ""
 TIMEOUT_SECONDS = 900
 
@@ -76,6 +83,11 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b"{}"
+        if self.path == "/__faults":
+            with FAULTS_LOCK:
+                FAULTS.append(json.loads(body))
+            self.reply(204, b"")
+            return
         match = INVOKE_PATH.match(urllib.parse.urlsplit(self.path).path)
         if not match:
             self.reply(404, b'{"Type": "User", "message": "Unknown operation"}')
@@ -95,8 +107,15 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(202, b"")
             log(name, 202, started)
             return
-        status, payload = call_watch(name, body)
         headers = {"X-Amz-Executed-Version": "$LATEST"}
+        fault = take_fault(name, body)
+        if fault is not None:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            error = {"errorType": fault["errorType"], "errorMessage": "injected by the local stack's fault control"}
+            self.reply(200, json.dumps(error).encode(), headers)
+            log(name, 200, started)
+            return
+        status, payload = call_watch(name, body)
         if status == 200:
             self.reply(200, payload, headers)
         elif status == 500 and is_function_error(payload):
@@ -108,6 +127,29 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(502, json.dumps({"Type": "Service", "Message": f"cargo lambda watch answered {status}: {detail}"}).encode(),
                        {"x-amzn-ErrorType": "ServiceException"})
         log(name, status, started)
+
+
+def take_fault(name: str, body: bytes) -> dict | None:
+    """The first injected fault matching this invocation, counted down; None if none matches."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+
+    def value_at(path: str):
+        node = payload
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    with FAULTS_LOCK:
+        for fault in FAULTS:
+            if fault["function"] == name and fault["times"] > 0 and all(
+                value_at(k) == v for k, v in fault.get("match", {}).items()
+            ):
+                fault["times"] -= 1
+                return fault
+    return None
 
 
 def is_function_error(payload: bytes) -> bool:

@@ -319,3 +319,102 @@ impl Stack {
         }
     }
 }
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Stack {
+    /// Stores attachments in the catalog and, for those with `with_objects`, uploads their bytes
+    /// (the body is derived from the id, so every file differs) and records size and SHA-256.
+    pub async fn add_attachments(&self, attachments: &mut [Attachment], with_objects: bool) {
+        if with_objects {
+            let s3 = self.s3();
+            let bucket = self.var("ATTACHMENT_BUCKET");
+            let uploads = attachments.iter_mut().map(|a| {
+                let body =
+                    format!("contents of {} / {}\n", a.attachment_id, a.file_name).repeat(3).into_bytes();
+                a.size_bytes = body.len() as u64;
+                a.sha256 = sha256_hex(&body);
+                a.bucket = bucket.to_owned();
+                let request = s3.put_object().bucket(bucket).key(&a.object_key).body(body.into());
+                async move { request.send().await.expect("upload an attachment") }
+            });
+            futures::future::join_all(uploads).await;
+        }
+        let items: Vec<Item> = attachments.iter().map(|a| dynamo::items::attachment(a).unwrap()).collect();
+        let client = self.dynamodb();
+        let table = self.var("ATTACHMENTS_TABLE").to_owned();
+        // Eight writers at a time: seeding tens of thousands of items stays quick.
+        let chunks: Vec<Vec<Item>> = items.chunks(2500).map(<[Item]>::to_vec).collect();
+        futures::future::join_all(chunks.into_iter().map(|chunk| {
+            let client = client.clone();
+            let table = table.clone();
+            async move { batch_put(&client, &table, chunk).await }
+        }))
+        .await;
+    }
+
+    /// Polls RetrieveDataExport until the export is SUCCEEDED or FAILED (or the time is up).
+    pub async fn wait_for_export(
+        &self,
+        account: &AccountId,
+        export_id: &str,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let reply = self
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/accounts/{account}/data-exports/{export_id}"),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            let status = reply.body["status"].as_str().unwrap_or_default().to_owned();
+            if status == "SUCCEEDED" || status == "FAILED" {
+                return reply.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "export {export_id} still {status} after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Makes the next `times` invocations of `function` for `account` (and with `mode`, if given)
+    /// fail with `error_type`, as Step Functions would see a failing function.
+    pub async fn inject_fault(
+        &self,
+        function: &str,
+        account: &AccountId,
+        mode: Option<&str>,
+        error_type: &str,
+        times: u32,
+    ) {
+        let mut matching = serde_json::json!({"job.accountId": account.as_str()});
+        if let Some(m) = mode {
+            matching["mode"] = serde_json::json!(m);
+        }
+        let fault = serde_json::json!({"function": function, "match": matching, "errorType": error_type, "times": times});
+        let response = reqwest::Client::new()
+            .post(format!("{}/__faults", self.var("AWS_ENDPOINT_URL_LAMBDA")))
+            .json(&fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+}
+
+/// The same pre-signed URL with one character of its signature changed.
+pub fn tamper_signature(url: &str) -> String {
+    let at = url.find("X-Amz-Signature=").expect("a pre-signed URL") + "X-Amz-Signature=".len();
+    let mut bytes = url.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(bytes).unwrap()
+}

@@ -22,8 +22,16 @@ async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side() {
     let a: Vec<u8> = (0..5 * MIB).map(|i| (i % 251) as u8).collect();
     let b: Vec<u8> = (0..5 * MIB).map(|i| (i % 241) as u8).collect();
     let tail = "last,line\nwith \"quotes\", ünïcode\n".as_bytes().to_vec();
-    store.put(&format!("{p}a"), a.clone(), "application/octet-stream").await.unwrap();
-    store.put(&format!("{p}b"), b.clone(), "application/octet-stream").await.unwrap();
+    store
+        .put(
+            &format!("{p}a"),
+            a.clone(),
+            "application/octet-stream",
+            &[("urls-expire-at", "2026-11-30T10:00:00.000Z")],
+        )
+        .await
+        .unwrap();
+    store.put(&format!("{p}b"), b.clone(), "application/octet-stream", &[]).await.unwrap();
 
     let key = format!("{p}assembled.csv");
     let upload = store.start_multipart(&key, "text/csv").await.unwrap();
@@ -34,11 +42,13 @@ async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side() {
     ];
     assert!(parts.iter().all(|part| !part.etag.is_empty()));
     // Nothing is visible before completion.
-    assert_eq!(store.size(&key).await.unwrap(), None);
+    assert_eq!(store.head(&key).await.unwrap(), None);
     store.complete_multipart(&key, &upload, parts).await.unwrap();
 
     let expected: Vec<u8> = [a, b, tail].concat();
-    assert_eq!(store.size(&key).await.unwrap(), Some(expected.len() as u64));
+    assert_eq!(store.head(&key).await.unwrap().unwrap().size, expected.len() as u64);
+    let a_head = store.head(&format!("{p}a")).await.unwrap().unwrap();
+    assert_eq!(a_head.metadata["urls-expire-at"], "2026-11-30T10:00:00.000Z", "user metadata survives");
     let got = store.get(&key).await.unwrap();
     assert!(got == expected, "assembled object differs from its parts");
 
@@ -58,7 +68,7 @@ async fn an_aborted_upload_leaves_nothing() {
     let upload = store.start_multipart(&key, "text/csv").await.unwrap();
     store.upload_part(&key, &upload, 1, b"partial".to_vec()).await.unwrap();
     store.abort_multipart(&key, &upload).await.unwrap();
-    assert_eq!(store.size(&key).await.unwrap(), None);
+    assert_eq!(store.head(&key).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -67,7 +77,7 @@ async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     let store = stack.export_objects();
     let key = format!("{}folder with spaces/report ü+1.csv", prefix());
     let body = b"id,name\n1,first\n".to_vec();
-    store.put(&key, body.clone(), "text/csv").await.unwrap();
+    store.put(&key, body.clone(), "text/csv", &[]).await.unwrap();
     let http = reqwest::Client::new();
 
     let url = store.presign_get(&key, Duration::from_secs(900)).await.unwrap();
@@ -77,10 +87,7 @@ async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     assert_eq!(ok.bytes().await.unwrap().to_vec(), body);
 
     // One character of the signature changed.
-    let sig_at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
-    let mut tampered = url.clone().into_bytes();
-    tampered[sig_at] = if tampered[sig_at] == b'0' { b'1' } else { b'0' };
-    let tampered = String::from_utf8(tampered).unwrap();
+    let tampered = integration_tests::tamper_signature(&url);
     assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
 
     // The same signature for another key.

@@ -1,19 +1,22 @@
-//! enumerate-attachments: the state machine's Enumerate step (DESIGN §6).
+//! enumerate-attachments: the state machine's Enumerate step (DESIGN §6). Wiring only.
 
-use export_core::Error;
-use export_core::payloads::{EnumerateRequest, EnumerateResponse};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+mod handler;
+
+use export_core::adapters::{DynamoCatalog, DynamoExportStore, S3ObjectStore, s3};
+use export_core::ports::SystemClock;
+use handler::Deps;
+use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (_config, _sdk) = export_core::telemetry::cold_start().await?;
-    lambda_runtime::run(service_fn(handler)).await
-}
-
-async fn handler(event: LambdaEvent<Value>) -> Result<EnumerateResponse, Error> {
-    let request: EnumerateRequest = serde_json::from_value(event.payload)
-        .map_err(|e| Error::BadRequest(format!("not an Enumerate step input: {e}")))?;
-    tracing::info!(account = %request.job.account_id, export = %request.job.export_id, "enumerate");
-    Err(Error::Internal("enumeration is not part of this build yet".into()))
+    let (config, sdk) = export_core::telemetry::cold_start().await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let deps = Deps {
+        catalog: DynamoCatalog::new(dynamodb.clone(), &config.accounts_table, &config.attachments_table),
+        store: DynamoExportStore::new(dynamodb, &config.exports_table),
+        objects: S3ObjectStore::new(s3::client(&sdk, &config), &config.export_bucket),
+        clock: SystemClock,
+        part_items: config.part_items,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
 }

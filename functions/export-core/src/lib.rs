@@ -10,6 +10,7 @@ pub mod ids;
 pub mod manifest;
 pub mod model;
 pub mod payloads;
+pub mod pipeline;
 pub mod ports;
 pub mod retrieve;
 pub mod scope;

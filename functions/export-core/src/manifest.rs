@@ -53,7 +53,12 @@ pub struct InventoryLine {
 }
 
 impl InventoryLine {
-    pub fn new(a: Attachment, conversation_name: String, uploader_email: String, uploader_managed: bool) -> Self {
+    pub fn new(
+        a: Attachment,
+        conversation_name: String,
+        uploader_email: String,
+        uploader_managed: bool,
+    ) -> Self {
         Self {
             attachment_id: a.attachment_id,
             conversation_type: a.conversation_type,
@@ -105,7 +110,7 @@ pub struct ManifestEncoder {
 }
 
 enum Sink {
-    Csv(csv::Writer<Vec<u8>>),
+    Csv(Box<csv::Writer<Vec<u8>>>),
     Jsonl(Vec<u8>),
 }
 
@@ -121,7 +126,7 @@ impl ManifestEncoder {
                 if header {
                     w.write_record(CSV_HEADER).map_err(csv_error)?;
                 }
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             ExportFormat::Jsonl => Sink::Jsonl(Vec::with_capacity(1 << 20)),
         };
@@ -149,13 +154,14 @@ impl ManifestEncoder {
                     url,
                     url_expires_at,
                 };
-                serde_json::to_writer(&mut *out, &row).map_err(|e| Error::Internal(format!("JSONL row: {e}")))?;
+                serde_json::to_writer(&mut *out, &row)
+                    .map_err(|e| Error::Internal(format!("JSONL row: {e}")))?;
                 out.push(b'\n');
             }
             Sink::Csv(w) => {
                 use std::fmt::Write;
                 let cell = &mut self.cell;
-                let mut field = |w: &mut csv::Writer<Vec<u8>>, value: &str| -> Result<()> {
+                let mut field = |w: &mut Box<csv::Writer<Vec<u8>>>, value: &str| -> Result<()> {
                     if starts_like_a_formula(value) {
                         cell.clear();
                         cell.push('\'');
@@ -358,7 +364,10 @@ mod tests {
 
     #[test]
     fn an_empty_manifest_is_the_header_alone() {
-        assert_eq!(empty_manifest(ExportFormat::Csv).unwrap(), format!("{}\r\n", CSV_HEADER.join(",")).into_bytes());
+        assert_eq!(
+            empty_manifest(ExportFormat::Csv).unwrap(),
+            format!("{}\r\n", CSV_HEADER.join(",")).into_bytes()
+        );
         assert!(empty_manifest(ExportFormat::Jsonl).unwrap().is_empty());
     }
 

@@ -271,6 +271,10 @@ pub struct ExportRecord {
     pub completed_at: Option<Timestamp>,
     #[serde(default)]
     pub progress: Progress,
+    /// Manifest parts written so far (a set, so a retried part counts once); `progress.partsWritten`
+    /// is its size.
+    #[serde(default, skip_serializing)]
+    pub parts_done: Vec<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ExportResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,6 +309,7 @@ impl ExportRecord {
             started_at: None,
             completed_at: None,
             progress: Progress::default(),
+            parts_done: Vec::new(),
             result: None,
             error: None,
             retrievals: 0,

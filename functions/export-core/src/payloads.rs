@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::ids::{AccountId, ExportId};
-use crate::model::{ExportFormat, ExportRecord};
+use crate::model::{ConversationType, ExportFormat, ExportRecord, TypeTotals};
 use crate::time::Timestamp;
 
 /// What every step needs to know about the export.
@@ -63,6 +65,9 @@ pub struct EnumerateRequest {
     pub part_count: u32,
     /// Attachments listed by earlier passes.
     pub listed: u64,
+    /// Counts and bytes by conversation type, by earlier passes.
+    #[serde(default)]
+    pub totals: BTreeMap<ConversationType, TypeTotals>,
 }
 
 /// Output of the Enumerate step; becomes `$.enumeration`.
@@ -73,8 +78,11 @@ pub struct EnumerateResponse {
     pub done: bool,
     pub part_count: u32,
     pub listed: u64,
+    pub totals: BTreeMap<ConversationType, TypeTotals>,
     /// Part numbers 1..=part_count once done (the Map's items), empty before.
     pub parts: Vec<u32>,
+    /// Once done: the signing time of every URL of this export, so all parts share one expiry.
+    pub signed_at: Option<crate::time::Timestamp>,
 }
 
 /// The error a Catch hands on: Step Functions' `{"Error", "Cause"}`.
@@ -92,10 +100,16 @@ pub struct StepError {
 pub enum WriteManifestRequest {
     /// Sign one inventory part into one manifest part.
     #[serde(rename_all = "camelCase")]
-    Part { job: ExportJob, part: u32 },
+    Part { job: ExportJob, part: u32, signed_at: crate::time::Timestamp },
     /// Assemble the parts into the manifest, write the summary, mark SUCCEEDED.
     #[serde(rename_all = "camelCase")]
-    Finalize { job: ExportJob, part_count: u32 },
+    Finalize {
+        job: ExportJob,
+        part_count: u32,
+        listed: u64,
+        totals: BTreeMap<ConversationType, TypeTotals>,
+        signed_at: crate::time::Timestamp,
+    },
     /// Record FAILED and give the window back.
     #[serde(rename_all = "camelCase")]
     Fail { job: ExportJob, error: StepError },
@@ -128,10 +142,12 @@ mod tests {
         let part: WriteManifestRequest = serde_json::from_value(serde_json::json!({
             "mode": "part",
             "job": serde_json::to_value(job()).unwrap(),
-            "part": 3
+            "part": 3,
+            "signedAt": "2026-11-24T10:20:00.000Z"
         }))
         .unwrap();
-        assert_eq!(part, WriteManifestRequest::Part { job: job(), part: 3 });
+        let signed_at = crate::time::Timestamp::parse("2026-11-24T10:20:00Z").unwrap();
+        assert_eq!(part, WriteManifestRequest::Part { job: job(), part: 3, signed_at });
         let fail: WriteManifestRequest = serde_json::from_value(serde_json::json!({
             "mode": "fail",
             "job": serde_json::to_value(job()).unwrap(),

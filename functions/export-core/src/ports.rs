@@ -125,6 +125,14 @@ pub trait ExportStore: Send + Sync {
         listed: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Records that manifest part `part` is written (a set: a retried part is not counted twice).
+    fn mark_part_written(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        part: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Counts one hand-out of a SUCCEEDED export's manifest link (`retrievals`, `lastRetrievedAt`,
     /// `lastRetrievedBy`).
     fn record_retrieval(
@@ -151,15 +159,29 @@ pub struct UploadedPart {
     pub etag: String,
 }
 
+/// An object's size and user metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
 /// The export bucket.
 pub trait ObjectStore: Send + Sync {
-    fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Writes an object with user metadata (`x-amz-meta-*`).
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// The whole object (`Error::NotFound` if absent). Only for bounded objects such as one part.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
 
-    /// The object's size, or `None` if absent.
-    fn size(&self, key: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
+    /// The object's size and metadata, or `None` if absent.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectHead>>> + Send;
 
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 
@@ -206,9 +228,39 @@ pub trait UrlSigner: Send {
     fn urls_expire_at(&self) -> Timestamp;
 }
 
+/// A change of an export's status, as operators receive it (DESIGN §6): ids, status, counts and
+/// an error code; never a URL.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    pub account_id: AccountId,
+    pub export_id: ExportId,
+    pub status: crate::model::ExportStatus,
+    pub requested_at: Timestamp,
+    pub completed_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// Where export state changes are published (EventBridge).
+pub trait Notifier: Send + Sync {
+    fn publish(&self, change: &StateChange) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// The state machine.
 pub trait Workflow: Send + Sync {
     /// Starts the export's execution, named by its export id; starting it again is harmless.
     /// Returns the execution ARN.
     fn start(&self, job: &ExportJob) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// Makes the URL signer for a part: the credentials and signing time are only known then.
+pub trait SignerFactory: Send + Sync {
+    type Signer: UrlSigner;
+
+    fn signer(&self, signed_at: Timestamp) -> impl Future<Output = Result<Self::Signer>> + Send;
 }

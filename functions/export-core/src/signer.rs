@@ -343,6 +343,54 @@ pub fn endpoint(config: &Config, sdk: &aws_config::SdkConfig) -> Result<S3Endpoi
     }
 }
 
+/// Makes [`Presigner`]s: credentials loaded once and kept while they are long-term (or, when
+/// temporary credentials are allowed, until shortly before they expire).
+pub struct PresignerFactory {
+    config: Config,
+    sdk: aws_config::SdkConfig,
+    region: String,
+    endpoint: S3Endpoint,
+    cached: tokio::sync::Mutex<Option<SigningCredentials>>,
+}
+
+/// Reload temporary credentials this long before they expire.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(600);
+
+impl PresignerFactory {
+    pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let region = sdk
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or_else(|| Error::Configuration("no AWS region is configured for the URL signer".into()))?;
+        Ok(Self {
+            config: config.clone(),
+            sdk: sdk.clone(),
+            region,
+            endpoint: endpoint(config, sdk)?,
+            cached: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    async fn credentials(&self, now: Timestamp) -> Result<SigningCredentials> {
+        let mut cached = self.cached.lock().await;
+        let fresh =
+            cached.as_ref().is_some_and(|c| c.expires_at.is_none_or(|t| now.plus(REFRESH_BEFORE_EXPIRY) < t));
+        if !fresh {
+            *cached = Some(load_credentials(&self.config, &self.sdk).await?);
+        }
+        Ok(cached.clone().expect("just loaded"))
+    }
+}
+
+impl crate::ports::SignerFactory for PresignerFactory {
+    type Signer = Presigner;
+
+    async fn signer(&self, signed_at: Timestamp) -> Result<Presigner> {
+        let credentials = self.credentials(Timestamp::now()).await?;
+        Presigner::new(&credentials, &self.region, self.endpoint.clone(), signed_at, self.config.url_expiry)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};

@@ -259,6 +259,19 @@ impl ExportStore for FakeStore {
         Ok(())
     }
 
+    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        if !record.parts_done.contains(&part) {
+            record.parts_done.push(part);
+        }
+        record.progress.parts_written = record.parts_done.len() as u64;
+        Ok(())
+    }
+
     async fn record_retrieval(
         &self,
         account: &AccountId,
@@ -350,6 +363,7 @@ type UploadParts = BTreeMap<i32, Vec<u8>>;
 #[derive(Default)]
 pub struct FakeObjectStore {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    pub metadata: Mutex<HashMap<String, HashMap<String, String>>>,
     /// Parts of open multipart uploads, by upload id.
     uploads: Mutex<HashMap<String, UploadParts>>,
 }
@@ -366,8 +380,16 @@ impl FakeObjectStore {
 }
 
 impl crate::ports::ObjectStore for FakeObjectStore {
-    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<()> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<()> {
         self.objects.lock().unwrap().insert(key.to_owned(), body);
+        let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.metadata.lock().unwrap().insert(key.to_owned(), metadata);
         Ok(())
     }
 
@@ -375,8 +397,12 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         self.object(key)
     }
 
-    async fn size(&self, key: &str) -> Result<Option<u64>> {
-        Ok(self.objects.lock().unwrap().get(key).map(|o| o.len() as u64))
+    async fn head(&self, key: &str) -> Result<Option<crate::ports::ObjectHead>> {
+        let size = self.objects.lock().unwrap().get(key).map(|o| o.len() as u64);
+        Ok(size.map(|size| crate::ports::ObjectHead {
+            size,
+            metadata: self.metadata.lock().unwrap().get(key).cloned().unwrap_or_default(),
+        }))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -453,5 +479,48 @@ impl crate::ports::ObjectStore for FakeObjectStore {
             "https://fake-s3.invalid/{key}?X-Amz-Expires={}&X-Amz-Signature=fake",
             expires_in.as_secs()
         ))
+    }
+}
+
+/// Records what was published.
+#[derive(Default)]
+pub struct FakeNotifier {
+    pub published: Mutex<Vec<crate::ports::StateChange>>,
+}
+
+impl crate::ports::Notifier for FakeNotifier {
+    async fn publish(&self, change: &crate::ports::StateChange) -> Result<()> {
+        self.published.lock().unwrap().push(change.clone());
+        Ok(())
+    }
+}
+
+/// A signer whose URLs name what they sign, valid until a fixed time.
+pub struct FakeSigner {
+    pub expires_at: Timestamp,
+}
+
+impl crate::ports::UrlSigner for FakeSigner {
+    fn sign_get(&mut self, bucket: &str, key: &str, out: &mut String) {
+        out.clear();
+        out.push_str("https://signed.invalid/");
+        out.push_str(bucket);
+        out.push('/');
+        out.push_str(key);
+    }
+
+    fn urls_expire_at(&self) -> Timestamp {
+        self.expires_at
+    }
+}
+
+/// Makes [`FakeSigner`]s valid six days from the signing time.
+pub struct FakeSignerFactory;
+
+impl crate::ports::SignerFactory for FakeSignerFactory {
+    type Signer = FakeSigner;
+
+    async fn signer(&self, signed_at: Timestamp) -> Result<FakeSigner> {
+        Ok(FakeSigner { expires_at: signed_at.plus(Duration::from_secs(518_400)) })
     }
 }

@@ -1,19 +1,26 @@
 //! write-manifest: the state machine's WriteParts, Finalize and RecordFailure steps (DESIGN §6).
+//! Wiring only.
 
-use export_core::Error;
-use export_core::payloads::WriteManifestRequest;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+mod handler;
+
+use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3ObjectStore, s3};
+use export_core::ports::SystemClock;
+use export_core::signer::PresignerFactory;
+use handler::Deps;
+use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (_config, _sdk) = export_core::telemetry::cold_start().await?;
-    lambda_runtime::run(service_fn(handler)).await
-}
-
-async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let request: WriteManifestRequest = serde_json::from_value(event.payload)
-        .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
-    tracing::info!(mode = ?std::mem::discriminant(&request), "write-manifest");
-    Err(Error::Internal("manifest writing is not part of this build yet".into()))
+    let (config, sdk) = export_core::telemetry::cold_start().await?;
+    let deps = Deps {
+        store: DynamoExportStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.exports_table),
+        objects: S3ObjectStore::new(s3::client(&sdk, &config), &config.export_bucket),
+        notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(&sdk)),
+        clock: SystemClock,
+        // Credentials are loaded on first use, so a signing problem fails the export with a clear
+        // error instead of failing every step (the failure step included) at start-up.
+        signers: PresignerFactory::new(&config, &sdk)?,
+        url_expiry: config.url_expiry,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
 }

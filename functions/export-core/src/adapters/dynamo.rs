@@ -420,6 +420,13 @@ struct RecordUpdate<'a> {
     values: Vec<(&'a str, AttributeValue)>,
 }
 
+/// An export record as stored, with `progress.partsWritten` derived from the `partsDone` set.
+fn export_record(item: Item) -> Result<ExportRecord> {
+    let mut record: ExportRecord = from_item(item)?;
+    record.progress.parts_written = record.parts_done.len() as u64;
+    Ok(record)
+}
+
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
     Error::Internal(format!("building a DynamoDB request: {e}"))
 }
@@ -457,7 +464,7 @@ impl ExportStore for DynamoExportStore {
             .send()
             .await
             .map_err(|e| from_sdk("GetItem ExportsTable", e))?;
-        Ok(out.item.map(from_item).transpose()?)
+        out.item.map(export_record).transpose()
     }
 
     async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
@@ -475,7 +482,7 @@ impl ExportStore for DynamoExportStore {
             .await
             .map_err(|e| from_sdk("Query ExportsTable", e))?;
         let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = out.items.unwrap_or_default().into_iter().map(export_record).collect::<Result<_>>()?;
         Ok(Page { items, next })
     }
 
@@ -544,6 +551,17 @@ impl ExportStore for DynamoExportStore {
             expression: "SET progress.attachmentsListed = :n",
             allowed_from: &[ExportStatus::Queued, ExportStatus::Running],
             values: vec![(":n", AttributeValue::N(listed.to_string()))],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record a written part",
+            // A number set: adding a part twice leaves one entry.
+            expression: "ADD partsDone :part",
+            allowed_from: &[ExportStatus::Running],
+            values: vec![(":part", AttributeValue::Ns(vec![part.to_string()]))],
         };
         self.update_export(account, export, update).await
     }

@@ -2,10 +2,12 @@
 //! once at cold start from one `SdkConfig` (local endpoints come from `AWS_ENDPOINT_URL_<SERVICE>`).
 
 pub mod dynamo;
+pub mod events;
 pub mod s3;
 pub mod sfn;
 
 pub use dynamo::{DynamoCatalog, DynamoExportStore};
+pub use events::EventBridgeNotifier;
 pub use s3::S3ObjectStore;
 pub use sfn::StepFunctionsWorkflow;
 

@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 
 use crate::config::Config;
 use crate::error::{Error, Result, from_sdk};
-use crate::ports::{ObjectStore, UploadedPart};
+use crate::ports::{ObjectHead, ObjectStore, UploadedPart};
 
 /// S3 deletes at most this many keys per request.
 const DELETE_BATCH: usize = 1000;
@@ -42,16 +42,24 @@ fn missing_etag(op: &str) -> Error {
 }
 
 impl ObjectStore for S3ObjectStore {
-    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-        self.client
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut request = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| from_sdk("PutObject", e))?;
+            .body(ByteStream::from(body));
+        for (name, value) in metadata {
+            request = request.metadata(*name, *value);
+        }
+        request.send().await.map_err(|e| from_sdk("PutObject", e))?;
         Ok(())
     }
 
@@ -71,9 +79,12 @@ impl ObjectStore for S3ObjectStore {
         Ok(bytes.to_vec())
     }
 
-    async fn size(&self, key: &str) -> Result<Option<u64>> {
+    async fn head(&self, key: &str) -> Result<Option<ObjectHead>> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
+            Ok(out) => Ok(Some(ObjectHead {
+                size: out.content_length.unwrap_or(0).max(0) as u64,
+                metadata: out.metadata.unwrap_or_default(),
+            })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(from_sdk("HeadObject", e)),
         }

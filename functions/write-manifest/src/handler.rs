@@ -1,0 +1,188 @@
+//! write-manifest's handler: one of three modes per invocation, each a rule of
+//! `export_core::pipeline`. Replies carry counts and keys only, never a URL.
+
+use std::time::Duration;
+
+use export_core::Error;
+use export_core::payloads::WriteManifestRequest;
+use export_core::pipeline::{Enumeration, Finisher, PartWriter};
+use export_core::ports::{Clock, ExportStore, Notifier, ObjectStore, SignerFactory};
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+
+pub struct Deps<S, O, N, K, F> {
+    pub store: S,
+    pub objects: O,
+    pub notifier: N,
+    pub clock: K,
+    pub signers: F,
+    pub url_expiry: Duration,
+}
+
+pub async fn handler<S, O, N, K, F>(
+    deps: &Deps<S, O, N, K, F>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    S: ExportStore,
+    O: ObjectStore,
+    N: Notifier,
+    K: Clock,
+    F: SignerFactory,
+{
+    let request: WriteManifestRequest = serde_json::from_value(event.payload)
+        .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
+    let finisher =
+        Finisher { store: &deps.store, objects: &deps.objects, notifier: &deps.notifier, clock: &deps.clock };
+    match request {
+        WriteManifestRequest::Part { job, part, signed_at } => {
+            let mut signer = deps.signers.signer(signed_at).await?;
+            let writer = PartWriter { store: &deps.store, objects: &deps.objects };
+            let rows = writer.run(&job, part, &mut signer).await?;
+            Ok(json!({"part": part, "rows": rows}))
+        }
+        WriteManifestRequest::Finalize { job, part_count, listed, totals, signed_at } => {
+            let enumeration =
+                Enumeration { part_count, listed, totals, signed_at, url_expiry: deps.url_expiry };
+            let result = finisher.finalize(&job, &enumeration).await?;
+            Ok(json!({
+                "attachmentCount": result.attachment_count,
+                "manifestKey": result.manifest_key,
+                "manifestBytes": result.manifest_bytes,
+            }))
+        }
+        WriteManifestRequest::Fail { job, error } => {
+            finisher.record_failure(&job, &error).await?;
+            Ok(json!({"recorded": "FAILED"}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use export_core::Timestamp;
+    use export_core::ids::AccountId;
+    use export_core::manifest::InventoryLine;
+    use export_core::model::{
+        AccountType, Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
+    };
+    use export_core::ports::{ObjectStore, StatusChange};
+    use export_core::testing::{FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStore, FixedClock};
+    use lambda_runtime::Context;
+
+    use super::*;
+
+    const EVENTS: &[(&str, &str)] = &[
+        ("part.json", include_str!("../../../events/write-manifest/part.json")),
+        ("finalize.json", include_str!("../../../events/write-manifest/finalize.json")),
+        ("fail.json", include_str!("../../../events/write-manifest/fail.json")),
+        ("unknown-mode.json", include_str!("../../../events/write-manifest/unknown-mode.json")),
+    ];
+
+    type TestDeps = Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory>;
+
+    /// The sample export, RUNNING, with one inventory part of one attachment.
+    async fn deps() -> TestDeps {
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let mut record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "p".into(), via: Via::Api },
+            None,
+            Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
+        );
+        record.export_id = "01KAW6ZQ5V0000000000000000".parse().unwrap();
+        let job = export_core::payloads::ExportJob::from(&record);
+        let store = FakeStore::default();
+        store.insert(record.clone());
+        store
+            .change_status(
+                &account,
+                &record.export_id,
+                StatusChange::Running { started_at: record.requested_at },
+            )
+            .await
+            .unwrap();
+        let _ = AccountType::Enterprise;
+        let objects = FakeObjectStore::default();
+        let attachment = Attachment {
+            account_id: account.clone(),
+            attachment_id: export_core::ids::AttachmentId::random(),
+            message_id: export_core::ids::MessageId::random(),
+            conversation_id: export_core::ids::ConversationId::random(),
+            conversation_type: ConversationType::Direct,
+            uploader_id: export_core::ids::UserId::random(),
+            file_name: "q3.xlsx".into(),
+            content_type: "application/vnd.ms-excel".into(),
+            size_bytes: 2048,
+            sha256: "ab".repeat(32),
+            bucket: "attachments-prod".into(),
+            object_key: "a/q3.xlsx".into(),
+            uploaded_at: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
+            deleted: false,
+        };
+        let mut line =
+            serde_json::to_vec(&InventoryLine::new(attachment, String::new(), "a@example.com".into(), true))
+                .unwrap();
+        line.push(b'\n');
+        objects.put(&job.inventory_part_key(1), line, "application/x-ndjson", &[]).await.unwrap();
+        Deps {
+            store,
+            objects,
+            notifier: FakeNotifier::default(),
+            clock: FixedClock::at("2026-11-24T10:06:00Z"),
+            signers: FakeSignerFactory,
+            url_expiry: Duration::from_secs(518_400),
+        }
+    }
+
+    async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
+        handler(deps, LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())).await
+    }
+
+    #[tokio::test]
+    async fn the_sample_events_run_a_whole_export_in_order() {
+        let deps = deps().await;
+        let part = invoke(&deps, EVENTS[0].1).await.unwrap();
+        assert_eq!(part, json!({"part": 1, "rows": 1}));
+        let finalize = invoke(&deps, EVENTS[1].1).await.unwrap();
+        assert_eq!(finalize["attachmentCount"], 1);
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let record = deps.store.records(&account)[0].clone();
+        assert_eq!(record.status, ExportStatus::Succeeded);
+        let result = record.result.unwrap();
+        assert_eq!(result.urls_expire_at, Timestamp::parse("2026-11-30T10:05:00Z").unwrap());
+        let manifest = deps.objects.get(&result.manifest_key).await.unwrap();
+        let text = String::from_utf8(manifest).unwrap();
+        assert!(text.contains("https://signed.invalid/attachments-prod/a/q3.xlsx"), "{text}");
+        assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
+        // The failure step on a SUCCEEDED export leaves it SUCCEEDED.
+        invoke(&deps, EVENTS[2].1).await.unwrap();
+        assert_eq!(deps.store.records(&account)[0].status, ExportStatus::Succeeded);
+        let err = invoke(&deps, EVENTS[3].1).await.unwrap_err();
+        assert_eq!(err.code(), "BadRequestException");
+        assert!(err.to_string().contains("unknown variant `compress`"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_fail_event_records_a_readable_failure() {
+        let deps = deps().await;
+        invoke(&deps, EVENTS[2].1).await.unwrap();
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let record = deps.store.records(&account)[0].clone();
+        assert_eq!(record.status, ExportStatus::Failed);
+        assert!(record.error.unwrap().message.contains("busy"));
+        assert_eq!(deps.notifier.published.lock().unwrap()[0].status, ExportStatus::Failed);
+    }
+
+    #[test]
+    fn every_file_under_events_is_covered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/write-manifest");
+        let mut files: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        files.sort();
+        let mut covered: Vec<String> = EVENTS.iter().map(|(n, _)| n.to_string()).collect();
+        covered.sort();
+        assert_eq!(files, covered);
+    }
+}

@@ -1,0 +1,285 @@
+//! The export pipeline end to end on the local stack: POST an export through the local gateway,
+//! let moto's state machine run enumerate-attachments and write-manifest under cargo lambda, fetch
+//! the manifest through RetrieveDataExport, and download every attachment from the S3 server.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use export_core::Timestamp;
+use export_core::ids::{AccountId, ConversationId, UserId};
+use export_core::model::{AccountType, Attachment, ConversationType, ExportStatus};
+use export_core::ports::ExportStore;
+use integration_tests::{SeededAccount, Stack, attachment, seed_account, sha256_hex};
+use reqwest::Method;
+
+const WAIT: Duration = Duration::from_secs(180);
+
+async fn request_export(stack: &Stack, account: &AccountId, body: &str) -> String {
+    let reply =
+        stack.api(Method::POST, &format!("/accounts/{account}/data-exports"), Some(body.into()), None).await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    reply.body["exportId"].as_str().unwrap().to_owned()
+}
+
+/// The manifest, downloaded through the link RetrieveDataExport hands out, checked against its SHA-256.
+async fn download_manifest(view: &serde_json::Value) -> Vec<u8> {
+    let link = view["manifest"]["url"].as_str().expect("a SUCCEEDED export hands out a manifest link");
+    let response = reqwest::get(link).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap().to_vec();
+    assert_eq!(sha256_hex(&bytes), view["manifest"]["sha256"].as_str().unwrap());
+    assert_eq!(bytes.len() as u64, view["manifest"]["bytes"].as_u64().unwrap());
+    bytes
+}
+
+fn rows(manifest: &[u8]) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(manifest).records().map(|r| r.unwrap()).collect()
+}
+
+fn in_room(a: &mut Attachment, room: &export_core::ids::RoomId) {
+    a.conversation_type = ConversationType::Room;
+    a.conversation_id = ConversationId::parse(room.as_str()).unwrap();
+}
+
+/// Every kind of attachment the scope rule distinguishes, with hostile names and keys.
+fn every_kind(seeded: &SeededAccount) -> (Vec<Attachment>, Vec<bool>) {
+    let base = Timestamp::parse("2026-03-01T09:00:00Z").unwrap();
+    let at = |i: u64| base.plus(Duration::from_secs(i * 3600));
+    let (managed, unmanaged, guest) = (&seeded.managed_user, &seeded.unmanaged_user, &UserId::random());
+    let mut cases: Vec<(Attachment, bool)> = Vec::new();
+    let mut add = |mut a: Attachment, name: &str, in_scope: bool| {
+        a.file_name = name.to_owned();
+        a.object_key = format!("{}/{} {}", a.account_id, a.attachment_id, name.replace('\n', " "));
+        cases.push((a, in_scope));
+    };
+    let id = &seeded.id;
+    add(attachment(id, managed, ConversationType::Direct, at(0)), "=SUM(A1:A9).xlsx", true);
+    add(attachment(id, managed, ConversationType::Group, at(1)), "budget, \"final\" v2.pdf", true);
+    add(attachment(id, unmanaged, ConversationType::Direct, at(2)), "not mine.txt", false);
+    add(attachment(id, unmanaged, ConversationType::Group, at(3)), "also not mine.txt", false);
+    let mut a = attachment(id, guest, ConversationType::Room, at(4));
+    in_room(&mut a, &seeded.managed_room);
+    add(a, "guest in our room\nline two ü 日本.png", true);
+    let mut a = attachment(id, managed, ConversationType::Room, at(5));
+    in_room(&mut a, &seeded.managed_room);
+    add(a, "+plus -minus @at ~tilde %25.txt", true);
+    let mut a = attachment(id, managed, ConversationType::Room, at(6));
+    in_room(&mut a, &seeded.unmanaged_room);
+    add(a, "their room.txt", false);
+    let mut a = attachment(id, managed, ConversationType::Direct, at(7));
+    a.deleted = true;
+    add(a, "deleted.txt", false);
+    // Uploaded after the request: outside the snapshot.
+    add(
+        attachment(id, managed, ConversationType::Direct, Timestamp::now().plus(Duration::from_secs(86_400))),
+        "later.txt",
+        false,
+    );
+    cases.into_iter().unzip()
+}
+
+#[tokio::test]
+async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its_file() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    let (mut attachments, in_scope) = every_kind(&seeded);
+    stack.add_attachments(&mut attachments, true).await;
+
+    let export_id = request_export(&stack, &seeded.id, r#"{"format":"csv"}"#).await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    assert_eq!(view["result"]["attachmentCount"], 4);
+    let manifest = download_manifest(&view).await;
+    assert!(manifest.starts_with(b"attachment_id,conversation_type,"));
+
+    let expected: Vec<&Attachment> =
+        attachments.iter().zip(&in_scope).filter(|(_, i)| **i).map(|(a, _)| a).collect();
+    let rows = rows(&manifest);
+    assert_eq!(rows.len(), expected.len(), "exactly the in-scope set");
+    let http = reqwest::Client::new();
+    for (row, a) in rows.iter().zip(&expected) {
+        assert_eq!(&row[0], a.attachment_id.as_str(), "upload order");
+        assert_eq!(&row[1], a.conversation_type.as_str());
+        let shown_name = if a.file_name.starts_with(['=', '+', '-', '@']) {
+            format!("'{}", a.file_name)
+        } else {
+            a.file_name.clone()
+        };
+        assert_eq!(&row[8], shown_name.as_str(), "names survive quoting; formulas are defused");
+        assert_eq!(&row[11], a.sha256.as_str());
+        let body = http.get(&row[13]).send().await.unwrap();
+        assert_eq!(body.status(), 200, "{}", a.file_name);
+        assert_eq!(sha256_hex(&body.bytes().await.unwrap()), a.sha256, "the URL downloads the right bytes");
+        assert_eq!(&row[14], view["urlsExpireAt"].as_str().unwrap());
+    }
+    let room_row = rows.iter().find(|r| &r[1] == "ROOM").unwrap();
+    assert_eq!(&room_row[3], "Ops", "room name");
+    // A tampered URL is refused by the S3 server.
+    let url = &rows[0][13];
+    let tampered = integration_tests::tamper_signature(url);
+    assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
+    // Six days, from the signing time.
+    let signed_for: u64 =
+        url.split("X-Amz-Expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    assert_eq!(signed_for, 518_400);
+
+    // Intermediates are gone; the manifest and the summary remain.
+    let objects = stack.export_objects();
+    let prefix = format!("exports/{}/{export_id}/", seeded.id);
+    let keys: BTreeSet<String> =
+        export_core::ports::ObjectStore::list(&objects, &prefix).await.unwrap().into_iter().collect();
+    assert_eq!(keys, BTreeSet::from([format!("{prefix}attachments.csv"), format!("{prefix}summary.json")]));
+    let summary: serde_json::Value = serde_json::from_slice(
+        &export_core::ports::ObjectStore::get(&objects, &format!("{prefix}summary.json")).await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["attachmentCount"], 4);
+    assert_eq!(summary["manifest"]["lines"], 5);
+    assert_eq!(summary["byConversationType"]["ROOM"]["count"], 2);
+}
+
+#[tokio::test]
+async fn an_empty_account_gets_a_valid_manifest_with_only_the_header() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    let export_id = request_export(&stack, &seeded.id, "{}").await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    let manifest = download_manifest(&view).await;
+    assert_eq!(manifest, format!("{}\r\n", export_core::manifest::CSV_HEADER.join(",")).into_bytes());
+    assert_eq!(view["result"]["attachmentCount"], 0);
+}
+
+#[tokio::test]
+async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    const N: u64 = 25_000;
+    let base = Timestamp::parse("2025-01-01T00:00:00Z").unwrap();
+    let mut attachments: Vec<Attachment> = (0..N)
+        .map(|i| {
+            attachment(
+                &seeded.id,
+                &seeded.managed_user,
+                ConversationType::Direct,
+                base.plus(Duration::from_secs(i)),
+            )
+        })
+        .collect();
+    stack.add_attachments(&mut attachments, false).await;
+    let export_id = request_export(&stack, &seeded.id, r#"{"format":"jsonl"}"#).await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, Duration::from_secs(600)).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    let manifest = download_manifest(&view).await;
+    let ids: Vec<String> = manifest
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice::<serde_json::Value>(l).unwrap()["attachment_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len() as u64, N);
+    let expected: Vec<String> = attachments.iter().map(|a| a.attachment_id.to_string()).collect();
+    assert!(ids == expected, "every attachment once, in upload order");
+    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.progress.attachments_listed, N);
+}
+
+#[tokio::test]
+async fn a_step_that_fails_transiently_once_is_retried_and_the_export_succeeds() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    let (mut attachments, _) = every_kind(&seeded);
+    stack.add_attachments(&mut attachments, false).await;
+    stack.inject_fault("enumerate-attachments", &seeded.id, None, "TransientError", 1).await;
+    stack
+        .inject_fault("write-manifest", &seeded.id, Some("part"), "Lambda.TooManyRequestsException", 1)
+        .await;
+    let export_id = request_export(&stack, &seeded.id, "{}").await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    assert_eq!(view["result"]["attachmentCount"], 4);
+}
+
+#[tokio::test]
+async fn a_step_that_keeps_failing_ends_failed_and_gives_the_window_back() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    stack.inject_fault("write-manifest", &seeded.id, Some("finalize"), "ServiceFailureException", 100).await;
+    let export_id = request_export(&stack, &seeded.id, "{}").await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "FAILED", "{view}");
+    assert_eq!(view["error"]["code"], "ServiceFailureException");
+    assert!(view["error"]["message"].as_str().unwrap().len() > 10);
+    assert!(stack.export_store().throttle(&seeded.id).await.unwrap().is_none(), "window given back");
+    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.status, ExportStatus::Failed);
+    // No manifest was left behind, and the administrator can ask again at once.
+    let objects = stack.export_objects();
+    let left =
+        export_core::ports::ObjectStore::list(&objects, &format!("exports/{}/{export_id}/", seeded.id))
+            .await
+            .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    request_export(&stack, &seeded.id, "{}").await;
+}
+
+#[tokio::test]
+async fn completion_is_announced_on_eventbridge_without_urls() {
+    let stack = Stack::load();
+    let moto = stack.var("AWS_ENDPOINT_URL_EVENTS");
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
+    );
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
+    );
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    // A queue that receives this account's export events only.
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("events-{}", seeded.id))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:events-{}", seeded.id);
+    let pattern = serde_json::json!({
+        "source": ["attachment-export"],
+        "detail-type": ["Data Export State Change"],
+        "detail": {"accountId": [seeded.id.as_str()]}
+    });
+    let rule = format!("export-events-{}", &seeded.id.as_str()[..8]);
+    events.put_rule().name(&rule).event_pattern(pattern.to_string()).send().await.unwrap();
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&queue_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let export_id = request_export(&stack, &seeded.id, "{}").await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "SUCCEEDED");
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let out = sqs.receive_message().queue_url(&queue).wait_time_seconds(1).send().await.unwrap();
+        bodies.extend(out.messages().iter().filter_map(|m| m.body().map(str::to_owned)));
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(bodies.len(), 1, "one event for one export");
+    let event: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(event["source"], "attachment-export");
+    assert_eq!(event["detail-type"], "Data Export State Change");
+    assert_eq!(event["detail"]["exportId"], export_id.as_str());
+    assert_eq!(event["detail"]["status"], "SUCCEEDED");
+    assert_eq!(event["detail"]["attachmentCount"], 0);
+    assert!(!bodies[0].contains("X-Amz-Signature") && !bodies[0].contains("http"), "no URL in the event");
+}
