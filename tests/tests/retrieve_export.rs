@@ -203,7 +203,7 @@ async fn refusals_reveal_nothing_about_other_accounts() {
         (format!("/accounts/{mine}/data-exports?maxResults=0"), None, 400),
         (format!("/accounts/{mine}/data-exports?maxResults=101"), None, 400),
         (format!("/accounts/{mine}/data-exports?nextToken=EXPORT%23x"), None, 400),
-        (format!("/accounts/NOPE/data-exports"), None, 400),
+        ("/accounts/NOPE/data-exports".to_string(), None, 400),
         (format!("/accounts/{}/data-exports", AccountId::random()), None, 404),
         (format!("/accounts/{mine}/data-exports"), Some("none"), 403),
         (format!("/accounts/{mine}/data-exports/{their_export}"), Some("none"), 403),
