@@ -20,9 +20,11 @@ down: ## Stop everything `make up` started
 test: ## fmt, clippy -D warnings, and every test against a fresh local stack
 	scripts/test.sh
 
-check: ## fmt and clippy only
+check: ## fmt, clippy and asl-validator only
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	infra/local/install.sh
+	infra/local/validate_asl.sh
 
 unit: ## Unit tests only (no local stack needed)
 	cargo nextest run --workspace --lib --bins

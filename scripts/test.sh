@@ -21,6 +21,9 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "asl-validator: the state machine definition"
+infra/local/validate_asl.sh
+
 step "build tests"
 # nextest builds everything first and releases cargo's lock before running, so `cargo lambda
 # watch` (which runs cargo for the functions on demand) never waits on the test run.

