@@ -20,6 +20,9 @@ down: ## Stop everything `make up` started
 test: ## fmt, clippy -D warnings, and every test against a fresh local stack
 	scripts/test.sh
 
+demo: ## Seed an account, export it through the API, download and verify every file (KEEP=1 keeps the stack)
+	scripts/demo.sh
+
 check: ## fmt, clippy and asl-validator only
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

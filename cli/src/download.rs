@@ -1,0 +1,397 @@
+//! `attachment-export download`: every file of a manifest, with bounded concurrency, retries with
+//! backoff, resume (files already complete and verified are skipped), SHA-256 verification, a safe
+//! on-disk layout, an index of original names, and a report that names expired URLs as such.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use export_core::Timestamp;
+use export_core::ids::{AttachmentId, ConversationId};
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::CliError;
+
+/// One manifest row, as the downloader needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub attachment_id: String,
+    pub conversation_type: String,
+    pub conversation_id: String,
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    pub out: PathBuf,
+    pub concurrency: usize,
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadReport {
+    pub downloaded: u64,
+    pub skipped: u64,
+    pub failed: Vec<Failure>,
+    pub bytes: u64,
+    pub by_conversation_type: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub attachment_id: String,
+    pub file_name: String,
+    pub reason: String,
+    pub expired: bool,
+}
+
+/// Reads a CSV (with header) or JSON Lines manifest.
+pub fn read_manifest(bytes: &[u8]) -> Result<Vec<Entry>, CliError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_slice(line)
+                    .map_err(|e| CliError::Usage(format!("manifest line: {e}")))?;
+                let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                Ok(Entry {
+                    attachment_id: text("attachment_id"),
+                    conversation_type: text("conversation_type"),
+                    conversation_id: text("conversation_id"),
+                    file_name: text("file_name"),
+                    size_bytes: v["size_bytes"].as_u64().unwrap_or(0),
+                    sha256: text("sha256"),
+                    url: text("url"),
+                })
+            })
+            .collect();
+    }
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().map_err(|e| CliError::Usage(format!("manifest header: {e}")))?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| CliError::Usage(format!("manifest has no {name} column")))
+    };
+    let (id, kind, conversation, name, size, sha, url) = (
+        column("attachment_id")?,
+        column("conversation_type")?,
+        column("conversation_id")?,
+        column("file_name")?,
+        column("size_bytes")?,
+        column("sha256")?,
+        column("url")?,
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.map_err(|e| CliError::Usage(format!("manifest row: {e}")))?;
+            Ok(Entry {
+                attachment_id: r[id].to_owned(),
+                conversation_type: r[kind].to_owned(),
+                conversation_id: r[conversation].to_owned(),
+                file_name: unguard(&r[name]),
+                size_bytes: r[size].parse().unwrap_or(0),
+                sha256: r[sha].to_owned(),
+                url: r[url].to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Undoes the manifest's spreadsheet guard (`'` before `=`, `+`, `-`, `@`, tab, CR).
+fn unguard(cell: &str) -> String {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_owned(),
+        _ => cell.to_owned(),
+    }
+}
+
+/// A file name safe on any file system: no separators, no control characters, no leading dots,
+/// bounded length. Originals are kept in the index.
+pub fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.');
+    let mut out = String::new();
+    for c in trimmed.chars() {
+        if out.len() + c.len_utf8() > 120 {
+            break;
+        }
+        out.push(c);
+    }
+    if out.is_empty() { "file".to_owned() } else { out }
+}
+
+/// `{out}/{type}/{conversation}/{attachment}-{name}`; ids that are not ids (a hostile manifest)
+/// are replaced, so nothing can leave `out`.
+pub fn local_path(out: &Path, e: &Entry) -> PathBuf {
+    let kind = match e.conversation_type.as_str() {
+        "DIRECT" => "direct",
+        "GROUP" => "group",
+        "ROOM" => "room",
+        _ => "other",
+    };
+    let conversation = ConversationId::parse(&e.conversation_id)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|_| "unknown-conversation".into());
+    let id =
+        AttachmentId::parse(&e.attachment_id).map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
+    out.join(kind).join(conversation).join(format!("{id}-{}", sanitize(&e.file_name)))
+}
+
+/// When a pre-signed URL stops working, from its own `X-Amz-Date` and `X-Amz-Expires`.
+pub fn url_expiry(url: &str) -> Option<Timestamp> {
+    let param = |name: &str| url.split(['?', '&']).find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
+    let date = param("X-Amz-Date")?;
+    let expires: u64 = param("X-Amz-Expires")?.parse().ok()?;
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &date[0..4],
+        &date[4..6],
+        &date[6..8],
+        &date[9..11],
+        &date[11..13],
+        &date[13..15]
+    );
+    Some(Timestamp::parse(&iso).ok()?.plus(Duration::from_secs(expires)))
+}
+
+async fn file_sha256(path: &Path) -> Option<String> {
+    let bytes = tokio::fs::read(path).await.ok()?;
+    Some(hex(&Sha256::digest(&bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+enum Outcome {
+    Downloaded(u64),
+    Skipped(u64),
+    Failed(Failure),
+}
+
+async fn fetch_one(http: &reqwest::Client, e: &Entry, path: &Path, retries: u32) -> Outcome {
+    if file_sha256(path).await.as_deref() == Some(e.sha256.as_str()) {
+        return Outcome::Skipped(e.size_bytes);
+    }
+    let fail = |reason: String, expired: bool| {
+        Outcome::Failed(Failure {
+            attachment_id: e.attachment_id.clone(),
+            file_name: e.file_name.clone(),
+            reason,
+            expired,
+        })
+    };
+    if let Some(parent) = path.parent()
+        && let Err(err) = tokio::fs::create_dir_all(parent).await
+    {
+        return fail(format!("cannot create {}: {err}", parent.display()), false);
+    }
+    let partial = path.with_extension("part");
+    let mut last_error = String::new();
+    for attempt in 0..=retries {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt.min(6)))).await;
+        }
+        let response = match http.get(&e.url).send().await {
+            Ok(r) => r,
+            Err(err) => {
+                last_error = format!("network error: {err}");
+                continue;
+            }
+        };
+        match response.status().as_u16() {
+            200 => {}
+            403 => {
+                return match url_expiry(&e.url) {
+                    Some(t) if t <= Timestamp::now() => {
+                        fail(format!("the URL expired at {t}; request a new export to get fresh URLs"), true)
+                    }
+                    _ => fail(
+                        "refused by S3 (HTTP 403): the URL is invalid or its key was rotated".into(),
+                        false,
+                    ),
+                };
+            }
+            404 => return fail("the file no longer exists (HTTP 404)".into(), false),
+            status => {
+                last_error = format!("HTTP {status}");
+                continue; // 5xx and the like: retry
+            }
+        }
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let written = async {
+            let mut file = tokio::fs::File::create(&partial).await?;
+            let mut stream = response.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(std::io::Error::other)?;
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+                file.write_all(&chunk).await?;
+            }
+            file.flush().await
+        }
+        .await;
+        if let Err(err) = written {
+            last_error = format!("interrupted: {err}");
+            continue;
+        }
+        let digest = hex(&hasher.finalize());
+        if digest != e.sha256 {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return fail(format!("SHA-256 mismatch: got {digest}, the manifest says {}", e.sha256), false);
+        }
+        return match tokio::fs::rename(&partial, path).await {
+            Ok(()) => Outcome::Downloaded(size),
+            Err(err) => fail(format!("cannot write {}: {err}", path.display()), false),
+        };
+    }
+    fail(format!("gave up after {} attempts: {last_error}", retries + 1), false)
+}
+
+/// Downloads every entry under `options.out` and writes `index.csv` there.
+pub async fn download(
+    entries: &[Entry],
+    options: &DownloadOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<DownloadReport, CliError> {
+    tokio::fs::create_dir_all(&options.out)
+        .await
+        .map_err(|e| CliError::Usage(format!("{}: {e}", options.out.display())))?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .map_err(|e| CliError::Http(e.to_string()))?;
+    let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(entries.iter().enumerate())
+        .map(|(i, e)| {
+            let http = &http;
+            async move {
+                let path = local_path(&options.out, e);
+                let outcome = fetch_one(http, e, &path, options.retries).await;
+                let (files, bytes) = match &outcome {
+                    Outcome::Downloaded(b) | Outcome::Skipped(b) => (1, *b),
+                    Outcome::Failed(_) => (1, 0),
+                };
+                progress(files, bytes);
+                (i, outcome)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut report = DownloadReport::default();
+    let mut index = csv::Writer::from_writer(Vec::new());
+    index
+        .write_record(["attachment_id", "conversation_type", "file_name", "path", "sha256", "status"])
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut sorted = outcomes;
+    sorted.sort_by_key(|(i, _)| *i);
+    for (i, outcome) in sorted {
+        let e = &entries[i];
+        let status = match outcome {
+            Outcome::Downloaded(b) => {
+                report.downloaded += 1;
+                report.bytes += b;
+                *report.by_conversation_type.entry(e.conversation_type.clone()).or_default() += 1;
+                "downloaded"
+            }
+            Outcome::Skipped(b) => {
+                report.skipped += 1;
+                report.bytes += b;
+                *report.by_conversation_type.entry(e.conversation_type.clone()).or_default() += 1;
+                "already complete"
+            }
+            Outcome::Failed(f) => {
+                report.failed.push(f);
+                "failed"
+            }
+        };
+        let path = local_path(&options.out, e);
+        let relative = path.strip_prefix(&options.out).unwrap_or(&path).display().to_string();
+        index
+            .write_record([
+                &e.attachment_id,
+                &e.conversation_type,
+                &e.file_name,
+                &relative,
+                &e.sha256,
+                &status.to_owned(),
+            ])
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    let index = index.into_inner().map_err(|e| CliError::Usage(e.to_string()))?;
+    tokio::fs::write(options.out.join("index.csv"), index)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_stay_inside_the_output_folder() {
+        let out = Path::new("/tmp/out");
+        for name in ["../../../etc/passwd", "..", ".", "a/b\\c", "\u{0}nul", "con:txt", "line\nbreak", ""] {
+            let e = Entry {
+                attachment_id: "11111111-1111-4111-8111-111111111111".into(),
+                conversation_type: "DIRECT".into(),
+                conversation_id: "../../x".into(),
+                file_name: name.into(),
+                size_bytes: 0,
+                sha256: String::new(),
+                url: String::new(),
+            };
+            let p = local_path(out, &e);
+            assert!(p.starts_with(out), "{p:?}");
+            assert!(!p.components().any(|c| matches!(c, std::path::Component::ParentDir)), "{p:?}");
+            assert_eq!(p.parent().unwrap().parent().unwrap(), out.join("direct"));
+            assert!(
+                p.file_name().unwrap().to_str().unwrap().starts_with("11111111-1111-4111-8111-111111111111-")
+            );
+        }
+        assert_eq!(sanitize(&"é".repeat(200)).len(), 120);
+    }
+
+    #[test]
+    fn reads_csv_and_jsonl_manifests_and_undoes_the_formula_guard() {
+        let csv = "attachment_id,conversation_type,conversation_id,conversation_name,message_id,uploader_id,uploader_email,uploader_managed,file_name,content_type,size_bytes,sha256,uploaded_at,url,url_expires_at\r\n\
+                   a,DIRECT,c,,m,u,e,true,'=SUM(1).xlsx,t,12,ff,2026,https://x,2026\r\n";
+        let entries = read_manifest(csv.as_bytes()).unwrap();
+        assert_eq!(entries[0].file_name, "=SUM(1).xlsx");
+        assert_eq!(entries[0].size_bytes, 12);
+        let jsonl = "{\"attachment_id\":\"a\",\"conversation_type\":\"ROOM\",\"conversation_id\":\"c\",\"file_name\":\"'=raw\",\"size_bytes\":3,\"sha256\":\"ee\",\"url\":\"u\"}\n";
+        let entries = read_manifest(jsonl.as_bytes()).unwrap();
+        assert_eq!((entries[0].file_name.as_str(), entries[0].conversation_type.as_str()), ("'=raw", "ROOM"));
+    }
+
+    #[test]
+    fn url_expiry_is_read_from_the_url() {
+        let url = "https://b.s3.amazonaws.com/k?x-id=GetObject&X-Amz-Date=20261124T101530Z&X-Amz-Expires=518400&X-Amz-Signature=ab";
+        assert_eq!(url_expiry(url).unwrap().to_string(), "2026-11-30T10:15:30.000Z");
+        assert!(url_expiry("https://x/y").is_none());
+    }
+}

@@ -1,0 +1,394 @@
+//! `attachment-export`: seed an account, start an export, follow it, fetch the manifest and
+//! download every file it lists. Human output by default, `--json` for scripts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use attachment_export_cli::CliError;
+use attachment_export_cli::api::{ApiClient, Reply};
+use attachment_export_cli::download::{DownloadOptions, download, read_manifest};
+use attachment_export_cli::seed::{SeedOptions, SeedTarget, SizeProfile, seed};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+#[derive(Parser)]
+#[command(
+    name = "attachment-export",
+    version,
+    about = "Export every file an Enterprise chat account's users uploaded"
+)]
+struct Cli {
+    /// The REST API's base URL (the local gateway after `make up`; a deployed stack's ApiUrl output).
+    #[arg(long, env = "API_URL", global = true, default_value = "http://127.0.0.1:18005")]
+    api_url: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a realistic Enterprise account (and a Team account) with attachments.
+    Seed {
+        #[arg(long, default_value_t = 300)]
+        attachments: u64,
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        #[arg(long, default_value_t = 5)]
+        rooms: usize,
+        #[arg(long, value_enum, default_value_t = SizeProfile::Realistic)]
+        sizes: SizeProfile,
+        /// Write the catalog only, without uploading file contents (very large benchmarks).
+        #[arg(long)]
+        no_objects: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, env = "ACCOUNTS_TABLE")]
+        accounts_table: String,
+        #[arg(long, env = "ATTACHMENTS_TABLE")]
+        attachments_table: String,
+        #[arg(long, env = "ATTACHMENT_BUCKET")]
+        attachment_bucket: String,
+    },
+    /// Request an export (StartDataExport).
+    Start {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        client_token: Option<String>,
+    },
+    /// Show an export (RetrieveDataExport); `--wait` follows it until it ends.
+    Status {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        export_id: String,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List an account's exports, newest first.
+    List {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Fetch a finished export's manifest through RetrieveDataExport and verify its SHA-256.
+    Manifest {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        export_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Download and verify every file a manifest lists.
+    Download {
+        manifest: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4)]
+        retries: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print(json_mode: bool, value: &Value, human: impl FnOnce() -> String) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", human());
+    }
+}
+
+fn refusal(reply: &Reply) -> CliError {
+    let code = reply.body["code"].as_str().unwrap_or("HTTP error");
+    let message = reply.body["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.body.to_string());
+    CliError::Http(format!("{code} (HTTP {}): {message}", reply.status))
+}
+
+fn bytes_human(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let json_mode = cli.json;
+    match cli.command {
+        Command::Seed {
+            attachments,
+            users,
+            rooms,
+            sizes,
+            no_objects,
+            seed: seed_value,
+            concurrency,
+            accounts_table,
+            attachments_table,
+            attachment_bucket,
+        } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true")
+                || cli.api_url.starts_with("http://127.0.0.1");
+            let s3 = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build(),
+            );
+            let target = SeedTarget {
+                dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+                s3,
+                accounts_table,
+                attachments_table,
+                attachment_bucket,
+            };
+            let options = SeedOptions {
+                attachments,
+                users,
+                rooms,
+                sizes,
+                upload_objects: !no_objects,
+                seed: seed_value,
+                concurrency,
+            };
+            let bar =
+                progress_bar(attachments, json_mode, "{bar:30} {pos}/{len} attachments {per_sec} ETA {eta}");
+            let started = Instant::now();
+            let report = seed(&target, &options, &|n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            let value = serde_json::to_value(&report).unwrap_or_default();
+            print(json_mode, &value, || {
+                format!(
+                    "seeded Enterprise account {} ({} users, {} managed; {} rooms)\n  {} attachments in {} messages, {} ({} deleted)\n  an export requested now must list {} attachments ({})\n  Team account (refused with guidance): {}\n  took {:.1}s",
+                    report.account_id,
+                    report.users,
+                    report.managed_users,
+                    report.rooms,
+                    report.attachments,
+                    report.messages,
+                    bytes_human(report.attachment_bytes),
+                    report.deleted,
+                    report.expected_in_export,
+                    bytes_human(report.expected_bytes),
+                    report.team_account_id,
+                    started.elapsed().as_secs_f64()
+                )
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Start { account_id, format, client_token } => {
+            let api = ApiClient::new(&cli.api_url).await?;
+            let mut body = json!({"format": format});
+            if let Some(t) = client_token {
+                body["clientToken"] = json!(t);
+            }
+            let reply =
+                api.call(Method::POST, &format!("/accounts/{account_id}/data-exports"), Some(body)).await?;
+            if reply.status == 202 || reply.status == 200 {
+                print(json_mode, &reply.body, || {
+                    format!(
+                        "export {} {} (snapshot of files uploaded up to {}); next request possible at {}",
+                        reply.body["exportId"].as_str().unwrap_or("?"),
+                        if reply.status == 202 { "accepted" } else { "already accepted (same clientToken)" },
+                        reply.body["cutoff"].as_str().unwrap_or("?"),
+                        reply.body["nextAllowedAt"].as_str().unwrap_or("?")
+                    )
+                });
+                Ok(ExitCode::SUCCESS)
+            } else {
+                if json_mode {
+                    println!(
+                        "{}",
+                        json!({"status": reply.status, "body": reply.body, "retryAfter": reply.retry_after})
+                    );
+                }
+                Err(refusal(&reply))
+            }
+        }
+        Command::Status { account_id, export_id, wait } => {
+            let api = ApiClient::new(&cli.api_url).await?;
+            let path = format!("/accounts/{account_id}/data-exports/{export_id}");
+            let spinner = if wait && !json_mode { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+            loop {
+                let reply = api.call(Method::GET, &path, None).await?;
+                if reply.status != 200 {
+                    spinner.finish_and_clear();
+                    return Err(refusal(&reply));
+                }
+                let status = reply.body["status"].as_str().unwrap_or_default().to_owned();
+                let running = status == "QUEUED" || status == "RUNNING";
+                if wait && running {
+                    spinner.set_message(format!(
+                        "{status}: {} attachments listed, {} manifest parts written",
+                        reply.body["progress"]["attachmentsListed"], reply.body["progress"]["partsWritten"]
+                    ));
+                    spinner.tick();
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                spinner.finish_and_clear();
+                let mut shown = reply.body.clone();
+                if let Some(m) = shown.get_mut("manifest") {
+                    // The link is the key to every file: never print it; `manifest` fetches it.
+                    m["url"] = json!("(use `attachment-export manifest` to download)");
+                }
+                print(json_mode, &shown, || describe(&reply.body));
+                return Ok(if status == "FAILED" { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+            }
+        }
+        Command::List { account_id } => {
+            let api = ApiClient::new(&cli.api_url).await?;
+            let reply = api.call(Method::GET, &format!("/accounts/{account_id}/data-exports"), None).await?;
+            if reply.status != 200 {
+                return Err(refusal(&reply));
+            }
+            print(json_mode, &reply.body, || {
+                let mut lines: Vec<String> = reply.body["exports"]
+                    .as_array()
+                    .map(|a| a.iter().map(describe).collect())
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "next request possible at {}",
+                    reply.body["nextAllowedAt"].as_str().unwrap_or("?")
+                ));
+                lines.join("\n")
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manifest { account_id, export_id, out } => {
+            let api = ApiClient::new(&cli.api_url).await?;
+            let reply = api
+                .call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None)
+                .await?;
+            if reply.status != 200 {
+                return Err(refusal(&reply));
+            }
+            let link = reply.body["manifest"]["url"].as_str().ok_or_else(|| {
+                CliError::Usage(format!("export {export_id} is {}: no manifest yet", reply.body["status"]))
+            })?;
+            let bytes = reqwest::get(link)
+                .await
+                .map_err(|e| CliError::Http(e.to_string()))?
+                .bytes()
+                .await
+                .map_err(|e| CliError::Http(e.to_string()))?;
+            let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            if reply.body["manifest"]["sha256"].as_str() != Some(digest.as_str()) {
+                return Err(CliError::Http("the downloaded manifest does not match its SHA-256".into()));
+            }
+            std::fs::write(&out, &bytes).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
+            let value = json!({"path": out, "bytes": bytes.len(), "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"]});
+            print(json_mode, &value, || {
+                format!(
+                    "manifest saved to {} ({}, SHA-256 verified); its download links work until {}",
+                    out.display(),
+                    bytes_human(bytes.len() as u64),
+                    reply.body["urlsExpireAt"].as_str().unwrap_or("?")
+                )
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Download { manifest, out, concurrency, retries } => {
+            let bytes = std::fs::read(&manifest)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", manifest.display())))?;
+            let entries = read_manifest(&bytes)?;
+            let total: u64 = entries.iter().map(|e| e.size_bytes).sum();
+            let bar = progress_bar(
+                total,
+                json_mode,
+                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            );
+            let files = std::sync::atomic::AtomicU64::new(0);
+            let count = entries.len();
+            let started = Instant::now();
+            let options = DownloadOptions { out: out.clone(), concurrency, retries };
+            let report = download(&entries, &options, &|f, b| {
+                let done = files.fetch_add(f, std::sync::atomic::Ordering::Relaxed) + f;
+                bar.inc(b);
+                bar.set_message(format!("{done}/{count} files"));
+            })
+            .await?;
+            bar.finish_and_clear();
+            let value = serde_json::to_value(&report).unwrap_or_default();
+            print(json_mode, &value, || {
+                let mut text = format!(
+                    "{} files downloaded, {} already complete, {} failed; {} in {:.1}s into {} (index: {})",
+                    report.downloaded,
+                    report.skipped,
+                    report.failed.len(),
+                    bytes_human(report.bytes),
+                    started.elapsed().as_secs_f64(),
+                    out.display(),
+                    out.join("index.csv").display()
+                );
+                for (kind, n) in &report.by_conversation_type {
+                    text.push_str(&format!("\n  {kind}: {n}"));
+                }
+                for f in &report.failed {
+                    let tag = if f.expired { "EXPIRED" } else { "FAILED" };
+                    text.push_str(&format!(
+                        "\n  {tag} {} ({:?}): {}",
+                        f.attachment_id, f.file_name, f.reason
+                    ));
+                }
+                text
+            });
+            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+fn progress_bar(len: u64, hidden: bool, template: &str) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn describe(export: &Value) -> String {
+    let s = |k: &str| export[k].as_str().unwrap_or("-").to_owned();
+    let mut line = format!(
+        "{}  {}  requested {} by {}",
+        s("exportId"),
+        s("status"),
+        s("requestedAt"),
+        export["requestedBy"]["principal"].as_str().unwrap_or("-")
+    );
+    match export["status"].as_str() {
+        Some("SUCCEEDED") => line.push_str(&format!(
+            "\n  {} attachments, {} bytes; links valid until {}",
+            export["result"]["attachmentCount"],
+            export["result"]["totalBytes"],
+            s("urlsExpireAt")
+        )),
+        Some("FAILED") => {
+            line.push_str(&format!("\n  {}: {}", export["error"]["code"], export["error"]["message"]))
+        }
+        Some("QUEUED" | "RUNNING") => line
+            .push_str(&format!("\n  {} attachments listed so far", export["progress"]["attachmentsListed"])),
+        _ => {}
+    }
+    line
+}

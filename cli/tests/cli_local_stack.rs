@@ -1,0 +1,250 @@
+//! The `attachment-export` command against the local stack: seeding limits, and downloading a real
+//! export's files with resume, SHA-256 verification, expired URLs and hostile names.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use attachment_export_cli::download::{DownloadOptions, Entry, download, read_manifest};
+use attachment_export_cli::seed::{
+    MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_MESSAGE, MAX_MESSAGE_BYTES, SeedOptions, SeedReport,
+    SeedTarget, SizeProfile, seed,
+};
+use export_core::Timestamp;
+use export_core::ports::{AttachmentCatalog, ObjectStore};
+use integration_tests::Stack;
+
+fn target(stack: &Stack) -> SeedTarget {
+    SeedTarget {
+        dynamodb: stack.dynamodb(),
+        s3: stack.s3(),
+        accounts_table: stack.var("ACCOUNTS_TABLE").into(),
+        attachments_table: stack.var("ATTACHMENTS_TABLE").into(),
+        attachment_bucket: stack.var("ATTACHMENT_BUCKET").into(),
+    }
+}
+
+async fn seeded(stack: &Stack, attachments: u64, sizes: SizeProfile, upload_objects: bool) -> SeedReport {
+    let options =
+        SeedOptions { attachments, users: 12, rooms: 4, sizes, upload_objects, seed: 7, concurrency: 16 };
+    seed(&target(stack), &options, &|_| {}).await.expect("seeding works")
+}
+
+/// Seeds, exports through the API, and returns the downloaded manifest's entries.
+async fn exported(stack: &Stack, attachments: u64) -> (SeedReport, Vec<Entry>) {
+    let report = seeded(stack, attachments, SizeProfile::Small, true).await;
+    let reply = stack
+        .api(reqwest::Method::POST, &format!("/accounts/{}/data-exports", report.account_id), None, None)
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let export_id = reply.body["exportId"].as_str().unwrap().to_owned();
+    let view = stack.wait_for_export(&report.account_id, &export_id, Duration::from_secs(180)).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    let manifest =
+        reqwest::get(view["manifest"]["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    let entries = read_manifest(&manifest).unwrap();
+    assert_eq!(entries.len() as u64, report.expected_in_export, "the manifest holds the in-scope set");
+    (report, entries)
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(files_under(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+fn out_dir() -> std::path::PathBuf {
+    let dir =
+        integration_tests::repo_root().join(".local/test-downloads").join(ulid::Ulid::new().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
+    let stack = Stack::load();
+    let report = seeded(&stack, 3_000, SizeProfile::Realistic, false).await;
+    let catalog = stack.catalog();
+    let far_future = Timestamp::parse("2100-01-01T00:00:00Z").unwrap();
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page =
+            catalog.attachments(&report.account_id, far_future, cursor.as_deref(), None).await.unwrap();
+        all.extend(page.items);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 3_000);
+    let mut per_message: HashMap<String, (usize, u64)> = HashMap::new();
+    for a in &all {
+        assert!(a.size_bytes >= 1 && a.size_bytes <= MAX_ATTACHMENT_BYTES);
+        let m = per_message.entry(a.message_id.to_string()).or_default();
+        m.0 += 1;
+        m.1 += a.size_bytes;
+    }
+    assert_eq!(per_message.len() as u64, report.messages);
+    assert!(
+        per_message
+            .values()
+            .all(|(n, bytes)| *n <= MAX_ATTACHMENTS_PER_MESSAGE && *bytes <= MAX_MESSAGE_BYTES)
+    );
+    assert!(per_message.values().any(|(n, _)| *n > 1), "some messages carry several files");
+    let kinds: std::collections::BTreeSet<_> = all.iter().map(|a| a.conversation_type).collect();
+    assert_eq!(kinds.len(), 3, "1:1, group and room conversations");
+    assert!(all.iter().any(|a| a.deleted));
+    // The in-scope count the seeder reports is the scope rule applied to what it wrote.
+    let users = catalog.users(&report.account_id).await.unwrap();
+    let rooms = catalog.rooms(&report.account_id).await.unwrap();
+    let scope = export_core::scope::Scope::new(Timestamp::now(), &users, &rooms);
+    assert_eq!(all.iter().filter(|a| scope.includes(a)).count() as u64, report.expected_in_export);
+    assert!(report.expected_in_export > 0 && report.expected_in_export < 3_000);
+    let team = catalog.account(&report.team_account_id).await.unwrap().unwrap();
+    assert_eq!(team.account_type, export_core::model::AccountType::Team);
+}
+
+#[tokio::test]
+async fn a_killed_download_resumes_and_every_file_is_verified_and_contained() {
+    let stack = Stack::load();
+    let (_, entries) = exported(&stack, 120).await;
+    let out = out_dir();
+    let options = DownloadOptions { out: out.clone(), concurrency: 8, retries: 2 };
+
+    // The first run is "killed" after half the files, one of them mid-write (a .part file).
+    let half = entries.len() / 2;
+    let first = download(&entries[..half], &options, &|_, _| {}).await.unwrap();
+    assert_eq!((first.downloaded as usize, first.failed.len()), (half, 0));
+    let interrupted = attachment_export_cli::download::local_path(&out, &entries[half]);
+    std::fs::create_dir_all(interrupted.parent().unwrap()).unwrap();
+    std::fs::write(interrupted.with_extension("part"), b"half a fi").unwrap();
+
+    // The re-run, through the real binary: skips what is complete, fetches the rest.
+    let manifest_path = out.join("manifest.csv");
+    write_manifest(&manifest_path, &entries);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_attachment-export"))
+        .args(["download", manifest_path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["skipped"].as_u64().unwrap() as usize, half);
+    assert_eq!(report["downloaded"].as_u64().unwrap() as usize, entries.len() - half);
+
+    // Every file is where the layout says, inside the folder, with the right bytes.
+    let files: Vec<_> = files_under(&out)
+        .into_iter()
+        .filter(|p| !p.ends_with("index.csv") && !p.ends_with("manifest.csv"))
+        .collect();
+    assert_eq!(files.len(), entries.len(), "no stray .part files: {files:?}");
+    for e in &entries {
+        let path = attachment_export_cli::download::local_path(&out, e);
+        assert!(path.starts_with(&out));
+        assert_eq!(integration_tests::sha256_hex(&std::fs::read(&path).unwrap()), e.sha256);
+    }
+    // Hostile names were in the seed; they are kept in the index, not on disk.
+    let index = std::fs::read_to_string(out.join("index.csv")).unwrap();
+    if entries.iter().any(|e| e.file_name.contains("..")) {
+        assert!(index.contains("../../../etc/passwd") || index.contains(",..,"));
+    }
+
+    // A corrupted local file is not "complete": the next run fetches it again.
+    let victim = attachment_export_cli::download::local_path(&out, &entries[0]);
+    std::fs::write(&victim, b"corrupted").unwrap();
+    let again = download(&entries, &options, &|_, _| {}).await.unwrap();
+    assert_eq!((again.downloaded, again.skipped as usize), (1, entries.len() - 1));
+    assert_eq!(integration_tests::sha256_hex(&std::fs::read(&victim).unwrap()), entries[0].sha256);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+fn write_manifest(path: &Path, entries: &[Entry]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record([
+        "attachment_id",
+        "conversation_type",
+        "conversation_id",
+        "file_name",
+        "size_bytes",
+        "sha256",
+        "url",
+    ])
+    .unwrap();
+    for e in entries {
+        w.write_record([
+            &e.attachment_id,
+            &e.conversation_type,
+            &e.conversation_id,
+            &e.file_name,
+            &e.size_bytes.to_string(),
+            &e.sha256,
+            &e.url,
+        ])
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such() {
+    let stack = Stack::load();
+    let (_, entries) = exported(&stack, 40).await;
+    let out = out_dir();
+    let options = DownloadOptions { out: out.clone(), concurrency: 4, retries: 1 };
+
+    // The object changed in the bucket after the export: the download must not pass it off.
+    let mut changed = entries[0].clone();
+    let key = object_key_of(&changed.url, stack.var("ATTACHMENT_BUCKET"));
+    stack
+        .s3()
+        .put_object()
+        .bucket(stack.var("ATTACHMENT_BUCKET"))
+        .key(&key)
+        .body(b"tampered".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    // And one URL that has expired.
+    let objects = export_core::adapters::S3ObjectStore::new(stack.s3(), stack.var("ATTACHMENT_BUCKET"));
+    let mut expired = entries[1].clone();
+    expired.url = objects
+        .presign_get(&object_key_of(&entries[1].url, stack.var("ATTACHMENT_BUCKET")), Duration::from_secs(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    changed.file_name = "../../escape attempt".into();
+
+    let report = download(&[changed.clone(), expired.clone(), entries[2].clone()], &options, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.downloaded, 1);
+    assert_eq!(report.failed.len(), 2);
+    let mismatch = report.failed.iter().find(|f| f.attachment_id == changed.attachment_id).unwrap();
+    assert!(mismatch.reason.contains("SHA-256 mismatch") && !mismatch.expired, "{mismatch:?}");
+    let gone = report.failed.iter().find(|f| f.attachment_id == expired.attachment_id).unwrap();
+    assert!(gone.expired && gone.reason.contains("expired"), "{gone:?}");
+    assert!(!attachment_export_cli::download::local_path(&out, &changed).exists(), "a bad file is not kept");
+    assert!(files_under(&out).iter().all(|p| p.starts_with(&out)));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The object key inside a path-style URL, decoded.
+fn object_key_of(url: &str, bucket: &str) -> String {
+    let path = url.split('?').next().unwrap();
+    let encoded = path.split_once(&format!("/{bucket}/")).unwrap().1;
+    let mut out = Vec::new();
+    let bytes = encoded.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
