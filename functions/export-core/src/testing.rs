@@ -135,6 +135,21 @@ struct StoreState {
 }
 
 impl FakeStore {
+    /// Runs `change` on a stored record (`Error::NotFound` if there is none), under the lock.
+    fn update<T>(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: impl FnOnce(&mut ExportRecord) -> Result<T>,
+    ) -> Result<T> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        change(record)
+    }
+
     pub fn record(&self, account: &AccountId, export: &ExportId) -> Option<ExportRecord> {
         self.state.lock().unwrap().records.get(&(account.clone(), *export)).cloned()
     }
@@ -204,34 +219,31 @@ impl ExportStore for FakeStore {
         export: &ExportId,
         change: StatusChange,
     ) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let record = state
-            .records
-            .get_mut(&(account.clone(), *export))
-            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
-        let to = match &change {
-            StatusChange::Running { .. } => ExportStatus::Running,
-            StatusChange::Succeeded { .. } => ExportStatus::Succeeded,
-            StatusChange::Failed { .. } => ExportStatus::Failed,
-        };
-        if !record.status.can_move_to(to) {
-            return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
-        }
-        record.status = to;
-        match change {
-            StatusChange::Running { started_at } => {
-                record.started_at.get_or_insert(started_at);
+        self.update(account, export, |record| {
+            let to = match &change {
+                StatusChange::Running { .. } => ExportStatus::Running,
+                StatusChange::Succeeded { .. } => ExportStatus::Succeeded,
+                StatusChange::Failed { .. } => ExportStatus::Failed,
+            };
+            if !record.status.can_move_to(to) {
+                return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
             }
-            StatusChange::Succeeded { completed_at, result } => {
-                record.completed_at = Some(completed_at);
-                record.result = Some(result);
+            record.status = to;
+            match change {
+                StatusChange::Running { started_at } => {
+                    record.started_at.get_or_insert(started_at);
+                }
+                StatusChange::Succeeded { completed_at, result } => {
+                    record.completed_at = Some(completed_at);
+                    record.result = Some(result);
+                }
+                StatusChange::Failed { completed_at, error } => {
+                    record.completed_at = Some(completed_at);
+                    record.error = Some(error);
+                }
             }
-            StatusChange::Failed { completed_at, error } => {
-                record.completed_at = Some(completed_at);
-                record.error = Some(error);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     async fn set_execution_arn(
@@ -240,36 +252,27 @@ impl ExportStore for FakeStore {
         export: &ExportId,
         execution_arn: &str,
     ) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let record = state
-            .records
-            .get_mut(&(account.clone(), *export))
-            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
-        record.execution_arn = Some(execution_arn.to_owned());
-        Ok(())
+        self.update(account, export, |record| {
+            record.execution_arn = Some(execution_arn.to_owned());
+            Ok(())
+        })
     }
 
     async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let record = state
-            .records
-            .get_mut(&(account.clone(), *export))
-            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
-        record.progress.attachments_listed = listed;
-        Ok(())
+        self.update(account, export, |record| {
+            record.progress.attachments_listed = listed;
+            Ok(())
+        })
     }
 
     async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let record = state
-            .records
-            .get_mut(&(account.clone(), *export))
-            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
-        if !record.parts_done.contains(&part) {
-            record.parts_done.push(part);
-        }
-        record.progress.parts_written = record.parts_done.len() as u64;
-        Ok(())
+        self.update(account, export, |record| {
+            if !record.parts_done.contains(&part) {
+                record.parts_done.push(part);
+            }
+            record.progress.parts_written = record.parts_done.len() as u64;
+            Ok(())
+        })
     }
 
     async fn record_retrieval(
@@ -279,18 +282,15 @@ impl ExportStore for FakeStore {
         principal: &str,
         at: Timestamp,
     ) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let record = state
-            .records
-            .get_mut(&(account.clone(), *export))
-            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
-        if record.status != ExportStatus::Succeeded {
-            return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
-        }
-        record.retrievals += 1;
-        record.last_retrieved_at = Some(at);
-        record.last_retrieved_by = Some(principal.to_owned());
-        Ok(())
+        self.update(account, export, |record| {
+            if record.status != ExportStatus::Succeeded {
+                return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
+            }
+            record.retrievals += 1;
+            record.last_retrieved_at = Some(at);
+            record.last_retrieved_by = Some(principal.to_owned());
+            Ok(())
+        })
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
@@ -523,4 +523,18 @@ impl crate::ports::SignerFactory for FakeSignerFactory {
     async fn signer(&self, signed_at: Timestamp) -> Result<FakeSigner> {
         Ok(FakeSigner { expires_at: signed_at.plus(Duration::from_secs(518_400)) })
     }
+}
+
+/// Asserts that a handler's test table covers exactly the files under `events/<function>/`, so a
+/// new sample event cannot go untested. `manifest_dir` is the handler crate's `CARGO_MANIFEST_DIR`.
+pub fn assert_every_sample_event_is_covered(manifest_dir: &str, function: &str, covered: &[&str]) {
+    let dir = std::path::Path::new(manifest_dir).join("../../events").join(function);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let mut covered: Vec<String> = covered.iter().map(|n| n.to_string()).collect();
+    covered.sort();
+    assert_eq!(files, covered, "every file under events/{function}/ has a test, and only those");
 }

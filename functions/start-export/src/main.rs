@@ -12,8 +12,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::telemetry::cold_start().await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let deps = Deps {
-        catalog: DynamoCatalog::new(dynamodb.clone(), &config.accounts_table, &config.attachments_table),
-        store: DynamoExportStore::new(dynamodb, &config.exports_table),
+        catalog: DynamoCatalog::from_config(dynamodb.clone(), &config),
+        store: DynamoExportStore::from_config(dynamodb, &config),
         workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk), config.state_machine_arn()?),
         clock: SystemClock,
         window: config.throttle_window,

@@ -3,7 +3,7 @@
 
 mod handler;
 
-use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3ObjectStore, s3};
+use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3ObjectStore};
 use export_core::ports::SystemClock;
 use export_core::signer::PresignerFactory;
 use handler::Deps;
@@ -13,8 +13,8 @@ use lambda_runtime::service_fn;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::telemetry::cold_start().await?;
     let deps = Deps {
-        store: DynamoExportStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.exports_table),
-        objects: S3ObjectStore::new(s3::client(&sdk, &config), &config.export_bucket),
+        store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config),
+        objects: S3ObjectStore::export_bucket(&sdk, &config),
         notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(&sdk)),
         clock: SystemClock,
         // Credentials are loaded on first use, so a signing problem fails the export with a clear

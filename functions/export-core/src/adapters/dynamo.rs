@@ -142,6 +142,11 @@ pub struct DynamoCatalog {
 }
 
 impl DynamoCatalog {
+    /// On the tables named by the configuration.
+    pub fn from_config(client: Client, config: &crate::Config) -> Self {
+        Self::new(client, &config.accounts_table, &config.attachments_table)
+    }
+
     pub fn new(
         client: Client,
         accounts_table: impl Into<String>,
@@ -287,6 +292,11 @@ pub struct DynamoExportStore {
 const ADMIT_ATTEMPTS: usize = 10;
 
 impl DynamoExportStore {
+    /// On the table named by the configuration.
+    pub fn from_config(client: Client, config: &crate::Config) -> Self {
+        Self::new(client, &config.exports_table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }

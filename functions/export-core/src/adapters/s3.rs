@@ -21,6 +21,11 @@ pub struct S3ObjectStore {
 }
 
 impl S3ObjectStore {
+    /// The export bucket named by the configuration.
+    pub fn export_bucket(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self::new(client(sdk, config), &config.export_bucket)
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into() }
     }
