@@ -24,6 +24,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "asl-validator: the state machine definition"
 infra/local/validate_asl.sh
 
+step "cfn-lint and sam validate: the deployable template (offline)"
+infra/check_template.sh
+
 step "build tests"
 # nextest builds everything first and releases cargo's lock before running, so `cargo lambda
 # watch` (which runs cargo for the functions on demand) never waits on the test run.

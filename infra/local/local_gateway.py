@@ -2,6 +2,8 @@
 
 Routes the API's routes (DESIGN §5) to the functions through the Lambda Invoke API (the invoke
 proxy), sending the REST-API proxy event AWS sends, so handlers are tested on the real event shape.
+The routes are read from the deployed API's own OpenAPI document (infra/api/openapi.yaml): method,
+path template, and the function its integration URI names (StartExportFunction -> start-export).
 It stands in for IAM: the caller is LOCAL_PRINCIPAL, or the `X-Local-Principal` header's value;
 the value `none` sends no identity at all (an unsigned request).
 
@@ -20,13 +22,42 @@ import urllib.request
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+# The integration URI names the function by its logical id in template.yaml.
+INTEGRATION_FUNCTION = re.compile(r"\$\{(?P<logical_id>\w+)Function\.Arn\}")
+
+
+def crate_name(pascal: str) -> str:
+    """StartExport -> start-export: the function's crate, which is its local name."""
+    return re.sub(r"(?<!^)([A-Z])", r"-\1", pascal).lower()
+
+
+def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
+    """(method, resource template, function) of every operation in the OpenAPI document, so the
+    local gateway serves exactly the routes API Gateway serves."""
+    document = yaml.safe_load(path.read_text())
+    routes = []
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            uri = operation["x-amazon-apigateway-integration"]["uri"]
+            if isinstance(uri, dict):
+                uri = uri.get("Fn::Sub", "")
+            found = INTEGRATION_FUNCTION.search(uri if isinstance(uri, str) else "")
+            if not found:
+                raise SystemExit(f"local gateway: {method.upper()} {template} has no Lambda integration: {uri!r}")
+            routes.append((method.upper(), template, crate_name(found["logical_id"])))
+    return routes
+
 
 # (method, resource template, function)
-ROUTES = [
-    ("POST", "/accounts/{accountId}/data-exports", "start-export"),
-    ("GET", "/accounts/{accountId}/data-exports", "retrieve-export"),
-    ("GET", "/accounts/{accountId}/data-exports/{exportId}", "retrieve-export"),
-]
+ROUTES = load_routes()
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_PRINCIPAL = "arn:aws:iam::000000000000:user/local-admin"
 LAMBDA_URL = ""

@@ -1,0 +1,324 @@
+//! The deployable template agrees with the code, the API design and the state machine, without the
+//! local stack: every template function is a binary crate of the workspace (and every binary crate
+//! is deployed once), the functions get exactly the environment variables the config reads, the
+//! OpenAPI document has DESIGN §5's three routes wired to the right functions with AWS_IAM, and the
+//! state machine's substitutions are the ASL's placeholders.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use integration_tests::repo_root;
+use serde_yaml::Value;
+
+/// Library crates under functions/: shared code, not deployed as functions.
+const LIBRARY_CRATES: [&str; 2] = ["export-core", "gateway"];
+
+/// DESIGN §5's routes: (method, path, logical id of the function that answers).
+const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
+    ("POST", "/accounts/{accountId}/data-exports", "StartExportFunction"),
+    ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportFunction"),
+    ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportFunction"),
+];
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+fn template() -> Value {
+    serde_yaml::from_str(&read("template.yaml")).expect("template.yaml parses")
+}
+
+fn openapi() -> Value {
+    serde_yaml::from_str(&read("infra/api/openapi.yaml")).expect("infra/api/openapi.yaml parses")
+}
+
+fn resources_of_type(template: &Value, kind: &str) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .expect("template has Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// The target of `!GetAtt X.Arn` or `{"Fn::GetAtt": [X, Arn]}`: ("X", "Arn").
+fn get_att(value: &Value) -> Option<(String, String)> {
+    let split = |s: &str| s.split_once('.').map(|(a, b)| (a.to_owned(), b.to_owned()));
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => match &tagged.value {
+            Value::String(s) => split(s),
+            Value::Sequence(parts) => Some((parts[0].as_str()?.to_owned(), parts[1].as_str()?.to_owned())),
+            _ => None,
+        },
+        Value::Mapping(m) => match m.get("Fn::GetAtt")? {
+            Value::String(s) => split(s),
+            Value::Sequence(parts) => Some((parts[0].as_str()?.to_owned(), parts[1].as_str()?.to_owned())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `start-export` → `StartExport`.
+fn pascal_case(crate_name: &str) -> String {
+    crate_name
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The crates under functions/: directory name → Cargo.toml text.
+fn function_crates() -> BTreeMap<String, String> {
+    let dir = repo_root().join("functions");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("Cargo.toml").exists())
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            (name, std::fs::read_to_string(path.join("Cargo.toml")).unwrap())
+        })
+        .collect()
+}
+
+fn is_binary_crate(dir: &Path, manifest: &str) -> bool {
+    dir.join("src/main.rs").exists() || manifest.contains("[[bin]]")
+}
+
+/// A function's effective property: its own, else the template's `Globals.Function` one.
+fn function_property<'a>(template: &'a Value, function: &'a Value, name: &str) -> &'a Value {
+    let own = &function["Properties"][name];
+    if own.is_null() { &template["Globals"]["Function"][name] } else { own }
+}
+
+/// The names of a function's environment variables, `Globals` included.
+fn environment(template: &Value, function: &Value) -> BTreeSet<String> {
+    [&template["Globals"]["Function"], &function["Properties"]]
+        .iter()
+        .filter_map(|scope| scope["Environment"]["Variables"].as_mapping())
+        .flat_map(|vars| vars.keys().map(|k| k.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_template_function_is_a_binary_crate_and_every_binary_crate_is_deployed_once() {
+    let template = template();
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    assert!(!functions.is_empty(), "the template deploys no function");
+    let crates = function_crates();
+
+    let mut deployed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (logical_id, function) in &functions {
+        let metadata = &function["Metadata"];
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{logical_id}: BuildMethod");
+        let binary = metadata["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{logical_id}: Metadata.BuildProperties.Binary missing"));
+        let manifest =
+            crates.get(binary).unwrap_or_else(|| panic!("{logical_id}: no crate functions/{binary}"));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{logical_id}: functions/{binary}/Cargo.toml does not name the package {binary}"
+        );
+        assert!(
+            is_binary_crate(&repo_root().join("functions").join(binary), manifest),
+            "{logical_id}: functions/{binary} has no [[bin]] or src/main.rs"
+        );
+        // The local gateway and provisioning derive crate names from logical ids this way.
+        assert_eq!(*logical_id, format!("{}Function", pascal_case(binary)), "logical id of {binary}");
+
+        for (property, expected) in
+            [("Runtime", "provided.al2023"), ("Handler", "bootstrap"), ("CodeUri", ".")]
+        {
+            assert_eq!(
+                function_property(&template, function, property).as_str(),
+                Some(expected),
+                "{logical_id}: {property}"
+            );
+        }
+        let architectures = function_property(&template, function, "Architectures");
+        assert_eq!(architectures.as_sequence().map(Vec::len), Some(1), "{logical_id}: one architecture");
+        assert_eq!(architectures[0].as_str(), Some("arm64"), "{logical_id}: Architectures");
+        assert_eq!(
+            function["Properties"]["LoggingConfig"]["LogFormat"].as_str(),
+            Some("JSON"),
+            "{logical_id}: LoggingConfig.LogFormat"
+        );
+        deployed.entry(binary.to_owned()).or_default().push(logical_id.clone());
+    }
+
+    for library in LIBRARY_CRATES {
+        let manifest =
+            crates.get(library).unwrap_or_else(|| panic!("library crate functions/{library} is gone"));
+        assert!(
+            !is_binary_crate(&repo_root().join("functions").join(library), manifest),
+            "functions/{library} now builds a binary: deploy it or stop calling it a library"
+        );
+    }
+    for name in crates.keys().filter(|c| !LIBRARY_CRATES.contains(&c.as_str())) {
+        let ids = deployed.get(name).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(ids.len(), 1, "functions/{name} must be exactly one template function, is {ids:?}");
+    }
+}
+
+#[test]
+fn functions_get_exactly_the_variables_the_config_reads() {
+    let template = template();
+    let config = read("functions/export-core/src/config.rs");
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    for (logical_id, function) in &functions {
+        let variables = environment(&template, function);
+        for required in ["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE", "EXPORTS_TABLE", "EXPORT_BUCKET"] {
+            assert!(variables.contains(required), "{logical_id} lacks {required}");
+        }
+        for variable in &variables {
+            assert!(
+                config.contains(&format!("\"{variable}\"")),
+                "{logical_id} sets {variable}, which functions/export-core/src/config.rs never reads"
+            );
+        }
+        // Only start-export starts executions; the state machine's own functions referencing the
+        // state machine would make a dependency cycle.
+        assert_eq!(
+            variables.contains("STATE_MACHINE_ARN"),
+            logical_id == "StartExportFunction",
+            "{logical_id}: STATE_MACHINE_ARN belongs to start-export only"
+        );
+        // The long-term signing key is for the function that signs attachment URLs.
+        assert_eq!(
+            variables.contains("SIGNING_SECRET_ARN"),
+            logical_id == "WriteManifestFunction",
+            "{logical_id}: SIGNING_SECRET_ARN belongs to write-manifest only"
+        );
+    }
+}
+
+/// (method, path, logical id named by the integration URI) of every OpenAPI operation.
+fn openapi_routes(document: &Value) -> BTreeSet<(String, String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().expect("paths") {
+        let path = path.as_str().unwrap();
+        for (method, operation) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if !["get", "put", "post", "delete", "options", "head", "patch"].contains(&method) {
+                continue;
+            }
+            let method = method.to_uppercase();
+            let integration = &operation["x-amazon-apigateway-integration"];
+            assert_eq!(integration["type"].as_str(), Some("aws_proxy"), "{method} {path}: integration type");
+            assert_eq!(
+                integration["httpMethod"].as_str(),
+                Some("POST"),
+                "{method} {path}: Lambda is invoked with POST"
+            );
+            let uri = integration["uri"]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: the integration uri is not an Fn::Sub string"));
+            let target = uri
+                .strip_suffix(".Arn}/invocations")
+                .and_then(|s| s.rsplit_once("${"))
+                .map(|(_, id)| id.to_owned())
+                .unwrap_or_else(|| panic!("{method} {path}: {uri} does not invoke a function's ARN"));
+            assert!(
+                uri.contains(":apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"),
+                "{method} {path}: {uri}"
+            );
+            let security = serde_yaml::to_string(&operation["security"]).unwrap();
+            assert!(security.contains("sigv4"), "{method} {path} is not AWS_IAM-authorized: {security}");
+            assert!(
+                operation["x-amazon-apigateway-request-validator"].as_str().is_some(),
+                "{method} {path}: no request validator"
+            );
+            routes.insert((method, path.to_owned(), target));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_api_has_the_designs_routes_each_on_its_function() {
+    let document = openapi();
+    let expected: BTreeSet<(String, String, String)> =
+        DESIGN_ROUTES.iter().map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string())).collect();
+    assert_eq!(openapi_routes(&document), expected, "infra/api/openapi.yaml and DESIGN §5 differ");
+
+    let scheme = &document["components"]["securitySchemes"]["sigv4"];
+    assert_eq!(scheme["x-amazon-apigateway-authtype"].as_str(), Some("awsSigv4"), "sigv4 is AWS_IAM");
+    let validators = document["x-amazon-apigateway-request-validators"].as_mapping().expect("validators");
+    for (_, operation) in
+        document["paths"].as_mapping().unwrap().iter().flat_map(|(_, i)| i.as_mapping().unwrap())
+    {
+        if let Some(name) = operation["x-amazon-apigateway-request-validator"].as_str() {
+            assert!(validators.contains_key(name), "request validator {name} is not declared");
+        }
+    }
+
+    // The template builds its API from this very document, and each route's function exists.
+    let template = template();
+    let apis = resources_of_type(&template, "AWS::Serverless::Api");
+    assert_eq!(apis.len(), 1, "one REST API");
+    let include = &apis.values().next().unwrap()["Properties"]["DefinitionBody"]["Fn::Transform"];
+    assert_eq!(include["Name"].as_str(), Some("AWS::Include"));
+    assert_eq!(include["Parameters"]["Location"].as_str(), Some("infra/api/openapi.yaml"));
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    for (_, _, function) in DESIGN_ROUTES {
+        assert!(functions.contains_key(function), "the API invokes {function}, which the template lacks");
+    }
+}
+
+fn asl_placeholders() -> BTreeSet<String> {
+    let asl = read("infra/statemachine/export.asl.json");
+    let mut placeholders = BTreeSet::new();
+    let mut rest = asl.as_str();
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').expect("a closed placeholder") + start;
+        placeholders.insert(rest[start + 2..end].to_owned());
+        rest = &rest[end..];
+    }
+    placeholders
+}
+
+#[test]
+fn the_state_machine_substitutes_exactly_the_asl_placeholders_with_its_functions() {
+    let template = template();
+    let machine = &template["Resources"]["ExportStateMachine"];
+    assert_eq!(machine["Type"].as_str(), Some("AWS::Serverless::StateMachine"));
+    let properties = &machine["Properties"];
+    assert_eq!(properties["DefinitionUri"].as_str(), Some("infra/statemachine/export.asl.json"));
+
+    let substitutions = properties["DefinitionSubstitutions"].as_mapping().expect("DefinitionSubstitutions");
+    let keys: BTreeSet<String> = substitutions.keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let placeholders = asl_placeholders();
+    assert!(!placeholders.is_empty());
+    assert_eq!(keys, placeholders, "DefinitionSubstitutions and the ASL's placeholders differ");
+
+    let mut invoked = BTreeSet::new();
+    for (key, value) in substitutions {
+        let key = key.as_str().unwrap();
+        let function = key.strip_suffix("Arn").unwrap_or_else(|| panic!("{key} is not an ARN placeholder"));
+        assert_eq!(get_att(value), Some((function.to_owned(), "Arn".to_owned())), "{key}");
+        invoked.insert(function.to_owned());
+    }
+
+    // The state machine may invoke exactly the functions it names, nothing else.
+    let role = get_att(&properties["Role"]).expect("the state machine has its own role").0;
+    let statements = template["Resources"][role.as_str()]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap().clone())
+        .collect::<Vec<_>>();
+    let mut allowed = BTreeSet::new();
+    for statement in statements.iter().filter(|s| s["Action"].as_str() == Some("lambda:InvokeFunction")) {
+        for resource in statement["Resource"].as_sequence().unwrap() {
+            let (target, attribute) = get_att(resource).expect("invoke permission by GetAtt");
+            assert_eq!(attribute, "Arn");
+            allowed.insert(target);
+        }
+    }
+    assert_eq!(allowed, invoked, "{role} must allow lambda:InvokeFunction on exactly the ASL's functions");
+}
