@@ -39,5 +39,8 @@ build: ## Release build of the four functions for Lambda (arm64)
 	infra/local/install.sh
 	source .local/venv/bin/activate && cargo lambda build --release --arm64
 
+deploy: ## Build and deploy the stack to AWS with SAM (guided; see docs/DEPLOY.md)
+	scripts/deploy.sh
+
 clean: down ## Stop the stack and remove .local/ and target/
 	rm -rf .local target

@@ -26,6 +26,12 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+
+class Server(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections under load; API Gateway and Lambda don't.
+    request_queue_size = 1024
+    daemon_threads = True
+
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 FUNCTIONS: set[str] = set()
 # Injected faults (tests): each {"function", "match": {dotted.path: value}, "errorType", "times"}.
@@ -172,8 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     print(f"invoke proxy on 127.0.0.1:{args.port} -> {WATCH_URL} for {sorted(FUNCTIONS)}", flush=True)
     try:
         server.serve_forever()

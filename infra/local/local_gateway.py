@@ -56,6 +56,11 @@ def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
     return routes
 
 
+class Server(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections under load; API Gateway and Lambda don't.
+    request_queue_size = 1024
+    daemon_threads = True
+
 # (method, resource template, function)
 ROUTES = load_routes()
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -241,8 +246,7 @@ def main() -> None:
     parser.add_argument("--lambda-url", required=True)
     args = parser.parse_args()
     LAMBDA_URL = args.lambda_url.rstrip("/")
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     print(f"local API gateway on 127.0.0.1:{args.port} -> {LAMBDA_URL}", flush=True)
     try:
         server.serve_forever()

@@ -135,8 +135,13 @@ is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
 start s3 S3_PORT "$LOCAL/tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" \
     --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$LOCAL/s3"
 start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 "$LOCAL/venv/bin/python" "$HERE/moto_server.py" --port "$MOTO_PORT"
+# Without --ignore-changes, watch kills running instances whenever a source file changes, dropping
+# in-flight invocations; a stack that tests run against must not. WATCH_RELOAD=1 turns reloading on.
+reload_flag=(--ignore-changes)
+[[ "${WATCH_RELOAD:-0}" == 1 ]] && reload_flag=()
 start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
-    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 --env-file "$LOCAL/functions.env"
+    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 "${reload_flag[@]}" \
+    --env-file "$LOCAL/functions.env"
 start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
     --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS"
 start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \

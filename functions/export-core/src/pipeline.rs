@@ -396,9 +396,21 @@ where
         let change = StatusChange::Failed { completed_at: now, error: failure.clone() };
         let newly_failed = match self.store.change_status(&job.account_id, &job.export_id, change).await {
             Ok(()) => true,
-            Err(Error::StatusConflict(_)) => false, // already FAILED (or SUCCEEDED): leave it
+            Err(Error::StatusConflict(_)) => false, // already FAILED or SUCCEEDED: leave it
             Err(e) => return Err(e),
         };
+        // Only a FAILED export gives its window back: a late or duplicate failure report about an
+        // export that SUCCEEDED must not reopen the window it rightly holds.
+        let failed = newly_failed
+            || self
+                .store
+                .get(&job.account_id, &job.export_id)
+                .await?
+                .is_some_and(|r| r.status == ExportStatus::Failed);
+        if !failed {
+            tracing::warn!(export = %job.export_id, "failure reported for an export that did not fail; ignored");
+            return Ok(());
+        }
         self.store.release_window(&job.account_id, &job.export_id).await?;
         if let Err(e) = self.remove_intermediates(job).await {
             tracing::warn!(error = %e, "could not remove a failed export's intermediates; the bucket lifecycle will");
@@ -785,6 +797,21 @@ mod tests {
         // No step runs on a FAILED export.
         let e = w.enumerator(2).run(w.first_request(), || Duration::from_secs(60)).await.unwrap_err();
         assert_eq!(e.code(), "StatusConflict");
+    }
+
+    #[tokio::test]
+    async fn a_late_failure_report_leaves_a_succeeded_export_and_its_window_alone() {
+        let w = world(3, ExportFormat::Csv).await;
+        let e = w.enumerate_all(2).await;
+        w.write_parts(&e).await;
+        w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+        let error = StepError { error: "States.Timeout".into(), cause: None };
+        w.finisher().record_failure(&w.job, &error).await.unwrap();
+        let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+        assert_eq!(record.status, ExportStatus::Succeeded);
+        assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window stays taken");
+        assert!(w.objects.objects.lock().unwrap().contains_key(&w.job.manifest_key()), "the manifest stays");
+        assert_eq!(w.notifier.published.lock().unwrap().len(), 1, "no FAILED event");
     }
 
     #[test]
