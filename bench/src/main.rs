@@ -1,0 +1,305 @@
+//! `make bench`: measured, in one run on one machine, as ratios (DESIGN §12).
+//!
+//! `bench cpu` — the signer against aws-sdk-s3's presigner, aws-sigv4 and the floor (one SHA-256 of
+//! a canonical-request-sized buffer plus one HMAC-SHA256), allocations per URL, and manifest writing.
+//! `bench raw-read ACCOUNT` — the read ceiling: a bare Query of all the account's catalog items.
+//! Both print one JSON object; scripts/bench.sh runs them and the export, and writes the results.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use export_core::Timestamp;
+use export_core::manifest::{InventoryLine, ManifestEncoder};
+use export_core::model::{Attachment, ConversationType, ExportFormat};
+use export_core::signer::{Presigner, S3Endpoint, SigningCredentials};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// Counts heap allocations, to show the signer makes none per URL once warm.
+struct Counting;
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SIGNED_AT: u64 = 1_795_601_730;
+const SIX_DAYS: Duration = Duration::from_secs(518_400);
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+/// Keys shaped like the chat service's (`{account}/{conversation}/{attachment}`), some with names.
+fn keys(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let base = format!("6f1c2d3e-4b5a-4c7d-8e9f-{i:012x}/0b7e3c1a-2f4d-4e5a-9b6c-7d8e9f0a1b2c/9a8b7c6d-{i:04x}-4e5f-8a9b-0c1d2e3f4a5b");
+            if i % 4 == 0 { format!("{base}/meeting notes ü {i}.docx") } else { base }
+        })
+        .collect()
+}
+
+/// Runs `f` over `keys` until at least `min` has passed; returns operations per second.
+fn rate(keys: &[String], min: Duration, mut f: impl FnMut(&str)) -> f64 {
+    let started = Instant::now();
+    let mut done = 0u64;
+    while started.elapsed() < min {
+        for k in keys {
+            f(k);
+        }
+        done += keys.len() as u64;
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+fn credentials() -> SigningCredentials {
+    SigningCredentials {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: SECRET.into(),
+        session_token: None,
+        expires_at: None,
+    }
+}
+
+fn signed_at() -> Timestamp {
+    Timestamp::from_unix_millis(SIGNED_AT as i64 * 1000).unwrap()
+}
+
+fn cpu() -> serde_json::Value {
+    let keys = keys(1000);
+    let min = Duration::from_secs(2);
+
+    let mut ours =
+        Presigner::new(&credentials(), "us-east-1", S3Endpoint::Aws, signed_at(), SIX_DAYS).unwrap();
+    let mut url = String::with_capacity(2048);
+    let ours_per_sec = rate(&keys, min, |k| {
+        ours.sign("attachments-prod", k, &mut url);
+        black_box(&url);
+    });
+    // Allocations per URL in the steady state.
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        for k in &keys {
+            ours.sign("attachments-prod", k, &mut url);
+            black_box(&url);
+        }
+    }
+    let allocs_per_url = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / (100.0 * keys.len() as f64);
+
+    // The floor: one SHA-256 over a canonical request of the same size, one HMAC with a keyed state.
+    let canonical_len = {
+        let k = &keys[1];
+        format!(
+            "GET\n/{k}\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261125%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261125T101530Z&X-Amz-Expires=518400&X-Amz-SignedHeaders=host&x-id=GetObject\nhost:attachments-prod.s3.us-east-1.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD"
+        )
+        .len()
+    };
+    let buffer = vec![b'a'; canonical_len];
+    let keyed = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
+    let floor_per_sec = rate(&keys, min, |_| {
+        let digest = Sha256::digest(black_box(&buffer));
+        let mut mac = keyed.clone();
+        mac.update(&digest);
+        mac.update(&digest); // 64 bytes: the hex digest's length
+        black_box(mac.finalize());
+    });
+
+    // aws-sigv4 directly.
+    let sigv4_per_sec = {
+        use aws_sigv4::http_request::{
+            PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+            SigningSettings, UriPathNormalizationMode, sign,
+        };
+        let identity =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", SECRET, None, None, "bench").into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(SIX_DAYS);
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(UNIX_EPOCH + Duration::from_secs(SIGNED_AT))
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let urls: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                ours.sign("attachments-prod", k, &mut url);
+                url[..url.find("&X-Amz-Algorithm").unwrap()].to_owned()
+            })
+            .collect();
+        let started = Instant::now();
+        let mut done = 0u64;
+        while started.elapsed() < min {
+            for u in &urls {
+                let request = SignableRequest::new(
+                    "GET",
+                    u,
+                    std::iter::once(("host", "attachments-prod.s3.us-east-1.amazonaws.com")),
+                    SignableBody::UnsignedPayload,
+                )
+                .unwrap();
+                black_box(sign(request, &params).unwrap());
+            }
+            done += urls.len() as u64;
+        }
+        done as f64 / started.elapsed().as_secs_f64()
+    };
+
+    // aws-sdk-s3's presigner, as a function would call it.
+    let sdk_per_sec = {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::new()
+                .behavior_version_latest()
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "AKIDEXAMPLE",
+                    SECRET,
+                    None,
+                    None,
+                    "bench",
+                ))
+                .build(),
+        );
+        let config = aws_sdk_s3::presigning::PresigningConfig::builder()
+            .start_time(UNIX_EPOCH + Duration::from_secs(SIGNED_AT))
+            .expires_in(SIX_DAYS)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let started = Instant::now();
+            let mut done = 0u64;
+            while started.elapsed() < min {
+                for k in &keys {
+                    let r = client
+                        .get_object()
+                        .bucket("attachments-prod")
+                        .key(k)
+                        .presigned(config.clone())
+                        .await
+                        .unwrap();
+                    black_box(r.uri().len());
+                }
+                done += keys.len() as u64;
+            }
+            done as f64 / started.elapsed().as_secs_f64()
+        })
+    };
+
+    json!({
+        "signer": {
+            "ours_per_sec": ours_per_sec.round(),
+            "sdk_per_sec": sdk_per_sec.round(),
+            "sigv4_per_sec": sigv4_per_sec.round(),
+            "floor_per_sec": floor_per_sec.round(),
+            "allocs_per_url": allocs_per_url,
+            "ours_vs_sdk": ours_per_sec / sdk_per_sec,
+            "floor_vs_ours": floor_per_sec / ours_per_sec,
+        },
+        "manifest": manifest_rates(),
+    })
+}
+
+/// Lines per second and MB/s writing manifest rows (parse the inventory line, sign, encode).
+fn manifest_rates() -> serde_json::Value {
+    let attachment = Attachment {
+        account_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap(),
+        attachment_id: export_core::ids::AttachmentId::random(),
+        message_id: export_core::ids::MessageId::random(),
+        conversation_id: export_core::ids::ConversationId::random(),
+        conversation_type: ConversationType::Group,
+        uploader_id: export_core::ids::UserId::random(),
+        file_name: "quarterly report, \"final\" v3.pdf".into(),
+        content_type: "application/pdf".into(),
+        size_bytes: 1_234_567,
+        sha256: "ab".repeat(32),
+        bucket: "attachments-prod".into(),
+        object_key: keys(1)[0].clone(),
+        uploaded_at: signed_at(),
+        deleted: false,
+    };
+    let line =
+        serde_json::to_vec(&InventoryLine::new(attachment, String::new(), "ada@example.com".into(), true))
+            .unwrap();
+    let mut out = serde_json::Map::new();
+    for format in [ExportFormat::Csv, ExportFormat::Jsonl] {
+        let mut signer =
+            Presigner::new(&credentials(), "us-east-1", S3Endpoint::Aws, signed_at(), SIX_DAYS).unwrap();
+        let expires = signer_expiry();
+        let rows = 200_000u64;
+        let started = Instant::now();
+        let mut encoder = ManifestEncoder::new(format, true).unwrap();
+        let mut url = String::with_capacity(2048);
+        for _ in 0..rows {
+            let parsed: InventoryLine = serde_json::from_slice(black_box(&line)).unwrap();
+            signer.sign(&parsed.bucket, &parsed.object_key, &mut url);
+            encoder.row(&parsed, &url, &expires).unwrap();
+        }
+        let bytes = encoder.finish().unwrap().len() as f64;
+        let secs = started.elapsed().as_secs_f64();
+        out.insert(
+            format!("{format:?}").to_lowercase(),
+            json!({"lines_per_sec": (rows as f64 / secs).round(), "mb_per_sec": (bytes / secs / 1e6 * 10.0).round() / 10.0}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+fn signer_expiry() -> String {
+    signed_at().plus(SIX_DAYS).to_string()
+}
+
+/// The read ceiling: every catalog item of one account, all pages, nothing else done.
+async fn raw_read(account: &str) -> serde_json::Value {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = std::env::var("ATTACHMENTS_TABLE").expect("ATTACHMENTS_TABLE (source .local/stack.env)");
+    let started = Instant::now();
+    let mut items = 0u64;
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("accountId = :a")
+        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S(account.into()))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        items += page.expect("Query").items().len() as u64;
+    }
+    json!({"items": items, "raw_read_s": started.elapsed().as_secs_f64()})
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("cpu") => tokio::task::spawn_blocking(cpu).await.unwrap(),
+        Some("raw-read") => raw_read(args.get(2).expect("raw-read ACCOUNT_ID")).await,
+        _ => {
+            eprintln!("usage: bench cpu | bench raw-read ACCOUNT_ID");
+            std::process::exit(2);
+        }
+    };
+    println!("{result}");
+}
