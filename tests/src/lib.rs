@@ -418,3 +418,37 @@ pub fn tamper_signature(url: &str) -> String {
     bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
     String::from_utf8(bytes).unwrap()
 }
+
+/// template.yaml, with CloudFormation's short tags kept as tagged values.
+pub fn template() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml parses")
+}
+
+/// The template's resources of one type, by logical id.
+pub fn resources_of_type(
+    template: &serde_yaml::Value,
+    kind: &str,
+) -> std::collections::BTreeMap<String, serde_yaml::Value> {
+    template["Resources"]
+        .as_mapping()
+        .expect("template has Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// The `${...}` placeholders of the state machine definition.
+pub fn asl_placeholders() -> std::collections::BTreeSet<String> {
+    let asl =
+        std::fs::read_to_string(repo_root().join("infra/statemachine/export.asl.json")).expect("the ASL");
+    let mut placeholders = std::collections::BTreeSet::new();
+    let mut rest = asl.as_str();
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').expect("a closed placeholder") + start;
+        placeholders.insert(rest[start + 2..end].to_owned());
+        rest = &rest[end..];
+    }
+    placeholders
+}

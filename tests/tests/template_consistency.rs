@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use integration_tests::repo_root;
+use integration_tests::{asl_placeholders, repo_root, resources_of_type, template};
 use serde_yaml::Value;
 
 /// Library crates under functions/: shared code, not deployed as functions.
@@ -24,22 +24,8 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-fn template() -> Value {
-    serde_yaml::from_str(&read("template.yaml")).expect("template.yaml parses")
-}
-
 fn openapi() -> Value {
     serde_yaml::from_str(&read("infra/api/openapi.yaml")).expect("infra/api/openapi.yaml parses")
-}
-
-fn resources_of_type(template: &Value, kind: &str) -> BTreeMap<String, Value> {
-    template["Resources"]
-        .as_mapping()
-        .expect("template has Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone()))
-        .collect()
 }
 
 /// The target of `!GetAtt X.Arn` or `{"Fn::GetAtt": [X, Arn]}`: ("X", "Arn").
@@ -268,18 +254,6 @@ fn the_api_has_the_designs_routes_each_on_its_function() {
     for (_, _, function) in DESIGN_ROUTES {
         assert!(functions.contains_key(function), "the API invokes {function}, which the template lacks");
     }
-}
-
-fn asl_placeholders() -> BTreeSet<String> {
-    let asl = read("infra/statemachine/export.asl.json");
-    let mut placeholders = BTreeSet::new();
-    let mut rest = asl.as_str();
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..].find('}').expect("a closed placeholder") + start;
-        placeholders.insert(rest[start + 2..end].to_owned());
-        rest = &rest[end..];
-    }
-    placeholders
 }
 
 #[test]

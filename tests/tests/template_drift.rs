@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use integration_tests::{Stack, repo_root};
+use integration_tests::{Stack, asl_placeholders, repo_root, resources_of_type, template};
 use serde_yaml::Value;
 
 /// Local names of the template's resources (logical id → stack variable holding the local name).
@@ -21,16 +21,6 @@ struct TableShape {
     keys: Vec<(String, String)>,
     attributes: BTreeMap<String, String>,
     indexes: BTreeMap<String, (Vec<(String, String)>, String)>,
-}
-
-fn resources_of_type(template: &Value, kind: &str) -> BTreeMap<String, Value> {
-    template["Resources"]
-        .as_mapping()
-        .expect("template has Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone()))
-        .collect()
 }
 
 fn key_schema(v: &Value) -> Vec<(String, String)> {
@@ -99,11 +89,6 @@ fn local_shape(t: &aws_sdk_dynamodb::types::TableDescription) -> TableShape {
     }
 }
 
-fn template() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    serde_yaml::from_str(&text).expect("template.yaml parses")
-}
-
 #[tokio::test]
 async fn local_tables_equal_the_templates() {
     let stack = Stack::load();
@@ -153,14 +138,7 @@ async fn local_buckets_equal_the_templates() {
 
 #[test]
 fn the_state_machine_names_only_functions_of_the_workspace() {
-    let asl = std::fs::read_to_string(repo_root().join("infra/statemachine/export.asl.json")).unwrap();
-    let mut placeholders = BTreeSet::new();
-    let mut rest = asl.as_str();
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..].find('}').unwrap() + start;
-        placeholders.insert(rest[start + 2..end].to_owned());
-        rest = &rest[end..];
-    }
+    let placeholders = asl_placeholders();
     assert!(!placeholders.is_empty());
     for p in placeholders {
         let crate_name = p
