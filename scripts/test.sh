@@ -47,5 +47,11 @@ set -a
 # shellcheck source=/dev/null
 source .local/stack.env
 set +a
-cargo nextest run --workspace --no-fail-fast
+# Every test but the fault tests, in parallel; then the fault tests, which stop and pause the shared
+# servers, alone and one at a time.
+status=0
+cargo nextest run --workspace --no-fail-fast -E 'not binary(faults)' || status=$?
+step "run the fault tests (servers stopped and paused: alone, one at a time)"
+cargo nextest run -p integration-tests --no-fail-fast --test-threads 1 -E 'binary(faults)' || status=$?
 if [[ $started_stack == 0 ]]; then echo "(stack left running; make down stops it)"; fi
+exit $status

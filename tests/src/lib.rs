@@ -401,14 +401,129 @@ impl Stack {
             matching["mode"] = serde_json::json!(m);
         }
         let fault = serde_json::json!({"function": function, "match": matching, "errorType": error_type, "times": times});
+        self.add_fault(&fault).await;
+    }
+
+    /// Registers a fault with the invoke proxy; returns its id.
+    async fn add_fault(&self, fault: &serde_json::Value) -> u64 {
         let response = reqwest::Client::new()
             .post(format!("{}/__faults", self.var("AWS_ENDPOINT_URL_LAMBDA")))
-            .json(&fault)
+            .json(fault)
             .send()
             .await
             .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()["id"].as_u64().unwrap()
+    }
+
+    /// Holds the next invocation of `function` (in `mode`, for write-manifest) for `account` at the
+    /// invoke proxy, before it reaches the function, until `Held::release`.
+    pub async fn hold(&self, function: &str, account: &AccountId, mode: Option<&str>) -> Held {
+        let mut matching = serde_json::json!({"job.accountId": account.as_str()});
+        if let Some(m) = mode {
+            matching["mode"] = serde_json::json!(m);
+        }
+        let fault = serde_json::json!({"function": function, "match": matching, "hold": true, "times": 1});
+        let id = self.add_fault(&fault).await;
+        Held { url: format!("{}/__faults/{id}", self.var("AWS_ENDPOINT_URL_LAMBDA")) }
+    }
+}
+
+/// An invocation held at the invoke proxy.
+pub struct Held {
+    url: String,
+}
+
+impl Held {
+    /// Waits until the held invocation has arrived (the step is in flight).
+    pub async fn arrived(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let state: serde_json::Value = reqwest::get(&self.url).await.unwrap().json().await.unwrap();
+            if state["held"].as_u64() == Some(1) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the held step never arrived: {state}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Lets the held invocation through to the function.
+    pub async fn release(&self) {
+        let response = reqwest::Client::new().post(format!("{}/release", self.url)).send().await.unwrap();
         assert_eq!(response.status(), 204);
     }
+}
+
+/// One server of the local stack, by the name `up.sh` gives it (`s3`, `dynamodb`, …).
+pub struct Server(pub &'static str);
+
+impl Server {
+    fn pid(&self) -> String {
+        let path = repo_root().join(format!(".local/pids/{}.pid", self.0));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
+    }
+
+    fn signal(&self, signal: &str) {
+        // The negative PID is the server's process group: up.sh starts each in its own session.
+        let status = std::process::Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.pid())])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {}", self.0);
+    }
+
+    /// Freezes the server: connections are accepted by the kernel but never answered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Stops the server and starts it again on the same port and data (`up.sh --restart`).
+    pub fn stop(&self) {
+        self.signal("-TERM");
+        let pid: i32 = self.pid().parse().unwrap();
+        for _ in 0..100 {
+            let alive = std::process::Command::new("kill")
+                .args(["-0", "--", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            if !alive {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{} did not stop", self.0);
+    }
+
+    /// Starts a stopped server again, and waits until it answers.
+    pub fn start(&self) {
+        let status = std::process::Command::new(repo_root().join("infra/local/up.sh"))
+            .args(["--restart", self.0])
+            .status()
+            .unwrap();
+        assert!(status.success(), "up.sh --restart {}", self.0);
+    }
+}
+
+/// The manifest, downloaded through the link RetrieveDataExport hands out, checked against its SHA-256.
+pub async fn download_manifest(view: &serde_json::Value) -> Vec<u8> {
+    let link = view["manifest"]["url"].as_str().expect("a SUCCEEDED export hands out a manifest link");
+    let response = reqwest::get(link).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap().to_vec();
+    assert_eq!(sha256_hex(&bytes), view["manifest"]["sha256"].as_str().unwrap());
+    assert_eq!(bytes.len() as u64, view["manifest"]["bytes"].as_u64().unwrap());
+    bytes
+}
+
+pub fn rows(manifest: &[u8]) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(manifest).records().map(|r| r.unwrap()).collect()
 }
 
 /// The same pre-signed URL with one character of its signature changed.

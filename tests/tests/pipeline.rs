@@ -9,7 +9,9 @@ use export_core::Timestamp;
 use export_core::ids::{AccountId, ConversationId, UserId};
 use export_core::model::{AccountType, Attachment, ConversationType, ExportStatus};
 use export_core::ports::ExportStore;
-use integration_tests::{SeededAccount, Stack, attachment, seed_account, sha256_hex};
+use integration_tests::{
+    SeededAccount, Stack, attachment, download_manifest, rows, seed_account, sha256_hex,
+};
 use reqwest::Method;
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -19,21 +21,6 @@ async fn request_export(stack: &Stack, account: &AccountId, body: &str) -> Strin
         stack.api(Method::POST, &format!("/accounts/{account}/data-exports"), Some(body.into()), None).await;
     assert_eq!(reply.status, 202, "{:?}", reply.body);
     reply.body["exportId"].as_str().unwrap().to_owned()
-}
-
-/// The manifest, downloaded through the link RetrieveDataExport hands out, checked against its SHA-256.
-async fn download_manifest(view: &serde_json::Value) -> Vec<u8> {
-    let link = view["manifest"]["url"].as_str().expect("a SUCCEEDED export hands out a manifest link");
-    let response = reqwest::get(link).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let bytes = response.bytes().await.unwrap().to_vec();
-    assert_eq!(sha256_hex(&bytes), view["manifest"]["sha256"].as_str().unwrap());
-    assert_eq!(bytes.len() as u64, view["manifest"]["bytes"].as_u64().unwrap());
-    bytes
-}
-
-fn rows(manifest: &[u8]) -> Vec<csv::StringRecord> {
-    csv::Reader::from_reader(manifest).records().map(|r| r.unwrap()).collect()
 }
 
 fn in_room(a: &mut Attachment, room: &export_core::ids::RoomId) {

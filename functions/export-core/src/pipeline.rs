@@ -453,6 +453,19 @@ pub fn describe_failure(error: &StepError) -> FailureInfo {
         .as_deref()
         .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
         .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned));
+    // lambda_runtime reports a panic with the panic payload's type name as the errorType and
+    // "Lambda panicked: …" as the message: internals the administrator has no use for.
+    let panicked = error.error.trim_start_matches('&').starts_with("alloc::boxed::Box<dyn core::any::Any")
+        || cause_message.as_deref().is_some_and(|m| m.starts_with("Lambda panicked"));
+    if panicked {
+        return FailureInfo {
+            code: "StepCrashed".to_owned(),
+            message:
+                "A step of the export crashed. Request the export again; if it keeps failing, give your AWS \
+                      operator the export id."
+                    .to_owned(),
+        };
+    }
     let message = match error.error.as_str() {
         "States.Timeout" => "A step of the export took too long and was stopped. Request the export again; if it keeps \
                              timing out, give your AWS operator the export id."
@@ -816,6 +829,12 @@ mod tests {
 
     #[test]
     fn failures_read_well() {
+        let panic = describe_failure(&StepError {
+            error: "&alloc::boxed::Box<dyn core::any::Any + core::marker::Send>".into(),
+            cause: Some(r#"{"errorMessage": "Lambda panicked: index out of bounds"}"#.into()),
+        });
+        assert_eq!(panic.code, "StepCrashed");
+        assert!(!panic.message.contains("index out of bounds"), "no internals for the administrator");
         let timeout = describe_failure(&StepError { error: "States.Timeout".into(), cause: None });
         assert!(timeout.message.contains("took too long"));
         let opaque = describe_failure(&StepError { error: "Weird".into(), cause: Some("not json".into()) });

@@ -91,6 +91,10 @@ pub trait ExportStore: Send + Sync {
         export: &ExportId,
     ) -> impl Future<Output = Result<Option<ExportRecord>>> + Send;
 
+    /// Exports of every account that are still QUEUED or RUNNING, a page at a time (the schedule's
+    /// search for stuck exports; a full-table read, once a day).
+    fn unfinished(&self, after: Option<&str>) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
+
     /// The account's exports, newest first.
     fn list(
         &self,
@@ -256,6 +260,20 @@ pub trait Workflow: Send + Sync {
     /// Starts the export's execution, named by its export id; starting it again is harmless.
     /// Returns the execution ARN.
     fn start(&self, job: &ExportJob) -> impl Future<Output = Result<String>> + Send;
+
+    /// Where the export's execution stands.
+    fn state(&self, export: &ExportId) -> impl Future<Output = Result<ExecutionState>> + Send;
+}
+
+/// An execution as the schedule's stuck-export search sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionState {
+    /// Running (or pending a redrive): its own steps will record the outcome.
+    Running,
+    /// Ended with this Step Functions status (`SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`).
+    Ended(String),
+    /// No execution by that name.
+    NotStarted,
 }
 
 /// Makes the URL signer for a part: the credentials and signing time are only known then.

@@ -11,7 +11,9 @@ use crate::model::{
     AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle, Via,
 };
 use crate::payloads::ExportJob;
-use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, StatusChange, Workflow};
+use crate::ports::{
+    Admission, AttachmentCatalog, Clock, ExecutionState, ExportStore, StatusChange, Workflow,
+};
 use crate::time::Timestamp;
 
 /// Guidance for a Team account (DESIGN §1).
@@ -19,6 +21,10 @@ pub const TEAM_ACCOUNT_GUIDANCE: &str = "Data exports are available to Enterpris
 Team account. To export your users' files, claim your organisation's email domain so the account \
 becomes an Enterprise account; or remove the users from the Team so each of them can download their \
 own files.";
+
+/// How long a QUEUED export may have no execution before the schedule calls it stuck: longer than
+/// start-export can run (Lambda's 15-minute maximum), so a start still in flight is never touched.
+pub const NOT_STARTED_GRACE: Duration = Duration::from_secs(900);
 
 /// Client tokens: 1 to 64 visible ASCII characters (the AWS convention).
 const CLIENT_TOKEN_MAX: usize = 64;
@@ -192,10 +198,14 @@ pub fn throttled(throttle: &Throttle, now: Timestamp) -> Error {
 
 /// Counts of a schedule sweep.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     pub started: u32,
     pub skipped: u32,
     pub failed: u32,
+    /// Stuck exports (execution ended or never started without a final status) marked FAILED,
+    /// their windows given back.
+    pub recovered: u32,
 }
 
 impl<C, S, W, K> Starter<'_, C, S, W, K>
@@ -208,7 +218,8 @@ where
     /// The weekly schedule: an export for every Enterprise account that opted in and whose window is
     /// open. One broken account never stops the sweep; each account's outcome is logged.
     pub async fn sweep(&self, principal: &str) -> Result<SweepReport> {
-        let mut report = SweepReport::default();
+        // Stuck exports first: recovering one reopens its account's window for this very sweep.
+        let mut report = SweepReport { recovered: self.recover_stuck().await?, ..SweepReport::default() };
         let mut cursor: Option<String> = None;
         loop {
             let page = self.catalog.accounts(cursor.as_deref()).await?;
@@ -239,9 +250,72 @@ where
             started = report.started,
             skipped = report.skipped,
             failed = report.failed,
+            recovered = report.recovered,
             "schedule sweep done"
         );
         Ok(report)
+    }
+
+    /// Finds exports still QUEUED or RUNNING whose execution has ended (timed out, aborted, or failed
+    /// before its Catch could run) or was never started, and ends them FAILED with the window given
+    /// back — so nothing stays stuck and no administrator waits a week for nothing. Returns how many.
+    pub async fn recover_stuck(&self) -> Result<u32> {
+        let mut recovered = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.store.unfinished(cursor.as_deref()).await?;
+            for record in page.items {
+                match self.recover_one(&record).await {
+                    Ok(true) => recovered += 1,
+                    Ok(false) => {}
+                    // One unreadable execution must not stop the search.
+                    Err(e) => tracing::error!(
+                        account = %record.account_id, export = %record.export_id, code = e.code(), error = %e,
+                        "schedule: could not check a possibly stuck export"
+                    ),
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(recovered),
+            }
+        }
+    }
+
+    async fn recover_one(&self, record: &ExportRecord) -> Result<bool> {
+        let (account, export) = (&record.account_id, &record.export_id);
+        let now = self.clock.now();
+        let code = match self.workflow.state(export).await? {
+            ExecutionState::Running => return Ok(false),
+            ExecutionState::NotStarted if now < record.requested_at.plus(NOT_STARTED_GRACE) => {
+                return Ok(false);
+            }
+            ExecutionState::NotStarted => "ExecutionNotStarted".to_owned(),
+            ExecutionState::Ended(status) => match status.as_str() {
+                "TIMED_OUT" => "States.Timeout".to_owned(),
+                "ABORTED" => "ExecutionAborted".to_owned(),
+                _ => "ExecutionEndedWithoutResult".to_owned(),
+            },
+        };
+        let failure = FailureInfo {
+            code,
+            message: "The export stopped before it could finish and was closed by the daily check. No \
+                      export window was used: you can request an export again now."
+                .to_owned(),
+        };
+        tracing::warn!(%account, %export, status = %record.status, code = %failure.code, "schedule: recovering a stuck export");
+        match self
+            .store
+            .change_status(account, export, StatusChange::Failed { completed_at: now, error: failure })
+            .await
+        {
+            Ok(()) => {}
+            // It finished while we looked: its own steps recorded the outcome.
+            Err(Error::StatusConflict(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.store.release_window(account, export).await?;
+        Ok(true)
     }
 
     /// `Ok(None)`: not an opted-in Enterprise account (or its window is known closed).
@@ -428,7 +502,7 @@ mod tests {
         w.starter().start(request(&throttled_account, None)).await.unwrap();
 
         let report = w.starter().sweep("schedule").await.unwrap();
-        assert_eq!(report, SweepReport { started: 2, skipped: 3, failed: 1 });
+        assert_eq!(report, SweepReport { started: 2, skipped: 3, failed: 1, recovered: 0 });
         for account in [&opted_in, &opted_in_2] {
             let records = w.store.records(account);
             assert_eq!(records.len(), 1);
@@ -437,6 +511,50 @@ mod tests {
         // A second sweep the same day starts nothing.
         w.clock.advance(Duration::from_secs(3600));
         let again = w.starter().sweep("schedule").await.unwrap();
-        assert_eq!(again, SweepReport { started: 0, skipped: 5, failed: 1 });
+        assert_eq!(again, SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0 });
+    }
+
+    #[tokio::test]
+    async fn the_sweep_fails_stuck_exports_and_gives_their_windows_back() {
+        let w = World::new();
+        // Three running exports: one whose execution timed out, one still running, one never started.
+        let timed_out = w.catalog.add_account(AccountType::Enterprise, false);
+        let running = w.catalog.add_account(AccountType::Enterprise, false);
+        let never_started = w.catalog.add_account(AccountType::Enterprise, true);
+        let mut ids = Vec::new();
+        for account in [&timed_out, &running] {
+            ids.push(w.starter().start(request(account, None)).await.unwrap().export_id);
+        }
+        w.workflow.ended.lock().unwrap().insert(ids[0], "TIMED_OUT".into());
+        // Admitted, but start-export died before StartExecution.
+        let orphan = ExportRecord::new_request(
+            never_started.clone(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "p".into(), via: Via::Api },
+            None,
+            w.clock.now(),
+        );
+        assert!(matches!(w.store.admit(&orphan, WEEK).await.unwrap(), Admission::Accepted { .. }));
+
+        // Within the grace period the orphan may still be starting: left alone.
+        assert_eq!(w.starter().recover_stuck().await.unwrap(), 1);
+        let record = w.store.record(&timed_out, &ids[0]).unwrap();
+        assert_eq!(record.status, ExportStatus::Failed);
+        assert_eq!(record.error.unwrap().code, "States.Timeout");
+        assert!(w.store.throttle(&timed_out).await.unwrap().is_none(), "window given back");
+        assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued);
+        assert_eq!(w.store.record(&never_started, &orphan.export_id).unwrap().status, ExportStatus::Queued);
+
+        // After it, the orphan is failed, and the same sweep starts the account's scheduled export.
+        w.clock.advance(NOT_STARTED_GRACE + Duration::from_secs(1));
+        let report = w.starter().sweep("schedule").await.unwrap();
+        assert_eq!(report.recovered, 1);
+        assert_eq!(report.started, 1);
+        let orphaned = w.store.record(&never_started, &orphan.export_id).unwrap();
+        assert_eq!(orphaned.status, ExportStatus::Failed);
+        assert_eq!(orphaned.error.unwrap().code, "ExecutionNotStarted");
+        assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued, "still running");
+        // Nothing left to recover.
+        assert_eq!(w.starter().recover_stuck().await.unwrap(), 0);
     }
 }

@@ -14,7 +14,9 @@ use crate::model::{
     Account, AccountType, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User,
 };
 use crate::payloads::ExportJob;
-use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, Page, StatusChange, Workflow};
+use crate::ports::{
+    Admission, AttachmentCatalog, Clock, ExecutionState, ExportStore, Page, StatusChange, Workflow,
+};
 use crate::time::Timestamp;
 
 #[derive(Default)]
@@ -196,6 +198,19 @@ impl ExportStore for FakeStore {
         Ok(self.record(account, export))
     }
 
+    async fn unfinished(&self, after: Option<&str>) -> Result<Page<ExportRecord>> {
+        // One record per page, so callers' paging is exercised; the cursor is the last export id.
+        let state = self.state.lock().unwrap();
+        let mut open: Vec<&ExportRecord> = state.records.values().filter(|r| !r.status.is_final()).collect();
+        open.sort_by_key(|r| r.export_id);
+        let next_record =
+            open.into_iter().find(|r| after.is_none_or(|a| r.export_id.to_string().as_str() > a));
+        Ok(match next_record {
+            Some(r) => Page { items: vec![r.clone()], next: Some(r.export_id.to_string()) },
+            None => Page { items: vec![], next: None },
+        })
+    }
+
     async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
         let mut all = self.records(account);
         all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
@@ -317,6 +332,8 @@ impl ExportStore for FakeStore {
 pub struct FakeWorkflow {
     pub fail: AtomicBool,
     pub started: Mutex<Vec<ExportJob>>,
+    /// Executions that ended, with their Step Functions status; started ones are otherwise RUNNING.
+    pub ended: Mutex<HashMap<ExportId, String>>,
 }
 
 impl FakeWorkflow {
@@ -334,6 +351,14 @@ impl Workflow for FakeWorkflow {
         }
         self.started.lock().unwrap().push(job.clone());
         Ok(format!("arn:aws:states:us-east-1:000000000000:execution:ExportStateMachine:{}", job.export_id))
+    }
+
+    async fn state(&self, export: &ExportId) -> Result<ExecutionState> {
+        if let Some(status) = self.ended.lock().unwrap().get(export) {
+            return Ok(ExecutionState::Ended(status.clone()));
+        }
+        let started = self.started.lock().unwrap().iter().any(|job| job.export_id == *export);
+        Ok(if started { ExecutionState::Running } else { ExecutionState::NotStarted })
     }
 }
 

@@ -26,6 +26,28 @@ pub fn path_parameter<'a>(request: &'a ApiGatewayProxyRequest, name: &str) -> &'
 }
 
 /// Whether a payload has the shape of a REST API proxy event.
+/// Request bodies are JSON (DESIGN §5). A body declared as something else (curl's `-d` sends
+/// `application/x-www-form-urlencoded`) is refused with the fix in the message, rather than parsed
+/// on a guess. No Content-Type at all is accepted.
+pub fn require_json_body(request: &ApiGatewayProxyRequest) -> Result<(), Error> {
+    if request.body.as_deref().is_none_or(str::is_empty) {
+        return Ok(());
+    }
+    let Some(declared) = request.headers.get("content-type") else {
+        return Ok(());
+    };
+    let media_type = declared.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+    let media_type = media_type.to_ascii_lowercase();
+    let (kind, subtype) = media_type.split_once('/').unwrap_or_default();
+    if kind == "application" && (subtype == "json" || subtype.ends_with("+json")) {
+        return Ok(());
+    }
+    Err(Error::BadRequest(format!(
+        "The request body must be JSON, sent with Content-Type: application/json; this request declared {:?}.",
+        declared.to_str().unwrap_or("a non-ASCII value")
+    )))
+}
+
 pub fn is_proxy_event(payload: &Value) -> bool {
     payload.get("httpMethod").is_some() && payload.get("requestContext").is_some()
 }
@@ -50,4 +72,34 @@ pub fn to_proxy_response(reply: HttpReply) -> ApiGatewayProxyResponse {
 /// A reply for Lambda: any serializable value as JSON.
 pub fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::Internal(format!("serializing the reply: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: Option<&str>) -> ApiGatewayProxyRequest {
+        let mut request = ApiGatewayProxyRequest { body: body.map(str::to_owned), ..Default::default() };
+        if let Some(value) = content_type {
+            request.headers.insert("content-type", HeaderValue::from_str(value).unwrap());
+        }
+        request
+    }
+
+    #[test]
+    fn json_bodies_pass_and_other_declared_media_types_are_refused_with_the_fix() {
+        let body = Some(r#"{"format": "csv"}"#);
+        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.x+json"]
+        {
+            assert!(require_json_body(&request(Some(ok), body)).is_ok(), "{ok}");
+        }
+        assert!(require_json_body(&request(None, body)).is_ok(), "no declared type");
+        assert!(require_json_body(&request(Some("text/plain"), None)).is_ok(), "no body, nothing to check");
+        for refused in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "json"] {
+            let error = require_json_body(&request(Some(refused), body)).unwrap_err();
+            assert_eq!(error.code(), "BadRequestException");
+            assert_eq!(error.http_status(), 400);
+            assert!(error.to_string().contains("Content-Type: application/json"), "{error}");
+        }
+    }
 }

@@ -477,6 +477,41 @@ impl ExportStore for DynamoExportStore {
         out.item.map(export_record).transpose()
     }
 
+    async fn unfinished(&self, after: Option<&str>) -> Result<Page<ExportRecord>> {
+        // The cursor is `{accountId}|{sk}`: a Scan's position names both keys.
+        let start = after
+            .map(|cursor| {
+                cursor
+                    .split_once('|')
+                    .map(|(account, sk)| {
+                        HashMap::from([("accountId".to_owned(), s(account)), ("sk".to_owned(), s(sk))])
+                    })
+                    .ok_or_else(|| Error::BadRequest(format!("not a stuck-export cursor: {cursor:?}")))
+            })
+            .transpose()?;
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(sk, :p) AND #status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
+            .expression_attribute_values(":queued", s(ExportStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("Scan ExportsTable", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| Ok::<_, Error>(format!("{}|{}", string_attr(k, "accountId")?, string_attr(k, "sk")?)))
+            .transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(export_record).collect::<Result<_>>()?;
+        Ok(Page { items, next })
+    }
+
     async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
         let out = self
             .client

@@ -11,7 +11,17 @@ pub use events::EventBridgeNotifier;
 pub use s3::S3ObjectStore;
 pub use sfn::StepFunctionsWorkflow;
 
-/// The SDK configuration from the standard chain (environment, profile, role).
+/// One attempt at any AWS call may take this long. The SDK sets no such limit by default, so a
+/// connection to a stalled server would otherwise hang until the Lambda's own timeout; with it, the
+/// SDK's retries (and then the state machine's) take over. Generous: an UploadPartCopy of a large
+/// manifest part is the slowest call.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SDK configuration from the standard chain (environment, profile, role), with timeouts.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }

@@ -3,8 +3,9 @@
 use aws_sdk_sfn::Client;
 
 use crate::error::{Error, Result, from_sdk};
+use crate::ids::ExportId;
 use crate::payloads::{ExecutionInput, ExportJob};
-use crate::ports::Workflow;
+use crate::ports::{ExecutionState, Workflow};
 
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
@@ -44,6 +45,20 @@ impl Workflow for StepFunctionsWorkflow {
                 Ok(self.execution_arn(&name))
             }
             Err(e) => Err(from_sdk("StartExecution", e)),
+        }
+    }
+
+    async fn state(&self, export: &ExportId) -> Result<ExecutionState> {
+        let arn = self.execution_arn(&export.to_string());
+        match self.client.describe_execution().execution_arn(&arn).send().await {
+            Ok(out) => Ok(match out.status.as_str() {
+                "RUNNING" | "PENDING_REDRIVE" => ExecutionState::Running,
+                ended => ExecutionState::Ended(ended.to_owned()),
+            }),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {
+                Ok(ExecutionState::NotStarted)
+            }
+            Err(e) => Err(from_sdk("DescribeExecution", e)),
         }
     }
 }
