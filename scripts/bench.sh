@@ -4,6 +4,8 @@
 #      the floor (one SHA-256 + one HMAC per URL); allocations per URL
 #   2. end to end on the local stack, at N/10 and N attachments: a bare Query of the account's
 #      catalog (the read ceiling) vs a full export from POST to SUCCEEDED; peak RSS of each function
+#   3. cold start of each function's release binary under a minimal Runtime API (process start to
+#      its first request for an event; median of 10) and the binaries' sizes
 # Results: bench/results/<UTC time>.json and .md (the README's performance section quotes them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +24,8 @@ started_stack=0
 if [[ -f .local/stack.env ]] && infra/local/up.sh --check >/dev/null 2>&1; then
     say "reusing the running local stack"
 else
-    say "starting the local stack"
-    infra/local/up.sh >/dev/null
+    say "starting the local stack (release builds of the functions, as on Lambda)"
+    WATCH_RELEASE=1 infra/local/up.sh >/dev/null
     started_stack=1
     trap 'infra/local/down.sh >/dev/null' EXIT
 fi
@@ -33,6 +35,29 @@ source .local/stack.env
 set +a
 cargo build --quiet --bin attachment-export
 CLI=target/debug/attachment-export
+
+say "cold starts of the release binaries (median of 10 under infra/local/runtime_api.py)"
+FUNCTION_BINS=(start-export enumerate-attachments write-manifest retrieve-export)
+cargo build --quiet --release "${FUNCTION_BINS[@]/#/--bin=}"
+cold="$(
+    set -a
+    # shellcheck source=/dev/null
+    source .local/functions.env
+    set +a
+    for f in "${FUNCTION_BINS[@]}"; do
+        .local/venv/bin/python infra/local/runtime_api.py --runs 10 --out "/tmp/cold-$f.json" -- "target/release/$f" >/dev/null
+    done
+    python3 - "${FUNCTION_BINS[@]}" <<'PY'
+import json, os, statistics, sys
+out = {"cold_start_ms": {}, "binary_bytes": {}}
+for f in sys.argv[1:]:
+    runs = json.load(open(f"/tmp/cold-{f}.json"))["runs"]
+    out["cold_start_ms"][f] = round(statistics.median(r["ready_ms"] for r in runs), 1)
+    out["binary_bytes"][f] = os.path.getsize(f"target/release/{f}")
+print(json.dumps(out))
+PY
+)"
+echo "$cold"
 
 # peak_rss: the largest VmHWM (MiB) of each function's processes so far.
 peak_rss() {
@@ -46,7 +71,7 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     except OSError:
         continue
     name = os.path.basename(cmd)
-    if cmd.startswith("target/debug/") and name in ("start-export", "enumerate-attachments", "write-manifest", "retrieve-export"):
+    if cmd.startswith(("target/debug/", "target/release/")) and name in ("start-export", "enumerate-attachments", "write-manifest", "retrieve-export"):
         hwm = int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]) / 1024
         peaks[name] = max(peaks.get(name, 0), round(hwm, 1))
 print(json.dumps(peaks))
@@ -83,9 +108,11 @@ echo "$large"
 rss="$(peak_rss)"
 
 mkdir -p bench/results
-python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "make bench N=$N" <<'PY'
+profile=debug
+grep -q -- '--release' "/proc/$(cat .local/pids/lambda-watch.pid)/cmdline" 2>/dev/null && profile=release
+python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "$cold" "make bench N=$N" "$profile" <<'PY'
 import json, platform, sys, os
-out, cpu, small, large, rss, command = sys.argv[1], *map(json.loads, sys.argv[2:6]), sys.argv[6]
+out, cpu, small, large, rss, cold, command, profile = sys.argv[1], *map(json.loads, sys.argv[2:7]), sys.argv[7], sys.argv[8]
 info = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), platform.processor())
 flags = next((l for l in info.splitlines() if l.startswith("flags")), "")
@@ -93,8 +120,8 @@ mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 machine = f"{model}, {os.cpu_count()} cores, {mem_gib} GiB, SHA extensions: {'yes' if ' sha_ni' in flags else 'no'}, {platform.system()} {platform.release()}"
 e2e = dict(large, peak_rss_mb=rss, ratio_export_vs_raw_read=round(large["export_s"] / large["raw_read_s"], 2),
            growth_from_n_over_10=round(large["export_s"] / small["export_s"], 2), small=small,
-           note="functions run as debug builds under cargo lambda watch; Step Functions is moto's interpreter")
-result = dict(cpu, e2e=e2e, machine=machine, command=command)
+           note=f"functions run as {profile} builds under cargo lambda watch; Step Functions is moto's interpreter")
+result = dict(cpu, e2e=e2e, cold_start=cold, machine=machine, command=command)
 json.dump(result, open(out + ".json", "w"), indent=2)
 s = cpu["signer"]
 m = cpu["manifest"]
@@ -114,8 +141,10 @@ md = f"""| measurement | result | target |
 | export ÷ raw read | **{e2e['ratio_export_vs_raw_read']}×** | ≤ 1.3× |
 | export time growth N/10 → N | {e2e['growth_from_n_over_10']}× ({small['export_s']} s → {large['export_s']} s) | ≈ 10× (linear) |
 | peak RSS per function (MiB) | {', '.join(f'{k} {v}' for k, v in sorted(rss.items()))} | flat in N |
+| cold start, release build (median of 10) | {', '.join(f'{k} {v} ms' for k, v in cold['cold_start_ms'].items())} | < 100 ms |
+| release binary size (x86_64 here) | {', '.join(f"{k} {v / 2**20:.1f} MiB" for k, v in cold['binary_bytes'].items())} | small |
 
-Machine: {machine}. Command: `{command}`. Local functions are debug builds under `cargo lambda watch`; Step Functions is moto's interpreter.
+Machine: {machine}. Command: `{command}`. Local functions are {profile} builds under `cargo lambda watch`; Step Functions is moto's interpreter.
 """
 open(out + ".md", "w").write(md)
 print(md)

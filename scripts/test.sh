@@ -47,11 +47,12 @@ set -a
 # shellcheck source=/dev/null
 source .local/stack.env
 set +a
-# Every test but the fault tests, in parallel; then the fault tests, which stop and pause the shared
-# servers, alone and one at a time.
+# Every test but the fault and load tests, in parallel; then those, which stop and pause the shared
+# servers or load them on purpose, alone and one at a time.
 status=0
-cargo nextest run --workspace --no-fail-fast -E 'not binary(faults)' || status=$?
-step "run the fault tests (servers stopped and paused: alone, one at a time)"
-cargo nextest run -p integration-tests --no-fail-fast --test-threads 1 -E 'binary(faults)' || status=$?
+alone='binary(faults) | binary(load) | binary(api_conformance)'
+cargo nextest run --workspace --no-fail-fast -E "not ($alone)" || status=$?
+step "run the fault and load tests (servers stopped, paused, loaded: alone, one at a time)"
+cargo nextest run -p integration-tests --no-fail-fast --test-threads 1 -E "$alone" || status=$?
 if [[ $started_stack == 0 ]]; then echo "(stack left running; make down stops it)"; fi
 exit $status

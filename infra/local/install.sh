@@ -25,15 +25,22 @@ mkdir -p "$LOCAL/stamps" "$LOCAL/tools/lib" "$LOCAL/logs"
 installed() { [[ -f "$LOCAL/stamps/$1" && "$(cat "$LOCAL/stamps/$1")" == "$2" ]]; }
 record() { echo "$2" > "$LOCAL/stamps/$1"; }
 
+# install_venv NAME LOCK WHAT: a venv at .local/NAME holding exactly the pins of LOCK.
+install_venv() {
+    local name="$1" lock="$HERE/$2" what="$3" want
+    want="$(sha256sum "$lock" | cut -c1-16)"
+    if installed "$name" "$want" && [[ -x "$LOCAL/$name/bin/python" ]]; then return; fi
+    echo "install: $what from $2 into .local/$name"
+    rm -rf "${LOCAL:?}/$name"
+    python3 -m venv "$LOCAL/$name"
+    "$LOCAL/$name/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$lock"
+    record "$name" "$want"
+}
+
 install_python_tools() {
-    local want
-    want="$(sha256sum "$HERE/requirements.lock" | cut -c1-16)"
-    if installed venv "$want" && [[ -x "$LOCAL/venv/bin/python" ]]; then return; fi
-    echo "install: Python tools (moto, cargo-lambda, boto3) from requirements.lock into .local/venv"
-    rm -rf "$LOCAL/venv"
-    python3 -m venv "$LOCAL/venv"
-    "$LOCAL/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$HERE/requirements.lock"
-    record venv "$want"
+    install_venv venv requirements.lock "Python tools (moto, cargo-lambda, boto3)"
+    # Schemathesis (the API conformance test) pins its own versions of shared packages.
+    install_venv schemathesis requirements-schemathesis.lock "Schemathesis"
 }
 
 install_dynamodb_local() {

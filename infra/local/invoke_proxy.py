@@ -44,6 +44,10 @@ FAULTS_LOCK = threading.Lock()
 HOLD_SECONDS = 300
 WATCH_URL = ""
 TIMEOUT_SECONDS = 900
+# At most this many invocations of one function reach watch at a time (its --concurrency): with
+# more waiting inside watch, it stops handing events to its instances and everything hangs. The
+# rest wait here, as invocations wait for a free instance on Lambda.
+SLOTS: dict[str, threading.BoundedSemaphore] = {}
 
 
 def function_name(raw: str) -> str:
@@ -56,6 +60,11 @@ def function_name(raw: str) -> str:
 
 
 def call_watch(name: str, body: bytes) -> tuple[int, bytes]:
+    with SLOTS[name]:
+        return forward(name, body)
+
+
+def forward(name: str, body: bytes) -> tuple[int, bytes]:
     request = urllib.request.Request(
         f"{WATCH_URL}/2015-03-31/functions/{name}/invocations",
         data=body,
@@ -208,9 +217,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--watch-port", type=int, required=True)
     parser.add_argument("--functions", required=True, help="comma-separated function names")
+    parser.add_argument("--concurrency", type=int, default=4, help="watch's --concurrency")
     args = parser.parse_args()
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
+    SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})
     server = Server(("127.0.0.1", args.port), Handler)
     print(f"invoke proxy on 127.0.0.1:{args.port} -> {WATCH_URL} for {sorted(FUNCTIONS)}", flush=True)
     try:

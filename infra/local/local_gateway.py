@@ -236,7 +236,12 @@ class Handler(BaseHTTPRequestHandler):
         elapsed = (time.monotonic() - started) * 1000
         print(f"{self.command} {template} -> {status} in {elapsed:.0f} ms", flush=True)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
+    def __getattr__(self, name: str):
+        # Every method, even one the standard library does not know (QUERY, PROPFIND, …), gets API
+        # Gateway's answer rather than the library's HTML 501.
+        if name.startswith("do_"):
+            return self.handle_any
+        raise AttributeError(name)
 
 
 def main() -> None:

@@ -19,6 +19,11 @@ WATCH_PORT="${WATCH_PORT:-18003}"
 LAMBDA_PORT="${LAMBDA_PORT:-18004}"
 API_PORT="${API_PORT:-18005}"
 FUNCTIONS="start-export,enumerate-attachments,write-manifest,retrieve-export"
+# Instances per function under watch; the invoke proxy lets no more invocations through at once.
+WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-4}"
+# WATCH_RELEASE=1 serves release builds, as Lambda runs them (make bench); debug builds otherwise.
+profile_flags=()
+[[ "${WATCH_RELEASE:-0}" == 1 ]] && profile_flags=(--release)
 REGION=us-east-1
 # Static, long-term-style local keys (no session token), shared by every local server and client.
 ACCESS_KEY=AKIALOCALEXPORT00001
@@ -133,11 +138,12 @@ launch() {
         local reload_flag=(--ignore-changes)
         [[ "${WATCH_RELOAD:-0}" == 1 ]] && reload_flag=()
         start lambda-watch WATCH_PORT env PATH="$LOCAL/venv/bin:$PATH" \
-            "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency 4 \
-            "${reload_flag[@]}" --env-file "$LOCAL/functions.env" ;;
+            "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency "$WATCH_CONCURRENCY" \
+            "${reload_flag[@]}" "${profile_flags[@]}" --env-file "$LOCAL/functions.env" ;;
     invoke-proxy)
         start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
-            --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS" ;;
+            --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS" \
+            --concurrency "$WATCH_CONCURRENCY" ;;
     api-gateway)
         start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \
             --port "$API_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA" ;;
@@ -180,7 +186,7 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 # Building each the same way now (same feature resolution) makes that a no-op, so no invocation
 # waits on a compile.
 echo "building the functions for cargo lambda watch"
-for function in ${FUNCTIONS//,/ }; do cargo build --quiet --bin "$function"; done
+for function in ${FUNCTIONS//,/ }; do cargo build --quiet "${profile_flags[@]}" --bin "$function"; done
 
 echo "starting the local stack"
 launch dynamodb

@@ -50,13 +50,13 @@ mod tests {
 
     use super::*;
 
-    const EVENTS: &[(&str, &str)] = &[
+    pub(super) const EVENTS: &[(&str, &str)] = &[
         ("first-pass.json", include_str!("../../../events/enumerate-attachments/first-pass.json")),
         ("next-pass.json", include_str!("../../../events/enumerate-attachments/next-pass.json")),
         ("bad-input.json", include_str!("../../../events/enumerate-attachments/bad-input.json")),
     ];
 
-    fn deps() -> Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
+    pub(super) fn deps() -> Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
         let catalog = FakeCatalog::default();
         let account = export_core::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         catalog.insert_account(account.clone(), AccountType::Enterprise, false);
@@ -79,7 +79,7 @@ mod tests {
         }
     }
 
-    fn event(json: &str) -> LambdaEvent<Value> {
+    pub(super) fn event(json: &str) -> LambdaEvent<Value> {
         let mut context = Context::default();
         context.deadline =
             (SystemTime::now() + Duration::from_secs(60)).duration_since(UNIX_EPOCH).unwrap().as_millis()
@@ -114,5 +114,117 @@ mod tests {
             "enumerate-attachments",
             &covered,
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile step inputs: arbitrary JSON and mutated sample events never panic; an input that is
+    //! not an Enumerate step input is a `BadRequestException`; every error has a documented
+    //! errorType and, the fakes being healthy, is never a service failure.
+    use export_core::fuzzing::*;
+    use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId};
+    use export_core::model::{Attachment, ConversationType};
+    use export_core::payloads::EnumerateRequest;
+    use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The sample export, with two in-scope attachments after the sample cursor.
+    fn deps() -> Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
+        let deps = super::tests::deps();
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let uploader = deps.catalog.add_user(&account, true);
+        let attachments = (0..2u64)
+            .map(|i| Attachment {
+                account_id: account.clone(),
+                attachment_id: AttachmentId::random(),
+                message_id: MessageId::random(),
+                conversation_id: ConversationId::random(),
+                conversation_type: ConversationType::Direct,
+                uploader_id: uploader.clone(),
+                file_name: format!("f{i}.txt"),
+                content_type: "text/plain".into(),
+                size_bytes: 1000 + i,
+                sha256: "ab".repeat(32),
+                bucket: "attachments-prod".into(),
+                object_key: format!("k/{i}"),
+                uploaded_at: export_core::Timestamp::parse("2026-07-01T00:00:00Z").unwrap(),
+                deleted: false,
+            })
+            .collect();
+        deps.catalog.attachments.lock().unwrap().insert(account, attachments);
+        deps
+    }
+
+    fn run(input: &Value) -> Result<(), TestCaseError> {
+        let deps = deps();
+        let mut event = super::tests::event("null");
+        event.payload = input.clone();
+        let request = serde_json::from_value::<EnumerateRequest>(input.clone()).ok();
+        match runtime().block_on(handler(&deps, event)) {
+            Ok(reply) => {
+                let request = request.expect("only a step input runs");
+                prop_assert!(reply.part_count >= request.part_count && reply.listed >= request.listed);
+                if reply.done {
+                    prop_assert_eq!(reply.parts, (1..=reply.part_count).collect::<Vec<_>>());
+                }
+            }
+            Err(e) => {
+                let code = check_function_error(e)?;
+                if request.is_none() {
+                    prop_assert_eq!(code, "BadRequestException", "input {}", input);
+                }
+                prop_assert!(
+                    !matches!(code, "ServiceFailureException" | "TransientError" | "ConfigurationError"),
+                    "{} for input {}",
+                    code,
+                    input
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        // A failing case is kept as a regular #[test], not in a proptest-regressions file.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(256) })]
+
+        #[test]
+        fn arbitrary_json_is_refused_cleanly(input in json_value()) {
+            run(&input)?;
+        }
+
+        #[test]
+        fn mutated_sample_events_are_refused_cleanly((_name, input) in mutated(super::tests::EVENTS.to_vec())) {
+            run(&input)?;
+        }
+    }
+
+    /// Found by `mutated_sample_events_are_refused_cleanly`: `listed` at u64::MAX made the count of
+    /// the next part overflow (a panic in debug builds, a wrap to a wrong count in release).
+    #[test]
+    fn regression_listed_at_u64_max_does_not_overflow() {
+        let mut input: Value = serde_json::from_str(super::tests::EVENTS[1].1).unwrap();
+        input["listed"] = json!(u64::MAX);
+        run(&input).unwrap();
+    }
+
+    /// A hostile `partCount` near u32::MAX made the reply list every part number: a 16 GiB
+    /// allocation (and an overflow of the next part's number). It is refused as a bad request.
+    #[test]
+    fn regression_part_count_at_u32_max_is_refused() {
+        let mut input: Value = serde_json::from_str(super::tests::EVENTS[0].1).unwrap();
+        input["partCount"] = json!(u32::MAX);
+        // With nothing left to list (the reply lists the parts), and with a part to write.
+        for deps in [super::tests::deps(), deps()] {
+            let mut event = super::tests::event("null");
+            event.payload = input.clone();
+            let err = runtime().block_on(handler(&deps, event)).unwrap_err();
+            assert_eq!(err.code(), "BadRequestException", "{err}");
+        }
     }
 }

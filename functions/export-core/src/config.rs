@@ -34,6 +34,8 @@ pub struct Config {
     pub part_items: usize,
     pub s3_force_path_style: bool,
     pub allow_short_lived_urls: bool,
+    /// Whether the daily schedule starts exports for opted-in accounts (it always closes stuck ones).
+    pub scheduled_exports: bool,
     pub log_format: LogFormat,
 }
 
@@ -100,6 +102,8 @@ impl Config {
             part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
+            scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
+                || vars.flag("SCHEDULED_EXPORTS")?,
             log_format,
         })
     }

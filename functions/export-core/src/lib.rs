@@ -19,6 +19,9 @@ pub mod start;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+#[cfg(feature = "testing")]
+pub mod fuzzing;
 pub mod time;
 
 pub use config::Config;

@@ -23,6 +23,10 @@ use crate::time::Timestamp;
 /// S3's smallest part of a multipart upload, except the last.
 pub const MIN_MULTIPART_PART: usize = 5 * 1024 * 1024;
 
+/// The most inventory parts an export may have: Enumerate's reply lists every part number (the
+/// WriteParts Map's items), and 20,000 of them take about 110 KB of Step Functions' 256 KB payload.
+pub const MAX_PARTS: u32 = 20_000;
+
 /// User metadata on a manifest part: when its URLs stop working.
 const EXPIRY_METADATA: &str = "urls-expire-at";
 
@@ -62,6 +66,12 @@ where
         remaining: impl Fn() -> Duration,
     ) -> Result<EnumerateResponse> {
         let job = &request.job;
+        if request.part_count > MAX_PARTS {
+            return Err(Error::BadRequest(format!(
+                "partCount {} is more than an export can have ({MAX_PARTS})",
+                request.part_count
+            )));
+        }
         running_record(self.store, job).await?;
         self.store
             .change_status(
@@ -104,8 +114,9 @@ where
                 }
                 let sort_key = attachment.sort_key();
                 let totals = pending_totals.entry(attachment.conversation_type).or_default();
-                totals.count += 1;
-                totals.bytes += attachment.size_bytes;
+                // Saturating: counts from a step input (or sizes from the catalog) may be hostile.
+                totals.count = totals.count.saturating_add(1);
+                totals.bytes = totals.bytes.saturating_add(attachment.size_bytes);
                 let conversation_name = match attachment.conversation_type {
                     ConversationType::Room => room_names
                         .get(&RoomId::from(&attachment.conversation_id))
@@ -164,7 +175,7 @@ where
         let body = std::mem::replace(part, Vec::with_capacity(part.capacity()));
         self.objects.put(&job.inventory_part_key(number), body, "application/x-ndjson", &[]).await?;
         out.part_count = number;
-        out.listed += lines as u64;
+        out.listed = out.listed.saturating_add(lines as u64);
         out.cursor = Some(last_sort_key.to_owned());
         out.totals = totals.clone();
         self.store.set_listed(&job.account_id, &job.export_id, out.listed).await
@@ -256,8 +267,10 @@ where
 
         let (manifest_bytes, manifest_sha256, urls_expire_at) = self.assemble(job, enumeration).await?;
         let attachment_count = enumeration.listed;
-        let total_bytes = enumeration.totals.values().map(|t| t.bytes).sum();
-        let lines = attachment_count + u64::from(record.format == crate::model::ExportFormat::Csv);
+        // Saturating: the counts come from the step input.
+        let total_bytes = enumeration.totals.values().fold(0u64, |sum, t| sum.saturating_add(t.bytes));
+        let lines =
+            attachment_count.saturating_add(u64::from(record.format == crate::model::ExportFormat::Csv));
         let now = self.clock.now();
         let summary = Summary {
             account_id: job.account_id.clone(),

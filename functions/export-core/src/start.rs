@@ -215,11 +215,16 @@ where
     W: Workflow,
     K: Clock,
 {
-    /// The weekly schedule: an export for every Enterprise account that opted in and whose window is
-    /// open. One broken account never stops the sweep; each account's outcome is logged.
-    pub async fn sweep(&self, principal: &str) -> Result<SweepReport> {
+    /// The daily schedule: closes stuck exports, then (if `start_exports`) starts an export for every
+    /// Enterprise account that opted in and whose window is open. One broken account never stops
+    /// the sweep; each account's outcome is logged.
+    pub async fn sweep(&self, principal: &str, start_exports: bool) -> Result<SweepReport> {
         // Stuck exports first: recovering one reopens its account's window for this very sweep.
         let mut report = SweepReport { recovered: self.recover_stuck().await?, ..SweepReport::default() };
+        if !start_exports {
+            tracing::info!(recovered = report.recovered, "schedule sweep done (scheduled exports are off)");
+            return Ok(report);
+        }
         let mut cursor: Option<String> = None;
         loop {
             let page = self.catalog.accounts(cursor.as_deref()).await?;
@@ -501,7 +506,7 @@ mod tests {
         w.catalog.broken.lock().unwrap().push(broken.clone());
         w.starter().start(request(&throttled_account, None)).await.unwrap();
 
-        let report = w.starter().sweep("schedule").await.unwrap();
+        let report = w.starter().sweep("schedule", true).await.unwrap();
         assert_eq!(report, SweepReport { started: 2, skipped: 3, failed: 1, recovered: 0 });
         for account in [&opted_in, &opted_in_2] {
             let records = w.store.records(account);
@@ -510,7 +515,7 @@ mod tests {
         }
         // A second sweep the same day starts nothing.
         w.clock.advance(Duration::from_secs(3600));
-        let again = w.starter().sweep("schedule").await.unwrap();
+        let again = w.starter().sweep("schedule", true).await.unwrap();
         assert_eq!(again, SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0 });
     }
 
@@ -547,7 +552,7 @@ mod tests {
 
         // After it, the orphan is failed, and the same sweep starts the account's scheduled export.
         w.clock.advance(NOT_STARTED_GRACE + Duration::from_secs(1));
-        let report = w.starter().sweep("schedule").await.unwrap();
+        let report = w.starter().sweep("schedule", true).await.unwrap();
         assert_eq!(report.recovered, 1);
         assert_eq!(report.started, 1);
         let orphaned = w.store.record(&never_started, &orphan.export_id).unwrap();
@@ -556,5 +561,14 @@ mod tests {
         assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued, "still running");
         // Nothing left to recover.
         assert_eq!(w.starter().recover_stuck().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn with_scheduled_exports_off_the_sweep_only_closes_stuck_exports() {
+        let w = World::new();
+        let opted_in = w.catalog.add_account(AccountType::Enterprise, true);
+        let report = w.starter().sweep("schedule", false).await.unwrap();
+        assert_eq!(report, SweepReport::default());
+        assert!(w.store.records(&opted_in).is_empty());
     }
 }

@@ -79,7 +79,8 @@ mod tests {
     use super::*;
 
     fn request(content_type: Option<&str>, body: Option<&str>) -> ApiGatewayProxyRequest {
-        let mut request = ApiGatewayProxyRequest { body: body.map(str::to_owned), ..Default::default() };
+        let mut request = ApiGatewayProxyRequest::default();
+        request.body = body.map(str::to_owned);
         if let Some(value) = content_type {
             request.headers.insert("content-type", HeaderValue::from_str(value).unwrap());
         }
@@ -89,13 +90,19 @@ mod tests {
     #[test]
     fn json_bodies_pass_and_other_declared_media_types_are_refused_with_the_fix() {
         let body = Some(r#"{"format": "csv"}"#);
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.x+json"]
-        {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.x+json",
+        ] {
             assert!(require_json_body(&request(Some(ok), body)).is_ok(), "{ok}");
         }
         assert!(require_json_body(&request(None, body)).is_ok(), "no declared type");
         assert!(require_json_body(&request(Some("text/plain"), None)).is_ok(), "no body, nothing to check");
-        for refused in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "json"] {
+        for refused in
+            ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "json"]
+        {
             let error = require_json_body(&request(Some(refused), body)).unwrap_err();
             assert_eq!(error.code(), "BadRequestException");
             assert_eq!(error.http_status(), 400);

@@ -163,13 +163,13 @@ mod tests {
     const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
 
     #[derive(Debug, Clone, Copy)]
-    enum Expect {
+    pub(super) enum Expect {
         Http(i64, Option<&'static str>),
         Ok,
         FunctionError(&'static str),
     }
 
-    const EVENTS: &[(&str, &str, Expect)] = &[
+    pub(super) const EVENTS: &[(&str, &str, Expect)] = &[
         (
             "api-list.json",
             include_str!("../../../events/retrieve-export/api-list.json"),
@@ -217,7 +217,7 @@ mod tests {
     type TestDeps = Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock>;
 
     /// The sample account with the sample export, SUCCEEDED.
-    fn deps() -> TestDeps {
+    pub(super) fn deps() -> TestDeps {
         let catalog = FakeCatalog::default();
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
         catalog.insert_account(account.clone(), AccountType::Enterprise, false);
@@ -314,5 +314,62 @@ mod tests {
         assert_eq!(err.code(), "GoneException");
         let api = invoke(&deps, include_str!("../../../events/retrieve-export/api-get.json")).await.unwrap();
         assert_eq!(api["statusCode"], 410);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile events: arbitrary JSON and mutated sample events never panic; a function error
+    //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
+    //! proxy reply is below 500 with `{code, message}` on errors.
+    use export_core::fuzzing::*;
+    use lambda_runtime::Context;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    use super::*;
+
+    fn samples() -> Vec<(&'static str, &'static str)> {
+        super::tests::EVENTS.iter().map(|(name, json, _)| (*name, *json)).collect()
+    }
+
+    fn run(event: &Value, expired: bool) -> Result<(), TestCaseError> {
+        let deps = super::tests::deps();
+        if expired {
+            deps.clock.advance(Duration::from_secs(7 * 86_400));
+        }
+        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
+        match outcome {
+            Ok(reply) if gateway::is_proxy_event(event) => check_proxy_reply(&reply)?,
+            Ok(reply) => prop_assert!(reply.is_object(), "reply {}", reply),
+            Err(e) => {
+                let code = check_function_error(e)?;
+                prop_assert!(
+                    !matches!(code, "ServiceFailureException" | "TransientError" | "ConfigurationError"),
+                    "{} for event {}",
+                    code,
+                    event
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        // A failing case is kept as a regular #[test], not in a proptest-regressions file.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(256) })]
+
+        #[test]
+        fn arbitrary_json_is_refused_cleanly(event in json_value(), expired in any::<bool>()) {
+            run(&event, expired)?;
+        }
+
+        #[test]
+        fn mutated_sample_events_are_refused_cleanly(
+            (_name, event) in mutated(samples()),
+            expired in any::<bool>(),
+        ) {
+            run(&event, expired)?;
+        }
     }
 }

@@ -25,6 +25,8 @@ pub struct Deps<C, S, W, K> {
     pub workflow: W,
     pub clock: K,
     pub window: Duration,
+    /// `SCHEDULED_EXPORTS`: whether the schedule starts exports, besides closing stuck ones.
+    pub scheduled_exports: bool,
 }
 
 impl<C: AttachmentCatalog, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, K> {
@@ -52,7 +54,9 @@ pub enum Entry {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DirectRequest {
     pub account_id: String,
+    #[serde(default, deserialize_with = "present")]
     pub client_token: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub format: Option<String>,
 }
 
@@ -60,8 +64,16 @@ pub struct DirectRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StartBody {
+    #[serde(default, deserialize_with = "present")]
     client_token: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     format: Option<String>,
+}
+
+/// An optional field may be left out, but not sent as `null`: the API's schema (which API Gateway
+/// enforces) says it is a string, and the direct invocation answers the same.
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(value).map(Some)
 }
 
 const UNKNOWN_SHAPE: &str = "start-export accepts an API Gateway request for POST /accounts/{accountId}/data-exports, \
@@ -122,7 +134,7 @@ where
         Entry::Schedule(event) => {
             let rule =
                 event.resources.and_then(|r| r.into_iter().next()).unwrap_or_else(|| "schedule".into());
-            to_value(&deps.starter().sweep(&rule).await?)
+            to_value(&deps.starter().sweep(&rule, deps.scheduled_exports).await?)
         }
     }
 }
@@ -144,6 +156,7 @@ where
             )));
         }
         let account_id = gateway::path_parameter(request, "accountId");
+        gateway::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
             .unwrap_or(StartBody { client_token: None, format: None });
         let requested_by = RequestedBy { principal, via: Via::Api };
@@ -175,7 +188,7 @@ mod tests {
     use super::*;
 
     /// Every sample event of this function, with what it must produce.
-    const EVENTS: &[(&str, &str, Expect)] = &[
+    pub(super) const EVENTS: &[(&str, &str, Expect)] = &[
         (
             "api-start.json",
             include_str!("../../../events/start-export/api-start.json"),
@@ -248,7 +261,7 @@ mod tests {
     const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
 
     #[derive(Debug, Clone, Copy)]
-    enum Expect {
+    pub(super) enum Expect {
         /// A proxy response with this status (and error code).
         Http(i64, Option<&'static str>),
         /// A direct invocation that started an export.
@@ -261,7 +274,7 @@ mod tests {
 
     type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock>;
 
-    fn deps(account_type: AccountType) -> TestDeps {
+    pub(super) fn deps(account_type: AccountType) -> TestDeps {
         let catalog = FakeCatalog::default();
         catalog.insert_account(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), account_type, true);
         Deps {
@@ -270,6 +283,7 @@ mod tests {
             workflow: FakeWorkflow::default(),
             clock: FixedClock::at("2026-11-24T10:15:30.123Z"),
             window: Duration::from_secs(604_800),
+            scheduled_exports: true,
         }
     }
 
@@ -321,7 +335,7 @@ mod tests {
                 (Expect::Swept, Ok(report)) => {
                     assert_eq!(
                         report,
-                        serde_json::json!({"started": 1, "skipped": 0, "failed": 0}),
+                        serde_json::json!({"started": 1, "skipped": 0, "failed": 0, "recovered": 0}),
                         "{name}"
                     );
                 }
@@ -388,5 +402,57 @@ mod tests {
         let direct =
             invoke(&deps, include_str!("../../../events/start-export/direct.json")).await.unwrap_err();
         assert_eq!(direct.code(), "ServiceFailureException");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile events: arbitrary JSON and mutated sample events never panic; a function error
+    //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
+    //! proxy reply is below 500 with `{code, message}` on errors.
+    use export_core::fuzzing::*;
+    use export_core::model::AccountType;
+    use lambda_runtime::Context;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    use super::*;
+
+    fn samples() -> Vec<(&'static str, &'static str)> {
+        super::tests::EVENTS.iter().map(|(name, json, _)| (*name, *json)).collect()
+    }
+
+    fn run(event: &Value, team: bool) -> Result<(), TestCaseError> {
+        let deps = super::tests::deps(if team { AccountType::Team } else { AccountType::Enterprise });
+        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
+        match outcome {
+            Ok(reply) if gateway::is_proxy_event(event) => check_proxy_reply(&reply)?,
+            Ok(reply) => prop_assert!(reply.is_object(), "reply {}", reply),
+            Err(e) => {
+                let code = check_function_error(e)?;
+                prop_assert!(
+                    !matches!(code, "ServiceFailureException" | "TransientError" | "ConfigurationError"),
+                    "{} for event {}",
+                    code,
+                    event
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        // A failing case is kept as a regular #[test], not in a proptest-regressions file.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(256) })]
+
+        #[test]
+        fn arbitrary_json_is_refused_cleanly(event in json_value(), team in any::<bool>()) {
+            run(&event, team)?;
+        }
+
+        #[test]
+        fn mutated_sample_events_are_refused_cleanly((_name, event) in mutated(samples()), team in any::<bool>()) {
+            run(&event, team)?;
+        }
     }
 }

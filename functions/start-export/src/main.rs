@@ -17,6 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk), config.state_machine_arn()?),
         clock: SystemClock,
         window: config.throttle_window,
+        scheduled_exports: config.scheduled_exports,
     };
     lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
 }

@@ -72,7 +72,7 @@ mod tests {
 
     use super::*;
 
-    const EVENTS: &[(&str, &str)] = &[
+    pub(super) const EVENTS: &[(&str, &str)] = &[
         ("part.json", include_str!("../../../events/write-manifest/part.json")),
         ("finalize.json", include_str!("../../../events/write-manifest/finalize.json")),
         ("fail.json", include_str!("../../../events/write-manifest/fail.json")),
@@ -82,7 +82,7 @@ mod tests {
     type TestDeps = Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory>;
 
     /// The sample export, RUNNING, with one inventory part of one attachment.
-    async fn deps() -> TestDeps {
+    pub(super) async fn deps() -> TestDeps {
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let mut record = ExportRecord::new_request(
             account.clone(),
@@ -183,5 +183,83 @@ mod tests {
             "write-manifest",
             &covered,
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile step inputs: arbitrary JSON and mutated sample events never panic; an input that is
+    //! not a write-manifest step input is a `BadRequestException`; every error has a documented
+    //! errorType, and a service failure only where a well-formed Finalize names parts that were
+    //! never written.
+    use export_core::fuzzing::*;
+    use export_core::payloads::WriteManifestRequest;
+    use lambda_runtime::Context;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    use super::*;
+
+    fn run(input: &Value, part_written: bool) -> Result<(), TestCaseError> {
+        let request = serde_json::from_value::<WriteManifestRequest>(input.clone()).ok();
+        let outcome = runtime().block_on(async {
+            let deps = super::tests::deps().await;
+            if part_written {
+                let part = serde_json::from_str(super::tests::EVENTS[0].1).unwrap();
+                handler(&deps, LambdaEvent::new(part, Context::default())).await.unwrap();
+            }
+            handler(&deps, LambdaEvent::new(input.clone(), Context::default())).await
+        });
+        match outcome {
+            Ok(reply) => prop_assert!(request.is_some() && reply.is_object(), "reply {}", reply),
+            Err(e) => {
+                let code = check_function_error(e)?;
+                match &request {
+                    None => prop_assert_eq!(code, "BadRequestException", "input {}", input),
+                    Some(WriteManifestRequest::Finalize { .. }) => {}
+                    Some(_) => prop_assert_ne!(code, "ServiceFailureException", "input {}", input),
+                }
+                prop_assert!(
+                    !matches!(code, "TransientError" | "ConfigurationError"),
+                    "{} for {}",
+                    code,
+                    input
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        // A failing case is kept as a regular #[test], not in a proptest-regressions file.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(256) })]
+
+        #[test]
+        fn arbitrary_json_is_refused_cleanly(input in json_value(), part_written in any::<bool>()) {
+            run(&input, part_written)?;
+        }
+
+        #[test]
+        fn mutated_sample_events_are_refused_cleanly(
+            (_name, input) in mutated(super::tests::EVENTS.to_vec()),
+            part_written in any::<bool>(),
+        ) {
+            run(&input, part_written)?;
+        }
+    }
+
+    /// Found by `mutated_sample_events_are_refused_cleanly`: Finalize with `listed` at u64::MAX
+    /// overflowed the CSV line count (a panic in debug builds, a wrong count in release); byte
+    /// totals whose sum passes u64::MAX did the same.
+    #[test]
+    fn regression_finalize_counts_at_u64_max_do_not_overflow() {
+        let mut listed: Value = serde_json::from_str(super::tests::EVENTS[1].1).unwrap();
+        listed["listed"] = json!(u64::MAX);
+        let mut bytes: Value = serde_json::from_str(super::tests::EVENTS[1].1).unwrap();
+        bytes["totals"] =
+            json!({"DIRECT": {"count": 1, "bytes": u64::MAX}, "ROOM": {"count": 1, "bytes": 1}});
+        for input in [listed, bytes] {
+            run(&input, true).unwrap();
+        }
     }
 }
