@@ -53,6 +53,7 @@ status=0
 alone='binary(faults) | binary(load) | binary(api_conformance)'
 cargo nextest run --workspace --no-fail-fast -E "not ($alone)" || status=$?
 step "run the fault and load tests (servers stopped, paused, loaded: alone, one at a time)"
-cargo nextest run -p integration-tests --no-fail-fast --test-threads 1 -E "$alone" || status=$?
+# --workspace again: the same feature resolution as the build above, so nothing is rebuilt.
+cargo nextest run --workspace --no-fail-fast --test-threads 1 -E "$alone" || status=$?
 if [[ $started_stack == 0 ]]; then echo "(stack left running; make down stops it)"; fi
 exit $status

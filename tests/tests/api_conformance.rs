@@ -32,7 +32,9 @@ async fn the_api_answers_generated_requests_as_its_openapi_document_says() {
         .args(["--url", stack.var("API_URL")])
         .args(["--checks", "all"])
         .args(["--exclude-checks", "unsupported_method,positive_data_acceptance"])
-        .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "60", "--workers", "2"])
+        // One worker: with two, CPython 3.11's parser (Hypothesis describes strategies with
+        // ast.parse) can fail with "AST constructor recursion depth mismatch".
+        .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "60", "--workers", "1"])
         .args(["--no-color", "--generation-database", "none"])
         .env("ST_ACCOUNT_ID", account.as_str())
         .output()
