@@ -271,3 +271,33 @@ pub fn check_proxy_reply(reply: &Value) -> Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// A function error where every port is healthy: a documented errorType (as Lambda reports it), and
+/// never a service, transient or configuration failure — bad input is the caller's fault.
+pub fn check_healthy_error(e: Error, input: &Value) -> Result<&'static str, TestCaseError> {
+    let code = check_function_error(e)?;
+    prop_assert!(
+        !matches!(code, "ServiceFailureException" | "TransientError" | "ConfigurationError"),
+        "{} for input {}",
+        code,
+        input
+    );
+    Ok(code)
+}
+
+/// What an API-facing function (start-export, retrieve-export) answered on healthy fakes: a proxy
+/// reply for a proxy event, a JSON object for a direct invocation, or a healthy function error.
+pub fn check_api_outcome(
+    outcome: Result<Value, Error>,
+    event: &Value,
+    is_proxy: bool,
+) -> Result<(), TestCaseError> {
+    match outcome {
+        Ok(reply) if is_proxy => check_proxy_reply(&reply),
+        Ok(reply) => {
+            prop_assert!(reply.is_object(), "reply {}", reply);
+            Ok(())
+        }
+        Err(e) => check_healthy_error(e, event).map(|_| ()),
+    }
+}

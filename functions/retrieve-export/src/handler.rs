@@ -339,20 +339,7 @@ mod fuzz {
             deps.clock.advance(Duration::from_secs(7 * 86_400));
         }
         let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
-        match outcome {
-            Ok(reply) if gateway::is_proxy_event(event) => check_proxy_reply(&reply)?,
-            Ok(reply) => prop_assert!(reply.is_object(), "reply {}", reply),
-            Err(e) => {
-                let code = check_function_error(e)?;
-                prop_assert!(
-                    !matches!(code, "ServiceFailureException" | "TransientError" | "ConfigurationError"),
-                    "{} for event {}",
-                    code,
-                    event
-                );
-            }
-        }
-        Ok(())
+        check_api_outcome(outcome, event, gateway::is_proxy_event(event))
     }
 
     proptest! {
