@@ -50,7 +50,7 @@ set +a
 # Every test but the fault and load tests, in parallel; then those, which stop and pause the shared
 # servers or load them on purpose, alone and one at a time.
 status=0
-alone='binary(faults) | binary(load) | binary(api_conformance)'
+alone='binary(faults) | binary(load) | binary(api_conformance) | binary(sweep)'
 cargo nextest run --workspace --no-fail-fast -E "not ($alone)" || status=$?
 step "run the fault and load tests (servers stopped, paused, loaded: alone, one at a time)"
 # --workspace again: the same feature resolution as the build above, so nothing is rebuilt.

@@ -41,6 +41,9 @@ install_python_tools() {
     install_venv venv requirements.lock "Python tools (moto, cargo-lambda, boto3)"
     # Schemathesis (the API conformance test) pins its own versions of shared packages.
     install_venv schemathesis requirements-schemathesis.lock "Schemathesis"
+    # The AWS CLI v1 (reads AWS_ENDPOINT_URL_<SERVICE>; vendors its own botocore), for `aws ...`
+    # after `source .local/stack.env` and the README's commands (tests/tests/readme_aws_cli.rs).
+    install_venv awscli requirements-awscli.lock "the AWS CLI"
 }
 
 install_dynamodb_local() {

@@ -14,12 +14,29 @@ invocations wait before reaching the function until `POST /__faults/{id}/release
 break a server while a step is in flight; `GET /__faults/{id}` tells how many are waiting. The reply
 to `POST /__faults` is `{"id": ...}`.
 
-Logs one line per invocation (function, status, milliseconds), never a payload: payloads and
-replies can hold pre-signed URLs.
+Every invocation is authorized first, as Lambda does (infra/local/local_iam.py, from template.yaml);
+`/__faults` and `/health` are the local stack's own controls and stay open. The caller is either
+  - a service principal, named by the headers `X-Local-Source-Service` (e.g.
+    apigateway.amazonaws.com: the local gateway; events.amazonaws.com: a test acting as an
+    EventBridge rule) and `X-Local-Source-Arn`: allowed iff one of the function's
+    AWS::Lambda::Permission resources names that principal and its SourceArn matches (ArnLike);
+  - or an IAM identity, named by the access key id of the SigV4 `Authorization` header
+    (`Credential=<KEY>/...`). Signatures are NOT verified locally: the key id alone names the
+    caller. AKIALOCALEXPORT00001 (the stack's key) is the operator, holding the managed policies in
+    LOCAL_OPERATOR_POLICIES (default DataExportOperator); `ak`, the key moto's Step Functions
+    interpreter signs with (moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for), is
+    ExportStateMachineRole, holding that role's policies.
+Refusals are Lambda's: 403 MissingAuthenticationTokenException (neither), 403
+UnrecognizedClientException (unknown key), 403 AccessDeniedException (no policy allows), with the
+header `x-amzn-ErrorType`. A qualifier `:$LATEST` is authorized as the unqualified function.
+
+Logs one line per invocation (function, status, milliseconds) and one per refusal (function,
+caller), never a payload: payloads and replies can hold pre-signed URLs.
 """
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -28,6 +45,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import local_iam
 
 
 class Server(ThreadingHTTPServer):
@@ -48,6 +67,78 @@ TIMEOUT_SECONDS = 900
 # more waiting inside watch, it stops handing events to its instances and everything hangs. The
 # rest wait here, as invocations wait for a free instance on Lambda.
 SLOTS: dict[str, threading.BoundedSemaphore] = {}
+
+REGION = local_iam.REGION
+ACCOUNT = local_iam.ACCOUNT
+OPERATOR_KEY = "AKIALOCALEXPORT00001"
+STATE_MACHINE_KEY = "ak"
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+# Access key id -> (principal ARN, identity policies); filled in main() from template.yaml.
+IDENTITIES: dict[str, tuple[str, list[dict]]] = {}
+# Function ARN -> its resource-based policy (the template's AWS::Lambda::Permission resources).
+FUNCTION_POLICIES: dict[str, dict] = {}
+
+
+def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
+    template = local_iam.template()
+    managed = template.managed_policies()
+    names = [n.strip() for n in operator_policies.split(",") if n.strip()]
+    unknown = [n for n in names if n not in managed]
+    if unknown:
+        raise SystemExit(f"invoke proxy: LOCAL_OPERATOR_POLICIES names unknown policies {unknown}; known: {sorted(managed)}")
+    return {
+        OPERATOR_KEY: (f"arn:aws:iam::{ACCOUNT}:user/local-admin", [managed[n] for n in names]),
+        STATE_MACHINE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/ExportStateMachineRole/local",
+                            template.role_policies("ExportStateMachineRole")),
+    }
+
+
+def function_arn(raw: str) -> str:
+    """The ARN Lambda authorizes: the one named, or the name's in this region and account;
+    `:$LATEST` is the unqualified function."""
+    name = urllib.parse.unquote(raw)
+    arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    return arn.removesuffix(":$LATEST")
+
+
+def refusal(status: int, error_type: str, body: dict) -> tuple[int, bytes, dict[str, str]]:
+    return status, json.dumps(body).encode(), {"x-amzn-ErrorType": error_type}
+
+
+def authorize(headers, arn: str) -> tuple[str, tuple[int, bytes, dict[str, str]] | None]:
+    """(caller, None) if the caller may lambda:InvokeFunction this function, else (caller, refusal)."""
+    unqualified = ":".join(arn.split(":")[:7])
+    resource_policy = [FUNCTION_POLICIES[unqualified]] if unqualified in FUNCTION_POLICIES else []
+    service = headers.get("X-Local-Source-Service")
+    if service:
+        source_arn = headers.get("X-Local-Source-Arn") or ""
+        context = {"aws:SourceArn": source_arn} if source_arn else {}
+        if source_arn.count(":") >= 5:
+            context["aws:SourceAccount"] = source_arn.split(":")[4]
+        request = local_iam.Request("lambda:InvokeFunction", unqualified, {"Service": service}, context)
+        if local_iam.is_allowed(resource_policy, request):
+            return service, None
+        reason = "no resource-based policy allows"
+        caller = service
+    else:
+        found = CREDENTIAL.search(headers.get("Authorization") or "")
+        if not found:
+            return "unsigned", refusal(403, "MissingAuthenticationTokenException",
+                                       {"message": "Missing Authentication Token"})
+        key = found.group(1)
+        if key not in IDENTITIES:
+            return f"key {key}", refusal(403, "UnrecognizedClientException",
+                                         {"message": "The security token included in the request is invalid."})
+        caller, policies = IDENTITIES[key]
+        request = local_iam.Request("lambda:InvokeFunction", arn, {"AWS": caller},
+                                    local_iam.identity_context(caller))
+        # Same account: the identity's policies and the function's resource policy both grant.
+        if local_iam.is_allowed(policies, request) or local_iam.is_allowed(resource_policy, request):
+            return caller, None
+        reason = "no identity-based policy allows"
+    message = (f"User: {caller} is not authorized to perform: lambda:InvokeFunction on resource: {arn} "
+               f"because {reason} the lambda:InvokeFunction action")
+    return caller, refusal(403, "AccessDeniedException", {"Type": "User", "Message": message})
 
 
 def function_name(raw: str) -> str:
@@ -123,6 +214,12 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, b'{"Type": "User", "message": "Unknown operation"}')
             return
         name = function_name(match.group("function"))
+        caller, refused = authorize(self.headers, function_arn(match.group("function")))
+        if refused is not None:
+            status, out, headers = refused
+            self.reply(status, out, headers)
+            print(f"refused invoke {name}: {caller} ({headers['x-amzn-ErrorType']})", flush=True)
+            return
         if name not in FUNCTIONS:
             message = f"Function not found: {urllib.parse.unquote(match.group('function'))}"
             self.reply(404, json.dumps({"Type": "User", "Message": message}).encode(),
@@ -219,6 +316,8 @@ def main() -> None:
     parser.add_argument("--functions", required=True, help="comma-separated function names")
     parser.add_argument("--concurrency", type=int, default=4, help="watch's --concurrency")
     args = parser.parse_args()
+    IDENTITIES.update(identities(os.environ.get("LOCAL_OPERATOR_POLICIES") or "DataExportOperator"))
+    FUNCTION_POLICIES.update(local_iam.template().function_policies())
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
     SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})

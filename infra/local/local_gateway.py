@@ -3,9 +3,26 @@
 Routes the API's routes (DESIGN §5) to the functions through the Lambda Invoke API (the invoke
 proxy), sending the REST-API proxy event AWS sends, so handlers are tested on the real event shape.
 The routes are read from the deployed API's own OpenAPI document (infra/api/openapi.yaml): method,
-path template, and the function its integration URI names (StartExportFunction -> start-export).
-It stands in for IAM: the caller is LOCAL_PRINCIPAL, or the `X-Local-Principal` header's value;
-the value `none` sends no identity at all (an unsigned request).
+path template, and the function its integration URI names (StartExportApiFunction ->
+start-export-api).
+
+It stands in for IAM as well (infra/local/local_iam.py evaluates template.yaml's managed policies):
+before a function is invoked, the caller must be allowed `execute-api:Invoke` on
+`arn:aws:execute-api:us-east-1:000000000000:local/local/{METHOD}{path}`. Requests are not signed
+locally; these headers name the caller instead, and are removed before the event is built:
+  X-Local-Principal       the caller's ARN (default: LOCAL_PRINCIPAL, else
+                          arn:aws:iam::000000000000:user/local-admin); `none` = an unsigned request
+  X-Local-Principal-Tags  the principal's tags, `k=v,k=v` (e.g. `chatAccountId=<uuid>`); default none
+  X-Local-Policies        managed policies attached to it, by short name (`StartDataExport,
+                          RetrieveDataExport`; the ManagedPolicyName less `<stack>-`); default
+                          DataExportOperator; present but empty: none. An unknown name is a 400
+                          naming the known ones.
+Refusals are API Gateway's: 403 `{"message":"Missing Authentication Token"}`
+(MissingAuthenticationTokenException) unsigned, 403 `{"Message":"User: <arn> is not authorized to
+perform: execute-api:Invoke on resource: <arn, account id masked>"}` (AccessDeniedException) when no
+policy allows. A refused request never reaches a function. The function is invoked as API Gateway
+is: headers X-Local-Source-Service/X-Local-Source-Arn tell the invoke proxy which Lambda permission
+applies.
 
 Logs one line per request (method, resource, status, milliseconds), never a body.
 """
@@ -25,6 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+
+import local_iam
 
 OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -67,6 +86,13 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_PRINCIPAL = "arn:aws:iam::000000000000:user/local-admin"
 LAMBDA_URL = ""
 STAGE = "local"
+ACCOUNT = local_iam.ACCOUNT
+REGION = local_iam.REGION
+API_ID = local_iam.API_ID
+DEFAULT_POLICIES = "DataExportOperator"
+POLICIES = local_iam.template().managed_policies()
+MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
+                 {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
 
 
 def compile_route(template: str) -> re.Pattern:
@@ -158,14 +184,20 @@ def proxy_event(method, path, query, headers, body, template, params, principal,
     }
 
 
-def invoke(function: str, event: dict) -> tuple[int, dict | None]:
-    """Calls the function through the Lambda Invoke API. (HTTP status, proxy result or None)."""
-    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+def invoke(function: str, event: dict, source_arn: str) -> tuple[int, dict | None]:
+    """Calls the function through the Lambda Invoke API as API Gateway does: the service principal
+    apigateway.amazonaws.com, from this route's execute-api ARN (the Lambda permissions' SourceArn).
+    (HTTP status, proxy result or None)."""
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
     request = urllib.request.Request(
         f"{LAMBDA_URL}/2015-03-31/functions/{urllib.parse.quote(arn, safe='')}/invocations",
         data=json.dumps(event).encode(),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "X-Local-Source-Service": "apigateway.amazonaws.com",
+            "X-Local-Source-Arn": source_arn,
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=900) as response:
@@ -174,6 +206,54 @@ def invoke(function: str, event: dict) -> tuple[int, dict | None]:
             return 200, json.loads(response.read())
     except (urllib.error.URLError, ValueError):
         return 502, None
+
+
+class ToolError(Exception):
+    """A malformed X-Local-* header: the caller's mistake, not an IAM decision."""
+
+
+def caller_of(headers) -> tuple[str | None, dict[str, str], list[dict]]:
+    """(principal ARN or None when unsigned, principal tags, identity policies) from X-Local-*."""
+    principal = headers.get("X-Local-Principal") or os.environ.get("LOCAL_PRINCIPAL") or DEFAULT_PRINCIPAL
+    tags = {}
+    for pair in (headers.get("X-Local-Principal-Tags") or "").split(","):
+        if pair.strip():
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ToolError(f"X-Local-Principal-Tags: {pair.strip()!r} is not key=value")
+            tags[key.strip()] = value.strip()
+    # Absent: the default; present but empty: no policy at all (so nothing is allowed).
+    raw = headers.get("X-Local-Policies")
+    names = [n.strip() for n in (DEFAULT_POLICIES if raw is None else raw).split(",") if n.strip()]
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise ToolError(f"X-Local-Policies: unknown policy {', '.join(unknown)}; known: {', '.join(sorted(POLICIES))}")
+    return (None if principal == "none" else principal), tags, [POLICIES[n] for n in names]
+
+
+def execute_api_arn(method: str, path: str) -> str:
+    """The method ARN IAM and Lambda see: `.../{stage}/{METHOD}{path}` (a trailing `/` is routed
+    as the same resource, so it is not part of the ARN)."""
+    if len(path) > 1:
+        path = path.removesuffix("/")
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{method}{path}"
+
+
+def authorize(method: str, path: str, headers) -> tuple[str | None, tuple[int, bytes, dict[str, str]] | None]:
+    """(caller, None) if IAM allows the caller `execute-api:Invoke` on this route, else
+    (caller, API Gateway's refusal)."""
+    principal, tags, policies = caller_of(headers)
+    if principal is None:
+        return None, (403, *MISSING_TOKEN)
+    resource = execute_api_arn(method, path)
+    request = local_iam.Request("execute-api:Invoke", resource, {"AWS": principal},
+                                local_iam.identity_context(principal, tags))
+    if local_iam.is_allowed(policies, request):
+        return principal, None
+    # API Gateway masks the account id in the resource, not in the principal.
+    masked = resource.replace(f":{ACCOUNT}:", f":{'*' * 8}{ACCOUNT[-4:]}:", 1)
+    message = f"User: {principal} is not authorized to perform: execute-api:Invoke on resource: {masked}"
+    return principal, (403, json.dumps({"Message": message}).encode(), {"x-amzn-ErrorType": "AccessDeniedException"})
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -212,29 +292,34 @@ class Handler(BaseHTTPRequestHandler):
         template = route[0] if route else "?"
         if route is None:
             # What API Gateway answers for an unknown path or a method the path does not have.
-            status, out, headers = 403, b'{"message":"Missing Authentication Token"}', {}
+            status, (out, headers) = 403, MISSING_TOKEN
         else:
             template, function, params = route
-            header_principal = self.headers.get("X-Local-Principal")
-            principal = header_principal or os.environ.get("LOCAL_PRINCIPAL") or DEFAULT_PRINCIPAL
-            if principal == "none":
-                principal = None
-            headers_in = {k: v for k, v in self.headers.items() if k.lower() != "x-local-principal"}
-            event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
-                                principal, self.client_address[0])
-            code, result = invoke(function, event)
-            if result is None or not isinstance(result, dict) or "statusCode" not in result:
-                status, out, headers = 502, b'{"message": "Internal server error"}', {}
+            try:
+                principal, refusal = authorize(self.command, path, self.headers)
+            except ToolError as error:
+                principal, refusal = None, (400, json.dumps({"message": str(error)}).encode(), {})
+            if refusal is not None:
+                status, out, headers = refusal
             else:
-                status = int(result["statusCode"])
-                headers = dict(result.get("headers") or {})
-                for key, values in (result.get("multiValueHeaders") or {}).items():
-                    headers[key] = ",".join(values)
-                raw = result.get("body") or ""
-                out = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+                headers_in = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-local-")}
+                event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
+                                    principal, self.client_address[0])
+                status, out, headers = self.call(function, event, execute_api_arn(self.command, path))
         self.send(status, out, headers)
         elapsed = (time.monotonic() - started) * 1000
         print(f"{self.command} {template} -> {status} in {elapsed:.0f} ms", flush=True)
+
+    def call(self, function: str, event: dict, source_arn: str) -> tuple[int, bytes, dict[str, str]]:
+        """The function's proxy result as an HTTP reply, or API Gateway's 502."""
+        _, result = invoke(function, event, source_arn)
+        if result is None or not isinstance(result, dict) or "statusCode" not in result:
+            return 502, b'{"message": "Internal server error"}', {}
+        headers = dict(result.get("headers") or {})
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers[key] = ",".join(values)
+        raw = result.get("body") or ""
+        return int(result["statusCode"]), base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode(), headers
 
     def __getattr__(self, name: str):
         # Every method, even one the standard library does not know (QUERY, PROPFIND, …), gets API

@@ -13,33 +13,22 @@ import sys
 from pathlib import Path
 
 import boto3
-import yaml
+
+from local_iam import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "000000000000"
 # Logical id in template.yaml -> the stack variable naming its local resource.
 TABLE_VARIABLES = {"AccountsTable": "ACCOUNTS_TABLE", "AttachmentsTable": "ATTACHMENTS_TABLE", "ExportsTable": "EXPORTS_TABLE"}
 BUCKET_VARIABLES = {"AttachmentBucket": "ATTACHMENT_BUCKET", "ExportBucket": "EXPORT_BUCKET"}
+# Buckets of optional AWS-only features, with no local counterpart: the CloudTrail trail of direct
+# invocations (parameter InvokeTrailEnabled) has nothing to deliver locally.
+NOT_LOCAL_BUCKETS = {"InvokeTrailBucket"}
 STATE_MACHINE_NAME = "ExportStateMachine"
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !Sub, !If, …) as plain values."""
-
-
-def _any_tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-CloudFormationLoader.add_multi_constructor("!", _any_tag)
-
-
 def template_resources(kind: str) -> dict:
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)
+    template = load_template(ROOT / "template.yaml")
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
@@ -76,6 +65,8 @@ def provision_buckets(region: str) -> None:
     s3 = boto3.client("s3", region_name=region)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for logical_id in template_resources("AWS::S3::Bucket"):
+        if logical_id in NOT_LOCAL_BUCKETS:
+            continue
         if logical_id not in BUCKET_VARIABLES:
             sys.exit(f"provision: template.yaml has a bucket the local stack does not name: {logical_id}")
         name = os.environ[BUCKET_VARIABLES[logical_id]]

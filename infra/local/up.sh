@@ -18,7 +18,8 @@ MOTO_PORT="${MOTO_PORT:-18002}"
 WATCH_PORT="${WATCH_PORT:-18003}"
 LAMBDA_PORT="${LAMBDA_PORT:-18004}"
 API_PORT="${API_PORT:-18005}"
-FUNCTIONS="start-export,enumerate-attachments,write-manifest,retrieve-export"
+# Every function of template.yaml, by its binary's name (the API's and the direct ones apart).
+FUNCTIONS="start-export,start-export-api,retrieve-export,retrieve-export-api,sweep-exports,enumerate-attachments,write-manifest"
 # Instances per function under watch; the invoke proxy lets no more invocations through at once.
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-4}"
 # WATCH_RELEASE=1 serves release builds, as Lambda runs them (make bench); debug builds otherwise.
@@ -72,6 +73,8 @@ export EXPORTS_TABLE=ExportsTable
 export ATTACHMENT_BUCKET=attachments-local
 export EXPORT_BUCKET=exports-local
 export STATE_MACHINE_ARN=arn:aws:states:$REGION:000000000000:stateMachine:ExportStateMachine
+# The pinned AWS CLI (v1, in .local/awscli) first on PATH: plain "aws ..." reaches the local stack.
+export PATH="$ROOT/.local/awscli/bin:\$PATH"
 ENV
 }
 
@@ -179,7 +182,12 @@ stack_env > "$LOCAL/stack.env"
 source "$LOCAL/stack.env"
 unset AWS_SESSION_TOKEN AWS_PROFILE
 # What the functions get under cargo lambda watch (KEY=VALUE lines).
-{ stack_env | sed 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text; echo "RUST_LOG=${RUST_LOG:-info}"; } \
+# No PATH: cargo lambda watch reads the file without expanding "$PATH", which would hide cargo.
+# sweep-exports' rules by the names the template gives them (stack "attachment-export"), and a small
+# per-invocation budget, so that tests see a sweep resume across invocations.
+{ stack_env | sed -e '/^export PATH=/d' -e 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text
+  echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
+  echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"; } \
     > "$LOCAL/functions.env"
 
 # cargo lambda watch starts each function with `cargo run --bin NAME` on its first invocation.

@@ -286,12 +286,67 @@ impl Stack {
         ApiReply { status, headers, body }
     }
 
-    /// Invokes a function through the Lambda Invoke API by its ARN, as Step Functions and the AWS
-    /// CLI do. Returns the function error type (header `X-Amz-Function-Error` + `errorType`), or
-    /// the reply.
+    /// Invokes a function through the Lambda Invoke API by its ARN, as the AWS CLI does, signed
+    /// with the stack's key (the invoke proxy's operator: DataExportOperator). Returns the function
+    /// error type (header `X-Amz-Function-Error` + `errorType`), Lambda's refusal (HTTP 403:
+    /// `x-amzn-ErrorType`, e.g. AccessDeniedException, + `Message`), or the reply.
     pub async fn invoke(
         &self,
         function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        let key = self.var("AWS_ACCESS_KEY_ID").to_owned();
+        self.invoke_signed(function, &key, payload).await
+    }
+}
+
+/// The access key id moto's Step Functions interpreter signs its Lambda calls with
+/// (`boto_client_for` in moto's stepfunctions parser); the invoke proxy takes it for
+/// ExportStateMachineRole.
+pub const STATE_MACHINE_ACCESS_KEY: &str = "ak";
+
+impl Stack {
+    /// Invokes a function signed with `access_key` (SigV4's `Credential=`; the local stack does not
+    /// check signatures, the key id names the caller). Same results as `invoke`.
+    pub async fn invoke_signed(
+        &self,
+        function: &str,
+        access_key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        self.invoke_with(function, &[("Authorization", authorization)], payload).await
+    }
+
+    /// Invokes a function as the state machine does (ExportStateMachineRole).
+    pub async fn invoke_as_state_machine(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        self.invoke_signed(function, STATE_MACHINE_ACCESS_KEY, payload).await
+    }
+
+    /// Invokes a function as an AWS service principal (`apigateway.amazonaws.com`,
+    /// `events.amazonaws.com`) from `source_arn`, as the function's Lambda permissions see it.
+    pub async fn invoke_as_service(
+        &self,
+        function: &str,
+        service: &str,
+        source_arn: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        let headers =
+            [("X-Local-Source-Service", service.to_owned()), ("X-Local-Source-Arn", source_arn.to_owned())];
+        self.invoke_with(function, &headers, payload).await
+    }
+
+    async fn invoke_with(
+        &self,
+        function: &str,
+        headers: &[(&str, String)],
         payload: &serde_json::Value,
     ) -> Result<serde_json::Value, (String, String)> {
         let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{function}");
@@ -300,13 +355,25 @@ impl Stack {
             self.var("AWS_ENDPOINT_URL_LAMBDA"),
             arn.replace(':', "%3A")
         );
-        let response =
-            reqwest::Client::new().post(url).json(payload).send().await.expect("the invoke proxy answers");
-        assert_eq!(
-            response.status(),
-            200,
-            "Lambda answers 200 for function results and function errors alike"
-        );
+        let mut request = reqwest::Client::new().post(url).json(payload);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("the invoke proxy answers");
+        let status = response.status().as_u16();
+        if status == 403 {
+            let error_type = response
+                .headers()
+                .get("x-amzn-ErrorType")
+                .and_then(|v| v.to_str().ok())
+                .expect("Lambda names the error of a 403 in x-amzn-ErrorType")
+                .to_owned();
+            let body: serde_json::Value = response.json().await.unwrap();
+            let message =
+                body["Message"].as_str().or_else(|| body["message"].as_str()).unwrap_or("").to_owned();
+            return Err((error_type, message));
+        }
+        assert_eq!(status, 200, "Lambda answers 200 for function results and function errors alike");
         let function_error = response.headers().get("X-Amz-Function-Error").is_some();
         let body: serde_json::Value = response.json().await.unwrap();
         if function_error {
@@ -566,4 +633,122 @@ pub fn asl_placeholders() -> std::collections::BTreeSet<String> {
         rest = &rest[end..];
     }
     placeholders
+}
+
+/// Who calls the local API gateway: the IAM identity it names in `X-Local-*` headers (the gateway
+/// evaluates template.yaml's managed policies for it, as IAM does for a signed request).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal's ARN; `None` for an unsigned request.
+    pub principal: Option<String>,
+    /// Principal tags, e.g. `("chatAccountId", <uuid>)`.
+    pub tags: Vec<(String, String)>,
+    /// Managed policies attached, by short name (`StartDataExport`, `DataExportOperator`, …).
+    pub policies: Vec<String>,
+}
+
+impl Caller {
+    /// The local operator (the gateway's default): every account.
+    pub const OPERATOR_ARN: &str = "arn:aws:iam::000000000000:user/local-admin";
+    /// A tenant administrator, tagged with its chat account.
+    pub const TENANT_ARN: &str = "arn:aws:iam::000000000000:user/tenant-admin";
+    /// An administrator without the chatAccountId tag.
+    pub const UNTAGGED_ARN: &str = "arn:aws:iam::000000000000:user/untagged-admin";
+
+    pub fn operator() -> Self {
+        Self {
+            principal: Some(Self::OPERATOR_ARN.to_owned()),
+            tags: Vec::new(),
+            policies: vec!["DataExportOperator".to_owned()],
+        }
+    }
+
+    pub fn tenant(account: &AccountId, policies: &[&str]) -> Self {
+        Self {
+            principal: Some(Self::TENANT_ARN.to_owned()),
+            tags: vec![("chatAccountId".to_owned(), account.as_str().to_owned())],
+            policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    pub fn untagged(policies: &[&str]) -> Self {
+        Self {
+            principal: Some(Self::UNTAGGED_ARN.to_owned()),
+            tags: Vec::new(),
+            policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    pub fn unsigned() -> Self {
+        Self { principal: None, tags: Vec::new(), policies: Vec::new() }
+    }
+}
+
+impl Stack {
+    /// A request to the local API gateway as `caller`.
+    pub async fn api_as(
+        &self,
+        caller: &Caller,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> ApiReply {
+        let tags: Vec<String> = caller.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.var("API_URL")))
+            .header("X-Local-Principal", caller.principal.as_deref().unwrap_or("none"))
+            .header("X-Local-Principal-Tags", tags.join(","))
+            .header("X-Local-Policies", caller.policies.join(","));
+        if let Some(b) = body {
+            request = request.header("content-type", "application/json").body(b);
+        }
+        let response = request.send().await.expect("the local gateway answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        ApiReply { status, headers, body }
+    }
+}
+
+/// The local names of sweep-exports' two rules (up.sh gives the function these names).
+pub const SWEEP_RULE_ARN: &str = "arn:aws:events:us-east-1:000000000000:rule/attachment-export-sweep";
+pub const SWEEP_RESUME_RULE_ARN: &str =
+    "arn:aws:events:us-east-1:000000000000:rule/attachment-export-sweep-resume";
+
+/// A Scheduled Event of `rule`, as EventBridge sends it.
+pub fn scheduled_event(rule_arn: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "000000000000", "time": Timestamp::now().to_string(),
+        "region": "us-east-1", "resources": [rule_arn], "detail": {}
+    })
+}
+
+impl Stack {
+    /// Runs a whole sweep as EventBridge would: the daily rule, then the resume rule until the sweep
+    /// is done (or another invocation holds it and finishes it). The last reply and how many
+    /// invocations it took.
+    pub async fn sweep(&self) -> (serde_json::Value, u32) {
+        let invoke = |rule: &'static str| async move {
+            self.invoke_as_service("sweep-exports", "events.amazonaws.com", rule, &scheduled_event(rule))
+                .await
+                .unwrap_or_else(|e| panic!("sweep-exports failed: {e:?}"))
+        };
+        let mut reply = invoke(SWEEP_RULE_ARN).await;
+        let mut invocations = 1;
+        while reply["outcome"] != "done" {
+            assert!(invocations < 200, "the sweep never finished: {reply}");
+            if reply["outcome"] == "busy" {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            reply = invoke(SWEEP_RESUME_RULE_ARN).await;
+            if reply["outcome"] == "idle" {
+                // Another caller finished the sweep this one began.
+                break;
+            }
+            invocations += 1;
+        }
+        (reply, invocations)
+    }
 }

@@ -225,7 +225,7 @@ async fn catalog_reads_the_directory_and_lists_accounts_by_index() {
     let mut found = false;
     let mut cursor: Option<String> = None;
     loop {
-        let page = catalog.accounts(cursor.as_deref()).await.unwrap();
+        let page = catalog.accounts(cursor.as_deref(), 500).await.unwrap();
         found |= page.items.contains(&seeded.id);
         match page.next {
             Some(n) => cursor = Some(n),

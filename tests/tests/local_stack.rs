@@ -28,25 +28,37 @@ async fn the_invoke_proxy_answers_like_lambda() {
     let stack = Stack::load();
     let lambda = stack.var("AWS_ENDPOINT_URL_LAMBDA");
     let http = reqwest::Client::new();
-    // Unknown function: 404 ResourceNotFoundException, whether named or by ARN.
+    // Lambda authenticates, then authorizes on the ARN asked for, before it looks the function up:
+    // an unsigned call is refused, and so is a function no policy names, whether it exists or not.
+    let operator = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
+        stack.var("AWS_ACCESS_KEY_ID")
+    );
     for name in ["no-such-function", "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Anope"] {
-        let r = http
-            .post(format!("{lambda}/2015-03-31/functions/{name}/invocations"))
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404);
-        assert_eq!(r.headers()["x-amzn-ErrorType"], "ResourceNotFoundException");
+        let url = format!("{lambda}/2015-03-31/functions/{name}/invocations");
+        let r = http.post(&url).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.headers()["x-amzn-ErrorType"], "MissingAuthenticationTokenException");
+        let r = http.post(&url).header("Authorization", &operator).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.headers()["x-amzn-ErrorType"], "AccessDeniedException");
     }
-    // A function error is HTTP 200 + X-Amz-Function-Error with the errorType, by ARN or qualified ARN.
-    let (error_type, message) =
-        stack.invoke("enumerate-attachments", &json!({"not": "a step input"})).await.unwrap_err();
+    // A function error is HTTP 200 + X-Amz-Function-Error with the errorType, by ARN or qualified
+    // ARN (the state machine's steps, invoked as the state machine's role).
+    let (error_type, message) = stack
+        .invoke_as_state_machine("enumerate-attachments", &json!({"not": "a step input"}))
+        .await
+        .unwrap_err();
     assert_eq!(error_type, "BadRequestException");
     assert!(message.contains("Enumerate"), "{message}");
     let qualified = "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Awrite-manifest%3A%24LATEST";
+    let state_machine = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
+        integration_tests::STATE_MACHINE_ACCESS_KEY
+    );
     let r = http
         .post(format!("{lambda}/2015-03-31/functions/{qualified}/invocations"))
+        .header("Authorization", &state_machine)
         .body("{}")
         .send()
         .await

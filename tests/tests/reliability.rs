@@ -34,14 +34,14 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
     let job =
         json!({"accountId": seeded.id, "exportId": export_id, "cutoff": before.cutoff, "format": "csv"});
     let enumerate = stack
-        .invoke(
+        .invoke_as_state_machine(
             "enumerate-attachments",
             &json!({"job": job, "cursor": null, "partCount": 0, "listed": 0, "totals": {}}),
         )
         .await;
     assert_eq!(enumerate.unwrap_err().0, "StatusConflict", "no step runs again on a finished export");
     let part = stack
-        .invoke(
+        .invoke_as_state_machine(
             "write-manifest",
             &json!({"mode": "part", "job": job, "part": 1, "signedAt": before.requested_at}),
         )
@@ -49,12 +49,12 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
     assert_eq!(part.unwrap_err().0, "StatusConflict");
     let totals = serde_json::to_value(&before.result.as_ref().unwrap().by_conversation_type).unwrap();
     let finalize = stack
-        .invoke("write-manifest", &json!({"mode": "finalize", "job": job, "partCount": 1, "listed": 30, "totals": totals, "signedAt": before.requested_at}))
+        .invoke_as_state_machine("write-manifest", &json!({"mode": "finalize", "job": job, "partCount": 1, "listed": 30, "totals": totals, "signedAt": before.requested_at}))
         .await
         .unwrap();
     assert_eq!(finalize["attachmentCount"], 30);
     stack
-        .invoke(
+        .invoke_as_state_machine(
             "write-manifest",
             &json!({"mode": "fail", "job": job, "error": {"Error": "States.Timeout", "Cause": null}}),
         )

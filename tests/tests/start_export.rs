@@ -1,5 +1,7 @@
 //! StartDataExport end to end on the local stack: through the local API gateway (real REST proxy
-//! events, IAM principal), through the Lambda Invoke API (`aws lambda invoke`), and the schedule.
+//! events, IAM principal) to start-export-api, and through the Lambda Invoke API (`aws lambda
+//! invoke`) to start-export, which refuses the events of the other trust paths. The schedule is
+//! sweep-exports' (tests/tests/sweep.rs).
 
 use std::time::Duration;
 
@@ -71,7 +73,6 @@ async fn refusals_carry_the_documented_codes_and_write_nothing() {
     let cases: Vec<Case> = vec![
         (path(&team), None, None, 422, "UnprocessableEntityException"),
         (path(&unknown), None, None, 404, "NotFoundException"),
-        (path(&enterprise), None, Some("none"), 403, "ForbiddenException"),
         ("/accounts/NOT-A-UUID/data-exports".into(), None, None, 400, "BadRequestException"),
         (path(&enterprise), Some(r#"{"format":"xlsx"}"#.into()), None, 400, "BadRequestException"),
         (
@@ -134,7 +135,8 @@ async fn direct_invocation_answers_the_same_json_and_refuses_with_error_types() 
     assert_eq!(reply["status"], "QUEUED");
     let export_id = reply["exportId"].as_str().unwrap();
     let record = stack.export_store().get(&account, &export_id.parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!(record.requested_by.via, Via::Cli);
+    assert_eq!(record.requested_by.via, Via::Invoke);
+    assert!(record.requested_by.principal.contains("CloudTrail"), "{}", record.requested_by.principal);
     assert_eq!(record.format, export_core::model::ExportFormat::Csv);
 
     let (error_type, message) =
@@ -149,39 +151,45 @@ async fn direct_invocation_answers_the_same_json_and_refuses_with_error_types() 
     assert_eq!(error_type, "BadRequestException");
     let (error_type, message) = stack.invoke("start-export", &json!({"hello": "world"})).await.unwrap_err();
     assert_eq!(error_type, "BadRequestException");
-    assert!(message.contains("none of these"), "{message}");
+    assert!(message.contains("no accountId"), "{message}");
 }
 
 #[tokio::test]
-async fn the_schedule_starts_opted_in_enterprise_accounts_once() {
+async fn forged_api_and_scheduled_events_sent_to_start_export_are_refused_and_write_nothing() {
     let stack = Stack::load();
-    let opted_in = seed_account(&stack, AccountType::Enterprise, true).await.id;
-    let opted_out = seed_account(&stack, AccountType::Enterprise, false).await.id;
-    let team = seed_account(&stack, AccountType::Team, true).await.id;
-    let throttled = seed_account(&stack, AccountType::Enterprise, true).await.id;
-    let earlier = stack.invoke("start-export", &json!({"accountId": throttled})).await.unwrap();
+    let account = seed_account(&stack, AccountType::Enterprise, true).await.id;
+    // An API-shaped event naming a principal of the caller's choosing: it must never be recorded.
+    let forged_api = json!({
+        "resource": "/accounts/{accountId}/data-exports", "path": format!("/accounts/{account}/data-exports"),
+        "httpMethod": "POST", "pathParameters": {"accountId": account},
+        "requestContext": {"identity": {"userArn": "arn:aws:iam::000000000000:user/someone-else"},
+                           "resourcePath": "/accounts/{accountId}/data-exports", "httpMethod": "POST"},
+        "headers": {}, "body": null, "isBase64Encoded": false
+    });
+    let forged_schedule = integration_tests::scheduled_event(integration_tests::SWEEP_RULE_ARN);
+    for forged in [&forged_api, &forged_schedule] {
+        let (error_type, message) = stack.invoke("start-export", forged).await.unwrap_err();
+        assert_eq!(error_type, "WrongEntryPointException", "{message}");
+        assert!(message.contains("Nothing was read or recorded"), "{message}");
+        assert!(!message.contains("someone-else"), "{message}");
+    }
+    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
+    assert!(stack.export_store().throttle(&account).await.unwrap().is_none());
+    // Nor is the API function reachable by the operator's own invocation.
+    let (error_type, _) = stack.invoke("start-export-api", &forged_api).await.unwrap_err();
+    assert_eq!(error_type, "AccessDeniedException");
+    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
+}
 
-    let event: serde_json::Value =
-        serde_json::from_str(include_str!("../../events/start-export/schedule.json")).unwrap();
-    let report = stack.invoke("start-export", &event).await.unwrap();
-    assert!(report["started"].as_u64().unwrap() >= 1, "{report}");
-    let exports = |a| {
-        let store = stack.export_store();
-        async move { store.list(a, 10, None).await.unwrap().items }
-    };
-    let started = exports(&opted_in).await;
-    assert_eq!(started.len(), 1);
-    assert_eq!(started[0].requested_by.via, Via::Schedule);
-    assert!(started[0].requested_by.principal.contains("rule/attachment-export-weekly"));
-    assert!(exports(&opted_out).await.is_empty());
-    assert!(exports(&team).await.is_empty());
-    let kept = exports(&throttled).await;
-    assert_eq!(kept.len(), 1);
-    assert_eq!(kept[0].export_id.to_string(), earlier["exportId"].as_str().unwrap());
-
-    // A second sweep the same day starts nothing for these accounts.
-    stack.invoke("start-export", &event).await.unwrap();
-    assert_eq!(exports(&opted_in).await.len(), 1);
+#[tokio::test]
+async fn an_unsigned_request_gets_api_gateways_own_answer_and_reaches_no_function() {
+    let stack = Stack::load();
+    let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let reply = stack.api(Method::POST, &path(&account), None, Some("none")).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, json!({"message": "Missing Authentication Token"}));
+    assert_eq!(reply.headers["x-amzn-errortype"], "MissingAuthenticationTokenException");
+    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]

@@ -15,10 +15,13 @@ const LIBRARY_CRATES: [&str; 2] = ["export-core", "gateway"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
 const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
-    ("POST", "/accounts/{accountId}/data-exports", "StartExportFunction"),
-    ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportFunction"),
-    ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportFunction"),
+    ("POST", "/accounts/{accountId}/data-exports", "StartExportApiFunction"),
+    ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportApiFunction"),
+    ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
 ];
+
+/// The functions that start exports (and so may name the state machine).
+const STARTERS: [&str; 3] = ["StartExportFunction", "StartExportApiFunction", "SweepExportsFunction"];
 
 fn read(relative: &str) -> String {
     std::fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
@@ -72,7 +75,26 @@ fn function_crates() -> BTreeMap<String, String> {
 }
 
 fn is_binary_crate(dir: &Path, manifest: &str) -> bool {
-    dir.join("src/main.rs").exists() || manifest.contains("[[bin]]")
+    dir.join("src/main.rs").exists() || dir.join("src/bin").exists() || manifest.contains("[[bin]]")
+}
+
+/// Every binary of the function crates: binary name → crate (`src/main.rs` is the crate's own name,
+/// `src/bin/NAME.rs` is NAME: one crate may serve two trust paths with two binaries).
+fn binaries(crates: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut binaries = BTreeMap::new();
+    for name in crates.keys() {
+        let dir = repo_root().join("functions").join(name);
+        if dir.join("src/main.rs").exists() {
+            binaries.insert(name.clone(), name.clone());
+        }
+        for entry in std::fs::read_dir(dir.join("src/bin")).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                binaries.insert(path.file_stem().unwrap().to_str().unwrap().to_owned(), name.clone());
+            }
+        }
+    }
+    binaries
 }
 
 /// A function's effective property: its own, else the template's `Globals.Function` one.
@@ -96,6 +118,7 @@ fn every_template_function_is_a_binary_crate_and_every_binary_crate_is_deployed_
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     assert!(!functions.is_empty(), "the template deploys no function");
     let crates = function_crates();
+    let binaries = binaries(&crates);
 
     let mut deployed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (logical_id, function) in &functions {
@@ -104,15 +127,12 @@ fn every_template_function_is_a_binary_crate_and_every_binary_crate_is_deployed_
         let binary = metadata["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{logical_id}: Metadata.BuildProperties.Binary missing"));
-        let manifest =
-            crates.get(binary).unwrap_or_else(|| panic!("{logical_id}: no crate functions/{binary}"));
+        let krate = binaries
+            .get(binary)
+            .unwrap_or_else(|| panic!("{logical_id}: no crate under functions/ builds a binary {binary}"));
         assert!(
-            manifest.contains(&format!("name = \"{binary}\"")),
-            "{logical_id}: functions/{binary}/Cargo.toml does not name the package {binary}"
-        );
-        assert!(
-            is_binary_crate(&repo_root().join("functions").join(binary), manifest),
-            "{logical_id}: functions/{binary} has no [[bin]] or src/main.rs"
+            crates[krate].contains(&format!("name = \"{krate}\"")),
+            "{logical_id}: functions/{krate}/Cargo.toml does not name the package {krate}"
         );
         // The local gateway and provisioning derive crate names from logical ids this way.
         assert_eq!(*logical_id, format!("{}Function", pascal_case(binary)), "logical id of {binary}");
@@ -145,9 +165,12 @@ fn every_template_function_is_a_binary_crate_and_every_binary_crate_is_deployed_
             "functions/{library} now builds a binary: deploy it or stop calling it a library"
         );
     }
-    for name in crates.keys().filter(|c| !LIBRARY_CRATES.contains(&c.as_str())) {
+    for name in binaries.keys() {
         let ids = deployed.get(name).map(Vec::as_slice).unwrap_or_default();
-        assert_eq!(ids.len(), 1, "functions/{name} must be exactly one template function, is {ids:?}");
+        assert_eq!(ids.len(), 1, "binary {name} must be exactly one template function, is {ids:?}");
+    }
+    for name in crates.keys().filter(|c| !LIBRARY_CRATES.contains(&c.as_str())) {
+        assert!(binaries.values().any(|k| k == name), "functions/{name} builds no deployed binary");
     }
 }
 
@@ -167,13 +190,20 @@ fn functions_get_exactly_the_variables_the_config_reads() {
                 "{logical_id} sets {variable}, which functions/export-core/src/config.rs never reads"
             );
         }
-        // Only start-export starts executions; the state machine's own functions referencing the
-        // state machine would make a dependency cycle.
+        // Only the functions that start exports name the state machine; its own functions
+        // referencing it would make a dependency cycle.
         assert_eq!(
             variables.contains("STATE_MACHINE_ARN"),
-            logical_id == "StartExportFunction",
-            "{logical_id}: STATE_MACHINE_ARN belongs to start-export only"
+            STARTERS.contains(&logical_id.as_str()),
+            "{logical_id}: STATE_MACHINE_ARN belongs to the functions that start exports only"
         );
+        for sweep_variable in ["SWEEP_RULE_NAME", "SWEEP_RESUME_RULE_NAME", "SCHEDULED_EXPORTS"] {
+            assert_eq!(
+                variables.contains(sweep_variable),
+                logical_id == "SweepExportsFunction",
+                "{logical_id}: {sweep_variable} belongs to sweep-exports only"
+            );
+        }
         // The long-term signing key is for the function that signs attachment URLs.
         assert_eq!(
             variables.contains("SIGNING_SECRET_ARN"),
@@ -295,4 +325,103 @@ fn the_state_machine_substitutes_exactly_the_asl_placeholders_with_its_functions
         }
     }
     assert_eq!(allowed, invoked, "{role} must allow lambda:InvokeFunction on exactly the ASL's functions");
+}
+
+/// A policy document's statements, whatever their YAML shape.
+fn statements(document: &Value) -> Vec<Value> {
+    match &document["Statement"] {
+        Value::Sequence(items) => items.clone(),
+        Value::Null => vec![],
+        one => vec![one.clone()],
+    }
+}
+
+/// Every string inside a value (Resource entries are `!Sub` strings or `!GetAtt`s).
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        Value::Mapping(m) => m.values().flat_map(strings).collect(),
+        Value::Tagged(t) => strings(&t.value),
+        _ => vec![],
+    }
+}
+
+/// The tenants' policies: execute-api on their own account's routes only (the principal tag in
+/// every resource, the tag required), and no way around the API (no lambda:InvokeFunction).
+#[test]
+fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
+    let template = template();
+    let policies = resources_of_type(&template, "AWS::IAM::ManagedPolicy");
+    for name in ["StartDataExportPolicy", "RetrieveDataExportPolicy", "DataExportFullAccessPolicy"] {
+        let policy = policies.get(name).unwrap_or_else(|| panic!("{name} is gone"));
+        let statements = statements(&policy["Properties"]["PolicyDocument"]);
+        assert!(!statements.is_empty(), "{name}");
+        for statement in &statements {
+            let actions = strings(&statement["Action"]);
+            assert_eq!(actions, ["execute-api:Invoke"], "{name}: tenants get execute-api:Invoke only");
+            assert!(statement["NotAction"].is_null() && statement["NotResource"].is_null(), "{name}");
+            let resources = strings(&statement["Resource"]);
+            assert!(!resources.is_empty(), "{name}");
+            for resource in &resources {
+                assert!(
+                    resource.contains("/accounts/${!aws:PrincipalTag/chatAccountId}/data-exports"),
+                    "{name}: {resource} is not confined to the caller's chatAccountId"
+                );
+                assert!(!resource.contains("/accounts/*"), "{name}: {resource}");
+            }
+            let null = &statement["Condition"]["Null"]["aws:PrincipalTag/chatAccountId"];
+            assert_eq!(null.as_str(), Some("false"), "{name}: a principal without the tag gets nothing");
+        }
+        let text = serde_yaml::to_string(policy).unwrap();
+        assert!(!text.contains("lambda:"), "{name} must grant no Lambda action");
+    }
+    // The operator's policy is the one that reaches every account and the direct functions, and
+    // never the API functions or the sweep.
+    let operator = serde_yaml::to_string(&policies["DataExportOperatorPolicy"]).unwrap();
+    assert!(operator.contains("lambda:InvokeFunction"));
+    for forbidden in ["StartExportApiFunction", "RetrieveExportApiFunction", "SweepExportsFunction"] {
+        assert!(!operator.contains(forbidden), "DataExportOperator must not invoke {forbidden}");
+    }
+    // No other policy of the template grants lambda:InvokeFunction on the entry points.
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        if id == "DataExportOperatorPolicy" || id == "ExportStateMachineRole" {
+            continue;
+        }
+        let text = serde_yaml::to_string(&resource["Properties"]).unwrap();
+        if resource["Type"].as_str() != Some("AWS::Lambda::Permission") {
+            assert!(!text.contains("lambda:InvokeFunction"), "{id} grants lambda:InvokeFunction");
+        }
+    }
+}
+
+/// Each function is invoked by exactly the callers of its trust path: every Lambda permission
+/// names a service principal and the exact source (SourceArn); the API functions are API Gateway's
+/// only, the sweep is its rules' only, and the direct functions have no resource policy at all.
+#[test]
+fn every_lambda_permission_names_its_source() {
+    let template = template();
+    let permissions = resources_of_type(&template, "AWS::Lambda::Permission");
+    let mut invokers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, permission) in &permissions {
+        let properties = &permission["Properties"];
+        assert_eq!(properties["Action"].as_str(), Some("lambda:InvokeFunction"), "{id}");
+        assert!(!properties["SourceArn"].is_null(), "{id}: a Lambda permission without SourceArn");
+        let principal = properties["Principal"].as_str().unwrap_or_else(|| panic!("{id}: Principal"));
+        assert!(principal.ends_with(".amazonaws.com"), "{id}: {principal} is not a service principal");
+        let (function, attribute) = get_att(&properties["FunctionName"]).unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(attribute, "Arn", "{id}");
+        invokers.entry(function).or_default().insert(principal.to_owned());
+    }
+    let expect = |principal: &str| BTreeSet::from([principal.to_owned()]);
+    assert_eq!(invokers.get("StartExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
+    assert_eq!(invokers.get("RetrieveExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
+    assert_eq!(invokers.get("SweepExportsFunction"), Some(&expect("events.amazonaws.com")));
+    for direct in ["StartExportFunction", "RetrieveExportFunction"] {
+        assert!(
+            !invokers.contains_key(direct),
+            "{direct} is for IAM principals with DataExportOperator only"
+        );
+    }
 }

@@ -36,6 +36,13 @@ pub struct Config {
     pub allow_short_lived_urls: bool,
     /// Whether the daily schedule starts exports for opted-in accounts (it always closes stuck ones).
     pub scheduled_exports: bool,
+    /// sweep-exports' two EventBridge rules, by name: the daily rule begins a sweep, the resume rule
+    /// continues an unfinished one. Checked where used: [`Config::sweep_rules`].
+    sweep_rule_name: Option<String>,
+    sweep_resume_rule_name: Option<String>,
+    /// At most this many accounts (and stuck-export candidates) per sweep invocation, besides the
+    /// time budget; `None`: the time budget alone.
+    pub sweep_max_items: Option<u32>,
     pub log_format: LogFormat,
 }
 
@@ -104,8 +111,24 @@ impl Config {
             allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
                 || vars.flag("SCHEDULED_EXPORTS")?,
+            sweep_rule_name: vars.optional("SWEEP_RULE_NAME")?,
+            sweep_resume_rule_name: vars.optional("SWEEP_RESUME_RULE_NAME")?,
+            sweep_max_items: match vars.optional("SWEEP_MAX_ITEMS_PER_INVOCATION")? {
+                Some(_) => Some(vars.number("SWEEP_MAX_ITEMS_PER_INVOCATION", 0, 1, 10_000_000)? as u32),
+                None => None,
+            },
             log_format,
         })
+    }
+
+    /// The names of sweep-exports' daily and resume rules; missing is a configuration error.
+    pub fn sweep_rules(&self) -> Result<(&str, &str), ConfigError> {
+        let missing =
+            |variable| ConfigError { variable, problem: "is required by sweep-exports but not set".into() };
+        Ok((
+            self.sweep_rule_name.as_deref().ok_or_else(|| missing("SWEEP_RULE_NAME"))?,
+            self.sweep_resume_rule_name.as_deref().ok_or_else(|| missing("SWEEP_RESUME_RULE_NAME"))?,
+        ))
     }
 
     /// The state machine start-export starts; missing is a configuration error naming the variable.

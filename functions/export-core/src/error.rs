@@ -22,6 +22,11 @@ pub enum Error {
     /// Unknown account or export.
     #[error("{0}")]
     NotFound(String),
+    /// An event that belongs to another trust path: an API-shaped or Scheduled-Event payload sent
+    /// to a direct-invocation function, or anything but API Gateway's proxy event sent to an API
+    /// function. Refused before anything is read or written (README "Who may do what").
+    #[error("{0}")]
+    WrongEntryPoint(String),
     /// The export's URLs have expired.
     #[error("{0}")]
     Gone(String),
@@ -53,6 +58,7 @@ impl Error {
             Error::BadRequest(_) | Error::PayloadTooLarge(_) => "BadRequestException",
             Error::Forbidden(_) => "ForbiddenException",
             Error::NotFound(_) => "NotFoundException",
+            Error::WrongEntryPoint(_) => "WrongEntryPointException",
             Error::Gone(_) => "GoneException",
             Error::Unprocessable(_) => "UnprocessableEntityException",
             Error::Throttled { .. } => "ThrottledClientException",
@@ -66,7 +72,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::BadRequest(_) => 400,
-            Error::Forbidden(_) => 403,
+            Error::Forbidden(_) | Error::WrongEntryPoint(_) => 403,
             Error::NotFound(_) => 404,
             Error::StatusConflict(_) => 409,
             Error::Gone(_) => 410,
@@ -174,6 +180,7 @@ mod tests {
             (Error::PayloadTooLarge("x".into()), "BadRequestException", 413),
             (Error::Forbidden("x".into()), "ForbiddenException", 403),
             (Error::NotFound("x".into()), "NotFoundException", 404),
+            (Error::WrongEntryPoint("x".into()), "WrongEntryPointException", 403),
             (Error::Gone("x".into()), "GoneException", 410),
             (Error::Unprocessable("x".into()), "UnprocessableEntityException", 422),
             (

@@ -13,6 +13,7 @@ pub const DOCUMENTED_CODES: &[&str] = &[
     "BadRequestException",
     "ForbiddenException",
     "NotFoundException",
+    "WrongEntryPointException",
     "GoneException",
     "UnprocessableEntityException",
     "ThrottledClientException",

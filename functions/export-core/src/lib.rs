@@ -16,6 +16,7 @@ pub mod retrieve;
 pub mod scope;
 pub mod signer;
 pub mod start;
+pub mod sweep;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

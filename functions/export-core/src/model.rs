@@ -206,7 +206,11 @@ impl FromStr for ExportFormat {
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     Api,
-    Cli,
+    /// A direct invocation (`aws lambda invoke`): Lambda does not tell the function who invoked
+    /// it, so the principal names CloudTrail, where the caller is recorded. Records written before
+    /// this name existed say `cli`.
+    #[serde(alias = "cli")]
+    Invoke,
     Schedule,
 }
 

@@ -54,8 +54,12 @@ pub trait AttachmentCatalog: Send + Sync {
         limit: Option<u32>,
     ) -> impl Future<Output = Result<Page<Attachment>>> + Send;
 
-    /// Every account id, a page at a time (the schedule sweep).
-    fn accounts(&self, after: Option<&str>) -> impl Future<Output = Result<Page<AccountId>>> + Send;
+    /// Every account id, at most `limit` a page (the sweep).
+    fn accounts(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<AccountId>>> + Send;
 }
 
 /// A status move and the fields that come with it.
@@ -91,9 +95,13 @@ pub trait ExportStore: Send + Sync {
         export: &ExportId,
     ) -> impl Future<Output = Result<Option<ExportRecord>>> + Send;
 
-    /// Exports of every account that are still QUEUED or RUNNING, a page at a time (the schedule's
-    /// search for stuck exports; a full-table read, once a day).
-    fn unfinished(&self, after: Option<&str>) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
+    /// Exports of every account that are still QUEUED or RUNNING, a page at a time (the sweep's
+    /// search for stuck exports; a full-table read, once a day). `limit` caps the items examined.
+    fn unfinished(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
     /// The account's exports, newest first.
     fn list(
@@ -153,6 +161,20 @@ pub trait ExportStore: Send + Sync {
         &self,
         account: &AccountId,
         export: &ExportId,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Where the sweep keeps its progress, so that each invocation resumes where the last one stopped
+/// (one record; DESIGN §5).
+pub trait SweepLedger: Send + Sync {
+    fn load(&self) -> impl Future<Output = Result<Option<crate::sweep::SweepRecord>>> + Send;
+
+    /// Writes the record on condition that the stored one still has `expected_version` (`None`:
+    /// that there is none). `Ok(false)` when another invocation got there first.
+    fn save(
+        &self,
+        record: &crate::sweep::SweepRecord,
+        expected_version: Option<u64>,
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 

@@ -8,12 +8,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, quote_for_message};
 use crate::model::{
-    AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle, Via,
+    AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle,
 };
 use crate::payloads::ExportJob;
-use crate::ports::{
-    Admission, AttachmentCatalog, Clock, ExecutionState, ExportStore, StatusChange, Workflow,
-};
+use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, StatusChange, Workflow};
 use crate::time::Timestamp;
 
 /// Guidance for a Team account (DESIGN §1).
@@ -196,161 +194,10 @@ pub fn throttled(throttle: &Throttle, now: Timestamp) -> Error {
     }
 }
 
-/// Counts of a schedule sweep.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SweepReport {
-    pub started: u32,
-    pub skipped: u32,
-    pub failed: u32,
-    /// Stuck exports (execution ended or never started without a final status) marked FAILED,
-    /// their windows given back.
-    pub recovered: u32,
-}
-
-impl<C, S, W, K> Starter<'_, C, S, W, K>
-where
-    C: AttachmentCatalog,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-{
-    /// The daily schedule: closes stuck exports, then (if `start_exports`) starts an export for every
-    /// Enterprise account that opted in and whose window is open. One broken account never stops
-    /// the sweep; each account's outcome is logged.
-    pub async fn sweep(&self, principal: &str, start_exports: bool) -> Result<SweepReport> {
-        // Stuck exports first: recovering one reopens its account's window for this very sweep.
-        let mut report = SweepReport { recovered: self.recover_stuck().await?, ..SweepReport::default() };
-        if !start_exports {
-            tracing::info!(recovered = report.recovered, "schedule sweep done (scheduled exports are off)");
-            return Ok(report);
-        }
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.catalog.accounts(cursor.as_deref()).await?;
-            for account_id in page.items {
-                let outcome = self.sweep_one(&account_id, principal).await;
-                match outcome {
-                    Ok(Some(reply)) => {
-                        report.started += 1;
-                        tracing::info!(account = %account_id, export = %reply.export_id, "schedule: started");
-                    }
-                    Ok(None) => report.skipped += 1,
-                    Err(Error::Throttled { next_allowed_at, .. }) => {
-                        report.skipped += 1;
-                        tracing::info!(account = %account_id, %next_allowed_at, "schedule: skipped, window closed");
-                    }
-                    Err(e) => {
-                        report.failed += 1;
-                        tracing::error!(account = %account_id, code = e.code(), error = %e, "schedule: failed");
-                    }
-                }
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        tracing::info!(
-            started = report.started,
-            skipped = report.skipped,
-            failed = report.failed,
-            recovered = report.recovered,
-            "schedule sweep done"
-        );
-        Ok(report)
-    }
-
-    /// Finds exports still QUEUED or RUNNING whose execution has ended (timed out, aborted, or failed
-    /// before its Catch could run) or was never started, and ends them FAILED with the window given
-    /// back — so nothing stays stuck and no administrator waits a week for nothing. Returns how many.
-    pub async fn recover_stuck(&self) -> Result<u32> {
-        let mut recovered = 0;
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.store.unfinished(cursor.as_deref()).await?;
-            for record in page.items {
-                match self.recover_one(&record).await {
-                    Ok(true) => recovered += 1,
-                    Ok(false) => {}
-                    // One unreadable execution must not stop the search.
-                    Err(e) => tracing::error!(
-                        account = %record.account_id, export = %record.export_id, code = e.code(), error = %e,
-                        "schedule: could not check a possibly stuck export"
-                    ),
-                }
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(recovered),
-            }
-        }
-    }
-
-    async fn recover_one(&self, record: &ExportRecord) -> Result<bool> {
-        let (account, export) = (&record.account_id, &record.export_id);
-        let now = self.clock.now();
-        let code = match self.workflow.state(export).await? {
-            ExecutionState::Running => return Ok(false),
-            ExecutionState::NotStarted if now < record.requested_at.plus(NOT_STARTED_GRACE) => {
-                return Ok(false);
-            }
-            ExecutionState::NotStarted => "ExecutionNotStarted".to_owned(),
-            ExecutionState::Ended(status) => match status.as_str() {
-                "TIMED_OUT" => "States.Timeout".to_owned(),
-                "ABORTED" => "ExecutionAborted".to_owned(),
-                _ => "ExecutionEndedWithoutResult".to_owned(),
-            },
-        };
-        let failure = FailureInfo {
-            code,
-            message: "The export stopped before it could finish and was closed by the daily check. No \
-                      export window was used: you can request an export again now."
-                .to_owned(),
-        };
-        tracing::warn!(%account, %export, status = %record.status, code = %failure.code, "schedule: recovering a stuck export");
-        match self
-            .store
-            .change_status(account, export, StatusChange::Failed { completed_at: now, error: failure })
-            .await
-        {
-            Ok(()) => {}
-            // It finished while we looked: its own steps recorded the outcome.
-            Err(Error::StatusConflict(_)) => return Ok(false),
-            Err(e) => return Err(e),
-        }
-        self.store.release_window(account, export).await?;
-        Ok(true)
-    }
-
-    /// `Ok(None)`: not an opted-in Enterprise account (or its window is known closed).
-    async fn sweep_one(&self, account_id: &AccountId, principal: &str) -> Result<Option<StartReply>> {
-        let Some(account) = self.catalog.account(account_id).await? else {
-            return Ok(None);
-        };
-        if account.account_type != AccountType::Enterprise || !account.scheduled_exports {
-            tracing::debug!(account = %account_id, "schedule: skipped, not an opted-in Enterprise account");
-            return Ok(None);
-        }
-        // Cheap check first: most weeks most windows are closed, and a refused transaction costs more.
-        if let Some(t) = self.store.throttle(account_id).await?
-            && !t.is_open_at(self.clock.now())
-        {
-            return Err(throttled(&t, self.clock.now()));
-        }
-        let request = StartRequest {
-            account_id: account_id.clone(),
-            client_token: None,
-            format: ExportFormat::Csv,
-            requested_by: RequestedBy { principal: principal.to_owned(), via: Via::Schedule },
-        };
-        self.start(request).await.map(Some)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Via;
     use crate::testing::{FakeCatalog, FakeStore, FakeWorkflow, FixedClock};
 
     const WEEK: Duration = Duration::from_secs(604_800);
@@ -492,83 +339,5 @@ mod tests {
         for bad in ["", "has space", "tab\t", "é", &"a".repeat(65)] {
             assert_eq!(validate_client_token(bad).unwrap_err().code(), "BadRequestException", "{bad:?}");
         }
-    }
-
-    #[tokio::test]
-    async fn the_sweep_starts_only_opted_in_enterprise_accounts_with_open_windows() {
-        let w = World::new();
-        let opted_in = w.catalog.add_account(AccountType::Enterprise, true);
-        let opted_in_2 = w.catalog.add_account(AccountType::Enterprise, true);
-        let _opted_out = w.catalog.add_account(AccountType::Enterprise, false);
-        let _team = w.catalog.add_account(AccountType::Team, true);
-        let throttled_account = w.catalog.add_account(AccountType::Enterprise, true);
-        let broken = w.catalog.add_account(AccountType::Enterprise, true);
-        w.catalog.broken.lock().unwrap().push(broken.clone());
-        w.starter().start(request(&throttled_account, None)).await.unwrap();
-
-        let report = w.starter().sweep("schedule", true).await.unwrap();
-        assert_eq!(report, SweepReport { started: 2, skipped: 3, failed: 1, recovered: 0 });
-        for account in [&opted_in, &opted_in_2] {
-            let records = w.store.records(account);
-            assert_eq!(records.len(), 1);
-            assert_eq!(records[0].requested_by.via, Via::Schedule);
-        }
-        // A second sweep the same day starts nothing.
-        w.clock.advance(Duration::from_secs(3600));
-        let again = w.starter().sweep("schedule", true).await.unwrap();
-        assert_eq!(again, SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0 });
-    }
-
-    #[tokio::test]
-    async fn the_sweep_fails_stuck_exports_and_gives_their_windows_back() {
-        let w = World::new();
-        // Three running exports: one whose execution timed out, one still running, one never started.
-        let timed_out = w.catalog.add_account(AccountType::Enterprise, false);
-        let running = w.catalog.add_account(AccountType::Enterprise, false);
-        let never_started = w.catalog.add_account(AccountType::Enterprise, true);
-        let mut ids = Vec::new();
-        for account in [&timed_out, &running] {
-            ids.push(w.starter().start(request(account, None)).await.unwrap().export_id);
-        }
-        w.workflow.ended.lock().unwrap().insert(ids[0], "TIMED_OUT".into());
-        // Admitted, but start-export died before StartExecution.
-        let orphan = ExportRecord::new_request(
-            never_started.clone(),
-            ExportFormat::Csv,
-            RequestedBy { principal: "p".into(), via: Via::Api },
-            None,
-            w.clock.now(),
-        );
-        assert!(matches!(w.store.admit(&orphan, WEEK).await.unwrap(), Admission::Accepted { .. }));
-
-        // Within the grace period the orphan may still be starting: left alone.
-        assert_eq!(w.starter().recover_stuck().await.unwrap(), 1);
-        let record = w.store.record(&timed_out, &ids[0]).unwrap();
-        assert_eq!(record.status, ExportStatus::Failed);
-        assert_eq!(record.error.unwrap().code, "States.Timeout");
-        assert!(w.store.throttle(&timed_out).await.unwrap().is_none(), "window given back");
-        assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued);
-        assert_eq!(w.store.record(&never_started, &orphan.export_id).unwrap().status, ExportStatus::Queued);
-
-        // After it, the orphan is failed, and the same sweep starts the account's scheduled export.
-        w.clock.advance(NOT_STARTED_GRACE + Duration::from_secs(1));
-        let report = w.starter().sweep("schedule", true).await.unwrap();
-        assert_eq!(report.recovered, 1);
-        assert_eq!(report.started, 1);
-        let orphaned = w.store.record(&never_started, &orphan.export_id).unwrap();
-        assert_eq!(orphaned.status, ExportStatus::Failed);
-        assert_eq!(orphaned.error.unwrap().code, "ExecutionNotStarted");
-        assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued, "still running");
-        // Nothing left to recover.
-        assert_eq!(w.starter().recover_stuck().await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn with_scheduled_exports_off_the_sweep_only_closes_stuck_exports() {
-        let w = World::new();
-        let opted_in = w.catalog.add_account(AccountType::Enterprise, true);
-        let report = w.starter().sweep("schedule", false).await.unwrap();
-        assert_eq!(report, SweepReport::default());
-        assert!(w.store.records(&opted_in).is_empty());
     }
 }

@@ -111,17 +111,39 @@ impl AttachmentCatalog for FakeCatalog {
         Ok(Page { items, next })
     }
 
-    async fn accounts(&self, after: Option<&str>) -> Result<Page<AccountId>> {
-        // Two accounts a page, so the sweep's paging is exercised.
+    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
+        // At most two accounts a page, so the sweep's paging is exercised.
+        let take = limit.min(2) as usize;
         let accounts = self.accounts.lock().unwrap();
         let items: Vec<AccountId> = accounts
             .keys()
             .filter(|k| after.is_none_or(|a| k.as_str() > a))
-            .take(2)
+            .take(take)
             .map(|k| AccountId::parse(k).unwrap())
             .collect();
-        let next = (items.len() == 2).then(|| items[1].to_string());
+        let next = (items.len() == take).then(|| items[take - 1].to_string());
         Ok(Page { items, next })
+    }
+}
+
+/// The sweep's record in memory, with the ledger's version check.
+#[derive(Default)]
+pub struct FakeSweepLedger {
+    record: Mutex<Option<crate::sweep::SweepRecord>>,
+}
+
+impl crate::ports::SweepLedger for FakeSweepLedger {
+    async fn load(&self) -> Result<Option<crate::sweep::SweepRecord>> {
+        Ok(self.record.lock().unwrap().clone())
+    }
+
+    async fn save(&self, record: &crate::sweep::SweepRecord, expected_version: Option<u64>) -> Result<bool> {
+        let mut stored = self.record.lock().unwrap();
+        if stored.as_ref().map(|r| r.version) != expected_version {
+            return Ok(false);
+        }
+        *stored = Some(record.clone());
+        Ok(true)
     }
 }
 
@@ -198,7 +220,7 @@ impl ExportStore for FakeStore {
         Ok(self.record(account, export))
     }
 
-    async fn unfinished(&self, after: Option<&str>) -> Result<Page<ExportRecord>> {
+    async fn unfinished(&self, after: Option<&str>, _limit: u32) -> Result<Page<ExportRecord>> {
         // One record per page, so callers' paging is exercised; the cursor is the last export id.
         let state = self.state.lock().unwrap();
         let mut open: Vec<&ExportRecord> = state.records.values().filter(|r| !r.status.is_final()).collect();

@@ -9,8 +9,47 @@ use export_core::api::HttpReply;
 use serde_json::Value;
 
 /// Recorded as the principal of a direct invocation: Lambda does not pass the IAM caller to the
-/// function; CloudTrail's Invoke events name it.
+/// function; CloudTrail's Invoke data events name it (the template's optional invoke trail).
 pub const DIRECT_INVOKE_PRINCIPAL: &str = "lambda:Invoke (caller recorded by CloudTrail)";
+
+/// The trust path an event's shape belongs to. Each function serves one path and refuses the
+/// others, so an event sent down one path is never taken for another (README "Who may do what").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// API Gateway's REST proxy event.
+    ApiGateway,
+    /// An EventBridge event (a Scheduled Event or any other envelope with `source`/`detail-type`).
+    EventBridge,
+    /// Anything else: a direct invocation's payload, or garbage.
+    Other,
+}
+
+pub fn shape_of(payload: &Value) -> Shape {
+    if is_proxy_event(payload) {
+        Shape::ApiGateway
+    } else if payload.get("detail-type").is_some() && payload.get("source").is_some() {
+        Shape::EventBridge
+    } else {
+        Shape::Other
+    }
+}
+
+/// The refusal of an event that belongs to another trust path (`WrongEntryPointException`). It
+/// names the function that serves that path, and nothing of the event.
+pub fn wrong_entry_point(function: &str, serves: &str, shape: Shape) -> Error {
+    let got = match shape {
+        Shape::ApiGateway => {
+            "an API Gateway request; the REST API has its own function, which only API Gateway may invoke"
+        }
+        Shape::EventBridge => {
+            "an EventBridge event; the daily sweep is sweep-exports, invoked only by its rules"
+        }
+        Shape::Other => "neither",
+    };
+    Error::WrongEntryPoint(format!(
+        "{function} takes {serves} only, and this event is {got}. Nothing was read or recorded."
+    ))
+}
 
 /// The IAM principal that signed the request. API Gateway's AWS_IAM authorizer already refuses
 /// unsigned calls; this is defence in depth (and what the local gateway's `none` principal tests).

@@ -1,23 +1,12 @@
-//! start-export: the only way an export begins (DESIGN §5). Wiring only; see `handler`.
+//! start-export: StartDataExport by direct invocation (`aws lambda invoke`; DESIGN §5). Operators
+//! only; API-shaped and scheduled payloads are refused. Wiring only; see `direct_handler`.
 
-mod handler;
-
-use export_core::adapters::{DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow};
-use export_core::ports::SystemClock;
-use handler::Deps;
 use lambda_runtime::service_fn;
+use start_export::{AwsDeps, direct_handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::telemetry::cold_start().await?;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let deps = Deps {
-        catalog: DynamoCatalog::from_config(dynamodb.clone(), &config),
-        store: DynamoExportStore::from_config(dynamodb, &config),
-        workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk), config.state_machine_arn()?),
-        clock: SystemClock,
-        window: config.throttle_window,
-        scheduled_exports: config.scheduled_exports,
-    };
-    lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
+    let deps = AwsDeps::new(&config, &sdk)?;
+    lambda_runtime::run(service_fn(|event| direct_handler(&deps, event))).await
 }

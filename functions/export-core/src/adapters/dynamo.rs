@@ -256,12 +256,13 @@ impl AttachmentCatalog for DynamoCatalog {
         Ok(Page { items, next })
     }
 
-    async fn accounts(&self, after: Option<&str>) -> Result<Page<AccountId>> {
+    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
         let out =
             self.client
                 .query()
                 .table_name(&self.accounts_table)
                 .index_name(keys::BY_ITEM_TYPE_INDEX)
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
                 .key_condition_expression("sk = :sk")
                 .expression_attribute_values(":sk", s(keys::ACCOUNT_SK))
                 .set_exclusive_start_key(after.map(|pk| {
@@ -477,7 +478,7 @@ impl ExportStore for DynamoExportStore {
         out.item.map(export_record).transpose()
     }
 
-    async fn unfinished(&self, after: Option<&str>) -> Result<Page<ExportRecord>> {
+    async fn unfinished(&self, after: Option<&str>, limit: u32) -> Result<Page<ExportRecord>> {
         // The cursor is `{accountId}|{sk}`: a Scan's position names both keys.
         let start = after
             .map(|cursor| {
@@ -499,6 +500,7 @@ impl ExportStore for DynamoExportStore {
             .expression_attribute_values(":queued", s(ExportStatus::Queued.as_str()))
             .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
             .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
             .consistent_read(true)
             .send()
             .await
@@ -682,4 +684,65 @@ where
 {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
     if err.code() == Some("ConditionalCheckFailedException") { None } else { Some(from_sdk(operation, err)) }
+}
+
+/// The sweep's record: one item in ExportsTable under a key no account can have (`accountId`
+/// `#sweep`; accounts are UUIDs), outside the `EXPORT#` keys the stuck-export search reads.
+#[derive(Debug, Clone)]
+pub struct DynamoSweepLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSweepLedger {
+    const ACCOUNT: &'static str = "#sweep";
+    const SK: &'static str = "SWEEP";
+
+    pub fn from_config(client: Client, config: &crate::Config) -> Self {
+        Self::new(client, &config.exports_table)
+    }
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl crate::ports::SweepLedger for DynamoSweepLedger {
+    async fn load(&self) -> Result<Option<crate::sweep::SweepRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("accountId", s(Self::ACCOUNT))
+            .key("sk", s(Self::SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem sweep record", e))?;
+        out.item.map(|item| Ok(from_item(item)?)).transpose()
+    }
+
+    async fn save(&self, record: &crate::sweep::SweepRecord, expected_version: Option<u64>) -> Result<bool> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SweepItem<'a> {
+            account_id: &'static str,
+            sk: &'static str,
+            #[serde(flatten)]
+            record: &'a crate::sweep::SweepRecord,
+        }
+        let item: Item = to_item(SweepItem { account_id: Self::ACCOUNT, sk: Self::SK, record })?;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(sk)"),
+            Some(v) => put.condition_expression("version = :v").expression_attribute_values(":v", attr(&v)?),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(from_sdk("PutItem sweep record", e)),
+        }
+    }
 }

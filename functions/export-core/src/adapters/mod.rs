@@ -6,7 +6,7 @@ pub mod events;
 pub mod s3;
 pub mod sfn;
 
-pub use dynamo::{DynamoCatalog, DynamoExportStore};
+pub use dynamo::{DynamoCatalog, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
 pub use s3::S3ObjectStore;
 pub use sfn::StepFunctionsWorkflow;

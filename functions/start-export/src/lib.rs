@@ -1,22 +1,25 @@
-//! start-export's handler: tells the three entry points apart by their shape, turns each into a
-//! `StartRequest` (or a sweep), and shapes the reply the caller expects. No rules live here.
+//! StartDataExport's handlers (DESIGN §5), one per trust path, over the rules of
+//! `export_core::start`: [`api_handler`] serves `start-export-api` (API Gateway's proxy events
+//! only), [`direct_handler`] serves `start-export` (`aws lambda invoke`, operators only). Each
+//! refuses the other's events with `WrongEntryPointException`, before reading or writing anything.
+//! The daily sweep is sweep-exports'. No rules live here.
 
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use export_core::Error;
+use export_core::adapters::{DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow};
 use export_core::api::{HttpReply, describe_json_error, parse_body};
 use export_core::ids::AccountId;
 use export_core::model::{ExportFormat, RequestedBy, Via};
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, Workflow};
+use export_core::ports::{AttachmentCatalog, Clock, ExportStore, SystemClock, Workflow};
 use export_core::start::{StartReply, StartRequest, Starter, validate_client_token};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, principal, to_proxy_response, to_value};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, principal, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The only route this function serves.
+/// The only route start-export-api serves.
 pub const ROUTE: &str = "/accounts/{accountId}/data-exports";
 
 pub struct Deps<C, S, W, K> {
@@ -25,8 +28,25 @@ pub struct Deps<C, S, W, K> {
     pub workflow: W,
     pub clock: K,
     pub window: Duration,
-    /// `SCHEDULED_EXPORTS`: whether the schedule starts exports, besides closing stuck ones.
-    pub scheduled_exports: bool,
+}
+
+/// The deployed functions' dependencies, on AWS.
+pub type AwsDeps = Deps<DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow, SystemClock>;
+
+impl AwsDeps {
+    pub fn new(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, lambda_runtime::Error> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Deps {
+            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
+            store: DynamoExportStore::from_config(dynamodb, config),
+            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
+            clock: SystemClock,
+            window: config.throttle_window,
+        })
+    }
 }
 
 impl<C: AttachmentCatalog, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, K> {
@@ -39,14 +59,6 @@ impl<C: AttachmentCatalog, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, 
             window: self.window,
         }
     }
-}
-
-/// The three shapes start-export accepts.
-#[derive(Debug)]
-pub enum Entry {
-    Api(Box<ApiGatewayProxyRequest>),
-    Direct(DirectRequest),
-    Schedule(EventBridgeEvent<Value>),
 }
 
 /// `aws lambda invoke` payload.
@@ -76,30 +88,7 @@ fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<String>,
     String::deserialize(value).map(Some)
 }
 
-const UNKNOWN_SHAPE: &str = "start-export accepts an API Gateway request for POST /accounts/{accountId}/data-exports, \
-a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\"}, or an \
-EventBridge Scheduled Event; this event is none of these.";
-
-pub fn classify(payload: Value) -> Result<Entry, Error> {
-    let Value::Object(fields) = &payload else {
-        return Err(Error::BadRequest(UNKNOWN_SHAPE.into()));
-    };
-    let is_scheduled = fields.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && matches!(fields.get("source").and_then(Value::as_str), Some("aws.events" | "aws.scheduler"));
-    if gateway::is_proxy_event(&payload) {
-        gateway::parse_proxy_event(payload).map(|r| Entry::Api(Box::new(r)))
-    } else if is_scheduled {
-        serde_json::from_value(payload)
-            .map(Entry::Schedule)
-            .map_err(|e| Error::BadRequest(format!("malformed Scheduled Event: {e}")))
-    } else if fields.contains_key("accountId") {
-        serde_json::from_value(payload).map(Entry::Direct).map_err(|e| {
-            Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
-        })
-    } else {
-        Err(Error::BadRequest(UNKNOWN_SHAPE.into()))
-    }
-}
+const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\"}";
 
 fn start_request(
     account_id: &str,
@@ -115,28 +104,62 @@ fn start_request(
     Ok(StartRequest { account_id, client_token, format, requested_by })
 }
 
-pub async fn handler<C, S, W, K>(deps: &Deps<C, S, W, K>, event: LambdaEvent<Value>) -> Result<Value, Error>
+/// start-export: direct invocations only. The caller is not known to the function (Lambda does not
+/// pass it); the export records `via: invoke` and CloudTrail names the caller.
+pub async fn direct_handler<C, S, W, K>(
+    deps: &Deps<C, S, W, K>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
 where
     C: AttachmentCatalog,
     S: ExportStore,
     W: Workflow,
     K: Clock,
 {
-    match classify(event.payload)? {
-        Entry::Api(request) => to_value(&to_proxy_response(api(deps, &request).await)),
-        Entry::Direct(request) => {
-            let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Cli };
-            let request =
-                start_request(&request.account_id, request.client_token, request.format, requested_by)?;
-            let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
-            to_value(&reply)
-        }
-        Entry::Schedule(event) => {
-            let rule =
-                event.resources.and_then(|r| r.into_iter().next()).unwrap_or_else(|| "schedule".into());
-            to_value(&deps.starter().sweep(&rule, deps.scheduled_exports).await?)
-        }
+    let payload = event.payload;
+    let shape = gateway::shape_of(&payload);
+    if shape != Shape::Other {
+        let refusal = gateway::wrong_entry_point("start-export", DIRECT_SHAPE, shape);
+        tracing::warn!(code = refusal.code(), ?shape, "start-export refused an event of another trust path");
+        return Err(refusal);
     }
+    if payload.get("accountId").is_none() {
+        return Err(Error::BadRequest(format!(
+            "start-export takes {DIRECT_SHAPE}; this payload has no accountId."
+        )));
+    }
+    let request: DirectRequest = serde_json::from_value(payload).map_err(|e| {
+        Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
+    })?;
+    let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
+    let request = start_request(&request.account_id, request.client_token, request.format, requested_by)?;
+    let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
+    to_value(&reply)
+}
+
+/// start-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
+pub async fn api_handler<C, S, W, K>(
+    deps: &Deps<C, S, W, K>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    W: Workflow,
+    K: Clock,
+{
+    let shape = gateway::shape_of(&event.payload);
+    if shape != Shape::ApiGateway {
+        let refusal = gateway::wrong_entry_point("start-export-api", "API Gateway's proxy events", shape);
+        tracing::warn!(
+            code = refusal.code(),
+            ?shape,
+            "start-export-api refused an event of another trust path"
+        );
+        return Err(refusal);
+    }
+    let request = gateway::parse_proxy_event(event.payload)?;
+    to_value(&to_proxy_response(api(deps, &request).await))
 }
 
 async fn api<C, S, W, K>(deps: &Deps<C, S, W, K>, request: &ApiGatewayProxyRequest) -> HttpReply
@@ -187,53 +210,62 @@ mod tests {
 
     use super::*;
 
-    /// Every sample event of this function, with what it must produce.
-    pub(super) const EVENTS: &[(&str, &str, Expect)] = &[
+    /// Every sample event of start-export-api (events/start-export-api/), with what it must produce.
+    pub(super) const API_EVENTS: &[(&str, &str, Expect)] = &[
         (
             "api-start.json",
-            include_str!("../../../events/start-export/api-start.json"),
+            include_str!("../../../events/start-export-api/api-start.json"),
             Expect::Http(202, None),
         ),
         (
             "api-start-no-body.json",
-            include_str!("../../../events/start-export/api-start-no-body.json"),
+            include_str!("../../../events/start-export-api/api-start-no-body.json"),
             Expect::Http(202, None),
         ),
         (
             "api-start-jsonl.json",
-            include_str!("../../../events/start-export/api-start-jsonl.json"),
+            include_str!("../../../events/start-export-api/api-start-jsonl.json"),
             Expect::Http(202, None),
         ),
         (
             "api-no-identity.json",
-            include_str!("../../../events/start-export/api-no-identity.json"),
+            include_str!("../../../events/start-export-api/api-no-identity.json"),
             Expect::Http(403, Some("ForbiddenException")),
         ),
         (
             "api-bad-account-id.json",
-            include_str!("../../../events/start-export/api-bad-account-id.json"),
+            include_str!("../../../events/start-export-api/api-bad-account-id.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-bad-format.json",
-            include_str!("../../../events/start-export/api-bad-format.json"),
+            include_str!("../../../events/start-export-api/api-bad-format.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-unknown-field.json",
-            include_str!("../../../events/start-export/api-unknown-field.json"),
+            include_str!("../../../events/start-export-api/api-unknown-field.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-malformed-json.json",
-            include_str!("../../../events/start-export/api-malformed-json.json"),
+            include_str!("../../../events/start-export-api/api-malformed-json.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-body-too-large.json",
-            include_str!("../../../events/start-export/api-body-too-large.json"),
+            include_str!("../../../events/start-export-api/api-body-too-large.json"),
             Expect::Http(413, Some("BadRequestException")),
         ),
+        (
+            "direct-payload.json",
+            include_str!("../../../events/start-export-api/direct-payload.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+    ];
+
+    /// Every sample event of start-export (events/start-export/), with what it must produce.
+    pub(super) const DIRECT_EVENTS: &[(&str, &str, Expect)] = &[
         ("direct.json", include_str!("../../../events/start-export/direct.json"), Expect::Started),
         (
             "direct-minimal.json",
@@ -250,7 +282,16 @@ mod tests {
             include_str!("../../../events/start-export/direct-unknown-field.json"),
             Expect::FunctionError("BadRequestException"),
         ),
-        ("schedule.json", include_str!("../../../events/start-export/schedule.json"), Expect::Swept),
+        (
+            "forged-api-event.json",
+            include_str!("../../../events/start-export/forged-api-event.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+        (
+            "forged-schedule.json",
+            include_str!("../../../events/start-export/forged-schedule.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
         (
             "unknown-shape.json",
             include_str!("../../../events/start-export/unknown-shape.json"),
@@ -268,8 +309,6 @@ mod tests {
         Started,
         /// A function error with this errorType.
         FunctionError(&'static str),
-        /// A schedule sweep report.
-        Swept,
     }
 
     type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock>;
@@ -283,13 +322,28 @@ mod tests {
             workflow: FakeWorkflow::default(),
             clock: FixedClock::at("2026-11-24T10:15:30.123Z"),
             window: Duration::from_secs(604_800),
-            scheduled_exports: true,
         }
     }
 
+    /// Through the function that serves this event's trust path: API events to start-export-api,
+    /// everything else to start-export.
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
-        handler(deps, LambdaEvent::new(payload, Context::default())).await
+        if gateway::is_proxy_event(&payload) {
+            api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        } else {
+            direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        }
+    }
+
+    async fn invoke_api(deps: &TestDeps, json: &str) -> Result<Value, Error> {
+        let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
+        api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+    }
+
+    async fn invoke_direct(deps: &TestDeps, json: &str) -> Result<Value, Error> {
+        let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
+        direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
     }
 
     fn body(response: &Value) -> Value {
@@ -298,10 +352,16 @@ mod tests {
 
     #[tokio::test]
     async fn every_sample_event_gives_its_documented_reply() {
-        for (name, json, expect) in EVENTS {
+        let api = API_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, true));
+        let direct = DIRECT_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, false));
+        for (name, json, expect, is_api_function) in api.chain(direct) {
             let deps = deps(AccountType::Enterprise);
-            let outcome = invoke(&deps, json).await;
-            match (*expect, outcome) {
+            let outcome = if is_api_function {
+                invoke_api(&deps, json).await
+            } else {
+                invoke_direct(&deps, json).await
+            };
+            match (expect, outcome) {
                 (Expect::Http(status, code), Ok(response)) => {
                     assert_eq!(response["statusCode"], status, "{name}: {response}");
                     assert_eq!(response["headers"]["content-type"], "application/json", "{name}");
@@ -331,12 +391,10 @@ mod tests {
                     assert_eq!(e.code(), code, "{name}: {e}");
                     let diagnostic: lambda_runtime::Diagnostic = e.into();
                     assert_eq!(diagnostic.error_type, code, "{name}");
-                }
-                (Expect::Swept, Ok(report)) => {
-                    assert_eq!(
-                        report,
-                        serde_json::json!({"started": 1, "skipped": 0, "failed": 0, "recovered": 0}),
-                        "{name}"
+                    assert!(deps.workflow.started.lock().unwrap().is_empty(), "{name}: nothing started");
+                    assert!(
+                        deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty(),
+                        "{name}: nothing recorded"
                     );
                 }
                 (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
@@ -346,18 +404,41 @@ mod tests {
 
     #[test]
     fn every_file_under_events_is_covered() {
-        let covered: Vec<&str> = EVENTS.iter().map(|(n, _, _)| *n).collect();
-        export_core::testing::assert_every_sample_event_is_covered(
-            env!("CARGO_MANIFEST_DIR"),
-            "start-export",
-            &covered,
-        );
+        for (function, events) in [("start-export-api", API_EVENTS), ("start-export", DIRECT_EVENTS)] {
+            let covered: Vec<&str> = events.iter().map(|(n, _, _)| *n).collect();
+            export_core::testing::assert_every_sample_event_is_covered(
+                env!("CARGO_MANIFEST_DIR"),
+                function,
+                &covered,
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forged_api_event_sent_directly_records_nothing_and_names_no_principal() {
+        // The forged event claims a principal; the direct function must not take it for an API call.
+        let deps = deps(AccountType::Enterprise);
+        let forged = include_str!("../../../events/start-export/forged-api-event.json");
+        let error = invoke_direct(&deps, forged).await.unwrap_err();
+        assert_eq!(error.code(), "WrongEntryPointException");
+        assert!(error.to_string().contains("API Gateway"), "{error}");
+        assert!(!error.to_string().contains("it-admin"), "the refusal echoes nothing of the event");
+        assert!(deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty());
+        assert!(deps.store.throttle(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).await.unwrap().is_none());
+
+        let direct =
+            invoke_direct(&deps, include_str!("../../../events/start-export/direct.json")).await.unwrap();
+        let export_id = direct["exportId"].as_str().unwrap().parse().unwrap();
+        let record = deps.store.record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &export_id).unwrap();
+        assert_eq!(record.requested_by.via, Via::Invoke);
+        assert_eq!(record.requested_by.principal, DIRECT_INVOKE_PRINCIPAL);
+        assert!(record.requested_by.principal.contains("CloudTrail"));
     }
 
     #[tokio::test]
     async fn the_api_records_the_principal_and_a_repeat_answers_200() {
         let deps = deps(AccountType::Enterprise);
-        let json = include_str!("../../../events/start-export/api-start.json");
+        let json = include_str!("../../../events/start-export-api/api-start.json");
         let first = invoke(&deps, json).await.unwrap();
         assert_eq!(first["statusCode"], 202);
         let export_id = body(&first)["exportId"].as_str().unwrap().to_owned();
@@ -372,7 +453,7 @@ mod tests {
         assert_eq!(repeat["statusCode"], 200);
         assert_eq!(body(&repeat)["exportId"], export_id);
 
-        let other_token = include_str!("../../../events/start-export/api-start-jsonl.json");
+        let other_token = include_str!("../../../events/start-export-api/api-start-jsonl.json");
         let throttled = invoke(&deps, other_token).await.unwrap();
         assert_eq!(throttled["statusCode"], 429);
         assert_eq!(throttled["headers"]["retry-after"], (604_800 - 60).to_string());
@@ -382,7 +463,8 @@ mod tests {
     #[tokio::test]
     async fn a_team_account_gets_422_with_guidance_and_direct_calls_get_the_same_code() {
         let deps = deps(AccountType::Team);
-        let api = invoke(&deps, include_str!("../../../events/start-export/api-start.json")).await.unwrap();
+        let api =
+            invoke(&deps, include_str!("../../../events/start-export-api/api-start.json")).await.unwrap();
         assert_eq!(api["statusCode"], 422);
         assert!(body(&api)["message"].as_str().unwrap().contains("claim"));
         let direct =
@@ -394,7 +476,8 @@ mod tests {
     async fn a_failed_start_is_a_500_without_internals() {
         let mut deps = deps(AccountType::Enterprise);
         deps.workflow = FakeWorkflow::failing();
-        let api = invoke(&deps, include_str!("../../../events/start-export/api-start.json")).await.unwrap();
+        let api =
+            invoke(&deps, include_str!("../../../events/start-export-api/api-start.json")).await.unwrap();
         assert_eq!(api["statusCode"], 500);
         let body = body(&api);
         assert_eq!(body["code"], "ServiceFailureException");
@@ -419,13 +502,18 @@ mod fuzz {
     use super::*;
 
     fn samples() -> Vec<(&'static str, &'static str)> {
-        super::tests::EVENTS.iter().map(|(name, json, _)| (*name, *json)).collect()
+        let events = super::tests::API_EVENTS.iter().chain(super::tests::DIRECT_EVENTS);
+        events.map(|(name, json, _)| (*name, *json)).collect()
     }
 
+    /// Through both functions: each answers its own path and refuses the other cleanly.
     fn run(event: &Value, team: bool) -> Result<(), TestCaseError> {
         let deps = super::tests::deps(if team { AccountType::Team } else { AccountType::Enterprise });
-        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
-        check_api_outcome(outcome, event, gateway::is_proxy_event(event))
+        let context = || LambdaEvent::new(event.clone(), Context::default());
+        let api = runtime().block_on(api_handler(&deps, context()));
+        check_api_outcome(api, event, gateway::is_proxy_event(event))?;
+        let direct = runtime().block_on(direct_handler(&deps, context()));
+        check_api_outcome(direct, event, false)
     }
 
     proptest! {

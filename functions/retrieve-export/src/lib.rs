@@ -1,15 +1,18 @@
-//! retrieve-export's handler: the two GET routes and direct invocation, over the rules of
-//! `export_core::retrieve`.
+//! RetrieveDataExport's handlers, one per trust path, over the rules of `export_core::retrieve`:
+//! [`api_handler`] serves `retrieve-export-api` (the two GET routes; API Gateway's proxy events
+//! only), [`direct_handler`] serves `retrieve-export` (`aws lambda invoke`, operators only). Each
+//! refuses the other's events with `WrongEntryPointException`.
 
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
+use export_core::adapters::{DynamoCatalog, DynamoExportStore, S3ObjectStore};
 use export_core::api::{HttpReply, describe_json_error};
 use export_core::ids::{AccountId, ExportId};
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore};
+use export_core::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore, SystemClock};
 use export_core::retrieve::{ListQuery, Retriever};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, to_proxy_response, to_value};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +26,23 @@ pub struct Deps<C, S, O, K> {
     pub objects: O,
     pub clock: K,
     pub manifest_link: Duration,
+}
+
+/// The deployed functions' dependencies, on AWS.
+pub type AwsDeps = Deps<DynamoCatalog, DynamoExportStore, S3ObjectStore, SystemClock>;
+
+impl AwsDeps {
+    pub fn new(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Deps {
+            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
+            store: DynamoExportStore::from_config(dynamodb, config),
+            // The manifest link is signed by the function's own role: short-lived is right here.
+            objects: S3ObjectStore::export_bucket(sdk, config),
+            clock: SystemClock,
+            manifest_link: config.manifest_link,
+        }
+    }
 }
 
 impl<C: AttachmentCatalog, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
@@ -47,11 +67,14 @@ pub struct DirectRequest {
     pub next_token: Option<String>,
 }
 
-const UNKNOWN_SHAPE: &str = "retrieve-export accepts an API Gateway request for GET \
-/accounts/{accountId}/data-exports[/{exportId}] or a direct invocation {\"accountId\": \"...\", \
-\"exportId\"?: \"...\"}; this event is neither.";
+const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"exportId\"?: \"...\", \"maxResults\"?: n, \"nextToken\"?: \"...\"}";
 
-pub async fn handler<C, S, O, K>(deps: &Deps<C, S, O, K>, event: LambdaEvent<Value>) -> Result<Value, Error>
+/// retrieve-export: direct invocations only (operators). A hand-out is counted against the
+/// CloudTrail-recorded caller, as Lambda does not tell the function who invoked it.
+pub async fn direct_handler<C, S, O, K>(
+    deps: &Deps<C, S, O, K>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
 where
     C: AttachmentCatalog,
     S: ExportStore,
@@ -59,12 +82,20 @@ where
     K: Clock,
 {
     let payload = event.payload;
-    if gateway::is_proxy_event(&payload) {
-        let request = gateway::parse_proxy_event(payload)?;
-        return to_value(&to_proxy_response(api(deps, &request).await));
+    let shape = gateway::shape_of(&payload);
+    if shape != Shape::Other {
+        let refusal = gateway::wrong_entry_point("retrieve-export", DIRECT_SHAPE, shape);
+        tracing::warn!(
+            code = refusal.code(),
+            ?shape,
+            "retrieve-export refused an event of another trust path"
+        );
+        return Err(refusal);
     }
     if payload.get("accountId").is_none() {
-        return Err(Error::BadRequest(UNKNOWN_SHAPE.into()));
+        return Err(Error::BadRequest(format!(
+            "retrieve-export takes {DIRECT_SHAPE}; this payload has no accountId."
+        )));
     }
     let request: DirectRequest = serde_json::from_value(payload).map_err(|e| {
         Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
@@ -79,6 +110,31 @@ where
     )
     .await
     .map_err(Error::into_api)
+}
+
+/// retrieve-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
+pub async fn api_handler<C, S, O, K>(
+    deps: &Deps<C, S, O, K>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
+    let shape = gateway::shape_of(&event.payload);
+    if shape != Shape::ApiGateway {
+        let refusal = gateway::wrong_entry_point("retrieve-export-api", "API Gateway's proxy events", shape);
+        tracing::warn!(
+            code = refusal.code(),
+            ?shape,
+            "retrieve-export-api refused an event of another trust path"
+        );
+        return Err(refusal);
+    }
+    let request = gateway::parse_proxy_event(event.payload)?;
+    to_value(&to_proxy_response(api(deps, &request).await))
 }
 
 async fn direct<C, S, O, K>(
@@ -169,43 +225,63 @@ mod tests {
         FunctionError(&'static str),
     }
 
-    pub(super) const EVENTS: &[(&str, &str, Expect)] = &[
+    /// Every sample event of retrieve-export-api (events/retrieve-export-api/).
+    pub(super) const API_EVENTS: &[(&str, &str, Expect)] = &[
         (
             "api-list.json",
-            include_str!("../../../events/retrieve-export/api-list.json"),
+            include_str!("../../../events/retrieve-export-api/api-list.json"),
             Expect::Http(200, None),
         ),
         (
             "api-list-page.json",
-            include_str!("../../../events/retrieve-export/api-list-page.json"),
+            include_str!("../../../events/retrieve-export-api/api-list-page.json"),
             Expect::Http(200, None),
         ),
         (
             "api-list-bad-max-results.json",
-            include_str!("../../../events/retrieve-export/api-list-bad-max-results.json"),
+            include_str!("../../../events/retrieve-export-api/api-list-bad-max-results.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-get.json",
-            include_str!("../../../events/retrieve-export/api-get.json"),
+            include_str!("../../../events/retrieve-export-api/api-get.json"),
             Expect::Http(200, None),
         ),
         (
             "api-get-bad-export-id.json",
-            include_str!("../../../events/retrieve-export/api-get-bad-export-id.json"),
+            include_str!("../../../events/retrieve-export-api/api-get-bad-export-id.json"),
             Expect::Http(400, Some("BadRequestException")),
         ),
         (
             "api-get-no-identity.json",
-            include_str!("../../../events/retrieve-export/api-get-no-identity.json"),
+            include_str!("../../../events/retrieve-export-api/api-get-no-identity.json"),
             Expect::Http(403, Some("ForbiddenException")),
         ),
+        (
+            "direct-payload.json",
+            include_str!("../../../events/retrieve-export-api/direct-payload.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+    ];
+
+    /// Every sample event of retrieve-export (events/retrieve-export/).
+    pub(super) const DIRECT_EVENTS: &[(&str, &str, Expect)] = &[
         ("direct-list.json", include_str!("../../../events/retrieve-export/direct-list.json"), Expect::Ok),
         ("direct-get.json", include_str!("../../../events/retrieve-export/direct-get.json"), Expect::Ok),
         (
             "direct-unknown-field.json",
             include_str!("../../../events/retrieve-export/direct-unknown-field.json"),
             Expect::FunctionError("BadRequestException"),
+        ),
+        (
+            "forged-api-event.json",
+            include_str!("../../../events/retrieve-export/forged-api-event.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+        (
+            "forged-schedule.json",
+            include_str!("../../../events/retrieve-export/forged-schedule.json"),
+            Expect::FunctionError("WrongEntryPointException"),
         ),
         (
             "unknown-shape.json",
@@ -252,16 +328,30 @@ mod tests {
         }
     }
 
+    /// Through the function that serves this event's trust path.
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).unwrap();
-        handler(deps, LambdaEvent::new(payload, Context::default())).await
+        if gateway::is_proxy_event(&payload) {
+            api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        } else {
+            direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        }
     }
 
     #[tokio::test]
     async fn every_sample_event_gives_its_documented_reply() {
-        for (name, json, expect) in EVENTS {
+        let api = API_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, true));
+        let direct = DIRECT_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, false));
+        for (name, json, expect, is_api_function) in api.chain(direct) {
             let deps = deps();
-            match (*expect, invoke(&deps, json).await) {
+            let payload: Value = serde_json::from_str(json).unwrap();
+            let event = LambdaEvent::new(payload, Context::default());
+            let outcome = if is_api_function {
+                api_handler(&deps, event).await
+            } else {
+                direct_handler(&deps, event).await
+            };
+            match (expect, outcome) {
                 (Expect::Http(status, code), Ok(response)) => {
                     assert_eq!(response["statusCode"], status, "{name}: {response}");
                     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
@@ -279,19 +369,35 @@ mod tests {
 
     #[test]
     fn every_file_under_events_is_covered() {
-        let covered: Vec<&str> = EVENTS.iter().map(|(n, _, _)| *n).collect();
-        export_core::testing::assert_every_sample_event_is_covered(
-            env!("CARGO_MANIFEST_DIR"),
-            "retrieve-export",
-            &covered,
-        );
+        for (function, events) in [("retrieve-export-api", API_EVENTS), ("retrieve-export", DIRECT_EVENTS)] {
+            let covered: Vec<&str> = events.iter().map(|(n, _, _)| *n).collect();
+            export_core::testing::assert_every_sample_event_is_covered(
+                env!("CARGO_MANIFEST_DIR"),
+                function,
+                &covered,
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forged_api_event_sent_directly_hands_out_nothing_and_counts_nothing() {
+        let deps = deps();
+        let forged = include_str!("../../../events/retrieve-export/forged-api-event.json");
+        let payload: Value = serde_json::from_str(forged).unwrap();
+        let error = direct_handler(&deps, LambdaEvent::new(payload, Context::default())).await.unwrap_err();
+        assert_eq!(error.code(), "WrongEntryPointException");
+        let record = deps
+            .store
+            .record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
+            .unwrap();
+        assert_eq!(record.retrievals, 0, "no hand-out counted");
     }
 
     #[tokio::test]
     async fn get_hands_out_the_manifest_and_counts_the_api_principal() {
         let deps = deps();
         let response =
-            invoke(&deps, include_str!("../../../events/retrieve-export/api-get.json")).await.unwrap();
+            invoke(&deps, include_str!("../../../events/retrieve-export-api/api-get.json")).await.unwrap();
         let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["status"], "SUCCEEDED");
         assert!(body["manifest"]["url"].as_str().unwrap().contains("X-Amz-Expires=900"));
@@ -312,7 +418,8 @@ mod tests {
         let err =
             invoke(&deps, include_str!("../../../events/retrieve-export/direct-get.json")).await.unwrap_err();
         assert_eq!(err.code(), "GoneException");
-        let api = invoke(&deps, include_str!("../../../events/retrieve-export/api-get.json")).await.unwrap();
+        let api =
+            invoke(&deps, include_str!("../../../events/retrieve-export-api/api-get.json")).await.unwrap();
         assert_eq!(api["statusCode"], 410);
     }
 }
@@ -330,7 +437,8 @@ mod fuzz {
     use super::*;
 
     fn samples() -> Vec<(&'static str, &'static str)> {
-        super::tests::EVENTS.iter().map(|(name, json, _)| (*name, *json)).collect()
+        let events = super::tests::API_EVENTS.iter().chain(super::tests::DIRECT_EVENTS);
+        events.map(|(name, json, _)| (*name, *json)).collect()
     }
 
     fn run(event: &Value, expired: bool) -> Result<(), TestCaseError> {
@@ -338,8 +446,12 @@ mod fuzz {
         if expired {
             deps.clock.advance(Duration::from_secs(7 * 86_400));
         }
-        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
-        check_api_outcome(outcome, event, gateway::is_proxy_event(event))
+        // Through both functions: each answers its own path and refuses the other cleanly.
+        let context = || LambdaEvent::new(event.clone(), Context::default());
+        let api = runtime().block_on(api_handler(&deps, context()));
+        check_api_outcome(api, event, gateway::is_proxy_event(event))?;
+        let direct = runtime().block_on(direct_handler(&deps, context()));
+        check_api_outcome(direct, event, false)
     }
 
     proptest! {

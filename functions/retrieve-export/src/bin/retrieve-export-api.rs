@@ -1,0 +1,12 @@
+//! retrieve-export-api: status, history and the guarded manifest hand-out behind the REST API
+//! (DESIGN §5). Only API Gateway may invoke it. Wiring only; see `api_handler`.
+
+use lambda_runtime::service_fn;
+use retrieve_export::{AwsDeps, api_handler};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (config, sdk) = export_core::telemetry::cold_start().await?;
+    let deps = AwsDeps::new(&config, &sdk);
+    lambda_runtime::run(service_fn(|event| api_handler(&deps, event))).await
+}

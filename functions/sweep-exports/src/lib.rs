@@ -1,0 +1,285 @@
+//! sweep-exports' handler: takes only the Scheduled Events of its two rules — the daily rule
+//! (`SWEEP_RULE_NAME`) begins a sweep, the resume rule (`SWEEP_RESUME_RULE_NAME`) continues an
+//! unfinished one — and refuses everything else with `WrongEntryPointException`. The rules live in
+//! `export_core::sweep`.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use export_core::adapters::{DynamoCatalog, DynamoExportStore, DynamoSweepLedger, StepFunctionsWorkflow};
+use export_core::ports::{AttachmentCatalog, Clock, ExportStore, SweepLedger, SystemClock, Workflow};
+use export_core::sweep::{Budget, Sweeper, Trigger};
+use export_core::{Error, Timestamp};
+use gateway::{Shape, to_value};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+/// Stop before a new page when less than this is left of the invocation: a page of accounts (at
+/// most 500, each a few DynamoDB calls and perhaps a StartExecution) ends well inside it.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(120);
+
+pub struct Deps<C, S, W, K, L> {
+    pub catalog: C,
+    pub store: S,
+    pub workflow: W,
+    pub clock: K,
+    pub ledger: L,
+    pub window: Duration,
+    pub scheduled_exports: bool,
+    /// The names of the daily and the resume rule.
+    pub rules: (String, String),
+    pub max_items: Option<u32>,
+}
+
+/// The deployed function's dependencies, on AWS.
+pub type AwsDeps =
+    Deps<DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow, SystemClock, DynamoSweepLedger>;
+
+impl AwsDeps {
+    pub fn new(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, lambda_runtime::Error> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let (daily, resume) = config.sweep_rules()?;
+        Ok(Deps {
+            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
+            store: DynamoExportStore::from_config(dynamodb.clone(), config),
+            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
+            clock: SystemClock,
+            ledger: DynamoSweepLedger::from_config(dynamodb, config),
+            window: config.throttle_window,
+            scheduled_exports: config.scheduled_exports,
+            rules: (daily.to_owned(), resume.to_owned()),
+            max_items: config.sweep_max_items,
+        })
+    }
+}
+
+const SERVES: &str = "the Scheduled Events of its two EventBridge rules";
+
+/// Which of the two rules sent this event; anything else is refused.
+fn trigger(payload: Value, rules: &(String, String)) -> Result<(Trigger, String), Error> {
+    let shape = gateway::shape_of(&payload);
+    let refuse = || gateway::wrong_entry_point("sweep-exports", SERVES, shape);
+    if shape != Shape::EventBridge {
+        return Err(refuse());
+    }
+    let event: EventBridgeEvent<Value> = serde_json::from_value(payload).map_err(|_| refuse())?;
+    let scheduled = event.detail_type == "Scheduled Event" && event.source == "aws.events";
+    // EventBridge names the rule in `resources`: arn:aws:events:REGION:ACCOUNT:rule/[BUS/]NAME.
+    let rule_arn = event.resources.as_ref().and_then(|r| r.first()).cloned().unwrap_or_default();
+    let rule_name = rule_arn.rsplit('/').next().unwrap_or_default();
+    match rule_name {
+        name if scheduled && name == rules.0 => Ok((Trigger::Begin, rule_arn)),
+        name if scheduled && name == rules.1 => Ok((Trigger::Resume, rule_arn)),
+        _ => Err(Error::WrongEntryPoint(format!(
+            "sweep-exports takes {SERVES} ({} and {}) only; this event is not one of them. Nothing was read or recorded.",
+            rules.0, rules.1
+        ))),
+    }
+}
+
+pub async fn handler<C, S, W, K, L>(
+    deps: &Deps<C, S, W, K, L>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    W: Workflow,
+    K: Clock,
+    L: SweepLedger,
+{
+    let (trigger, rule) = trigger(event.payload, &deps.rules).inspect_err(|e| {
+        tracing::warn!(code = e.code(), "sweep-exports refused an event that is not its rules'");
+    })?;
+    let budget = budget(event.context.deadline, deps.max_items);
+    let sweeper = Sweeper {
+        catalog: &deps.catalog,
+        store: &deps.store,
+        workflow: &deps.workflow,
+        clock: &deps.clock,
+        ledger: &deps.ledger,
+        window: deps.window,
+        start_exports: deps.scheduled_exports,
+    };
+    to_value(&sweeper.advance(trigger, &rule, &budget).await?)
+}
+
+/// The invocation's budget from its deadline (milliseconds since the epoch; 0 when unknown).
+fn budget(deadline_ms: u64, max_items: Option<u32>) -> Budget {
+    let now = Timestamp::now();
+    let deadline = i64::try_from(deadline_ms).ok().and_then(Timestamp::from_unix_millis).filter(|d| *d > now);
+    let remaining = deadline.map(|d| Duration::from_millis(now.seconds_until(&d) * 1000));
+    Budget {
+        stop_at: remaining.map(|r| Instant::now() + r.saturating_sub(SAFETY_MARGIN)),
+        max_items,
+        // Without a known deadline, assume Lambda's longest.
+        lease_until: deadline
+            .unwrap_or_else(|| now.plus(Duration::from_secs(900)))
+            .plus(Duration::from_secs(5)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use export_core::model::AccountType;
+    use export_core::testing::{FakeCatalog, FakeStore, FakeSweepLedger, FakeWorkflow, FixedClock};
+    use lambda_runtime::Context;
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    pub(super) enum Expect {
+        Outcome(&'static str),
+        FunctionError(&'static str),
+    }
+
+    pub(super) const EVENTS: &[(&str, &str, Expect)] = &[
+        ("daily.json", include_str!("../../../events/sweep-exports/daily.json"), Expect::Outcome("done")),
+        ("resume.json", include_str!("../../../events/sweep-exports/resume.json"), Expect::Outcome("idle")),
+        (
+            "other-rule.json",
+            include_str!("../../../events/sweep-exports/other-rule.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+        (
+            "custom-source.json",
+            include_str!("../../../events/sweep-exports/custom-source.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+        (
+            "direct-payload.json",
+            include_str!("../../../events/sweep-exports/direct-payload.json"),
+            Expect::FunctionError("WrongEntryPointException"),
+        ),
+    ];
+
+    type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock, FakeSweepLedger>;
+
+    pub(super) fn deps() -> TestDeps {
+        let catalog = FakeCatalog::default();
+        catalog.add_account(AccountType::Enterprise, true);
+        Deps {
+            catalog,
+            store: FakeStore::default(),
+            workflow: FakeWorkflow::default(),
+            clock: FixedClock::at("2026-11-30T03:00:00Z"),
+            ledger: FakeSweepLedger::default(),
+            window: Duration::from_secs(604_800),
+            scheduled_exports: true,
+            rules: ("attachment-export-sweep".into(), "attachment-export-sweep-resume".into()),
+            max_items: None,
+        }
+    }
+
+    async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
+        let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
+        handler(deps, LambdaEvent::new(payload, Context::default())).await
+    }
+
+    #[tokio::test]
+    async fn every_sample_event_gives_its_documented_reply() {
+        for (name, json, expect) in EVENTS {
+            let deps = deps();
+            match (*expect, invoke(&deps, json).await) {
+                (Expect::Outcome(outcome), Ok(reply)) => {
+                    assert_eq!(reply["outcome"], outcome, "{name}: {reply}")
+                }
+                (Expect::FunctionError(code), Err(e)) => {
+                    assert_eq!(e.code(), code, "{name}: {e}");
+                    assert!(deps.workflow.started.lock().unwrap().is_empty(), "{name}: nothing started");
+                    assert!(deps.ledger.load().await.unwrap().is_none(), "{name}: no sweep begun");
+                }
+                (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_under_events_is_covered() {
+        let covered: Vec<&str> = EVENTS.iter().map(|(n, _, _)| *n).collect();
+        export_core::testing::assert_every_sample_event_is_covered(
+            env!("CARGO_MANIFEST_DIR"),
+            "sweep-exports",
+            &covered,
+        );
+    }
+
+    #[tokio::test]
+    async fn the_daily_rule_begins_and_the_resume_rule_continues() {
+        let mut deps = deps();
+        for _ in 0..4 {
+            deps.catalog.add_account(AccountType::Enterprise, true);
+        }
+        deps.max_items = Some(2);
+        let first = invoke(&deps, include_str!("../../../events/sweep-exports/daily.json")).await.unwrap();
+        assert_eq!(first["outcome"], "progress");
+        assert_eq!(
+            first["sweep"]["rule"], "arn:aws:events:us-east-1:123456789012:rule/attachment-export-sweep",
+            "the exports it starts name the rule"
+        );
+        let mut last = first;
+        for _ in 0..10 {
+            if last["outcome"] == "done" {
+                break;
+            }
+            last = invoke(&deps, include_str!("../../../events/sweep-exports/resume.json")).await.unwrap();
+        }
+        assert_eq!(last["outcome"], "done");
+        assert_eq!(last["sweep"]["report"]["started"], 5);
+        assert!(last["sweep"]["invocations"].as_u64().unwrap() > 2);
+    }
+
+    #[test]
+    fn the_budget_leaves_a_margin_before_the_deadline() {
+        let now = Timestamp::now().unix_millis() as u64;
+        let full = budget(now + 900_000, None);
+        let left = full.stop_at.unwrap().saturating_duration_since(Instant::now());
+        assert!(
+            left <= Duration::from_secs(900) - SAFETY_MARGIN && left > Duration::from_secs(700),
+            "{left:?}"
+        );
+        assert!(full.lease_until > Timestamp::now().plus(Duration::from_secs(899)));
+        // No deadline known (0): only the item cap, and a lease of Lambda's longest run.
+        let unknown = budget(0, Some(7));
+        assert!(unknown.stop_at.is_none());
+        assert_eq!(unknown.max_items, Some(7));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Hostile events never panic, never start a sweep, and fail with a documented errorType.
+    use export_core::fuzzing::*;
+    use lambda_runtime::Context;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    use super::*;
+
+    fn samples() -> Vec<(&'static str, &'static str)> {
+        super::tests::EVENTS.iter().map(|(name, json, _)| (*name, *json)).collect()
+    }
+
+    fn run(event: &Value) -> Result<(), TestCaseError> {
+        let deps = super::tests::deps();
+        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
+        check_api_outcome(outcome, event, false)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(256) })]
+
+        #[test]
+        fn arbitrary_json_is_refused_cleanly(event in json_value()) {
+            run(&event)?;
+        }
+
+        #[test]
+        fn mutated_sample_events_are_refused_cleanly((_name, event) in mutated(samples())) {
+            run(&event)?;
+        }
+    }
+}
