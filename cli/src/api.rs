@@ -1,7 +1,8 @@
 //! A thin client of the REST API (DESIGN §5). Against a deployed stack requests are signed with
 //! SigV4 (`execute-api`) from the AWS credential chain; the local gateway (loopback) needs none.
+//! The base URL must be `https` (plain `http` only on loopback); redirects are not followed.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
 use serde_json::Value;
@@ -25,7 +26,8 @@ pub struct Reply {
 impl ApiClient {
     pub async fn new(base: &str) -> Result<Self, CliError> {
         let base = base.trim_end_matches('/').to_owned();
-        let local = base.starts_with("http://127.0.0.1") || base.starts_with("http://localhost");
+        let parsed = crate::safety::checked_url(&base, "API_URL").map_err(CliError::Usage)?;
+        let local = parsed.scheme() == "http";
         let signing = if local {
             None
         } else {
@@ -36,7 +38,8 @@ impl ApiClient {
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
             Some((provider, region))
         };
-        Ok(Self { http: reqwest::Client::new(), base, signing })
+        let http = crate::safety::http_client(Duration::from_secs(60)).map_err(CliError::Http)?;
+        Ok(Self { http, base, signing })
     }
 
     pub async fn call(
@@ -53,12 +56,24 @@ impl ApiClient {
                 request = request.header(name, value);
             }
         }
-        let response =
-            request.body(body_bytes).send().await.map_err(|e| CliError::Http(format!("{url}: {e}")))?;
+        let failed = |e: reqwest::Error| {
+            CliError::Http(format!(
+                "{method} {}: {}",
+                crate::safety::redact(path),
+                crate::safety::http_error(e)
+            ))
+        };
+        let response = request.body(body_bytes).send().await.map_err(failed)?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            return Err(CliError::Http(format!(
+                "{method} {}: redirected (HTTP {status}); redirects are not followed",
+                crate::safety::redact(path)
+            )));
+        }
         let retry_after =
             response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let text = response.text().await.map_err(|e| CliError::Http(e.to_string()))?;
+        let text = response.text().await.map_err(failed)?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Reply { status, body, retry_after })
     }

@@ -3,6 +3,7 @@
 //! on-disk layout, an index of original names, and a report that names expired URLs as such.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,9 +12,11 @@ use export_core::ids::{AttachmentId, ConversationId};
 use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::CliError;
+use crate::safe_fs::Folder;
+use crate::safety::{checked_url, formula_guard, http_error, is_bidi_control, is_zero_width};
 
 /// One manifest row, as the downloader needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,10 +122,12 @@ fn unguard(cell: &str) -> String {
 }
 
 /// A file name safe on any file system: no separators, no control characters, no leading dots,
+/// no bidi controls or zero-width characters (dropped: they make a name look like another),
 /// bounded length. Originals are kept in the index.
 pub fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
+        .filter(|c| !is_bidi_control(*c) && !is_zero_width(*c))
         .map(|c| {
             if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
                 '_'
@@ -145,6 +150,12 @@ pub fn sanitize(name: &str) -> String {
 /// `{out}/{type}/{conversation}/{attachment}-{name}`; ids that are not ids (a hostile manifest)
 /// are replaced, so nothing can leave `out`.
 pub fn local_path(out: &Path, e: &Entry) -> PathBuf {
+    let (kind, conversation, file) = layout(e);
+    out.join(kind).join(conversation).join(file)
+}
+
+/// The three names below the output folder: type folder, conversation folder, file.
+fn layout(e: &Entry) -> (&'static str, String, String) {
     let kind = match e.conversation_type.as_str() {
         "DIRECT" => "direct",
         "GROUP" => "group",
@@ -156,7 +167,14 @@ pub fn local_path(out: &Path, e: &Entry) -> PathBuf {
         .unwrap_or_else(|_| "unknown-conversation".into());
     let id =
         AttachmentId::parse(&e.attachment_id).map(|a| a.to_string()).unwrap_or_else(|_| "unknown".into());
-    out.join(kind).join(conversation).join(format!("{id}-{}", sanitize(&e.file_name)))
+    (kind, conversation, format!("{id}-{}", sanitize(&e.file_name)))
+}
+
+/// The half-written file's name next to `file` (`{attachment}-{name}.part`, as before).
+fn part_name(file: &str) -> String {
+    let replaced = Path::new(file).with_extension("part");
+    let part = replaced.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if part == file || part.is_empty() { format!("{file}.part") } else { part.to_owned() }
 }
 
 /// When a pre-signed URL stops working, from its own `X-Amz-Date` and `X-Amz-Expires`.
@@ -176,9 +194,18 @@ pub fn url_expiry(url: &str) -> Option<Timestamp> {
     Some(Timestamp::parse(&iso).ok()?.plus(Duration::from_secs(expires)))
 }
 
-async fn file_sha256(path: &Path) -> Option<String> {
-    let bytes = tokio::fs::read(path).await.ok()?;
-    Some(hex(&Sha256::digest(&bytes)))
+/// The SHA-256 of an open file, read in pieces (files can be large).
+async fn file_sha256(file: std::fs::File) -> Option<String> {
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer).await.ok()?;
+        if n == 0 {
+            return Some(hex(&hasher.finalize()));
+        }
+        hasher.update(&buffer[..n]);
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -191,10 +218,7 @@ enum Outcome {
     Failed(Failure),
 }
 
-async fn fetch_one(http: &reqwest::Client, e: &Entry, path: &Path, retries: u32) -> Outcome {
-    if file_sha256(path).await.as_deref() == Some(e.sha256.as_str()) {
-        return Outcome::Skipped(e.size_bytes);
-    }
+async fn fetch_one(http: &reqwest::Client, root: &Folder, e: &Entry, retries: u32) -> Outcome {
     let fail = |reason: String, expired: bool| {
         Outcome::Failed(Failure {
             attachment_id: e.attachment_id.clone(),
@@ -203,26 +227,43 @@ async fn fetch_one(http: &reqwest::Client, e: &Entry, path: &Path, retries: u32)
             expired,
         })
     };
-    if let Some(parent) = path.parent()
-        && let Err(err) = tokio::fs::create_dir_all(parent).await
-    {
-        return fail(format!("cannot create {}: {err}", parent.display()), false);
+    // The transport rule first: a link that breaks it is never requested.
+    let url = match checked_url(&e.url, "the download link") {
+        Ok(url) => url,
+        Err(why) => return fail(why, false),
+    };
+    let (kind, conversation, file) = layout(e);
+    let folder = match root.child(kind).and_then(|k| k.child(&conversation)) {
+        Ok(folder) => folder,
+        Err(why) => return fail(why.0, false),
+    };
+    match folder.open_existing(&file) {
+        Ok(Some(existing)) => {
+            if file_sha256(existing).await.as_deref() == Some(e.sha256.as_str()) {
+                return Outcome::Skipped(e.size_bytes);
+            }
+        }
+        Ok(None) => {}
+        Err(why) => return fail(why.0, false),
     }
-    let partial = path.with_extension("part");
+    let partial = part_name(&file);
     let mut last_error = String::new();
     for attempt in 0..=retries {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt.min(6)))).await;
         }
-        let response = match http.get(&e.url).send().await {
+        let response = match http.get(url.clone()).send().await {
             Ok(r) => r,
             Err(err) => {
-                last_error = format!("network error: {err}");
+                last_error = http_error(err);
                 continue;
             }
         };
         match response.status().as_u16() {
             200 => {}
+            status @ 300..=399 => {
+                return fail(format!("redirected (HTTP {status}); redirects are not followed"), false);
+            }
             403 => {
                 return match url_expiry(&e.url) {
                     Some(t) if t <= Timestamp::now() => {
@@ -240,32 +281,68 @@ async fn fetch_one(http: &reqwest::Client, e: &Entry, path: &Path, retries: u32)
                 continue; // 5xx and the like: retry
             }
         }
+        let limit = e.size_bytes;
+        if let Some(announced) = response.content_length()
+            && announced > limit
+        {
+            return fail(
+                format!(
+                    "size mismatch: the server announced {announced} bytes, the manifest says {limit}; nothing written"
+                ),
+                false,
+            );
+        }
         let mut hasher = Sha256::new();
         let mut size = 0u64;
+        let mut oversize = false;
         let written = async {
-            let mut file = tokio::fs::File::create(&partial).await?;
+            let mut file = tokio::fs::File::from_std(folder.create_new(&partial).map_err(|r| r.0)?);
             let mut stream = response.bytes_stream();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(std::io::Error::other)?;
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk).await?;
+                let chunk = chunk.map_err(http_error)?;
+                // Never written beyond the manifest's size: the excess is cut and the file failed.
+                let room = (limit - size).min(chunk.len() as u64) as usize;
+                let kept = &chunk[..room];
+                hasher.update(kept);
+                size += kept.len() as u64;
+                file.write_all(kept).await.map_err(|e| e.to_string())?;
+                if room < chunk.len() {
+                    oversize = true;
+                    break;
+                }
             }
-            file.flush().await
+            file.flush().await.map_err(|e| e.to_string())
         }
         .await;
         if let Err(err) = written {
             last_error = format!("interrupted: {err}");
             continue;
         }
+        if oversize {
+            folder.remove(&partial);
+            return fail(
+                format!(
+                    "size mismatch: the body is longer than the manifest's {limit} bytes; cut there and discarded"
+                ),
+                false,
+            );
+        }
         let digest = hex(&hasher.finalize());
         if digest != e.sha256 {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return fail(format!("SHA-256 mismatch: got {digest}, the manifest says {}", e.sha256), false);
+            folder.remove(&partial);
+            let sizes = if size == limit {
+                String::new()
+            } else {
+                format!(" ({size} bytes, the manifest says {limit})")
+            };
+            return fail(
+                format!("SHA-256 mismatch: got {digest}, the manifest says {}{sizes}", e.sha256),
+                false,
+            );
         }
-        return match tokio::fs::rename(&partial, path).await {
+        return match folder.rename(&partial, &file) {
             Ok(()) => Outcome::Downloaded(size),
-            Err(err) => fail(format!("cannot write {}: {err}", path.display()), false),
+            Err(why) => fail(why.0, false),
         };
     }
     fail(format!("gave up after {} attempts: {last_error}", retries + 1), false)
@@ -277,19 +354,13 @@ pub async fn download(
     options: &DownloadOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<DownloadReport, CliError> {
-    tokio::fs::create_dir_all(&options.out)
-        .await
-        .map_err(|e| CliError::Usage(format!("{}: {e}", options.out.display())))?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .build()
-        .map_err(|e| CliError::Http(e.to_string()))?;
+    let root = Folder::root(&options.out).map_err(|e| CliError::Usage(e.0))?;
+    let http = crate::safety::http_client(Duration::from_secs(300)).map_err(CliError::Http)?;
     let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(entries.iter().enumerate())
         .map(|(i, e)| {
-            let http = &http;
+            let (http, root) = (&http, &root);
             async move {
-                let path = local_path(&options.out, e);
-                let outcome = fetch_one(http, e, &path, options.retries).await;
+                let outcome = fetch_one(http, root, e, options.retries).await;
                 let (files, bytes) = match &outcome {
                     Outcome::Downloaded(b) | Outcome::Skipped(b) => (1, *b),
                     Outcome::Failed(_) => (1, 0),
@@ -330,21 +401,20 @@ pub async fn download(
         };
         let path = local_path(&options.out, e);
         let relative = path.strip_prefix(&options.out).unwrap_or(&path).display().to_string();
+        // Every cell guarded: a spreadsheet opening the index shows names, never runs them.
         index
-            .write_record([
-                &e.attachment_id,
-                &e.conversation_type,
-                &e.file_name,
-                &relative,
-                &e.sha256,
-                &status.to_owned(),
-            ])
+            .write_record(
+                [e.attachment_id.as_str(), &e.conversation_type, &e.file_name, &relative, &e.sha256, status]
+                    .map(|cell| formula_guard(cell)),
+            )
             .map_err(|e| CliError::Usage(e.to_string()))?;
     }
     let index = index.into_inner().map_err(|e| CliError::Usage(e.to_string()))?;
-    tokio::fs::write(options.out.join("index.csv"), index)
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let written = root.create_new("index.csv.part").and_then(|mut file| {
+        file.write_all(&index).map_err(|e| crate::safe_fs::Refused(format!("index.csv: {e}")))?;
+        root.rename("index.csv.part", "index.csv")
+    });
+    written.map_err(|e| CliError::Usage(e.0))?;
     Ok(report)
 }
 

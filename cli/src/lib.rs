@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod download;
+pub mod safe_fs;
+pub mod safety;
 pub mod seed;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,12 +8,18 @@ use std::time::{Duration, Instant};
 use attachment_export_cli::CliError;
 use attachment_export_cli::api::{ApiClient, Reply};
 use attachment_export_cli::download::{DownloadOptions, download, read_manifest};
+use attachment_export_cli::safe_fs::Folder;
+use attachment_export_cli::safety::{
+    checked_url, hide_links, http_client, http_error, json_safe, redact, terminal_safe, terminal_safe_lines,
+};
 use attachment_export_cli::seed::{SeedOptions, SeedTarget, SizeProfile, seed};
 use clap::{Parser, Subcommand};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Digest;
+use tokio::io::AsyncWriteExt;
 
 #[derive(Parser)]
 #[command(
@@ -108,17 +114,21 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", terminal_safe_lines(&redact(&e.to_string())));
             ExitCode::from(2)
         }
     }
 }
 
+/// Prints a result: JSON with every link withheld and every character a terminal would act on
+/// escaped, or the human text escaped line by line (names from a manifest can hold anything).
 fn print(json_mode: bool, value: &Value, human: impl FnOnce() -> String) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        let mut shown = value.clone();
+        hide_links(&mut shown);
+        println!("{}", json_safe(&serde_json::to_string_pretty(&shown).unwrap_or_default()));
     } else {
-        println!("{}", human());
+        println!("{}", terminal_safe_lines(&redact(&human())));
     }
 }
 
@@ -215,10 +225,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 if json_mode {
-                    println!(
-                        "{}",
-                        json!({"status": reply.status, "body": reply.body, "retryAfter": reply.retry_after})
-                    );
+                    let refused =
+                        json!({"status": reply.status, "body": reply.body, "retryAfter": reply.retry_after});
+                    print(true, &refused, String::new);
                 }
                 Err(refusal(&reply))
             }
@@ -284,23 +293,14 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let link = reply.body["manifest"]["url"].as_str().ok_or_else(|| {
                 CliError::Usage(format!("export {export_id} is {}: no manifest yet", reply.body["status"]))
             })?;
-            let bytes = reqwest::get(link)
-                .await
-                .map_err(|e| CliError::Http(e.to_string()))?
-                .bytes()
-                .await
-                .map_err(|e| CliError::Http(e.to_string()))?;
-            let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            if reply.body["manifest"]["sha256"].as_str() != Some(digest.as_str()) {
-                return Err(CliError::Http("the downloaded manifest does not match its SHA-256".into()));
-            }
-            std::fs::write(&out, &bytes).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
-            let value = json!({"path": out, "bytes": bytes.len(), "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"]});
+            let expected = reply.body["manifest"]["sha256"].as_str().unwrap_or_default().to_owned();
+            let (size, digest) = fetch_manifest(link, &out, &expected).await?;
+            let value = json!({"path": out, "bytes": size, "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"]});
             print(json_mode, &value, || {
                 format!(
                     "manifest saved to {} ({}, SHA-256 verified); its download links work until {}",
                     out.display(),
-                    bytes_human(bytes.len() as u64),
+                    bytes_human(size),
                     reply.body["urlsExpireAt"].as_str().unwrap_or("?")
                 )
             });
@@ -345,8 +345,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 for f in &report.failed {
                     let tag = if f.expired { "EXPIRED" } else { "FAILED" };
                     text.push_str(&format!(
-                        "\n  {tag} {} ({:?}): {}",
-                        f.attachment_id, f.file_name, f.reason
+                        "\n  {tag} {} (\"{}\"): {}",
+                        terminal_safe(&f.attachment_id),
+                        terminal_safe(&f.file_name),
+                        terminal_safe(&f.reason)
                     ));
                 }
                 text
@@ -354,6 +356,65 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// Streams the manifest behind `link` to `out` (through `out.part`, mode 0600, never following a
+/// link), verifying its SHA-256 on the way; returns its size and digest. Nothing of the link is in
+/// any error.
+async fn fetch_manifest(
+    link: &str,
+    out: &std::path::Path,
+    expected: &str,
+) -> Result<(u64, String), CliError> {
+    let url = checked_url(link, "the manifest link").map_err(CliError::Http)?;
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| CliError::Usage(format!("{}: not a file name", out.display())))?
+        .to_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let folder = Folder::root(&parent).map_err(|e| CliError::Usage(e.0))?;
+    let http = http_client(Duration::from_secs(600)).map_err(CliError::Http)?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| CliError::Http(format!("fetching the manifest: {}", http_error(e))))?;
+    let status = response.status();
+    if !status.is_success() {
+        let hint = if status.is_redirection() { "; redirects are not followed" } else { "" };
+        return Err(CliError::Http(format!("fetching the manifest: HTTP {}{hint}", status.as_u16())));
+    }
+    let partial = format!("{name}.part");
+    let mut file = tokio::fs::File::from_std(folder.create_new(&partial).map_err(|e| CliError::Usage(e.0))?);
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut stream = response.bytes_stream();
+    let streamed: Result<(), String> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("fetching the manifest: {}", http_error(e)))?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+        file.flush().await.map_err(|e| format!("{}: {e}", out.display()))
+    }
+    .await;
+    drop(file);
+    if let Err(why) = streamed {
+        folder.remove(&partial);
+        return Err(CliError::Http(why));
+    }
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if digest != expected {
+        folder.remove(&partial);
+        return Err(CliError::Http("the downloaded manifest does not match its SHA-256".into()));
+    }
+    folder.rename(&partial, &name).map_err(|e| CliError::Usage(e.0))?;
+    Ok((size, digest))
 }
 
 fn progress_bar(len: u64, hidden: bool, template: &str) -> ProgressBar {

@@ -44,6 +44,9 @@ install_python_tools() {
     # The AWS CLI v1 (reads AWS_ENDPOINT_URL_<SERVICE>; vendors its own botocore), for `aws ...`
     # after `source .local/stack.env` and the README's commands (tests/tests/readme_aws_cli.rs).
     install_venv awscli requirements-awscli.lock "the AWS CLI"
+    # checkov and the serverless rules for cfn-lint, which infra/check_template.sh runs on
+    # template.yaml; checkov pins its own boto3, botocore and pydantic.
+    install_venv scanners requirements-scanners.lock "the template scanners (checkov, cfn-lint-serverless)"
 }
 
 install_dynamodb_local() {
@@ -81,9 +84,24 @@ install_loopback_shim() {
     record loopback-shim "$want"
 }
 
+# LibreOffice Calc (headless) opens the CLI's index.csv as a spreadsheet would, with formula
+# evaluation on, to show that no cell becomes a formula (cli/tests/file_safety.rs). A system
+# package (about 90 MB): installed with apt-get when soffice is missing.
+install_libreoffice() {
+    if command -v soffice >/dev/null 2>&1; then return; fi
+    command -v apt-get >/dev/null 2>&1 || { echo "install: soffice (LibreOffice Calc) is required: install libreoffice-calc-nogui or LibreOffice" >&2; exit 1; }
+    echo "install: LibreOffice Calc (apt-get libreoffice-calc-nogui)"
+    local sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null
+    command -v soffice >/dev/null 2>&1 || { echo "install: libreoffice-calc-nogui installed no soffice" >&2; exit 1; }
+}
+
 install_python_tools
 install_dynamodb_local
 install_asl_validator
 install_s3s_fs
 install_loopback_shim
+install_libreoffice
 echo "install: all tools present in .local/"

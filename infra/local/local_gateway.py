@@ -24,7 +24,8 @@ policy allows. A refused request never reaches a function. The function is invok
 is: headers X-Local-Source-Service/X-Local-Source-Arn tell the invoke proxy which Lambda permission
 applies.
 
-Logs one line per request (method, resource, status, milliseconds), never a body.
+Logs one JSON line per request, as the deployed API's access log does (caller, route template,
+status, request id, source IP, latency), never a body or a query string.
 """
 
 import argparse
@@ -132,7 +133,8 @@ def identity(principal: str | None, source_ip: str, user_agent: str | None) -> d
     }
 
 
-def proxy_event(method, path, query, headers, body, template, params, principal, source_ip) -> dict:
+def proxy_event(method, path, query, headers, body, template, params, principal, source_ip,
+                request_id: str) -> dict:
     now = datetime.now(timezone.utc)
     single_headers = {k: v for k, v in headers.items()}
     multi_headers: dict[str, list[str]] = {}
@@ -151,7 +153,6 @@ def proxy_event(method, path, query, headers, body, template, params, principal,
         except UnicodeDecodeError:
             text = base64.b64encode(body).decode()
             is_base64 = True
-    request_id = str(uuid.uuid4())
     return {
         "resource": template,
         "path": path,
@@ -256,6 +257,22 @@ def authorize(method: str, path: str, headers) -> tuple[str | None, tuple[int, b
     return principal, (403, json.dumps({"Message": message}).encode(), {"x-amzn-ErrorType": "AccessDeniedException"})
 
 
+def access_log(request_id, principal, method, resource, status, source_ip, started) -> None:
+    """One JSON line per request, with the fields of the deployed API's access log (template.yaml,
+    ExportApi's AccessLogSetting): the caller, the route template (never the query string, which
+    could carry a signature), the status and the request id."""
+    print(json.dumps({
+        "requestId": request_id,
+        "requestTime": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "caller": principal or "-",
+        "httpMethod": method,
+        "resourcePath": resource,
+        "status": status,
+        "sourceIp": source_ip,
+        "responseLatency": round((time.monotonic() - started) * 1000),
+    }), flush=True)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -290,6 +307,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         route = match_route(self.command, path)
         template = route[0] if route else "?"
+        request_id = str(uuid.uuid4())
+        principal = None
         if route is None:
             # What API Gateway answers for an unknown path or a method the path does not have.
             status, (out, headers) = 403, MISSING_TOKEN
@@ -304,11 +323,10 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 headers_in = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-local-")}
                 event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
-                                    principal, self.client_address[0])
+                                    principal, self.client_address[0], request_id)
                 status, out, headers = self.call(function, event, execute_api_arn(self.command, path))
         self.send(status, out, headers)
-        elapsed = (time.monotonic() - started) * 1000
-        print(f"{self.command} {template} -> {status} in {elapsed:.0f} ms", flush=True)
+        access_log(request_id, principal, self.command, template, status, self.client_address[0], started)
 
     def call(self, function: str, event: dict, source_arn: str) -> tuple[int, bytes, dict[str, str]]:
         """The function's proxy result as an HTTP reply, or API Gateway's 502."""

@@ -752,3 +752,22 @@ impl Stack {
         (reply, invocations)
     }
 }
+
+/// Waits (up to 15 s) until a line of the local server's log (`.local/logs/NAME.log`) holds every
+/// needle; returns that line. Servers and functions write their logs a moment after they answer.
+pub async fn log_line(server: &str, needles: &[&str]) -> String {
+    let path = repo_root().join(format!(".local/logs/{server}.log"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|line| needles.iter().all(|n| line.contains(n))) {
+            return line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line of {} holds all of {needles:?}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

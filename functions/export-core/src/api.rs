@@ -27,16 +27,22 @@ struct ErrorBody<'a> {
 }
 
 impl HttpReply {
+    /// Every reply is JSON, and none may be stored by a browser or a proxy: replies name an
+    /// account's exports and may carry a manifest link, which is a key to every file.
+    fn base_headers() -> Vec<(&'static str, String)> {
+        vec![("content-type", "application/json".to_owned()), ("cache-control", "no-store".to_owned())]
+    }
+
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         match serde_json::to_string(value) {
-            Ok(body) => Self { status, headers: vec![("content-type", "application/json".into())], body },
+            Ok(body) => Self { status, headers: Self::base_headers(), body },
             Err(e) => Self::error(Error::Internal(format!("serializing a reply: {e}"))),
         }
     }
 
     pub fn error(error: Error) -> Self {
         let error = error.into_api();
-        let mut headers = vec![("content-type", "application/json".to_owned())];
+        let mut headers = Self::base_headers();
         let next_allowed_at = match &error {
             Error::Throttled { next_allowed_at, retry_after_seconds, .. } => {
                 headers.push(("retry-after", retry_after_seconds.to_string()));

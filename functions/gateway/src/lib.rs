@@ -12,6 +12,26 @@ use serde_json::Value;
 /// function; CloudTrail's Invoke data events name it (the template's optional invoke trail).
 pub const DIRECT_INVOKE_PRINCIPAL: &str = "lambda:Invoke (caller recorded by CloudTrail)";
 
+/// The audit trail of every answer that is not a success. A refusal (4xx, or a direct invocation's
+/// function error) is logged at warn with the caller and the reason the caller was given; a failure
+/// (5xx) at error with its detail, which the caller does not see. Acceptances and hand-outs are
+/// logged by the rules themselves. Messages never hold a URL.
+pub fn log_unsuccessful(function: &str, principal: &str, route: &str, error: &Error) {
+    let status = error.http_status();
+    if status >= 500
+        || matches!(error, Error::Transient(_) | Error::Configuration(_) | Error::StatusConflict(_))
+    {
+        tracing::error!(function, principal, route, code = error.code(), status, error = %error, "request failed");
+    } else {
+        tracing::warn!(function, principal, route, code = error.code(), status, reason = %error, "request refused");
+    }
+}
+
+/// Who signed an API request, for the log ("unsigned" when nobody did).
+pub fn caller(request: &ApiGatewayProxyRequest) -> &str {
+    request.request_context.identity.user_arn.as_deref().filter(|a| !a.is_empty()).unwrap_or("unsigned")
+}
+
 /// The trust path an event's shape belongs to. Each function serves one path and refuses the
 /// others, so an event sent down one path is never taken for another (README "Who may do what").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,15 +81,22 @@ where
     O: ObjectStore,
     K: Clock,
 {
-    let payload = event.payload;
+    // Lambda does not tell the function who invoked it: the caller is in CloudTrail.
+    direct_payload(deps, event.payload).await.inspect_err(|e| {
+        gateway::log_unsuccessful("retrieve-export", DIRECT_INVOKE_PRINCIPAL, "lambda:Invoke", e)
+    })
+}
+
+async fn direct_payload<C, S, O, K>(deps: &Deps<C, S, O, K>, payload: Value) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    O: ObjectStore,
+    K: Clock,
+{
     let shape = gateway::shape_of(&payload);
     if shape != Shape::Other {
         let refusal = gateway::wrong_entry_point("retrieve-export", DIRECT_SHAPE, shape);
-        tracing::warn!(
-            code = refusal.code(),
-            ?shape,
-            "retrieve-export refused an event of another trust path"
-        );
         return Err(refusal);
     }
     if payload.get("accountId").is_none() {
@@ -126,10 +133,11 @@ where
     let shape = gateway::shape_of(&event.payload);
     if shape != Shape::ApiGateway {
         let refusal = gateway::wrong_entry_point("retrieve-export-api", "API Gateway's proxy events", shape);
-        tracing::warn!(
-            code = refusal.code(),
-            ?shape,
-            "retrieve-export-api refused an event of another trust path"
+        gateway::log_unsuccessful(
+            "retrieve-export-api",
+            "unknown (not API Gateway)",
+            "lambda:Invoke",
+            &refusal,
         );
         return Err(refusal);
     }
@@ -195,9 +203,8 @@ where
     }
     .await;
     outcome.unwrap_or_else(|e| {
-        if e.http_status() >= 500 {
-            tracing::error!(code = e.code(), error = %e, "retrieve-export failed");
-        }
+        let route = format!("GET {}", request.path.as_deref().unwrap_or("?"));
+        gateway::log_unsuccessful("retrieve-export-api", gateway::caller(request), &route, &e);
         HttpReply::error(e)
     })
 }
@@ -400,6 +407,7 @@ mod tests {
             invoke(&deps, include_str!("../../../events/retrieve-export-api/api-get.json")).await.unwrap();
         let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["status"], "SUCCEEDED");
+        assert_eq!(response["headers"]["cache-control"], "no-store", "a reply with a link is never stored");
         assert!(body["manifest"]["url"].as_str().unwrap().contains("X-Amz-Expires=900"));
         assert_eq!(body["manifest"]["urlExpiresAt"], "2026-11-25T09:15:00.000Z");
         assert_eq!(body["urlsExpireAt"], "2026-11-30T10:00:00.000Z");

@@ -116,11 +116,22 @@ where
     W: Workflow,
     K: Clock,
 {
-    let payload = event.payload;
+    // Lambda does not tell the function who invoked it: the caller is in CloudTrail.
+    direct(deps, event.payload).await.inspect_err(|e| {
+        gateway::log_unsuccessful("start-export", DIRECT_INVOKE_PRINCIPAL, "lambda:Invoke", e)
+    })
+}
+
+async fn direct<C, S, W, K>(deps: &Deps<C, S, W, K>, payload: Value) -> Result<Value, Error>
+where
+    C: AttachmentCatalog,
+    S: ExportStore,
+    W: Workflow,
+    K: Clock,
+{
     let shape = gateway::shape_of(&payload);
     if shape != Shape::Other {
         let refusal = gateway::wrong_entry_point("start-export", DIRECT_SHAPE, shape);
-        tracing::warn!(code = refusal.code(), ?shape, "start-export refused an event of another trust path");
         return Err(refusal);
     }
     if payload.get("accountId").is_none() {
@@ -151,11 +162,7 @@ where
     let shape = gateway::shape_of(&event.payload);
     if shape != Shape::ApiGateway {
         let refusal = gateway::wrong_entry_point("start-export-api", "API Gateway's proxy events", shape);
-        tracing::warn!(
-            code = refusal.code(),
-            ?shape,
-            "start-export-api refused an event of another trust path"
-        );
+        gateway::log_unsuccessful("start-export-api", "unknown (not API Gateway)", "lambda:Invoke", &refusal);
         return Err(refusal);
     }
     let request = gateway::parse_proxy_event(event.payload)?;
@@ -190,9 +197,8 @@ where
     match outcome {
         Ok(reply) => reply_for(&reply),
         Err(e) => {
-            if e.http_status() >= 500 {
-                tracing::error!(code = e.code(), error = %e, "start-export failed");
-            }
+            let route = format!("POST {}", request.path.as_deref().unwrap_or("?"));
+            gateway::log_unsuccessful("start-export-api", gateway::caller(request), &route, &e);
             HttpReply::error(e)
         }
     }

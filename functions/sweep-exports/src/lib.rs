@@ -92,7 +92,7 @@ where
     L: SweepLedger,
 {
     let (trigger, rule) = trigger(event.payload, &deps.rules).inspect_err(|e| {
-        tracing::warn!(code = e.code(), "sweep-exports refused an event that is not its rules'");
+        gateway::log_unsuccessful("sweep-exports", "unknown (not its rules)", "lambda:Invoke", e)
     })?;
     let budget = budget(event.context.deadline, deps.max_items);
     let sweeper = Sweeper {

@@ -1,0 +1,127 @@
+//! The audit trail on the local stack: every refusal (404, 410, 422, 429, and a direct invocation's
+//! function error) is logged by the function with the caller and the reason; every API request,
+//! refused by IAM or not, has an access-log line naming the caller, route, status and request id;
+//! replies that may carry a link are never cacheable.
+
+use export_core::ids::{AccountId, ExportId};
+use export_core::model::AccountType;
+use integration_tests::{Caller, Stack, log_line, seed_account};
+use reqwest::Method;
+use serde_json::json;
+
+fn path(account: &AccountId) -> String {
+    format!("/accounts/{account}/data-exports")
+}
+
+#[tokio::test]
+async fn every_refusal_is_logged_by_the_function_with_the_caller_and_the_reason() {
+    let stack = Stack::load();
+    let team = seed_account(&stack, AccountType::Team, false).await.id;
+    let enterprise = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let unknown = AccountId::random();
+    let tenant = Caller::tenant(&team, &["DataExportFullAccess"]);
+
+    // 422: a Team account's own administrator.
+    let reply = stack.api_as(&tenant, Method::POST, &path(&team), None).await;
+    assert_eq!(reply.status, 422);
+    let line = log_line(
+        "lambda-watch",
+        &["request refused", Caller::TENANT_ARN, "UnprocessableEntityException", team.as_str()],
+    )
+    .await;
+    assert!(line.contains("claim"), "the reason the caller was given: {line}");
+
+    // 404 and 429 for the operator.
+    assert_eq!(stack.api(Method::POST, &path(&unknown), None, None).await.status, 404);
+    log_line(
+        "lambda-watch",
+        &["request refused", Caller::OPERATOR_ARN, "NotFoundException", unknown.as_str()],
+    )
+    .await;
+    assert_eq!(stack.api(Method::POST, &path(&enterprise), None, None).await.status, 202);
+    assert_eq!(stack.api(Method::POST, &path(&enterprise), None, None).await.status, 429);
+    log_line(
+        "lambda-watch",
+        &["request refused", Caller::OPERATOR_ARN, "ThrottledClientException", enterprise.as_str()],
+    )
+    .await;
+    let missing = ExportId::new();
+    let reply = stack.api(Method::GET, &format!("{}/{missing}", path(&enterprise)), None, None).await;
+    assert_eq!(reply.status, 404);
+    log_line(
+        "lambda-watch",
+        &["request refused", "retrieve-export-api", "NotFoundException", &missing.to_string()],
+    )
+    .await;
+
+    // A direct invocation's refusal: Lambda does not name the caller, so the log says CloudTrail does.
+    let (code, _) = stack.invoke("start-export", &json!({"accountId": unknown})).await.unwrap_err();
+    assert_eq!(code, "NotFoundException");
+    log_line(
+        "lambda-watch",
+        &["request refused", "CloudTrail", "lambda:Invoke", "NotFoundException", unknown.as_str()],
+    )
+    .await;
+    // And an event of another trust path.
+    let forged = integration_tests::scheduled_event(integration_tests::SWEEP_RULE_ARN);
+    let (code, _) = stack.invoke("retrieve-export", &forged).await.unwrap_err();
+    assert_eq!(code, "WrongEntryPointException");
+    log_line("lambda-watch", &["request refused", "retrieve-export", "WrongEntryPointException"]).await;
+}
+
+#[tokio::test]
+async fn every_api_request_has_an_access_log_line_without_a_query_string() {
+    let stack = Stack::load();
+    let mine = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let theirs = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let tenant = Caller::tenant(&mine, &["RetrieveDataExport"]);
+    // Refused by IAM: the function never runs, the access log still names the caller.
+    let denied = stack
+        .api_as(
+            &tenant,
+            Method::GET,
+            &format!("{}?maxResults=7&nextToken=X-Amz-Signature", path(&theirs)),
+            None,
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    let allowed = stack.api_as(&tenant, Method::GET, &format!("{}?maxResults=3", path(&mine)), None).await;
+    assert_eq!(allowed.status, 200);
+    let log =
+        std::fs::read_to_string(integration_tests::repo_root().join(".local/logs/api-gateway.log")).unwrap();
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|e: &serde_json::Value| e["caller"] == Caller::TENANT_ARN)
+        .collect();
+    for status in [403, 200] {
+        let entry = entries
+            .iter()
+            .find(|e| e["status"] == status)
+            .unwrap_or_else(|| panic!("no {status} entry: {entries:?}"));
+        assert_eq!(entry["httpMethod"], "GET");
+        assert_eq!(entry["resourcePath"], "/accounts/{accountId}/data-exports");
+        assert_eq!(entry["requestId"].as_str().unwrap().len(), 36, "{entry}");
+    }
+    assert!(!log.contains("X-Amz-Signature") && !log.contains("maxResults"), "no query string is logged");
+}
+
+#[tokio::test]
+async fn api_replies_are_never_cacheable() {
+    let stack = Stack::load();
+    let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let started = stack.api(Method::POST, &path(&account), None, None).await;
+    let list = stack.api(Method::GET, &path(&account), None, None).await;
+    let one = stack
+        .api(
+            Method::GET,
+            &format!("{}/{}", path(&account), started.body["exportId"].as_str().unwrap()),
+            None,
+            None,
+        )
+        .await;
+    let refused = stack.api(Method::POST, &path(&account), None, None).await;
+    for reply in [&started, &list, &one, &refused] {
+        assert_eq!(reply.headers["cache-control"], "no-store", "{:?}", reply.body);
+    }
+}
