@@ -202,14 +202,10 @@ async fn file_sha256(file: std::fs::File) -> Option<String> {
     loop {
         let n = file.read(&mut buffer).await.ok()?;
         if n == 0 {
-            return Some(hex(&hasher.finalize()));
+            return Some(export_core::hex::encode(&hasher.finalize()));
         }
         hasher.update(&buffer[..n]);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 enum Outcome {
@@ -327,7 +323,7 @@ async fn fetch_one(http: &reqwest::Client, root: &Folder, e: &Entry, retries: u3
                 false,
             );
         }
-        let digest = hex(&hasher.finalize());
+        let digest = export_core::hex::encode(&hasher.finalize());
         if digest != e.sha256 {
             folder.remove(&partial);
             let sizes = if size == limit {
@@ -405,7 +401,7 @@ pub async fn download(
         index
             .write_record(
                 [e.attachment_id.as_str(), &e.conversation_type, &e.file_name, &relative, &e.sha256, status]
-                    .map(|cell| formula_guard(cell)),
+                    .map(formula_guard),
             )
             .map_err(|e| CliError::Usage(e.to_string()))?;
     }
@@ -444,6 +440,17 @@ mod tests {
             );
         }
         assert_eq!(sanitize(&"é".repeat(200)).len(), 120);
+    }
+
+    #[test]
+    fn bidi_controls_and_zero_width_characters_are_dropped_from_saved_names() {
+        assert_eq!(sanitize("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(sanitize("a\u{200b}b\u{200c}c\u{200d}d\u{2060}e\u{feff}f.txt"), "abcdef.txt");
+        assert_eq!(sanitize("\u{2066}x\u{2069}\u{200e}\u{200f}\u{61c}\u{202a}.pdf"), "x.pdf");
+        assert_eq!(sanitize("\u{feff}.hidden"), "hidden");
+        assert_eq!(sanitize("\u{202e}\u{200b}"), "file");
+        assert_eq!(part_name("id-report.pdf"), "id-report.part");
+        assert_eq!(part_name("id-x.part"), "id-x.part.part");
     }
 
     #[test]

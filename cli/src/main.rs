@@ -121,21 +121,22 @@ async fn main() -> ExitCode {
 }
 
 /// Prints a result: JSON with every link withheld and every character a terminal would act on
-/// escaped, or the human text escaped line by line (names from a manifest can hold anything).
+/// escaped, or the human text escaped line by line (names from a manifest can hold anything; the
+/// human texts never include a link).
 fn print(json_mode: bool, value: &Value, human: impl FnOnce() -> String) {
     if json_mode {
         let mut shown = value.clone();
         hide_links(&mut shown);
         println!("{}", json_safe(&serde_json::to_string_pretty(&shown).unwrap_or_default()));
     } else {
-        println!("{}", terminal_safe_lines(&redact(&human())));
+        println!("{}", terminal_safe_lines(&human()));
     }
 }
 
 fn refusal(reply: &Reply) -> CliError {
     let code = reply.body["code"].as_str().unwrap_or("HTTP error");
     let message = reply.body["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.body.to_string());
-    CliError::Http(format!("{code} (HTTP {}): {message}", reply.status))
+    CliError::Http(redact(&format!("{code} (HTTP {}): {message}", reply.status)))
 }
 
 fn bytes_human(n: u64) -> String {
@@ -348,7 +349,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                         "\n  {tag} {} (\"{}\"): {}",
                         terminal_safe(&f.attachment_id),
                         terminal_safe(&f.file_name),
-                        terminal_safe(&f.reason)
+                        terminal_safe(&redact(&f.reason))
                     ));
                 }
                 text

@@ -26,9 +26,20 @@ pub fn is_zero_width(c: char) -> bool {
 /// start with them), bidi controls and zero-width characters are shown escaped (`\n`, `\u{1b}`,
 /// `\u{202e}`), and so is the backslash, so an escaped name cannot pass for a clean one.
 pub fn terminal_safe(text: &str) -> String {
+    escape(text, true)
+}
+
+/// Multi-line human output made safe line by line (the line breaks the CLI itself writes stay):
+/// the net under every printed text. Backslashes are left alone, so values already shown with
+/// [`terminal_safe`] are not escaped twice.
+pub fn terminal_safe_lines(text: &str) -> String {
+    text.split('\n').map(|line| escape(line, false)).collect::<Vec<_>>().join("\n")
+}
+
+fn escape(text: &str, backslash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c == '\\' {
+        if c == '\\' && backslash {
             out.push_str("\\\\");
         } else if c.is_control() {
             out.extend(c.escape_default());
@@ -39,11 +50,6 @@ pub fn terminal_safe(text: &str) -> String {
         }
     }
     out
-}
-
-/// Multi-line human output made safe line by line (the line breaks the CLI itself writes stay).
-pub fn terminal_safe_lines(text: &str) -> String {
-    text.split('\n').map(terminal_safe).collect::<Vec<_>>().join("\n")
 }
 
 /// JSON text (as `serde_json` writes it) with every character a terminal would act on written as
@@ -128,7 +134,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .connect_timeout(Duration::from_secs(20))
         .timeout(timeout)
         .build()
-        .map_err(|e| http_error(e))
+        .map_err(http_error)
 }
 
 /// A reqwest error described without its URL: what went wrong and the innermost cause.
@@ -168,7 +174,7 @@ pub fn hide_links(value: &mut Value) {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 if key == "url" && v.is_string() {
-                    *v = Value::String("(withheld: use `attachment-export manifest` to download)".into());
+                    *v = Value::String("(use `attachment-export manifest` to download)".into());
                 } else {
                     hide_links(v);
                 }
@@ -196,7 +202,8 @@ mod tests {
         assert_eq!(shown, "a\\u{1b}]0;pwned\\u{7}b\\r\\u{9b}2Jc\\u{202e}fdp.exe\\u{200b}\\\\x");
         assert!(!shown.chars().any(|c| c.is_control() || is_bidi_control(c) || is_zero_width(c)));
         assert_eq!(terminal_safe("résumé 2026.pdf"), "résumé 2026.pdf");
-        assert_eq!(terminal_safe_lines("one\u{1b}[2K\ntwo"), "one\\u{1b}[2K\ntwo");
+        assert_eq!(terminal_safe_lines("one\u{1b}[2K\ntwo\\"), "one\\u{1b}[2K\ntwo\\");
+        assert_eq!(terminal_safe_lines(&shown), shown, "no second escaping");
     }
 
     #[test]

@@ -131,6 +131,8 @@ async fn a_killed_download_resumes_and_every_file_is_verified_and_contained() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let printed = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(!printed.contains("X-Amz-") && !printed.contains("://"), "no link is printed: {printed}");
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(report["skipped"].as_u64().unwrap() as usize, half);
     assert_eq!(report["downloaded"].as_u64().unwrap() as usize, entries.len() - half);
@@ -225,6 +227,9 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
     assert!(mismatch.reason.contains("SHA-256 mismatch") && !mismatch.expired, "{mismatch:?}");
     let gone = report.failed.iter().find(|f| f.attachment_id == expired.attachment_id).unwrap();
     assert!(gone.expired && gone.reason.contains("expired"), "{gone:?}");
+    for f in &report.failed {
+        assert!(!f.reason.contains("X-Amz-") && !f.reason.contains("://"), "no link in a reason: {f:?}");
+    }
     assert!(!attachment_export_cli::download::local_path(&out, &changed).exists(), "a bad file is not kept");
     assert!(files_under(&out).iter().all(|p| p.starts_with(&out)));
     std::fs::remove_dir_all(&out).unwrap();

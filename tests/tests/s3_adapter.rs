@@ -1,74 +1,24 @@
-//! The S3 adapter against the local S3 server (s3s-fs, which verifies SigV4): multipart upload with
-//! server-side part copies, and pre-signed URLs that work until tampered with or expired.
+//! The S3 adapter against the local S3 server (s3s-fs, which verifies SigV4): the ObjectStore
+//! contract (multipart upload with server-side part copies, aborts), which the in-memory fake keeps
+//! too, and pre-signed URLs that work until tampered with or expired.
 
 use std::time::Duration;
 
-use export_core::Error;
+use export_core::contracts;
 use export_core::ports::ObjectStore;
 use integration_tests::Stack;
-
-const MIB: usize = 1024 * 1024;
 
 fn prefix() -> String {
     format!("tests/{}/", ulid::Ulid::new())
 }
 
+/// The ObjectStore contract (export_core::contracts), which the in-memory fake keeps too.
 #[tokio::test]
-async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side() {
-    let stack = Stack::load();
-    let store = stack.export_objects();
-    let p = prefix();
-    // Two 5 MiB sources (S3's minimum for a non-final part) and a small tail.
-    let a: Vec<u8> = (0..5 * MIB).map(|i| (i % 251) as u8).collect();
-    let b: Vec<u8> = (0..5 * MIB).map(|i| (i % 241) as u8).collect();
-    let tail = "last,line\nwith \"quotes\", ünïcode\n".as_bytes().to_vec();
-    store
-        .put(
-            &format!("{p}a"),
-            a.clone(),
-            "application/octet-stream",
-            &[("urls-expire-at", "2026-11-30T10:00:00.000Z")],
-        )
-        .await
-        .unwrap();
-    store.put(&format!("{p}b"), b.clone(), "application/octet-stream", &[]).await.unwrap();
-
-    let key = format!("{p}assembled.csv");
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
-    let parts = vec![
-        store.upload_part_copy(&key, &upload, 1, &format!("{p}a")).await.unwrap(),
-        store.upload_part_copy(&key, &upload, 2, &format!("{p}b")).await.unwrap(),
-        store.upload_part(&key, &upload, 3, tail.clone()).await.unwrap(),
-    ];
-    assert!(parts.iter().all(|part| !part.etag.is_empty()));
-    // Nothing is visible before completion.
-    assert_eq!(store.head(&key).await.unwrap(), None);
-    store.complete_multipart(&key, &upload, parts).await.unwrap();
-
-    let expected: Vec<u8> = [a, b, tail].concat();
-    assert_eq!(store.head(&key).await.unwrap().unwrap().size, expected.len() as u64);
-    let a_head = store.head(&format!("{p}a")).await.unwrap().unwrap();
-    assert_eq!(a_head.metadata["urls-expire-at"], "2026-11-30T10:00:00.000Z", "user metadata survives");
-    let got = store.get(&key).await.unwrap();
-    assert!(got == expected, "assembled object differs from its parts");
-
-    let mut listed = store.list(&p).await.unwrap();
-    listed.sort();
-    assert_eq!(listed, vec![format!("{p}a"), format!("{p}assembled.csv"), format!("{p}b")]);
-    store.delete(&listed).await.unwrap();
-    assert!(store.list(&p).await.unwrap().is_empty());
-    assert!(matches!(store.get(&key).await, Err(Error::NotFound(_))));
-}
-
-#[tokio::test]
-async fn an_aborted_upload_leaves_nothing() {
-    let stack = Stack::load();
-    let store = stack.export_objects();
-    let key = format!("{}aborted.csv", prefix());
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
-    store.upload_part(&key, &upload, 1, b"partial".to_vec()).await.unwrap();
-    store.abort_multipart(&key, &upload).await.unwrap();
-    assert_eq!(store.head(&key).await.unwrap(), None);
+async fn the_object_store_keeps_the_contract() {
+    let store = Stack::load().export_objects();
+    contracts::multipart_upload_assembles_copied_parts_and_a_tail_server_side(&store, &prefix()).await;
+    contracts::an_aborted_upload_leaves_nothing(&store, &prefix()).await;
+    contracts::a_missing_object_is_absent(&store, &prefix()).await;
 }
 
 #[tokio::test]

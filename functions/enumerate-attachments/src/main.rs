@@ -9,7 +9,7 @@ use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::telemetry::cold_start().await?;
+    let (config, sdk) = export_core::startup::cold_start().await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let deps = Deps {
         catalog: DynamoCatalog::from_config(dynamodb.clone(), &config),

@@ -52,6 +52,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every code [`Error::code`] can return: the API's `code` values and the functions' `errorType`s
+    /// (README "API", docs/DESIGN.md §5). A test keeps the two in step.
+    pub const CODES: &'static [&'static str] = &[
+        "BadRequestException",
+        "ForbiddenException",
+        "NotFoundException",
+        "WrongEntryPointException",
+        "GoneException",
+        "UnprocessableEntityException",
+        "ThrottledClientException",
+        "StatusConflict",
+        "TransientError",
+        "ConfigurationError",
+        "ServiceFailureException",
+    ];
+
     /// The stable code: API `code` and Lambda `errorType`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -125,49 +141,6 @@ impl From<Error> for Diagnostic {
     }
 }
 
-impl From<serde_dynamo::Error> for Error {
-    fn from(e: serde_dynamo::Error) -> Self {
-        Error::Internal(format!("item does not match the data model: {e}"))
-    }
-}
-
-/// Classifies an AWS SDK error: throttling, timeouts, 5xx and connection failures are transient
-/// (the state machine retries them); everything else is internal. `operation` names what failed, for
-/// the logs.
-pub fn from_sdk<E, R>(operation: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_dynamodb::error::SdkError;
-    const TRANSIENT_CODES: &[&str] = &[
-        "ThrottlingException",
-        "Throttling",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "SlowDown",
-        "InternalServerError",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "TransactionConflict",
-        "TransactionInProgressException",
-    ];
-    let detail = format!("{operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Error::Transient(detail)
-        }
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            if TRANSIENT_CODES.contains(&code) { Error::Transient(detail) } else { Error::Internal(detail) }
-        }
-        _ => Error::Internal(detail),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,10 +164,21 @@ mod tests {
             (Error::Internal("x".into()), "ServiceFailureException", 500),
             (Error::Transient("x".into()), "TransientError", 503),
         ];
-        for (err, code, status) in cases {
-            assert_eq!(err.code(), code);
-            assert_eq!(err.http_status(), status);
+        let others = [Error::StatusConflict("x".into()), Error::Configuration("x".into())];
+        for (err, code, status) in &cases {
+            assert_eq!(err.code(), *code);
+            assert_eq!(err.http_status(), *status);
         }
+        // Every code is some variant's.
+        let mut listed = Error::CODES.to_vec();
+        listed.sort();
+        listed.dedup();
+        assert_eq!(listed.len(), Error::CODES.len(), "no code twice");
+        let mut seen: Vec<&str> = cases.iter().map(|(e, _, _)| e.code()).collect();
+        seen.extend(others.iter().map(Error::code));
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen, listed, "Error::CODES lists exactly the codes there are");
     }
 
     #[test]

@@ -8,20 +8,8 @@ use serde_json::{Value, json};
 
 use crate::Error;
 
-/// Every `errorType` a function error may carry: the codes of `export_core::Error::code()`.
-pub const DOCUMENTED_CODES: &[&str] = &[
-    "BadRequestException",
-    "ForbiddenException",
-    "NotFoundException",
-    "WrongEntryPointException",
-    "GoneException",
-    "UnprocessableEntityException",
-    "ThrottledClientException",
-    "StatusConflict",
-    "TransientError",
-    "ConfigurationError",
-    "ServiceFailureException",
-];
+/// Every `errorType` a function error may carry: one list, kept with the error type.
+pub const DOCUMENTED_CODES: &[&str] = Error::CODES;
 
 /// Values that get past the first checks: ids, times, enum words and shape markers.
 pub const INTERESTING: &[&str] = &[

@@ -5,7 +5,10 @@
 pub mod adapters;
 pub mod api;
 pub mod config;
+#[cfg(any(test, feature = "testing"))]
+pub mod contracts;
 pub mod error;
+pub mod hex;
 pub mod ids;
 pub mod manifest;
 pub mod model;
@@ -16,6 +19,7 @@ pub mod retrieve;
 pub mod scope;
 pub mod signer;
 pub mod start;
+pub mod startup;
 pub mod sweep;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

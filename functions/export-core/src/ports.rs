@@ -103,12 +103,13 @@ pub trait ExportStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
-    /// The account's exports, newest first.
+    /// The account's exports, newest first, at most `limit`, after (older than) the export `after`.
+    /// `next` is the id of the last export listed when more may follow.
     fn list(
         &self,
         account: &AccountId,
         limit: u32,
-        after: Option<&str>,
+        after: Option<&ExportId>,
     ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
     fn throttle(&self, account: &AccountId) -> impl Future<Output = Result<Option<Throttle>>> + Send;

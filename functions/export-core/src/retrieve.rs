@@ -21,8 +21,8 @@ pub const MAX_MAX_RESULTS: u32 = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub max_results: u32,
-    /// Sort key to continue after, decoded from `nextToken`.
-    after: Option<String>,
+    /// The export to continue after, decoded from `nextToken`.
+    after: Option<ExportId>,
 }
 
 impl ListQuery {
@@ -42,7 +42,7 @@ impl ListQuery {
         // whatever the token says, so a forged token cannot reach another account's exports.
         let after = next_token
             .map(|t| {
-                ExportId::parse(t).map(|id| crate::adapters::dynamo::keys::export_sk(&id)).map_err(|_| {
+                ExportId::parse(t).map_err(|_| {
                     Error::BadRequest(
                         "nextToken is not valid: pass the nextToken of the previous page unchanged.".into(),
                     )
@@ -157,7 +157,7 @@ where
     pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {
         self.require_account(account).await?;
         let now = self.clock.now();
-        let page = self.store.list(account, query.max_results, query.after.as_deref()).await?;
+        let page = self.store.list(account, query.max_results, query.after.as_ref()).await?;
         let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
         Ok(ExportList {
             exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
@@ -395,7 +395,8 @@ mod tests {
             let query = ListQuery::parse(Some("2"), token.as_deref()).unwrap();
             let page = w.retriever().list(&w.account, &query).await.unwrap();
             assert!(page.exports.len() <= 2);
-            assert_eq!(page.next_allowed_at, w.clock.now().plus(Duration::ZERO).max(page.next_allowed_at));
+            // The last export's window ended exactly now: a request is possible at once.
+            assert_eq!(page.next_allowed_at, w.clock.now());
             seen.extend(page.exports.iter().map(|e| e.export_id));
             match page.next_token {
                 Some(t) => token = Some(t),
@@ -403,6 +404,10 @@ mod tests {
             }
         }
         assert_eq!(seen, ids);
+        // A new export closes the window for a week from now.
+        w.export(ExportStatus::Queued).await;
+        let page = w.retriever().list(&w.account, &ListQuery::parse(None, None).unwrap()).await.unwrap();
+        assert_eq!(page.next_allowed_at, w.clock.now().plus(WEEK));
     }
 
     #[test]

@@ -175,23 +175,38 @@ where
         {
             return Ok(StartReply::of(&accepted, &throttle, true));
         }
-        Err(throttled(&throttle, now))
+        Err(throttled(&throttle, now, self.window))
     }
 }
 
-pub fn throttled(throttle: &Throttle, now: Timestamp) -> Error {
+/// The refusal inside the window: when the window closed, by which export, and when it reopens.
+pub fn throttled(throttle: &Throttle, now: Timestamp, window: Duration) -> Error {
     let next = throttle.current.next_allowed_at;
     let retry_after_seconds = now.seconds_until(&next).max(1);
     Error::Throttled {
         message: format!(
             "This account accepted an export request at {} (exportId {}). One export is accepted per \
-             account every 7 days; the next request is possible at {next}. To get the files of the \
+             account every {}; the next request is possible at {next}. To get the files of the \
              accepted export, retrieve it with its exportId.",
-            throttle.current.last_requested_at, throttle.current.last_export_id
+            throttle.current.last_requested_at,
+            throttle.current.last_export_id,
+            describe_window(window)
         ),
         next_allowed_at: next,
         retry_after_seconds,
     }
+}
+
+/// A window as an administrator reads it: "7 days", "1 day", "36 hours", "90 seconds".
+pub fn describe_window(window: Duration) -> String {
+    let seconds = window.as_secs();
+    let (n, unit) = match seconds {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -207,6 +222,7 @@ mod tests {
         store: FakeStore,
         workflow: FakeWorkflow,
         clock: FixedClock,
+        window: Duration,
     }
 
     impl World {
@@ -216,6 +232,7 @@ mod tests {
                 store: FakeStore::default(),
                 workflow: FakeWorkflow::default(),
                 clock: FixedClock::at("2026-11-24T10:00:00Z"),
+                window: WEEK,
             }
         }
 
@@ -225,7 +242,7 @@ mod tests {
                 store: &self.store,
                 workflow: &self.workflow,
                 clock: &self.clock,
-                window: WEEK,
+                window: self.window,
             }
         }
     }
@@ -330,6 +347,26 @@ mod tests {
         // The administrator retries at once and is accepted.
         w.workflow.fail.store(false, std::sync::atomic::Ordering::SeqCst);
         assert!(w.starter().start(request(&account, None)).await.is_ok());
+    }
+
+    #[test]
+    fn windows_read_in_the_largest_whole_unit() {
+        assert_eq!(describe_window(WEEK), "7 days");
+        assert_eq!(describe_window(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(describe_window(Duration::from_secs(129_600)), "36 hours");
+        assert_eq!(describe_window(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(describe_window(Duration::from_secs(120)), "2 minutes");
+    }
+
+    #[tokio::test]
+    async fn the_refusal_names_the_configured_window_not_a_fixed_one() {
+        let mut w = World::new();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        w.window = Duration::from_secs(3 * 86_400);
+        w.starter().start(request(&account, None)).await.unwrap();
+        let err = w.starter().start(request(&account, None)).await.unwrap_err();
+        assert!(err.to_string().contains("every 3 days"), "{err}");
+        assert!(!err.to_string().contains("7 days"), "{err}");
     }
 
     #[test]

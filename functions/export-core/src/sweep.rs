@@ -339,7 +339,7 @@ where
         if let Some(t) = self.store.throttle(account_id).await?
             && !t.is_open_at(self.clock.now())
         {
-            return Err(throttled(&t, self.clock.now()));
+            return Err(throttled(&t, self.clock.now(), self.window));
         }
         let request = StartRequest {
             account_id: account_id.clone(),

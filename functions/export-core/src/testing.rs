@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::adapters::dynamo::keys;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
 use crate::model::{
@@ -147,6 +146,15 @@ impl crate::ports::SweepLedger for FakeSweepLedger {
     }
 }
 
+/// The adapter's status condition, with its message.
+fn require_status(record: &ExportRecord, allowed: &[ExportStatus], what: &str) -> Result<()> {
+    if allowed.contains(&record.status) {
+        Ok(())
+    } else {
+        Err(Error::StatusConflict(format!("export {} is {}; cannot {what}", record.export_id, record.status)))
+    }
+}
+
 #[derive(Default)]
 pub struct FakeStore {
     state: Mutex<StoreState>,
@@ -233,16 +241,18 @@ impl ExportStore for FakeStore {
         })
     }
 
-    async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&ExportId>,
+    ) -> Result<Page<ExportRecord>> {
         let mut all = self.records(account);
         all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
-        let items: Vec<ExportRecord> = all
-            .into_iter()
-            .filter(|r| after.is_none_or(|a| keys::export_sk(&r.export_id).as_str() < a))
-            .take(limit as usize)
-            .collect();
-        // The same cursor as the adapter: the last item's sort key.
-        let next = (items.len() == limit as usize).then(|| keys::export_sk(&items.last().unwrap().export_id));
+        let items: Vec<ExportRecord> =
+            all.into_iter().filter(|r| after.is_none_or(|a| r.export_id < *a)).take(limit as usize).collect();
+        // The same cursor as the adapter: the last listed export's id.
+        let next = (items.len() == limit as usize).then(|| items.last().unwrap().export_id.to_string());
         Ok(Page { items, next })
     }
 
@@ -297,6 +307,8 @@ impl ExportStore for FakeStore {
 
     async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
         self.update(account, export, |record| {
+            // As the adapter's condition: progress moves only while the export is unfinished.
+            require_status(record, &[ExportStatus::Queued, ExportStatus::Running], "record progress")?;
             record.progress.attachments_listed = listed;
             Ok(())
         })
@@ -304,6 +316,7 @@ impl ExportStore for FakeStore {
 
     async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
         self.update(account, export, |record| {
+            require_status(record, &[ExportStatus::Running], "record a written part")?;
             if !record.parts_done.contains(&part) {
                 record.parts_done.push(part);
             }

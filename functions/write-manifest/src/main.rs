@@ -3,15 +3,15 @@
 
 mod handler;
 
+use export_core::adapters::PresignerFactory;
 use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3ObjectStore};
 use export_core::ports::SystemClock;
-use export_core::signer::PresignerFactory;
 use handler::Deps;
 use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::telemetry::cold_start().await?;
+    let (config, sdk) = export_core::startup::cold_start().await?;
     let deps = Deps {
         store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config),
         objects: S3ObjectStore::export_bucket(&sdk, &config),

@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::{from_item, to_attribute_value, to_item};
 
-use crate::error::{Error, Result, from_sdk};
+use super::from_sdk;
+use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
 use crate::model::{Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User};
 use crate::ports::{Admission, AttachmentCatalog, ExportStore, Page, StatusChange};
@@ -131,6 +132,12 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 fn attr<T: Serialize>(value: &T) -> Result<AttributeValue> {
     Ok(to_attribute_value(value)?)
+}
+
+impl From<serde_dynamo::Error> for Error {
+    fn from(e: serde_dynamo::Error) -> Self {
+        Error::Internal(format!("item does not match the data model: {e}"))
+    }
 }
 
 /// AccountsTable + AttachmentsTable.
@@ -514,7 +521,12 @@ impl ExportStore for DynamoExportStore {
         Ok(Page { items, next })
     }
 
-    async fn list(&self, account: &AccountId, limit: u32, after: Option<&str>) -> Result<Page<ExportRecord>> {
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&ExportId>,
+    ) -> Result<Page<ExportRecord>> {
         let out = self
             .client
             .query()
@@ -524,11 +536,20 @@ impl ExportStore for DynamoExportStore {
             .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
             .scan_index_forward(false)
             .limit(limit as i32)
-            .set_exclusive_start_key(after.map(|sk| Self::key(account, sk.to_owned())))
+            .set_exclusive_start_key(after.map(|id| Self::key(account, keys::export_sk(id))))
             .send()
             .await
             .map_err(|e| from_sdk("Query ExportsTable", e))?;
-        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| {
+                let sk = string_attr(k, "sk")?;
+                sk.strip_prefix(keys::EXPORT_PREFIX)
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::Internal(format!("not an export's sort key: {sk}")))
+            })
+            .transpose()?;
         let items = out.items.unwrap_or_default().into_iter().map(export_record).collect::<Result<_>>()?;
         Ok(Page { items, next })
     }
@@ -692,6 +713,8 @@ where
 pub struct DynamoSweepLedger {
     client: Client,
     table: String,
+    /// The record's `accountId`: `#sweep`, or another key for tests beside a live sweep.
+    account: String,
 }
 
 impl DynamoSweepLedger {
@@ -703,7 +726,12 @@ impl DynamoSweepLedger {
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), account: Self::ACCOUNT.into() }
+    }
+
+    /// The same ledger under another key (contract tests run beside the stack's own sweep).
+    pub fn at_key(client: Client, table: impl Into<String>, account: impl Into<String>) -> Self {
+        Self { client, table: table.into(), account: account.into() }
     }
 }
 
@@ -713,7 +741,7 @@ impl crate::ports::SweepLedger for DynamoSweepLedger {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("accountId", s(Self::ACCOUNT))
+            .key("accountId", s(&self.account))
             .key("sk", s(Self::SK))
             .consistent_read(true)
             .send()
@@ -726,12 +754,12 @@ impl crate::ports::SweepLedger for DynamoSweepLedger {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct SweepItem<'a> {
-            account_id: &'static str,
+            account_id: &'a str,
             sk: &'static str,
             #[serde(flatten)]
             record: &'a crate::sweep::SweepRecord,
         }
-        let item: Item = to_item(SweepItem { account_id: Self::ACCOUNT, sk: Self::SK, record })?;
+        let item: Item = to_item(SweepItem { account_id: &self.account, sk: Self::SK, record })?;
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let put = match expected_version {
             None => put.condition_expression("attribute_not_exists(sk)"),

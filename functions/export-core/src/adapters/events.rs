@@ -4,7 +4,8 @@
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use crate::error::{Error, Result, from_sdk};
+use super::from_sdk;
+use crate::error::{Error, Result};
 use crate::ports::{Notifier, StateChange};
 
 pub const SOURCE: &str = "attachment-export";

@@ -5,11 +5,55 @@ pub mod dynamo;
 pub mod events;
 pub mod s3;
 pub mod sfn;
+pub mod signing;
 
 pub use dynamo::{DynamoCatalog, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
 pub use s3::S3ObjectStore;
 pub use sfn::StepFunctionsWorkflow;
+pub use signing::PresignerFactory;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::Error;
+
+/// Classifies an AWS SDK error of any service: throttling, timeouts, 5xx and connection failures
+/// are transient (the state machine retries them); everything else is internal. `operation` names
+/// what failed, for the logs.
+pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    const TRANSIENT_CODES: &[&str] = &[
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "TransactionConflict",
+        "TransactionInProgressException",
+    ];
+    let detail = format!("{operation}: {}", DisplayErrorContext(&err));
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Error::Transient(detail)
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if TRANSIENT_CODES.contains(&code) { Error::Transient(detail) } else { Error::Internal(detail) }
+        }
+        _ => Error::Internal(detail),
+    }
+}
 
 /// One attempt at any AWS call may take this long. The SDK sets no such limit by default, so a
 /// connection to a stalled server would otherwise hang until the Lambda's own timeout; with it, the

@@ -7,8 +7,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 
+use super::from_sdk;
 use crate::config::Config;
-use crate::error::{Error, Result, from_sdk};
+use crate::error::{Error, Result};
 use crate::ports::{ObjectHead, ObjectStore, UploadedPart};
 
 /// S3 deletes at most this many keys per request.

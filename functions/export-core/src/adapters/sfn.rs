@@ -2,7 +2,8 @@
 
 use aws_sdk_sfn::Client;
 
-use crate::error::{Error, Result, from_sdk};
+use super::from_sdk;
+use crate::error::{Error, Result};
 use crate::ids::ExportId;
 use crate::payloads::{ExecutionInput, ExportJob};
 use crate::ports::{ExecutionState, Workflow};

@@ -1,0 +1,591 @@
+//! The deployable template's hardening, checked without the local stack: who may decrypt the
+//! signing secret and read it, what the signing user's key may sign, that no key policy lets a
+//! principal grant itself the use of a key, that the export bucket takes no other encryption, that
+//! the API writes access logs that name the caller and hold no signature, tracing, encrypted log
+//! groups, dead-letter targets for the schedule, and that the scanners run (infra/check_template.sh)
+//! with every suppression reasoned and documented.
+
+use std::collections::BTreeSet;
+
+use integration_tests::{repo_root, resources_of_type, template};
+use serde_yaml::Value;
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// The target of `!GetAtt X.Arn` or `{"Fn::GetAtt": [X, Arn]}`: ("X", "Arn").
+fn get_att(value: &Value) -> Option<(String, String)> {
+    let split = |s: &str| s.split_once('.').map(|(a, b)| (a.to_owned(), b.to_owned()));
+    let inner = match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => &tagged.value,
+        Value::Mapping(m) => m.get("Fn::GetAtt")?,
+        _ => return None,
+    };
+    match inner {
+        Value::String(s) => split(s),
+        Value::Sequence(parts) => Some((parts[0].as_str()?.to_owned(), parts[1].as_str()?.to_owned())),
+        _ => None,
+    }
+}
+
+fn is_get_att(value: &Value, resource: &str, attribute: &str) -> bool {
+    get_att(value) == Some((resource.to_owned(), attribute.to_owned()))
+}
+
+/// The text of `!Sub "..."` (or a plain string).
+fn sub_text(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str(),
+        Value::Mapping(m) => m.get("Fn::Sub")?.as_str(),
+        _ => None,
+    }
+}
+
+/// `!Ref X` → "X".
+fn ref_target(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        Value::Mapping(m) => m.get("Ref")?.as_str(),
+        _ => None,
+    }
+}
+
+/// A policy document's statements, whatever their YAML shape.
+fn statements(document: &Value) -> Vec<Value> {
+    match &document["Statement"] {
+        Value::Sequence(items) => items.clone(),
+        Value::Null => vec![],
+        one => vec![one.clone()],
+    }
+}
+
+/// A string or a list of strings (Action, condition values).
+fn string_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => vec![],
+    }
+}
+
+/// IAM's action matching: case-insensitive, `*` and `?` wildcards.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn glob(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => glob(&p[1..], a) || (!a.is_empty() && glob(p, &a[1..])),
+            (Some(b'?'), Some(_)) => glob(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => glob(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    glob(pattern.as_bytes(), action.as_bytes())
+}
+
+fn allows(statement: &Value, action: &str) -> bool {
+    statement["Effect"].as_str() == Some("Allow")
+        && string_list(&statement["Action"]).iter().any(|p| action_matches(p, action))
+}
+
+fn account_root(principal: &Value) -> bool {
+    sub_text(&principal["AWS"]).is_some_and(|s| s.ends_with(":root"))
+}
+
+fn resource<'a>(template: &'a Value, id: &str) -> &'a Value {
+    let r = &template["Resources"][id];
+    assert!(!r.is_null(), "template.yaml has no resource {id}");
+    r
+}
+
+/// The statements of a role: its inline policies and every AWS::IAM::RolePolicy naming it.
+fn role_statements(template: &Value, role: &str) -> Vec<Value> {
+    let mut documents: Vec<Value> = resource(template, role)["Properties"]["Policies"]
+        .as_sequence()
+        .map(|ps| ps.iter().map(|p| p["PolicyDocument"].clone()).collect())
+        .unwrap_or_default();
+    for policy in resources_of_type(template, "AWS::IAM::RolePolicy").values() {
+        if ref_target(&policy["Properties"]["RoleName"]) == Some(role) {
+            documents.push(policy["Properties"]["PolicyDocument"].clone());
+        }
+    }
+    documents.iter().flat_map(statements).collect()
+}
+
+const KMS_USE: [&str; 6] = [
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:CreateGrant",
+];
+
+#[test]
+fn only_write_manifest_decrypts_the_signing_secret_and_only_through_secrets_manager() {
+    let template = template();
+    let secret = resource(&template, "SigningSecret");
+    let key_id = get_att(&secret["Properties"]["KmsKeyId"]).expect("SigningSecret has a KmsKeyId by GetAtt");
+    assert_eq!(key_id.1, "Arn");
+    let key = resource(&template, &key_id.0);
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true), "{}: rotation", key_id.0);
+
+    let via_secrets_manager = |statement: &Value| {
+        sub_text(&statement["Condition"]["StringEquals"]["kms:ViaService"])
+            == Some("secretsmanager.${AWS::Region}.amazonaws.com")
+    };
+    let mut write_manifest_decrypts = false;
+    for statement in statements(&key["Properties"]["KeyPolicy"]) {
+        let sid = statement["Sid"].as_str().unwrap_or("?").to_owned();
+        if allows(&statement, "kms:Decrypt") || allows(&statement, "kms:ReEncryptFrom") {
+            assert!(
+                is_get_att(&statement["Principal"]["AWS"], "WriteManifestRole", "Arn"),
+                "{sid}: only WriteManifestRole may decrypt the signing secret"
+            );
+            assert!(via_secrets_manager(&statement), "{sid}: decrypt only through Secrets Manager");
+            write_manifest_decrypts = true;
+        }
+        assert!(!allows(&statement, "kms:CreateGrant"), "{sid}: a grant would let its holder decrypt");
+        // The account encrypts (CreateSecret, PutSecretValue) through Secrets Manager, nothing more.
+        if account_root(&statement["Principal"]) && allows(&statement, "kms:GenerateDataKey") {
+            assert!(
+                via_secrets_manager(&statement),
+                "{sid}: the account encrypts through Secrets Manager only"
+            );
+        }
+    }
+    assert!(write_manifest_decrypts, "write-manifest must be able to decrypt the signing secret");
+}
+
+#[test]
+fn the_signing_secrets_resource_policy_denies_get_secret_value_to_all_but_write_manifest() {
+    let template = template();
+    let policies = resources_of_type(&template, "AWS::SecretsManager::ResourcePolicy");
+    let (id, policy) = policies
+        .iter()
+        .find(|(_, p)| ref_target(&p["Properties"]["SecretId"]) == Some("SigningSecret"))
+        .expect("SigningSecret has a resource policy");
+    assert_eq!(policy["Properties"]["BlockPublicPolicy"].as_bool(), Some(true), "{id}");
+    let denies: Vec<Value> = statements(&policy["Properties"]["ResourcePolicy"])
+        .into_iter()
+        .filter(|s| {
+            s["Effect"].as_str() == Some("Deny")
+                && string_list(&s["Action"])
+                    .iter()
+                    .any(|a| action_matches(a, "secretsmanager:GetSecretValue"))
+        })
+        .collect();
+    assert_eq!(denies.len(), 1, "{id}: one Deny of GetSecretValue");
+    let deny = &denies[0];
+    assert_eq!(deny["Principal"].as_str(), Some("*"), "{id}: the Deny is for every principal");
+    let except = &deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"];
+    assert!(
+        is_get_att(except, "WriteManifestRole", "Arn"),
+        "{id}: the one exception is write-manifest's role"
+    );
+    assert_eq!(deny["Condition"].as_mapping().map(|m| m.len()), Some(1), "{id}: no other condition");
+    // Rotation stays possible: writing the secret is not denied.
+    for statement in statements(&policy["Properties"]["ResourcePolicy"]) {
+        for action in ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret"] {
+            let denied = statement["Effect"].as_str() == Some("Deny")
+                && string_list(&statement["Action"]).iter().any(|a| action_matches(a, action));
+            assert!(!denied, "{id}: {action} must stay with IAM (rotation)");
+        }
+    }
+    // And write-manifest's own policy reads exactly this secret.
+    let reads = role_statements(&template, "WriteManifestRole").into_iter().any(|s| {
+        allows(&s, "secretsmanager:GetSecretValue") && ref_target(&s["Resource"]) == Some("SigningSecret")
+    });
+    assert!(reads, "WriteManifestRole may read SigningSecret");
+}
+
+#[test]
+fn the_signing_users_key_signs_only_presigned_sigv4_gets_over_https() {
+    let template = template();
+    let user = resource(&template, "SigningUser");
+    let statements: Vec<Value> = user["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| statements(&p["PolicyDocument"]))
+        .collect();
+    let gets: Vec<&Value> = statements.iter().filter(|s| allows(s, "s3:GetObject")).collect();
+    assert_eq!(gets.len(), 1, "one s3:GetObject statement");
+    let condition = &gets[0]["Condition"];
+    assert_eq!(condition["StringEquals"]["s3:authType"].as_str(), Some("REST-QUERY-STRING"));
+    assert_eq!(condition["StringEquals"]["s3:signatureversion"].as_str(), Some("AWS4-HMAC-SHA256"));
+    assert_eq!(condition["Bool"]["aws:SecureTransport"].as_str(), Some("true"));
+    assert_eq!(string_list(&gets[0]["Action"]), ["s3:GetObject"], "the signing user reads, nothing else");
+}
+
+/// No key policy lets a principal grant itself the use of the key: no `kms:CreateGrant` (so no
+/// `kms:Create*` or `kms:*`) unless only for AWS resources, and the account (root, i.e. IAM
+/// administrators) never decrypts with any of the stack's keys.
+#[test]
+fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
+    let template = template();
+    let keys = resources_of_type(&template, "AWS::KMS::Key");
+    for id in ["ExportKey", "SigningSecretKey", "LogsKey"] {
+        assert!(keys.contains_key(id), "{id} is gone");
+    }
+    for (id, key) in &keys {
+        for statement in statements(&key["Properties"]["KeyPolicy"]) {
+            let sid = statement["Sid"].as_str().unwrap_or("?");
+            if allows(&statement, "kms:CreateGrant") {
+                assert_eq!(
+                    statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"].as_str(),
+                    Some("true"),
+                    "{id} {sid}: kms:CreateGrant only for AWS resources"
+                );
+            }
+            for action in string_list(&statement["Action"]) {
+                assert!(
+                    !action.eq_ignore_ascii_case("kms:Create*")
+                        && action != "*"
+                        && !action.eq_ignore_ascii_case("kms:*"),
+                    "{id} {sid}: {action} includes kms:CreateGrant"
+                );
+            }
+            if account_root(&statement["Principal"]) {
+                for use_action in ["kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant"] {
+                    assert!(!allows(&statement, use_action), "{id} {sid}: the account must not {use_action}");
+                }
+            }
+        }
+    }
+    // The export key's users are the three roles, through S3 only.
+    for statement in statements(&keys["ExportKey"]["Properties"]["KeyPolicy"]) {
+        if KMS_USE.iter().any(|a| allows(&statement, a)) {
+            let principal = get_att(&statement["Principal"]["AWS"]).expect("a role by GetAtt").0;
+            assert!(
+                ["WriteManifestRole", "EnumerateAttachmentsRole", "RetrieveExportRole"]
+                    .contains(&principal.as_str()),
+                "ExportKey: {principal} uses the key"
+            );
+            assert_eq!(
+                sub_text(&statement["Condition"]["StringEquals"]["kms:ViaService"]),
+                Some("s3.${AWS::Region}.amazonaws.com"),
+                "ExportKey: {principal} only through S3"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_export_bucket_refuses_objects_under_another_encryption_but_not_the_default() {
+    let template = template();
+    let policy = resources_of_type(&template, "AWS::S3::BucketPolicy")
+        .into_values()
+        .find(|p| ref_target(&p["Properties"]["Bucket"]) == Some("ExportBucket"))
+        .expect("ExportBucket has a bucket policy");
+    let denies: Vec<Value> = statements(&policy["Properties"]["PolicyDocument"])
+        .into_iter()
+        .filter(|s| {
+            s["Effect"].as_str() == Some("Deny")
+                && string_list(&s["Action"]).iter().any(|a| action_matches(a, "s3:PutObject"))
+        })
+        .collect();
+    let if_exists = |key: &str| {
+        denies.iter().find_map(|s| {
+            let c = &s["Condition"]["StringNotEqualsIfExists"][key];
+            (!c.is_null()).then(|| c.clone())
+        })
+    };
+    assert_eq!(
+        if_exists("s3:x-amz-server-side-encryption").and_then(|v| v.as_str().map(str::to_owned)).as_deref(),
+        Some("aws:kms"),
+        "PutObject naming another encryption than aws:kms is denied"
+    );
+    assert!(
+        if_exists("s3:x-amz-server-side-encryption-aws-kms-key-id").is_some_and(|v| is_get_att(
+            &v,
+            "ExportKey",
+            "Arn"
+        )),
+        "PutObject naming another KMS key than ExportKey is denied"
+    );
+    // The functions rely on the bucket's default encryption and send no header: nothing may deny a
+    // request for the header's absence.
+    for statement in &denies {
+        let sid = statement["Sid"].as_str().unwrap_or("?");
+        let condition = &statement["Condition"];
+        for operator in ["StringNotEquals", "StringNotLike", "ArnNotEquals"] {
+            for key in ["s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"] {
+                assert!(
+                    condition[operator][key].is_null(),
+                    "{sid}: {operator} denies requests without {key}"
+                );
+            }
+        }
+        assert_ne!(
+            condition["Null"]["s3:x-amz-server-side-encryption"].as_str(),
+            Some("true"),
+            "{sid}: denies requests that rely on the default encryption"
+        );
+    }
+    let bucket = resource(&template, "ExportBucket");
+    let default = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert_eq!(default["SSEAlgorithm"].as_str(), Some("aws:kms"));
+    assert!(is_get_att(&default["KMSMasterKeyID"], "ExportKey", "Arn"), "the default is ExportKey");
+}
+
+/// `$context.xxx` variables of an access log format.
+fn context_variables(format: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = format;
+    while let Some(at) = rest.find('$') {
+        let tail = &rest[at..];
+        let end = tail[1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .map_or(tail.len(), |e| e + 1);
+        found.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    found
+}
+
+#[test]
+fn the_api_writes_json_access_logs_naming_caller_route_and_status_and_never_a_signature() {
+    let template = template();
+    let api = resource(&template, "ExportApi");
+    let setting = &api["Properties"]["AccessLogSetting"];
+    let destination =
+        sub_text(&setting["DestinationArn"]).expect("DestinationArn is a !Sub of the log group");
+    assert!(destination.ends_with(":log-group:${ApiAccessLogGroup}"), "{destination}");
+    let group = resource(&template, "ApiAccessLogGroup");
+    assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+    assert_eq!(ref_target(&group["Properties"]["RetentionInDays"]), Some("LogRetentionDays"));
+
+    let format = setting["Format"].as_str().expect("Format is a string");
+    let json: serde_json::Value = serde_json::from_str(format).expect("the access log format is JSON");
+    assert!(json.is_object(), "one JSON object per request");
+    let variables = context_variables(format);
+    for needed in [
+        "$context.identity.userArn",
+        "$context.identity.caller",
+        "$context.resourcePath",
+        "$context.httpMethod",
+        "$context.status",
+        "$context.requestId",
+        "$context.requestTime",
+        "$context.identity.sourceIp",
+        "$context.responseLatency",
+    ] {
+        assert!(variables.contains(needed), "the access log lacks {needed}");
+    }
+    for variable in &variables {
+        let lower = variable.to_ascii_lowercase();
+        assert!(
+            variable.starts_with("$context."),
+            "{variable}: only $context variables ($input, $method... hold requests)"
+        );
+        assert_ne!(variable, "$context.path", "$context.path is the path as called");
+        for forbidden in
+            ["query", "body", "requestoverride", "responseoverride", "accesskey", "authorizer", "header"]
+        {
+            assert!(!lower.contains(forbidden), "{variable} could hold a signature or a request's content");
+        }
+    }
+
+    // API Gateway's account-wide CloudWatch role is set before the stage is created.
+    let accounts = resources_of_type(&template, "AWS::ApiGateway::Account");
+    assert_eq!(accounts.len(), 1, "one AWS::ApiGateway::Account");
+    let (account_id, account) = accounts.iter().next().unwrap();
+    let role = get_att(&account["Properties"]["CloudWatchRoleArn"]).expect("CloudWatchRoleArn by GetAtt").0;
+    let trust =
+        serde_yaml::to_string(&resource(&template, &role)["Properties"]["AssumeRolePolicyDocument"]).unwrap();
+    assert!(trust.contains("apigateway.amazonaws.com"), "{role} is API Gateway's");
+    assert_eq!(
+        resource(&template, &role)["DeletionPolicy"].as_str(),
+        Some("Retain"),
+        "{role} outlives the stack"
+    );
+    let depends = string_list(&api["DependsOn"]);
+    assert!(depends.contains(account_id), "ExportApi must depend on {account_id}");
+}
+
+#[test]
+fn every_function_traces_and_every_log_group_is_kept_and_encrypted() {
+    let template = template();
+    let global = &template["Globals"]["Function"]["Tracing"];
+    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let own = &function["Properties"]["Tracing"];
+        let tracing = if own.is_null() { global } else { own };
+        assert_eq!(tracing.as_str(), Some("Active"), "{id}: Tracing");
+        let role = get_att(&function["Properties"]["Role"]).expect("each function names its role").0;
+        let statements = role_statements(&template, &role);
+        for action in ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] {
+            assert!(statements.iter().any(|s| allows(s, action)), "{id}: {role} lacks {action}");
+        }
+    }
+    for (id, group) in resources_of_type(&template, "AWS::Logs::LogGroup") {
+        assert_eq!(
+            ref_target(&group["Properties"]["RetentionInDays"]),
+            Some("LogRetentionDays"),
+            "{id}: retention"
+        );
+        assert!(
+            is_get_att(&group["Properties"]["KmsKeyId"], "LogsKey", "Arn"),
+            "{id}: encrypted with LogsKey"
+        );
+    }
+    // CloudWatch Logs may use the logs key for the stack's log groups only.
+    let logs = statements(&resource(&template, "LogsKey")["Properties"]["KeyPolicy"]);
+    let service = logs
+        .iter()
+        .find(|s| sub_text(&s["Principal"]["Service"]) == Some("logs.${AWS::Region}.amazonaws.com"))
+        .expect("the logs key lets CloudWatch Logs use it");
+    let context = &service["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"];
+    assert!(context.as_sequence().is_some_and(|v| !v.is_empty()), "only for named log groups");
+}
+
+#[test]
+fn the_schedule_and_the_sweeps_asynchronous_invocations_have_a_dead_letter_queue() {
+    let template = template();
+    let rules = resources_of_type(&template, "AWS::Events::Rule");
+    assert!(!rules.is_empty());
+    let mut queues = BTreeSet::new();
+    for (id, rule) in &rules {
+        for target in rule["Properties"]["Targets"].as_sequence().expect("targets") {
+            let queue = get_att(&target["DeadLetterConfig"]["Arn"])
+                .unwrap_or_else(|| panic!("{id}: target without a DeadLetterConfig"))
+                .0;
+            queues.insert(queue);
+        }
+    }
+    for queue in &queues {
+        let properties = &resource(&template, queue)["Properties"];
+        assert!(
+            properties["SqsManagedSseEnabled"].as_bool() == Some(true)
+                || !properties["KmsMasterKeyId"].is_null(),
+            "{queue} is not encrypted"
+        );
+        // EventBridge may send to it for these rules only.
+        let policy = resources_of_type(&template, "AWS::SQS::QueuePolicy")
+            .into_values()
+            .find(|p| {
+                p["Properties"]["Queues"]
+                    .as_sequence()
+                    .is_some_and(|q| q.iter().any(|v| ref_target(v) == Some(queue)))
+            })
+            .unwrap_or_else(|| panic!("{queue} has no queue policy"));
+        let allow = statements(&policy["Properties"]["PolicyDocument"])
+            .into_iter()
+            .find(|s| {
+                allows(s, "sqs:SendMessage")
+                    && s["Principal"]["Service"].as_str() == Some("events.amazonaws.com")
+            })
+            .unwrap_or_else(|| panic!("{queue}: EventBridge may not send"));
+        let sources: BTreeSet<String> = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+            .as_sequence()
+            .expect("aws:SourceArn names the rules")
+            .iter()
+            .map(|v| get_att(v).expect("rule ARN by GetAtt").0)
+            .collect();
+        let expected: BTreeSet<String> = rules.keys().cloned().collect();
+        assert_eq!(sources, expected, "{queue}: SourceArn");
+    }
+    // Functions EventBridge invokes (asynchronously) send their failures to a queue too.
+    let configs = resources_of_type(&template, "AWS::Lambda::EventInvokeConfig");
+    for (id, permission) in resources_of_type(&template, "AWS::Lambda::Permission") {
+        if permission["Properties"]["Principal"].as_str() != Some("events.amazonaws.com") {
+            continue;
+        }
+        let function = get_att(&permission["Properties"]["FunctionName"]).expect("function by GetAtt").0;
+        let destination = configs
+            .values()
+            .find(|c| get_att(&c["Properties"]["FunctionName"]).is_some_and(|f| f.0 == function))
+            .and_then(|c| get_att(&c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]))
+            .unwrap_or_else(|| {
+                panic!("{id}: {function} is invoked asynchronously without an on-failure destination")
+            })
+            .0;
+        assert!(
+            queues.contains(&destination),
+            "{function}'s failures go to {destination}, not the dead-letter queue"
+        );
+        let role = get_att(&resource(&template, &function)["Properties"]["Role"]).unwrap().0;
+        let sends = role_statements(&template, &role)
+            .iter()
+            .any(|s| allows(s, "sqs:SendMessage") && is_get_att(&s["Resource"], &destination, "Arn"));
+        assert!(sends, "{role} may not send to {destination}");
+    }
+}
+
+/// Every checkov skip and cfn-lint ignore in template.yaml: (resource, check id, reason). A
+/// cfn-lint ignore's reason is a YAML comment, which the parsed template does not hold (None).
+fn suppressions(template: &Value) -> Vec<(String, String, Option<String>)> {
+    let mut found = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        for skip in resource["Metadata"]["checkov"]["skip"].as_sequence().into_iter().flatten() {
+            found.push((
+                id.to_owned(),
+                skip["id"].as_str().unwrap_or_default().to_owned(),
+                Some(skip["comment"].as_str().unwrap_or_default().to_owned()),
+            ));
+        }
+        for check in
+            resource["Metadata"]["cfn-lint"]["config"]["ignore_checks"].as_sequence().into_iter().flatten()
+        {
+            found.push((id.to_owned(), check.as_str().unwrap_or_default().to_owned(), None));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_scanners_run_with_the_template_checks_and_every_suppression_is_reasoned_and_documented() {
+    let script = read("infra/check_template.sh");
+    for needed in [
+        "checkov\" --file template.yaml --framework cloudformation",
+        "--append-rules cfn_lint_serverless.rules",
+        "summary[\"failed\"]",
+        "findings != 0",
+    ] {
+        assert!(script.contains(needed), "infra/check_template.sh lacks `{needed}`");
+    }
+    assert!(
+        read("scripts/test.sh").contains("infra/check_template.sh"),
+        "make test runs the template checks"
+    );
+    let lock = read("infra/local/requirements-scanners.lock");
+    for pin in ["checkov==", "cfn_lint_serverless==", "cfn-lint=="] {
+        assert!(lock.lines().any(|l| l.starts_with(pin)), "requirements-scanners.lock does not pin {pin}");
+    }
+    assert!(read("infra/local/install.sh").contains("install_venv scanners requirements-scanners.lock"));
+
+    let template = template();
+    let suppressions = suppressions(&template);
+    assert!(!suppressions.is_empty());
+    let deploy = read("docs/DEPLOY.md");
+    for (resource, check, reason) in &suppressions {
+        assert!(
+            check.starts_with("CKV_AWS_") || check.starts_with("WS") || check.starts_with("ES"),
+            "{resource}: {check} is neither a checkov nor a serverless-rules id"
+        );
+        if let Some(reason) = reason {
+            assert!(
+                reason.len() >= 40,
+                "{resource}: {check} is suppressed without a reason a reviewer can judge"
+            );
+        }
+        assert!(deploy.contains(check.as_str()), "docs/DEPLOY.md does not list the suppression of {check}");
+    }
+    // A cfn-lint ignore has its reason in YAML comments between `ignore_checks:` and the ids.
+    let text = read("template.yaml");
+    let lines: Vec<&str> = text.lines().collect();
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("ignore_checks:") {
+            let reason: String = lines[n + 1..]
+                .iter()
+                .map(|l| l.trim_start())
+                .take_while(|l| l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(reason.len() >= 40, "template.yaml:{}: ignore_checks without a reason comment", n + 1);
+        }
+    }
+}
