@@ -26,18 +26,21 @@ bench: ## Measure the signer, manifest writing, an export of N attachments (N=10
 demo: ## Seed an account, export it through the API, download and verify every file (KEEP=1 keeps the stack)
 	scripts/demo.sh
 
-check: ## fmt, clippy and asl-validator only
-	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+check: ## fmt, unused dependencies, clippy and asl-validator only
 	infra/local/install.sh
+	cargo fmt --all --check
+	.local/tools/bin/cargo-machete
+	cargo clippy --workspace --all-targets -- -D warnings
 	infra/local/validate_asl.sh
 
 unit: ## Unit tests only (no local stack needed)
 	cargo nextest run --workspace --lib --bins
 
-build: ## Release build of the four functions for Lambda (arm64)
+LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest
+
+build: ## Release build of the seven Lambda functions (arm64), nothing else of the workspace
 	infra/local/install.sh
-	source .local/venv/bin/activate && cargo lambda build --release --arm64
+	source .local/venv/bin/activate && cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINARIES))
 
 deploy: ## Build and deploy the stack to AWS with SAM (guided; see docs/DEPLOY.md)
 	scripts/deploy.sh

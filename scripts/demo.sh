@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 
 ATTACHMENTS="${ATTACHMENTS:-300}"
 OUT="${OUT:-.local/demo}"
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+# Bold headings on a terminal; plain text in logs and pipes, or when NO_COLOR is set (no-color.org).
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+    say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+else
+    say() { printf '\n%s\n' "$*"; }
+fi
 # field NAME < JSON: one top-level field of a JSON object (python3 is a prerequisite; jq is not).
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 

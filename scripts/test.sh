@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%4ds] %s\n' "$SECONDS" "$*"; }
 
 step "install pinned tools (idempotent)"
 infra/local/install.sh
@@ -17,6 +17,9 @@ export PATH="$PWD/.local/tools/bin:$PATH"
 
 step "cargo fmt --check"
 cargo fmt --all --check
+
+step "cargo machete: no unused dependencies"
+.local/tools/bin/cargo-machete
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings

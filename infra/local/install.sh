@@ -75,6 +75,13 @@ install_s3s_fs() {
     record s3s-fs "$S3S_FS_VERSION"
 }
 
+install_cargo_machete() {
+    if installed cargo-machete "$CARGO_MACHETE_VERSION" && [[ -x "$LOCAL/tools/bin/cargo-machete" ]]; then return; fi
+    echo "install: cargo-machete $CARGO_MACHETE_VERSION (cargo install, about a minute the first time)"
+    cargo install cargo-machete --version "$CARGO_MACHETE_VERSION" --locked --root "$LOCAL/tools" --quiet
+    record cargo-machete "$CARGO_MACHETE_VERSION"
+}
+
 install_loopback_shim() {
     local want
     want="$(sha256sum "$HERE/loopback_bind.c" | cut -c1-16)"
@@ -102,6 +109,7 @@ install_python_tools
 install_dynamodb_local
 install_asl_validator
 install_s3s_fs
+install_cargo_machete
 install_loopback_shim
 install_libreoffice
 echo "install: all tools present in .local/"

@@ -44,15 +44,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import local_iam
+from local_http import JsonHandler, Server
 
 
-class Server(ThreadingHTTPServer):
-    # The default listen backlog (5) resets connections under load; API Gateway and Lambda don't.
-    request_queue_size = 1024
-    daemon_threads = True
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 FUNCTIONS: set[str] = set()
@@ -169,20 +164,7 @@ def forward(name: str, body: bytes) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):  # the default logs every request line; we log our own
-        pass
-
-    def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+class Handler(JsonHandler):
 
     def do_GET(self):
         if self.path == "/health":

@@ -39,12 +39,12 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 
 import local_iam
+from local_http import JsonHandler, Server
 
 OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -75,11 +75,6 @@ def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
             routes.append((method.upper(), template, crate_name(found["logical_id"])))
     return routes
 
-
-class Server(ThreadingHTTPServer):
-    # The default listen backlog (5) resets connections under load; API Gateway and Lambda don't.
-    request_queue_size = 1024
-    daemon_threads = True
 
 # (method, resource template, function)
 ROUTES = load_routes()
@@ -273,35 +268,17 @@ def access_log(request_id, principal, method, resource, status, source_ip, start
     }), flush=True)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        lower = {k.lower() for k in headers}
-        if "content-type" not in lower:
-            self.send_header("Content-Type", "application/json")
-        for key, value in headers.items():
-            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
+class Handler(JsonHandler):
     def handle_any(self):
         started = time.monotonic()
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         if path == "/__health":
-            self.send(200, b'{"ok": true}', {})
+            self.reply(200, b'{"ok": true}', {})
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self.send(413, b'{"message": "Request Too Long"}', {})
+            self.reply(413, b'{"message": "Request Too Long"}', {})
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
@@ -325,7 +302,7 @@ class Handler(BaseHTTPRequestHandler):
                 event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
                                     principal, self.client_address[0], request_id)
                 status, out, headers = self.call(function, event, execute_api_arn(self.command, path))
-        self.send(status, out, headers)
+        self.reply(status, out, headers)
         access_log(request_id, principal, self.command, template, status, self.client_address[0], started)
 
     def call(self, function: str, event: dict, source_arn: str) -> tuple[int, bytes, dict[str, str]]:

@@ -22,7 +22,9 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from local_http import JsonHandler
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -39,20 +41,7 @@ class Run:
 
 
 def handler_for(run: Run):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt, *args):
-            pass
-
-        def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
+    class Handler(JsonHandler):
 
         def do_GET(self):
             if self.path != f"{PREFIX}/invocation/next":

@@ -425,3 +425,24 @@ fn every_lambda_permission_names_its_source() {
         );
     }
 }
+
+/// `make build` builds exactly the template's functions (Makefile `LAMBDA_BINARIES`), and the local
+/// stack serves exactly them (infra/local/up.sh `FUNCTIONS`).
+#[test]
+fn make_build_and_the_local_stack_cover_exactly_the_template_functions() {
+    let template = template();
+    let deployed: BTreeSet<String> = resources_of_type(&template, "AWS::Serverless::Function")
+        .values()
+        .map(|f| f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned())
+        .collect();
+    let makefile = read("Makefile");
+    let line = makefile.lines().find(|l| l.starts_with("LAMBDA_BINARIES :=")).expect("LAMBDA_BINARIES");
+    let built: BTreeSet<String> =
+        line.trim_start_matches("LAMBDA_BINARIES :=").split_whitespace().map(str::to_owned).collect();
+    assert_eq!(built, deployed, "Makefile LAMBDA_BINARIES");
+    let up = read("infra/local/up.sh");
+    let line = up.lines().find(|l| l.starts_with("FUNCTIONS=")).expect("FUNCTIONS in up.sh");
+    let served: BTreeSet<String> =
+        line.trim_start_matches("FUNCTIONS=").trim_matches('"').split(',').map(str::to_owned).collect();
+    assert_eq!(served, deployed, "infra/local/up.sh FUNCTIONS");
+}
