@@ -11,7 +11,7 @@ use integration_tests::{asl_placeholders, repo_root, resources_of_type, template
 use serde_yaml::Value;
 
 /// Library crates under functions/: shared code, not deployed as functions.
-const LIBRARY_CRATES: [&str; 2] = ["export-core", "gateway"];
+const LIBRARY_CRATES: [&str; 3] = ["export-core", "gateway", "fuzzing"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
 const DESIGN_ROUTES: [(&str, &str, &str); 3] = [

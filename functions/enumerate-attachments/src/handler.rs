@@ -122,11 +122,11 @@ mod fuzz {
     //! Hostile step inputs: arbitrary JSON and mutated sample events never panic; an input that is
     //! not an Enumerate step input is a `BadRequestException`; every error has a documented
     //! errorType and, the fakes being healthy, is never a service failure.
-    use export_core::fuzzing::*;
     use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId};
     use export_core::model::{Attachment, ConversationType};
     use export_core::payloads::EnumerateRequest;
     use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+    use fuzzing::*;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
     use serde_json::json;

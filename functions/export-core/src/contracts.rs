@@ -1,4 +1,4 @@
-//! Contract suites of the ports (feature `testing`): one suite per port, run against the in-memory
+//! Contract suites of the ports: one suite per port, run against the in-memory
 //! fake in unit tests and against the real adapter on the local stack (tests/tests/*_adapters.rs),
 //! so a fake that behaves differently from DynamoDB or S3 fails a test. Each function is one
 //! behaviour; every store passed in must be empty for the ids the suite makes up.

@@ -5,7 +5,6 @@
 pub mod adapters;
 pub mod api;
 pub mod config;
-#[cfg(any(test, feature = "testing"))]
 pub mod contracts;
 pub mod error;
 pub mod hex;
@@ -22,11 +21,8 @@ pub mod start;
 pub mod startup;
 pub mod sweep;
 pub mod telemetry;
-#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-#[cfg(feature = "testing")]
-pub mod fuzzing;
 pub mod time;
 
 pub use config::Config;

@@ -1,6 +1,8 @@
 //! In-memory implementations of the ports, for fast unit tests of the rules and handlers. They
-//! mirror the adapters' contracts (conditions included) but talk to nothing; integration tests
-//! cover the real adapters against the local stack.
+//! keep the adapters' contracts (conditions included; `crate::contracts` runs the same suites on
+//! both) but talk to nothing. Compiled into every build rather than behind a feature, so the
+//! functions and their tests share one build of this crate; the linker drops them from the
+//! Lambda binaries.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

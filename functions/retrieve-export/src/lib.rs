@@ -437,7 +437,7 @@ mod fuzz {
     //! Hostile events: arbitrary JSON and mutated sample events never panic; a function error
     //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
     //! proxy reply is below 500 with `{code, message}` on errors.
-    use export_core::fuzzing::*;
+    use fuzzing::*;
     use lambda_runtime::Context;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;

@@ -252,7 +252,7 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     //! Hostile events never panic, never start a sweep, and fail with a documented errorType.
-    use export_core::fuzzing::*;
+    use fuzzing::*;
     use lambda_runtime::Context;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;

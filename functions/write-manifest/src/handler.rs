@@ -192,8 +192,8 @@ mod fuzz {
     //! not a write-manifest step input is a `BadRequestException`; every error has a documented
     //! errorType, and a service failure only where a well-formed Finalize names parts that were
     //! never written.
-    use export_core::fuzzing::*;
     use export_core::payloads::WriteManifestRequest;
+    use fuzzing::*;
     use lambda_runtime::Context;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;

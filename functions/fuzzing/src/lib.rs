@@ -1,4 +1,4 @@
-//! Property-test strategies shared by every entry point's fuzz tests (feature `testing`): arbitrary
+//! Property-test strategies shared by every entry point's fuzz tests (a dev-dependency only): arbitrary
 //! JSON, mutations of real sample events, and the check that a function error carries a documented
 //! errorType.
 
@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
-use crate::Error;
+use export_core::Error;
 
 /// Every `errorType` a function error may carry: one list, kept with the error type.
 pub const DOCUMENTED_CODES: &[&str] = Error::CODES;
