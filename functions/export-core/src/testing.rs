@@ -587,16 +587,42 @@ impl crate::ports::SignerFactory for FakeSignerFactory {
     }
 }
 
-/// Asserts that a handler's test table covers exactly the files under `events/<function>/`, so a
-/// new sample event cannot go untested. `manifest_dir` is the handler crate's `CARGO_MANIFEST_DIR`.
-pub fn assert_every_sample_event_is_covered(manifest_dir: &str, function: &str, covered: &[&str]) {
+/// The sample events of one function, read from `events/<function>/` (they are real events, usable
+/// with `cargo lambda invoke --data-file`), each with its expected outcome from `expected`. A file
+/// without an entry in the table, or an entry without a file, fails: a new sample event is tested
+/// as soon as it exists. Names and texts are leaked, so fuzz strategies can take them as `'static`.
+pub fn sample_events<E: Copy + std::fmt::Debug>(
+    manifest_dir: &str,
+    function: &str,
+    expected: &[(&str, E)],
+) -> Vec<(&'static str, &'static str, E)> {
     let dir = std::path::Path::new(manifest_dir).join("../../events").join(function);
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json"))
         .collect();
     files.sort();
-    let mut covered: Vec<String> = covered.iter().map(|n| n.to_string()).collect();
-    covered.sort();
-    assert_eq!(files, covered, "every file under events/{function}/ has a test, and only those");
+    for (name, _) in expected {
+        assert!(files.iter().any(|f| f == name), "the table expects events/{function}/{name}, which is gone");
+    }
+    files
+        .into_iter()
+        .map(|name| {
+            let outcome = expected
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("events/{function}/{name} has no expected outcome in the table"))
+                .1;
+            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+            (&*Box::leak(name.into_boxed_str()), &*Box::leak(text.into_boxed_str()), outcome)
+        })
+        .collect()
+}
+
+/// One sample event of a function, parsed.
+pub fn sample_event(manifest_dir: &str, function: &str, name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(manifest_dir).join("../../events").join(function).join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

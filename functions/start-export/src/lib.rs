@@ -217,92 +217,28 @@ mod tests {
     use super::*;
 
     /// Every sample event of start-export-api (events/start-export-api/), with what it must produce.
-    pub(super) const API_EVENTS: &[(&str, &str, Expect)] = &[
-        (
-            "api-start.json",
-            include_str!("../../../events/start-export-api/api-start.json"),
-            Expect::Http(202, None),
-        ),
-        (
-            "api-start-no-body.json",
-            include_str!("../../../events/start-export-api/api-start-no-body.json"),
-            Expect::Http(202, None),
-        ),
-        (
-            "api-start-jsonl.json",
-            include_str!("../../../events/start-export-api/api-start-jsonl.json"),
-            Expect::Http(202, None),
-        ),
-        (
-            "api-no-identity.json",
-            include_str!("../../../events/start-export-api/api-no-identity.json"),
-            Expect::Http(403, Some("ForbiddenException")),
-        ),
-        (
-            "api-bad-account-id.json",
-            include_str!("../../../events/start-export-api/api-bad-account-id.json"),
-            Expect::Http(400, Some("BadRequestException")),
-        ),
-        (
-            "api-bad-format.json",
-            include_str!("../../../events/start-export-api/api-bad-format.json"),
-            Expect::Http(400, Some("BadRequestException")),
-        ),
-        (
-            "api-unknown-field.json",
-            include_str!("../../../events/start-export-api/api-unknown-field.json"),
-            Expect::Http(400, Some("BadRequestException")),
-        ),
-        (
-            "api-malformed-json.json",
-            include_str!("../../../events/start-export-api/api-malformed-json.json"),
-            Expect::Http(400, Some("BadRequestException")),
-        ),
-        (
-            "api-body-too-large.json",
-            include_str!("../../../events/start-export-api/api-body-too-large.json"),
-            Expect::Http(413, Some("BadRequestException")),
-        ),
-        (
-            "direct-payload.json",
-            include_str!("../../../events/start-export-api/direct-payload.json"),
-            Expect::FunctionError("WrongEntryPointException"),
-        ),
+    pub(super) const API_EVENTS: &[(&str, Expect)] = &[
+        ("api-start.json", Expect::Http(202, None)),
+        ("api-start-no-body.json", Expect::Http(202, None)),
+        ("api-start-jsonl.json", Expect::Http(202, None)),
+        ("api-no-identity.json", Expect::Http(403, Some("ForbiddenException"))),
+        ("api-bad-account-id.json", Expect::Http(400, Some("BadRequestException"))),
+        ("api-bad-format.json", Expect::Http(400, Some("BadRequestException"))),
+        ("api-unknown-field.json", Expect::Http(400, Some("BadRequestException"))),
+        ("api-malformed-json.json", Expect::Http(400, Some("BadRequestException"))),
+        ("api-body-too-large.json", Expect::Http(413, Some("BadRequestException"))),
+        ("direct-payload.json", Expect::FunctionError("WrongEntryPointException")),
     ];
 
     /// Every sample event of start-export (events/start-export/), with what it must produce.
-    pub(super) const DIRECT_EVENTS: &[(&str, &str, Expect)] = &[
-        ("direct.json", include_str!("../../../events/start-export/direct.json"), Expect::Started),
-        (
-            "direct-minimal.json",
-            include_str!("../../../events/start-export/direct-minimal.json"),
-            Expect::Started,
-        ),
-        (
-            "direct-bad-format.json",
-            include_str!("../../../events/start-export/direct-bad-format.json"),
-            Expect::FunctionError("BadRequestException"),
-        ),
-        (
-            "direct-unknown-field.json",
-            include_str!("../../../events/start-export/direct-unknown-field.json"),
-            Expect::FunctionError("BadRequestException"),
-        ),
-        (
-            "forged-api-event.json",
-            include_str!("../../../events/start-export/forged-api-event.json"),
-            Expect::FunctionError("WrongEntryPointException"),
-        ),
-        (
-            "forged-schedule.json",
-            include_str!("../../../events/start-export/forged-schedule.json"),
-            Expect::FunctionError("WrongEntryPointException"),
-        ),
-        (
-            "unknown-shape.json",
-            include_str!("../../../events/start-export/unknown-shape.json"),
-            Expect::FunctionError("BadRequestException"),
-        ),
+    pub(super) const DIRECT_EVENTS: &[(&str, Expect)] = &[
+        ("direct.json", Expect::Started),
+        ("direct-minimal.json", Expect::Started),
+        ("direct-bad-format.json", Expect::FunctionError("BadRequestException")),
+        ("direct-unknown-field.json", Expect::FunctionError("BadRequestException")),
+        ("forged-api-event.json", Expect::FunctionError("WrongEntryPointException")),
+        ("forged-schedule.json", Expect::FunctionError("WrongEntryPointException")),
+        ("unknown-shape.json", Expect::FunctionError("BadRequestException")),
     ];
 
     const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
@@ -318,6 +254,14 @@ mod tests {
     }
 
     type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock>;
+
+    /// The sample events under events/<function>/, each with its outcome from the table.
+    pub(super) fn events(
+        function: &str,
+        table: &[(&str, Expect)],
+    ) -> Vec<(&'static str, &'static str, Expect)> {
+        export_core::testing::sample_events(env!("CARGO_MANIFEST_DIR"), function, table)
+    }
 
     pub(super) fn deps(account_type: AccountType) -> TestDeps {
         let catalog = FakeCatalog::default();
@@ -358,8 +302,8 @@ mod tests {
 
     #[tokio::test]
     async fn every_sample_event_gives_its_documented_reply() {
-        let api = API_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, true));
-        let direct = DIRECT_EVENTS.iter().map(|(name, json, expect)| (*name, *json, *expect, false));
+        let api = events("start-export-api", API_EVENTS).into_iter().map(|(n, j, e)| (n, j, e, true));
+        let direct = events("start-export", DIRECT_EVENTS).into_iter().map(|(n, j, e)| (n, j, e, false));
         for (name, json, expect, is_api_function) in api.chain(direct) {
             let deps = deps(AccountType::Enterprise);
             let outcome = if is_api_function {
@@ -405,18 +349,6 @@ mod tests {
                 }
                 (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn every_file_under_events_is_covered() {
-        for (function, events) in [("start-export-api", API_EVENTS), ("start-export", DIRECT_EVENTS)] {
-            let covered: Vec<&str> = events.iter().map(|(n, _, _)| *n).collect();
-            export_core::testing::assert_every_sample_event_is_covered(
-                env!("CARGO_MANIFEST_DIR"),
-                function,
-                &covered,
-            );
         }
     }
 
@@ -508,8 +440,9 @@ mod fuzz {
     use super::*;
 
     fn samples() -> Vec<(&'static str, &'static str)> {
-        let events = super::tests::API_EVENTS.iter().chain(super::tests::DIRECT_EVENTS);
-        events.map(|(name, json, _)| (*name, *json)).collect()
+        let api = super::tests::events("start-export-api", super::tests::API_EVENTS);
+        let direct = super::tests::events("start-export", super::tests::DIRECT_EVENTS);
+        api.into_iter().chain(direct).map(|(name, json, _)| (name, json)).collect()
     }
 
     /// Through both functions: each answers its own path and refuses the other cleanly.

@@ -64,7 +64,7 @@ mod tests {
     use export_core::ids::AccountId;
     use export_core::manifest::InventoryLine;
     use export_core::model::{
-        AccountType, Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
+        Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
     };
     use export_core::ports::{ObjectStore, StatusChange};
     use export_core::testing::{FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStore, FixedClock};
@@ -72,12 +72,19 @@ mod tests {
 
     use super::*;
 
-    pub(super) const EVENTS: &[(&str, &str)] = &[
-        ("part.json", include_str!("../../../events/write-manifest/part.json")),
-        ("finalize.json", include_str!("../../../events/write-manifest/finalize.json")),
-        ("fail.json", include_str!("../../../events/write-manifest/fail.json")),
-        ("unknown-mode.json", include_str!("../../../events/write-manifest/unknown-mode.json")),
-    ];
+    /// The sample events under events/write-manifest/; `the_sample_events_run_a_whole_export_in_order`
+    /// says what each must produce.
+    const EVENTS: &[(&str, ())] =
+        &[("part.json", ()), ("finalize.json", ()), ("fail.json", ()), ("unknown-mode.json", ())];
+
+    pub(super) fn events() -> Vec<(&'static str, &'static str)> {
+        let all = export_core::testing::sample_events(env!("CARGO_MANIFEST_DIR"), "write-manifest", EVENTS);
+        all.into_iter().map(|(name, json, ())| (name, json)).collect()
+    }
+
+    pub(super) fn sample(name: &str) -> &'static str {
+        events().into_iter().find(|(n, _)| *n == name).expect("a sample event").1
+    }
 
     type TestDeps = Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory>;
 
@@ -103,7 +110,6 @@ mod tests {
             )
             .await
             .unwrap();
-        let _ = AccountType::Enterprise;
         let objects = FakeObjectStore::default();
         let attachment = Attachment {
             account_id: account.clone(),
@@ -143,9 +149,9 @@ mod tests {
     #[tokio::test]
     async fn the_sample_events_run_a_whole_export_in_order() {
         let deps = deps().await;
-        let part = invoke(&deps, EVENTS[0].1).await.unwrap();
+        let part = invoke(&deps, sample("part.json")).await.unwrap();
         assert_eq!(part, json!({"part": 1, "rows": 1}));
-        let finalize = invoke(&deps, EVENTS[1].1).await.unwrap();
+        let finalize = invoke(&deps, sample("finalize.json")).await.unwrap();
         assert_eq!(finalize["attachmentCount"], 1);
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let record = deps.store.records(&account)[0].clone();
@@ -157,9 +163,9 @@ mod tests {
         assert!(text.contains("https://signed.invalid/attachments-prod/a/q3.xlsx"), "{text}");
         assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
         // The failure step on a SUCCEEDED export leaves it SUCCEEDED.
-        invoke(&deps, EVENTS[2].1).await.unwrap();
+        invoke(&deps, sample("fail.json")).await.unwrap();
         assert_eq!(deps.store.records(&account)[0].status, ExportStatus::Succeeded);
-        let err = invoke(&deps, EVENTS[3].1).await.unwrap_err();
+        let err = invoke(&deps, sample("unknown-mode.json")).await.unwrap_err();
         assert_eq!(err.code(), "BadRequestException");
         assert!(err.to_string().contains("unknown variant `compress`"), "{err}");
     }
@@ -167,22 +173,12 @@ mod tests {
     #[tokio::test]
     async fn the_fail_event_records_a_readable_failure() {
         let deps = deps().await;
-        invoke(&deps, EVENTS[2].1).await.unwrap();
+        invoke(&deps, sample("fail.json")).await.unwrap();
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let record = deps.store.records(&account)[0].clone();
         assert_eq!(record.status, ExportStatus::Failed);
         assert!(record.error.unwrap().message.contains("busy"));
         assert_eq!(deps.notifier.published.lock().unwrap()[0].status, ExportStatus::Failed);
-    }
-
-    #[test]
-    fn every_file_under_events_is_covered() {
-        let covered: Vec<&str> = EVENTS.iter().map(|(n, _)| *n).collect();
-        export_core::testing::assert_every_sample_event_is_covered(
-            env!("CARGO_MANIFEST_DIR"),
-            "write-manifest",
-            &covered,
-        );
     }
 }
 
@@ -205,7 +201,7 @@ mod fuzz {
         let outcome = runtime().block_on(async {
             let deps = super::tests::deps().await;
             if part_written {
-                let part = serde_json::from_str(super::tests::EVENTS[0].1).unwrap();
+                let part = serde_json::from_str(super::tests::sample("part.json")).unwrap();
                 handler(&deps, LambdaEvent::new(part, Context::default())).await.unwrap();
             }
             handler(&deps, LambdaEvent::new(input.clone(), Context::default())).await
@@ -241,7 +237,7 @@ mod fuzz {
 
         #[test]
         fn mutated_sample_events_are_refused_cleanly(
-            (_name, input) in mutated(super::tests::EVENTS.to_vec()),
+            (_name, input) in mutated(super::tests::events()),
             part_written in any::<bool>(),
         ) {
             run(&input, part_written)?;
@@ -253,9 +249,9 @@ mod fuzz {
     /// totals whose sum passes u64::MAX did the same.
     #[test]
     fn regression_finalize_counts_at_u64_max_do_not_overflow() {
-        let mut listed: Value = serde_json::from_str(super::tests::EVENTS[1].1).unwrap();
+        let mut listed: Value = serde_json::from_str(super::tests::sample("finalize.json")).unwrap();
         listed["listed"] = json!(u64::MAX);
-        let mut bytes: Value = serde_json::from_str(super::tests::EVENTS[1].1).unwrap();
+        let mut bytes: Value = serde_json::from_str(super::tests::sample("finalize.json")).unwrap();
         bytes["totals"] =
             json!({"DIRECT": {"count": 1, "bytes": u64::MAX}, "ROOM": {"count": 1, "bytes": 1}});
         for input in [listed, bytes] {
