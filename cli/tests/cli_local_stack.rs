@@ -11,7 +11,7 @@ use attachment_export_cli::seed::{
     SeedTarget, SizeProfile, seed,
 };
 use export_core::Timestamp;
-use export_core::ports::{AttachmentCatalog, ObjectStore};
+use export_core::ports::{AttachmentCatalog, Directory, ObjectStore};
 use integration_tests::Stack;
 
 fn target(stack: &Stack) -> SeedTarget {

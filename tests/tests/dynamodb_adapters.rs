@@ -9,7 +9,7 @@ use export_core::Timestamp;
 use export_core::adapters::dynamo;
 use export_core::contracts;
 use export_core::model::{AccountType, ConversationType};
-use export_core::ports::AttachmentCatalog;
+use export_core::ports::{AttachmentCatalog, Directory};
 use integration_tests::{Stack, attachment, batch_put, seed_account};
 
 /// The ExportStore contract (export_core::contracts), which the in-memory fake keeps too.

@@ -20,6 +20,35 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
     ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
 ];
 
+/// The resource variables of config.rs, each required only where used.
+const RESOURCES: [&str; 4] = ["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE", "EXPORTS_TABLE", "EXPORT_BUCKET"];
+
+/// Which resource variables each adapter constructor asks the config for.
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 5] = [
+    ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
+    ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
+    ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
+    ("DynamoSweepLedger::from_config", &["EXPORTS_TABLE"]),
+    ("S3ObjectStore::export_bucket", &["EXPORT_BUCKET"]),
+];
+
+/// The resource variables a function's wiring reads: the adapter constructors named in its
+/// binary's source and its crate's library (where `AwsDeps::new` lives).
+fn resource_needs(binary: &str) -> BTreeSet<&'static str> {
+    let crates = function_crates();
+    let krate = binaries(&crates).remove(binary).unwrap_or_else(|| panic!("no binary {binary}"));
+    let dir = repo_root().join("functions").join(&krate);
+    let main =
+        if binary == krate { dir.join("src/main.rs") } else { dir.join(format!("src/bin/{binary}.rs")) };
+    let mut source = std::fs::read_to_string(&main).unwrap();
+    source.push_str(&std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default());
+    CONSTRUCTOR_NEEDS
+        .iter()
+        .filter(|(constructor, _)| source.contains(constructor))
+        .flat_map(|(_, vars)| vars.iter().copied())
+        .collect()
+}
+
 /// The functions that start exports (and so may name the state machine).
 const STARTERS: [&str; 3] = ["StartExportFunction", "StartExportApiFunction", "SweepExportsFunction"];
 
@@ -181,9 +210,12 @@ fn functions_get_exactly_the_variables_the_config_reads() {
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     for (logical_id, function) in &functions {
         let variables = environment(&template, function);
-        for required in ["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE", "EXPORTS_TABLE", "EXPORT_BUCKET"] {
-            assert!(variables.contains(required), "{logical_id} lacks {required}");
-        }
+        // Each function gets exactly the resources its wiring asks the config for (the adapters'
+        // `from_config`, which fail at cold start naming a missing variable).
+        let resources: BTreeSet<&str> =
+            variables.iter().map(String::as_str).filter(|v| RESOURCES.contains(v)).collect();
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        assert_eq!(resources, resource_needs(binary), "{logical_id}: resource variables");
         for variable in &variables {
             assert!(
                 config.contains(&format!("\"{variable}\"")),

@@ -12,9 +12,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::startup::cold_start().await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let deps = Deps {
-        catalog: DynamoCatalog::from_config(dynamodb.clone(), &config),
-        store: DynamoExportStore::from_config(dynamodb, &config),
-        objects: S3ObjectStore::export_bucket(&sdk, &config),
+        catalog: DynamoCatalog::from_config(dynamodb.clone(), &config)?,
+        store: DynamoExportStore::from_config(dynamodb, &config)?,
+        objects: S3ObjectStore::export_bucket(&sdk, &config)?,
         clock: SystemClock,
         part_items: config.part_items,
     };

@@ -18,12 +18,15 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub accounts_table: String,
-    pub attachments_table: String,
-    pub exports_table: String,
-    pub export_bucket: String,
-    /// Only start-export needs it (and the state machine's own functions cannot have it without a
-    /// circular stack dependency), so it is checked where it is used: [`Config::state_machine_arn`].
+    // Each function needs only some of the resources: each is checked where it is used, at cold
+    // start, by its accessor (e.g. [`Config::export_bucket`]), which names the variable if it is
+    // missing. So a function that writes no manifest does not require the export bucket.
+    accounts_table: Option<String>,
+    attachments_table: Option<String>,
+    exports_table: Option<String>,
+    export_bucket: Option<String>,
+    /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
+    /// machine's own functions cannot have it without a circular stack dependency.
     state_machine_arn: Option<String>,
     /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
     pub signing_secret_arn: Option<String>,
@@ -97,10 +100,10 @@ impl Config {
             }
         };
         Ok(Self {
-            accounts_table: vars.required("ACCOUNTS_TABLE")?,
-            attachments_table: vars.required("ATTACHMENTS_TABLE")?,
-            exports_table: vars.required("EXPORTS_TABLE")?,
-            export_bucket: vars.required("EXPORT_BUCKET")?,
+            accounts_table: vars.optional("ACCOUNTS_TABLE")?,
+            attachments_table: vars.optional("ATTACHMENTS_TABLE")?,
+            exports_table: vars.optional("EXPORTS_TABLE")?,
+            export_bucket: vars.optional("EXPORT_BUCKET")?,
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
             url_expiry,
@@ -131,13 +134,37 @@ impl Config {
         ))
     }
 
-    /// The state machine start-export starts; missing is a configuration error naming the variable.
+    /// The state machine the starting functions start.
     pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
-        self.state_machine_arn.as_deref().ok_or(ConfigError {
-            variable: "STATE_MACHINE_ARN",
-            problem: "is required by this function but not set".into(),
-        })
+        required(&self.state_machine_arn, "STATE_MACHINE_ARN")
     }
+
+    /// AccountsTable: the directory (every function that reads an account).
+    pub fn accounts_table(&self) -> Result<&str, ConfigError> {
+        required(&self.accounts_table, "ACCOUNTS_TABLE")
+    }
+
+    /// AttachmentsTable: the catalog (enumerate-attachments only).
+    pub fn attachments_table(&self) -> Result<&str, ConfigError> {
+        required(&self.attachments_table, "ATTACHMENTS_TABLE")
+    }
+
+    /// ExportsTable: records, windows and the sweep record.
+    pub fn exports_table(&self) -> Result<&str, ConfigError> {
+        required(&self.exports_table, "EXPORTS_TABLE")
+    }
+
+    /// The export bucket (the functions that write or hand out manifests).
+    pub fn export_bucket(&self) -> Result<&str, ConfigError> {
+        required(&self.export_bucket, "EXPORT_BUCKET")
+    }
+}
+
+/// A resource variable this function needs: missing is a configuration error naming it.
+fn required<'a>(value: &'a Option<String>, variable: &'static str) -> Result<&'a str, ConfigError> {
+    value
+        .as_deref()
+        .ok_or(ConfigError { variable, problem: "is required by this function but not set".into() })
 }
 
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -146,10 +173,6 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// Unset and empty are the same: CloudFormation writes "" for an unset optional parameter.
     fn optional(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         Ok((self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name)?.ok_or(ConfigError { variable: name, problem: "is required but not set".into() })
     }
 
     fn number(&self, name: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
@@ -241,19 +264,22 @@ mod tests {
     }
 
     #[test]
-    fn missing_required_variable_is_named() {
+    fn a_resource_is_required_only_by_the_function_that_uses_it_and_named_when_missing() {
+        // A function that writes no manifest starts without the export bucket...
         let mut vars = base();
-        vars.remove("EXPORTS_TABLE");
-        assert_eq!(load(&vars).unwrap_err().variable, "EXPORTS_TABLE");
-        vars.insert("EXPORTS_TABLE", "  ");
-        assert_eq!(load(&vars).unwrap_err().variable, "EXPORTS_TABLE");
-    }
-
-    #[test]
-    fn state_machine_arn_is_required_only_where_used() {
-        let c = load(&base()).unwrap();
+        vars.remove("EXPORT_BUCKET");
+        vars.remove("ATTACHMENTS_TABLE");
+        let c = load(&vars).unwrap();
+        assert_eq!(c.accounts_table().unwrap(), "AccountsTable");
+        assert_eq!(c.exports_table().unwrap(), "ExportsTable");
+        // ...and one that needs it is told which variable is missing, blank counting as missing.
+        assert_eq!(c.export_bucket().unwrap_err().variable, "EXPORT_BUCKET");
+        assert_eq!(c.attachments_table().unwrap_err().variable, "ATTACHMENTS_TABLE");
         assert_eq!(c.state_machine_arn().unwrap_err().variable, "STATE_MACHINE_ARN");
-        let mut vars = base();
+        vars.insert("EXPORTS_TABLE", "  ");
+        let err = load(&vars).unwrap().exports_table().unwrap_err();
+        assert_eq!(err.variable, "EXPORTS_TABLE");
+        assert!(err.to_string().contains("EXPORTS_TABLE is required by this function"), "{err}");
         vars.insert("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:000000000000:stateMachine:x");
         assert!(load(&vars).unwrap().state_machine_arn().is_ok());
     }

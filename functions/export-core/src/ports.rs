@@ -34,8 +34,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// The chat service's directory and attachment catalog (read-only to the exporter).
-pub trait AttachmentCatalog: Send + Sync {
+/// The chat service's directory (AccountsTable): accounts, their users and rooms. Read-only to the
+/// exporter.
+pub trait Directory: Send + Sync {
     fn account(&self, account: &AccountId) -> impl Future<Output = Result<Option<Account>>> + Send;
 
     /// Every user of the account, managed or not (ids filled in).
@@ -44,6 +45,17 @@ pub trait AttachmentCatalog: Send + Sync {
     /// Every room of the account (ids filled in).
     fn rooms(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Room>>> + Send;
 
+    /// Every account id, at most `limit` a page (the sweep).
+    fn accounts(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<AccountId>>> + Send;
+}
+
+/// The chat service's attachment catalog (AttachmentsTable), read beside its directory (only the
+/// Enumerate step needs it). Read-only to the exporter.
+pub trait AttachmentCatalog: Directory {
     /// Attachments uploaded at or before `cutoff`, in upload order, one page at a time. `after` is
     /// the `next` of the previous page; `limit` caps the items read (DynamoDB still stops at 1 MB).
     fn attachments(
@@ -53,13 +65,6 @@ pub trait AttachmentCatalog: Send + Sync {
         after: Option<&str>,
         limit: Option<u32>,
     ) -> impl Future<Output = Result<Page<Attachment>>> + Send;
-
-    /// Every account id, at most `limit` a page (the sweep).
-    fn accounts(
-        &self,
-        after: Option<&str>,
-        limit: u32,
-    ) -> impl Future<Output = Result<Page<AccountId>>> + Send;
 }
 
 /// A status move and the fields that come with it.

@@ -11,7 +11,7 @@ use crate::ids::{AccountId, ExportId, quote_for_message};
 use crate::model::{
     ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress, RequestedBy,
 };
-use crate::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore};
+use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
 use crate::time::Timestamp;
 
 pub const DEFAULT_MAX_RESULTS: u32 = 20;
@@ -138,7 +138,7 @@ pub struct Retriever<'a, C, S, O, K> {
 
 impl<C, S, O, K> Retriever<'_, C, S, O, K>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,

@@ -11,7 +11,7 @@ use crate::model::{
     AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle,
 };
 use crate::payloads::ExportJob;
-use crate::ports::{Admission, AttachmentCatalog, Clock, ExportStore, StatusChange, Workflow};
+use crate::ports::{Admission, Clock, Directory, ExportStore, StatusChange, Workflow};
 use crate::time::Timestamp;
 
 /// Guidance for a Team account (DESIGN §1).
@@ -85,7 +85,7 @@ pub struct Starter<'a, C, S, W, K> {
 
 impl<C, S, W, K> Starter<'_, C, S, W, K>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,

@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::model::{AccountType, ExportFormat, ExportRecord, FailureInfo, RequestedBy, Via};
-use crate::ports::{
-    AttachmentCatalog, Clock, ExecutionState, ExportStore, StatusChange, SweepLedger, Workflow,
-};
+use crate::ports::{Clock, Directory, ExecutionState, ExportStore, StatusChange, SweepLedger, Workflow};
 use crate::start::{NOT_STARTED_GRACE, StartRequest, Starter, throttled};
 use crate::time::Timestamp;
 
@@ -151,7 +149,7 @@ pub struct Sweeper<'a, C, S, W, K, L> {
 
 impl<C, S, W, K, L> Sweeper<'_, C, S, W, K, L>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,

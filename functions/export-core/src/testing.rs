@@ -16,7 +16,7 @@ use crate::model::{
 };
 use crate::payloads::ExportJob;
 use crate::ports::{
-    Admission, AttachmentCatalog, Clock, ExecutionState, ExportStore, Page, StatusChange, Workflow,
+    Admission, AttachmentCatalog, Clock, Directory, ExecutionState, ExportStore, Page, StatusChange, Workflow,
 };
 use crate::time::Timestamp;
 
@@ -73,7 +73,7 @@ impl FakeCatalog {
     }
 }
 
-impl AttachmentCatalog for FakeCatalog {
+impl Directory for FakeCatalog {
     async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
         if self.broken.lock().unwrap().contains(account) {
             return Err(Error::Internal(format!("account {account} is broken")));
@@ -89,6 +89,22 @@ impl AttachmentCatalog for FakeCatalog {
         Ok(self.rooms.lock().unwrap().get(account).cloned().unwrap_or_default())
     }
 
+    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
+        // At most two accounts a page, so the sweep's paging is exercised.
+        let take = limit.min(2) as usize;
+        let accounts = self.accounts.lock().unwrap();
+        let items: Vec<AccountId> = accounts
+            .keys()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .take(take)
+            .map(|k| AccountId::parse(k).unwrap())
+            .collect();
+        let next = (items.len() == take).then(|| items[take - 1].to_string());
+        Ok(Page { items, next })
+    }
+}
+
+impl AttachmentCatalog for FakeCatalog {
     async fn attachments(
         &self,
         account: &AccountId,
@@ -109,20 +125,6 @@ impl AttachmentCatalog for FakeCatalog {
             Some(l) if items.len() == l as usize => items.last().map(Attachment::sort_key),
             _ => None,
         };
-        Ok(Page { items, next })
-    }
-
-    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
-        // At most two accounts a page, so the sweep's paging is exercised.
-        let take = limit.min(2) as usize;
-        let accounts = self.accounts.lock().unwrap();
-        let items: Vec<AccountId> = accounts
-            .keys()
-            .filter(|k| after.is_none_or(|a| k.as_str() > a))
-            .take(take)
-            .map(|k| AccountId::parse(k).unwrap())
-            .collect();
-        let next = (items.len() == take).then(|| items[take - 1].to_string());
         Ok(Page { items, next })
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
-use export_core::adapters::{DynamoCatalog, DynamoExportStore, S3ObjectStore};
+use export_core::adapters::{DynamoDirectory, DynamoExportStore, S3ObjectStore};
 use export_core::api::{HttpReply, describe_json_error};
 use export_core::ids::{AccountId, ExportId};
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore, SystemClock};
+use export_core::ports::{Clock, Directory, ExportStore, ObjectStore, SystemClock};
 use export_core::retrieve::{ListQuery, Retriever};
 use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
@@ -29,23 +29,26 @@ pub struct Deps<C, S, O, K> {
 }
 
 /// The deployed functions' dependencies, on AWS.
-pub type AwsDeps = Deps<DynamoCatalog, DynamoExportStore, S3ObjectStore, SystemClock>;
+pub type AwsDeps = Deps<DynamoDirectory, DynamoExportStore, S3ObjectStore, SystemClock>;
 
 impl AwsDeps {
-    pub fn new(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Self {
+    pub fn new(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, lambda_runtime::Error> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Deps {
-            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
-            store: DynamoExportStore::from_config(dynamodb, config),
+        Ok(Deps {
+            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb, config)?,
             // The manifest link is signed by the function's own role: short-lived is right here.
-            objects: S3ObjectStore::export_bucket(sdk, config),
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
             clock: SystemClock,
             manifest_link: config.manifest_link,
-        }
+        })
     }
 }
 
-impl<C: AttachmentCatalog, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
+impl<C: Directory, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
     fn retriever(&self) -> Retriever<'_, C, S, O, K> {
         Retriever {
             catalog: &self.catalog,
@@ -76,7 +79,7 @@ pub async fn direct_handler<C, S, O, K>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,
@@ -89,7 +92,7 @@ where
 
 async fn direct_payload<C, S, O, K>(deps: &Deps<C, S, O, K>, payload: Value) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,
@@ -125,7 +128,7 @@ pub async fn api_handler<C, S, O, K>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,
@@ -153,7 +156,7 @@ async fn direct<C, S, O, K>(
     next_token: Option<&str>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,
@@ -172,7 +175,7 @@ where
 
 async fn api<C, S, O, K>(deps: &Deps<C, S, O, K>, request: &ApiGatewayProxyRequest) -> HttpReply
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     O: ObjectStore,
     K: Clock,

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
-use export_core::adapters::{DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow};
+use export_core::adapters::{DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow};
 use export_core::api::{HttpReply, describe_json_error, parse_body};
 use export_core::ids::AccountId;
 use export_core::model::{ExportFormat, RequestedBy, Via};
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, SystemClock, Workflow};
+use export_core::ports::{Clock, Directory, ExportStore, SystemClock, Workflow};
 use export_core::start::{StartReply, StartRequest, Starter, validate_client_token};
 use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, principal, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
@@ -31,7 +31,7 @@ pub struct Deps<C, S, W, K> {
 }
 
 /// The deployed functions' dependencies, on AWS.
-pub type AwsDeps = Deps<DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow, SystemClock>;
+pub type AwsDeps = Deps<DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow, SystemClock>;
 
 impl AwsDeps {
     pub fn new(
@@ -40,8 +40,8 @@ impl AwsDeps {
     ) -> Result<Self, lambda_runtime::Error> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Deps {
-            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
-            store: DynamoExportStore::from_config(dynamodb, config),
+            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb, config)?,
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
             clock: SystemClock,
             window: config.throttle_window,
@@ -49,7 +49,7 @@ impl AwsDeps {
     }
 }
 
-impl<C: AttachmentCatalog, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, K> {
+impl<C: Directory, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, K> {
     fn starter(&self) -> Starter<'_, C, S, W, K> {
         Starter {
             catalog: &self.catalog,
@@ -111,7 +111,7 @@ pub async fn direct_handler<C, S, W, K>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,
@@ -124,7 +124,7 @@ where
 
 async fn direct<C, S, W, K>(deps: &Deps<C, S, W, K>, payload: Value) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,
@@ -154,7 +154,7 @@ pub async fn api_handler<C, S, W, K>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,
@@ -171,7 +171,7 @@ where
 
 async fn api<C, S, W, K>(deps: &Deps<C, S, W, K>, request: &ApiGatewayProxyRequest) -> HttpReply
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,

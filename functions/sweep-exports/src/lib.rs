@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use export_core::adapters::{DynamoCatalog, DynamoExportStore, DynamoSweepLedger, StepFunctionsWorkflow};
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, SweepLedger, SystemClock, Workflow};
+use export_core::adapters::{DynamoDirectory, DynamoExportStore, DynamoSweepLedger, StepFunctionsWorkflow};
+use export_core::ports::{Clock, Directory, ExportStore, SweepLedger, SystemClock, Workflow};
 use export_core::sweep::{Budget, Sweeper, Trigger};
 use export_core::{Error, Timestamp};
 use gateway::{Shape, to_value};
@@ -33,7 +33,7 @@ pub struct Deps<C, S, W, K, L> {
 
 /// The deployed function's dependencies, on AWS.
 pub type AwsDeps =
-    Deps<DynamoCatalog, DynamoExportStore, StepFunctionsWorkflow, SystemClock, DynamoSweepLedger>;
+    Deps<DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow, SystemClock, DynamoSweepLedger>;
 
 impl AwsDeps {
     pub fn new(
@@ -43,11 +43,11 @@ impl AwsDeps {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let (daily, resume) = config.sweep_rules()?;
         Ok(Deps {
-            catalog: DynamoCatalog::from_config(dynamodb.clone(), config),
-            store: DynamoExportStore::from_config(dynamodb.clone(), config),
+            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb.clone(), config)?,
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
             clock: SystemClock,
-            ledger: DynamoSweepLedger::from_config(dynamodb, config),
+            ledger: DynamoSweepLedger::from_config(dynamodb, config)?,
             window: config.throttle_window,
             scheduled_exports: config.scheduled_exports,
             rules: (daily.to_owned(), resume.to_owned()),
@@ -85,7 +85,7 @@ pub async fn handler<C, S, W, K, L>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
-    C: AttachmentCatalog,
+    C: Directory,
     S: ExportStore,
     W: Workflow,
     K: Clock,

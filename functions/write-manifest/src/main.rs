@@ -13,8 +13,8 @@ use lambda_runtime::service_fn;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::startup::cold_start().await?;
     let deps = Deps {
-        store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config),
-        objects: S3ObjectStore::export_bucket(&sdk, &config),
+        store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config)?,
+        objects: S3ObjectStore::export_bucket(&sdk, &config)?,
         notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(&sdk)),
         clock: SystemClock,
         // Credentials are loaded on first use, so a signing problem fails the export with a clear

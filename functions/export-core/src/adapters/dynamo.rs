@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::{from_item, to_attribute_value, to_item};
 
 use super::from_sdk;
+use crate::config::ConfigError;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
 use crate::model::{Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User};
-use crate::ports::{Admission, AttachmentCatalog, ExportStore, Page, StatusChange};
+use crate::ports::{Admission, AttachmentCatalog, Directory, ExportStore, Page, StatusChange};
 use crate::time::Timestamp;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -140,26 +141,21 @@ impl From<serde_dynamo::Error> for Error {
     }
 }
 
-/// AccountsTable + AttachmentsTable.
+/// AccountsTable: the directory.
 #[derive(Debug, Clone)]
-pub struct DynamoCatalog {
+pub struct DynamoDirectory {
     client: Client,
     accounts_table: String,
-    attachments_table: String,
 }
 
-impl DynamoCatalog {
-    /// On the tables named by the configuration.
-    pub fn from_config(client: Client, config: &crate::Config) -> Self {
-        Self::new(client, &config.accounts_table, &config.attachments_table)
+impl DynamoDirectory {
+    /// On the table named by the configuration (`ACCOUNTS_TABLE`, required here).
+    pub fn from_config(client: Client, config: &crate::Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(client, config.accounts_table()?))
     }
 
-    pub fn new(
-        client: Client,
-        accounts_table: impl Into<String>,
-        attachments_table: impl Into<String>,
-    ) -> Self {
-        Self { client, accounts_table: accounts_table.into(), attachments_table: attachments_table.into() }
+    pub fn new(client: Client, accounts_table: impl Into<String>) -> Self {
+        Self { client, accounts_table: accounts_table.into() }
     }
 
     /// Every item of the account's partition whose sort key starts with `prefix`, all pages.
@@ -192,7 +188,7 @@ impl DynamoCatalog {
     }
 }
 
-impl AttachmentCatalog for DynamoCatalog {
+impl Directory for DynamoDirectory {
     async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
         let out = self
             .client
@@ -234,35 +230,6 @@ impl AttachmentCatalog for DynamoCatalog {
             .collect()
     }
 
-    async fn attachments(
-        &self,
-        account: &AccountId,
-        cutoff: Timestamp,
-        after: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<Page<Attachment>> {
-        // `{cutoff}#~` sorts after every `{cutoff}#{uuid}` and before any later time: the cutoff
-        // is a key condition, so nothing after it is even read.
-        let upper = format!("{cutoff}#~");
-        let out = self
-            .client
-            .query()
-            .table_name(&self.attachments_table)
-            .key_condition_expression("accountId = :a AND sk <= :upper")
-            .expression_attribute_values(":a", s(account.as_str()))
-            .expression_attribute_values(":upper", s(upper))
-            .set_exclusive_start_key(after.map(|sk| {
-                HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
-            }))
-            .set_limit(limit.map(|l| l as i32))
-            .send()
-            .await
-            .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
-        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
-    }
-
     async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
         let out =
             self.client
@@ -289,6 +256,81 @@ impl AttachmentCatalog for DynamoCatalog {
     }
 }
 
+/// AccountsTable + AttachmentsTable: the directory and the catalog, for the Enumerate step.
+#[derive(Debug, Clone)]
+pub struct DynamoCatalog {
+    directory: DynamoDirectory,
+    attachments_table: String,
+}
+
+impl DynamoCatalog {
+    /// On the tables named by the configuration (`ACCOUNTS_TABLE`, `ATTACHMENTS_TABLE`).
+    pub fn from_config(client: Client, config: &crate::Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(client, config.accounts_table()?, config.attachments_table()?))
+    }
+
+    pub fn new(
+        client: Client,
+        accounts_table: impl Into<String>,
+        attachments_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            directory: DynamoDirectory::new(client, accounts_table),
+            attachments_table: attachments_table.into(),
+        }
+    }
+}
+
+impl Directory for DynamoCatalog {
+    async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
+        self.directory.account(account).await
+    }
+
+    async fn users(&self, account: &AccountId) -> Result<Vec<User>> {
+        self.directory.users(account).await
+    }
+
+    async fn rooms(&self, account: &AccountId) -> Result<Vec<Room>> {
+        self.directory.rooms(account).await
+    }
+
+    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
+        self.directory.accounts(after, limit).await
+    }
+}
+
+impl AttachmentCatalog for DynamoCatalog {
+    async fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<Attachment>> {
+        // `{cutoff}#~` sorts after every `{cutoff}#{uuid}` and before any later time: the cutoff
+        // is a key condition, so nothing after it is even read.
+        let upper = format!("{cutoff}#~");
+        let out = self
+            .directory
+            .client
+            .query()
+            .table_name(&self.attachments_table)
+            .key_condition_expression("accountId = :a AND sk <= :upper")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":upper", s(upper))
+            .set_exclusive_start_key(after.map(|sk| {
+                HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
+            }))
+            .set_limit(limit.map(|l| l as i32))
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
+        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}
+
 /// ExportsTable.
 #[derive(Debug, Clone)]
 pub struct DynamoExportStore {
@@ -300,9 +342,9 @@ pub struct DynamoExportStore {
 const ADMIT_ATTEMPTS: usize = 10;
 
 impl DynamoExportStore {
-    /// On the table named by the configuration.
-    pub fn from_config(client: Client, config: &crate::Config) -> Self {
-        Self::new(client, &config.exports_table)
+    /// On the table named by the configuration (`EXPORTS_TABLE`, required here).
+    pub fn from_config(client: Client, config: &crate::Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(client, config.exports_table()?))
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -721,8 +763,8 @@ impl DynamoSweepLedger {
     const ACCOUNT: &'static str = "#sweep";
     const SK: &'static str = "SWEEP";
 
-    pub fn from_config(client: Client, config: &crate::Config) -> Self {
-        Self::new(client, &config.exports_table)
+    pub fn from_config(client: Client, config: &crate::Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(client, config.exports_table()?))
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

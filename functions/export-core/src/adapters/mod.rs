@@ -7,7 +7,7 @@ pub mod s3;
 pub mod sfn;
 pub mod signing;
 
-pub use dynamo::{DynamoCatalog, DynamoExportStore, DynamoSweepLedger};
+pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
 pub use s3::S3ObjectStore;
 pub use sfn::StepFunctionsWorkflow;

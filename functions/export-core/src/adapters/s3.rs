@@ -23,8 +23,12 @@ pub struct S3ObjectStore {
 
 impl S3ObjectStore {
     /// The export bucket named by the configuration.
-    pub fn export_bucket(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
-        Self::new(client(sdk, config), &config.export_bucket)
+    /// On the export bucket (`EXPORT_BUCKET`, required here).
+    pub fn export_bucket(
+        sdk: &aws_config::SdkConfig,
+        config: &Config,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(client(sdk, config), config.export_bucket()?))
     }
 
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {

@@ -7,6 +7,6 @@ use retrieve_export::{AwsDeps, api_handler};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = export_core::startup::cold_start().await?;
-    let deps = AwsDeps::new(&config, &sdk);
+    let deps = AwsDeps::new(&config, &sdk)?;
     lambda_runtime::run(service_fn(|event| api_handler(&deps, event))).await
 }
