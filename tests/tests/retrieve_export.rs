@@ -174,6 +174,14 @@ async fn an_expired_export_is_gone() {
         message.contains("expired at 2026-01-07T00:00:00.000Z") && message.contains("request one now"),
         "{message}"
     );
+    // The refusal is in the function's log, with the caller and the reason.
+    let expired_id = expired.export_id.to_string();
+    let line = integration_tests::log_line(
+        "lambda-watch",
+        &["request refused", "retrieve-export-api", "GoneException", &expired_id],
+    )
+    .await;
+    assert!(line.contains("arn:aws:iam::000000000000:user/local-admin"), "{line}");
     let list = stack.api(Method::GET, &path(&account, None), None, None).await.body;
     assert_eq!(list["exports"][0]["status"], "EXPIRED");
     let record = stack.export_store().get(&account, &expired.export_id).await.unwrap().unwrap();
