@@ -54,6 +54,40 @@ pub fn shape_of(payload: &Value) -> Shape {
     }
 }
 
+/// A direct invocation's payload for `function`, which takes `serves` (a description for messages):
+/// refused as `WrongEntryPointException` if it has another trust path's shape, as
+/// `BadRequestException` if it names no account or does not parse, else parsed into `T`.
+pub fn direct_payload<T: serde::de::DeserializeOwned>(
+    function: &str,
+    serves: &str,
+    payload: Value,
+) -> Result<T, Error> {
+    let shape = shape_of(&payload);
+    if shape != Shape::Other {
+        return Err(wrong_entry_point(function, serves, shape));
+    }
+    if payload.get("accountId").is_none() {
+        return Err(Error::BadRequest(format!("{function} takes {serves}; this payload has no accountId.")));
+    }
+    serde_json::from_value(payload).map_err(|e| {
+        Error::BadRequest(format!(
+            "The invocation payload is not valid: {}.",
+            export_core::api::describe_json_error(&e)
+        ))
+    })
+}
+
+/// An API function's event: API Gateway's proxy event, or a logged `WrongEntryPointException`.
+pub fn api_event(function: &str, payload: Value) -> Result<ApiGatewayProxyRequest, Error> {
+    let shape = shape_of(&payload);
+    if shape != Shape::ApiGateway {
+        let refusal = wrong_entry_point(function, "API Gateway's proxy events", shape);
+        log_unsuccessful(function, "unknown (not API Gateway)", "lambda:Invoke", &refusal);
+        return Err(refusal);
+    }
+    parse_proxy_event(payload)
+}
+
 /// The refusal of an event that belongs to another trust path (`WrongEntryPointException`). It
 /// names the function that serves that path, and nothing of the event.
 pub fn wrong_entry_point(function: &str, serves: &str, shape: Shape) -> Error {

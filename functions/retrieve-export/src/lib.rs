@@ -8,11 +8,11 @@ use std::time::Duration;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
 use export_core::adapters::{DynamoDirectory, DynamoExportStore, S3ObjectStore};
-use export_core::api::{HttpReply, describe_json_error};
+use export_core::api::HttpReply;
 use export_core::ids::{AccountId, ExportId};
 use export_core::ports::{Clock, Directory, ExportStore, ObjectStore, SystemClock};
 use export_core::retrieve::{ListQuery, Retriever};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, to_proxy_response, to_value};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
@@ -97,19 +97,7 @@ where
     O: ObjectStore,
     K: Clock,
 {
-    let shape = gateway::shape_of(&payload);
-    if shape != Shape::Other {
-        let refusal = gateway::wrong_entry_point("retrieve-export", DIRECT_SHAPE, shape);
-        return Err(refusal);
-    }
-    if payload.get("accountId").is_none() {
-        return Err(Error::BadRequest(format!(
-            "retrieve-export takes {DIRECT_SHAPE}; this payload has no accountId."
-        )));
-    }
-    let request: DirectRequest = serde_json::from_value(payload).map_err(|e| {
-        Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
-    })?;
+    let request: DirectRequest = gateway::direct_payload("retrieve-export", DIRECT_SHAPE, payload)?;
     let max_results = request.max_results.map(|n| n.to_string());
     direct(
         deps,
@@ -133,18 +121,7 @@ where
     O: ObjectStore,
     K: Clock,
 {
-    let shape = gateway::shape_of(&event.payload);
-    if shape != Shape::ApiGateway {
-        let refusal = gateway::wrong_entry_point("retrieve-export-api", "API Gateway's proxy events", shape);
-        gateway::log_unsuccessful(
-            "retrieve-export-api",
-            "unknown (not API Gateway)",
-            "lambda:Invoke",
-            &refusal,
-        );
-        return Err(refusal);
-    }
-    let request = gateway::parse_proxy_event(event.payload)?;
+    let request = gateway::api_event("retrieve-export-api", event.payload)?;
     to_value(&to_proxy_response(api(deps, &request).await))
 }
 

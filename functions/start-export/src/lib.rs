@@ -9,12 +9,12 @@ use std::time::Duration;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
 use export_core::adapters::{DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow};
-use export_core::api::{HttpReply, describe_json_error, parse_body};
+use export_core::api::{HttpReply, parse_body};
 use export_core::ids::AccountId;
 use export_core::model::{ExportFormat, RequestedBy, Via};
 use export_core::ports::{Clock, Directory, ExportStore, SystemClock, Workflow};
 use export_core::start::{StartReply, StartRequest, Starter, validate_client_token};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, Shape, principal, to_proxy_response, to_value};
+use gateway::{DIRECT_INVOKE_PRINCIPAL, principal, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
@@ -129,19 +129,7 @@ where
     W: Workflow,
     K: Clock,
 {
-    let shape = gateway::shape_of(&payload);
-    if shape != Shape::Other {
-        let refusal = gateway::wrong_entry_point("start-export", DIRECT_SHAPE, shape);
-        return Err(refusal);
-    }
-    if payload.get("accountId").is_none() {
-        return Err(Error::BadRequest(format!(
-            "start-export takes {DIRECT_SHAPE}; this payload has no accountId."
-        )));
-    }
-    let request: DirectRequest = serde_json::from_value(payload).map_err(|e| {
-        Error::BadRequest(format!("The invocation payload is not valid: {}.", describe_json_error(&e)))
-    })?;
+    let request: DirectRequest = gateway::direct_payload("start-export", DIRECT_SHAPE, payload)?;
     let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
     let request = start_request(&request.account_id, request.client_token, request.format, requested_by)?;
     let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
@@ -159,13 +147,7 @@ where
     W: Workflow,
     K: Clock,
 {
-    let shape = gateway::shape_of(&event.payload);
-    if shape != Shape::ApiGateway {
-        let refusal = gateway::wrong_entry_point("start-export-api", "API Gateway's proxy events", shape);
-        gateway::log_unsuccessful("start-export-api", "unknown (not API Gateway)", "lambda:Invoke", &refusal);
-        return Err(refusal);
-    }
-    let request = gateway::parse_proxy_event(event.payload)?;
+    let request = gateway::api_event("start-export-api", event.payload)?;
     to_value(&to_proxy_response(api(deps, &request).await))
 }
 
