@@ -72,6 +72,10 @@ enum Command {
         format: String,
         #[arg(long)]
         client_token: Option<String>,
+        /// Do not HEAD each object before signing it (`verifyObjects: false`); the bucket is still
+        /// checked.
+        #[arg(long)]
+        no_verify_objects: bool,
     },
     /// Show an export (RetrieveDataExport); `--wait` follows it until it ends.
     Status {
@@ -205,11 +209,14 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { account_id, format, client_token } => {
+        Command::Start { account_id, format, client_token, no_verify_objects } => {
             let api = ApiClient::new(&cli.api_url).await?;
             let mut body = json!({"format": format});
             if let Some(t) = client_token {
                 body["clientToken"] = json!(t);
+            }
+            if no_verify_objects {
+                body["verifyObjects"] = json!(false);
             }
             let reply =
                 api.call(Method::POST, &format!("/accounts/{account_id}/data-exports"), Some(body)).await?;
@@ -260,6 +267,12 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     // The link is the key to every file: never print it; `manifest` fetches it.
                     m["url"] = json!("(use `attachment-export manifest` to download)");
                 }
+                for report in ["errors", "coverage"] {
+                    if let Some(r) = shown.get_mut(report) {
+                        // Not a key to any file, but a link all the same: never printed either.
+                        r["url"] = json!("(use `attachment-export manifest` to download)");
+                    }
+                }
                 print(json_mode, &shown, || describe(&reply.body));
                 return Ok(if status == "FAILED" { ExitCode::FAILURE } else { ExitCode::SUCCESS });
             }
@@ -296,14 +309,34 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })?;
             let expected = reply.body["manifest"]["sha256"].as_str().unwrap_or_default().to_owned();
             let (size, digest) = fetch_manifest(link, &out, &expected).await?;
-            let value = json!({"path": out, "bytes": size, "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"]});
+            // A SUCCEEDED_WITH_ERRORS export: its errors.csv is saved beside, as FILE.errors.csv.
+            let mut errors_saved = None;
+            if let Some(errors_link) = reply.body["errors"]["url"].as_str() {
+                let errors_out = out.with_file_name(format!(
+                    "{}.errors.csv",
+                    out.file_stem().and_then(|n| n.to_str()).unwrap_or("manifest")
+                ));
+                let expected = reply.body["errors"]["sha256"].as_str().unwrap_or_default().to_owned();
+                fetch_manifest(errors_link, &errors_out, &expected).await?;
+                errors_saved = Some(errors_out);
+            }
+            let value = json!({"path": out, "bytes": size, "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"],
+                "errorCount": reply.body["result"]["errorCount"], "errorsPath": errors_saved});
             print(json_mode, &value, || {
-                format!(
+                let mut text = format!(
                     "manifest saved to {} ({}, SHA-256 verified); its download links work until {}",
                     out.display(),
                     bytes_human(size),
                     reply.body["urlsExpireAt"].as_str().unwrap_or("?")
-                )
+                );
+                if let Some(errors) = &errors_saved {
+                    text.push_str(&format!(
+                        "\n{} rows failed a check and are not in the manifest: see {}",
+                        reply.body["result"]["errorCount"],
+                        errors.display()
+                    ));
+                }
+                text
             });
             Ok(ExitCode::SUCCESS)
         }
@@ -444,6 +477,14 @@ fn describe(export: &Value) -> String {
             export["result"]["attachmentCount"],
             export["result"]["totalBytes"],
             s("urlsExpireAt")
+        )),
+        Some("SUCCEEDED_WITH_ERRORS") => line.push_str(&format!(
+            "\n  {} attachments, {} bytes; links valid until {}\n  {} rows failed a check and are not in \
+             the manifest: they are listed in errors.csv (`manifest` saves it beside the manifest)",
+            export["result"]["attachmentCount"],
+            export["result"]["totalBytes"],
+            s("urlsExpireAt"),
+            export["result"]["errorCount"]
         )),
         Some("FAILED") => {
             line.push_str(&format!("\n  {}: {}", export["error"]["code"], export["error"]["message"]))

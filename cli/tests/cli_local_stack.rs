@@ -74,7 +74,7 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
     loop {
         let page =
             catalog.attachments(&report.account_id, far_future, cursor.as_deref(), None).await.unwrap();
-        all.extend(page.items);
+        all.extend(page.items.into_iter().map(|row| row.expect("every seeded item reads")));
         match page.next {
             Some(n) => cursor = Some(n),
             None => break,
@@ -252,4 +252,51 @@ fn object_key_of(url: &str, bucket: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
+}
+
+/// An export that SUCCEEDED_WITH_ERRORS, through the real binary: `status` says so and names
+/// errors.csv without printing a link; `manifest` saves the manifest and errors.csv beside it.
+#[tokio::test]
+async fn status_and_manifest_of_an_export_with_errors() {
+    let stack = Stack::load();
+    let x = stack.export_with_bad_rows("{}").await;
+    assert_eq!(x.view["status"], "SUCCEEDED_WITH_ERRORS", "{}", x.view);
+    let account = x.seeded.id.to_string();
+    let run = |args: &[&str]| {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_attachment-export")).args(args).output().unwrap();
+        let printed =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!printed.contains("X-Amz-") && !printed.contains("://"), "no link is printed: {printed}");
+        assert!(out.status.success(), "{printed}");
+        out
+    };
+    let status = run(&["status", "--account-id", &account, "--export-id", &x.export_id, "--json"]);
+    let view: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        (view["status"].as_str(), view["result"]["errorCount"].as_u64()),
+        (Some("SUCCEEDED_WITH_ERRORS"), Some(5))
+    );
+    let text = run(&["status", "--account-id", &account, "--export-id", &x.export_id]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("SUCCEEDED_WITH_ERRORS") && text.contains("5 rows failed a check"), "{text}");
+
+    let dir = out_dir();
+    let manifest = dir.join("manifest.csv");
+    let saved = run(&[
+        "manifest",
+        "--account-id",
+        &account,
+        "--export-id",
+        &x.export_id,
+        "--out",
+        manifest.to_str().unwrap(),
+        "--json",
+    ]);
+    let saved: serde_json::Value = serde_json::from_slice(&saved.stdout).unwrap();
+    assert_eq!(saved["errorCount"], 5);
+    let errors = std::fs::read_to_string(dir.join("manifest.errors.csv")).unwrap();
+    assert_eq!(errors.lines().count(), 6, "the header and five rows: {errors}");
+    let entries = read_manifest(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(entries.len(), x.good.len());
 }

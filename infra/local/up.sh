@@ -184,8 +184,10 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 # What the functions get under cargo lambda watch (KEY=VALUE lines).
 # No PATH: cargo lambda watch reads the file without expanding "$PATH", which would hide cargo.
 # sweep-exports' rules by the names the template gives them (stack "attachment-export"), and a small
-# per-invocation budget, so that tests see a sweep resume across invocations.
+# per-invocation budget, so that tests see a sweep resume across invocations. The attachment bucket
+# is the only one whose objects write-manifest signs (ATTACHMENT_BUCKETS).
 { stack_env | sed -e '/^export PATH=/d' -e 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text
+  echo "ATTACHMENT_BUCKETS=$ATTACHMENT_BUCKET"
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"; } \
     > "$LOCAL/functions.env"

@@ -423,7 +423,8 @@ impl Stack {
         .await;
     }
 
-    /// Polls RetrieveDataExport until the export is SUCCEEDED or FAILED (or the time is up).
+    /// Polls RetrieveDataExport until the export has ended (SUCCEEDED, SUCCEEDED_WITH_ERRORS or
+    /// FAILED), or the time is up.
     pub async fn wait_for_export(
         &self,
         account: &AccountId,
@@ -442,7 +443,7 @@ impl Stack {
                 .await;
             assert_eq!(reply.status, 200, "{:?}", reply.body);
             let status = reply.body["status"].as_str().unwrap_or_default().to_owned();
-            if status == "SUCCEEDED" || status == "FAILED" {
+            if matches!(status.as_str(), "SUCCEEDED" | "SUCCEEDED_WITH_ERRORS" | "FAILED") {
                 return reply.body;
             }
             assert!(
@@ -770,4 +771,141 @@ pub async fn log_line(server: &str, needles: &[&str]) -> String {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// An export whose catalog has one row of each problem the part writer checks for (DESIGN §7),
+/// beside good rows whose objects are uploaded; and a second managed user and room without files.
+pub struct BadRowsExport {
+    pub seeded: SeededAccount,
+    pub export_id: String,
+    /// The rows that must be in the manifest, in upload order.
+    pub good: Vec<Attachment>,
+    /// (attachment id, problem code) of the rows that must be in errors.csv, in upload order.
+    pub bad: Vec<(String, &'static str)>,
+    pub idle_user: UserId,
+    pub idle_room: RoomId,
+    /// The final view (RetrieveDataExport).
+    pub view: serde_json::Value,
+}
+
+impl Stack {
+    /// Seeds [`BadRowsExport`]'s account, starts an export with the body `request` and waits.
+    pub async fn export_with_bad_rows(&self, request: &str) -> BadRowsExport {
+        let seeded = seed_account(self, AccountType::Enterprise, false).await;
+        let base = Timestamp::parse("2026-04-01T09:00:00Z").unwrap();
+        let at = |i: u64| base.plus(Duration::from_secs(i * 60));
+        let kinds = [ConversationType::Direct, ConversationType::Group, ConversationType::Room];
+        let mut all: Vec<Attachment> = (0..9u64)
+            .map(|i| {
+                let mut a = attachment(&seeded.id, &seeded.managed_user, kinds[i as usize % 3], at(i));
+                if a.conversation_type == ConversationType::Room {
+                    a.conversation_id = ConversationId::parse(seeded.managed_room.as_str()).unwrap();
+                }
+                a
+            })
+            .collect();
+        self.add_attachments(&mut all, true).await;
+        let s3 = self.s3();
+        let bucket = self.var("ATTACHMENT_BUCKET").to_owned();
+        let mut spoiled = Vec::new();
+        // 1: the object is gone.
+        s3.delete_object().bucket(&bucket).key(&all[1].object_key).send().await.unwrap();
+        spoiled.push((1, "missing-object"));
+        // 2: the catalog's size is wrong.
+        all[2].size_bytes += 1;
+        spoiled.push((2, "size-mismatch"));
+        // 4: a bucket that is not an attachment bucket (the export bucket itself).
+        all[4].bucket = self.var("EXPORT_BUCKET").to_owned();
+        spoiled.push((4, "foreign-bucket"));
+        // 5: uploaded again with a SHA-256 checksum that is not the catalog's.
+        let other = b"the same length but other bytes!".repeat(8);
+        let body = {
+            let mut b = other.clone();
+            b.resize(all[5].size_bytes as usize, b'x');
+            b
+        };
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&all[5].object_key)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        spoiled.push((5, "checksum-mismatch"));
+        // 7: uploaded with a SHA-256 checksum that is the catalog's: fine.
+        let body = format!("contents of {} / {}\n", all[7].attachment_id, all[7].file_name).repeat(3);
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&all[7].object_key)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+        let mut items: Vec<Item> = all.iter().map(|a| dynamo::items::attachment(a).unwrap()).collect();
+        // 8: a catalog item whose sizeBytes is not a number.
+        items[8].insert(
+            "sizeBytes".into(),
+            aws_sdk_dynamodb::types::AttributeValue::S("about a megabyte".into()),
+        );
+        spoiled.push((8, "unreadable-row"));
+        batch_put(&self.dynamodb(), self.var("ATTACHMENTS_TABLE"), items).await;
+
+        // A managed user and a managed room with no file at all.
+        let idle_user = UserId::random();
+        let idle_room = RoomId::random();
+        let user = User {
+            user_id: None,
+            email: "=idle@example.com".into(),
+            display_name: "idle".into(),
+            managed: true,
+        };
+        let room = Room { room_id: None, name: "Quiet".into(), created_by: idle_user.clone() };
+        batch_put(
+            &self.dynamodb(),
+            self.var("ACCOUNTS_TABLE"),
+            vec![
+                dynamo::items::user(&seeded.id, &idle_user, &user).unwrap(),
+                dynamo::items::room(&seeded.id, &idle_room, &room).unwrap(),
+            ],
+        )
+        .await;
+
+        let reply = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/accounts/{}/data-exports", seeded.id),
+                Some(request.into()),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.body);
+        let export_id = reply.body["exportId"].as_str().unwrap().to_owned();
+        let view = self.wait_for_export(&seeded.id, &export_id, Duration::from_secs(180)).await;
+        let bad = spoiled.iter().map(|(i, code)| (all[*i].attachment_id.to_string(), *code)).collect();
+        let good = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !spoiled.iter().any(|(s, _)| s == i))
+            .map(|(_, a)| a.clone())
+            .collect();
+        BadRowsExport { seeded, export_id, good, bad, idle_user, idle_room, view }
+    }
+}
+
+/// A report (errors.csv, coverage.csv) fetched through its link from RetrieveDataExport, as rows
+/// without the header.
+pub async fn download_report(view: &serde_json::Value, report: &str) -> Vec<Vec<String>> {
+    let link = view[report]["url"].as_str().unwrap_or_else(|| panic!("a {report} link: {view}"));
+    let body = reqwest::get(link).await.unwrap();
+    assert_eq!(body.status(), 200);
+    let bytes = body.bytes().await.unwrap();
+    if let Some(sha) = view[report]["sha256"].as_str() {
+        assert_eq!(sha256_hex(&bytes), sha, "{report}'s SHA-256");
+    }
+    csv::Reader::from_reader(&bytes[..])
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
 }

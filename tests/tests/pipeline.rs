@@ -110,17 +110,21 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
         url.split("X-Amz-Expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
     assert_eq!(signed_for, 518_400);
 
-    // Intermediates are gone; the manifest and the summary remain.
+    // Intermediates are gone; the manifest, its reports and the summary remain.
     let objects = stack.export_objects();
     let prefix = format!("exports/{}/{export_id}/", seeded.id);
     let keys: BTreeSet<String> =
         export_core::ports::ObjectStore::list(&objects, &prefix).await.unwrap().into_iter().collect();
-    assert_eq!(keys, BTreeSet::from([format!("{prefix}attachments.csv"), format!("{prefix}summary.json")]));
+    let kept = ["attachments.csv", "coverage.csv", "errors.csv", "summary.json"];
+    assert_eq!(keys, kept.iter().map(|k| format!("{prefix}{k}")).collect::<BTreeSet<_>>());
     let summary: serde_json::Value = serde_json::from_slice(
         &export_core::ports::ObjectStore::get(&objects, &format!("{prefix}summary.json")).await.unwrap(),
     )
     .unwrap();
     assert_eq!(summary["attachmentCount"], 4);
+    assert_eq!((summary["errorCount"].as_u64(), summary["objectsChecked"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(summary["coverage"]["users"], 1, "the one managed user");
+    assert_eq!(summary["coverage"]["rooms"], 1, "the room a managed user created");
     assert_eq!(summary["manifest"]["lines"], 5);
     assert_eq!(summary["byConversationType"]["ROOM"]["count"], 2);
 }
@@ -154,7 +158,8 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
         })
         .collect();
     stack.add_attachments(&mut attachments, false).await;
-    let export_id = request_export(&stack, &seeded.id, r#"{"format":"jsonl"}"#).await;
+    // No object was uploaded: the objects are not checked (the bucket still is).
+    let export_id = request_export(&stack, &seeded.id, r#"{"format":"jsonl","verifyObjects":false}"#).await;
     let view = stack.wait_for_export(&seeded.id, &export_id, Duration::from_secs(600)).await;
     assert_eq!(view["status"], "SUCCEEDED", "{view}");
     let manifest = download_manifest(&view).await;
@@ -180,7 +185,7 @@ async fn a_step_that_fails_transiently_once_is_retried_and_the_export_succeeds()
     let stack = Stack::load();
     let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
     let (mut attachments, _) = every_kind(&seeded);
-    stack.add_attachments(&mut attachments, false).await;
+    stack.add_attachments(&mut attachments, true).await;
     stack.inject_fault("enumerate-attachments", &seeded.id, None, "TransientError", 1).await;
     stack
         .inject_fault("write-manifest", &seeded.id, Some("part"), "Lambda.TooManyRequestsException", 1)
@@ -268,5 +273,6 @@ async fn completion_is_announced_on_eventbridge_without_urls() {
     assert_eq!(event["detail"]["exportId"], export_id.as_str());
     assert_eq!(event["detail"]["status"], "SUCCEEDED");
     assert_eq!(event["detail"]["attachmentCount"], 0);
+    assert_eq!(event["detail"]["errorCount"], 0);
     assert!(!bodies[0].contains("X-Amz-Signature") && !bodies[0].contains("http"), "no URL in the event");
 }

@@ -23,7 +23,7 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
             )
         })
         .collect();
-    stack.add_attachments(&mut attachments, false).await;
+    stack.add_attachments(&mut attachments, true).await;
     let reply = stack.api(Method::POST, &format!("/accounts/{}/data-exports", seeded.id), None, None).await;
     let export_id = reply.body["exportId"].as_str().unwrap().to_owned();
     let done = stack.wait_for_export(&seeded.id, &export_id, Duration::from_secs(120)).await;

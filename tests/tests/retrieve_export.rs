@@ -57,6 +57,9 @@ async fn put_record(
                 manifest_sha256: sha256_hex(&body),
                 summary_key: "unused".into(),
                 urls_expire_at: requested_at.plus(Duration::from_secs(518_400)),
+                error_count: 0,
+                errors: None,
+                coverage_key: None,
             });
         }
         _ => {}

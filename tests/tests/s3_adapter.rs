@@ -21,6 +21,37 @@ async fn the_object_store_keeps_the_contract() {
     contracts::a_missing_object_is_absent(&store, &prefix()).await;
 }
 
+/// The AttachmentObjects contract on the attachment bucket: HEAD with ChecksumMode=ENABLED reports
+/// the size and the SHA-256 S3 stored with an object uploaded with one.
+#[tokio::test]
+async fn the_attachment_heads_keep_the_contract() {
+    let stack = Stack::load();
+    let s3 = stack.s3();
+    let bucket = stack.var("ATTACHMENT_BUCKET");
+    let objects = export_core::adapters::S3AttachmentObjects::new(s3.clone());
+    let prefix = prefix();
+    let body = b"quarterly figures, with a checksum or without".to_vec();
+    let (plain, checked, missing) =
+        (format!("{prefix}plain ü.bin"), format!("{prefix}checked+1.bin"), format!("{prefix}missing"));
+    let put = |key: &str, checksum: bool| {
+        let mut request = s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()));
+        if checksum {
+            request = request.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256);
+        }
+        request.send()
+    };
+    put(&plain, false).await.unwrap();
+    put(&checked, true).await.unwrap();
+    contracts::an_attachment_head_reports_size_and_stored_sha256(
+        &objects, bucket, &body, &plain, &checked, &missing,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     let stack = Stack::load();

@@ -25,6 +25,9 @@ pub struct Config {
     attachments_table: Option<String>,
     exports_table: Option<String>,
     export_bucket: Option<String>,
+    /// The chat service's attachment buckets (`ATTACHMENT_BUCKETS`, comma-separated): only their
+    /// objects are ever signed.
+    attachment_buckets: Option<Vec<String>>,
     /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
     /// machine's own functions cannot have it without a circular stack dependency.
     state_machine_arn: Option<String>,
@@ -104,6 +107,9 @@ impl Config {
             attachments_table: vars.optional("ATTACHMENTS_TABLE")?,
             exports_table: vars.optional("EXPORTS_TABLE")?,
             export_bucket: vars.optional("EXPORT_BUCKET")?,
+            attachment_buckets: vars
+                .optional("ATTACHMENT_BUCKETS")?
+                .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()),
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
             url_expiry,
@@ -157,6 +163,17 @@ impl Config {
     /// The export bucket (the functions that write or hand out manifests).
     pub fn export_bucket(&self) -> Result<&str, ConfigError> {
         required(&self.export_bucket, "EXPORT_BUCKET")
+    }
+
+    /// The attachment buckets whose objects may be signed (write-manifest).
+    pub fn attachment_buckets(&self) -> Result<&[String], ConfigError> {
+        match &self.attachment_buckets {
+            Some(buckets) if !buckets.is_empty() => Ok(buckets),
+            _ => Err(ConfigError {
+                variable: "ATTACHMENT_BUCKETS",
+                problem: "is required by this function but not set".into(),
+            }),
+        }
     }
 }
 
@@ -282,6 +299,16 @@ mod tests {
         assert!(err.to_string().contains("EXPORTS_TABLE is required by this function"), "{err}");
         vars.insert("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:000000000000:stateMachine:x");
         assert!(load(&vars).unwrap().state_machine_arn().is_ok());
+    }
+
+    #[test]
+    fn attachment_buckets_are_a_comma_separated_list_required_where_used() {
+        let mut vars = base();
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap_err().variable, "ATTACHMENT_BUCKETS");
+        vars.insert("ATTACHMENT_BUCKETS", " , ");
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap_err().variable, "ATTACHMENT_BUCKETS");
+        vars.insert("ATTACHMENT_BUCKETS", "attachments-a, attachments-b,");
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap(), ["attachments-a", "attachments-b"]);
     }
 
     #[test]

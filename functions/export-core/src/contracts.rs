@@ -9,7 +9,7 @@ use crate::Timestamp;
 use crate::error::Error;
 use crate::ids::{AccountId, ExportId};
 use crate::model::{ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Via};
-use crate::ports::{Admission, ExportStore, ObjectStore, StatusChange, SweepLedger};
+use crate::ports::{Admission, AttachmentObjects, ExportStore, ObjectStore, StatusChange, SweepLedger};
 
 const WEEK: Duration = Duration::from_secs(604_800);
 const MIB: usize = 1024 * 1024;
@@ -289,6 +289,31 @@ pub async fn the_sweep_ledger_saves_only_over_the_version_it_read<L: SweepLedger
     assert!(!ledger.save(&record, Some(1)).await.unwrap(), "the version moved on");
 }
 
+// --- AttachmentObjects: what HeadObject tells the part writer.
+
+/// The caller has stored `body` in `bucket` under `plain` (no checksum) and under `checked` (with a
+/// SHA-256 checksum), and nothing under `missing`: a HEAD reports the size of both, the SHA-256 as
+/// hex of the one stored with it only, and nothing for the missing key.
+pub async fn an_attachment_head_reports_size_and_stored_sha256<A: AttachmentObjects>(
+    objects: &A,
+    bucket: &str,
+    body: &[u8],
+    plain: &str,
+    checked: &str,
+    missing: &str,
+) {
+    use sha2::Digest;
+    let size = body.len() as u64;
+    let hex = crate::hex::encode(&sha2::Sha256::digest(body));
+    let head = objects.head(bucket, plain).await.unwrap().expect("the plain object exists");
+    assert_eq!(head.size, size);
+    assert_eq!(head.sha256, None, "no checksum was stored with it");
+    let head = objects.head(bucket, checked).await.unwrap().expect("the checked object exists");
+    assert_eq!(head.size, size);
+    assert_eq!(head.sha256.as_deref(), Some(hex.as_str()));
+    assert_eq!(objects.head(bucket, missing).await.unwrap(), None);
+}
+
 #[cfg(test)]
 mod against_the_fakes {
     //! The same suites against the in-memory fakes the unit tests use.
@@ -309,6 +334,23 @@ mod against_the_fakes {
             .await;
         an_aborted_upload_leaves_nothing(&FakeObjectStore::default(), "c/").await;
         a_missing_object_is_absent(&FakeObjectStore::default(), "c/").await;
+    }
+
+    #[tokio::test]
+    async fn the_fake_attachment_objects_keep_the_contract() {
+        let objects = crate::testing::FakeAttachmentObjects::default();
+        let body = b"quarterly figures";
+        objects.put("attachments", "a/plain", body, false);
+        objects.put("attachments", "a/checked", body, true);
+        an_attachment_head_reports_size_and_stored_sha256(
+            &objects,
+            "attachments",
+            body,
+            "a/plain",
+            "a/checked",
+            "a/missing",
+        )
+        .await;
     }
 
     #[tokio::test]

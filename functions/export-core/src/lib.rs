@@ -14,6 +14,7 @@ pub mod model;
 pub mod payloads;
 pub mod pipeline;
 pub mod ports;
+pub mod reports;
 pub mod retrieve;
 pub mod scope;
 pub mod signer;

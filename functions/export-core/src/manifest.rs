@@ -212,8 +212,13 @@ pub fn empty_manifest(format: ExportFormat) -> Result<Vec<u8>> {
     ManifestEncoder::new(format, true)?.finish()
 }
 
+/// A cell as written to a CSV file: prefixed with `'` if a spreadsheet would run it as a formula.
+pub(crate) fn guard_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if starts_like_a_formula(value) { format!("'{value}").into() } else { value.into() }
+}
+
 /// A cell a spreadsheet would run as a formula (DESIGN §7): `=`, `+`, `-`, `@`, tab, CR.
-fn starts_like_a_formula(value: &str) -> bool {
+pub(crate) fn starts_like_a_formula(value: &str) -> bool {
     matches!(value.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
@@ -257,6 +262,26 @@ pub struct Summary {
     pub total_bytes: u64,
     pub by_conversation_type: BTreeMap<ConversationType, TypeTotals>,
     pub manifest: SummaryManifest,
+    /// Rows left out of the manifest, listed in `errors`.
+    pub error_count: u64,
+    /// Whether each object was HEADed (exists, size, SHA-256) before its URL was signed; `false`
+    /// when the export was started with `verifyObjects: false` (the bucket was still checked).
+    pub objects_checked: bool,
+    pub errors: crate::model::ReportFile,
+    pub coverage: SummaryCoverage,
+}
+
+/// `coverage.csv` and its totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryCoverage {
+    pub key: String,
+    pub users: u64,
+    pub users_with_files: u64,
+    pub users_without_files: u64,
+    pub rooms: u64,
+    pub rooms_with_files: u64,
+    pub rooms_without_files: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

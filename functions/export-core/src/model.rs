@@ -109,6 +109,36 @@ impl Attachment {
     }
 }
 
+/// A catalog item that cannot be read as an [`Attachment`] (a missing attribute, a size that is not
+/// a number...): what could be read of it, so it is reported in `errors.csv` instead of failing the
+/// export. Empty strings and `None` stand for what could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadableAttachment {
+    /// The item's sort key (always there: it is the table's key); orders it among the others.
+    pub sort_key: String,
+    pub attachment_id: String,
+    pub conversation_type: Option<ConversationType>,
+    pub conversation_id: String,
+    pub uploader_id: String,
+    pub file_name: String,
+    pub uploaded_at: Option<Timestamp>,
+    pub deleted: bool,
+    /// Why it could not be read (attribute names only, never values).
+    pub detail: String,
+}
+
+/// One item of the catalog, read or not.
+pub type CatalogRow = std::result::Result<Attachment, Box<UnreadableAttachment>>;
+
+/// The sort key of a catalog row, read or not.
+pub fn catalog_row_sort_key(row: &CatalogRow) -> String {
+    match row {
+        Ok(a) => a.sort_key(),
+        Err(u) => u.sort_key.clone(),
+    }
+}
+
 pub fn attachment_sort_key(uploaded_at: &Timestamp, id: &AttachmentId) -> String {
     format!("{uploaded_at}#{id}")
 }
@@ -120,16 +150,28 @@ pub enum ExportStatus {
     Queued,
     Running,
     Succeeded,
+    /// Delivered, with rows that failed a check listed in `errors.csv` instead of the manifest.
+    SucceededWithErrors,
     Failed,
     Expired,
 }
 
 impl ExportStatus {
+    pub const ALL: [ExportStatus; 6] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::SucceededWithErrors,
+        Self::Failed,
+        Self::Expired,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Queued => "QUEUED",
             Self::Running => "RUNNING",
             Self::Succeeded => "SUCCEEDED",
+            Self::SucceededWithErrors => "SUCCEEDED_WITH_ERRORS",
             Self::Failed => "FAILED",
             Self::Expired => "EXPIRED",
         }
@@ -142,7 +184,7 @@ impl ExportStatus {
         match self {
             Self::Queued => &[],
             Self::Running => &[Self::Queued, Self::Running],
-            Self::Succeeded => &[Self::Running],
+            Self::Succeeded | Self::SucceededWithErrors => &[Self::Running],
             Self::Failed => &[Self::Queued, Self::Running],
             Self::Expired => &[],
         }
@@ -153,7 +195,12 @@ impl ExportStatus {
     }
 
     pub fn is_final(&self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Expired)
+        matches!(self, Self::Succeeded | Self::SucceededWithErrors | Self::Failed | Self::Expired)
+    }
+
+    /// Whether the export delivered a manifest (with or without error rows).
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::SucceededWithErrors)
     }
 }
 
@@ -245,6 +292,31 @@ pub struct ExportResult {
     pub manifest_sha256: String,
     pub summary_key: String,
     pub urls_expire_at: Timestamp,
+    /// Rows not in the manifest because they failed a check (listed in `errors.csv`).
+    #[serde(default)]
+    pub error_count: u64,
+    /// `errors.csv`, when there are error rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ReportFile>,
+    /// `coverage.csv` (absent on exports made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_key: Option<String>,
+}
+
+impl ExportResult {
+    /// The status an export with this result ends in.
+    pub fn status(&self) -> ExportStatus {
+        if self.error_count > 0 { ExportStatus::SucceededWithErrors } else { ExportStatus::Succeeded }
+    }
+}
+
+/// A report file beside the manifest (`errors.csv`): its key, size and SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFile {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// Why an export failed, as the administrator reads it.
@@ -267,6 +339,9 @@ pub struct ExportRecord {
     pub requested_by: RequestedBy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
+    /// Whether each object is HEADed (exists, size, SHA-256) before its URL is signed.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub verify_objects: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,6 +384,7 @@ impl ExportRecord {
             cutoff: now,
             requested_by,
             client_token,
+            verify_objects: true,
             execution_arn: None,
             started_at: None,
             completed_at: None,
@@ -322,13 +398,21 @@ impl ExportRecord {
         }
     }
 
-    /// The status to show: a SUCCEEDED export whose URLs have died is EXPIRED.
+    /// The status to show: a delivered export whose URLs have died is EXPIRED.
     pub fn visible_status(&self, now: Timestamp) -> ExportStatus {
         match (&self.status, &self.result) {
-            (ExportStatus::Succeeded, Some(r)) if r.urls_expire_at <= now => ExportStatus::Expired,
+            (s, Some(r)) if s.is_delivered() && r.urls_expire_at <= now => ExportStatus::Expired,
             (s, _) => *s,
         }
     }
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+pub(crate) fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// What the throttle item held before the last acceptance, so a failed export can give the window
@@ -368,11 +452,12 @@ mod tests {
             (Queued, Running),
             (Running, Running),
             (Running, Succeeded),
+            (Running, SucceededWithErrors),
             (Queued, Failed),
             (Running, Failed),
         ];
-        for from in [Queued, Running, Succeeded, Failed, Expired] {
-            for to in [Queued, Running, Succeeded, Failed, Expired] {
+        for from in ExportStatus::ALL {
+            for to in ExportStatus::ALL {
                 assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
@@ -398,6 +483,9 @@ mod tests {
             manifest_sha256: String::new(),
             summary_key: "s".into(),
             urls_expire_at: now.plus(std::time::Duration::from_secs(10)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
         });
         assert_eq!(record.visible_status(now), Succeeded);
         assert_eq!(record.visible_status(now.plus(std::time::Duration::from_secs(10))), Expired);

@@ -17,11 +17,20 @@ pub struct ExportJob {
     pub export_id: ExportId,
     pub cutoff: Timestamp,
     pub format: ExportFormat,
+    /// Whether the part writer HEADs each object before signing it (the bucket check stays).
+    #[serde(default = "crate::model::yes", skip_serializing_if = "crate::model::is_true")]
+    pub verify_objects: bool,
 }
 
 impl From<&ExportRecord> for ExportJob {
     fn from(r: &ExportRecord) -> Self {
-        Self { account_id: r.account_id.clone(), export_id: r.export_id, cutoff: r.cutoff, format: r.format }
+        Self {
+            account_id: r.account_id.clone(),
+            export_id: r.export_id,
+            cutoff: r.cutoff,
+            format: r.format,
+            verify_objects: r.verify_objects,
+        }
     }
 }
 
@@ -45,6 +54,31 @@ impl ExportJob {
 
     pub fn summary_key(&self) -> String {
         format!("{}summary.json", self.prefix())
+    }
+
+    /// Rows that failed a check, beside the manifest.
+    pub fn errors_key(&self) -> String {
+        format!("{}errors.csv", self.prefix())
+    }
+
+    /// One row per managed user and room in scope, beside the manifest.
+    pub fn coverage_key(&self) -> String {
+        format!("{}coverage.csv", self.prefix())
+    }
+
+    /// A part's error rows (CSV, no header), assembled into `errors.csv` by Finalize.
+    pub fn errors_part_key(&self, part: u32) -> String {
+        format!("{}parts/errors-{part:05}.csv", self.prefix())
+    }
+
+    /// A part's coverage counts (JSON), summed into `coverage.csv` by Finalize.
+    pub fn coverage_part_key(&self, part: u32) -> String {
+        format!("{}parts/coverage-{part:05}.json", self.prefix())
+    }
+
+    /// The users and rooms in scope (JSON), written by Enumerate's last pass.
+    pub fn scope_key(&self) -> String {
+        format!("{}inventory/scope.json", self.prefix())
     }
 }
 
@@ -125,6 +159,7 @@ mod tests {
             export_id: ExportId::parse("01JDZ3Q4V5W6X7Y8Z9A0B1C2D3").unwrap(),
             cutoff: Timestamp::parse("2026-11-24T10:15:30.123Z").unwrap(),
             format: ExportFormat::Csv,
+            verify_objects: true,
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::ids::{AccountId, ExportId};
-use crate::model::{Account, Attachment, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User};
+use crate::model::{Account, CatalogRow, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User};
 use crate::payloads::ExportJob;
 use crate::time::Timestamp;
 
@@ -58,13 +58,14 @@ pub trait Directory: Send + Sync {
 pub trait AttachmentCatalog: Directory {
     /// Attachments uploaded at or before `cutoff`, in upload order, one page at a time. `after` is
     /// the `next` of the previous page; `limit` caps the items read (DynamoDB still stops at 1 MB).
+    /// An item that cannot be read as an attachment is an `Err` row, not an error of the page.
     fn attachments(
         &self,
         account: &AccountId,
         cutoff: Timestamp,
         after: Option<&str>,
         limit: Option<u32>,
-    ) -> impl Future<Output = Result<Page<Attachment>>> + Send;
+    ) -> impl Future<Output = Result<Page<CatalogRow>>> + Send;
 }
 
 /// A status move and the fields that come with it.
@@ -251,6 +252,21 @@ pub trait ObjectStore: Send + Sync {
     fn presign_get(&self, key: &str, expires_in: Duration) -> impl Future<Output = Result<String>> + Send;
 }
 
+/// What HeadObject says about an attachment: its size and, where S3 holds one, its SHA-256 (hex,
+/// lower case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentHead {
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+/// The chat service's attachment buckets, read-only: the part writer checks each object before it
+/// signs its URL (DESIGN §7).
+pub trait AttachmentObjects: Send + Sync {
+    /// The object's size and stored SHA-256, or `None` if it does not exist.
+    fn head(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<AttachmentHead>>> + Send;
+}
+
 /// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the
 /// caller reuses instead of returning a new String per URL.
 pub trait UrlSigner: Send {
@@ -274,6 +290,9 @@ pub struct StateChange {
     pub attachment_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<u64>,
+    /// Rows left out of the manifest (listed in errors.csv); on delivered exports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
 }

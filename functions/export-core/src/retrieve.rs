@@ -64,6 +64,21 @@ pub struct ManifestLink {
     pub sha256: String,
 }
 
+/// The hand-out of a report beside the manifest (`errors.csv`, `coverage.csv`): a 15-minute link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportLink {
+    pub url: String,
+    pub url_expires_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Rows in the report (errors.csv: `result.errorCount`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
 /// An export as the administrator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,6 +104,12 @@ pub struct ExportView {
     pub urls_expire_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<ManifestLink>,
+    /// errors.csv, when the export has error rows (SUCCEEDED_WITH_ERRORS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ReportLink>,
+    /// coverage.csv, when the export has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<ReportLink>,
     pub retrievals: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_retrieved_at: Option<Timestamp>,
@@ -113,6 +134,8 @@ impl ExportView {
             urls_expire_at: record.result.as_ref().map(|r| r.urls_expire_at),
             result: record.result,
             manifest: None,
+            errors: None,
+            coverage: None,
             retrievals: record.retrievals,
             last_retrieved_at: record.last_retrieved_at,
         }
@@ -166,7 +189,8 @@ where
         })
     }
 
-    /// One export. For a SUCCEEDED export this hands out a manifest link: counted and logged.
+    /// One export. For a delivered export (SUCCEEDED or SUCCEEDED_WITH_ERRORS) this hands out the
+    /// manifest link and its reports' links: counted and logged.
     pub async fn get(&self, account: &AccountId, export: &ExportId, principal: &str) -> Result<ExportView> {
         self.require_account(account).await?;
         let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
@@ -183,7 +207,7 @@ where
                      Request a new export; this account can request one {when}."
                 )))
             }
-            ExportStatus::Succeeded => {
+            ExportStatus::Succeeded | ExportStatus::SucceededWithErrors => {
                 let result = view
                     .result
                     .as_ref()
@@ -199,6 +223,24 @@ where
                     bytes: result.manifest_bytes,
                     sha256: result.manifest_sha256.clone(),
                 });
+                if let Some(errors) = result.errors.as_ref().filter(|_| result.error_count > 0) {
+                    view.errors = Some(ReportLink {
+                        url: self.objects.presign_get(&errors.key, self.manifest_link).await?,
+                        url_expires_at: now.plus(self.manifest_link),
+                        bytes: Some(errors.bytes),
+                        sha256: Some(errors.sha256.clone()),
+                        rows: Some(result.error_count),
+                    });
+                }
+                if let Some(key) = &result.coverage_key {
+                    view.coverage = Some(ReportLink {
+                        url: self.objects.presign_get(key, self.manifest_link).await?,
+                        url_expires_at: now.plus(self.manifest_link),
+                        bytes: None,
+                        sha256: None,
+                        rows: None,
+                    });
+                }
                 view.retrievals += 1;
                 view.last_retrieved_at = Some(now);
                 Ok(view)
@@ -269,7 +311,8 @@ mod tests {
                     .unwrap();
             }
             match status {
-                ExportStatus::Succeeded => {
+                ExportStatus::Succeeded | ExportStatus::SucceededWithErrors => {
+                    let errors = status == ExportStatus::SucceededWithErrors;
                     let result = ExportResult {
                         attachment_count: 3,
                         total_bytes: 300,
@@ -279,6 +322,13 @@ mod tests {
                         manifest_sha256: "ab".repeat(32),
                         summary_key: "s".into(),
                         urls_expire_at: now.plus(SIX_DAYS),
+                        error_count: if errors { 2 } else { 0 },
+                        errors: errors.then(|| crate::model::ReportFile {
+                            key: format!("exports/{}/{id}/errors.csv", self.account),
+                            bytes: 99,
+                            sha256: "ef".repeat(32),
+                        }),
+                        coverage_key: errors.then(|| format!("exports/{}/{id}/coverage.csv", self.account)),
                     };
                     self.store
                         .change_status(
@@ -319,6 +369,24 @@ mod tests {
         let record = w.store.record(&w.account, &id).unwrap();
         assert_eq!(record.retrievals, 2);
         assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/other"));
+    }
+
+    #[tokio::test]
+    async fn an_export_with_errors_hands_out_its_errors_and_coverage_links_too() {
+        let w = World::new();
+        let id = w.export(ExportStatus::SucceededWithErrors).await;
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it").await.unwrap();
+        assert_eq!(view.status, ExportStatus::SucceededWithErrors);
+        assert!(view.manifest.is_some());
+        let errors = view.errors.unwrap();
+        assert!(errors.url.contains("errors.csv") && errors.url.contains("X-Amz-Expires=900"));
+        assert_eq!((errors.bytes, errors.rows), (Some(99), Some(2)));
+        assert!(view.coverage.unwrap().url.contains("coverage.csv"));
+        assert_eq!(w.store.record(&w.account, &id).unwrap().retrievals, 1);
+        // A SUCCEEDED export without error rows hands out no errors link.
+        w.clock.advance(WEEK);
+        let clean = w.export(ExportStatus::Succeeded).await;
+        assert!(w.retriever().get(&w.account, &clean, "p").await.unwrap().errors.is_none());
     }
 
     #[tokio::test]

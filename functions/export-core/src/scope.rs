@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::ids::{RoomId, UserId};
-use crate::model::{Attachment, ConversationType, Room, User};
+use crate::model::{Attachment, ConversationType, Room, UnreadableAttachment, User};
 use crate::time::Timestamp;
 
 /// Why an attachment is in or out; counted in logs so an administrator's "why is X missing?" has an
@@ -76,6 +76,34 @@ impl Scope {
 
     pub fn includes(&self, a: &Attachment) -> bool {
         self.decide(a) == Decision::InScope
+    }
+
+    /// Whether an unreadable catalog item is reported: by the same rule as far as its attributes
+    /// can be read; one whose conversation cannot be told is reported (it is the account's own
+    /// catalog, and silently leaving it out would hide it).
+    pub fn includes_unreadable(&self, u: &UnreadableAttachment) -> bool {
+        if u.deleted || u.uploaded_at.is_some_and(|t| t > self.cutoff) {
+            return false;
+        }
+        match u.conversation_type {
+            Some(ConversationType::Direct | ConversationType::Group) => {
+                UserId::parse(&u.uploader_id).map_or(true, |id| self.managed_users.contains(&id))
+            }
+            Some(ConversationType::Room) => {
+                RoomId::parse(&u.conversation_id).map_or(true, |id| self.managed_rooms.contains(&id))
+            }
+            None => true,
+        }
+    }
+
+    /// Whether `user` is a managed user (a row of coverage.csv).
+    pub fn is_managed(&self, user: &UserId) -> bool {
+        self.managed_users.contains(user)
+    }
+
+    /// Whether `room` was created by a managed user (a row of coverage.csv).
+    pub fn is_managed_room(&self, room: &RoomId) -> bool {
+        self.managed_rooms.contains(room)
     }
 }
 

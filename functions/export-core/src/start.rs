@@ -33,6 +33,8 @@ pub struct StartRequest {
     pub account_id: AccountId,
     pub client_token: Option<String>,
     pub format: ExportFormat,
+    /// Whether each object is checked (HEAD) before its URL is signed; `verifyObjects`, default true.
+    pub verify_objects: bool,
     pub requested_by: RequestedBy,
 }
 
@@ -102,13 +104,14 @@ where
         }
 
         let now = self.clock.now();
-        let record = ExportRecord::new_request(
+        let mut record = ExportRecord::new_request(
             account_id.clone(),
             request.format,
             request.requested_by.clone(),
             request.client_token.clone(),
             now,
         );
+        record.verify_objects = request.verify_objects;
         let throttle = match self.store.admit(&record, self.window).await? {
             Admission::Accepted { throttle } => throttle,
             Admission::WindowClosed { throttle } => {
@@ -252,6 +255,7 @@ mod tests {
             account_id: account.clone(),
             client_token: token.map(str::to_owned),
             format: ExportFormat::Jsonl,
+            verify_objects: true,
             requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
         }
     }

@@ -343,6 +343,7 @@ where
             account_id: account_id.clone(),
             client_token: None,
             format: ExportFormat::Csv,
+            verify_objects: true,
             requested_by: RequestedBy { principal: rule.to_owned(), via: Via::Schedule },
         };
         self.starter().start(request).await.map(|reply| Some(reply.export_id))
@@ -438,6 +439,7 @@ mod tests {
             account_id: throttled_account.clone(),
             client_token: None,
             format: ExportFormat::Csv,
+            verify_objects: true,
             requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
         };
         w.sweeper(true).starter().start(request).await.unwrap();
@@ -538,6 +540,7 @@ mod tests {
                 account_id: account.clone(),
                 client_token: None,
                 format: ExportFormat::Jsonl,
+                verify_objects: true,
                 requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
             };
             ids.push(w.sweeper(true).starter().start(request).await.unwrap().export_id);

@@ -26,6 +26,8 @@ pub struct FakeCatalog {
     pub users: Mutex<HashMap<AccountId, Vec<User>>>,
     pub rooms: Mutex<HashMap<AccountId, Vec<Room>>>,
     pub attachments: Mutex<HashMap<AccountId, Vec<Attachment>>>,
+    /// Items that cannot be read as attachments, served among the others in sort-key order.
+    pub unreadable: Mutex<HashMap<AccountId, Vec<crate::model::UnreadableAttachment>>>,
     /// Accounts whose look-up fails (a broken account for the sweep).
     pub broken: Mutex<Vec<AccountId>>,
 }
@@ -111,18 +113,39 @@ impl AttachmentCatalog for FakeCatalog {
         cutoff: Timestamp,
         after: Option<&str>,
         limit: Option<u32>,
-    ) -> Result<Page<Attachment>> {
-        let mut all: Vec<Attachment> =
-            self.attachments.lock().unwrap().get(account).cloned().unwrap_or_default();
-        all.sort_by_key(Attachment::sort_key);
-        let items: Vec<Attachment> = all
+    ) -> Result<Page<crate::model::CatalogRow>> {
+        use crate::model::{CatalogRow, catalog_row_sort_key};
+        let mut all: Vec<CatalogRow> = self
+            .attachments
+            .lock()
+            .unwrap()
+            .get(account)
+            .cloned()
+            .unwrap_or_default()
             .into_iter()
-            .filter(|a| a.uploaded_at <= cutoff)
-            .filter(|a| after.is_none_or(|after| a.sort_key().as_str() > after))
+            .map(Ok)
+            .collect();
+        all.extend(
+            self.unreadable
+                .lock()
+                .unwrap()
+                .get(account)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| Err(Box::new(u))),
+        );
+        all.sort_by_key(catalog_row_sort_key);
+        // The sort key starts with the upload time, as in the table's key condition.
+        let upper = format!("{cutoff}#~");
+        let items: Vec<CatalogRow> = all
+            .into_iter()
+            .filter(|r| catalog_row_sort_key(r) <= upper)
+            .filter(|r| after.is_none_or(|after| catalog_row_sort_key(r).as_str() > after))
             .take(limit.map_or(usize::MAX, |l| l as usize))
             .collect();
         let next = match limit {
-            Some(l) if items.len() == l as usize => items.last().map(Attachment::sort_key),
+            Some(l) if items.len() == l as usize => items.last().map(catalog_row_sort_key),
             _ => None,
         };
         Ok(Page { items, next })
@@ -273,7 +296,7 @@ impl ExportStore for FakeStore {
         self.update(account, export, |record| {
             let to = match &change {
                 StatusChange::Running { .. } => ExportStatus::Running,
-                StatusChange::Succeeded { .. } => ExportStatus::Succeeded,
+                StatusChange::Succeeded { result, .. } => result.status(),
                 StatusChange::Failed { .. } => ExportStatus::Failed,
             };
             if !record.status.can_move_to(to) {
@@ -337,7 +360,7 @@ impl ExportStore for FakeStore {
         at: Timestamp,
     ) -> Result<()> {
         self.update(account, export, |record| {
-            if record.status != ExportStatus::Succeeded {
+            if !record.status.is_delivered() {
                 return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
             }
             record.retrievals += 1;
@@ -418,6 +441,37 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
+    }
+}
+
+/// In-memory attachment buckets: objects by (bucket, key), each with its size and, if it was
+/// uploaded with one, its SHA-256. Counts the HEADs asked.
+#[derive(Default)]
+pub struct FakeAttachmentObjects {
+    pub objects: Mutex<HashMap<(String, String), crate::ports::AttachmentHead>>,
+    pub heads: std::sync::atomic::AtomicUsize,
+}
+
+impl FakeAttachmentObjects {
+    /// Stores `body` under `bucket`/`key`, with its SHA-256 as S3 would keep it if `checksum`.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8], checksum: bool) {
+        use sha2::Digest;
+        let sha256 = checksum.then(|| crate::hex::encode(&sha2::Sha256::digest(body)));
+        let head = crate::ports::AttachmentHead { size: body.len() as u64, sha256 };
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), head);
+    }
+
+    /// Stores an object that claims `sha256` whatever its body.
+    pub fn put_head(&self, bucket: &str, key: &str, size: u64, sha256: Option<&str>) {
+        let head = crate::ports::AttachmentHead { size, sha256: sha256.map(str::to_owned) };
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), head);
+    }
+}
+
+impl crate::ports::AttachmentObjects for FakeAttachmentObjects {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<crate::ports::AttachmentHead>> {
+        self.heads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned())
     }
 }
 

@@ -270,6 +270,9 @@ mod tests {
             manifest_sha256: "cd".repeat(32),
             summary_key: format!("exports/{account}/{SAMPLE_EXPORT}/summary.json"),
             urls_expire_at: at.plus(Duration::from_secs(518_400)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
         });
         let store = FakeStore::default();
         store.insert(record);

@@ -70,6 +70,8 @@ pub struct DirectRequest {
     pub client_token: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub format: Option<String>,
+    #[serde(default, deserialize_with = "present_flag")]
+    pub verify_objects: Option<bool>,
 }
 
 /// The optional POST body.
@@ -80,6 +82,8 @@ struct StartBody {
     client_token: Option<String>,
     #[serde(default, deserialize_with = "present")]
     format: Option<String>,
+    #[serde(default, deserialize_with = "present_flag")]
+    verify_objects: Option<bool>,
 }
 
 /// An optional field may be left out, but not sent as `null`: the API's schema (which API Gateway
@@ -88,12 +92,18 @@ fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<String>,
     String::deserialize(value).map(Some)
 }
 
-const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\"}";
+/// The same for a boolean (`verifyObjects`).
+fn present_flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<bool>, D::Error> {
+    bool::deserialize(value).map(Some)
+}
+
+const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\", \"verifyObjects\"?: true | false}";
 
 fn start_request(
     account_id: &str,
     client_token: Option<String>,
     format: Option<String>,
+    verify_objects: Option<bool>,
     requested_by: RequestedBy,
 ) -> Result<StartRequest, Error> {
     let account_id = AccountId::parse(account_id)?;
@@ -101,7 +111,8 @@ fn start_request(
         validate_client_token(token)?;
     }
     let format = format.as_deref().map(str::parse).transpose()?.unwrap_or(ExportFormat::Csv);
-    Ok(StartRequest { account_id, client_token, format, requested_by })
+    let verify_objects = verify_objects.unwrap_or(true);
+    Ok(StartRequest { account_id, client_token, format, verify_objects, requested_by })
 }
 
 /// start-export: direct invocations only. The caller is not known to the function (Lambda does not
@@ -131,7 +142,13 @@ where
 {
     let request: DirectRequest = gateway::direct_payload("start-export", DIRECT_SHAPE, payload)?;
     let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
-    let request = start_request(&request.account_id, request.client_token, request.format, requested_by)?;
+    let request = start_request(
+        &request.account_id,
+        request.client_token,
+        request.format,
+        request.verify_objects,
+        requested_by,
+    )?;
     let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
     to_value(&reply)
 }
@@ -170,9 +187,10 @@ where
         let account_id = gateway::path_parameter(request, "accountId");
         gateway::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
-            .unwrap_or(StartBody { client_token: None, format: None });
+            .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None });
         let requested_by = RequestedBy { principal, via: Via::Api };
-        let start = start_request(account_id, body.client_token, body.format, requested_by)?;
+        let start =
+            start_request(account_id, body.client_token, body.format, body.verify_objects, requested_by)?;
         deps.starter().start(start).await
     }
     .await;
@@ -378,6 +396,34 @@ mod tests {
         assert_eq!(throttled["statusCode"], 429);
         assert_eq!(throttled["headers"]["retry-after"], (604_800 - 60).to_string());
         assert_eq!(body(&throttled)["nextAllowedAt"], "2026-12-01T10:15:30.123Z");
+    }
+
+    /// `verifyObjects: false`, in a direct payload or an API body, reaches the record and the job
+    /// the state machine is started with; left out, it is true; `null` is refused.
+    #[tokio::test]
+    async fn verify_objects_is_carried_to_the_job_and_defaults_to_true() {
+        let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
+        for (payload, expected) in [
+            (format!(r#"{{"accountId": "{SAMPLE_ACCOUNT}", "verifyObjects": false}}"#), false),
+            (format!(r#"{{"accountId": "{SAMPLE_ACCOUNT}"}}"#), true),
+        ] {
+            let deps = deps(AccountType::Enterprise);
+            let reply = invoke_direct(&deps, &payload).await.unwrap();
+            let export = reply["exportId"].as_str().unwrap().parse().unwrap();
+            assert_eq!(deps.store.record(&account, &export).unwrap().verify_objects, expected);
+            assert_eq!(deps.workflow.started.lock().unwrap()[0].verify_objects, expected);
+        }
+        let deps = deps(AccountType::Enterprise);
+        let null = format!(r#"{{"accountId": "{SAMPLE_ACCOUNT}", "verifyObjects": null}}"#);
+        assert_eq!(invoke_direct(&deps, &null).await.unwrap_err().code(), "BadRequestException");
+
+        let mut api: Value =
+            serde_json::from_str(include_str!("../../../events/start-export-api/api-start.json")).unwrap();
+        api["body"] = Value::String(r#"{"verifyObjects": false}"#.into());
+        let reply = invoke_api(&deps, &api.to_string()).await.unwrap();
+        assert_eq!(reply["statusCode"], 202, "{reply}");
+        let export = body(&reply)["exportId"].as_str().unwrap().parse().unwrap();
+        assert!(!deps.store.record(&account, &export).unwrap().verify_objects);
     }
 
     #[tokio::test]

@@ -6,21 +6,25 @@ use std::time::Duration;
 use export_core::Error;
 use export_core::payloads::WriteManifestRequest;
 use export_core::pipeline::{Enumeration, Finisher, PartWriter};
-use export_core::ports::{Clock, ExportStore, Notifier, ObjectStore, SignerFactory};
+use export_core::ports::{AttachmentObjects, Clock, ExportStore, Notifier, ObjectStore, SignerFactory};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-pub struct Deps<S, O, N, K, F> {
+pub struct Deps<S, O, N, K, F, A> {
     pub store: S,
     pub objects: O,
+    /// The attachment buckets, for the checks before signing (HEAD only).
+    pub attachments: A,
+    /// `ATTACHMENT_BUCKETS`: the only buckets whose objects are signed.
+    pub buckets: Vec<String>,
     pub notifier: N,
     pub clock: K,
     pub signers: F,
     pub url_expiry: Duration,
 }
 
-pub async fn handler<S, O, N, K, F>(
-    deps: &Deps<S, O, N, K, F>,
+pub async fn handler<S, O, N, K, F, A>(
+    deps: &Deps<S, O, N, K, F, A>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
@@ -29,6 +33,7 @@ where
     N: Notifier,
     K: Clock,
     F: SignerFactory,
+    A: AttachmentObjects,
 {
     let request: WriteManifestRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
@@ -37,7 +42,12 @@ where
     match request {
         WriteManifestRequest::Part { job, part, signed_at } => {
             let mut signer = deps.signers.signer(signed_at).await?;
-            let writer = PartWriter { store: &deps.store, objects: &deps.objects };
+            let writer = PartWriter {
+                store: &deps.store,
+                objects: &deps.objects,
+                attachments: &deps.attachments,
+                buckets: &deps.buckets,
+            };
             let rows = writer.run(&job, part, &mut signer).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
@@ -46,7 +56,9 @@ where
                 Enumeration { part_count, listed, totals, signed_at, url_expiry: deps.url_expiry };
             let result = finisher.finalize(&job, &enumeration).await?;
             Ok(json!({
+                "status": result.status(),
                 "attachmentCount": result.attachment_count,
+                "errorCount": result.error_count,
                 "manifestKey": result.manifest_key,
                 "manifestBytes": result.manifest_bytes,
             }))
@@ -67,7 +79,9 @@ mod tests {
         Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
     };
     use export_core::ports::{ObjectStore, StatusChange};
-    use export_core::testing::{FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStore, FixedClock};
+    use export_core::testing::{
+        FakeAttachmentObjects, FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStore, FixedClock,
+    };
     use lambda_runtime::Context;
 
     use super::*;
@@ -86,7 +100,8 @@ mod tests {
         events().into_iter().find(|(n, _)| *n == name).expect("a sample event").1
     }
 
-    type TestDeps = Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory>;
+    type TestDeps =
+        Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory, FakeAttachmentObjects>;
 
     /// The sample export, RUNNING, with one inventory part of one attachment.
     pub(super) async fn deps() -> TestDeps {
@@ -132,9 +147,13 @@ mod tests {
                 .unwrap();
         line.push(b'\n');
         objects.put(&job.inventory_part_key(1), line, "application/x-ndjson", &[]).await.unwrap();
+        let attachments = FakeAttachmentObjects::default();
+        attachments.put_head("attachments-prod", "a/q3.xlsx", 2048, Some(&"ab".repeat(32)));
         Deps {
             store,
             objects,
+            attachments,
+            buckets: vec!["attachments-prod".to_owned()],
             notifier: FakeNotifier::default(),
             clock: FixedClock::at("2026-11-24T10:06:00Z"),
             signers: FakeSignerFactory,

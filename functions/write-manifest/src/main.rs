@@ -4,7 +4,7 @@
 mod handler;
 
 use export_core::adapters::PresignerFactory;
-use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3ObjectStore};
+use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3AttachmentObjects, S3ObjectStore};
 use export_core::ports::SystemClock;
 use handler::Deps;
 use lambda_runtime::service_fn;
@@ -15,6 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config)?,
         objects: S3ObjectStore::export_bucket(&sdk, &config)?,
+        attachments: S3AttachmentObjects::new(export_core::adapters::s3::client(&sdk, &config)),
+        buckets: config.attachment_buckets()?.to_vec(),
         notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(&sdk)),
         clock: SystemClock,
         // Credentials are loaded on first use, so a signing problem fails the export with a clear

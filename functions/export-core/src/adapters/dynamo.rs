@@ -15,7 +15,10 @@ use super::from_sdk;
 use crate::config::ConfigError;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, RoomId, UserId};
-use crate::model::{Account, Attachment, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow, User};
+use crate::model::{
+    Account, Attachment, CatalogRow, ExportRecord, ExportStatus, Room, Throttle, ThrottleWindow,
+    UnreadableAttachment, User,
+};
 use crate::ports::{Admission, AttachmentCatalog, Directory, ExportStore, Page, StatusChange};
 use crate::time::Timestamp;
 
@@ -306,7 +309,7 @@ impl AttachmentCatalog for DynamoCatalog {
         cutoff: Timestamp,
         after: Option<&str>,
         limit: Option<u32>,
-    ) -> Result<Page<Attachment>> {
+    ) -> Result<Page<CatalogRow>> {
         // `{cutoff}#~` sorts after every `{cutoff}#{uuid}` and before any later time: the cutoff
         // is a key condition, so nothing after it is even read.
         let upper = format!("{cutoff}#~");
@@ -326,8 +329,99 @@ impl AttachmentCatalog for DynamoCatalog {
             .await
             .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
         let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = out.items.unwrap_or_default().into_iter().map(catalog_row).collect();
         Ok(Page { items, next })
+    }
+}
+
+/// Why an attachment item cannot be read, naming attributes but never quoting a value.
+fn unreadable_detail(item: &Item) -> String {
+    const TEXT: [&str; 11] = [
+        "attachmentId",
+        "messageId",
+        "conversationId",
+        "conversationType",
+        "uploaderId",
+        "fileName",
+        "contentType",
+        "sha256",
+        "bucket",
+        "objectKey",
+        "uploadedAt",
+    ];
+    let mut problems = Vec::new();
+    match item.get("sizeBytes") {
+        Some(AttributeValue::N(n)) if n.parse::<u64>().is_ok() => {}
+        None => problems.push("sizeBytes is missing".to_owned()),
+        Some(_) => problems.push("sizeBytes is not a whole number of bytes".to_owned()),
+    }
+    for name in TEXT {
+        match item.get(name) {
+            Some(AttributeValue::S(_)) => {}
+            None => problems.push(format!("{name} is missing")),
+            Some(_) => problems.push(format!("{name} is not a string")),
+        }
+    }
+    if problems.is_empty() {
+        // Every attribute has its type: a value of the wrong form (an id, a time, a type). The
+        // parser's message quotes the value, so it is not used.
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s)) => s.as_str(),
+            _ => "",
+        };
+        type Valid = fn(&str) -> bool;
+        let ids: [(&str, Valid); 4] = [
+            ("attachmentId", |v| crate::ids::AttachmentId::parse(v).is_ok()),
+            ("messageId", |v| crate::ids::MessageId::parse(v).is_ok()),
+            ("conversationId", |v| crate::ids::ConversationId::parse(v).is_ok()),
+            ("uploaderId", |v| UserId::parse(v).is_ok()),
+        ];
+        for (name, valid) in ids {
+            if !valid(text(name)) {
+                problems.push(format!("{name} is not a valid id"));
+            }
+        }
+        if Timestamp::parse(text("uploadedAt")).is_err() {
+            problems.push("uploadedAt is not a valid time".to_owned());
+        }
+        if serde_json::from_value::<crate::model::ConversationType>(serde_json::Value::String(
+            text("conversationType").to_owned(),
+        ))
+        .is_err()
+        {
+            problems.push("conversationType is not DIRECT, GROUP or ROOM".to_owned());
+        }
+        if problems.is_empty() {
+            problems.push("the item cannot be read as an attachment".to_owned());
+        }
+    }
+    problems.join("; ")
+}
+
+/// An AttachmentsTable item as an attachment, or what can be read of it.
+fn catalog_row(item: Item) -> CatalogRow {
+    match from_item::<_, Attachment>(item.clone()) {
+        Ok(attachment) => Ok(attachment),
+        Err(_) => Err(Box::new(unreadable(&item))),
+    }
+}
+
+fn unreadable(item: &Item) -> UnreadableAttachment {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let detail = unreadable_detail(item);
+    UnreadableAttachment {
+        sort_key: text("sk"),
+        attachment_id: text("attachmentId"),
+        conversation_type: serde_json::from_value(serde_json::Value::String(text("conversationType"))).ok(),
+        conversation_id: text("conversationId"),
+        uploader_id: text("uploaderId"),
+        file_name: text("fileName"),
+        uploaded_at: Timestamp::parse(&text("uploadedAt")).ok(),
+        deleted: matches!(item.get("deleted"), Some(AttributeValue::Bool(true))),
+        detail,
     }
 }
 
@@ -622,7 +716,7 @@ impl ExportStore for DynamoExportStore {
                 vec![(":at", s(started_at.to_string()))],
             ),
             StatusChange::Succeeded { completed_at, result } => (
-                ExportStatus::Succeeded,
+                result.status(),
                 "SET #status = :to, completedAt = :at, #result = :r",
                 vec![(":at", s(completed_at.to_string())), (":r", attr(result)?)],
             ),
@@ -687,7 +781,7 @@ impl ExportStore for DynamoExportStore {
             what: "count a manifest retrieval",
             // ADD is atomic: concurrent hand-outs are all counted.
             expression: "ADD retrievals :one SET lastRetrievedAt = :at, lastRetrievedBy = :by",
-            allowed_from: &[ExportStatus::Succeeded],
+            allowed_from: &[ExportStatus::Succeeded, ExportStatus::SucceededWithErrors],
             values: vec![
                 (":one", AttributeValue::N("1".into())),
                 (":at", s(at.to_string())),
@@ -814,5 +908,58 @@ impl crate::ports::SweepLedger for DynamoSweepLedger {
             }
             Err(e) => Err(from_sdk("PutItem sweep record", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AttachmentId, ConversationId, MessageId};
+    use crate::model::ConversationType;
+
+    fn item() -> (Attachment, Item) {
+        let a = Attachment {
+            account_id: AccountId::random(),
+            attachment_id: AttachmentId::random(),
+            message_id: MessageId::random(),
+            conversation_id: ConversationId::random(),
+            conversation_type: ConversationType::Group,
+            uploader_id: UserId::random(),
+            file_name: "q3.xlsx".into(),
+            content_type: "application/vnd.ms-excel".into(),
+            size_bytes: 12,
+            sha256: "ab".repeat(32),
+            bucket: "attachments".into(),
+            object_key: "k".into(),
+            uploaded_at: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
+            deleted: false,
+        };
+        let item = items::attachment(&a).unwrap();
+        (a, item)
+    }
+
+    #[test]
+    fn an_unreadable_item_is_a_row_of_what_can_be_read_naming_attributes_not_values() {
+        let (a, item) = item();
+        assert_eq!(catalog_row(item.clone()), Ok(a.clone()));
+
+        let mut bad = item.clone();
+        bad.insert("sizeBytes".into(), s("twelve secret bytes"));
+        let row = *catalog_row(bad).unwrap_err();
+        assert_eq!(row.sort_key, a.sort_key());
+        assert_eq!(row.attachment_id, a.attachment_id.as_str());
+        assert_eq!(row.uploader_id, a.uploader_id.as_str());
+        assert_eq!(row.conversation_type, Some(ConversationType::Group));
+        assert_eq!(row.uploaded_at, Some(a.uploaded_at));
+        assert_eq!(row.detail, "sizeBytes is not a whole number of bytes");
+
+        let mut bad = item.clone();
+        bad.remove("fileName");
+        assert_eq!(catalog_row(bad).unwrap_err().detail, "fileName is missing");
+
+        let mut bad = item;
+        bad.insert("uploaderId".into(), s("\"not-an-id\""));
+        let detail = catalog_row(bad).unwrap_err().detail;
+        assert_eq!(detail, "uploaderId is not a valid id");
     }
 }

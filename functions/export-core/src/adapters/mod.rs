@@ -9,7 +9,7 @@ pub mod signing;
 
 pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
-pub use s3::S3ObjectStore;
+pub use s3::{S3AttachmentObjects, S3ObjectStore};
 pub use sfn::StepFunctionsWorkflow;
 pub use signing::PresignerFactory;
 

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use super::from_sdk;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ports::{ObjectHead, ObjectStore, UploadedPart};
+use crate::ports::{AttachmentHead, AttachmentObjects, ObjectHead, ObjectStore, UploadedPart};
 
 /// S3 deletes at most this many keys per request.
 const DELETE_BATCH: usize = 1000;
@@ -38,6 +38,44 @@ impl S3ObjectStore {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+}
+
+/// The chat service's attachment buckets, read with HeadObject only.
+#[derive(Debug, Clone)]
+pub struct S3AttachmentObjects {
+    client: Client,
+}
+
+impl S3AttachmentObjects {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl AttachmentObjects for S3AttachmentObjects {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<AttachmentHead>> {
+        let request = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
+        match request.send().await {
+            Ok(out) => Ok(Some(AttachmentHead {
+                size: out.content_length.unwrap_or(0).max(0) as u64,
+                sha256: out.checksum_sha256.as_deref().and_then(checksum_hex),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(from_sdk("HeadObject", e)),
+        }
+    }
+}
+
+/// S3's `ChecksumSHA256` (base64 of the 32-byte digest) as lower-case hex; `None` for anything else
+/// (a composite multipart checksum `…-N` is not the object's SHA-256).
+pub fn checksum_hex(base64: &str) -> Option<String> {
+    let bytes = aws_smithy_types::base64::decode(base64).ok()?;
+    (bytes.len() == 32).then(|| crate::hex::encode(&bytes))
 }
 
 /// An S3 client honouring `S3_FORCE_PATH_STYLE` (the local S3 server has no virtual hosts).
@@ -262,6 +300,18 @@ fn copy_source(bucket: &str, key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::checksum_hex;
+
+    #[test]
+    fn a_checksum_is_hex_only_when_it_is_a_whole_sha256() {
+        // SHA-256 of "abc".
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(checksum_hex("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=").as_deref(), Some(hex));
+        assert_eq!(checksum_hex("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=-3"), None);
+        assert_eq!(checksum_hex("AAAA"), None);
+        assert_eq!(checksum_hex("not base64!"), None);
+    }
+
     #[test]
     fn copy_source_encodes_everything_but_unreserved_and_slash() {
         assert_eq!(super::copy_source("b", "exports/a b/ü+%.csv"), "b/exports/a%20b/%C3%BC%2B%25.csv");

@@ -10,6 +10,7 @@ use crate::manifest::InventoryLine;
 use crate::model::{ConversationType, TypeTotals};
 use crate::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
 use crate::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore, StatusChange};
+use crate::reports::{ScopeEntry, ScopeList, UnreadableLine};
 use crate::scope::Scope;
 
 /// The Enumerate step.
@@ -56,6 +57,20 @@ where
         let users = self.catalog.users(&job.account_id).await?;
         let rooms = self.catalog.rooms(&job.account_id).await?;
         let scope = Scope::new(job.cutoff, &users, &rooms);
+        let scope_list = ScopeList {
+            users: users
+                .iter()
+                .filter_map(|u| Some((u.user_id.clone()?, u)))
+                .filter(|(id, _)| scope.is_managed(id))
+                .map(|(id, u)| ScopeEntry { id: id.to_string(), name: u.email.clone() })
+                .collect(),
+            rooms: rooms
+                .iter()
+                .filter_map(|r| Some((r.room_id.clone()?, r)))
+                .filter(|(id, _)| scope.is_managed_room(id))
+                .map(|(id, r)| ScopeEntry { id: id.to_string(), name: r.name.clone() })
+                .collect(),
+        };
         let directory: HashMap<UserId, (String, bool)> =
             users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
         let room_names: HashMap<RoomId, String> =
@@ -80,7 +95,39 @@ where
         loop {
             let page =
                 self.catalog.attachments(&job.account_id, job.cutoff, page_cursor.as_deref(), None).await?;
-            for attachment in page.items {
+            for row in page.items {
+                let attachment = match row {
+                    Ok(attachment) => attachment,
+                    Err(unreadable) => {
+                        // Reported in errors.csv by the part writer, never signed.
+                        if !scope.includes_unreadable(&unreadable) {
+                            continue;
+                        }
+                        last_sort_key = unreadable.sort_key.clone();
+                        serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
+                            .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
+                        part.push(b'\n');
+                        part_lines += 1;
+                        if part_lines == self.part_items {
+                            self.write_part(
+                                job,
+                                &mut out,
+                                &mut part,
+                                part_lines,
+                                &last_sort_key,
+                                &pending_totals,
+                            )
+                            .await?;
+                            part_lines = 0;
+                            slowest_part = slowest_part.max(part_started.elapsed());
+                            part_started = Instant::now();
+                            if remaining() < (slowest_part * 2).max(Duration::from_secs(5)) {
+                                return Ok(out);
+                            }
+                        }
+                        continue;
+                    }
+                };
                 if !scope.includes(&attachment) {
                     continue;
                 }
@@ -123,6 +170,15 @@ where
         if part_lines > 0 {
             self.write_part(job, &mut out, &mut part, part_lines, &last_sort_key, &pending_totals).await?;
         }
+        // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
+        self.objects
+            .put(
+                &job.scope_key(),
+                serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?,
+                "application/json",
+                &[],
+            )
+            .await?;
         out.done = true;
         out.parts = (1..=out.part_count).collect();
         out.signed_at = Some(self.clock.now());

@@ -9,10 +9,13 @@ use sha2::{Digest, Sha256};
 use super::{EXPIRY_METADATA, MIN_MULTIPART_PART};
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::manifest::{Summary, SummaryManifest, empty_manifest};
-use crate::model::{ConversationType, ExportRecord, ExportResult, ExportStatus, FailureInfo, TypeTotals};
+use crate::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest};
+use crate::model::{
+    ConversationType, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, TypeTotals,
+};
 use crate::payloads::{ExportJob, StepError};
 use crate::ports::{Clock, ExportStore, Notifier, ObjectStore, StateChange, StatusChange, UploadedPart};
+use crate::reports::{Coverage, PartReport, ScopeEntry, ScopeList, coverage_csv, errors_header};
 use crate::time::Timestamp;
 
 /// What Finalize knows from the enumeration.
@@ -50,7 +53,7 @@ where
             .get(&job.account_id, &job.export_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("export {} not found", job.export_id)))?;
-        if record.status == ExportStatus::Succeeded
+        if record.status.is_delivered()
             && let Some(result) = record.result
         {
             // A retried or duplicate Finalize: the work is done; only tidy up.
@@ -65,12 +68,46 @@ where
         }
 
         let (manifest_bytes, manifest_sha256, urls_expire_at) = self.assemble(job, enumeration).await?;
-        let attachment_count = enumeration.listed;
-        // Saturating: the counts come from the step input.
-        let total_bytes = enumeration.totals.values().fold(0u64, |sum, t| sum.saturating_add(t.bytes));
+        // The parts' reports, summed: memory is one entry per user and room, not per attachment.
+        let mut sums = PartReport::default();
+        for part in 1..=enumeration.part_count {
+            let raw = self.objects.get(&job.coverage_part_key(part)).await?;
+            let report: PartReport = serde_json::from_slice(&raw)
+                .map_err(|e| Error::Internal(format!("report of part {part}: {e}")))?;
+            sums.add(&report);
+        }
+        let (errors_bytes, errors_sha256) = self
+            .concatenate(
+                &job.errors_key(),
+                "text/csv; charset=utf-8",
+                errors_header()?,
+                (1..=enumeration.part_count).map(|p| job.errors_part_key(p)).collect(),
+            )
+            .await?;
+        let scope: ScopeList = match self.objects.get(&job.scope_key()).await {
+            Ok(raw) => {
+                serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("scope list: {e}")))?
+            }
+            Err(Error::NotFound(_)) => ScopeList::default(),
+            Err(e) => return Err(e),
+        };
+        let coverage = coverage_csv(&scope, &sums)?;
+        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &[]).await?;
+
+        let attachment_count = sums.rows;
+        let error_count = sums.errors;
+        let by_conversation_type = sums.by_conversation_type.clone();
+        // Saturating: sizes come from the catalog.
+        let total_bytes = by_conversation_type.values().fold(0u64, |sum, t| sum.saturating_add(t.bytes));
         let lines =
             attachment_count.saturating_add(u64::from(record.format == crate::model::ExportFormat::Csv));
         let now = self.clock.now();
+        let errors = ReportFile { key: job.errors_key(), bytes: errors_bytes, sha256: errors_sha256 };
+        let with_files = |entries: &[ScopeEntry], sums: &BTreeMap<String, Coverage>| {
+            entries.iter().filter(|e| sums.get(&e.id).is_some_and(|c| c.files > 0)).count() as u64
+        };
+        let users_with_files = with_files(&scope.users, &sums.users);
+        let rooms_with_files = with_files(&scope.rooms, &sums.rooms);
         let summary = Summary {
             account_id: job.account_id.clone(),
             export_id: job.export_id,
@@ -79,13 +116,25 @@ where
             urls_expire_at,
             attachment_count,
             total_bytes,
-            by_conversation_type: enumeration.totals.clone(),
+            by_conversation_type: by_conversation_type.clone(),
             manifest: SummaryManifest {
                 key: job.manifest_key(),
                 format: record.format,
                 bytes: manifest_bytes,
                 lines,
                 sha256: manifest_sha256.clone(),
+            },
+            error_count,
+            objects_checked: job.verify_objects,
+            errors: errors.clone(),
+            coverage: SummaryCoverage {
+                key: job.coverage_key(),
+                users: scope.users.len() as u64,
+                users_with_files,
+                users_without_files: scope.users.len() as u64 - users_with_files,
+                rooms: scope.rooms.len() as u64,
+                rooms_with_files,
+                rooms_without_files: scope.rooms.len() as u64 - rooms_with_files,
             },
         };
         let summary_json =
@@ -95,12 +144,15 @@ where
         let result = ExportResult {
             attachment_count,
             total_bytes,
-            by_conversation_type: enumeration.totals.clone(),
+            by_conversation_type,
             manifest_key: job.manifest_key(),
             manifest_bytes,
             manifest_sha256,
             summary_key: job.summary_key(),
             urls_expire_at,
+            error_count,
+            errors: Some(errors),
+            coverage_key: Some(job.coverage_key()),
         };
         let change = StatusChange::Succeeded { completed_at: now, result: result.clone() };
         match self.store.change_status(&job.account_id, &job.export_id, change).await {
@@ -112,78 +164,105 @@ where
         self.remove_intermediates(job).await?;
         tracing::info!(
             account = %job.account_id, export = %job.export_id, attachments = attachment_count,
-            manifest_bytes, "export succeeded"
+            errors = error_count, manifest_bytes, "export succeeded"
         );
-        self.announce(&record, ExportStatus::Succeeded, now, Some(&result), None).await;
+        self.announce(&record, result.status(), now, Some(&result), None).await;
         Ok(result)
     }
 
     async fn is_succeeded(&self, job: &ExportJob) -> Result<bool> {
         let record = self.store.get(&job.account_id, &job.export_id).await?;
-        Ok(record.is_some_and(|r| r.status == ExportStatus::Succeeded))
+        Ok(record.is_some_and(|r| r.status.is_delivered()))
     }
 
-    /// Concatenates the manifest parts in order into the manifest, copying parts server-side where
-    /// S3 allows (every part but the last must be at least 5 MiB) and re-uploading small ones in
-    /// groups. Returns its size, SHA-256, and the earliest expiry of its URLs.
+    /// Concatenates the manifest parts in order into the manifest. Returns its size, SHA-256, and
+    /// the earliest expiry of its URLs.
     async fn assemble(&self, job: &ExportJob, enumeration: &Enumeration) -> Result<(u64, String, Timestamp)> {
-        let key = job.manifest_key();
-        let content_type = job.format.content_type();
         let mut urls_expire_at = enumeration.signed_at.plus(enumeration.url_expiry);
-        if enumeration.part_count == 0 {
-            let body = empty_manifest(job.format)?;
-            let digest = hex::encode(&Sha256::digest(&body));
-            let size = body.len() as u64;
-            self.objects.put(&key, body, content_type, &[]).await?;
-            return Ok((size, digest, urls_expire_at));
+        let mut part_keys = Vec::with_capacity(enumeration.part_count as usize);
+        for part in 1..=enumeration.part_count {
+            let part_key = job.manifest_part_key(part);
+            let head = self
+                .objects
+                .head(&part_key)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("manifest part {part} is missing")))?;
+            if let Some(expiry) = head.metadata.get(EXPIRY_METADATA).and_then(|t| Timestamp::parse(t).ok()) {
+                urls_expire_at = urls_expire_at.min(expiry);
+            }
+            part_keys.push(part_key);
         }
-        let upload = self.objects.start_multipart(&key, content_type).await?;
+        let start = if enumeration.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
+        let (size, digest) =
+            self.concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys).await?;
+        Ok((size, digest, urls_expire_at))
+    }
+
+    /// Writes `start` followed by the objects `part_keys` in order as the object `key`, copying
+    /// parts server-side where S3 allows (every part but the last must be at least 5 MiB) and
+    /// re-uploading small ones in groups; empty parts are skipped. Returns its size and SHA-256.
+    /// Memory stays one part (plus a group below 5 MiB).
+    async fn concatenate(
+        &self,
+        key: &str,
+        content_type: &str,
+        start: Vec<u8>,
+        part_keys: Vec<String>,
+    ) -> Result<(u64, String)> {
+        if part_keys.is_empty() {
+            let digest = hex::encode(&Sha256::digest(&start));
+            let size = start.len() as u64;
+            self.objects.put(key, start, content_type, &[]).await?;
+            return Ok((size, digest));
+        }
+        let upload = self.objects.start_multipart(key, content_type).await?;
         let assembled = async {
             let mut hasher = Sha256::new();
-            let mut size = 0u64;
+            hasher.update(&start);
+            let mut size = start.len() as u64;
             let mut uploaded: Vec<UploadedPart> = Vec::new();
-            let mut pending: Vec<u8> = Vec::new();
-            for part in 1..=enumeration.part_count {
-                let part_key = job.manifest_part_key(part);
-                let head = self
-                    .objects
-                    .head(&part_key)
-                    .await?
-                    .ok_or_else(|| Error::Internal(format!("manifest part {part} is missing")))?;
-                if let Some(expiry) =
-                    head.metadata.get(EXPIRY_METADATA).and_then(|t| Timestamp::parse(t).ok())
-                {
-                    urls_expire_at = urls_expire_at.min(expiry);
-                }
+            let mut pending: Vec<u8> = start;
+            let count = part_keys.len();
+            for (i, part_key) in part_keys.iter().enumerate() {
                 // Read for the SHA-256 (streamed part by part; memory stays one part).
-                let bytes = self.objects.get(&part_key).await?;
+                let bytes = self.objects.get(part_key).await?;
+                let last = i + 1 == count;
+                if bytes.is_empty() {
+                    continue;
+                }
                 hasher.update(&bytes);
                 size += bytes.len() as u64;
-                let last = part == enumeration.part_count;
                 let number = uploaded.len() as i32 + 1;
                 if pending.is_empty() && (bytes.len() >= MIN_MULTIPART_PART || last) {
-                    uploaded.push(self.objects.upload_part_copy(&key, &upload, number, &part_key).await?);
+                    uploaded.push(self.objects.upload_part_copy(key, &upload, number, part_key).await?);
                 } else {
                     pending.extend_from_slice(&bytes);
-                    if pending.len() >= MIN_MULTIPART_PART || last {
+                    if pending.len() >= MIN_MULTIPART_PART {
                         let body = std::mem::take(&mut pending);
-                        uploaded.push(self.objects.upload_part(&key, &upload, number, body).await?);
+                        uploaded.push(self.objects.upload_part(key, &upload, number, body).await?);
                     }
                 }
             }
-            self.objects.complete_multipart(&key, &upload, uploaded).await?;
+            if !pending.is_empty() {
+                let number = uploaded.len() as i32 + 1;
+                uploaded.push(self.objects.upload_part(key, &upload, number, pending).await?);
+            }
+            if uploaded.is_empty() {
+                // Every part was empty (and so is `start`): an empty object.
+                self.objects.abort_multipart(key, &upload).await?;
+                self.objects.put(key, Vec::new(), content_type, &[]).await?;
+            } else {
+                self.objects.complete_multipart(key, &upload, uploaded).await?;
+            }
             Ok::<_, Error>((size, hex::encode(&hasher.finalize())))
         }
         .await;
-        match assembled {
-            Ok((size, digest)) => Ok((size, digest, urls_expire_at)),
-            Err(e) => {
-                if let Err(abort) = self.objects.abort_multipart(&key, &upload).await {
-                    tracing::warn!(error = %abort, "could not abort the manifest upload; the bucket lifecycle will");
-                }
-                Err(e)
-            }
+        if assembled.is_err()
+            && let Err(abort) = self.objects.abort_multipart(key, &upload).await
+        {
+            tracing::warn!(error = %abort, "could not abort an upload; the bucket lifecycle will");
         }
+        assembled
     }
 
     async fn remove_intermediates(&self, job: &ExportJob) -> Result<()> {
@@ -250,6 +329,7 @@ where
             completed_at: at,
             attachment_count: result.map(|r| r.attachment_count),
             total_bytes: result.map(|r| r.total_bytes),
+            error_count: result.map(|r| r.error_count),
             error_code: error_code.map(str::to_owned),
         };
         if let Err(e) = self.notifier.publish(&change).await {

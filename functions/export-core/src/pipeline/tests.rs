@@ -14,7 +14,9 @@ use crate::model::{ConversationType, FailureInfo};
 use crate::payloads::{EnumerateRequest, EnumerateResponse, StepError};
 use crate::ports::Admission;
 use crate::ports::Clock;
-use crate::testing::{FakeCatalog, FakeNotifier, FakeObjectStore, FakeSigner, FakeStore, FixedClock};
+use crate::testing::{
+    FakeAttachmentObjects, FakeCatalog, FakeNotifier, FakeObjectStore, FakeSigner, FakeStore, FixedClock,
+};
 use crate::time::Timestamp;
 
 const SIX_DAYS: Duration = Duration::from_secs(518_400);
@@ -27,6 +29,9 @@ struct World {
     clock: FixedClock,
     job: ExportJob,
     in_scope: Vec<Attachment>,
+    /// The attachment bucket "attachments": every in-scope object, with the catalog's size.
+    attachments: FakeAttachmentObjects,
+    buckets: Vec<String>,
 }
 
 /// An account with `n` in-scope attachments (DIRECT by a managed user, and ROOM in a managed
@@ -72,6 +77,10 @@ async fn world(n: usize, format: ExportFormat) -> World {
         all.push(out);
     }
     catalog.attachments.lock().unwrap().insert(account.clone(), all);
+    let attachments = FakeAttachmentObjects::default();
+    for a in &in_scope {
+        attachments.put_head(&a.bucket, &a.object_key, a.size_bytes, None);
+    }
     let store = FakeStore::default();
     let record = ExportRecord::new_request(
         account,
@@ -93,6 +102,8 @@ async fn world(n: usize, format: ExportFormat) -> World {
         clock,
         job,
         in_scope,
+        attachments,
+        buckets: vec!["attachments".to_owned()],
     }
 }
 
@@ -129,7 +140,12 @@ impl World {
     }
 
     async fn write_parts(&self, e: &EnumerateResponse) {
-        let writer = PartWriter { store: &self.store, objects: &self.objects };
+        let writer = PartWriter {
+            store: &self.store,
+            objects: &self.objects,
+            attachments: &self.attachments,
+            buckets: &self.buckets,
+        };
         let mut signer = FakeSigner { expires_at: e.signed_at.unwrap().plus(SIX_DAYS) };
         for part in &e.parts {
             writer.run(&self.job, *part, &mut signer).await.unwrap();
@@ -264,7 +280,13 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     assert_eq!(summary.manifest.sha256, result.manifest_sha256);
 
     let keys: Vec<String> = w.objects.objects.lock().unwrap().keys().cloned().collect();
-    assert_eq!(keys, vec![w.job.manifest_key(), w.job.summary_key()], "intermediates removed");
+    assert_eq!(
+        keys,
+        vec![w.job.manifest_key(), w.job.coverage_key(), w.job.errors_key(), w.job.summary_key()],
+        "intermediates removed"
+    );
+    assert_eq!(w.object(&w.job.errors_key()), crate::reports::errors_header().unwrap());
+    assert_eq!((result.error_count, summary.error_count, summary.objects_checked), (0, 0, true));
     let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
     assert_eq!(record.status, ExportStatus::Succeeded);
     assert_eq!(record.result.as_ref(), Some(&result));
@@ -352,4 +374,181 @@ fn failures_read_well() {
     assert!(timeout.message.contains("took too long"));
     let opaque = describe_failure(&StepError { error: "Weird".into(), cause: Some("not json".into()) });
     assert_eq!(opaque.message, "The export failed (Weird).");
+}
+
+/// The world's export with every kind of bad row: one missing object, one size mismatch, one
+/// object in a foreign bucket, one checksum mismatch and one unreadable catalog item; plus a
+/// managed user and a managed room without any file. Returns the ids of the bad rows by problem.
+fn spoil(w: &World) -> Vec<(String, &'static str)> {
+    let a = &w.in_scope;
+    w.attachments.objects.lock().unwrap().remove(&(a[0].bucket.clone(), a[0].object_key.clone()));
+    w.attachments.put_head(&a[1].bucket, &a[1].object_key, a[1].size_bytes + 1, None);
+    {
+        let mut catalog = w.catalog.attachments.lock().unwrap();
+        let row = catalog
+            .get_mut(&w.job.account_id)
+            .unwrap()
+            .iter_mut()
+            .find(|r| r.attachment_id == a[2].attachment_id)
+            .unwrap();
+        row.bucket = "someone-elses-bucket".into();
+    }
+    w.attachments.put_head("someone-elses-bucket", &a[2].object_key, a[2].size_bytes, None);
+    w.attachments.put_head(&a[4].bucket, &a[4].object_key, a[4].size_bytes, Some(&"ff".repeat(32)));
+    // The catalog's own SHA-256 matches where S3 has one.
+    w.attachments.put_head(
+        &a[5].bucket,
+        &a[5].object_key,
+        a[5].size_bytes,
+        Some(&a[5].sha256.to_uppercase()),
+    );
+    let unreadable = crate::model::UnreadableAttachment {
+        sort_key: format!("{}#{}", a[3].uploaded_at, "99999999-9999-4999-8999-999999999999"),
+        attachment_id: "99999999-9999-4999-8999-999999999999".into(),
+        conversation_type: Some(ConversationType::Direct),
+        conversation_id: a[3].conversation_id.to_string(),
+        uploader_id: a[3].uploader_id.to_string(),
+        file_name: "=cmd|' /C calc'!A0".into(),
+        uploaded_at: Some(a[3].uploaded_at),
+        deleted: false,
+        detail: "sizeBytes is not a whole number of bytes".into(),
+    };
+    w.catalog.unreadable.lock().unwrap().insert(w.job.account_id.clone(), vec![unreadable]);
+    let idle = w.catalog.add_user(&w.job.account_id, true);
+    w.catalog.add_room(&w.job.account_id, &idle);
+    vec![
+        (a[0].attachment_id.to_string(), "missing-object"),
+        (a[1].attachment_id.to_string(), "size-mismatch"),
+        (a[2].attachment_id.to_string(), "foreign-bucket"),
+        ("99999999-9999-4999-8999-999999999999".to_owned(), "unreadable-row"),
+        (a[4].attachment_id.to_string(), "checksum-mismatch"),
+    ]
+}
+
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
+    let w = world(8, ExportFormat::Csv).await;
+    let bad = spoil(&w);
+    let e = w.enumerate_all(3).await;
+    assert_eq!(e.listed, 9, "eight attachments and the unreadable item");
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+
+    // Every other row is in the manifest, signed; no bad row is.
+    let good: Vec<&Attachment> =
+        w.in_scope.iter().filter(|a| !bad.iter().any(|(id, _)| *id == a.attachment_id.as_str())).collect();
+    let manifest = csv_rows(&w.object(&w.job.manifest_key()));
+    let ids: Vec<&str> = manifest.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, good.iter().map(|a| a.attachment_id.as_str()).collect::<Vec<_>>());
+    assert_eq!(result.attachment_count, 4);
+    assert_eq!(result.total_bytes, good.iter().map(|a| a.size_bytes).sum::<u64>());
+
+    // errors.csv: exactly the bad rows, in upload order, with their codes, guarded, no URL.
+    let errors_body = w.object(&w.job.errors_key());
+    let text = String::from_utf8(errors_body.clone()).unwrap();
+    assert!(text.starts_with("attachment_id,conversation_id,uploader_id,file_name,problem,detail\r\n"));
+    assert!(!text.contains("https://"), "{text}");
+    let errors = csv_rows(&errors_body);
+    let mut listed: Vec<(String, String)> = errors.iter().map(|r| (r[0].clone(), r[4].clone())).collect();
+    let mut expected: Vec<(String, String)> =
+        bad.iter().map(|(id, code)| (id.clone(), (*code).to_owned())).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let unreadable = errors.iter().find(|r| r[4] == "unreadable-row").unwrap();
+    assert_eq!(unreadable[3], "'=cmd|' /C calc'!A0", "the formula guard applies");
+    assert!(errors.iter().find(|r| r[4] == "size-mismatch").unwrap()[5].contains("bytes"));
+
+    assert_eq!(result.error_count, 5);
+    let errors_file = result.errors.clone().unwrap();
+    assert_eq!(errors_file.bytes, errors_body.len() as u64);
+    assert_eq!(errors_file.sha256, hex::encode(&Sha256::digest(&errors_body)));
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.status, ExportStatus::SucceededWithErrors);
+    let published = w.notifier.published.lock().unwrap().clone();
+    assert_eq!(published[0].status, ExportStatus::SucceededWithErrors);
+    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window is used");
+
+    // coverage.csv: every managed user and managed room, the idle ones with zeros.
+    let coverage = csv_rows(&w.object(&w.job.coverage_key()));
+    let users: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "user").collect();
+    let rooms: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "room").collect();
+    assert_eq!((users.len(), rooms.len()), (2, 2), "{coverage:?}");
+    let uploader = w.in_scope[0].uploader_id.as_str();
+    let busy = users.iter().find(|r| r[1] == uploader).unwrap();
+    let first = good.iter().map(|a| a.uploaded_at).min().unwrap().to_string();
+    let last = good.iter().map(|a| a.uploaded_at).max().unwrap().to_string();
+    let bytes = good.iter().map(|a| a.size_bytes).sum::<u64>().to_string();
+    assert_eq!(busy[3..], ["4".to_owned(), bytes, first, last, "5".to_owned()]);
+    let idle = users.iter().find(|r| r[1] != uploader).unwrap();
+    assert_eq!(idle[3..], ["0", "0", "", "", "0"]);
+    let room = w.in_scope[0].conversation_id.as_str();
+    let room_files: Vec<&&Attachment> =
+        good.iter().filter(|a| a.conversation_type == ConversationType::Room).collect();
+    let busy_room = rooms.iter().find(|r| r[1] == room).unwrap();
+    assert_eq!(busy_room[2], "R");
+    assert_eq!(busy_room[3], room_files.len().to_string());
+    assert_eq!(busy_room[7], "1", "the missing object of a[0] was in the room");
+    let idle_room = rooms.iter().find(|r| r[1] != room).unwrap();
+    assert_eq!(idle_room[3..], ["0", "0", "", "", "0"]);
+
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!((summary.error_count, summary.objects_checked), (5, true));
+    assert_eq!(
+        (summary.coverage.users, summary.coverage.users_with_files, summary.coverage.users_without_files),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        (summary.coverage.rooms, summary.coverage.rooms_with_files, summary.coverage.rooms_without_files),
+        (2, 1, 1)
+    );
+    // A retried Finalize of the delivered export changes nothing.
+    assert_eq!(w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap(), result);
+}
+
+#[tokio::test]
+async fn a_retried_part_rewrites_the_same_errors_and_counts_them_once() {
+    let w = world(8, ExportFormat::Jsonl).await;
+    spoil(&w);
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    let first: Vec<Vec<u8>> = (1..=e.part_count).map(|p| w.object(&w.job.errors_part_key(p))).collect();
+    w.write_parts(&e).await;
+    let again: Vec<Vec<u8>> = (1..=e.part_count).map(|p| w.object(&w.job.errors_part_key(p))).collect();
+    assert_eq!(first, again);
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!((result.attachment_count, result.error_count), (4, 5));
+    let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
+    assert_eq!(manifest.lines().count(), 4, "JSON Lines: the good rows only");
+}
+
+#[tokio::test]
+async fn without_object_checks_only_the_bucket_is_checked() {
+    let mut w = world(8, ExportFormat::Csv).await;
+    let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    record.verify_objects = false;
+    w.store.insert(record.clone());
+    w.job = ExportJob::from(&record);
+    assert!(!w.job.verify_objects);
+    spoil(&w);
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    assert_eq!(w.attachments.heads.load(std::sync::atomic::Ordering::SeqCst), 0, "no HEAD at all");
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let errors = csv_rows(&w.object(&w.job.errors_key()));
+    let mut codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
+    codes.sort();
+    assert_eq!(codes, ["foreign-bucket", "unreadable-row"]);
+    assert_eq!((result.attachment_count, result.error_count), (7, 2));
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert!(!summary.objects_checked, "the summary says the objects were not checked");
 }
