@@ -1,6 +1,8 @@
 //! The `attachment-export` command against the local stack: seeding limits, and downloading a real
 //! export's files with resume, SHA-256 verification, expired URLs and hostile names.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use attachment_export_cli::seed::{
     MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_MESSAGE, MAX_MESSAGE_BYTES, SeedOptions, SeedReport,
     SeedTarget, SizeProfile, seed,
 };
+use common::write_manifest;
 use export_core::Timestamp;
 use export_core::ports::{AttachmentCatalog, Directory, ObjectStore};
 use integration_tests::Stack;
@@ -161,32 +164,6 @@ async fn a_killed_download_resumes_and_every_file_is_verified_and_contained() {
     assert_eq!((again.downloaded, again.skipped as usize), (1, entries.len() - 1));
     assert_eq!(integration_tests::sha256_hex(&std::fs::read(&victim).unwrap()), entries[0].sha256);
     std::fs::remove_dir_all(&out).unwrap();
-}
-
-fn write_manifest(path: &Path, entries: &[Entry]) {
-    let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record([
-        "attachment_id",
-        "conversation_type",
-        "conversation_id",
-        "file_name",
-        "size_bytes",
-        "sha256",
-        "url",
-    ])
-    .unwrap();
-    for e in entries {
-        w.write_record([
-            &e.attachment_id,
-            &e.conversation_type,
-            &e.conversation_id,
-            &e.file_name,
-            &e.size_bytes.to_string(),
-            &e.sha256,
-            &e.url,
-        ])
-        .unwrap();
-    }
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //!
 //! No local stack: each test runs its own tiny HTTP/1.1 server on 127.0.0.1 with canned answers.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attachment_export_cli::download::{DownloadOptions, DownloadReport, Entry, download, local_path};
+use common::write_manifest;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -150,34 +153,6 @@ fn failure<'a>(report: &'a DownloadReport, e: &Entry) -> &'a str {
         .find(|f| f.attachment_id == e.attachment_id)
         .unwrap_or_else(|| panic!("{report:?}"))
         .reason
-}
-
-fn write_manifest(path: &Path, entries: &[Entry]) {
-    let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record([
-        "attachment_id",
-        "conversation_type",
-        "conversation_id",
-        "file_name",
-        "size_bytes",
-        "sha256",
-        "url",
-    ])
-    .unwrap();
-    for e in entries {
-        let size = e.size_bytes.to_string();
-        w.write_record([
-            &e.attachment_id,
-            &e.conversation_type,
-            &e.conversation_id,
-            &e.file_name,
-            &size,
-            &e.sha256,
-            &e.url,
-        ])
-        .unwrap();
-    }
-    w.flush().unwrap();
 }
 
 /// Runs the binary under `umask 000` (so only explicit modes can make anything private).

@@ -98,16 +98,23 @@ where
     K: Clock,
 {
     let request: DirectRequest = gateway::direct_payload("retrieve-export", DIRECT_SHAPE, payload)?;
-    let max_results = request.max_results.map(|n| n.to_string());
-    direct(
-        deps,
-        &request.account_id,
-        request.export_id.as_deref(),
-        max_results.as_deref(),
-        request.next_token.as_deref(),
-    )
-    .await
-    .map_err(Error::into_api)
+    let reply = async {
+        let account = AccountId::parse(&request.account_id)?;
+        match request.export_id.as_deref() {
+            Some(id) => {
+                let export = ExportId::parse(id)?;
+                to_value(&deps.retriever().get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
+            }
+            None => {
+                // The same validation as the API's query string.
+                let max_results = request.max_results.map(|n| n.to_string());
+                let query = ListQuery::parse(max_results.as_deref(), request.next_token.as_deref())?;
+                to_value(&deps.retriever().list(&account, &query).await?)
+            }
+        }
+    };
+    // Only the API's documented codes leave the function (internal kinds become ServiceFailure).
+    reply.await.map_err(Error::into_api)
 }
 
 /// retrieve-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
@@ -123,31 +130,6 @@ where
 {
     let request = gateway::api_event("retrieve-export-api", event.payload)?;
     to_value(&to_proxy_response(api(deps, &request).await))
-}
-
-async fn direct<C, S, O, K>(
-    deps: &Deps<C, S, O, K>,
-    account_id: &str,
-    export_id: Option<&str>,
-    max_results: Option<&str>,
-    next_token: Option<&str>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
-    let account = AccountId::parse(account_id)?;
-    match export_id {
-        Some(id) => {
-            let export = ExportId::parse(id)?;
-            to_value(&deps.retriever().get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
-        }
-        None => {
-            to_value(&deps.retriever().list(&account, &ListQuery::parse(max_results, next_token)?).await?)
-        }
-    }
 }
 
 async fn api<C, S, O, K>(deps: &Deps<C, S, O, K>, request: &ApiGatewayProxyRequest) -> HttpReply
