@@ -52,6 +52,26 @@ expected="$(field expectedInExport <<<"$seed_json")"
 echo "   account $account: $(field users <<<"$seed_json") users ($(field managedUsers <<<"$seed_json") managed), $(field rooms <<<"$seed_json") rooms, $(field attachments <<<"$seed_json") attachments ($(field deleted <<<"$seed_json") deleted)"
 echo "   the scope rule says an export must list $expected of them"
 
+echo "   console users (the local Cognito user pool) in $OUT/console-users.json:"
+# An administrator of the demo account, a retrieve-only user of it, an administrator of the Team
+# account (the "other account"). Replaced on every run: their accounts are new each time.
+mkdir -p "$OUT"
+users=()
+while read -r username account_id groups; do
+    users+=("$(.local/venv/bin/python infra/local/console_users.py create --replace \
+        --username "$username" --account-id "$account_id" --groups "$groups")")
+done <<USERS
+demo-admin $account StartDataExport,RetrieveDataExport
+demo-auditor $account RetrieveDataExport
+other-admin $team StartDataExport,RetrieveDataExport
+USERS
+(umask 077; printf '%s\n' "${users[@]}" | python3 -c 'import json,sys; json.dump([json.loads(l) for l in sys.stdin], sys.stdout, indent=2)' \
+    > "$OUT/console-users.json")
+chmod 600 "$OUT/console-users.json"
+for user in "${users[@]}"; do
+    python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print("   console user %s: account %s, groups %s" % (u["username"], u["accountId"], ",".join(u["groups"])))' "$user"
+done
+
 say "2. A Team account is refused, with guidance"
 $CLI start --account-id "$team" 2>&1 | sed 's/^/   /' || true
 
@@ -78,3 +98,7 @@ say "7. A second request inside the 7-day window is refused"
 $CLI start --account-id "$account" 2>&1 | sed 's/^/   /' && { echo "   expected a refusal" >&2; exit 1; } || true
 
 say "Done in $((SECONDS - demo_started))s: $listed files in $OUT/files (originals' names in $OUT/files/index.csv)"
+
+say "The console: $CONSOLE_URL"
+echo "   sign in as $(field username <<<"${users[0]}") with the password $(field password <<<"${users[0]}")"
+echo "   (all three users: $OUT/console-users.json; KEEP=1 make demo leaves the stack running to try it)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the four functions for Lambda (arm64, cargo-lambda) and deploys the stack with SAM
+# Builds the seven functions for Lambda (arm64, cargo-lambda) and deploys the stack with SAM
 # (docs/DEPLOY.md). With no arguments the deploy is guided: SAM asks for the stack name, region and
 # parameters, and offers to save the answers in samconfig.toml. Arguments are passed to
 # `sam deploy` instead of --guided, e.g. `scripts/deploy.sh --config-env prod`.
@@ -52,9 +52,22 @@ echo "deploy: deploying as $identity"
 echo "deploy: sam build (cargo lambda build --release --arm64, one function at a time; LTO makes this slow)"
 sam build --template-file template.yaml
 
+# The console is built before anything is deployed, so a broken build deploys nothing.
+echo "deploy: building the console (console/build.sh)"
+console/build.sh
+
 # The template names IAM resources (managed policies), so it needs CAPABILITY_NAMED_IAM.
 if [[ $# -eq 0 ]]; then
     sam deploy --guided --capabilities CAPABILITY_NAMED_IAM
 else
     sam deploy --capabilities CAPABILITY_NAMED_IAM "$@"
 fi
+
+# The console's files and its config.json (from the stack's outputs) into the console bucket.
+# The stack name and region: STACK_NAME / AWS_REGION, else what `sam deploy --guided` saved.
+toml_value() { sed -n "s/^$1 *= *\"\(.*\)\"/\1/p" samconfig.toml 2>/dev/null | head -1; }
+stack_name="${STACK_NAME:-$(toml_value stack_name)}"
+region="${AWS_REGION:-$(toml_value region)}"
+[[ -n "$stack_name" ]] || die "the stack is deployed, but its name is unknown here: run STACK_NAME=<name> scripts/deploy_console.py --stack-name <name> to upload the console."
+echo "deploy: uploading the console to stack $stack_name"
+"$python" scripts/deploy_console.py --stack-name "$stack_name" ${region:+--region "$region"}

@@ -284,14 +284,22 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 return Err(refusal(&reply));
             }
             print(json_mode, &reply.body, || {
-                let mut lines: Vec<String> = reply.body["exports"]
-                    .as_array()
-                    .map(|a| a.iter().map(describe).collect())
-                    .unwrap_or_default();
-                lines.push(format!(
-                    "next request possible at {}",
-                    reply.body["nextAllowedAt"].as_str().unwrap_or("?")
-                ));
+                let body = &reply.body;
+                let mut lines = vec![format!(
+                    "account {} ({})",
+                    body["account"]["name"].as_str().unwrap_or("?"),
+                    body["account"]["type"].as_str().unwrap_or("?")
+                )];
+                lines.extend(body["exports"].as_array().into_iter().flatten().map(describe));
+                // The API's own words when a request would be refused now (Team account, window).
+                lines.push(match body["request"]["message"].as_str() {
+                    Some(why) if body["request"]["allowed"] == false => {
+                        format!("a new request would be refused: {why}")
+                    }
+                    _ => {
+                        format!("next request possible at {}", body["nextAllowedAt"].as_str().unwrap_or("?"))
+                    }
+                });
                 lines.join("\n")
             });
             Ok(ExitCode::SUCCESS)

@@ -113,3 +113,20 @@ install_cargo_machete
 install_loopback_shim
 install_libreoffice
 echo "install: all tools present in .local/"
+
+# ---------------------------------------------------------------------------------------------
+# The console's browser tests (console/, owned by the console): Playwright drives Debian's
+# Chromium, because Playwright's own browser download cannot be reached. Installed with apt-get
+# when /usr/bin/chromium is missing (about 250 MB with its libraries), with one font so that pages
+# render text. Idempotent: a second run is a no-op.
+install_console_browser() {
+    if [[ -x /usr/bin/chromium ]]; then return; fi
+    command -v apt-get >/dev/null 2>&1 || { echo "install: /usr/bin/chromium is required by the console's tests: install Chromium" >&2; exit 1; }
+    echo "install: Chromium and fonts-dejavu-core (apt-get) for the console's browser tests"
+    local sudo=()
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+    [[ -x /usr/bin/chromium ]] || { echo "install: the chromium package installed no /usr/bin/chromium" >&2; exit 1; }
+}
+install_console_browser

@@ -17,6 +17,20 @@ locally; these headers name the caller instead, and are removed before the event
                           RetrieveDataExport`; the ManagedPolicyName less `<stack>-`); default
                           DataExportOperator; present but empty: none. An unknown name is a 400
                           naming the known ones.
+Requests signed (SigV4, Authorization header) with temporary credentials of the identity-pool
+stand-in (local_identity.py; the console's users) are verified as API Gateway verifies them
+(local_sigv4.py: signature, date within 15 minutes, scope, session token, expiry): the caller is
+then `arn:aws:sts::000000000000:assumed-role/<Role>/CognitoIdentityCredentials` with the session's
+principal tags and the role's policies from template.yaml, and X-Local-* headers are ignored. A bad
+signature, unknown key or expired token gets API Gateway's 403. Requests signed with the stack's
+static key, and unsigned ones, still name their caller by X-Local-* (the CLI, curl, the tests).
+
+CORS, from the same OpenAPI document: `options` operations with a mock integration are answered
+by the gateway itself with their integration response's static headers (no signature needed), and
+the gateway's own refusals carry the headers of x-amazon-apigateway-gateway-responses (the type's,
+else DEFAULT_4XX/5XX). The deployed console's origin, https://${ConsoleDistribution.DomainName},
+is the local console's, CONSOLE_URL. The functions add CORS to their own replies (CONSOLE_ORIGIN).
+
 Refusals are API Gateway's: 403 `{"message":"Missing Authentication Token"}`
 (MissingAuthenticationTokenException) unsigned, 403 `{"Message":"User: <arn> is not authorized to
 perform: execute-api:Invoke on resource: <arn, account id masked>"}` (AccessDeniedException) when no
@@ -44,6 +58,7 @@ from pathlib import Path
 import yaml
 
 import local_iam
+import local_sigv4
 from local_http import JsonHandler, Server
 
 OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
@@ -58,13 +73,16 @@ def crate_name(pascal: str) -> str:
 
 
 def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
-    """(method, resource template, function) of every operation in the OpenAPI document, so the
-    local gateway serves exactly the routes API Gateway serves."""
+    """(method, resource template, function) of every Lambda-integrated operation in the OpenAPI
+    document, so the local gateway serves exactly the routes API Gateway serves. Mock integrations
+    (the CORS preflight `options` operations) are load_mocks'."""
     document = yaml.safe_load(path.read_text())
     routes = []
     for template, item in document["paths"].items():
         for method, operation in item.items():
             if method not in HTTP_METHODS:
+                continue
+            if operation["x-amazon-apigateway-integration"].get("type") == "mock":
                 continue
             uri = operation["x-amazon-apigateway-integration"]["uri"]
             if isinstance(uri, dict):
@@ -76,8 +94,62 @@ def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
     return routes
 
 
+def header_value(value, console_url: str) -> str | None:
+    """A static header value of a responseParameters map (`'text'`, or {"Fn::Sub": "'text'"}) with
+    the deployed console's origin, https://${ConsoleDistribution.DomainName}, mapped to the local
+    console (CONSOLE_URL). None for a value API Gateway computes (method.request.…): not supported."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Fn::Sub", "Sub"):
+        value = next(iter(value.values()))
+        value = value[0] if isinstance(value, list) else value
+        value = re.sub(r"https://\$\{ConsoleDistribution\.DomainName\}", console_url, value)
+        value = local_iam.template().sub(value)
+    if not isinstance(value, str) or len(value) < 2 or not (value.startswith("'") and value.endswith("'")):
+        return None
+    return value[1:-1]
+
+
+def response_headers(parameters: dict | None, prefix: str, console_url: str) -> dict[str, str]:
+    """`{prefix}header.X: 'v'` entries of a responseParameters map as {X: v}."""
+    out = {}
+    for key, value in (parameters or {}).items():
+        if key.startswith(prefix + "header."):
+            text = header_value(value, console_url)
+            if text is not None:
+                out[key.removeprefix(prefix + "header.")] = text
+    return out
+
+
+def load_mocks(path: Path = OPENAPI) -> list[tuple[str, str, bool, int, dict]]:
+    """(method, resource template, needs a signature, status, response parameters) of every mock
+    integration (the CORS preflight `options` operations): API Gateway answers them itself, with
+    the static headers of the integration response's responseParameters."""
+    document = yaml.safe_load(path.read_text())
+    mocks = []
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            integration = operation["x-amazon-apigateway-integration"]
+            if integration.get("type") != "mock":
+                continue
+            response = (integration.get("responses") or {}).get("default") or {}
+            status = int(response.get("statusCode", 200))
+            signed = bool(operation.get("security", document.get("security")))
+            mocks.append((method.upper(), template, signed, status, response.get("responseParameters") or {}))
+    return mocks
+
+
+def load_gateway_responses(path: Path = OPENAPI) -> dict[str, dict]:
+    """x-amazon-apigateway-gateway-responses: response type -> {statusCode?, responseParameters}."""
+    return yaml.safe_load(path.read_text()).get("x-amazon-apigateway-gateway-responses") or {}
+
+
 # (method, resource template, function)
 ROUTES = load_routes()
+MOCKS = load_mocks()
+GATEWAY_RESPONSES = load_gateway_responses()
+# The local console's origin (up.sh passes CONSOLE_URL): the deployed console's origin maps to it.
+CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://127.0.0.1:18007")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_PRINCIPAL = "arn:aws:iam::000000000000:user/local-admin"
 LAMBDA_URL = ""
@@ -87,8 +159,13 @@ REGION = local_iam.REGION
 API_ID = local_iam.API_ID
 DEFAULT_POLICIES = "DataExportOperator"
 POLICIES = local_iam.template().managed_policies()
+INTERNAL_ERROR = b'{"message": "Internal server error"}'
 MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
                  {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
+# The stack's static key (stack.env): requests signed with it keep naming their caller by X-Local-*.
+STATIC_ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID") or "AKIALOCALEXPORT00001"
+SESSIONS = local_sigv4.Sessions(Path(__file__).resolve().parents[2] / ".local/identity/sessions.json")
+CREDENTIAL_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 def compile_route(template: str) -> re.Pattern:
@@ -97,6 +174,29 @@ def compile_route(template: str) -> re.Pattern:
 
 
 COMPILED = [(method, template, compile_route(template), function) for method, template, function in ROUTES]
+COMPILED_MOCKS = [(method, template, compile_route(template), signed, status, params)
+                  for method, template, signed, status, params in MOCKS]
+
+
+def match_mock(method: str, path: str):
+    """(template, needs a signature, status, response parameters) of a mock route, or None."""
+    for route_method, template, pattern, signed, status, params in COMPILED_MOCKS:
+        if route_method == method and pattern.match(path):
+            return template, signed, status, params
+    return None
+
+
+def gateway_response(kind: str, status: int) -> tuple[int, dict[str, str]]:
+    """(status, headers) of API Gateway's own reply of type `kind` (MISSING_AUTHENTICATION_TOKEN,
+    ACCESS_DENIED, INVALID_SIGNATURE, …): the type's gateway response if the API defines one, else
+    DEFAULT_4XX / DEFAULT_5XX; their responseParameters' headers (CORS for the console) added."""
+    fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+    headers: dict[str, str] = {}
+    for name in (fallback, kind):  # the specific type's headers win
+        response = GATEWAY_RESPONSES.get(name) or {}
+        headers.update(response_headers(response.get("responseParameters"), "gatewayresponse.", CONSOLE_URL))
+    specific = GATEWAY_RESPONSES.get(kind) or {}
+    return int(specific.get("statusCode", status)), headers
 
 
 def match_route(method: str, path: str):
@@ -109,7 +209,25 @@ def match_route(method: str, path: str):
     return None
 
 
-def identity(principal: str | None, source_ip: str, user_agent: str | None) -> dict:
+def identity(principal: str | None, source_ip: str, user_agent: str | None, session: dict | None = None) -> dict:
+    if session is not None:
+        # What API Gateway puts in the event for credentials of a Cognito identity pool.
+        caller = f"{session['roleId']}:CognitoIdentityCredentials"
+        provider = session["provider"]
+        return {
+            "cognitoIdentityPoolId": session["identityPoolId"],
+            "accountId": ACCOUNT,
+            "cognitoIdentityId": session["identityId"],
+            "caller": caller,
+            "sourceIp": source_ip,
+            "principalOrgId": None,
+            "accessKey": session["accessKeyId"],
+            "cognitoAuthenticationType": "authenticated",
+            "cognitoAuthenticationProvider": f"{provider},{provider}:CognitoSignIn:{session['sub']}",
+            "userArn": principal,
+            "userAgent": user_agent,
+            "user": caller,
+        }
     signed = principal is not None
     user = principal.rsplit("/", 1)[-1] if signed else None
     return {
@@ -129,7 +247,7 @@ def identity(principal: str | None, source_ip: str, user_agent: str | None) -> d
 
 
 def proxy_event(method, path, query, headers, body, template, params, principal, source_ip,
-                request_id: str) -> dict:
+                request_id: str, session: dict | None = None) -> dict:
     now = datetime.now(timezone.utc)
     single_headers = {k: v for k, v in headers.items()}
     multi_headers: dict[str, list[str]] = {}
@@ -171,7 +289,7 @@ def proxy_event(method, path, query, headers, body, template, params, principal,
             "domainPrefix": "localhost",
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestId": request_id,
-            "identity": identity(principal, source_ip, headers.get("User-Agent")),
+            "identity": identity(principal, source_ip, headers.get("User-Agent"), session),
             "domainName": "localhost",
             "apiId": "local",
         },
@@ -235,21 +353,54 @@ def execute_api_arn(method: str, path: str) -> str:
     return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{method}{path}"
 
 
-def authorize(method: str, path: str, headers) -> tuple[str | None, tuple[int, bytes, dict[str, str]] | None]:
-    """(caller, None) if IAM allows the caller `execute-api:Invoke` on this route, else
-    (caller, API Gateway's refusal)."""
-    principal, tags, policies = caller_of(headers)
+def session_caller(session: dict) -> tuple[str, dict[str, str], list[dict]]:
+    """(principal ARN, principal tags, identity policies) of credentials the identity-pool
+    stand-in minted: the role session, its tags, the role's policies from template.yaml."""
+    template = local_iam.template()
+    role = template.role_logical_id(session["roleArn"])
+    policies = template.role_identity_policies(role) if role else []
+    principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{session['roleName']}/CognitoIdentityCredentials"
+    return principal, dict(session.get("principalTags") or {}), policies
+
+
+def signed_by_session(headers) -> bool:
+    """A SigV4 Authorization header with a key other than the stack's static one: the signature
+    is verified (temporary credentials of the identity-pool stand-in). The static key and unsigned
+    requests keep naming their caller by X-Local-* (the existing tests and the CLI)."""
+    header = headers.get("Authorization") or ""
+    if not header.startswith(local_sigv4.ALGORITHM):
+        return False
+    found = CREDENTIAL_KEY.search(header)
+    return not (found and found[1] == STATIC_ACCESS_KEY)
+
+
+def authorize(method: str, raw_path: str, query: str, headers, body: bytes
+              ) -> tuple[str | None, dict | None, tuple[int, bytes, dict[str, str], str] | None]:
+    """(caller, session, None) if IAM allows the caller `execute-api:Invoke` on this route, else
+    (caller, session, API Gateway's refusal: status, body, headers, gateway response type)."""
+    path = raw_path
+    session = None
+    if signed_by_session(headers):
+        verified = local_sigv4.verify(method, raw_path, query, headers, body, REGION, SESSIONS)
+        if isinstance(verified, local_sigv4.Refusal):
+            refusal = (verified.status, verified.body(), {"x-amzn-ErrorType": verified.error_type}, verified.kind)
+            return None, None, refusal
+        session = dict(verified, accessKeyId=CREDENTIAL_KEY.search(headers["Authorization"])[1])
+        principal, tags, policies = session_caller(session)
+    else:
+        principal, tags, policies = caller_of(headers)
     if principal is None:
-        return None, (403, *MISSING_TOKEN)
+        return None, None, (403, *MISSING_TOKEN, "MISSING_AUTHENTICATION_TOKEN")
     resource = execute_api_arn(method, path)
     request = local_iam.Request("execute-api:Invoke", resource, {"AWS": principal},
                                 local_iam.identity_context(principal, tags))
     if local_iam.is_allowed(policies, request):
-        return principal, None
+        return principal, session, None
     # API Gateway masks the account id in the resource, not in the principal.
     masked = resource.replace(f":{ACCOUNT}:", f":{'*' * 8}{ACCOUNT[-4:]}:", 1)
     message = f"User: {principal} is not authorized to perform: execute-api:Invoke on resource: {masked}"
-    return principal, (403, json.dumps({"Message": message}).encode(), {"x-amzn-ErrorType": "AccessDeniedException"})
+    return principal, session, (403, json.dumps({"Message": message}).encode(),
+                                {"x-amzn-ErrorType": "AccessDeniedException"}, "ACCESS_DENIED")
 
 
 def access_log(request_id, principal, method, resource, status, source_ip, started) -> None:
@@ -278,30 +429,48 @@ class Handler(JsonHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self.reply(413, b'{"message": "Request Too Long"}', {})
+            status, headers = gateway_response("REQUEST_TOO_LARGE", 413)
+            self.reply(status, b'{"message": "Request Too Long"}', headers)
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
         route = match_route(self.command, path)
-        template = route[0] if route else "?"
+        mock = match_mock(self.command, path) if route is None else None
+        template = route[0] if route else mock[0] if mock else "?"
         request_id = str(uuid.uuid4())
-        principal = None
-        if route is None:
+        principal = session = None
+        # The type of API Gateway's own reply (its gateway response), None for a function's.
+        kind = None
+        if route is None and mock is None:
             # What API Gateway answers for an unknown path or a method the path does not have.
-            status, (out, headers) = 403, MISSING_TOKEN
+            status, (out, headers), kind = 403, MISSING_TOKEN, "MISSING_AUTHENTICATION_TOKEN"
         else:
-            template, function, params = route
             try:
-                principal, refusal = authorize(self.command, path, self.headers)
+                refusal = None
+                if route is not None or mock[1]:
+                    principal, session, refusal = authorize(self.command, path, url.query, self.headers, body)
             except ToolError as error:
-                principal, refusal = None, (400, json.dumps({"message": str(error)}).encode(), {})
+                principal, refusal = None, (400, json.dumps({"message": str(error)}).encode(), {}, "DEFAULT_4XX")
             if refusal is not None:
-                status, out, headers = refusal
+                status, out, headers, kind = refusal
+                headers = dict(headers)
+            elif mock is not None:
+                # A mock integration (CORS preflight): API Gateway's static reply, no function.
+                _, _, status, parameters = mock
+                out = b""
+                headers = {"Content-Type": "application/json",
+                           **response_headers(parameters, "method.response.", CONSOLE_URL)}
             else:
+                template, function, params = route
                 headers_in = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-local-")}
                 event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
-                                    principal, self.client_address[0], request_id)
+                                    principal, self.client_address[0], request_id, session)
                 status, out, headers = self.call(function, event, execute_api_arn(self.command, path))
+                if status == 502 and out == INTERNAL_ERROR:
+                    kind = "DEFAULT_5XX"
+        if kind is not None:
+            status, extra = gateway_response(kind, status)
+            headers.update(extra)
         self.reply(status, out, headers)
         access_log(request_id, principal, self.command, template, status, self.client_address[0], started)
 
@@ -309,7 +478,7 @@ class Handler(JsonHandler):
         """The function's proxy result as an HTTP reply, or API Gateway's 502."""
         _, result = invoke(function, event, source_arn)
         if result is None or not isinstance(result, dict) or "statusCode" not in result:
-            return 502, b'{"message": "Internal server error"}', {}
+            return 502, INTERNAL_ERROR, {}
         headers = dict(result.get("headers") or {})
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key] = ",".join(values)

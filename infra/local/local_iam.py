@@ -100,6 +100,8 @@ class Template:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name(name)}"
         if kind == "AWS::Events::Rule":
             return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.ref(name)}"
+        if kind == "AWS::IAM::Role":
+            return self.role_arn(name)
         raise ValueError(f"local_iam: cannot resolve !GetAtt {name}.Arn ({kind})")
 
     def sub(self, text: str, variables: dict | None = None) -> str:
@@ -142,6 +144,32 @@ class Template:
             name = self.resolve(props["ManagedPolicyName"]).removeprefix(f"{STACK_NAME}-")
             policies[name] = self.resolve(props["PolicyDocument"])
         return policies
+
+    def role_name(self, logical_id: str) -> str:
+        """A role's local name: its RoleName, else its logical id (the state machine's role is
+        arn:aws:iam::000000000000:role/ExportStateMachineRole the same way)."""
+        props = self.resources[logical_id].get("Properties", {})
+        return self.resolve(props["RoleName"]) if "RoleName" in props else logical_id
+
+    def role_arn(self, logical_id: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:role/{self.role_name(logical_id)}"
+
+    def role_logical_id(self, arn: str) -> str | None:
+        """The AWS::IAM::Role of template.yaml whose local ARN is `arn`, or None."""
+        return next((k for k in self.of_type("AWS::IAM::Role") if self.role_arn(k) == arn), None)
+
+    def role_identity_policies(self, role: str) -> list[dict]:
+        """Every identity policy of a role: its ManagedPolicyArns that name the template's managed
+        policies (!Ref) and its inline policies. A managed policy ARN from outside the template
+        (an AWS managed policy) has no local document and grants nothing locally."""
+        documents = []
+        for entry in self.resources[role]["Properties"].get("ManagedPolicyArns", []):
+            if isinstance(entry, dict) and len(entry) == 1:
+                (key, target), = entry.items()
+                resource = self.resources.get(target) if key in ("Ref", "Fn::Ref") else None
+                if resource and resource["Type"] == "AWS::IAM::ManagedPolicy":
+                    documents.append(self.resolve(resource["Properties"]["PolicyDocument"]))
+        return documents + self.role_policies(role)
 
     def role_policies(self, role: str) -> list[dict]:
         """A role's inline policies and the AWS::IAM::RolePolicy resources attached to it."""

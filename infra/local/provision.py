@@ -2,6 +2,8 @@
 template uses: the tables of template.yaml (keys, GSIs) and the ASL of infra/statemachine. Nothing
 here restates a table's shape, so the two cannot drift (tests/tests/template_drift.rs checks it).
 
+Also the console's Cognito user pool, app client and groups, in moto (local_cognito.py).
+
 Idempotent: existing tables and buckets are left alone; the state machine's definition is updated.
 Reads endpoints and names from the environment written to .local/stack.env.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import boto3
 
+import local_cognito
 from local_iam import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +25,9 @@ ACCOUNT = "000000000000"
 TABLE_VARIABLES = {"AccountsTable": "ACCOUNTS_TABLE", "AttachmentsTable": "ATTACHMENTS_TABLE", "ExportsTable": "EXPORTS_TABLE"}
 BUCKET_VARIABLES = {"AttachmentBucket": "ATTACHMENT_BUCKET", "ExportBucket": "EXPORT_BUCKET"}
 # Buckets of optional AWS-only features, with no local counterpart: the CloudTrail trail of direct
-# invocations (parameter InvokeTrailEnabled) has nothing to deliver locally.
-NOT_LOCAL_BUCKETS = {"InvokeTrailBucket"}
+# invocations (parameter InvokeTrailEnabled) has nothing to deliver locally. The console's bucket
+# (behind CloudFront in AWS) is console/dist/ locally, served by console_server.py.
+NOT_LOCAL_BUCKETS = {"InvokeTrailBucket", "ConsoleBucket"}
 STATE_MACHINE_NAME = "ExportStateMachine"
 
 
@@ -124,6 +128,19 @@ def main() -> None:
     expected = os.environ.get("STATE_MACHINE_ARN")
     if expected and expected != arn:
         sys.exit(f"provision: state machine ARN {arn} differs from STATE_MACHINE_ARN {expected}")
+    provision_console(region)
+
+
+def provision_console(region: str) -> None:
+    """The console's user pool, client and groups in moto (local_cognito.py); their ids go to
+    .local/cognito.env, which up.sh appends to stack.env (they exist only once moto has them)."""
+    out = ROOT / ".local/cognito.env"
+    if not template_resources("AWS::Cognito::UserPool"):
+        out.unlink(missing_ok=True)
+        print("  console user pool: none in template.yaml")
+        return
+    variables = local_cognito.provision(region)
+    out.write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
 
 
 if __name__ == "__main__":

@@ -247,6 +247,51 @@ fn functions_get_exactly_the_variables_the_config_reads() {
     }
 }
 
+/// The methods a path serves besides OPTIONS, as a preflight lists them ("GET,POST").
+fn path_item_methods(item: &Value) -> Vec<String> {
+    let mut methods: Vec<String> = item
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|m| ["get", "put", "post", "delete", "head", "patch"].contains(m))
+        .map(str::to_uppercase)
+        .collect();
+    methods.sort();
+    methods
+}
+
+/// A CORS preflight is answered by API Gateway itself (a mock integration, no authorization, so a
+/// browser's unsigned OPTIONS gets through), for the console's origin only, with exactly the
+/// path's methods.
+fn assert_cors_preflight(methods: &[String], path: &str, operation: &Value) {
+    let integration = &operation["x-amazon-apigateway-integration"];
+    assert_eq!(integration["type"].as_str(), Some("mock"), "OPTIONS {path}: a mock integration");
+    assert_eq!(
+        operation["security"].as_sequence().map(Vec::len),
+        Some(0),
+        "OPTIONS {path}: no authorization"
+    );
+    let params = &integration["responses"]["default"]["responseParameters"];
+    let origin = params["method.response.header.Access-Control-Allow-Origin"]["Fn::Sub"].as_str();
+    assert_eq!(
+        origin,
+        Some("'https://${ConsoleDistribution.DomainName}'"),
+        "OPTIONS {path}: the console's origin only"
+    );
+    let allowed = params["method.response.header.Access-Control-Allow-Methods"].as_str().unwrap();
+    let mut expected = methods.to_vec();
+    expected.push("OPTIONS".into());
+    let mut listed: Vec<String> = allowed.trim_matches('\'').split(',').map(str::to_owned).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected, "OPTIONS {path}: Allow-Methods");
+    let headers = params["method.response.header.Access-Control-Allow-Headers"].as_str().unwrap();
+    for needed in ["Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Content-Type"] {
+        assert!(headers.contains(needed), "OPTIONS {path}: Allow-Headers lacks {needed}");
+    }
+}
+
 /// (method, path, logical id named by the integration URI) of every OpenAPI operation.
 fn openapi_routes(document: &Value) -> BTreeSet<(String, String, String)> {
     let mut routes = BTreeSet::new();
@@ -259,6 +304,10 @@ fn openapi_routes(document: &Value) -> BTreeSet<(String, String, String)> {
             }
             let method = method.to_uppercase();
             let integration = &operation["x-amazon-apigateway-integration"];
+            if method == "OPTIONS" {
+                assert_cors_preflight(&path_item_methods(item), path, operation);
+                continue;
+            }
             assert_eq!(integration["type"].as_str(), Some("aws_proxy"), "{method} {path}: integration type");
             assert_eq!(
                 integration["httpMethod"].as_str(),

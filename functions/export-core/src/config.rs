@@ -31,6 +31,9 @@ pub struct Config {
     /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
     /// machine's own functions cannot have it without a circular stack dependency.
     state_machine_arn: Option<String>,
+    /// The console's origin (`CONSOLE_ORIGIN`, e.g. `https://d111111abcdef8.cloudfront.net`): the
+    /// one origin the API's replies allow (CORS). Absent: no CORS header at all.
+    pub console_origin: Option<String>,
     /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
     pub signing_secret_arn: Option<String>,
     pub url_expiry: Duration,
@@ -111,6 +114,7 @@ impl Config {
                 .optional("ATTACHMENT_BUCKETS")?
                 .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()),
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
+            console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
             url_expiry,
             throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
@@ -184,6 +188,27 @@ fn required<'a>(value: &'a Option<String>, variable: &'static str) -> Result<&'a
         .ok_or(ConfigError { variable, problem: "is required by this function but not set".into() })
 }
 
+/// An origin as browsers send it: scheme, host and optional port, no path. https, except on
+/// loopback (the local stack's console).
+fn console_origin(raw: String) -> Result<String, ConfigError> {
+    let loopback = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| raw.starts_with(p));
+    let rest = raw.strip_prefix("https://").or_else(|| loopback.then(|| &raw[7..]));
+    let host_ok = rest.is_some_and(|r| {
+        !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    });
+    if host_ok {
+        Ok(raw)
+    } else {
+        Err(ConfigError {
+            variable: "CONSOLE_ORIGIN",
+            problem: format!(
+                "must be an origin such as https://d111111abcdef8.cloudfront.net (https, no path or \
+                 trailing slash; http only on 127.0.0.1 or localhost), not {raw:?}"
+            ),
+        })
+    }
+}
+
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
@@ -249,6 +274,29 @@ mod tests {
         assert!(!c.allow_short_lived_urls);
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.signing_secret_arn.is_none());
+    }
+
+    #[test]
+    fn the_console_origin_is_an_origin() {
+        let with = |origin: &'static str| {
+            let mut vars = base();
+            vars.insert("CONSOLE_ORIGIN", origin);
+            load(&vars)
+        };
+        assert_eq!(load(&base()).unwrap().console_origin, None);
+        for good in [
+            "https://d111111abcdef8.cloudfront.net",
+            "http://127.0.0.1:18007",
+            "https://console.example.com:8443",
+        ] {
+            assert_eq!(with(good).unwrap().console_origin.as_deref(), Some(good));
+        }
+        for bad in
+            ["http://d111.cloudfront.net", "https://x.example/", "https://x.example/app", "*", "https://"]
+        {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.variable, "CONSOLE_ORIGIN", "{bad}");
+        }
     }
 
     #[test]

@@ -9,9 +9,11 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, quote_for_message};
 use crate::model::{
-    ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress, RequestedBy,
+    Account, AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress,
+    RequestedBy,
 };
 use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
+use crate::start::{TEAM_ACCOUNT_GUIDANCE, throttled};
 use crate::time::Timestamp;
 
 pub const DEFAULT_MAX_RESULTS: u32 = 20;
@@ -149,6 +151,40 @@ pub struct ExportList {
     pub next_token: Option<String>,
     /// When this account may next request an export (now, if the window is open).
     pub next_allowed_at: Timestamp,
+    /// The account itself, for a console's account page.
+    pub account: AccountView,
+    /// Whether StartDataExport would accept a request now; if not, what it would answer.
+    pub request: NextRequest,
+}
+
+/// The account as its administrators see it: no setting, no user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    pub account_id: AccountId,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub account_type: AccountType,
+    pub domains: Vec<String>,
+}
+
+/// Whether a request would be accepted now. When not, `code` and `message` are exactly what
+/// StartDataExport would answer (422 for a Team account, 429 inside the window), so a console
+/// can say why before anyone tries. Who may request is IAM's to say, not this.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextRequest {
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl NextRequest {
+    fn refused(error: &Error) -> Self {
+        Self { allowed: false, code: Some(error.code()), message: Some(error.public_message()) }
+    }
 }
 
 pub struct Retriever<'a, C, S, O, K> {
@@ -157,6 +193,8 @@ pub struct Retriever<'a, C, S, O, K> {
     pub objects: &'a O,
     pub clock: &'a K,
     pub manifest_link: Duration,
+    /// StartDataExport's window, for [`NextRequest`]'s message.
+    pub window: Duration,
 }
 
 impl<C, S, O, K> Retriever<'_, C, S, O, K>
@@ -166,11 +204,11 @@ where
     O: ObjectStore,
     K: Clock,
 {
-    async fn require_account(&self, account: &AccountId) -> Result<()> {
-        match self.catalog.account(account).await? {
-            Some(_) => Ok(()),
-            None => Err(Error::NotFound(format!("No account with accountId {account} exists."))),
-        }
+    async fn require_account(&self, account: &AccountId) -> Result<Account> {
+        self.catalog
+            .account(account)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("No account with accountId {account} exists.")))
     }
 
     async fn next_allowed_at(&self, account: &AccountId, now: Timestamp) -> Result<Timestamp> {
@@ -178,14 +216,30 @@ where
     }
 
     pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {
-        self.require_account(account).await?;
+        let item = self.require_account(account).await?;
         let now = self.clock.now();
         let page = self.store.list(account, query.max_results, query.after.as_ref()).await?;
         let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
+        let throttle = self.store.throttle(account).await?;
+        // The same rules, in the same order, as StartDataExport (start::Starter::start).
+        let refusal = if item.account_type == AccountType::Team {
+            Some(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned()))
+        } else {
+            throttle.as_ref().filter(|t| !t.is_open_at(now)).map(|t| throttled(t, now, self.window))
+        };
         Ok(ExportList {
             exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
             next_token,
-            next_allowed_at: self.next_allowed_at(account, now).await?,
+            next_allowed_at: throttle.map_or(now, |t| t.current.next_allowed_at.max(now)),
+            account: AccountView {
+                account_id: account.clone(),
+                name: item.name,
+                account_type: item.account_type,
+                domains: item.domains,
+            },
+            request: refusal
+                .as_ref()
+                .map_or(NextRequest { allowed: true, code: None, message: None }, NextRequest::refused),
         })
     }
 
@@ -290,6 +344,7 @@ mod tests {
                 objects: &self.objects,
                 clock: &self.clock,
                 manifest_link: Duration::from_secs(900),
+                window: WEEK,
             }
         }
 
@@ -476,6 +531,69 @@ mod tests {
         w.export(ExportStatus::Queued).await;
         let page = w.retriever().list(&w.account, &ListQuery::parse(None, None).unwrap()).await.unwrap();
         assert_eq!(page.next_allowed_at, w.clock.now().plus(WEEK));
+    }
+
+    /// The list says whether a request would be accepted, with exactly StartDataExport's answer.
+    #[tokio::test]
+    async fn the_list_tells_whether_start_would_accept_and_why_not() {
+        use crate::start::{StartRequest, Starter};
+        use crate::testing::FakeWorkflow;
+
+        let w = World::new();
+        let workflow = FakeWorkflow::default();
+        let starter = |account: &AccountId| {
+            let request = StartRequest {
+                account_id: account.clone(),
+                client_token: None,
+                format: ExportFormat::Csv,
+                verify_objects: true,
+                requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
+            };
+            (
+                request,
+                Starter {
+                    catalog: &w.catalog,
+                    store: &w.store,
+                    workflow: &workflow,
+                    clock: &w.clock,
+                    window: WEEK,
+                },
+            )
+        };
+        let list = |account: AccountId| {
+            let r = w.retriever();
+            async move { r.list(&account, &ListQuery::parse(None, None).unwrap()).await.unwrap() }
+        };
+
+        let open = list(w.account.clone()).await;
+        assert_eq!(open.request, NextRequest { allowed: true, code: None, message: None });
+        assert_eq!(open.account.account_type, AccountType::Enterprise);
+        assert_eq!(open.account.name, "Example");
+        assert_eq!(open.account.account_id, w.account);
+
+        let (request, start) = starter(&w.account);
+        start.start(request).await.unwrap();
+        w.clock.advance(Duration::from_secs(3600));
+        let closed = list(w.account.clone()).await;
+        let (request, start) = starter(&w.account);
+        let refusal = start.start(request).await.unwrap_err();
+        assert_eq!(closed.request, NextRequest::refused(&refusal));
+        assert_eq!(closed.request.code, Some("ThrottledClientException"));
+        assert_eq!(closed.next_allowed_at, w.clock.now().plus(WEEK - Duration::from_secs(3600)));
+
+        let team = w.catalog.add_account(AccountType::Team, false);
+        let listed = list(team.clone()).await;
+        let (request, start) = starter(&team);
+        let refusal = start.start(request).await.unwrap_err();
+        assert_eq!(listed.request, NextRequest::refused(&refusal));
+        assert_eq!(listed.request.code, Some("UnprocessableEntityException"));
+        assert_eq!(listed.account.account_type, AccountType::Team);
+
+        // Serialized as the API documents it.
+        let json = serde_json::to_value(&closed).unwrap();
+        assert_eq!(json["account"]["type"], "ENTERPRISE");
+        assert_eq!(json["request"]["allowed"], false);
+        assert!(json["request"]["message"].as_str().unwrap().contains("next request is possible"));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Deps<C, S, O, K> {
     pub objects: O,
     pub clock: K,
     pub manifest_link: Duration,
+    /// StartDataExport's window (the list says whether a request would be accepted now).
+    pub window: Duration,
+    /// The console's origin, the one the API's replies allow (CONSOLE_ORIGIN).
+    pub cors: gateway::Cors,
 }
 
 /// The deployed functions' dependencies, on AWS.
@@ -44,6 +48,8 @@ impl AwsDeps {
             objects: S3ObjectStore::export_bucket(sdk, config)?,
             clock: SystemClock,
             manifest_link: config.manifest_link,
+            window: config.throttle_window,
+            cors: gateway::Cors::new(config.console_origin.as_deref()),
         })
     }
 }
@@ -56,6 +62,7 @@ impl<C: Directory, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
             objects: &self.objects,
             clock: &self.clock,
             manifest_link: self.manifest_link,
+            window: self.window,
         }
     }
 }
@@ -129,7 +136,7 @@ where
     K: Clock,
 {
     let request = gateway::api_event("retrieve-export-api", event.payload)?;
-    to_value(&to_proxy_response(api(deps, &request).await))
+    to_value(&to_proxy_response(deps.cors.apply(&request, api(deps, &request).await)))
 }
 
 async fn api<C, S, O, K>(deps: &Deps<C, S, O, K>, request: &ApiGatewayProxyRequest) -> HttpReply
@@ -264,6 +271,8 @@ mod tests {
             objects: FakeObjectStore::default(),
             clock: FixedClock::at("2026-11-25T09:00:00Z"),
             manifest_link: Duration::from_secs(900),
+            window: Duration::from_secs(604_800),
+            cors: gateway::Cors::default(),
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Deps<C, S, W, K> {
     pub workflow: W,
     pub clock: K,
     pub window: Duration,
+    /// The console's origin, the one the API's replies allow (CONSOLE_ORIGIN).
+    pub cors: gateway::Cors,
 }
 
 /// The deployed functions' dependencies, on AWS.
@@ -45,6 +47,7 @@ impl AwsDeps {
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
             clock: SystemClock,
             window: config.throttle_window,
+            cors: gateway::Cors::new(config.console_origin.as_deref()),
         })
     }
 }
@@ -165,7 +168,7 @@ where
     K: Clock,
 {
     let request = gateway::api_event("start-export-api", event.payload)?;
-    to_value(&to_proxy_response(api(deps, &request).await))
+    to_value(&to_proxy_response(deps.cors.apply(&request, api(deps, &request).await)))
 }
 
 async fn api<C, S, W, K>(deps: &Deps<C, S, W, K>, request: &ApiGatewayProxyRequest) -> HttpReply
@@ -272,6 +275,7 @@ mod tests {
             workflow: FakeWorkflow::default(),
             clock: FixedClock::at("2026-11-24T10:15:30.123Z"),
             window: Duration::from_secs(604_800),
+            cors: gateway::Cors::default(),
         }
     }
 

@@ -89,6 +89,10 @@ fn missing_etag(op: &str) -> Error {
     Error::Internal(format!("{op}: S3 returned no ETag"))
 }
 
+/// Every export file is saved by a browser that opens its link (the console's Download file),
+/// never shown in it: a manifest opened in a tab would put every link on screen.
+const DOWNLOAD: &str = "attachment";
+
 impl ObjectStore for S3ObjectStore {
     async fn put(
         &self,
@@ -103,6 +107,7 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_disposition(DOWNLOAD)
             .body(ByteStream::from(body));
         for (name, value) in metadata {
             request = request.metadata(*name, *value);
@@ -188,6 +193,7 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_disposition(DOWNLOAD)
             .send()
             .await
             .map_err(|e| from_sdk("CreateMultipartUpload", e))?;

@@ -1,0 +1,174 @@
+"""Checks of the local stack's Python stand-ins that need no running stack:
+    .local/venv/bin/python -m unittest discover -s infra/local -p 'test_*.py'
+(tests/tests/console_identity.rs checks them end to end against the running stack)."""
+
+import json
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import unittest
+from datetime import datetime, timedelta, timezone
+from email.message import Message
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import console_server  # noqa: E402
+import local_sigv4  # noqa: E402
+import local_srp  # noqa: E402
+
+
+class SrpTest(unittest.TestCase):
+    POOL = "us-east-1_abcdef123"
+
+    def sign_in(self, password_known: str, password_typed: str) -> bool:
+        a = secrets.randbelow(local_srp.N - 1) + 1
+        srp_a = format(pow(local_srp.G, a, local_srp.N), "x")
+        server = local_srp.ServerSession(self.POOL, "ada", password_known, srp_a)
+        stamp = "Thu Nov 26 12:00:00 UTC 2026"
+        signature = local_srp.client_signature(self.POOL, "ada", password_typed, server.challenge(), a, stamp)
+        return server.verifies("ada", stamp, signature)
+
+    def test_the_right_password_verifies_and_a_wrong_one_does_not(self):
+        self.assertTrue(self.sign_in("Correct-Horse-9!", "Correct-Horse-9!"))
+        self.assertFalse(self.sign_in("Correct-Horse-9!", "Correct-Horse-9?"))
+
+    def test_the_group_is_rfc5054_3072(self):
+        self.assertEqual(local_srp.N.bit_length(), 3072)
+        self.assertEqual(pow(2, local_srp.N - 1, local_srp.N), 1)  # Fermat: N is (probably) prime
+
+    def test_pad_hex_is_the_sdks(self):
+        self.assertEqual(local_srp.pad_hex(0x7F), "7f")
+        self.assertEqual(local_srp.pad_hex(0x80), "0080")
+        self.assertEqual(local_srp.pad_hex(0xABC), "0abc")
+
+
+def headers(pairs: dict[str, str]) -> Message:
+    message = Message()
+    for k, v in pairs.items():
+        message[k] = v
+    return message
+
+
+class SigV4Test(unittest.TestCase):
+    """Against botocore's signer, which the AWS SDKs agree with."""
+
+    def setUp(self):
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        self.dir = tempfile.TemporaryDirectory()
+        path = Path(self.dir.name) / "sessions.json"
+        self.session = {"secretAccessKey": "secret", "sessionToken": "token", "expiration": time.time() + 600}
+        path.write_text(json.dumps({"ASIATEST": self.session}))
+        self.sessions = local_sigv4.Sessions(path)
+        self.now = datetime.now(timezone.utc)
+
+        def sign(method, url, body=b""):
+            request = AWSRequest(method=method, url=url, data=body, headers={"content-type": "application/json"})
+            auth = SigV4Auth(Credentials("ASIATEST", "secret", "token"), "execute-api", "us-east-1")
+            auth.add_auth(request)
+            return dict(request.headers.items(), Host="127.0.0.1:18005")
+
+        self.sign = sign
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def verify(self, method, path, query, signed, body=b""):
+        return local_sigv4.verify(method, path, query, headers(signed), body, "us-east-1", self.sessions)
+
+    def test_a_signed_request_verifies_with_its_query(self):
+        signed = self.sign("GET", "http://127.0.0.1:18005/accounts/a/data-exports?maxResults=5&nextToken=a%2Fb%3D")
+        result = self.verify("GET", "/accounts/a/data-exports", "maxResults=5&nextToken=a%2Fb%3D", signed)
+        self.assertEqual(result, self.session)
+
+    def test_a_changed_body_query_or_token_is_refused(self):
+        signed = self.sign("POST", "http://127.0.0.1:18005/accounts/a/data-exports", b"{}")
+        self.assertEqual(self.verify("POST", "/accounts/a/data-exports", "", signed, b"{ }").error_type,
+                         "InvalidSignatureException")
+        signed = self.sign("GET", "http://127.0.0.1:18005/accounts/a/data-exports?maxResults=5")
+        refused = self.verify("GET", "/accounts/a/data-exports", "maxResults=6", signed)
+        self.assertEqual(refused.kind, "INVALID_SIGNATURE")
+        signed["X-Amz-Security-Token"] = "other"
+        self.assertEqual(self.verify("GET", "/accounts/a/data-exports", "maxResults=5", signed).message,
+                         "The security token included in the request is invalid.")
+
+    def test_an_old_signature_is_refused(self):
+        signed = self.sign("GET", "http://127.0.0.1:18005/x")
+        signed["X-Amz-Date"] = (self.now - timedelta(minutes=16)).strftime("%Y%m%dT%H%M%SZ")
+        self.assertTrue(self.verify("GET", "/x", "", signed).message.startswith("Signature expired:"))
+
+
+class ConsoleServerTest(unittest.TestCase):
+    """console_server.py on an ephemeral port, serving a temporary dist/ and stack.env."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        root = Path(self.dir.name)
+        (root / "dist/assets").mkdir(parents=True)
+        (root / "stack.env").write_text(
+            "export AWS_REGION=us-east-1\nexport API_URL=http://127.0.0.1:18005\n"
+            "export COGNITO_IDP_ENDPOINT=http://127.0.0.1:18002\nexport COGNITO_IDENTITY_ENDPOINT=http://127.0.0.1:18006\n"
+            "export USER_POOL_ID=us-east-1_abc\nexport USER_POOL_CLIENT_ID=client\n"
+            "export IDENTITY_POOL_ID=us-east-1:00000000-0000-0000-0000-000000000000\n")
+        self.saved = console_server.DIST, console_server.STACK_ENV
+        console_server.DIST, console_server.STACK_ENV = root / "dist", root / "stack.env"
+        self.server = console_server.Server(("127.0.0.1", 0), console_server.Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.root = root
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.server.server_close()
+        console_server.DIST, console_server.STACK_ENV = self.saved
+        self.dir.cleanup()
+
+    def get(self, path: str):
+        try:
+            with urllib.request.urlopen(self.base + path) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def test_without_a_build_pages_are_503_and_config_is_served(self):
+        status, headers, body = self.get("/")
+        self.assertEqual(status, 503)
+        self.assertIn(b"make console", body)
+        status, headers, body = self.get("/config.json")
+        self.assertEqual(status, 200)
+        config = json.loads(body)
+        self.assertEqual(config["userPoolId"], "us-east-1_abc")
+        self.assertEqual(config["roles"]["StartDataExport"], "arn:aws:iam::000000000000:role/ConsoleStartRole")
+        self.assertIn("http://127.0.0.1:18006", headers["Content-Security-Policy"])
+        self.assertNotIn("amazonaws.com", headers["Content-Security-Policy"])
+
+    def test_files_routes_and_refusals(self):
+        (self.root / "dist/index.html").write_text("<!doctype html><title>console</title>")
+        (self.root / "dist/app.js").write_text("console.log(1)")
+        status, headers, body = self.get("/app.js")
+        self.assertEqual((status, headers["Content-Type"]), (200, "text/javascript; charset=utf-8"))
+        self.assertEqual(headers["X-Frame-Options"], "DENY")
+        self.assertEqual(headers["X-Content-Type-Options"], "nosniff")
+        self.assertEqual(headers["Referrer-Policy"], "no-referrer")
+        self.assertTrue(headers["Strict-Transport-Security"].startswith("max-age="))
+        for route in ("/", "/accounts/x/exports/y", "/assets/"):
+            status, headers, body = self.get(route)
+            self.assertEqual((status, headers["Content-Type"]), (200, "text/html; charset=utf-8"), route)
+            self.assertIn(b"<title>console</title>", body)
+        self.assertEqual(self.get("/missing.js")[0], 404)
+        self.assertEqual(self.get("/%2e%2e/stack.env")[0], 404)
+
+    def test_no_path_leaves_dist(self):
+        for path in ("/../README.md", "/%2e%2e/README.md", "/..%2fREADME.md", "/.hidden", "/a\\..\\b"):
+            self.assertIsNone(console_server.resolve_file(path), path)
+
+
+if __name__ == "__main__":
+    unittest.main()
