@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up down test check unit demo bench build deploy clean
+.PHONY: help setup up down test check unit demo bench build console screenshots deploy clean
 
 help: ## List the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,13 @@ LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export
 build: ## Release build of the seven Lambda functions (arm64), nothing else of the workspace
 	infra/local/install.sh
 	source .local/venv/bin/activate && cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINARIES))
+
+console: ## Build the administrators' console into console/dist (npm ci only when its lock changed)
+	console/build.sh
+
+screenshots: ## Save a PNG of each console screen to docs/console/ (needs `make up`)
+	infra/local/install.sh
+	console/screenshots.sh
 
 deploy: ## Build and deploy the stack to AWS with SAM (guided; see docs/DEPLOY.md)
 	scripts/deploy.sh

@@ -61,5 +61,7 @@ cargo nextest run --workspace --no-fail-fast -E "not ($alone)" || status=$?
 step "run the fault and load tests (servers stopped, paused, loaded: alone, one at a time)"
 # --workspace again: the same feature resolution as the build above, so nothing is rebuilt.
 cargo nextest run --workspace --no-fail-fast --test-threads 1 -E "$alone" || status=$?
+step "the console in a real browser (Playwright driving Debian's Chromium)"
+console/run-tests.sh || status=$?
 if [[ $started_stack == 0 ]]; then echo "(stack left running; make down stops it)"; fi
 exit $status

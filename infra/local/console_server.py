@@ -25,7 +25,7 @@ from pathlib import Path
 
 import local_cognito
 import local_iam
-from local_http import JsonHandler, Server
+from local_http import JsonHandler, serve
 from local_identity import read_stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,12 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"console on 127.0.0.1:{args.port} from {DIST.relative_to(ROOT)}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(args.port, Handler, f"console on 127.0.0.1:{args.port} from {DIST.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ account in custom:chatAccountId, then the groups.
       pool's policy; it is permanent (AdminSetUserPassword) unless --temporary, which leaves the
       first sign-in's NEW_PASSWORD_REQUIRED challenge. --replace deletes a user of that name first.
   console_users.py delete --username U
+  console_users.py sign-in --username U --password P [--client-id C]
+      signs in as the console does (USER_SRP_AUTH; the app client allows no other password flow)
+      through USER_POOL_CLIENT_ID or C, and prints {"idToken", "accessToken", "refreshToken"}.
+      A refused sign-in, or one that asks for a challenge (a new password, a TOTP code), exits 1
+      with the reason on stderr.
 
 Run with the stack's environment: `set -a; source .local/stack.env; set +a`.
 """
@@ -21,6 +26,9 @@ import string
 import sys
 
 import boto3
+from botocore.exceptions import ClientError
+
+import local_srp
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Symbols Cognito counts as such, less quotes and backslash (easier to paste into a shell).
@@ -80,6 +88,23 @@ def delete(args) -> None:
     idp.admin_delete_user(UserPoolId=os.environ["USER_POOL_ID"], Username=args.username)
 
 
+def sign_in(args) -> None:
+    idp = client()
+    client_id = args.client_id or os.environ.get("USER_POOL_CLIENT_ID")
+    if not client_id:
+        sys.exit("console_users: USER_POOL_CLIENT_ID is not set; source .local/stack.env (make up)")
+    try:
+        reply = local_srp.client_sign_in(idp, os.environ["USER_POOL_ID"], client_id, args.username, args.password)
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        sys.exit(f"console_users: sign-in refused: {error.get('Code')}: {error.get('Message')}")
+    if "AuthenticationResult" not in reply:
+        sys.exit(f"console_users: the sign-in asks for {reply.get('ChallengeName')}; sign in with the console")
+    tokens = reply["AuthenticationResult"]
+    print(json.dumps({"idToken": tokens["IdToken"], "accessToken": tokens["AccessToken"],
+                      "refreshToken": tokens.get("RefreshToken")}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +118,11 @@ def main() -> None:
     gone = commands.add_parser("delete", help="delete a console user")
     gone.add_argument("--username", required=True)
     gone.set_defaults(run=delete)
+    signed = commands.add_parser("sign-in", help="sign in with USER_SRP_AUTH; prints the tokens as JSON")
+    signed.add_argument("--username", required=True)
+    signed.add_argument("--password", required=True)
+    signed.add_argument("--client-id", help="the app client (default: USER_POOL_CLIENT_ID)")
+    signed.set_defaults(run=sign_in)
     args = parser.parse_args()
     args.run(args)
 

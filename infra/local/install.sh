@@ -117,10 +117,10 @@ echo "install: all tools present in .local/"
 # ---------------------------------------------------------------------------------------------
 # The console's browser tests (console/, owned by the console): Playwright drives Debian's
 # Chromium, because Playwright's own browser download cannot be reached. Installed with apt-get
-# when /usr/bin/chromium is missing (about 250 MB with its libraries), with one font so that pages
+# when /usr/bin/chromium (or the font) is missing (about 250 MB with its libraries), with one font so that pages
 # render text. Idempotent: a second run is a no-op.
 install_console_browser() {
-    if [[ -x /usr/bin/chromium ]]; then return; fi
+    if [[ -x /usr/bin/chromium && -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then return; fi
     command -v apt-get >/dev/null 2>&1 || { echo "install: /usr/bin/chromium is required by the console's tests: install Chromium" >&2; exit 1; }
     echo "install: Chromium and fonts-dejavu-core (apt-get) for the console's browser tests"
     local sudo=()

@@ -45,7 +45,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import local_iam
-from local_http import JsonHandler, Server
+from local_http import JsonHandler, serve
 
 
 
@@ -303,12 +303,7 @@ def main() -> None:
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
     SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"invoke proxy on 127.0.0.1:{args.port} -> {WATCH_URL} for {sorted(FUNCTIONS)}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(args.port, Handler, f"invoke proxy on 127.0.0.1:{args.port} -> {WATCH_URL} for {sorted(FUNCTIONS)}")
     sys.exit(0)
 
 

@@ -11,11 +11,11 @@ tests rely on it):
     and a base64 SECRET_BLOCK, USER_ID_FOR_SRP = the user name (as Cognito for a pool without
     username attributes), and the proof checked (local_srp.py): a wrong password is refused as in
     AWS. Checked against amazon-cognito-identity-js's AuthenticationHelper.
-  - USER_PASSWORD_AUTH checks the password, although the template's client allows only SRP and
-    refresh: moto does not enforce ExplicitAuthFlows. With LOCAL_COGNITO_ENFORCE_AUTH_FLOWS=1,
-    moto_server.py refuses a flow the client does not allow ("USER_PASSWORD_AUTH flow not enabled
-    for this client"), as Cognito does; off by default (tests/tests/console_identity.rs signs in
-    with USER_PASSWORD_AUTH).
+  - InitiateAuth and AdminInitiateAuth do not check the app client's ExplicitAuthFlows: moto signs
+    in with USER_PASSWORD_AUTH although the template's client allows only SRP and refresh.
+    moto_server.py refuses a flow the client does not allow, as Cognito does
+    (InvalidParameterException "USER_PASSWORD_AUTH flow not enabled for this client"; a client
+    created without ExplicitAuthFlows allows SRP, custom and refresh, AWS's default).
   - NEW_PASSWORD_REQUIRED after an AdminCreateUser with a temporary password (also on the SRP
     flow); the new password is checked against the pool's password policy.
   - TOTP: AssociateSoftwareToken returns one fixed secret for every user; with

@@ -59,7 +59,7 @@ import yaml
 
 import local_iam
 import local_sigv4
-from local_http import JsonHandler, Server
+from local_http import JsonHandler, serve
 
 OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -500,12 +500,7 @@ def main() -> None:
     parser.add_argument("--lambda-url", required=True)
     args = parser.parse_args()
     LAMBDA_URL = args.lambda_url.rstrip("/")
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"local API gateway on 127.0.0.1:{args.port} -> {LAMBDA_URL}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(args.port, Handler, f"local API gateway on 127.0.0.1:{args.port} -> {LAMBDA_URL}")
 
 
 if __name__ == "__main__":

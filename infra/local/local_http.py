@@ -1,6 +1,7 @@
 """What the local stand-ins share as HTTP servers: a threading server that takes bursts, and a
 request handler that logs nothing by itself (each server logs its own lines, never a body) and
-replies JSON. Used by the invoke proxy, the local gateway and runtime_api.py."""
+replies JSON, and `serve` to run one on loopback until stopped. Used by the invoke proxy, the
+local gateway, the identity-pool stand-in, the console server and runtime_api.py."""
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,3 +31,14 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def serve(port: int, handler: type[BaseHTTPRequestHandler], banner: str) -> None:
+    """Serves `handler` on 127.0.0.1:`port` (never another interface) until interrupted; prints
+    `banner` once listening, for the server's log."""
+    server = Server(("127.0.0.1", port), handler)
+    print(banner, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass

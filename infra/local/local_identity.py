@@ -47,7 +47,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 import local_cognito
-from local_http import JsonHandler, Server
+from local_http import JsonHandler, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_ENV = ROOT / ".local/stack.env"
@@ -390,12 +390,7 @@ def main() -> None:
     parser.add_argument("--console-origin", required=True, help="the one origin CORS allows (CONSOLE_URL)")
     args = parser.parse_args()
     CONSOLE_ORIGIN = args.console_origin.rstrip("/")
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"identity pool stand-in on 127.0.0.1:{args.port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(args.port, Handler, f"identity pool stand-in on 127.0.0.1:{args.port}")
 
 
 if __name__ == "__main__":

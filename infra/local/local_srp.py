@@ -1,4 +1,6 @@
-"""The server side of Cognito's SRP-6a sign-in (USER_SRP_AUTH), for moto_server.py.
+"""Cognito's SRP-6a sign-in (USER_SRP_AUTH): the server side for moto_server.py, and the client
+side (client_sign_in) for the local tools and tests that sign in as the console does
+(console_users.py sign-in, console/tests/fixtures.py).
 
 moto 5.2 answers USER_SRP_AUTH with a PASSWORD_VERIFIER challenge whose SRP_B and SALT are random
 strings, and accepts any PASSWORD_CLAIM_SIGNATURE: every password signs in. This module computes
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timezone
 
 # RFC 5054's 3072-bit group, the one Cognito uses.
 N_HEX = (
@@ -103,7 +106,7 @@ class ServerSession:
 
 def client_signature(user_pool_id: str, user_id: str, password: str, challenge: dict, a: int,
                      timestamp: str) -> str:
-    """What a client (the SDK) sends, for tests: PASSWORD_CLAIM_SIGNATURE from the challenge."""
+    """What a client (the SDK) sends: PASSWORD_CLAIM_SIGNATURE from the challenge."""
     pool_name = user_pool_id.split("_", 1)[1]
     big_a = pow(G, a, N)
     big_b = int(challenge["SRP_B"], 16)
@@ -113,3 +116,32 @@ def client_signature(user_pool_id: str, user_id: str, password: str, challenge: 
     s = pow((big_b - K * pow(G, x, N)) % N, a + u * x, N)
     key = hkdf(bytes.fromhex(pad_hex(s)), bytes.fromhex(pad_hex(u)))
     return claim_signature(key, pool_name, user_id, challenge["SECRET_BLOCK"], timestamp)
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def client_timestamp(now: datetime) -> str:
+    """TIMESTAMP as the SDK writes it ("Fri Nov 6 09:05:01 UTC 2026"; the day unpadded, English
+    names whatever the locale)."""
+    now = now.astimezone(timezone.utc)
+    return f"{DAYS[now.weekday()]} {MONTHS[now.month - 1]} {now.day} {now:%H:%M:%S} UTC {now.year}"
+
+
+def client_sign_in(idp, user_pool_id: str, client_id: str, username: str, password: str) -> dict:
+    """A USER_SRP_AUTH sign-in as the console makes it: InitiateAuth, then the PASSWORD_VERIFIER
+    answer. `idp` is a boto3 cognito-idp client. Returns RespondToAuthChallenge's reply: its
+    AuthenticationResult, or the next challenge (NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA)."""
+    a = secrets.randbelow(N - 2) + 2
+    first = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_SRP_AUTH",
+                              AuthParameters={"USERNAME": username, "SRP_A": format(pow(G, a, N), "x")})
+    challenge = first["ChallengeParameters"]
+    user_id = challenge["USER_ID_FOR_SRP"]
+    timestamp = client_timestamp(datetime.now(timezone.utc))
+    signature = client_signature(user_pool_id, user_id, password, challenge, a, timestamp)
+    return idp.respond_to_auth_challenge(
+        ClientId=client_id, ChallengeName="PASSWORD_VERIFIER", Session=first.get("Session", ""),
+        ChallengeResponses={"USERNAME": user_id, "TIMESTAMP": timestamp,
+                            "PASSWORD_CLAIM_SECRET_BLOCK": challenge["SECRET_BLOCK"],
+                            "PASSWORD_CLAIM_SIGNATURE": signature})

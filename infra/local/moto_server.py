@@ -3,11 +3,11 @@
 This is the only way moto 5.2 runs ASL: inside mock_aws(config=...), a ThreadedMotoServer's
 interpreter sends Lambda tasks to AWS_ENDPOINT_URL_LAMBDA (the invoke proxy). A plain `moto_server`
 sends them to itself. Serves Step Functions, EventBridge and the console's Cognito user pool for
-the local stack, with real SRP sign-in (patch_cognito_sign_in).
+the local stack, with real SRP sign-in and the app client's ExplicitAuthFlows enforced
+(patch_cognito_sign_in).
 """
 
 import argparse
-import os
 import signal
 import threading
 
@@ -21,31 +21,72 @@ import local_srp
 # SECRET_BLOCK -> its sign-in's SRP state (local_srp.ServerSession), until the challenge's answer.
 SRP_SESSIONS: dict[str, local_srp.ServerSession] = {}
 SRP_LOCK = threading.Lock()
-# The client setting (ExplicitAuthFlows) that allows each flow of InitiateAuth.
-FLOW_SETTINGS = {
+# The app client setting (ExplicitAuthFlows) that allows each flow, for InitiateAuth and for
+# AdminInitiateAuth. The legacy values (before ALLOW_*) count as their ALLOW_* counterparts.
+USER_FLOW_SETTINGS = {
     "USER_SRP_AUTH": "ALLOW_USER_SRP_AUTH",
     "USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
     "REFRESH_TOKEN_AUTH": "ALLOW_REFRESH_TOKEN_AUTH",
     "REFRESH_TOKEN": "ALLOW_REFRESH_TOKEN_AUTH",
     "CUSTOM_AUTH": "ALLOW_CUSTOM_AUTH",
 }
+ADMIN_FLOW_SETTINGS = {
+    "ADMIN_USER_PASSWORD_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ADMIN_NO_SRP_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "REFRESH_TOKEN_AUTH": "ALLOW_REFRESH_TOKEN_AUTH",
+    "REFRESH_TOKEN": "ALLOW_REFRESH_TOKEN_AUTH",
+}
+LEGACY_SETTINGS = {
+    "ADMIN_NO_SRP_AUTH": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "USER_PASSWORD_AUTH": "ALLOW_USER_PASSWORD_AUTH",
+    "CUSTOM_AUTH_FLOW_ONLY": "ALLOW_CUSTOM_AUTH",
+}
+# A client created without ExplicitAuthFlows allows these (CreateUserPoolClient's reference).
+DEFAULT_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
 
 
-def patch_cognito_sign_in(enforce_flows: bool) -> None:
+def flow_refusal(explicit_auth_flows: list[str] | None, auth_flow: str, admin: bool) -> str | None:
+    """Cognito's InvalidParameterException message when the app client does not allow auth_flow
+    (None: allowed, or a flow moto itself refuses, by its own validation, as AWS does)."""
+    setting = (ADMIN_FLOW_SETTINGS if admin else USER_FLOW_SETTINGS).get(auth_flow)
+    if setting is None:
+        return None
+    flows = explicit_auth_flows or DEFAULT_FLOWS
+    allowed = {LEGACY_SETTINGS.get(f, f) for f in flows}
+    if not any(f.startswith("ALLOW_") for f in flows):
+        # Only legacy values: SRP and refresh were always on before ALLOW_* existed.
+        allowed |= {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    if setting in allowed:
+        return None
+    # AWS's wording: InitiateAuth names the flow, AdminInitiateAuth does not.
+    return "Auth flow not enabled for this client" if admin else f"{auth_flow} flow not enabled for this client"
+
+
+def patch_cognito_sign_in() -> None:
     """Real SRP for moto's USER_SRP_AUTH (moto accepts any password on it): the challenge carries
-    a real SALT and SRP_B, and PASSWORD_VERIFIER checks the client's proof (local_srp.py). With
-    enforce_flows, InitiateAuth also refuses a flow the app client's ExplicitAuthFlows do not allow,
-    as Cognito does (moto does not check them)."""
+    a real SALT and SRP_B, and PASSWORD_VERIFIER checks the client's proof (local_srp.py). And
+    InitiateAuth and AdminInitiateAuth refuse a flow the app client's ExplicitAuthFlows do not
+    allow, as Cognito does (moto does not check them)."""
     initiate_auth = cognito.CognitoIdpBackend.initiate_auth
+    admin_initiate_auth = cognito.CognitoIdpBackend.admin_initiate_auth
     respond = cognito.CognitoIdpBackend.respond_to_auth_challenge
 
+    def admin_initiate(self, user_pool_id, client_id, auth_flow, auth_parameters):
+        pool = self.user_pools.get(user_pool_id)
+        client = pool.clients.get(client_id) if pool else None
+        if client is not None:  # otherwise moto's own ResourceNotFoundException
+            refusal = flow_refusal(client.extended_config.get("ExplicitAuthFlows"), auth_flow, admin=True)
+            if refusal:
+                raise InvalidParameterException(refusal)
+        return admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters)
+
     def initiate(self, client_id, auth_flow, auth_parameters):
-        if enforce_flows:
-            pool = next((p for p in self.user_pools.values() if client_id in p.clients), None)
-            allowed = pool.clients[client_id].extended_config.get("ExplicitAuthFlows") if pool else None
-            setting = FLOW_SETTINGS.get(auth_flow)
-            if allowed and setting and setting not in allowed and auth_flow not in allowed:
-                raise InvalidParameterException(f"{auth_flow} flow not enabled for this client")
+        pool = next((p for p in self.user_pools.values() if client_id in p.clients), None)
+        if pool is not None:
+            refusal = flow_refusal(pool.clients[client_id].extended_config.get("ExplicitAuthFlows"), auth_flow,
+                                   admin=False)
+            if refusal:
+                raise InvalidParameterException(refusal)
         result = initiate_auth(self, client_id, auth_flow, auth_parameters)
         if auth_flow == "USER_SRP_AUTH" and result.get("ChallengeName") == "PASSWORD_VERIFIER":
             username, pool = self.sessions.pop(result["Session"])
@@ -80,6 +121,7 @@ def patch_cognito_sign_in(enforce_flows: bool) -> None:
         return respond(self, session, client_id, challenge_name, challenge_responses)
 
     cognito.CognitoIdpBackend.initiate_auth = initiate
+    cognito.CognitoIdpBackend.admin_initiate_auth = admin_initiate
     cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
 
 
@@ -92,7 +134,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    patch_cognito_sign_in(enforce_flows=os.environ.get("LOCAL_COGNITO_ENFORCE_AUTH_FLOWS") == "1")
+    patch_cognito_sign_in()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
         server.start()

@@ -18,8 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import console_server  # noqa: E402
+import local_http  # noqa: E402
 import local_sigv4  # noqa: E402
 import local_srp  # noqa: E402
+import moto_server  # noqa: E402
 
 
 class SrpTest(unittest.TestCase):
@@ -45,6 +47,38 @@ class SrpTest(unittest.TestCase):
         self.assertEqual(local_srp.pad_hex(0x7F), "7f")
         self.assertEqual(local_srp.pad_hex(0x80), "0080")
         self.assertEqual(local_srp.pad_hex(0xABC), "0abc")
+
+
+class AuthFlowTest(unittest.TestCase):
+    """moto_server.flow_refusal: the app client's ExplicitAuthFlows, as Cognito enforces them."""
+
+    CONSOLE = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]  # template.yaml's ConsoleUserPoolClient
+
+    def test_the_console_client_allows_srp_and_refresh_only(self):
+        for flow in ("USER_SRP_AUTH", "REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, flow, admin=False), flow)
+        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "USER_PASSWORD_AUTH", admin=False),
+                         "USER_PASSWORD_AUTH flow not enabled for this client")
+        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "CUSTOM_AUTH", admin=False),
+                         "CUSTOM_AUTH flow not enabled for this client")
+        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=True),
+                         "Auth flow not enabled for this client")
+        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "REFRESH_TOKEN_AUTH", admin=True))
+
+    def test_no_setting_is_awss_default_and_legacy_values_count(self):
+        self.assertIsNone(moto_server.flow_refusal(None, "USER_SRP_AUTH", admin=False))
+        self.assertIsNone(moto_server.flow_refusal([], "CUSTOM_AUTH", admin=False))
+        self.assertIsNotNone(moto_server.flow_refusal(None, "USER_PASSWORD_AUTH", admin=False))
+        self.assertIsNone(moto_server.flow_refusal(["ALLOW_USER_PASSWORD_AUTH"], "USER_PASSWORD_AUTH", admin=False))
+        self.assertIsNone(moto_server.flow_refusal(["ADMIN_NO_SRP_AUTH"], "ADMIN_USER_PASSWORD_AUTH", admin=True))
+        self.assertIsNone(moto_server.flow_refusal(["ADMIN_NO_SRP_AUTH"], "USER_SRP_AUTH", admin=False))
+        # Flows moto itself refuses (unknown, or on the wrong operation) are left to it.
+        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "NO_SUCH_FLOW", admin=False))
+        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=False))
+
+    def test_the_client_timestamp_is_the_sdks(self):
+        stamp = local_srp.client_timestamp(datetime(2026, 11, 6, 9, 5, 1, tzinfo=timezone.utc))
+        self.assertEqual(stamp, "Fri Nov 6 09:05:01 UTC 2026")
 
 
 def headers(pairs: dict[str, str]) -> Message:
@@ -119,7 +153,7 @@ class ConsoleServerTest(unittest.TestCase):
             "export IDENTITY_POOL_ID=us-east-1:00000000-0000-0000-0000-000000000000\n")
         self.saved = console_server.DIST, console_server.STACK_ENV
         console_server.DIST, console_server.STACK_ENV = root / "dist", root / "stack.env"
-        self.server = console_server.Server(("127.0.0.1", 0), console_server.Handler)
+        self.server = local_http.Server(("127.0.0.1", 0), console_server.Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.root = root

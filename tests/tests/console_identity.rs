@@ -4,8 +4,10 @@
 //! calls with them (SigV4). The local gateway verifies those signatures and evaluates the role's
 //! managed policies from template.yaml: the same IAM rules as every other caller.
 //!
-//! Self-contained: talks to moto's cognito-idp and the stand-in with plain JSON requests, signs
-//! with aws-sigv4, reads the stack's coordinates from .local/stack.env.
+//! Self-contained: signs in with USER_SRP_AUTH as the console does (the only password flow the
+//! app client allows; `infra/local/console_users.py sign-in`), talks to moto's cognito-idp and the
+//! stand-in with plain JSON requests, signs with aws-sigv4, reads the stack's coordinates from
+//! .local/stack.env.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -136,17 +138,29 @@ impl Console {
         (username, password)
     }
 
-    /// The ID token of a sign-in through `client_id`. USER_PASSWORD_AUTH: moto checks the password
-    /// on it and does not enforce the client's ExplicitAuthFlows (the console itself uses SRP).
+    /// The ID token of a sign-in through `client_id`: USER_SRP_AUTH, as the console signs in
+    /// (`console_users.py sign-in`, with the stack's environment).
     async fn sign_in(&self, username: &str, password: &str, client_id: &str) -> String {
+        let output = std::process::Command::new(repo_root().join(".local/venv/bin/python"))
+            .current_dir(repo_root())
+            .arg("infra/local/console_users.py")
+            .args(["sign-in", "--username", username, "--password", password, "--client-id", client_id])
+            .envs(&self.env)
+            .output()
+            .expect("the venv's python runs");
+        assert!(output.status.success(), "sign-in: {}", String::from_utf8_lossy(&output.stderr));
+        let tokens: Value = serde_json::from_slice(&output.stdout).expect("sign-in prints JSON");
+        tokens["idToken"].as_str().expect("an ID token").to_owned()
+    }
+
+    /// The user's `sub` (AdminGetUser), the user pool's id of the user.
+    async fn sub(&self, username: &str) -> String {
         let reply = self
-            .idp(
-                "InitiateAuth",
-                json!({"ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH",
-                       "AuthParameters": {"USERNAME": username, "PASSWORD": password}}),
-            )
+            .idp("AdminGetUser", json!({"UserPoolId": self.var("USER_POOL_ID"), "Username": username}))
             .await;
-        reply["AuthenticationResult"]["IdToken"].as_str().expect("an ID token").to_owned()
+        let attributes = reply["UserAttributes"].as_array().expect("the user's attributes");
+        let sub = attributes.iter().find(|a| a["Name"] == "sub").expect("a sub");
+        sub["Value"].as_str().unwrap().to_owned()
     }
 
     async fn id_token(&self, account: &AccountId, groups: &[&str]) -> String {
@@ -265,7 +279,8 @@ async fn a_console_administrator_reaches_its_own_account_only() {
     let (stack, console) = (Stack::load(), Console::load());
     let mine = seed_account(&stack, AccountType::Enterprise, false).await.id;
     let other = seed_account(&stack, AccountType::Enterprise, false).await.id;
-    let token = console.id_token(&mine, &["StartDataExport", "RetrieveDataExport"]).await;
+    let (username, password) = console.user(&mine, &["StartDataExport", "RetrieveDataExport"]).await;
+    let token = console.sign_in(&username, &password, console.var("USER_POOL_CLIENT_ID")).await;
     let retrieve = console.credentials(&token, Some(RETRIEVE_ROLE)).await.expect("the retrieve role");
     // Without CustomRoleArn: the preferred role, that of the group of lowest Precedence (Start, 1).
     let start = console.credentials(&token, None).await.expect("the preferred role");
@@ -295,14 +310,44 @@ async fn a_console_administrator_reaches_its_own_account_only() {
     assert_eq!(foreign_start.message(), denial("ConsoleStartRole", "POST", &list(&other)));
     let started = console.api(&start, Method::POST, &list(&mine), b"{}").await;
     assert_eq!(started.status, 202, "{}", started.body);
-    // The function saw the role session (requestContext.identity.userArn) as the requester.
+    // The function saw the role session (requestContext.identity.userArn) and the user pool's user
+    // (the sub in cognitoAuthenticationProvider) as the requester.
     let export_id = started.body["exportId"].as_str().expect("an export id").to_owned();
     let view = console.api(&retrieve, Method::GET, &format!("{}/{export_id}", list(&mine)), b"").await;
     assert_eq!(view.status, 200, "{}", view.body);
+    let sub = console.sub(&username).await;
     assert_eq!(
         view.body["requestedBy"]["principal"],
-        "arn:aws:sts::000000000000:assumed-role/ConsoleStartRole/CognitoIdentityCredentials"
+        format!(
+            "arn:aws:sts::000000000000:assumed-role/ConsoleStartRole/CognitoIdentityCredentials (user pool user {sub})"
+        )
     );
+}
+
+#[tokio::test]
+async fn the_console_client_refuses_password_sign_in() {
+    let (stack, console) = (Stack::load(), Console::load());
+    let mine = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let (username, password) = console.user(&mine, &["RetrieveDataExport"]).await;
+    // The right password, on a flow the template's app client does not allow (SRP and refresh only).
+    let target = "AWSCognitoIdentityProviderService.InitiateAuth";
+    let (status, refusal) = console
+        .json_call(
+            console.var("COGNITO_IDP_ENDPOINT"),
+            target,
+            json!({"ClientId": console.var("USER_POOL_CLIENT_ID"), "AuthFlow": "USER_PASSWORD_AUTH",
+                   "AuthParameters": {"USERNAME": username, "PASSWORD": password}}),
+        )
+        .await;
+    assert_eq!(
+        (status, refusal["__type"].as_str(), refusal["message"].as_str()),
+        (400, Some("InvalidParameterException"), Some("USER_PASSWORD_AUTH flow not enabled for this client")),
+        "{refusal}"
+    );
+    assert!(refusal.get("AuthenticationResult").is_none());
+    // SRP, the console's flow, signs the same user in.
+    let token = console.sign_in(&username, &password, console.var("USER_POOL_CLIENT_ID")).await;
+    assert_eq!(token.split('.').count(), 3, "a JWT");
 }
 
 #[tokio::test]

@@ -115,6 +115,9 @@ pub struct ExportView {
     pub retrievals: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_retrieved_at: Option<Timestamp>,
+    /// Who had the last hand-out (the principal recorded with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_retrieved_by: Option<String>,
 }
 
 impl ExportView {
@@ -140,6 +143,7 @@ impl ExportView {
             coverage: None,
             retrievals: record.retrievals,
             last_retrieved_at: record.last_retrieved_at,
+            last_retrieved_by: record.last_retrieved_by,
         }
     }
 }
@@ -297,6 +301,7 @@ where
                 }
                 view.retrievals += 1;
                 view.last_retrieved_at = Some(now);
+                view.last_retrieved_by = Some(principal.to_owned());
                 Ok(view)
             }
             _ => Ok(view),

@@ -108,9 +108,29 @@ pub fn wrong_entry_point(function: &str, serves: &str, shape: Shape) -> Error {
 /// The IAM principal that signed the request. API Gateway's AWS_IAM authorizer already refuses
 /// unsigned calls; this is defence in depth (and what the local gateway's `none` principal tests).
 pub fn principal(request: &ApiGatewayProxyRequest, permission: &str) -> Result<String, Error> {
-    request.request_context.identity.user_arn.clone().filter(|arn| !arn.is_empty()).ok_or_else(|| {
-        Error::Forbidden(format!("The request is not signed by an IAM principal; {permission} needs one."))
+    let arn =
+        request.request_context.identity.user_arn.clone().filter(|arn| !arn.is_empty()).ok_or_else(|| {
+            Error::Forbidden(format!(
+                "The request is not signed by an IAM principal; {permission} needs one."
+            ))
+        })?;
+    // Every console user of a group shares one role session name (CognitoIdentityCredentials):
+    // the user pool's user id (`sub`), which API Gateway passes for identity-pool callers, says who.
+    let user =
+        request.request_context.identity.cognito_authentication_provider.as_deref().and_then(cognito_user);
+    Ok(match user {
+        Some(sub) => format!("{arn} (user pool user {sub})"),
+        None => arn,
     })
+}
+
+/// The `sub` in `cognito-idp.<region>.amazonaws.com/<pool>,cognito-idp…/<pool>:CognitoSignIn:<sub>`,
+/// if it looks like one (it reaches the export record and the logs, so nothing else passes).
+fn cognito_user(provider: &str) -> Option<&str> {
+    let (_, sub) = provider.rsplit_once(":CognitoSignIn:")?;
+    let plausible =
+        (1..=64).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    plausible.then_some(sub)
 }
 
 /// A path parameter, or "" (which then fails id validation with a clear message).
@@ -209,6 +229,27 @@ mod tests {
             request.headers.insert("content-type", HeaderValue::from_str(value).unwrap());
         }
         request
+    }
+
+    #[test]
+    fn a_console_user_is_named_by_the_user_pool_id_beside_the_shared_role_session() {
+        let mut r = request(None, None);
+        let role = "arn:aws:sts::123456789012:assumed-role/ConsoleStartRole/CognitoIdentityCredentials";
+        r.request_context.identity.user_arn = Some(role.into());
+        assert_eq!(principal(&r, "StartDataExport").unwrap(), role);
+        let pool = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC";
+        r.request_context.identity.cognito_authentication_provider =
+            Some(format!("{pool},{pool}:CognitoSignIn:7d1f5a6e-0c1b-4d2e-9f3a-5b6c7d8e9f00"));
+        assert_eq!(
+            principal(&r, "StartDataExport").unwrap(),
+            format!("{role} (user pool user 7d1f5a6e-0c1b-4d2e-9f3a-5b6c7d8e9f00)")
+        );
+        // Anything but an id is left out rather than recorded.
+        r.request_context.identity.cognito_authentication_provider =
+            Some(format!("{pool}:CognitoSignIn:x\nforged log line"));
+        assert_eq!(principal(&r, "StartDataExport").unwrap(), role);
+        r.request_context.identity.user_arn = None;
+        assert_eq!(principal(&r, "StartDataExport").unwrap_err().code(), "ForbiddenException");
     }
 
     #[test]

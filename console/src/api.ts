@@ -1,0 +1,208 @@
+// The export API (DESIGN §5), every call signed with SigV4 (service execute-api) using the
+// credentials of the role the route needs: StartDataExport for the POST, RetrieveDataExport for
+// the GETs. Errors become ApiError with words for the administrator; no URL is ever shown.
+
+import { AwsClient } from "aws4fetch";
+import type { Config } from "./config";
+import { type Permission, credentialsOf } from "./session";
+import { noUrls, when } from "./format";
+
+export type ExportStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "SUCCEEDED_WITH_ERRORS" | "FAILED" | "EXPIRED";
+
+export interface TypeTotals {
+  count: number;
+  bytes: number;
+}
+
+export interface ExportResult {
+  attachmentCount: number;
+  totalBytes: number;
+  byConversationType: Record<string, TypeTotals>;
+  manifestBytes?: number;
+  manifestSha256?: string;
+  urlsExpireAt?: string;
+  errorCount?: number;
+}
+
+export interface Link {
+  url: string;
+  urlExpiresAt: string;
+  bytes?: number;
+  sha256?: string;
+  rows?: number;
+  format?: string;
+}
+
+export interface Export {
+  exportId: string;
+  accountId: string;
+  status: ExportStatus;
+  format: string;
+  requestedAt: string;
+  cutoff: string;
+  requestedBy: { principal: string; via: string };
+  startedAt?: string;
+  completedAt?: string;
+  progress?: { attachmentsListed: number; partsWritten: number };
+  error?: { code: string; message: string };
+  result?: ExportResult;
+  urlsExpireAt?: string;
+  manifest?: Link;
+  errors?: Link;
+  coverage?: Link;
+  retrievals: number;
+  lastRetrievedAt?: string;
+  lastRetrievedBy?: string;
+}
+
+export interface Account {
+  accountId: string;
+  name: string;
+  type: "ENTERPRISE" | "TEAM" | string;
+  domains: string[];
+}
+
+export interface RequestState {
+  allowed: boolean;
+  code?: string;
+  message?: string;
+  nextAllowedAt?: string;
+}
+
+export interface ExportList {
+  exports: Export[];
+  nextToken?: string | null;
+  nextAllowedAt: string;
+  account?: Account;
+  request?: RequestState;
+}
+
+export interface StartReply {
+  exportId: string;
+  status: ExportStatus;
+  requestedAt: string;
+  cutoff: string;
+  nextAllowedAt: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly nextAllowedAt?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+function describe(status: number, code: string, apiMessage: string, nextAllowedAt: string | undefined, what: string): string {
+  switch (status) {
+    case 400:
+      return `The request was not valid: ${noUrls(apiMessage) || "the service refused it."}`;
+    case 403:
+      return `Access denied: your sign-in does not allow you to ${what}. You can act only for your own account, with the permissions your groups give (the service answered 403 Forbidden).`;
+    case 404:
+      return `Not found: ${noUrls(apiMessage) || "the account or export does not exist."}`;
+    case 410:
+      return `Expired: ${noUrls(apiMessage) || "this export's download links no longer work."}`;
+    case 422:
+      return noUrls(apiMessage) || "Data exports are available to Enterprise accounts only.";
+    case 429:
+      return nextAllowedAt
+        ? `One request is accepted every 7 days. The next request is possible from ${when(nextAllowedAt)}.`
+        : noUrls(apiMessage) || "Too many requests. Try again later.";
+    default:
+      if (status >= 500) {
+        return "The export service failed to answer (an internal error). Try again in a few minutes; if it keeps failing, contact support.";
+      }
+      return `The export service refused the request (HTTP ${status}${code ? `, ${code}` : ""}).`;
+  }
+}
+
+export class Api {
+  constructor(private readonly config: Config) {}
+
+  private async send(
+    permission: Permission,
+    method: "GET" | "POST",
+    path: string,
+    what: string,
+    body?: unknown,
+  ): Promise<unknown> {
+    const creds = await credentialsOf(this.config, permission);
+    const client = new AwsClient({
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      sessionToken: creds.sessionToken,
+      service: "execute-api",
+      region: this.config.region,
+      retries: 0,
+    });
+    const init: RequestInit = {
+      method,
+      cache: "no-store",
+      credentials: "omit",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    let response: Response;
+    try {
+      response = await client.fetch(`${this.config.apiUrl}${path}`, init);
+    } catch {
+      throw new ApiError(0, "NetworkError", "The export service could not be reached. Check your connection and try again.");
+    }
+    let data: unknown = undefined;
+    try {
+      data = await response.json();
+    } catch {
+      data = undefined;
+    }
+    if (!response.ok) {
+      const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+      const code = typeof d["code"] === "string" ? d["code"] : "";
+      const apiMessage = typeof d["message"] === "string" && code ? d["message"] : "";
+      let next = typeof d["nextAllowedAt"] === "string" ? d["nextAllowedAt"] : undefined;
+      if (!next && response.status === 429) {
+        const retry = Number(response.headers.get("Retry-After"));
+        if (Number.isFinite(retry) && retry > 0) next = new Date(Date.now() + retry * 1000).toISOString();
+      }
+      throw new ApiError(response.status, code, describe(response.status, code, apiMessage, next, what), next);
+    }
+    return data;
+  }
+
+  list(accountId: string, nextToken?: string, maxResults?: number): Promise<ExportList> {
+    const q = new URLSearchParams();
+    if (maxResults) q.set("maxResults", String(maxResults));
+    if (nextToken) q.set("nextToken", nextToken);
+    const query = q.toString();
+    return this.send(
+      "RetrieveDataExport",
+      "GET",
+      `/accounts/${encodeURIComponent(accountId)}/data-exports${query ? `?${query}` : ""}`,
+      "see this account's data exports",
+    ) as Promise<ExportList>;
+  }
+
+  /** One export. For a delivered export this counts a retrieval and hands out the manifest link. */
+  get(accountId: string, exportId: string): Promise<Export> {
+    return this.send(
+      "RetrieveDataExport",
+      "GET",
+      `/accounts/${encodeURIComponent(accountId)}/data-exports/${encodeURIComponent(exportId)}`,
+      "download this account's exports",
+    ) as Promise<Export>;
+  }
+
+  start(accountId: string, format: "csv" | "jsonl", clientToken: string): Promise<StartReply> {
+    return this.send(
+      "StartDataExport",
+      "POST",
+      `/accounts/${encodeURIComponent(accountId)}/data-exports`,
+      "request attachments for this account",
+      { format, clientToken },
+    ) as Promise<StartReply>;
+  }
+}

@@ -1,0 +1,197 @@
+// Sign in: user name and password, then the first-sign-in new password or a TOTP code if Cognito
+// asks for one; then the identity pool exchange (one credential set per group).
+
+import type { App } from "./main";
+import { h, replace, uid } from "./dom";
+import { type SignInStep, answerNewPassword, answerTotp, signIn, signInMessage } from "./cognito";
+import { establish } from "./session";
+
+function field(label: string, input: HTMLInputElement, hint?: string): HTMLElement {
+  const id = input.id || uid("field");
+  input.id = id;
+  const hintEl = hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null;
+  if (hintEl) input.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: id }, label), hintEl, input);
+}
+
+function errorBox(): { el: HTMLElement; show(message: string): void; hide(): void } {
+  const el = h("div", { class: "error-slot" });
+  return {
+    el,
+    show(message: string) {
+      replace(el, h("p", { class: "error", role: "alert" }, message));
+    },
+    hide() {
+      replace(el);
+    },
+  };
+}
+
+function busy(button: HTMLButtonElement, on: boolean, label: string): void {
+  button.disabled = on;
+  button.textContent = label;
+}
+
+export function renderSignIn(app: App, notice?: string): void {
+  const heading = h("h1", { tabindex: "-1" }, "Sign in");
+  const username = h("input", { type: "text", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
+  const errors = errorBox();
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "signin-heading", novalidate: true },
+    field("User name", username),
+    field("Password", password),
+    errors.el,
+    h("div", { class: "actions" }, submit),
+  );
+  heading.id = "signin-heading";
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!username.value.trim() || !password.value) {
+      errors.show("Enter your user name and password.");
+      (username.value.trim() ? password : username).focus();
+      return;
+    }
+    errors.hide();
+    busy(submit, true, "Signing in…");
+    signIn(app.config, username.value.trim(), password.value)
+      .then((step) => next(app, step))
+      .catch((error: unknown) => {
+        busy(submit, false, "Sign in");
+        password.value = "";
+        errors.show(signInMessage(error));
+        password.focus();
+      });
+  });
+  replace(
+    app.main,
+    h(
+      "section",
+      { class: "narrow" },
+      heading,
+      notice ? h("p", { class: "notice", role: "status" }, notice) : null,
+      h("p", {}, "Sign in with the user name and password your operator gave you. Only administrators of an Enterprise chat account can use this console."),
+      form,
+    ),
+  );
+  app.titled(heading, "Sign in");
+  if (notice) username.focus();
+}
+
+function next(app: App, step: SignInStep): void {
+  switch (step.kind) {
+    case "done":
+      finish(app, step.tokens);
+      return;
+    case "newPassword":
+      renderNewPassword(app, step.session, step.username);
+      return;
+    case "totp":
+      renderTotp(app, step.session, step.username);
+      return;
+    default:
+      renderSignIn(app, `This sign-in needs a step the console does not support (${step.challenge}). Ask your operator.`);
+  }
+}
+
+function finish(app: App, tokens: Parameters<typeof establish>[1]): void {
+  const heading = h("h1", { tabindex: "-1" }, "Signing in…");
+  replace(app.main, h("section", { class: "narrow" }, heading, h("p", { role: "status" }, "Getting your credentials…")));
+  app.titled(heading, "Signing in");
+  establish(app.config, tokens)
+    .then(() => app.signedIn())
+    .catch((error: unknown) => renderSignIn(app, `Your credentials could not be obtained. ${signInMessage(error)}`));
+}
+
+function renderNewPassword(app: App, session: string, username: string): void {
+  const heading = h("h1", { tabindex: "-1" }, "Choose a new password");
+  const pw = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "14" });
+  const again = h("input", { type: "password", autocomplete: "new-password", required: true });
+  const submit = h("button", { type: "submit", class: "primary" }, "Set password and sign in");
+  const errors = errorBox();
+  const form = h(
+    "form",
+    { class: "card", novalidate: true },
+    field("New password", pw, "At least 14 characters, with upper-case and lower-case letters, a number and a symbol."),
+    field("Repeat the new password", again),
+    errors.el,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (pw.value.length < 14) {
+      errors.show("The new password must have at least 14 characters.");
+      pw.focus();
+      return;
+    }
+    if (pw.value !== again.value) {
+      errors.show("The two passwords are not the same. Type the new password twice.");
+      again.focus();
+      return;
+    }
+    errors.hide();
+    busy(submit, true, "Setting your password…");
+    answerNewPassword(app.config, session, username, pw.value)
+      .then((step) => next(app, step))
+      .catch((error: unknown) => {
+        busy(submit, false, "Set password and sign in");
+        errors.show(signInMessage(error));
+        pw.focus();
+      });
+  });
+  replace(
+    app.main,
+    h(
+      "section",
+      { class: "narrow" },
+      heading,
+      h("p", {}, "This is your first sign-in with a temporary password. Choose your own password to continue."),
+      form,
+    ),
+  );
+  app.titled(heading, "Choose a new password");
+}
+
+function renderTotp(app: App, session: string, username: string): void {
+  const heading = h("h1", { tabindex: "-1" }, "Enter your authentication code");
+  const code = h("input", {
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+    required: true,
+  });
+  const submit = h("button", { type: "submit", class: "primary" }, "Verify");
+  const errors = errorBox();
+  const form = h(
+    "form",
+    { class: "card", novalidate: true },
+    field("6-digit code", code, "The code your authenticator app shows for this console."),
+    errors.el,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = code.value.replace(/\s+/g, "");
+    if (!/^\d{6}$/.test(value)) {
+      errors.show("Enter the 6 digits your authenticator app shows.");
+      code.focus();
+      return;
+    }
+    errors.hide();
+    busy(submit, true, "Verifying…");
+    answerTotp(app.config, session, username, value)
+      .then((step) => next(app, step))
+      .catch((error: unknown) => {
+        busy(submit, false, "Verify");
+        code.value = "";
+        errors.show(signInMessage(error));
+        code.focus();
+      });
+  });
+  replace(app.main, h("section", { class: "narrow" }, heading, h("p", {}, "Your sign-in is protected with multi-factor authentication."), form));
+  app.titled(heading, "Authentication code");
+}

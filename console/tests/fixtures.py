@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Fixtures for the console's browser tests, against the running local stack (.local/stack.env).
+
+  put-export --account-id A --kind FAILED|EXPIRED   writes an export record into ExportsTable
+  enable-totp --username U --password P             turns on TOTP MFA for a console user (moto)
+  totp-code                                         the current code of moto's fixed TOTP secret
+
+Prints one JSON object. The record format is functions/export-core/src/model.rs (ExportRecord) as
+serde_dynamo writes it: camelCase attributes, numbers as N, times as fixed-width RFC 3339 UTC.
+"""
+import argparse
+import base64
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# moto's fixed TOTP secret (moto/cognitoidp/models.py COGNITO_TOTP_MFA_SECRET).
+MOTO_TOTP_SECRET = "asdfasdfasdf"
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def ulid(t: datetime) -> str:
+    value = (int(t.timestamp() * 1000) << 80) | secrets.randbits(80)
+    return "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def put_export(account_id: str, kind: str, hours_ago: float | None = None, expires_in: float = 10) -> dict:
+    """FAILED, EXPIRED (links died 3 days ago), or EXPIRING: delivered, links dying in EXPIRES_IN s."""
+    now = datetime.now(timezone.utc)
+    if hours_ago is None:
+        hours_ago = 9 * 24 if kind == "EXPIRED" else 2
+    requested = now - timedelta(hours=hours_ago)
+    export_id = ulid(requested)
+    item = {
+        "accountId": {"S": account_id},
+        "sk": {"S": f"EXPORT#{export_id}"},
+        "exportId": {"S": export_id},
+        "format": {"S": "csv"},
+        "requestedAt": {"S": stamp(requested)},
+        "cutoff": {"S": stamp(requested)},
+        "requestedBy": {"M": {"principal": {"S": "arn:aws:sts::000000000000:assumed-role/console-fixture/admin"}, "via": {"S": "api"}}},
+        "startedAt": {"S": stamp(requested + timedelta(seconds=1))},
+        "completedAt": {"S": stamp(requested + timedelta(seconds=30))},
+        "progress": {"M": {"attachmentsListed": {"N": "20"}, "partsWritten": {"N": "1"}}},
+        "retrievals": {"N": "0"},
+    }
+    out = {"exportId": export_id, "requestedAt": stamp(requested)}
+    if kind == "FAILED":
+        message = ("The export could not list the account's attachments: the attachment catalog did not answer "
+                   "in time. Request a new export; the 7-day window was given back.")
+        item["status"] = {"S": "FAILED"}
+        item["error"] = {"M": {"code": {"S": "States.Timeout"}, "message": {"S": message}}}
+        out["message"] = message
+    else:
+        expires = requested + timedelta(days=6) if kind == "EXPIRED" else now + timedelta(seconds=expires_in)
+        item["status"] = {"S": "SUCCEEDED"}
+        item["retrievals"] = {"N": "2"}
+        item["lastRetrievedAt"] = {"S": stamp(requested + timedelta(hours=1))}
+        item["lastRetrievedBy"] = {"S": "arn:aws:sts::000000000000:assumed-role/console-fixture/admin"}
+        item["result"] = {"M": {
+            "attachmentCount": {"N": "3"},
+            "totalBytes": {"N": "3000"},
+            "byConversationType": {"M": {
+                "DIRECT": {"M": {"count": {"N": "2"}, "bytes": {"N": "2000"}}},
+                "ROOM": {"M": {"count": {"N": "1"}, "bytes": {"N": "1000"}}},
+            }},
+            "manifestKey": {"S": f"exports/{account_id}/{export_id}/manifest.csv"},
+            "manifestBytes": {"N": "512"},
+            "manifestSha256": {"S": "0" * 64},
+            "summaryKey": {"S": f"exports/{account_id}/{export_id}/summary.json"},
+            "urlsExpireAt": {"S": stamp(expires)},
+            "errorCount": {"N": "0"},
+        }}
+        out["urlsExpireAt"] = stamp(expires)
+    ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+    ddb.put_item(TableName=os.environ.get("EXPORTS_TABLE", "ExportsTable"), Item=item)
+    return out
+
+
+def totp_code() -> str:
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    key = MOTO_TOTP_SECRET + "=" * ((8 - len(MOTO_TOTP_SECRET) % 8) % 8)
+    totp = TOTP(base64.b32decode(key, casefold=True), 6, SHA1(), 30, enforce_key_length=False)
+    return totp.generate(int(time.time())).decode()
+
+
+def console_config() -> dict:
+    url = os.environ["CONSOLE_URL"].rstrip("/") + "/config.json"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (the local console)
+        return json.load(response)
+
+
+def srp_sign_in(idp, config: dict, username: str, password: str) -> dict:
+    """USER_SRP_AUTH, the flow the template's app client allows (the local stack checks the proof
+    and refuses other flows): local_srp.client_sign_in, as console_users.py sign-in."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra" / "local"))
+    import local_srp
+
+    reply = local_srp.client_sign_in(idp, config["userPoolId"], config["userPoolClientId"], username, password)
+    return reply["AuthenticationResult"]
+
+
+def enable_totp(username: str, password: str) -> dict:
+    config = console_config()
+    idp = boto3.client("cognito-idp", endpoint_url=config.get("cognitoIdpEndpoint") or os.environ.get("COGNITO_IDP_ENDPOINT"),
+                       region_name=config["region"])
+    access = srp_sign_in(idp, config, username, password)["AccessToken"]
+    idp.associate_software_token(AccessToken=access)
+    idp.verify_software_token(AccessToken=access, UserCode=totp_code(), FriendlyDeviceName="console-test")
+    idp.admin_set_user_mfa_preference(UserPoolId=config["userPoolId"], Username=username,
+                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    return {"username": username, "code": totp_code()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("put-export")
+    p.add_argument("--account-id", required=True)
+    p.add_argument("--kind", choices=["FAILED", "EXPIRED", "EXPIRING"], required=True)
+    p.add_argument("--expires-in", type=float, default=10, help="EXPIRING: seconds until the links die")
+    p.add_argument("--hours-ago", type=float, help="when it was requested (default: 2 h, EXPIRED 9 days)")
+    t = sub.add_parser("enable-totp")
+    t.add_argument("--username", required=True)
+    t.add_argument("--password", required=True)
+    sub.add_parser("totp-code")
+    args = parser.parse_args()
+    if args.command == "put-export":
+        out = put_export(args.account_id, args.kind, args.hours_ago, args.expires_in)
+    elif args.command == "enable-totp":
+        out = enable_totp(args.username, args.password)
+    else:
+        out = {"code": totp_code()}
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
