@@ -5,11 +5,19 @@ import { defineConfig } from "@playwright/test";
 
 const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
+/** @screenshots and @demo, less the one the command line greps for (or SCREENSHOTS=1). */
+function excludedTags(): RegExp | undefined {
+  const args = process.argv.join(" ");
+  const excluded = ["@screenshots", "@demo"].filter((tag) => !args.includes(tag) && !(tag === "@screenshots" && process.env.SCREENSHOTS));
+  return excluded.length ? new RegExp(excluded.join("|")) : undefined;
+}
+
 export default defineConfig({
   testDir: "tests",
   testMatch: /.*\.spec\.ts$/,
-  // Screenshots are taken only by `make screenshots` (--grep @screenshots).
-  grepInvert: process.env.SCREENSHOTS ? undefined : /@screenshots/,
+  // Tagged tests run only when asked for by their tag: @screenshots by `make screenshots`
+  // (SCREENSHOTS=1, --grep @screenshots), @demo by `make demo` (--grep @demo).
+  grepInvert: excludedTags(),
   fullyParallel: false,
   workers: Number(process.env.CONSOLE_TEST_WORKERS ?? 1),
   retries: 0,

@@ -2,7 +2,9 @@
 # `make demo`: the product's main job, end to end on the local stack, as an administrator would do
 # it: seed an Enterprise account, request an export through the API, follow it, fetch the manifest
 # through RetrieveDataExport, download and verify every file, and see that a second request is
-# refused for 7 days. Stops the stack at the end unless KEEP=1.
+# refused for 7 days. Then the console: a second Enterprise account, whose 7-day window stays open,
+# with its console users, and a headless browser that downloads the walkthrough's manifest in the
+# console. Stops the stack at the end unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,26 +54,6 @@ expected="$(field expectedInExport <<<"$seed_json")"
 echo "   account $account: $(field users <<<"$seed_json") users ($(field managedUsers <<<"$seed_json") managed), $(field rooms <<<"$seed_json") rooms, $(field attachments <<<"$seed_json") attachments ($(field deleted <<<"$seed_json") deleted)"
 echo "   the scope rule says an export must list $expected of them"
 
-echo "   console users (the local Cognito user pool) in $OUT/console-users.json:"
-# An administrator of the demo account, a retrieve-only user of it, an administrator of the Team
-# account (the "other account"). Replaced on every run: their accounts are new each time.
-mkdir -p "$OUT"
-users=()
-while read -r username account_id groups; do
-    users+=("$(.local/venv/bin/python infra/local/console_users.py create --replace \
-        --username "$username" --account-id "$account_id" --groups "$groups")")
-done <<USERS
-demo-admin $account StartDataExport,RetrieveDataExport
-demo-auditor $account RetrieveDataExport
-other-admin $team StartDataExport,RetrieveDataExport
-USERS
-(umask 077; printf '%s\n' "${users[@]}" | python3 -c 'import json,sys; json.dump([json.loads(l) for l in sys.stdin], sys.stdout, indent=2)' \
-    > "$OUT/console-users.json")
-chmod 600 "$OUT/console-users.json"
-for user in "${users[@]}"; do
-    python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print("   console user %s: account %s, groups %s" % (u["username"], u["accountId"], ",".join(u["groups"])))' "$user"
-done
-
 say "2. A Team account is refused, with guidance"
 $CLI start --account-id "$team" 2>&1 | sed 's/^/   /' || true
 
@@ -97,8 +79,55 @@ $CLI download "$OUT/manifest.csv" --out "$OUT/files" | sed 's/^/   /'
 say "7. A second request inside the 7-day window is refused"
 $CLI start --account-id "$account" 2>&1 | sed 's/^/   /' && { echo "   expected a refusal" >&2; exit 1; } || true
 
+say "8. Seeding the console's account: another Enterprise account, whose 7-day window stays open"
+console_json="$($CLI seed --attachments "$ATTACHMENTS" --sizes small --json)"
+console_account="$(field accountId <<<"$console_json")"
+echo "   account $console_account: $(field attachments <<<"$console_json") attachments, no export yet"
+echo "   console users (the local Cognito user pool) in $OUT/console-users.json:"
+# An administrator and a retrieve-only user of the console's account, and an administrator of the
+# walkthrough's account (another account's administrator, who can download its export). Replaced
+# on every run: their accounts are new each time.
+users=()
+while read -r username account_id groups; do
+    users+=("$(.local/venv/bin/python infra/local/console_users.py create --replace \
+        --username "$username" --account-id "$account_id" --groups "$groups")")
+done <<USERS
+demo-admin $console_account StartDataExport,RetrieveDataExport
+demo-auditor $console_account RetrieveDataExport
+other-admin $account StartDataExport,RetrieveDataExport
+USERS
+(umask 077; printf '%s\n' "${users[@]}" | python3 -c 'import json,sys; json.dump([json.loads(l) for l in sys.stdin], sys.stdout, indent=2)' \
+    > "$OUT/console-users.json")
+chmod 600 "$OUT/console-users.json"
+for user in "${users[@]}"; do
+    python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print("   %s: account %s, groups %s" % (u["username"], u["accountId"], ",".join(u["groups"])))' "$user"
+done
+
+say "9. The console, in a headless browser"
+# console/tests/demo.spec.ts (tagged @demo): other-admin downloads the manifest of step 5 with
+# Download file; demo-admin is offered Request attachments, not confirmed. Playwright's output is
+# shown only on failure.
+manifest_sha256="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$OUT/manifest.csv")"
+log="$OUT/console-check.log"
+(umask 077; rm -f "$log"; : >"$log")  # a failure's messages may quote a password
+browser_started=$SECONDS
+if ! DEMO_EXPORT_USERNAME="$(field username <<<"${users[2]}")" DEMO_EXPORT_PASSWORD="$(field password <<<"${users[2]}")" \
+    DEMO_EXPORT_ACCOUNT_ID="$account" DEMO_EXPORT_ID="$export_id" DEMO_MANIFEST_SHA256="$manifest_sha256" \
+    DEMO_CONSOLE_USERNAME="$(field username <<<"${users[0]}")" DEMO_CONSOLE_PASSWORD="$(field password <<<"${users[0]}")" \
+    DEMO_CONSOLE_ACCOUNT_ID="$console_account" \
+    console/run-tests.sh --grep @demo --reporter=line >"$log" 2>&1; then
+    sed 's/^/   /' "$log" >&2
+    echo "   the console check failed (above; traces in console/test-results)" >&2
+    exit 1
+fi
+echo "   other-admin opened the export's page, $CONSOLE_URL/#/accounts/$account/exports/$export_id,"
+echo "     and chose Download file: the saved manifest's SHA-256 is $manifest_sha256, the one step 5 verified"
+echo "   demo-admin's account page offers Account actions → Request attachments, enabled (left unconfirmed)"
+echo "   (Chromium, $((SECONDS - browser_started))s with the console's build)"
+
 say "Done in $((SECONDS - demo_started))s: $listed files in $OUT/files (originals' names in $OUT/files/index.csv)"
 
 say "The console: $CONSOLE_URL"
 echo "   sign in as $(field username <<<"${users[0]}") with the password $(field password <<<"${users[0]}")"
-echo "   (all three users: $OUT/console-users.json; KEEP=1 make demo leaves the stack running to try it)"
+echo "   its account has no export yet: choose Account actions → Request attachments, then Download file"
+echo "   (demo-auditor, who may only retrieve, and other-admin, of the walkthrough's account: $OUT/console-users.json)"
