@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack on 127.0.0.1 (DESIGN §11), waits until every server answers,
-# provisions tables, buckets and the state machine, and writes .local/stack.env.
+# provisions tables, buckets, the statement key and the state machine, and writes .local/stack.env.
 # Idempotent: servers already running (pid file, live process) are reused.
 #   up.sh          start (or reuse) everything
 #   up.sh --check  exit 0 if every server is running and answering, 1 otherwise
@@ -66,6 +66,7 @@ export AWS_ENDPOINT_URL_SFN=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_EVENTS=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$MOTO_PORT  # the same: the name the AWS SDKs read
 export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$LAMBDA_PORT
+export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$MOTO_PORT
 export API_URL=http://127.0.0.1:$API_PORT
 export ACCOUNTS_TABLE=AccountsTable
 export ATTACHMENTS_TABLE=AttachmentsTable
@@ -73,6 +74,8 @@ export EXPORTS_TABLE=ExportsTable
 export ATTACHMENT_BUCKET=attachments-local
 export EXPORT_BUCKET=exports-local
 export STATE_MACHINE_ARN=arn:aws:states:$REGION:000000000000:stateMachine:ExportStateMachine
+# The statement signing key (template StatementKey), by the alias provision.py gives it in moto.
+export STATEMENT_KEY_ID=alias/attachment-export-statement
 # The pinned AWS CLI (v1, in .local/awscli) first on PATH: plain "aws ..." reaches the local stack.
 export PATH="$ROOT/.local/awscli/bin:\$PATH"
 ENV
@@ -205,7 +208,7 @@ is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
 for name in s3 moto lambda-watch invoke-proxy api-gateway; do launch "$name"; done
 wait_until_up
 
-echo "provisioning tables, buckets and the state machine"
+echo "provisioning tables, buckets, the statement key and the state machine"
 "$LOCAL/venv/bin/python" "$HERE/provision.py"
 
 echo

@@ -21,17 +21,24 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 /// The resource variables of config.rs, each required only where used.
-const RESOURCES: [&str; 5] =
-    ["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE", "EXPORTS_TABLE", "EXPORT_BUCKET", "ATTACHMENT_BUCKETS"];
+const RESOURCES: [&str; 6] = [
+    "ACCOUNTS_TABLE",
+    "ATTACHMENTS_TABLE",
+    "EXPORTS_TABLE",
+    "EXPORT_BUCKET",
+    "ATTACHMENT_BUCKETS",
+    "STATEMENT_KEY_ID",
+];
 
 /// Which resource variables each adapter constructor asks the config for.
-const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 6] = [
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 7] = [
     ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
     ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
     ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
     ("DynamoSweepLedger::from_config", &["EXPORTS_TABLE"]),
     ("S3ObjectStore::export_bucket", &["EXPORT_BUCKET"]),
     ("config.attachment_buckets()", &["ATTACHMENT_BUCKETS"]),
+    ("KmsStatementSigner::from_config", &["STATEMENT_KEY_ID"]),
 ];
 
 /// The resource variables a function's wiring reads: the adapter constructors named in its

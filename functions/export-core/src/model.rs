@@ -301,6 +301,9 @@ pub struct ExportResult {
     /// `coverage.csv` (absent on exports made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage_key: Option<String>,
+    /// The signed statement (absent on exports made before statements existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementFile>,
 }
 
 impl ExportResult {
@@ -317,6 +320,18 @@ pub struct ReportFile {
     pub key: String,
     pub bytes: u64,
     pub sha256: String,
+}
+
+/// The signed statement beside the manifest (DESIGN §14): its key, size and SHA-256 (which the
+/// account's next statement chains to), its signature's key, and the KMS key that signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementFile {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub signature_key: String,
+    pub key_id: String,
 }
 
 /// Why an export failed, as the administrator reads it.
@@ -486,6 +501,7 @@ mod tests {
             error_count: 0,
             errors: None,
             coverage_key: None,
+            statement: None,
         });
         assert_eq!(record.visible_status(now), Succeeded);
         assert_eq!(record.visible_status(now.plus(std::time::Duration::from_secs(10))), Expired);

@@ -66,6 +66,16 @@ impl ExportJob {
         format!("{}coverage.csv", self.prefix())
     }
 
+    /// The signed statement (DESIGN §14).
+    pub fn statement_key(&self) -> String {
+        format!("{}statement.json", self.prefix())
+    }
+
+    /// The statement's signature: base64 of the DER ECDSA signature, one line.
+    pub fn statement_signature_key(&self) -> String {
+        format!("{}statement.sig", self.prefix())
+    }
+
     /// A part's error rows (CSV, no header), assembled into `errors.csv` by Finalize.
     pub fn errors_part_key(&self, part: u32) -> String {
         format!("{}parts/errors-{part:05}.csv", self.prefix())

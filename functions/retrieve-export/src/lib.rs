@@ -255,6 +255,7 @@ mod tests {
             error_count: 0,
             errors: None,
             coverage_key: None,
+            statement: None,
         });
         let store = FakeStore::default();
         store.insert(record);
