@@ -77,6 +77,10 @@ enum Command {
         /// checked.
         #[arg(long)]
         no_verify_objects: bool,
+        /// An incremental export: only files uploaded after this — "previous" (the cutoff of the
+        /// account's last delivered export) or an RFC 3339 time such as 2026-11-01T00:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
     },
     /// Show an export (RetrieveDataExport); `--wait` follows it until it ends.
     Status {
@@ -287,7 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { account_id, format, client_token, no_verify_objects } => {
+        Command::Start { account_id, format, client_token, no_verify_objects, since } => {
             let api = ApiClient::new(&cli.api_url).await?;
             let mut body = json!({"format": format});
             if let Some(t) = client_token {
@@ -296,14 +300,18 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             if no_verify_objects {
                 body["verifyObjects"] = json!(false);
             }
+            if let Some(since) = since {
+                body["since"] = json!(since);
+            }
             let reply =
                 api.call(Method::POST, &format!("/accounts/{account_id}/data-exports"), Some(body)).await?;
             if reply.status == 202 || reply.status == 200 {
                 print(json_mode, &reply.body, || {
                     format!(
-                        "export {} {} (snapshot of files uploaded up to {}); next request possible at {}",
+                        "export {} {} (snapshot of files uploaded {}up to {}); next request possible at {}",
                         reply.body["exportId"].as_str().unwrap_or("?"),
                         if reply.status == 202 { "accepted" } else { "already accepted (same clientToken)" },
+                        reply.body["since"].as_str().map(|s| format!("after {s} and ")).unwrap_or_default(),
                         reply.body["cutoff"].as_str().unwrap_or("?"),
                         reply.body["nextAllowedAt"].as_str().unwrap_or("?")
                     )

@@ -209,6 +209,7 @@ pub async fn seed_account(stack: &Stack, account_type: AccountType, scheduled: b
         name: "Example Corp".into(),
         domains: vec!["example.com".into()],
         scheduled_exports: scheduled,
+        scheduled_exports_incremental: false,
     };
     let user = |email: &str, managed| User {
         user_id: None,

@@ -31,6 +31,9 @@ pub struct Account {
     pub domains: Vec<String>,
     #[serde(default)]
     pub scheduled_exports: bool,
+    /// Scheduled exports are incremental (`since: previous`); the first is full (DESIGN §14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled_exports_incremental: bool,
 }
 
 /// A `USER#{userId}` item of AccountsTable.
@@ -351,6 +354,9 @@ pub struct ExportRecord {
     pub format: ExportFormat,
     pub requested_at: Timestamp,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time only (and up to the cutoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub requested_by: RequestedBy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
@@ -397,6 +403,7 @@ impl ExportRecord {
             format,
             requested_at: now,
             cutoff: now,
+            since: None,
             requested_by,
             client_token,
             verify_objects: true,

@@ -103,6 +103,9 @@ pub struct ExportView {
     pub format: ExportFormat,
     pub requested_at: Timestamp,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time (and up to `cutoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub requested_by: RequestedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
@@ -143,6 +146,7 @@ impl ExportView {
             format: record.format,
             requested_at: record.requested_at,
             cutoff: record.cutoff,
+            since: record.since,
             requested_by: record.requested_by,
             started_at: record.started_at,
             completed_at: record.completed_at,

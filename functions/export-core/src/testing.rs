@@ -50,6 +50,7 @@ impl FakeCatalog {
             name: "Example".into(),
             domains: vec!["example.com".into()],
             scheduled_exports,
+            scheduled_exports_incremental: false,
         };
         self.accounts.lock().unwrap().insert(id.to_string(), account);
         id
