@@ -90,6 +90,19 @@ async fn incremental_exports_hold_exactly_the_files_after_since() {
     );
     let statement = export_core::statement::parse(&get(format!("{prefix}statement.json")).await).unwrap();
     assert_eq!(statement.since, Some(since));
+    // The manifest (a multipart upload) and coverage.csv say the window in their metadata.
+    for name in ["attachments.csv", "coverage.csv"] {
+        let head = export_core::ports::ObjectStore::head(&objects, &format!("{prefix}{name}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.metadata.get("export-window-since"), Some(&since.to_string()), "{name}");
+        assert_eq!(
+            head.metadata.get("export-window-cutoff").map(String::as_str),
+            view["cutoff"].as_str(),
+            "{name}"
+        );
+    }
     let first_cutoff = Timestamp::parse(view["cutoff"].as_str().unwrap()).unwrap();
 
     // "previous": after the cutoff of that export. Two files uploaded since then (the catalog's

@@ -214,7 +214,10 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
     store.put(&format!("{p}b"), b.clone(), "application/octet-stream", &[]).await.unwrap();
 
     let key = format!("{p}assembled.csv");
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
+    let upload = store
+        .start_multipart(&key, "text/csv", &[("export-window-cutoff", "2026-11-24T10:00:00.000Z")])
+        .await
+        .unwrap();
     let parts = vec![
         store.upload_part_copy(&key, &upload, 1, &format!("{p}a")).await.unwrap(),
         store.upload_part_copy(&key, &upload, 2, &format!("{p}b")).await.unwrap(),
@@ -229,6 +232,12 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
     assert_eq!(store.head(&key).await.unwrap().unwrap().size, expected.len() as u64);
     let a_head = store.head(&format!("{p}a")).await.unwrap().unwrap();
     assert_eq!(a_head.metadata["urls-expire-at"], "2026-11-30T10:00:00.000Z", "user metadata survives");
+    let assembled = store.head(&key).await.unwrap().unwrap();
+    assert_eq!(
+        assembled.metadata.get("export-window-cutoff").map(String::as_str),
+        Some("2026-11-24T10:00:00.000Z"),
+        "an upload's metadata is the completed object's"
+    );
     let got = store.get(&key).await.unwrap();
     assert!(got == expected, "assembled object differs from its parts");
 
@@ -243,7 +252,7 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
 /// An aborted upload leaves no object.
 pub async fn an_aborted_upload_leaves_nothing<O: ObjectStore>(store: &O, prefix: &str) {
     let key = format!("{}aborted.csv", prefix);
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
+    let upload = store.start_multipart(&key, "text/csv", &[]).await.unwrap();
     store.upload_part(&key, &upload, 1, b"partial".to_vec()).await.unwrap();
     store.abort_multipart(&key, &upload).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None);

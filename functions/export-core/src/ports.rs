@@ -220,7 +220,13 @@ pub trait ObjectStore: Send + Sync {
 
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 
-    fn start_multipart(&self, key: &str, content_type: &str) -> impl Future<Output = Result<String>> + Send;
+    /// Starts an upload; `metadata` (`x-amz-meta-*`) is the completed object's.
+    fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<String>> + Send;
 
     fn upload_part(
         &self,

@@ -485,6 +485,8 @@ pub struct FakeObjectStore {
     pub metadata: Mutex<HashMap<String, HashMap<String, String>>>,
     /// Parts of open multipart uploads, by upload id.
     uploads: Mutex<HashMap<String, UploadParts>>,
+    /// The metadata each open upload's object will have.
+    upload_metadata: Mutex<HashMap<String, HashMap<String, String>>>,
 }
 
 impl FakeObjectStore {
@@ -536,9 +538,16 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         Ok(())
     }
 
-    async fn start_multipart(&self, _key: &str, _content_type: &str) -> Result<String> {
+    async fn start_multipart(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<String> {
         let id = ulid::Ulid::new().to_string();
         self.uploads.lock().unwrap().insert(id.clone(), BTreeMap::new());
+        let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.upload_metadata.lock().unwrap().insert(id.clone(), metadata);
         Ok(id)
     }
 
@@ -585,11 +594,14 @@ impl crate::ports::ObjectStore for FakeObjectStore {
             );
         }
         self.objects.lock().unwrap().insert(key.to_owned(), body);
+        let metadata = self.upload_metadata.lock().unwrap().remove(upload_id).unwrap_or_default();
+        self.metadata.lock().unwrap().insert(key.to_owned(), metadata);
         Ok(())
     }
 
     async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<()> {
         self.uploads.lock().unwrap().remove(upload_id);
+        self.upload_metadata.lock().unwrap().remove(upload_id);
         Ok(())
     }
 

@@ -74,7 +74,9 @@ where
             )));
         }
 
-        let (manifest, urls_expire_at) = self.assemble(job, enumeration).await?;
+        let window = window(job);
+        let window: Vec<(&str, &str)> = window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (manifest, urls_expire_at) = self.assemble(job, enumeration, &window).await?;
         let (manifest_bytes, manifest_sha256) = (manifest.bytes, manifest.sha256.clone());
         // The parts' reports, summed: memory is one entry per user and room, not per attachment.
         let mut sums = PartReport::default();
@@ -90,6 +92,7 @@ where
                 "text/csv; charset=utf-8",
                 errors_header()?,
                 (1..=enumeration.part_count).map(|p| job.errors_part_key(p)).collect(),
+                &window,
             )
             .await?;
         let scope: ScopeList = match self.objects.get(&job.scope_key()).await {
@@ -101,7 +104,7 @@ where
         };
         let coverage = coverage_csv(&scope, &sums)?;
         let coverage_digest = FileDigest::of(job.coverage_key(), &coverage);
-        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &[]).await?;
+        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &window).await?;
 
         let attachment_count = sums.rows;
         let error_count = sums.errors;
@@ -153,7 +156,7 @@ where
         };
         let summary_json =
             serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(format!("summary.json: {e}")))?;
-        self.objects.put(&job.summary_key(), summary_json, "application/json", &[]).await?;
+        self.objects.put(&job.summary_key(), summary_json, "application/json", &window).await?;
 
         let statement = Statement {
             version: statement::STATEMENT_VERSION,
@@ -265,7 +268,12 @@ where
 
     /// Concatenates the manifest parts in order into the manifest. Returns its digest (size, lines,
     /// SHA-256) and the earliest expiry of its URLs.
-    async fn assemble(&self, job: &ExportJob, enumeration: &Enumeration) -> Result<(FileDigest, Timestamp)> {
+    async fn assemble(
+        &self,
+        job: &ExportJob,
+        enumeration: &Enumeration,
+        window: &[(&str, &str)],
+    ) -> Result<(FileDigest, Timestamp)> {
         let mut urls_expire_at = enumeration.signed_at.plus(enumeration.url_expiry);
         let mut part_keys = Vec::with_capacity(enumeration.part_count as usize);
         for part in 1..=enumeration.part_count {
@@ -281,8 +289,9 @@ where
             part_keys.push(part_key);
         }
         let start = if enumeration.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
-        let digest =
-            self.concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys).await?;
+        let digest = self
+            .concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys, window)
+            .await?;
         Ok((digest, urls_expire_at))
     }
 
@@ -296,13 +305,14 @@ where
         content_type: &str,
         start: Vec<u8>,
         part_keys: Vec<String>,
+        window: &[(&str, &str)],
     ) -> Result<FileDigest> {
         if part_keys.is_empty() {
             let digest = FileDigest::of(key.to_owned(), &start);
-            self.objects.put(key, start, content_type, &[]).await?;
+            self.objects.put(key, start, content_type, window).await?;
             return Ok(digest);
         }
-        let upload = self.objects.start_multipart(key, content_type).await?;
+        let upload = self.objects.start_multipart(key, content_type, window).await?;
         let assembled = async {
             let mut hasher = Sha256::new();
             hasher.update(&start);
@@ -339,7 +349,7 @@ where
             if uploaded.is_empty() {
                 // Every part was empty (and so is `start`): an empty object.
                 self.objects.abort_multipart(key, &upload).await?;
-                self.objects.put(key, Vec::new(), content_type, &[]).await?;
+                self.objects.put(key, Vec::new(), content_type, window).await?;
             } else {
                 self.objects.complete_multipart(key, &upload, uploaded).await?;
             }
@@ -430,6 +440,17 @@ where
             tracing::warn!(export = %record.export_id, error = %e, "could not publish the state change event");
         }
     }
+}
+
+/// User metadata on the manifest, errors.csv, coverage.csv and summary.json: the window of upload
+/// times the export covers, (`export-window-since`, `export-window-cutoff`]; no `since` for a full
+/// export (DESIGN §14).
+fn window(job: &ExportJob) -> Vec<(&'static str, String)> {
+    let mut window = vec![("export-window-cutoff", job.cutoff.to_string())];
+    if let Some(since) = &job.since {
+        window.push(("export-window-since", since.to_string()));
+    }
+    window
 }
 
 /// Turns a Step Functions error (`{"Error", "Cause"}`) into what the administrator reads.

@@ -673,4 +673,10 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
     assert_eq!((summary.since, summary.cutoff), (Some(since), w.job.cutoff));
     let signed = statement::parse(&w.object(&w.job.statement_key())).unwrap();
     assert_eq!(signed.since, Some(since));
+    // The manifest, the reports and the summary carry the window as user metadata.
+    for key in [w.job.manifest_key(), w.job.errors_key(), w.job.coverage_key(), w.job.summary_key()] {
+        let metadata = w.objects.metadata.lock().unwrap().get(&key).cloned().unwrap_or_default();
+        assert_eq!(metadata.get("export-window-since"), Some(&since.to_string()), "{key}");
+        assert_eq!(metadata.get("export-window-cutoff"), Some(&w.job.cutoff.to_string()), "{key}");
+    }
 }
