@@ -237,6 +237,8 @@ mod tests {
         ("api-no-identity.json", Expect::Http(403, Some("ForbiddenException"))),
         ("api-bad-account-id.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-bad-format.json", Expect::Http(400, Some("BadRequestException"))),
+        // The sample account has no delivered export yet: "previous" is refused, not made full.
+        ("api-since-previous-first.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-unknown-field.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-malformed-json.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-body-too-large.json", Expect::Http(413, Some("BadRequestException"))),
@@ -247,6 +249,8 @@ mod tests {
     pub(super) const DIRECT_EVENTS: &[(&str, Expect)] = &[
         ("direct.json", Expect::Started),
         ("direct-minimal.json", Expect::Started),
+        ("direct-incremental.json", Expect::Started),
+        ("direct-bad-since.json", Expect::FunctionError("BadRequestException")),
         ("direct-bad-format.json", Expect::FunctionError("BadRequestException")),
         ("direct-unknown-field.json", Expect::FunctionError("BadRequestException")),
         ("forged-api-event.json", Expect::FunctionError("WrongEntryPointException")),
