@@ -45,7 +45,9 @@ pub struct Statement {
     /// An incremental export covers files uploaded after this time only; absent: from the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Timestamp>,
-    pub generated_at: Timestamp,
+    /// When the manifest's URLs were signed (Enumerate's `signedAt`): a statement holds no clock
+    /// reading of its own, so a repeated Finalize writes the very same bytes.
+    pub urls_signed_at: Timestamp,
     pub format: ExportFormat,
     pub attachment_count: u64,
     pub total_bytes: u64,
@@ -198,7 +200,7 @@ mod tests {
             export_id: ExportId::at(at),
             cutoff: at,
             since: None,
-            generated_at: at,
+            urls_signed_at: at,
             format: ExportFormat::Csv,
             attachment_count: 1,
             total_bytes: 2,

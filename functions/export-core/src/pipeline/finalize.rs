@@ -164,7 +164,7 @@ where
             export_id: job.export_id,
             cutoff: job.cutoff,
             since: job.since,
-            generated_at: now,
+            urls_signed_at: enumeration.signed_at,
             format: record.format,
             attachment_count,
             total_bytes,

@@ -603,6 +603,19 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     let key = statement::public_key(&w.statements.public_key_der().await.unwrap()).unwrap();
     let sig = w.object(&w.job.statement_signature_key());
     assert_eq!(statement::verify_signature(&key, &bytes, &sig), Ok(()));
+    // A duplicate Finalize that ran before the first recorded the outcome (the record still
+    // RUNNING, the parts still there) writes the very same statement, later: its SHA-256 on the
+    // record matches whichever copy was stored last.
+    let mut running = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    (running.status, running.result) = (ExportStatus::Running, None);
+    w.store.insert(running);
+    let replayed = w.enumerate_all(2).await;
+    assert_eq!(replayed.signed_at, e.signed_at);
+    w.write_parts(&e).await;
+    w.clock.advance(Duration::from_secs(90));
+    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(w.object(&w.job.statement_key()), bytes, "the same bytes, whatever the clock says");
+    assert_eq!(again.statement.unwrap().sha256, file.sha256);
 
     // A failed export, then a delivered one, a week later each: the delivered one chains to the first.
     let next_job = |days: u64| {
