@@ -87,7 +87,9 @@ run_e2e() {
     expected="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["expectedInExport"])' <<<"$seed")"
     raw="$(target/release/bench raw-read "$account")"
     started=$(date +%s.%N)
-    export_id="$($CLI start --account-id "$account" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exportId"])')"
+    # --no-objects seeds the catalog only: the objects are not HEADed (the row checks' cost is
+    # measured apart, by checks_ratio).
+    export_id="$($CLI start --account-id "$account" --no-verify-objects --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exportId"])')"
     while :; do
         status="$($CLI status --account-id "$account" --export-id "$export_id" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], d.get("result", {}).get("attachmentCount", ""))')"
         case "$status" in SUCCEEDED*|FAILED*) break ;; esac
@@ -99,6 +101,39 @@ run_e2e() {
         "$n" "$raw" "$elapsed" "$expected"
 }
 
+# export_seconds ACCOUNT [START FLAGS...]: POST → delivered, in seconds; prints "SECONDS STATUS COUNT".
+export_seconds() {
+    local account="$1" started export_id status
+    shift
+    started=$(date +%s.%N)
+    export_id="$($CLI start --account-id "$account" "$@" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exportId"])')"
+    while :; do
+        status="$($CLI status --account-id "$account" --export-id "$export_id" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], d.get("result", {}).get("attachmentCount", ""))')"
+        case "$status" in SUCCEEDED*|FAILED*) break ;; esac
+        sleep 0.2
+    done
+    echo "$(python3 -c "import sys; print(round($(date +%s.%N) - $started, 3))") $status"
+}
+
+# The row checks' overhead (issue 17): the same account, with its objects uploaded, exported
+# without the HEAD of each object, then with it, in the same run. The 7-day window between the two
+# requests is given back by deleting the account's THROTTLE item (a local-stack shortcut).
+checks_ratio() {
+    local m="$1" seed account expected off on
+    seed="$($CLI seed --attachments "$m" --sizes small --users 50 --rooms 10 --json)"
+    account="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["accountId"])' <<<"$seed")"
+    expected="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["expectedInExport"])' <<<"$seed")"
+    off="$(export_seconds "$account" --no-verify-objects)"
+    aws dynamodb delete-item --table-name "$EXPORTS_TABLE" \
+        --key "{\"accountId\": {\"S\": \"$account\"}, \"sk\": {\"S\": \"THROTTLE\"}}" >/dev/null
+    on="$(export_seconds "$account")"
+    for run in "$off" "$on"; do
+        [[ "${run#* }" == "SUCCEEDED $expected" ]] || { echo "export ended ${run#* }, expected SUCCEEDED $expected" >&2; exit 1; }
+    done
+    python3 -c 'import json,sys; off, on = float(sys.argv[3]), float(sys.argv[4]); print(json.dumps({"n": int(sys.argv[1]), "in_scope": int(sys.argv[2]), "without_checks_s": off, "with_checks_s": on, "ratio": round(on / off, 2)}))' \
+        "$m" "$expected" "${off%% *}" "${on%% *}"
+}
+
 say "end to end at N/10 = $((N / 10))"
 small="$(run_e2e $((N / 10)))"
 echo "$small"
@@ -107,12 +142,19 @@ large="$(run_e2e "$N")"
 echo "$large"
 rss="$(peak_rss)"
 
+# After the end-to-end runs, so every function is warm (a first invocation under cargo lambda watch
+# starts its process, which would be charged to whichever export came first).
+CHECKS_N="${CHECKS_N:-$((N / 10 < 20000 ? N / 10 : 20000))}"
+say "row checks: the same $CHECKS_N attachments (objects uploaded) exported without and with the HEAD of each object"
+checks="$(checks_ratio "$CHECKS_N")"
+echo "$checks"
+
 mkdir -p bench/results
 profile=debug
 grep -q -- '--release' "/proc/$(cat .local/pids/lambda-watch.pid)/cmdline" 2>/dev/null && profile=release
-python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "$cold" "make bench N=$N" "$profile" <<'PY'
+python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "$cold" "$checks" "make bench N=$N" "$profile" <<'PY'
 import json, platform, sys, os
-out, cpu, small, large, rss, cold, command, profile = sys.argv[1], *map(json.loads, sys.argv[2:7]), sys.argv[7], sys.argv[8]
+out, cpu, small, large, rss, cold, checks, command, profile = sys.argv[1], *map(json.loads, sys.argv[2:8]), sys.argv[8], sys.argv[9]
 info = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), platform.processor())
 flags = next((l for l in info.splitlines() if l.startswith("flags")), "")
@@ -121,7 +163,7 @@ machine = f"{model}, {os.cpu_count()} cores, {mem_gib} GiB, SHA extensions: {'ye
 e2e = dict(large, peak_rss_mb=rss, ratio_export_vs_raw_read=round(large["export_s"] / large["raw_read_s"], 2),
            growth_from_n_over_10=round(large["export_s"] / small["export_s"], 2), small=small,
            note=f"functions run as {profile} builds under cargo lambda watch; Step Functions is moto's interpreter")
-result = dict(cpu, e2e=e2e, cold_start=cold, machine=machine, command=command)
+result = dict(cpu, e2e=e2e, row_checks=checks, cold_start=cold, machine=machine, command=command)
 json.dump(result, open(out + ".json", "w"), indent=2)
 s = cpu["signer"]
 m = cpu["manifest"]
@@ -139,6 +181,7 @@ md = f"""| measurement | result | target |
 | raw Query of {large['n']:,} catalog items | {large['raw_read_s']} s | |
 | export of the same account ({large['in_scope']:,} in scope), POST → SUCCEEDED | {large['export_s']} s | |
 | export ÷ raw read | **{e2e['ratio_export_vs_raw_read']}×** | ≤ 1.3× |
+| row checks: export with ÷ without the HEAD of each object ({checks['in_scope']:,} in scope, same account) | **{checks['ratio']}×** ({checks['without_checks_s']} s → {checks['with_checks_s']} s) | |
 | export time growth N/10 → N | {e2e['growth_from_n_over_10']}× ({small['export_s']} s → {large['export_s']} s) | ≈ 10× (linear) |
 | peak RSS per function (MiB) | {', '.join(f'{k} {v}' for k, v in sorted(rss.items()))} | flat in N |
 | cold start, release build (median of 10) | {', '.join(f'{k} {v} ms' for k, v in cold['cold_start_ms'].items())} | < 100 ms |

@@ -75,6 +75,8 @@ echo "   the manifest lists $listed attachments (expected $expected)"
 say "6. Downloading and verifying every file (SHA-256 against the manifest)"
 rm -rf "$OUT/files"
 $CLI download "$OUT/manifest.csv" --out "$OUT/files" | sed 's/^/   /'
+echo "   and the whole export against its signed, chained statement (attachment-export verify):"
+$CLI verify "$OUT/manifest.csv" --key-id "$STATEMENT_KEY_ID" --files "$OUT/files" | sed 's/^/   /'
 
 say "7. A second request inside the 7-day window is refused"
 $CLI start --account-id "$account" 2>&1 | sed 's/^/   /' && { echo "   expected a refusal" >&2; exit 1; } || true

@@ -6,6 +6,7 @@ pub mod download;
 pub mod safe_fs;
 pub mod safety;
 pub mod seed;
+pub mod verify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

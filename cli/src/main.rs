@@ -13,6 +13,7 @@ use attachment_export_cli::safety::{
     checked_url, hide_links, http_client, http_error, json_safe, redact, terminal_safe, terminal_safe_lines,
 };
 use attachment_export_cli::seed::{SeedOptions, SeedTarget, SizeProfile, seed};
+use attachment_export_cli::verify::{ExportFiles, VerifyOptions, read_statement, verify};
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,6 +77,10 @@ enum Command {
         /// checked.
         #[arg(long)]
         no_verify_objects: bool,
+        /// An incremental export: only files uploaded after this — "previous" (the cutoff of the
+        /// account's last delivered export) or an RFC 3339 time such as 2026-11-01T00:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
     },
     /// Show an export (RetrieveDataExport); `--wait` follows it until it ends.
     Status {
@@ -91,7 +96,9 @@ enum Command {
         #[arg(long)]
         account_id: String,
     },
-    /// Fetch a finished export's manifest through RetrieveDataExport and verify its SHA-256.
+    /// Fetch a finished export's manifest through RetrieveDataExport and verify its SHA-256; its
+    /// reports and signed statement are saved beside it (FILE.errors.csv, FILE.coverage.csv,
+    /// FILE.statement.json, FILE.statement.sig).
     Manifest {
         #[arg(long)]
         account_id: String,
@@ -100,7 +107,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Download and verify every file a manifest lists.
+    /// Download and verify every file a manifest lists. When the export's statement is beside the
+    /// manifest (FILE.statement.json), the manifest is first checked against it, and nothing is
+    /// downloaded if it does not verify.
     Download {
         manifest: PathBuf,
         #[arg(long)]
@@ -109,7 +118,82 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 4)]
         retries: u32,
+        #[command(flatten)]
+        key: KeyArgs,
     },
+    /// Check an export offline against its signed statement: the signature, the manifest, errors
+    /// and coverage files (bytes, lines, SHA-256), every downloaded file (--files) and the chain to
+    /// an earlier statement (--previous). Exits 1 if any check fails.
+    Verify {
+        /// The manifest `attachment-export manifest --out` saved; the statement, its signature and
+        /// the reports are read from beside it unless given.
+        manifest: PathBuf,
+        #[arg(long)]
+        statement: Option<PathBuf>,
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        #[arg(long)]
+        coverage: Option<PathBuf>,
+        /// The folder `download --out` filled: every file is checked against the manifest.
+        #[arg(long)]
+        files: Option<PathBuf>,
+        /// An earlier statement of the same account (its .sig beside it is checked too, if there).
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+/// The public key that statements are checked with.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// The statement key's public half, PEM (or DER) SubjectPublicKeyInfo, e.g. from
+    /// `aws kms get-public-key`. Takes precedence over --key-id.
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    /// Fetch the public key of this KMS key (id, ARN or alias) with kms:GetPublicKey; the stack's
+    /// output StatementKeyArn (`STATEMENT_KEY_ID`, which `.local/stack.env` sets). Without either
+    /// option, the key the statement names is fetched, and the verdict says the key was not pinned:
+    /// a forged statement could name a key of its own.
+    #[arg(long, env = "STATEMENT_KEY_ID")]
+    key_id: Option<String>,
+}
+
+/// The key to check a statement with, and where it came from (for the report).
+async fn trusted_key(
+    args: &KeyArgs,
+    statement: &export_core::statement::Statement,
+) -> Result<(p256::ecdsa::VerifyingKey, String), CliError> {
+    if let Some(path) = &args.public_key {
+        let bytes = std::fs::read(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        let key = export_core::statement::public_key(&bytes)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        return Ok((key, format!("public key from {}", path.display())));
+    }
+    let (key_id, source) = match &args.key_id {
+        Some(id) => (id.clone(), format!("public key of KMS key {id}")),
+        None => (
+            statement.signature.key_id.clone(),
+            format!(
+                "public key of KMS key {}, as the statement names it; pin the key with --public-key or --key-id",
+                statement.signature.key_id
+            ),
+        ),
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let out = aws_sdk_kms::Client::new(&sdk).get_public_key().key_id(&key_id).send().await.map_err(|e| {
+        CliError::Aws(format!(
+            "could not fetch the public key of KMS key {key_id} (kms:GetPublicKey): {}; give it with --public-key FILE",
+            aws_sdk_kms::error::DisplayErrorContext(&e)
+        ))
+    })?;
+    let der = out.public_key().map(|k| k.as_ref().to_vec()).unwrap_or_default();
+    let key = export_core::statement::public_key(&der)
+        .map_err(|e| CliError::Aws(format!("KMS key {key_id}: {e}")))?;
+    Ok((key, source))
 }
 
 #[tokio::main]
@@ -209,7 +293,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { account_id, format, client_token, no_verify_objects } => {
+        Command::Start { account_id, format, client_token, no_verify_objects, since } => {
             let api = ApiClient::new(&cli.api_url).await?;
             let mut body = json!({"format": format});
             if let Some(t) = client_token {
@@ -218,14 +302,18 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             if no_verify_objects {
                 body["verifyObjects"] = json!(false);
             }
+            if let Some(since) = since {
+                body["since"] = json!(since);
+            }
             let reply =
                 api.call(Method::POST, &format!("/accounts/{account_id}/data-exports"), Some(body)).await?;
             if reply.status == 202 || reply.status == 200 {
                 print(json_mode, &reply.body, || {
                     format!(
-                        "export {} {} (snapshot of files uploaded up to {}); next request possible at {}",
+                        "export {} {} (snapshot of files uploaded {}up to {}); next request possible at {}",
                         reply.body["exportId"].as_str().unwrap_or("?"),
                         if reply.status == 202 { "accepted" } else { "already accepted (same clientToken)" },
+                        reply.body["since"].as_str().map(|s| format!("after {s} and ")).unwrap_or_default(),
                         reply.body["cutoff"].as_str().unwrap_or("?"),
                         reply.body["nextAllowedAt"].as_str().unwrap_or("?")
                     )
@@ -316,20 +404,30 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 CliError::Usage(format!("export {export_id} is {}: no manifest yet", reply.body["status"]))
             })?;
             let expected = reply.body["manifest"]["sha256"].as_str().unwrap_or_default().to_owned();
-            let (size, digest) = fetch_manifest(link, &out, &expected).await?;
+            let (size, digest) = fetch_manifest(link, &out, Some(&expected)).await?;
+            let beside = ExportFiles::beside(&out);
             // A SUCCEEDED_WITH_ERRORS export: its errors.csv is saved beside, as FILE.errors.csv.
             let mut errors_saved = None;
             if let Some(errors_link) = reply.body["errors"]["url"].as_str() {
-                let errors_out = out.with_file_name(format!(
-                    "{}.errors.csv",
-                    out.file_stem().and_then(|n| n.to_str()).unwrap_or("manifest")
-                ));
                 let expected = reply.body["errors"]["sha256"].as_str().unwrap_or_default().to_owned();
-                fetch_manifest(errors_link, &errors_out, &expected).await?;
-                errors_saved = Some(errors_out);
+                fetch_manifest(errors_link, &beside.errors, Some(&expected)).await?;
+                errors_saved = Some(beside.errors.clone());
+            }
+            if let Some(coverage_link) = reply.body["coverage"]["url"].as_str() {
+                fetch_manifest(coverage_link, &beside.coverage, None).await?;
+            }
+            // The signed statement and its signature (`verify` checks them).
+            let mut statement_saved = None;
+            if let Some(statement_link) = reply.body["statement"]["url"].as_str() {
+                let expected = reply.body["statement"]["sha256"].as_str().unwrap_or_default().to_owned();
+                fetch_manifest(statement_link, &beside.statement, Some(&expected)).await?;
+                let signature_link = reply.body["statement"]["signature"]["url"].as_str().unwrap_or_default();
+                fetch_manifest(signature_link, &beside.signature, None).await?;
+                statement_saved = Some(beside.statement.clone());
             }
             let value = json!({"path": out, "bytes": size, "sha256": digest, "urlsExpireAt": reply.body["urlsExpireAt"],
-                "errorCount": reply.body["result"]["errorCount"], "errorsPath": errors_saved});
+                "errorCount": reply.body["result"]["errorCount"], "errorsPath": errors_saved,
+                "statementPath": statement_saved});
             print(json_mode, &value, || {
                 let mut text = format!(
                     "manifest saved to {} ({}, SHA-256 verified); its download links work until {}",
@@ -337,6 +435,13 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     bytes_human(size),
                     reply.body["urlsExpireAt"].as_str().unwrap_or("?")
                 );
+                if let Some(statement) = &statement_saved {
+                    text.push_str(&format!(
+                        "\nsigned statement saved to {} (check it with `attachment-export verify {}`)",
+                        statement.display(),
+                        out.display()
+                    ));
+                }
                 if let Some(errors) = &errors_saved {
                     text.push_str(&format!(
                         "\n{} rows failed a check and are not in the manifest: see {}",
@@ -348,7 +453,36 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Download { manifest, out, concurrency, retries } => {
+        Command::Download { manifest, out, concurrency, retries, key } => {
+            // The statement first, when the export has one: a manifest that does not match its
+            // signed statement is not downloaded from.
+            let beside = ExportFiles::beside(&manifest);
+            if beside.statement.exists() {
+                let (_, statement) = read_statement(&beside.statement)?;
+                let (trusted, source) = trusted_key(&key, &statement).await?;
+                let options = VerifyOptions { manifest_only: true, ..VerifyOptions::default() };
+                let verdict = verify(&beside, &trusted, &source, &options).await?;
+                if !verdict.verified {
+                    if json_mode {
+                        print(true, &serde_json::to_value(&verdict).unwrap_or_default(), String::new);
+                    } else {
+                        eprintln!("{}", terminal_safe_lines(&verdict.describe()));
+                    }
+                    return Err(CliError::Usage(format!(
+                        "{} does not verify against its signed statement {}: nothing downloaded",
+                        manifest.display(),
+                        beside.statement.display()
+                    )));
+                }
+                if !json_mode {
+                    println!(
+                        "{}",
+                        terminal_safe_lines(&format!(
+                            "statement verified ({source}); the manifest is the one it signs"
+                        ))
+                    );
+                }
+            }
             let bytes = std::fs::read(&manifest)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", manifest.display())))?;
             let entries = read_manifest(&bytes)?;
@@ -397,16 +531,30 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Verify { manifest, statement, signature, errors, coverage, files, previous, key } => {
+            let mut paths = ExportFiles::beside(&manifest);
+            paths.statement = statement.unwrap_or(paths.statement);
+            paths.signature = signature.unwrap_or(paths.signature);
+            paths.errors = errors.unwrap_or(paths.errors);
+            paths.coverage = coverage.unwrap_or(paths.coverage);
+            let (_, parsed) = read_statement(&paths.statement)?;
+            let (trusted, source) = trusted_key(&key, &parsed).await?;
+            let options = VerifyOptions { files, previous, manifest_only: false };
+            let verdict = verify(&paths, &trusted, &source, &options).await?;
+            print(json_mode, &serde_json::to_value(&verdict).unwrap_or_default(), || verdict.describe());
+            Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     }
 }
 
-/// Streams the manifest behind `link` to `out` (through `out.part`, mode 0600, never following a
-/// link), verifying its SHA-256 on the way; returns its size and digest. Nothing of the link is in
+/// Streams the manifest (or a file beside it) behind `link` to `out` (through `out.part`, mode 0600,
+/// never following a link), verifying its SHA-256 on the way when one is expected; returns its size
+/// and digest. Nothing of the link is in
 /// any error.
 async fn fetch_manifest(
     link: &str,
     out: &std::path::Path,
-    expected: &str,
+    expected: Option<&str>,
 ) -> Result<(u64, String), CliError> {
     let url = checked_url(link, "the manifest link").map_err(CliError::Http)?;
     let name = out
@@ -451,7 +599,7 @@ async fn fetch_manifest(
         return Err(CliError::Http(why));
     }
     let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    if digest != expected {
+    if expected.is_some_and(|expected| digest != expected) {
         folder.remove(&partial);
         return Err(CliError::Http("the downloaded manifest does not match its SHA-256".into()));
     }

@@ -230,6 +230,7 @@ pub async fn seed(
                 name: "Example Corp".into(),
                 domains: vec!["example.com".into()],
                 scheduled_exports: false,
+                scheduled_exports_incremental: false,
             },
         )?,
         dynamo::items::account(
@@ -240,6 +241,7 @@ pub async fn seed(
                 name: "Example Team".into(),
                 domains: vec![],
                 scheduled_exports: false,
+                scheduled_exports_incremental: false,
             },
         )?,
     ];

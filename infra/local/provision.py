@@ -1,4 +1,4 @@
-"""Creates the local stack's tables, buckets and state machine from the definitions the deployable
+"""Creates the local stack's tables, buckets, statement key and state machine from the definitions the deployable
 template uses: the tables of template.yaml (keys, GSIs) and the ASL of infra/statemachine. Nothing
 here restates a table's shape, so the two cannot drift (tests/tests/template_drift.rs checks it).
 
@@ -28,6 +28,10 @@ BUCKET_VARIABLES = {"AttachmentBucket": "ATTACHMENT_BUCKET", "ExportBucket": "EX
 # invocations (parameter InvokeTrailEnabled) has nothing to deliver locally. The console's bucket
 # (behind CloudFront in AWS) is console/dist/ locally, served by console_server.py.
 NOT_LOCAL_BUCKETS = {"InvokeTrailBucket", "ConsoleBucket"}
+# KMS keys the local stack creates in moto, by the stack variable naming the alias the functions
+# use. The others encrypt S3 objects, secrets and logs on AWS, which the local servers do not.
+KEY_VARIABLES = {"StatementKey": "STATEMENT_KEY_ID"}
+NOT_LOCAL_KEYS = {"ExportKey", "SigningSecretKey", "LogsKey"}
 STATE_MACHINE_NAME = "ExportStateMachine"
 
 
@@ -81,6 +85,26 @@ def provision_buckets(region: str) -> None:
             print(f"  bucket {name}: created")
 
 
+def provision_keys(region: str) -> None:
+    """The template's asymmetric statement key, with its KeySpec and KeyUsage, in moto's KMS, under
+    the alias STATEMENT_KEY_ID names (moto's key ids are random; an alias is stable)."""
+    kms = boto3.client("kms", region_name=region)
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    for logical_id, resource in template_resources("AWS::KMS::Key").items():
+        if logical_id in NOT_LOCAL_KEYS:
+            continue
+        if logical_id not in KEY_VARIABLES:
+            sys.exit(f"provision: template.yaml has a KMS key the local stack does not name: {logical_id}")
+        alias = os.environ[KEY_VARIABLES[logical_id]]
+        if alias in aliases:
+            print(f"  key {alias}: exists")
+            continue
+        props = resource["Properties"]
+        key = kms.create_key(KeySpec=props["KeySpec"], KeyUsage=props["KeyUsage"], Description=props["Description"])
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
+        print(f"  key {alias}: created ({props['KeySpec']}, {props['KeyUsage']})")
+
+
 def crate_name(pascal: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"-\1", pascal).lower()
 
@@ -124,6 +148,7 @@ def main() -> None:
     region = os.environ["AWS_REGION"]
     provision_tables(region)
     provision_buckets(region)
+    provision_keys(region)
     arn = provision_state_machine(region)
     expected = os.environ.get("STATE_MACHINE_ARN")
     if expected and expected != arn:

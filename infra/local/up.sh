@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack on 127.0.0.1 (DESIGN §11), waits until every server answers,
-# provisions tables, buckets and the state machine, and writes .local/stack.env.
+# provisions tables, buckets, the statement key and the state machine, and writes .local/stack.env.
 # Idempotent: servers already running (pid file, live process) are reused.
 #   up.sh          start (or reuse) everything
 #   up.sh --check  exit 0 if every server is running and answering, 1 otherwise
@@ -70,6 +70,7 @@ export AWS_ENDPOINT_URL_SFN=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_EVENTS=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$MOTO_PORT  # the same: the name the AWS SDKs read
 export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$LAMBDA_PORT
+export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$MOTO_PORT
 export API_URL=http://127.0.0.1:$API_PORT
 export ACCOUNTS_TABLE=AccountsTable
 export ATTACHMENTS_TABLE=AttachmentsTable
@@ -84,6 +85,8 @@ export COGNITO_IDENTITY_ENDPOINT=http://127.0.0.1:$IDENTITY_PORT
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY=http://127.0.0.1:$IDENTITY_PORT
 export CONSOLE_URL=http://127.0.0.1:$CONSOLE_PORT
+# The statement signing key (template StatementKey), by the alias provision.py gives it in moto.
+export STATEMENT_KEY_ID=alias/attachment-export-statement
 # The pinned AWS CLI (v1, in .local/awscli) first on PATH: plain "aws ..." reaches the local stack.
 export PATH="$ROOT/.local/awscli/bin:\$PATH"
 ENV
@@ -236,7 +239,7 @@ is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
 for name in s3 moto lambda-watch invoke-proxy api-gateway identity console; do launch "$name"; done
 wait_until_up
 
-echo "provisioning tables, buckets, the state machine and the console's user pool"
+echo "provisioning tables, buckets, the statement key, the state machine and the console's user pool"
 "$LOCAL/venv/bin/python" "$HERE/provision.py"
 # The user pool's ids exist only now; the identity stand-in and the console server read them here.
 [[ -f "$LOCAL/cognito.env" ]] && cat "$LOCAL/cognito.env" >> "$LOCAL/stack.env"

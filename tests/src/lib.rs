@@ -15,7 +15,7 @@ use export_core::model::{Account, AccountType, Attachment, ConversationType, Roo
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
-pub const STACK_VARIABLES: [&str; 15] = [
+pub const STACK_VARIABLES: [&str; 17] = [
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -24,6 +24,7 @@ pub const STACK_VARIABLES: [&str; 15] = [
     "AWS_ENDPOINT_URL_SFN",
     "AWS_ENDPOINT_URL_EVENTS",
     "AWS_ENDPOINT_URL_LAMBDA",
+    "AWS_ENDPOINT_URL_KMS",
     "API_URL",
     "ACCOUNTS_TABLE",
     "ATTACHMENTS_TABLE",
@@ -31,6 +32,7 @@ pub const STACK_VARIABLES: [&str; 15] = [
     "ATTACHMENT_BUCKET",
     "EXPORT_BUCKET",
     "STATE_MACHINE_ARN",
+    "STATEMENT_KEY_ID",
 ];
 
 pub fn repo_root() -> PathBuf {
@@ -108,6 +110,14 @@ impl Stack {
             .endpoint_url(self.var("AWS_ENDPOINT_URL_SFN"))
             .build();
         aws_sdk_sfn::Client::from_conf(conf)
+    }
+
+    /// moto's KMS, where the statement key lives.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::config::Builder::from(&self.sdk_config())
+            .endpoint_url(self.var("AWS_ENDPOINT_URL_KMS"))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
     }
 
     /// The functions' typed configuration on this stack.
@@ -199,6 +209,7 @@ pub async fn seed_account(stack: &Stack, account_type: AccountType, scheduled: b
         name: "Example Corp".into(),
         domains: vec!["example.com".into()],
         scheduled_exports: scheduled,
+        scheduled_exports_incremental: false,
     };
     let user = |email: &str, managed| User {
         user_id: None,

@@ -110,12 +110,13 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
         url.split("X-Amz-Expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
     assert_eq!(signed_for, 518_400);
 
-    // Intermediates are gone; the manifest, its reports and the summary remain.
+    // Intermediates are gone; the manifest, its reports, the signed statement and the summary remain.
     let objects = stack.export_objects();
     let prefix = format!("exports/{}/{export_id}/", seeded.id);
     let keys: BTreeSet<String> =
         export_core::ports::ObjectStore::list(&objects, &prefix).await.unwrap().into_iter().collect();
-    let kept = ["attachments.csv", "coverage.csv", "errors.csv", "summary.json"];
+    let kept =
+        ["attachments.csv", "coverage.csv", "errors.csv", "statement.json", "statement.sig", "summary.json"];
     assert_eq!(keys, kept.iter().map(|k| format!("{prefix}{k}")).collect::<BTreeSet<_>>());
     let summary: serde_json::Value = serde_json::from_slice(
         &export_core::ports::ObjectStore::get(&objects, &format!("{prefix}summary.json")).await.unwrap(),

@@ -60,6 +60,7 @@ async fn put_record(
                 error_count: 0,
                 errors: None,
                 coverage_key: None,
+                statement: None,
             });
         }
         _ => {}

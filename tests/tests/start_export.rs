@@ -215,6 +215,7 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
         client_token: None,
         format: export_core::model::ExportFormat::Csv,
         verify_objects: true,
+        since: None,
         requested_by: export_core::model::RequestedBy { principal: LOCAL_PRINCIPAL.into(), via: Via::Api },
     };
     let err = starter.start(request).await.unwrap_err();

@@ -53,6 +53,7 @@ async fn a_sweep_of_thousands_of_accounts_spans_invocations_and_covers_every_acc
         name: "Sweep Corp".into(),
         domains: vec!["sweep.example".into()],
         scheduled_exports: scheduled,
+        scheduled_exports_incremental: false,
     };
     let ids: Vec<AccountId> = (0..total).map(|_| AccountId::random()).collect();
     let opted_in: Vec<AccountId> = ids.iter().step_by(total / 5).cloned().collect();

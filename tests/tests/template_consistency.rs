@@ -21,17 +21,24 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 /// The resource variables of config.rs, each required only where used.
-const RESOURCES: [&str; 5] =
-    ["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE", "EXPORTS_TABLE", "EXPORT_BUCKET", "ATTACHMENT_BUCKETS"];
+const RESOURCES: [&str; 6] = [
+    "ACCOUNTS_TABLE",
+    "ATTACHMENTS_TABLE",
+    "EXPORTS_TABLE",
+    "EXPORT_BUCKET",
+    "ATTACHMENT_BUCKETS",
+    "STATEMENT_KEY_ID",
+];
 
 /// Which resource variables each adapter constructor asks the config for.
-const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 6] = [
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 7] = [
     ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
     ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
     ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
     ("DynamoSweepLedger::from_config", &["EXPORTS_TABLE"]),
     ("S3ObjectStore::export_bucket", &["EXPORT_BUCKET"]),
     ("config.attachment_buckets()", &["ATTACHMENT_BUCKETS"]),
+    ("KmsStatementSigner::from_config", &["STATEMENT_KEY_ID"]),
 ];
 
 /// The resource variables a function's wiring reads: the adapter constructors named in its
@@ -528,4 +535,27 @@ fn make_build_and_the_local_stack_cover_exactly_the_template_functions() {
     let served: BTreeSet<String> =
         line.trim_start_matches("FUNCTIONS=").trim_matches('"').split(',').map(str::to_owned).collect();
     assert_eq!(served, deployed, "infra/local/up.sh FUNCTIONS");
+}
+
+/// The SUCCEEDED_WITH_ERRORS alarm counts write-manifest's own log line: the metric filter's
+/// message and field are the ones `Finisher::finalize` logs (flattened JSON on Lambda), on
+/// write-manifest's log group, and the alarm watches the metric it writes.
+#[test]
+fn the_succeeded_with_errors_alarm_counts_the_line_finalize_logs() {
+    let template = template();
+    let filter = &template["Resources"]["ExportsWithErrorsMetricFilter"]["Properties"];
+    let pattern = filter["FilterPattern"].as_str().unwrap();
+    assert!(
+        pattern.contains(r#"$.message = "export succeeded""#) && pattern.contains("$.errors > 0"),
+        "{pattern}"
+    );
+    let log_group = serde_yaml::to_string(&filter["LogGroupName"]).unwrap();
+    assert_eq!(log_group.trim(), "!Ref WriteManifestLogGroup");
+    let finalize = read("functions/export-core/src/pipeline/finalize.rs");
+    assert!(finalize.contains("errors = error_count") && finalize.contains("\"export succeeded\""));
+    assert!(read("functions/export-core/src/telemetry.rs").contains("flatten_event(true)"));
+    let metric = filter["MetricTransformations"][0]["MetricName"].as_str().unwrap();
+    let alarm = &template["Resources"]["ExportsWithErrorsAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"].as_str(), Some(metric));
+    assert_eq!(alarm["Namespace"], filter["MetricTransformations"][0]["MetricNamespace"]);
 }

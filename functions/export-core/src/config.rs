@@ -28,6 +28,8 @@ pub struct Config {
     /// The chat service's attachment buckets (`ATTACHMENT_BUCKETS`, comma-separated): only their
     /// objects are ever signed.
     attachment_buckets: Option<Vec<String>>,
+    /// The asymmetric KMS key that signs export statements (write-manifest; DESIGN §14).
+    statement_key_id: Option<String>,
     /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
     /// machine's own functions cannot have it without a circular stack dependency.
     state_machine_arn: Option<String>,
@@ -113,6 +115,7 @@ impl Config {
             attachment_buckets: vars
                 .optional("ATTACHMENT_BUCKETS")?
                 .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()),
+            statement_key_id: vars.optional("STATEMENT_KEY_ID")?,
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
@@ -167,6 +170,11 @@ impl Config {
     /// The export bucket (the functions that write or hand out manifests).
     pub fn export_bucket(&self) -> Result<&str, ConfigError> {
         required(&self.export_bucket, "EXPORT_BUCKET")
+    }
+
+    /// The KMS key (id, ARN or alias) that signs statements (write-manifest).
+    pub fn statement_key_id(&self) -> Result<&str, ConfigError> {
+        required(&self.statement_key_id, "STATEMENT_KEY_ID")
     }
 
     /// The attachment buckets whose objects may be signed (write-manifest).

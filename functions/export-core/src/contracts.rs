@@ -214,7 +214,10 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
     store.put(&format!("{p}b"), b.clone(), "application/octet-stream", &[]).await.unwrap();
 
     let key = format!("{p}assembled.csv");
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
+    let upload = store
+        .start_multipart(&key, "text/csv", &[("export-window-cutoff", "2026-11-24T10:00:00.000Z")])
+        .await
+        .unwrap();
     let parts = vec![
         store.upload_part_copy(&key, &upload, 1, &format!("{p}a")).await.unwrap(),
         store.upload_part_copy(&key, &upload, 2, &format!("{p}b")).await.unwrap(),
@@ -229,6 +232,12 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
     assert_eq!(store.head(&key).await.unwrap().unwrap().size, expected.len() as u64);
     let a_head = store.head(&format!("{p}a")).await.unwrap().unwrap();
     assert_eq!(a_head.metadata["urls-expire-at"], "2026-11-30T10:00:00.000Z", "user metadata survives");
+    let assembled = store.head(&key).await.unwrap().unwrap();
+    assert_eq!(
+        assembled.metadata.get("export-window-cutoff").map(String::as_str),
+        Some("2026-11-24T10:00:00.000Z"),
+        "an upload's metadata is the completed object's"
+    );
     let got = store.get(&key).await.unwrap();
     assert!(got == expected, "assembled object differs from its parts");
 
@@ -243,7 +252,7 @@ pub async fn multipart_upload_assembles_copied_parts_and_a_tail_server_side<O: O
 /// An aborted upload leaves no object.
 pub async fn an_aborted_upload_leaves_nothing<O: ObjectStore>(store: &O, prefix: &str) {
     let key = format!("{}aborted.csv", prefix);
-    let upload = store.start_multipart(&key, "text/csv").await.unwrap();
+    let upload = store.start_multipart(&key, "text/csv", &[]).await.unwrap();
     store.upload_part(&key, &upload, 1, b"partial".to_vec()).await.unwrap();
     store.abort_multipart(&key, &upload).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None);
@@ -314,6 +323,30 @@ pub async fn an_attachment_head_reports_size_and_stored_sha256<A: AttachmentObje
     assert_eq!(objects.head(bucket, missing).await.unwrap(), None);
 }
 
+// --- StatementSigner: what it signs verifies with its public key, and nothing else does.
+
+/// A signature verifies (P-256, DER SubjectPublicKeyInfo from the signer) over exactly the
+/// statement's bytes; another statement does not; a message over KMS's RAW limit is refused. The
+/// signer names its key.
+pub async fn a_statement_signature_verifies_with_its_public_key<G: crate::ports::StatementSigner>(
+    signer: &G,
+) {
+    use crate::statement;
+    let bytes = format!("{{\"exportId\": \"{}\"}}\n", ExportId::at(Timestamp::now())).into_bytes();
+    let signed = signer.sign(&bytes).await.unwrap();
+    assert!(!signed.key_id.is_empty(), "the signer names the key that signed");
+    let key = statement::public_key(&signer.public_key_der().await.unwrap()).unwrap();
+    let file = statement::encode_signature(&signed.der);
+    assert_eq!(statement::verify_signature(&key, &bytes, &file), Ok(()));
+    let mut other = bytes.clone();
+    other[0] = b' ';
+    assert_eq!(statement::verify_signature(&key, &other, &file), Err(statement::SignatureProblem::Mismatch));
+    // ECDSA signatures differ from one signing to the next (KMS) or not (RFC 6979); both verify.
+    let again = signer.sign(&bytes).await.unwrap();
+    assert_eq!(statement::verify_signature(&key, &bytes, &statement::encode_signature(&again.der)), Ok(()));
+    assert!(signer.sign(&vec![b' '; statement::MAX_STATEMENT_BYTES + 1]).await.is_err());
+}
+
 #[cfg(test)]
 mod against_the_fakes {
     //! The same suites against the in-memory fakes the unit tests use.
@@ -351,6 +384,12 @@ mod against_the_fakes {
             "a/missing",
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_fake_statement_signer_keeps_the_contract() {
+        a_statement_signature_verifies_with_its_public_key(&crate::testing::FakeStatementSigner::default())
+            .await;
     }
 
     #[tokio::test]

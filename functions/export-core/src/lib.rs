@@ -20,6 +20,7 @@ pub mod scope;
 pub mod signer;
 pub mod start;
 pub mod startup;
+pub mod statement;
 pub mod sweep;
 pub mod telemetry;
 pub mod testing;

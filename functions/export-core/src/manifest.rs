@@ -256,6 +256,9 @@ pub struct Summary {
     pub account_id: AccountId,
     pub export_id: ExportId,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time (and up to `cutoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub generated_at: Timestamp,
     pub urls_expire_at: Timestamp,
     pub attachment_count: u64,

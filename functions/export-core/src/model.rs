@@ -31,6 +31,9 @@ pub struct Account {
     pub domains: Vec<String>,
     #[serde(default)]
     pub scheduled_exports: bool,
+    /// Scheduled exports are incremental (`since: previous`); the first is full (DESIGN §14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled_exports_incremental: bool,
 }
 
 /// A `USER#{userId}` item of AccountsTable.
@@ -301,6 +304,9 @@ pub struct ExportResult {
     /// `coverage.csv` (absent on exports made before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage_key: Option<String>,
+    /// The signed statement (absent on exports made before statements existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementFile>,
 }
 
 impl ExportResult {
@@ -317,6 +323,18 @@ pub struct ReportFile {
     pub key: String,
     pub bytes: u64,
     pub sha256: String,
+}
+
+/// The signed statement beside the manifest (DESIGN §14): its key, size and SHA-256 (which the
+/// account's next statement chains to), its signature's key, and the KMS key that signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementFile {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub signature_key: String,
+    pub key_id: String,
 }
 
 /// Why an export failed, as the administrator reads it.
@@ -336,6 +354,9 @@ pub struct ExportRecord {
     pub format: ExportFormat,
     pub requested_at: Timestamp,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time only (and up to the cutoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub requested_by: RequestedBy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
@@ -382,6 +403,7 @@ impl ExportRecord {
             format,
             requested_at: now,
             cutoff: now,
+            since: None,
             requested_by,
             client_token,
             verify_objects: true,
@@ -486,6 +508,7 @@ mod tests {
             error_count: 0,
             errors: None,
             coverage_key: None,
+            statement: None,
         });
         assert_eq!(record.visible_status(now), Succeeded);
         assert_eq!(record.visible_status(now.plus(std::time::Duration::from_secs(10))), Expired);

@@ -16,6 +16,9 @@ pub struct ExportJob {
     pub account_id: AccountId,
     pub export_id: ExportId,
     pub cutoff: Timestamp,
+    /// Incremental: only files uploaded after this time (left out for a full export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub format: ExportFormat,
     /// Whether the part writer HEADs each object before signing it (the bucket check stays).
     #[serde(default = "crate::model::yes", skip_serializing_if = "crate::model::is_true")]
@@ -28,6 +31,7 @@ impl From<&ExportRecord> for ExportJob {
             account_id: r.account_id.clone(),
             export_id: r.export_id,
             cutoff: r.cutoff,
+            since: r.since,
             format: r.format,
             verify_objects: r.verify_objects,
         }
@@ -64,6 +68,16 @@ impl ExportJob {
     /// One row per managed user and room in scope, beside the manifest.
     pub fn coverage_key(&self) -> String {
         format!("{}coverage.csv", self.prefix())
+    }
+
+    /// The signed statement (DESIGN §14).
+    pub fn statement_key(&self) -> String {
+        format!("{}statement.json", self.prefix())
+    }
+
+    /// The statement's signature: base64 of the DER ECDSA signature, one line.
+    pub fn statement_signature_key(&self) -> String {
+        format!("{}statement.sig", self.prefix())
     }
 
     /// A part's error rows (CSV, no header), assembled into `errors.csv` by Finalize.
@@ -158,6 +172,7 @@ mod tests {
             account_id: AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap(),
             export_id: ExportId::parse("01JDZ3Q4V5W6X7Y8Z9A0B1C2D3").unwrap(),
             cutoff: Timestamp::parse("2026-11-24T10:15:30.123Z").unwrap(),
+            since: None,
             format: ExportFormat::Csv,
             verify_objects: true,
         }

@@ -72,7 +72,7 @@ pub trait AttachmentCatalog: Directory {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusChange {
     Running { started_at: Timestamp },
-    Succeeded { completed_at: Timestamp, result: ExportResult },
+    Succeeded { completed_at: Timestamp, result: Box<ExportResult> },
     Failed { completed_at: Timestamp, error: FailureInfo },
 }
 
@@ -220,7 +220,13 @@ pub trait ObjectStore: Send + Sync {
 
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 
-    fn start_multipart(&self, key: &str, content_type: &str) -> impl Future<Output = Result<String>> + Send;
+    /// Starts an upload; `metadata` (`x-amz-meta-*`) is the completed object's.
+    fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<String>> + Send;
 
     fn upload_part(
         &self,
@@ -328,4 +334,27 @@ pub trait SignerFactory: Send + Sync {
     type Signer: UrlSigner;
 
     fn signer(&self, signed_at: Timestamp) -> impl Future<Output = Result<Self::Signer>> + Send;
+}
+
+/// A statement's signature, as the signer made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementSignature {
+    /// DER-encoded ECDSA P-256 signature.
+    pub der: Vec<u8>,
+    /// The key that signed, as the signer names it (KMS answers the key's ARN).
+    pub key_id: String,
+}
+
+/// Signs export statements with the stack's asymmetric key (DESIGN §14): ECDSA P-256 with SHA-256
+/// (`ECDSA_SHA_256`) over the statement's bytes. Only write-manifest holds one.
+pub trait StatementSigner: Send + Sync {
+    /// The key as configured (recorded in the statement before it is signed).
+    fn key_id(&self) -> &str;
+
+    /// Signs a statement's exact bytes (KMS `MessageType = RAW`, `ECDSA_SHA_256`: KMS hashes them),
+    /// at most [`crate::statement::MAX_STATEMENT_BYTES`].
+    fn sign(&self, message: &[u8]) -> impl Future<Output = Result<StatementSignature>> + Send;
+
+    /// The public key, DER SubjectPublicKeyInfo (KMS GetPublicKey).
+    fn public_key_der(&self) -> impl Future<Output = Result<Vec<u8>>> + Send;
 }

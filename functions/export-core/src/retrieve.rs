@@ -81,6 +81,20 @@ pub struct ReportLink {
     pub rows: Option<u64>,
 }
 
+/// The hand-out of the signed statement (DESIGN §14): a 15-minute link to `statement.json` and one
+/// to its signature `statement.sig`, with the statement's size and SHA-256 and the KMS key that
+/// signed (whose public key `attachment-export verify --key-id` fetches).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementLink {
+    pub url: String,
+    pub url_expires_at: Timestamp,
+    pub bytes: u64,
+    pub sha256: String,
+    pub key_id: String,
+    pub signature: ReportLink,
+}
+
 /// An export as the administrator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +105,9 @@ pub struct ExportView {
     pub format: ExportFormat,
     pub requested_at: Timestamp,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time (and up to `cutoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub requested_by: RequestedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
@@ -112,6 +129,9 @@ pub struct ExportView {
     /// coverage.csv, when the export has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<ReportLink>,
+    /// statement.json and statement.sig, when the export has a statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementLink>,
     pub retrievals: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_retrieved_at: Option<Timestamp>,
@@ -131,6 +151,7 @@ impl ExportView {
             format: record.format,
             requested_at: record.requested_at,
             cutoff: record.cutoff,
+            since: record.since,
             requested_by: record.requested_by,
             started_at: record.started_at,
             completed_at: record.completed_at,
@@ -141,6 +162,7 @@ impl ExportView {
             manifest: None,
             errors: None,
             coverage: None,
+            statement: None,
             retrievals: record.retrievals,
             last_retrieved_at: record.last_retrieved_at,
             last_retrieved_by: record.last_retrieved_by,
@@ -299,6 +321,25 @@ where
                         rows: None,
                     });
                 }
+                if let Some(statement) = &result.statement {
+                    view.statement = Some(StatementLink {
+                        url: self.objects.presign_get(&statement.key, self.manifest_link).await?,
+                        url_expires_at: now.plus(self.manifest_link),
+                        bytes: statement.bytes,
+                        sha256: statement.sha256.clone(),
+                        key_id: statement.key_id.clone(),
+                        signature: ReportLink {
+                            url: self
+                                .objects
+                                .presign_get(&statement.signature_key, self.manifest_link)
+                                .await?,
+                            url_expires_at: now.plus(self.manifest_link),
+                            bytes: None,
+                            sha256: None,
+                            rows: None,
+                        },
+                    });
+                }
                 view.retrievals += 1;
                 view.last_retrieved_at = Some(now);
                 view.last_retrieved_by = Some(principal.to_owned());
@@ -389,12 +430,19 @@ mod tests {
                             sha256: "ef".repeat(32),
                         }),
                         coverage_key: errors.then(|| format!("exports/{}/{id}/coverage.csv", self.account)),
+                        statement: errors.then(|| crate::model::StatementFile {
+                            key: format!("exports/{}/{id}/statement.json", self.account),
+                            bytes: 500,
+                            sha256: "cd".repeat(32),
+                            signature_key: format!("exports/{}/{id}/statement.sig", self.account),
+                            key_id: "arn:aws:kms:us-east-1:1:key/k".into(),
+                        }),
                     };
                     self.store
                         .change_status(
                             &self.account,
                             &id,
-                            StatusChange::Succeeded { completed_at: now, result },
+                            StatusChange::Succeeded { completed_at: now, result: Box::new(result) },
                         )
                         .await
                         .unwrap();
@@ -442,6 +490,11 @@ mod tests {
         assert!(errors.url.contains("errors.csv") && errors.url.contains("X-Amz-Expires=900"));
         assert_eq!((errors.bytes, errors.rows), (Some(99), Some(2)));
         assert!(view.coverage.unwrap().url.contains("coverage.csv"));
+        let statement = view.statement.unwrap();
+        assert!(
+            statement.url.contains("statement.json") && statement.signature.url.contains("statement.sig")
+        );
+        assert_eq!((statement.bytes, statement.key_id.as_str()), (500, "arn:aws:kms:us-east-1:1:key/k"));
         assert_eq!(w.store.record(&w.account, &id).unwrap().retrievals, 1);
         // A SUCCEEDED export without error rows hands out no errors link.
         w.clock.advance(WEEK);
@@ -552,6 +605,7 @@ mod tests {
                 client_token: None,
                 format: ExportFormat::Csv,
                 verify_objects: true,
+                since: None,
                 requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
             };
             (

@@ -17,6 +17,8 @@ pub enum Decision {
     InScope,
     Deleted,
     AfterCutoff,
+    /// Uploaded at or before an incremental export's `since`.
+    BeforeSince,
     UploaderNotManaged,
     RoomNotCreatedByManagedUser,
 }
@@ -24,6 +26,7 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub struct Scope {
     cutoff: Timestamp,
+    since: Option<Timestamp>,
     managed_users: HashSet<UserId>,
     managed_rooms: HashSet<RoomId>,
 }
@@ -42,7 +45,13 @@ impl Scope {
             .filter(|r| managed_users.contains(&r.created_by))
             .filter_map(|r| r.room_id.clone())
             .collect();
-        Self { cutoff, managed_users, managed_rooms }
+        Self { cutoff, since: None, managed_users, managed_rooms }
+    }
+
+    /// An incremental export's scope: only files uploaded after `since`.
+    pub fn with_since(mut self, since: Option<Timestamp>) -> Self {
+        self.since = since;
+        self
     }
 
     pub fn cutoff(&self) -> Timestamp {
@@ -55,6 +64,9 @@ impl Scope {
         }
         if a.uploaded_at > self.cutoff {
             return Decision::AfterCutoff;
+        }
+        if self.since.is_some_and(|since| a.uploaded_at <= since) {
+            return Decision::BeforeSince;
         }
         match a.conversation_type {
             ConversationType::Direct | ConversationType::Group => {
@@ -83,6 +95,13 @@ impl Scope {
     /// catalog, and silently leaving it out would hide it).
     pub fn includes_unreadable(&self, u: &UnreadableAttachment) -> bool {
         if u.deleted || u.uploaded_at.is_some_and(|t| t > self.cutoff) {
+            return false;
+        }
+        // Its time unreadable: it is in the window only if its sort key (which starts with the
+        // upload time) is after `since`, which the catalog's key condition already ensured.
+        if let (Some(since), Some(at)) = (self.since, u.uploaded_at)
+            && at <= since
+        {
             return false;
         }
         match u.conversation_type {

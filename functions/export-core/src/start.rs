@@ -35,7 +35,33 @@ pub struct StartRequest {
     pub format: ExportFormat,
     /// Whether each object is checked (HEAD) before its URL is signed; `verifyObjects`, default true.
     pub verify_objects: bool,
+    /// An incremental export: only files uploaded after this (DESIGN §14); `None`: everything.
+    pub since: Option<Since>,
     pub requested_by: RequestedBy,
+}
+
+/// Where an incremental export starts (`since` of a request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// After the cutoff of the account's last export that delivered.
+    Previous,
+    /// After this time.
+    After(Timestamp),
+}
+
+impl Since {
+    /// `"previous"` or an RFC 3339 time with a zone (`2026-11-01T00:00:00Z`).
+    pub fn parse(value: &str) -> Result<Self> {
+        if value == "previous" {
+            return Ok(Self::Previous);
+        }
+        Timestamp::parse(value).map(Self::After).map_err(|_| {
+            Error::BadRequest(format!(
+                "since must be \"previous\" or an RFC 3339 time with a zone, such as \"2026-11-01T00:00:00Z\"; got {}",
+                quote_for_message(value)
+            ))
+        })
+    }
 }
 
 pub fn validate_client_token(token: &str) -> Result<()> {
@@ -58,6 +84,9 @@ pub struct StartReply {
     pub status: ExportStatus,
     pub requested_at: Timestamp,
     pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time (and up to `cutoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub next_allowed_at: Timestamp,
     #[serde(skip)]
     pub repeated: bool,
@@ -70,6 +99,7 @@ impl StartReply {
             status: record.status,
             requested_at: record.requested_at,
             cutoff: record.cutoff,
+            since: record.since,
             next_allowed_at: throttle.current.next_allowed_at,
             repeated,
         }
@@ -104,6 +134,10 @@ where
         }
 
         let now = self.clock.now();
+        let since = match request.since {
+            None => None,
+            Some(since) => Some(self.resolve_since(account_id, since, now).await?),
+        };
         let mut record = ExportRecord::new_request(
             account_id.clone(),
             request.format,
@@ -112,6 +146,7 @@ where
             now,
         );
         record.verify_objects = request.verify_objects;
+        record.since = since;
         let throttle = match self.store.admit(&record, self.window).await? {
             Admission::Accepted { throttle } => throttle,
             Admission::WindowClosed { throttle } => {
@@ -124,10 +159,45 @@ where
             principal = %request.requested_by.principal,
             via = ?request.requested_by.via,
             format = ?request.format,
+            since = ?record.since,
             "export accepted"
         );
         self.launch(&record).await?;
         Ok(StartReply::of(&record, &throttle, false))
+    }
+
+    /// The time an incremental export starts after: a given time must not be in the future;
+    /// `previous` is the cutoff of the account's newest delivered export (SUCCEEDED or
+    /// SUCCEEDED_WITH_ERRORS, expired or not), and without one the request is refused (400) rather
+    /// than silently made full.
+    async fn resolve_since(&self, account: &AccountId, since: Since, now: Timestamp) -> Result<Timestamp> {
+        match since {
+            Since::After(time) if time > now => Err(Error::BadRequest(format!(
+                "since {time} is in the future: an export covers files uploaded up to the request time ({now})"
+            ))),
+            Since::After(time) => Ok(time),
+            Since::Previous => self.last_delivered_cutoff(account).await?.ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "since \"previous\" needs an earlier export that delivered, and account {account} has none: \
+                     request a full export (leave since out), or give a time"
+                ))
+            }),
+        }
+    }
+
+    /// The cutoff of the account's newest delivered export, if any.
+    pub async fn last_delivered_cutoff(&self, account: &AccountId) -> Result<Option<Timestamp>> {
+        let mut after: Option<ExportId> = None;
+        loop {
+            let page = self.store.list(account, 100, after.as_ref()).await?;
+            if let Some(record) = page.items.iter().find(|r| r.status.is_delivered()) {
+                return Ok(Some(record.cutoff));
+            }
+            match (page.next, page.items.last()) {
+                (Some(_), Some(last)) => after = Some(last.export_id),
+                _ => return Ok(None),
+            }
+        }
     }
 
     /// Starts the state machine. If that fails, the export ends FAILED and the window is given
@@ -256,6 +326,7 @@ mod tests {
             client_token: token.map(str::to_owned),
             format: ExportFormat::Jsonl,
             verify_objects: true,
+            since: None,
             requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
         }
     }
@@ -278,6 +349,49 @@ mod tests {
         assert_eq!(record.requested_by.via, Via::Api);
         assert_eq!(record.client_token.as_deref(), Some("t1"));
         assert!(record.execution_arn.unwrap().ends_with(&reply.export_id.to_string()));
+    }
+
+    /// `since` (DESIGN §14): a past time is kept as it is; a future time, garbage and `previous`
+    /// without a delivered export are 400s that write nothing; `previous` is the cutoff of the
+    /// newest delivered export, a FAILED one in between not counting.
+    #[tokio::test]
+    async fn since_is_validated_and_previous_is_the_last_delivered_cutoff() {
+        let w = World::new();
+        let account = w.catalog.add_account(AccountType::Enterprise, false);
+        let with = |since| StartRequest { since: Some(since), ..request(&account, None) };
+        assert_eq!(Since::parse("previous").unwrap(), Since::Previous);
+        let err = Since::parse("last week").unwrap_err();
+        assert_eq!(err.code(), "BadRequestException");
+        assert!(err.to_string().contains("RFC 3339") && err.to_string().contains("last week"), "{err}");
+        let future = w.clock.now().plus(Duration::from_secs(60));
+        let err = w.starter().start(with(Since::After(future))).await.unwrap_err();
+        assert_eq!(err.code(), "BadRequestException");
+        assert!(err.to_string().contains("in the future"), "{err}");
+        let err = w.starter().start(with(Since::Previous)).await.unwrap_err();
+        assert_eq!(err.code(), "BadRequestException");
+        assert!(err.to_string().contains("has none"), "{err}");
+        assert!(w.store.records(&account).is_empty(), "a refused request writes nothing");
+
+        let past = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
+        let reply = w.starter().start(with(Since::After(past))).await.unwrap();
+        assert_eq!(reply.since, Some(past));
+        assert_eq!(w.store.record(&account, &reply.export_id).unwrap().since, Some(past));
+        assert_eq!(w.workflow.started.lock().unwrap()[0].since, Some(past));
+
+        // That export delivers; a later one fails; `previous` is the delivered one's cutoff.
+        let delivered = w.store.record(&account, &reply.export_id).unwrap();
+        let mut done = delivered.clone();
+        done.status = ExportStatus::Succeeded;
+        w.store.insert(done);
+        w.clock.advance(WEEK);
+        let failed = w.starter().start(request(&account, None)).await.unwrap();
+        let mut f = w.store.record(&account, &failed.export_id).unwrap();
+        f.status = ExportStatus::Failed;
+        w.store.insert(f);
+        w.store.release_window(&account, &failed.export_id).await.unwrap();
+        w.clock.advance(Duration::from_secs(60));
+        let next = w.starter().start(with(Since::Previous)).await.unwrap();
+        assert_eq!(next.since, Some(delivered.cutoff));
     }
 
     #[tokio::test]

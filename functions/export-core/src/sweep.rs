@@ -339,11 +339,21 @@ where
         {
             return Err(throttled(&t, self.clock.now(), self.window));
         }
+        // An account that asked for incremental scheduled exports gets `since: previous`, once it
+        // has an export that delivered; its first scheduled export is full.
+        let since = if account.scheduled_exports_incremental
+            && self.starter().last_delivered_cutoff(account_id).await?.is_some()
+        {
+            Some(crate::start::Since::Previous)
+        } else {
+            None
+        };
         let request = StartRequest {
             account_id: account_id.clone(),
             client_token: None,
             format: ExportFormat::Csv,
             verify_objects: true,
+            since,
             requested_by: RequestedBy { principal: rule.to_owned(), via: Via::Schedule },
         };
         self.starter().start(request).await.map(|reply| Some(reply.export_id))
@@ -440,6 +450,7 @@ mod tests {
             client_token: None,
             format: ExportFormat::Csv,
             verify_objects: true,
+            since: None,
             requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
         };
         w.sweeper(true).starter().start(request).await.unwrap();
@@ -457,6 +468,37 @@ mod tests {
         w.clock.advance(Duration::from_secs(3600));
         let (again, _) = w.sweep(true, None).await;
         assert_eq!(report(&again), SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0 });
+    }
+
+    /// An account with `scheduledExportsIncremental`: its first scheduled export is full, the next
+    /// one (once the first delivered) covers the files after the first's cutoff. Other accounts stay
+    /// full.
+    #[tokio::test]
+    async fn incremental_scheduled_exports_start_full_then_follow_the_last_delivered_one() {
+        let w = World::new();
+        let incremental = w.catalog.add_account(AccountType::Enterprise, true);
+        let full = w.catalog.add_account(AccountType::Enterprise, true);
+        w.catalog
+            .accounts
+            .lock()
+            .unwrap()
+            .get_mut(incremental.as_str())
+            .unwrap()
+            .scheduled_exports_incremental = true;
+        w.sweep(true, None).await;
+        let first = w.store.records(&incremental)[0].clone();
+        assert_eq!(first.since, None, "the first scheduled export is full");
+        for account in [&incremental, &full] {
+            let mut record = w.store.records(account)[0].clone();
+            record.status = ExportStatus::Succeeded;
+            w.store.insert(record);
+        }
+        w.clock.advance(WEEK + Duration::from_secs(3600));
+        w.sweep(true, None).await;
+        let records = w.store.records(&incremental);
+        let second = records.iter().find(|r| r.export_id != first.export_id).unwrap();
+        assert_eq!(second.since, Some(first.cutoff));
+        assert!(w.store.records(&full).iter().all(|r| r.since.is_none()));
     }
 
     #[tokio::test]
@@ -541,6 +583,7 @@ mod tests {
                 client_token: None,
                 format: ExportFormat::Jsonl,
                 verify_objects: true,
+                since: None,
                 requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
             };
             ids.push(w.sweeper(true).starter().start(request).await.unwrap().export_id);

@@ -50,6 +50,7 @@ impl FakeCatalog {
             name: "Example".into(),
             domains: vec!["example.com".into()],
             scheduled_exports,
+            scheduled_exports_incremental: false,
         };
         self.accounts.lock().unwrap().insert(id.to_string(), account);
         id
@@ -309,7 +310,7 @@ impl ExportStore for FakeStore {
                 }
                 StatusChange::Succeeded { completed_at, result } => {
                     record.completed_at = Some(completed_at);
-                    record.result = Some(result);
+                    record.result = Some(*result);
                 }
                 StatusChange::Failed { completed_at, error } => {
                     record.completed_at = Some(completed_at);
@@ -484,6 +485,8 @@ pub struct FakeObjectStore {
     pub metadata: Mutex<HashMap<String, HashMap<String, String>>>,
     /// Parts of open multipart uploads, by upload id.
     uploads: Mutex<HashMap<String, UploadParts>>,
+    /// The metadata each open upload's object will have.
+    upload_metadata: Mutex<HashMap<String, HashMap<String, String>>>,
 }
 
 impl FakeObjectStore {
@@ -535,9 +538,16 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         Ok(())
     }
 
-    async fn start_multipart(&self, _key: &str, _content_type: &str) -> Result<String> {
+    async fn start_multipart(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<String> {
         let id = ulid::Ulid::new().to_string();
         self.uploads.lock().unwrap().insert(id.clone(), BTreeMap::new());
+        let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.upload_metadata.lock().unwrap().insert(id.clone(), metadata);
         Ok(id)
     }
 
@@ -584,11 +594,14 @@ impl crate::ports::ObjectStore for FakeObjectStore {
             );
         }
         self.objects.lock().unwrap().insert(key.to_owned(), body);
+        let metadata = self.upload_metadata.lock().unwrap().remove(upload_id).unwrap_or_default();
+        self.metadata.lock().unwrap().insert(key.to_owned(), metadata);
         Ok(())
     }
 
     async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<()> {
         self.uploads.lock().unwrap().remove(upload_id);
+        self.upload_metadata.lock().unwrap().remove(upload_id);
         Ok(())
     }
 
@@ -640,6 +653,56 @@ impl crate::ports::SignerFactory for FakeSignerFactory {
 
     async fn signer(&self, signed_at: Timestamp) -> Result<FakeSigner> {
         Ok(FakeSigner { expires_at: signed_at.plus(Duration::from_secs(518_400)) })
+    }
+}
+
+/// Signs statements with a P-256 key derived from a seed (RFC 6979 deterministic signatures), as
+/// KMS does with its key: same contract (`crate::contracts::a_statement_signature_verifies_with_its_public_key`).
+pub struct FakeStatementSigner {
+    key: p256::ecdsa::SigningKey,
+    key_id: String,
+    /// When set, signing fails as KMS would when unreachable.
+    pub unavailable: AtomicBool,
+}
+
+impl FakeStatementSigner {
+    pub fn with_seed(seed: u8) -> Self {
+        let mut secret = [0x5au8; 32];
+        secret[31] = seed.max(1);
+        let key = p256::ecdsa::SigningKey::from_slice(&secret).expect("a valid P-256 scalar");
+        Self { key, key_id: format!("fake-statement-key-{seed}"), unavailable: AtomicBool::new(false) }
+    }
+}
+
+impl Default for FakeStatementSigner {
+    fn default() -> Self {
+        Self::with_seed(1)
+    }
+}
+
+impl crate::ports::StatementSigner for FakeStatementSigner {
+    fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    async fn sign(&self, message: &[u8]) -> Result<crate::ports::StatementSignature> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(Error::Transient("statement signer unavailable".into()));
+        }
+        if message.len() > crate::statement::MAX_STATEMENT_BYTES {
+            return Err(Error::Internal("a RAW message to sign is at most 4096 bytes".into()));
+        }
+        let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.key, message);
+        Ok(crate::ports::StatementSignature {
+            der: signature.to_der().as_bytes().to_vec(),
+            key_id: self.key_id.clone(),
+        })
+    }
+
+    async fn public_key_der(&self) -> Result<Vec<u8>> {
+        let der = p256::pkcs8::EncodePublicKey::to_public_key_der(self.key.verifying_key())
+            .map_err(|e| Error::Internal(format!("fake signer: {e}")))?;
+        Ok(der.as_bytes().to_vec())
     }
 }
 

@@ -262,6 +262,7 @@ mod tests {
             error_count: 0,
             errors: None,
             coverage_key: None,
+            statement: None,
         });
         let store = FakeStore::default();
         store.insert(record);

@@ -13,7 +13,7 @@ use export_core::api::{HttpReply, parse_body};
 use export_core::ids::AccountId;
 use export_core::model::{ExportFormat, RequestedBy, Via};
 use export_core::ports::{Clock, Directory, ExportStore, SystemClock, Workflow};
-use export_core::start::{StartReply, StartRequest, Starter, validate_client_token};
+use export_core::start::{Since, StartReply, StartRequest, Starter, validate_client_token};
 use gateway::{DIRECT_INVOKE_PRINCIPAL, principal, to_proxy_response, to_value};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
@@ -75,6 +75,8 @@ pub struct DirectRequest {
     pub format: Option<String>,
     #[serde(default, deserialize_with = "present_flag")]
     pub verify_objects: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub since: Option<String>,
 }
 
 /// The optional POST body.
@@ -87,6 +89,8 @@ struct StartBody {
     format: Option<String>,
     #[serde(default, deserialize_with = "present_flag")]
     verify_objects: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    since: Option<String>,
 }
 
 /// An optional field may be left out, but not sent as `null`: the API's schema (which API Gateway
@@ -100,13 +104,14 @@ fn present_flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<boo
     bool::deserialize(value).map(Some)
 }
 
-const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\", \"verifyObjects\"?: true | false}";
+const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\", \"verifyObjects\"?: true | false, \"since\"?: \"previous\" | \"<RFC 3339 time>\"}";
 
 fn start_request(
     account_id: &str,
     client_token: Option<String>,
     format: Option<String>,
     verify_objects: Option<bool>,
+    since: Option<String>,
     requested_by: RequestedBy,
 ) -> Result<StartRequest, Error> {
     let account_id = AccountId::parse(account_id)?;
@@ -115,7 +120,8 @@ fn start_request(
     }
     let format = format.as_deref().map(str::parse).transpose()?.unwrap_or(ExportFormat::Csv);
     let verify_objects = verify_objects.unwrap_or(true);
-    Ok(StartRequest { account_id, client_token, format, verify_objects, requested_by })
+    let since = since.as_deref().map(Since::parse).transpose()?;
+    Ok(StartRequest { account_id, client_token, format, verify_objects, since, requested_by })
 }
 
 /// start-export: direct invocations only. The caller is not known to the function (Lambda does not
@@ -150,6 +156,7 @@ where
         request.client_token,
         request.format,
         request.verify_objects,
+        request.since,
         requested_by,
     )?;
     let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
@@ -190,10 +197,16 @@ where
         let account_id = gateway::path_parameter(request, "accountId");
         gateway::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
-            .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None });
+            .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None, since: None });
         let requested_by = RequestedBy { principal, via: Via::Api };
-        let start =
-            start_request(account_id, body.client_token, body.format, body.verify_objects, requested_by)?;
+        let start = start_request(
+            account_id,
+            body.client_token,
+            body.format,
+            body.verify_objects,
+            body.since,
+            requested_by,
+        )?;
         deps.starter().start(start).await
     }
     .await;
@@ -227,6 +240,8 @@ mod tests {
         ("api-no-identity.json", Expect::Http(403, Some("ForbiddenException"))),
         ("api-bad-account-id.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-bad-format.json", Expect::Http(400, Some("BadRequestException"))),
+        // The sample account has no delivered export yet: "previous" is refused, not made full.
+        ("api-since-previous-first.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-unknown-field.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-malformed-json.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-body-too-large.json", Expect::Http(413, Some("BadRequestException"))),
@@ -237,6 +252,8 @@ mod tests {
     pub(super) const DIRECT_EVENTS: &[(&str, Expect)] = &[
         ("direct.json", Expect::Started),
         ("direct-minimal.json", Expect::Started),
+        ("direct-incremental.json", Expect::Started),
+        ("direct-bad-since.json", Expect::FunctionError("BadRequestException")),
         ("direct-bad-format.json", Expect::FunctionError("BadRequestException")),
         ("direct-unknown-field.json", Expect::FunctionError("BadRequestException")),
         ("forged-api-event.json", Expect::FunctionError("WrongEntryPointException")),
@@ -400,6 +417,32 @@ mod tests {
         assert_eq!(throttled["statusCode"], 429);
         assert_eq!(throttled["headers"]["retry-after"], (604_800 - 60).to_string());
         assert_eq!(body(&throttled)["nextAllowedAt"], "2026-12-01T10:15:30.123Z");
+    }
+
+    /// `since` in a direct payload or an API body reaches the record, the job and the reply; a bad
+    /// one is a 400 naming the accepted forms.
+    #[tokio::test]
+    async fn since_is_carried_to_the_job_and_a_bad_one_is_refused() {
+        let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
+        let deps = deps(AccountType::Enterprise);
+        let payload = format!(r#"{{"accountId": "{SAMPLE_ACCOUNT}", "since": "2026-11-01T00:00:00Z"}}"#);
+        let reply = invoke_direct(&deps, &payload).await.unwrap();
+        assert_eq!(reply["since"], "2026-11-01T00:00:00.000Z", "{reply}");
+        let export = reply["exportId"].as_str().unwrap().parse().unwrap();
+        let since = Some(export_core::Timestamp::parse("2026-11-01T00:00:00Z").unwrap());
+        assert_eq!(deps.store.record(&account, &export).unwrap().since, since);
+        assert_eq!(deps.workflow.started.lock().unwrap()[0].since, since);
+
+        let deps = super::tests::deps(AccountType::Enterprise);
+        let mut api: Value =
+            serde_json::from_str(include_str!("../../../events/start-export-api/api-start.json")).unwrap();
+        for bad in [r#"{"since": "yesterday"}"#, r#"{"since": "previous"}"#, r#"{"since": 5}"#] {
+            api["body"] = Value::String(bad.into());
+            let reply = invoke_api(&deps, &api.to_string()).await.unwrap();
+            assert_eq!(reply["statusCode"], 400, "{bad}: {reply}");
+            let message = body(&reply)["message"].as_str().unwrap().to_owned();
+            assert!(bad.contains('5') || message.contains("since"), "{bad}: {reply}");
+        }
     }
 
     /// `verifyObjects: false`, in a direct payload or an API body, reaches the record and the job

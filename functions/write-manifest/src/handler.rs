@@ -6,11 +6,13 @@ use std::time::Duration;
 use export_core::Error;
 use export_core::payloads::WriteManifestRequest;
 use export_core::pipeline::{Enumeration, Finisher, PartWriter};
-use export_core::ports::{AttachmentObjects, Clock, ExportStore, Notifier, ObjectStore, SignerFactory};
+use export_core::ports::{
+    AttachmentObjects, Clock, ExportStore, Notifier, ObjectStore, SignerFactory, StatementSigner,
+};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-pub struct Deps<S, O, N, K, F, A> {
+pub struct Deps<S, O, N, K, F, A, G> {
     pub store: S,
     pub objects: O,
     /// The attachment buckets, for the checks before signing (HEAD only).
@@ -21,10 +23,12 @@ pub struct Deps<S, O, N, K, F, A> {
     pub clock: K,
     pub signers: F,
     pub url_expiry: Duration,
+    /// Signs the export's statement (the stack's KMS key; DESIGN §14).
+    pub statements: G,
 }
 
-pub async fn handler<S, O, N, K, F, A>(
-    deps: &Deps<S, O, N, K, F, A>,
+pub async fn handler<S, O, N, K, F, A, G>(
+    deps: &Deps<S, O, N, K, F, A, G>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
 where
@@ -34,11 +38,17 @@ where
     K: Clock,
     F: SignerFactory,
     A: AttachmentObjects,
+    G: StatementSigner,
 {
     let request: WriteManifestRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
-    let finisher =
-        Finisher { store: &deps.store, objects: &deps.objects, notifier: &deps.notifier, clock: &deps.clock };
+    let finisher = Finisher {
+        store: &deps.store,
+        objects: &deps.objects,
+        notifier: &deps.notifier,
+        clock: &deps.clock,
+        signer: &deps.statements,
+    };
     match request {
         WriteManifestRequest::Part { job, part, signed_at } => {
             let mut signer = deps.signers.signer(signed_at).await?;
@@ -80,7 +90,8 @@ mod tests {
     };
     use export_core::ports::{ObjectStore, StatusChange};
     use export_core::testing::{
-        FakeAttachmentObjects, FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStore, FixedClock,
+        FakeAttachmentObjects, FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStatementSigner,
+        FakeStore, FixedClock,
     };
     use lambda_runtime::Context;
 
@@ -100,8 +111,15 @@ mod tests {
         events().into_iter().find(|(n, _)| *n == name).expect("a sample event").1
     }
 
-    type TestDeps =
-        Deps<FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeSignerFactory, FakeAttachmentObjects>;
+    type TestDeps = Deps<
+        FakeStore,
+        FakeObjectStore,
+        FakeNotifier,
+        FixedClock,
+        FakeSignerFactory,
+        FakeAttachmentObjects,
+        FakeStatementSigner,
+    >;
 
     /// The sample export, RUNNING, with one inventory part of one attachment.
     pub(super) async fn deps() -> TestDeps {
@@ -158,6 +176,7 @@ mod tests {
             clock: FixedClock::at("2026-11-24T10:06:00Z"),
             signers: FakeSignerFactory,
             url_expiry: Duration::from_secs(518_400),
+            statements: FakeStatementSigner::default(),
         }
     }
 
@@ -181,6 +200,8 @@ mod tests {
         let text = String::from_utf8(manifest).unwrap();
         assert!(text.contains("https://signed.invalid/attachments-prod/a/q3.xlsx"), "{text}");
         assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
+        let statement = deps.objects.get(&result.statement.unwrap().key).await.unwrap();
+        assert!(String::from_utf8(statement).unwrap().contains(&result.manifest_sha256));
         // The failure step on a SUCCEEDED export leaves it SUCCEEDED.
         invoke(&deps, sample("fail.json")).await.unwrap();
         assert_eq!(deps.store.records(&account)[0].status, ExportStatus::Succeeded);

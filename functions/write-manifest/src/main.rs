@@ -4,7 +4,9 @@
 mod handler;
 
 use export_core::adapters::PresignerFactory;
-use export_core::adapters::{DynamoExportStore, EventBridgeNotifier, S3AttachmentObjects, S3ObjectStore};
+use export_core::adapters::{
+    DynamoExportStore, EventBridgeNotifier, KmsStatementSigner, S3AttachmentObjects, S3ObjectStore,
+};
 use export_core::ports::SystemClock;
 use handler::Deps;
 use lambda_runtime::service_fn;
@@ -23,6 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // error instead of failing every step (the failure step included) at start-up.
         signers: PresignerFactory::new(&config, &sdk)?,
         url_expiry: config.url_expiry,
+        statements: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(&sdk), &config)?,
     };
     lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
 }

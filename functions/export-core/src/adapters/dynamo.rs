@@ -718,7 +718,7 @@ impl ExportStore for DynamoExportStore {
             StatusChange::Succeeded { completed_at, result } => (
                 result.status(),
                 "SET #status = :to, completedAt = :at, #result = :r",
-                vec![(":at", s(completed_at.to_string())), (":r", attr(result)?)],
+                vec![(":at", s(completed_at.to_string())), (":r", attr(&**result)?)],
             ),
             StatusChange::Failed { completed_at, error } => (
                 ExportStatus::Failed,

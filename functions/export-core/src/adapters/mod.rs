@@ -3,12 +3,14 @@
 
 pub mod dynamo;
 pub mod events;
+pub mod kms;
 pub mod s3;
 pub mod sfn;
 pub mod signing;
 
 pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
+pub use kms::KmsStatementSigner;
 pub use s3::{S3AttachmentObjects, S3ObjectStore};
 pub use sfn::StepFunctionsWorkflow;
 pub use signing::PresignerFactory;

@@ -186,17 +186,23 @@ impl ObjectStore for S3ObjectStore {
         Ok(())
     }
 
-    async fn start_multipart(&self, key: &str, content_type: &str) -> Result<String> {
-        let out = self
+    async fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<String> {
+        let mut request = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .content_disposition(DOWNLOAD)
-            .send()
-            .await
-            .map_err(|e| from_sdk("CreateMultipartUpload", e))?;
+            .content_disposition(DOWNLOAD);
+        for (name, value) in metadata {
+            request = request.metadata(*name, *value);
+        }
+        let out = request.send().await.map_err(|e| from_sdk("CreateMultipartUpload", e))?;
         out.upload_id.ok_or_else(|| Error::Internal("CreateMultipartUpload: no upload id".into()))
     }
 

@@ -56,7 +56,7 @@ where
 
         let users = self.catalog.users(&job.account_id).await?;
         let rooms = self.catalog.rooms(&job.account_id).await?;
-        let scope = Scope::new(job.cutoff, &users, &rooms);
+        let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
         let scope_list = ScopeList {
             users: users
                 .iter()
@@ -91,7 +91,9 @@ where
         let mut last_sort_key = String::new();
         let mut slowest_part = Duration::ZERO;
         let mut part_started = Instant::now();
-        let mut page_cursor = request.cursor.clone();
+        // An incremental export starts reading after `since`: `{since}#~` sorts after every item
+        // uploaded at that time and before any later one, so it is the Query's start key.
+        let mut page_cursor = request.cursor.clone().or_else(|| job.since.map(|since| format!("{since}#~")));
         loop {
             let page =
                 self.catalog.attachments(&job.account_id, job.cutoff, page_cursor.as_deref(), None).await?;

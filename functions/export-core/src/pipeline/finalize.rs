@@ -11,11 +11,15 @@ use crate::error::{Error, Result};
 use crate::hex;
 use crate::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest};
 use crate::model::{
-    ConversationType, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, TypeTotals,
+    ConversationType, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
+    TypeTotals,
 };
 use crate::payloads::{ExportJob, StepError};
-use crate::ports::{Clock, ExportStore, Notifier, ObjectStore, StateChange, StatusChange, UploadedPart};
+use crate::ports::{
+    Clock, ExportStore, Notifier, ObjectStore, StateChange, StatementSigner, StatusChange, UploadedPart,
+};
 use crate::reports::{Coverage, PartReport, ScopeEntry, ScopeList, coverage_csv, errors_header};
+use crate::statement::{self, ChainLink, FileDigest, SignatureInfo, Statement};
 use crate::time::Timestamp;
 
 /// What Finalize knows from the enumeration.
@@ -30,19 +34,22 @@ pub struct Enumeration {
 }
 
 /// The Finalize and RecordFailure steps.
-pub struct Finisher<'a, S, O, N, K> {
+pub struct Finisher<'a, S, O, N, K, G> {
     pub store: &'a S,
     pub objects: &'a O,
     pub notifier: &'a N,
     pub clock: &'a K,
+    /// Signs the statement (DESIGN §14).
+    pub signer: &'a G,
 }
 
-impl<S, O, N, K> Finisher<'_, S, O, N, K>
+impl<S, O, N, K, G> Finisher<'_, S, O, N, K, G>
 where
     S: ExportStore,
     O: ObjectStore,
     N: Notifier,
     K: Clock,
+    G: StatementSigner,
 {
     /// Assembles the manifest server-side, writes the summary, marks the export SUCCEEDED with its
     /// result, removes the intermediates and announces it. The manifest's key exists only once it
@@ -67,7 +74,10 @@ where
             )));
         }
 
-        let (manifest_bytes, manifest_sha256, urls_expire_at) = self.assemble(job, enumeration).await?;
+        let window = window(job);
+        let window: Vec<(&str, &str)> = window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (manifest, urls_expire_at) = self.assemble(job, enumeration, &window).await?;
+        let (manifest_bytes, manifest_sha256) = (manifest.bytes, manifest.sha256.clone());
         // The parts' reports, summed: memory is one entry per user and room, not per attachment.
         let mut sums = PartReport::default();
         for part in 1..=enumeration.part_count {
@@ -76,12 +86,13 @@ where
                 .map_err(|e| Error::Internal(format!("report of part {part}: {e}")))?;
             sums.add(&report);
         }
-        let (errors_bytes, errors_sha256) = self
+        let errors_digest = self
             .concatenate(
                 &job.errors_key(),
                 "text/csv; charset=utf-8",
                 errors_header()?,
                 (1..=enumeration.part_count).map(|p| job.errors_part_key(p)).collect(),
+                &window,
             )
             .await?;
         let scope: ScopeList = match self.objects.get(&job.scope_key()).await {
@@ -92,7 +103,8 @@ where
             Err(e) => return Err(e),
         };
         let coverage = coverage_csv(&scope, &sums)?;
-        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &[]).await?;
+        let coverage_digest = FileDigest::of(job.coverage_key(), &coverage);
+        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &window).await?;
 
         let attachment_count = sums.rows;
         let error_count = sums.errors;
@@ -102,7 +114,11 @@ where
         let lines =
             attachment_count.saturating_add(u64::from(record.format == crate::model::ExportFormat::Csv));
         let now = self.clock.now();
-        let errors = ReportFile { key: job.errors_key(), bytes: errors_bytes, sha256: errors_sha256 };
+        let errors = ReportFile {
+            key: job.errors_key(),
+            bytes: errors_digest.bytes,
+            sha256: errors_digest.sha256.clone(),
+        };
         let with_files = |entries: &[ScopeEntry], sums: &BTreeMap<String, Coverage>| {
             entries.iter().filter(|e| sums.get(&e.id).is_some_and(|c| c.files > 0)).count() as u64
         };
@@ -112,6 +128,7 @@ where
             account_id: job.account_id.clone(),
             export_id: job.export_id,
             cutoff: job.cutoff,
+            since: job.since,
             generated_at: now,
             urls_expire_at,
             attachment_count,
@@ -139,7 +156,33 @@ where
         };
         let summary_json =
             serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(format!("summary.json: {e}")))?;
-        self.objects.put(&job.summary_key(), summary_json, "application/json", &[]).await?;
+        self.objects.put(&job.summary_key(), summary_json, "application/json", &window).await?;
+
+        let statement = Statement {
+            version: statement::STATEMENT_VERSION,
+            account_id: job.account_id.clone(),
+            export_id: job.export_id,
+            cutoff: job.cutoff,
+            since: job.since,
+            urls_signed_at: enumeration.signed_at,
+            format: record.format,
+            attachment_count,
+            total_bytes,
+            error_count,
+            objects_checked: job.verify_objects,
+            urls_expire_at,
+            manifest,
+            errors: errors_digest,
+            coverage: coverage_digest,
+            previous: self.previous_statement(job).await?,
+            signature: SignatureInfo {
+                key_id: self.signer.key_id().to_owned(),
+                algorithm: statement::SIGNING_ALGORITHM.to_owned(),
+                message_type: "RAW".to_owned(),
+                signature_key: job.statement_signature_key(),
+            },
+        };
+        let statement = self.sign_and_write(job, &statement).await?;
 
         let result = ExportResult {
             attachment_count,
@@ -153,8 +196,9 @@ where
             error_count,
             errors: Some(errors),
             coverage_key: Some(job.coverage_key()),
+            statement: Some(statement),
         };
-        let change = StatusChange::Succeeded { completed_at: now, result: result.clone() };
+        let change = StatusChange::Succeeded { completed_at: now, result: Box::new(result.clone()) };
         match self.store.change_status(&job.account_id, &job.export_id, change).await {
             Ok(()) => {}
             // A concurrent duplicate got there first with the same manifest: fine.
@@ -170,14 +214,66 @@ where
         Ok(result)
     }
 
+    /// The chain (DESIGN §14): the account's newest delivered export before this one that has a
+    /// statement, with that statement's SHA-256 as recorded on its export. Exports of one account
+    /// never finalize at once (one accepted request per window; an execution ends within hours), so
+    /// the predecessor cannot change under us; a retried Finalize finds the same one.
+    async fn previous_statement(&self, job: &ExportJob) -> Result<Option<ChainLink>> {
+        let mut after: Option<crate::ids::ExportId> = None;
+        loop {
+            let page = self.store.list(&job.account_id, 100, after.as_ref()).await?;
+            for record in &page.items {
+                if record.export_id >= job.export_id || !record.status.is_delivered() {
+                    continue;
+                }
+                if let Some(file) = record.result.as_ref().and_then(|r| r.statement.as_ref()) {
+                    return Ok(Some(ChainLink {
+                        export_id: record.export_id,
+                        cutoff: record.cutoff,
+                        statement_sha256: file.sha256.clone(),
+                    }));
+                }
+            }
+            match (page.next, page.items.last()) {
+                (Some(_), Some(last)) => after = Some(last.export_id),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// Writes `statement.json` (its exact bytes) and `statement.sig` (base64 of the DER signature
+    /// KMS made over them).
+    async fn sign_and_write(&self, job: &ExportJob, statement: &Statement) -> Result<StatementFile> {
+        let bytes = statement::encode(statement)?;
+        let digest = statement::digest(&bytes);
+        let signed = self.signer.sign(&bytes).await?;
+        let file = StatementFile {
+            key: job.statement_key(),
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(&digest),
+            signature_key: job.statement_signature_key(),
+            key_id: signed.key_id,
+        };
+        self.objects
+            .put(&job.statement_signature_key(), statement::encode_signature(&signed.der), "text/plain", &[])
+            .await?;
+        self.objects.put(&job.statement_key(), bytes, "application/json", &[]).await?;
+        Ok(file)
+    }
+
     async fn is_succeeded(&self, job: &ExportJob) -> Result<bool> {
         let record = self.store.get(&job.account_id, &job.export_id).await?;
         Ok(record.is_some_and(|r| r.status.is_delivered()))
     }
 
-    /// Concatenates the manifest parts in order into the manifest. Returns its size, SHA-256, and
-    /// the earliest expiry of its URLs.
-    async fn assemble(&self, job: &ExportJob, enumeration: &Enumeration) -> Result<(u64, String, Timestamp)> {
+    /// Concatenates the manifest parts in order into the manifest. Returns its digest (size, lines,
+    /// SHA-256) and the earliest expiry of its URLs.
+    async fn assemble(
+        &self,
+        job: &ExportJob,
+        enumeration: &Enumeration,
+        window: &[(&str, &str)],
+    ) -> Result<(FileDigest, Timestamp)> {
         let mut urls_expire_at = enumeration.signed_at.plus(enumeration.url_expiry);
         let mut part_keys = Vec::with_capacity(enumeration.part_count as usize);
         for part in 1..=enumeration.part_count {
@@ -193,33 +289,35 @@ where
             part_keys.push(part_key);
         }
         let start = if enumeration.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
-        let (size, digest) =
-            self.concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys).await?;
-        Ok((size, digest, urls_expire_at))
+        let digest = self
+            .concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys, window)
+            .await?;
+        Ok((digest, urls_expire_at))
     }
 
     /// Writes `start` followed by the objects `part_keys` in order as the object `key`, copying
     /// parts server-side where S3 allows (every part but the last must be at least 5 MiB) and
-    /// re-uploading small ones in groups; empty parts are skipped. Returns its size and SHA-256.
-    /// Memory stays one part (plus a group below 5 MiB).
+    /// re-uploading small ones in groups; empty parts are skipped. Returns its size, lines and
+    /// SHA-256. Memory stays one part (plus a group below 5 MiB).
     async fn concatenate(
         &self,
         key: &str,
         content_type: &str,
         start: Vec<u8>,
         part_keys: Vec<String>,
-    ) -> Result<(u64, String)> {
+        window: &[(&str, &str)],
+    ) -> Result<FileDigest> {
         if part_keys.is_empty() {
-            let digest = hex::encode(&Sha256::digest(&start));
-            let size = start.len() as u64;
-            self.objects.put(key, start, content_type, &[]).await?;
-            return Ok((size, digest));
+            let digest = FileDigest::of(key.to_owned(), &start);
+            self.objects.put(key, start, content_type, window).await?;
+            return Ok(digest);
         }
-        let upload = self.objects.start_multipart(key, content_type).await?;
+        let upload = self.objects.start_multipart(key, content_type, window).await?;
         let assembled = async {
             let mut hasher = Sha256::new();
             hasher.update(&start);
             let mut size = start.len() as u64;
+            let mut lines = statement::count_lines(&start);
             let mut uploaded: Vec<UploadedPart> = Vec::new();
             let mut pending: Vec<u8> = start;
             let count = part_keys.len();
@@ -232,6 +330,7 @@ where
                 }
                 hasher.update(&bytes);
                 size += bytes.len() as u64;
+                lines += statement::count_lines(&bytes);
                 let number = uploaded.len() as i32 + 1;
                 if pending.is_empty() && (bytes.len() >= MIN_MULTIPART_PART || last) {
                     uploaded.push(self.objects.upload_part_copy(key, &upload, number, part_key).await?);
@@ -250,11 +349,16 @@ where
             if uploaded.is_empty() {
                 // Every part was empty (and so is `start`): an empty object.
                 self.objects.abort_multipart(key, &upload).await?;
-                self.objects.put(key, Vec::new(), content_type, &[]).await?;
+                self.objects.put(key, Vec::new(), content_type, window).await?;
             } else {
                 self.objects.complete_multipart(key, &upload, uploaded).await?;
             }
-            Ok::<_, Error>((size, hex::encode(&hasher.finalize())))
+            Ok::<_, Error>(FileDigest {
+                key: key.to_owned(),
+                bytes: size,
+                lines,
+                sha256: hex::encode(&hasher.finalize()),
+            })
         }
         .await;
         if assembled.is_err()
@@ -336,6 +440,17 @@ where
             tracing::warn!(export = %record.export_id, error = %e, "could not publish the state change event");
         }
     }
+}
+
+/// User metadata on the manifest, errors.csv, coverage.csv and summary.json: the window of upload
+/// times the export covers, (`export-window-since`, `export-window-cutoff`]; no `since` for a full
+/// export (DESIGN §14).
+fn window(job: &ExportJob) -> Vec<(&'static str, String)> {
+    let mut window = vec![("export-window-cutoff", job.cutoff.to_string())];
+    if let Some(since) = &job.since {
+        window.push(("export-window-since", since.to_string()));
+    }
+    window
 }
 
 /// Turns a Step Functions error (`{"Error", "Cause"}`) into what the administrator reads.

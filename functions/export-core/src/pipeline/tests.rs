@@ -15,7 +15,8 @@ use crate::payloads::{EnumerateRequest, EnumerateResponse, StepError};
 use crate::ports::Admission;
 use crate::ports::Clock;
 use crate::testing::{
-    FakeAttachmentObjects, FakeCatalog, FakeNotifier, FakeObjectStore, FakeSigner, FakeStore, FixedClock,
+    FakeAttachmentObjects, FakeCatalog, FakeNotifier, FakeObjectStore, FakeSigner, FakeStatementSigner,
+    FakeStore, FixedClock,
 };
 use crate::time::Timestamp;
 
@@ -27,6 +28,7 @@ struct World {
     objects: FakeObjectStore,
     notifier: FakeNotifier,
     clock: FixedClock,
+    statements: FakeStatementSigner,
     job: ExportJob,
     in_scope: Vec<Attachment>,
     /// The attachment bucket "attachments": every in-scope object, with the catalog's size.
@@ -100,6 +102,7 @@ async fn world(n: usize, format: ExportFormat) -> World {
         objects: FakeObjectStore::default(),
         notifier: FakeNotifier::default(),
         clock,
+        statements: FakeStatementSigner::default(),
         job,
         in_scope,
         attachments,
@@ -121,8 +124,16 @@ impl World {
         }
     }
 
-    fn finisher(&self) -> Finisher<'_, FakeStore, FakeObjectStore, FakeNotifier, FixedClock> {
-        Finisher { store: &self.store, objects: &self.objects, notifier: &self.notifier, clock: &self.clock }
+    fn finisher(
+        &self,
+    ) -> Finisher<'_, FakeStore, FakeObjectStore, FakeNotifier, FixedClock, FakeStatementSigner> {
+        Finisher {
+            store: &self.store,
+            objects: &self.objects,
+            notifier: &self.notifier,
+            clock: &self.clock,
+            signer: &self.statements,
+        }
     }
 
     fn first_request(&self) -> EnumerateRequest {
@@ -282,7 +293,14 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     let keys: Vec<String> = w.objects.objects.lock().unwrap().keys().cloned().collect();
     assert_eq!(
         keys,
-        vec![w.job.manifest_key(), w.job.coverage_key(), w.job.errors_key(), w.job.summary_key()],
+        vec![
+            w.job.manifest_key(),
+            w.job.coverage_key(),
+            w.job.errors_key(),
+            w.job.statement_key(),
+            w.job.statement_signature_key(),
+            w.job.summary_key()
+        ],
         "intermediates removed"
     );
     assert_eq!(w.object(&w.job.errors_key()), crate::reports::errors_header().unwrap());
@@ -551,4 +569,127 @@ async fn without_object_checks_only_the_bucket_is_checked() {
     assert_eq!((result.attachment_count, result.error_count), (7, 2));
     let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
     assert!(!summary.objects_checked, "the summary says the objects were not checked");
+}
+
+/// Finalize writes a statement that binds the manifest and both reports (key, bytes, lines,
+/// SHA-256), signed over its exact bytes; the account's next export chains to it, and the first
+/// has no predecessor. A failed export in between is not a link.
+#[tokio::test]
+async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_previous_one() {
+    use crate::ports::StatementSigner;
+    use crate::statement;
+    let mut w = world(5, ExportFormat::Csv).await;
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let file = result.statement.clone().expect("a statement");
+    let bytes = w.object(&w.job.statement_key());
+    assert_eq!((file.bytes, file.sha256.clone()), (bytes.len() as u64, hex::encode(&Sha256::digest(&bytes))));
+    assert_eq!(file.key_id, "fake-statement-key-1");
+    let first = statement::parse(&bytes).unwrap();
+    assert_eq!(
+        (first.account_id.clone(), first.export_id, first.cutoff),
+        (w.job.account_id.clone(), w.job.export_id, w.job.cutoff)
+    );
+    assert_eq!(first.previous, None, "the account's first statement has no predecessor");
+    for (digest, key) in [
+        (&first.manifest, w.job.manifest_key()),
+        (&first.errors, w.job.errors_key()),
+        (&first.coverage, w.job.coverage_key()),
+    ] {
+        assert_eq!(digest, &statement::FileDigest::of(key.clone(), &w.object(&key)), "{key}");
+    }
+    assert_eq!((first.manifest.lines, first.errors.lines), (6, 1), "header + 5 rows; header only");
+    let key = statement::public_key(&w.statements.public_key_der().await.unwrap()).unwrap();
+    let sig = w.object(&w.job.statement_signature_key());
+    assert_eq!(statement::verify_signature(&key, &bytes, &sig), Ok(()));
+    // A duplicate Finalize that ran before the first recorded the outcome (the record still
+    // RUNNING, the parts still there) writes the very same statement, later: its SHA-256 on the
+    // record matches whichever copy was stored last.
+    let mut running = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    (running.status, running.result) = (ExportStatus::Running, None);
+    w.store.insert(running);
+    let replayed = w.enumerate_all(2).await;
+    assert_eq!(replayed.signed_at, e.signed_at);
+    w.write_parts(&e).await;
+    w.clock.advance(Duration::from_secs(90));
+    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(w.object(&w.job.statement_key()), bytes, "the same bytes, whatever the clock says");
+    assert_eq!(again.statement.unwrap().sha256, file.sha256);
+
+    // A failed export, then a delivered one, a week later each: the delivered one chains to the first.
+    let next_job = |days: u64| {
+        w.clock.advance(Duration::from_secs(days * 86_400));
+        let record = ExportRecord::new_request(
+            w.job.account_id.clone(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "p".into(), via: Via::Api },
+            None,
+            w.clock.now(),
+        );
+        (record.clone(), ExportJob::from(&record))
+    };
+    let (failed, failed_job) = next_job(8);
+    let (second, second_job) = next_job(8);
+    w.store.insert(failed);
+    w.finisher()
+        .record_failure(&failed_job, &StepError { error: "TransientError".into(), cause: None })
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.store.admit(&second, Duration::from_secs(604_800)).await.unwrap(),
+        Admission::Accepted { .. }
+    ));
+    w.job = second_job;
+    let e = w.enumerate_all(10).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let next = statement::parse(&w.object(&w.job.statement_key())).unwrap();
+    assert_eq!(
+        next.previous,
+        Some(statement::ChainLink {
+            export_id: first.export_id,
+            cutoff: first.cutoff,
+            statement_sha256: file.sha256
+        })
+    );
+    assert_ne!(result.statement.unwrap().sha256, next.previous.unwrap().statement_sha256);
+
+    // KMS unavailable: Finalize fails (the state machine retries), nothing is recorded as delivered.
+    let w = world(1, ExportFormat::Csv).await;
+    let e = w.enumerate_all(10).await;
+    w.write_parts(&e).await;
+    w.statements.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap_err();
+    assert_eq!(err.code(), "TransientError");
+    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+}
+
+/// An incremental export (`job.since`) lists exactly the in-scope files uploaded after `since`,
+/// and its summary and statement say the window.
+#[tokio::test]
+async fn an_incremental_export_holds_exactly_the_files_after_since() {
+    use crate::statement;
+    let mut w = world(9, ExportFormat::Csv).await;
+    // Attachment i was uploaded i minutes after 2026-01-01T00:00Z; since = attachment 4's time.
+    let since = w.in_scope[4].uploaded_at;
+    w.job.since = Some(since);
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let rows = csv_rows(&w.object(&w.job.manifest_key()));
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let expected: Vec<String> = w.in_scope[5..].iter().map(|a| a.attachment_id.to_string()).collect();
+    assert_eq!(ids, expected, "strictly after since, up to the cutoff");
+    assert_eq!(result.attachment_count, 4);
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!((summary.since, summary.cutoff), (Some(since), w.job.cutoff));
+    let signed = statement::parse(&w.object(&w.job.statement_key())).unwrap();
+    assert_eq!(signed.since, Some(since));
+    // The manifest, the reports and the summary carry the window as user metadata.
+    for key in [w.job.manifest_key(), w.job.errors_key(), w.job.coverage_key(), w.job.summary_key()] {
+        let metadata = w.objects.metadata.lock().unwrap().get(&key).cloned().unwrap_or_default();
+        assert_eq!(metadata.get("export-window-since"), Some(&since.to_string()), "{key}");
+        assert_eq!(metadata.get("export-window-cutoff"), Some(&w.job.cutoff.to_string()), "{key}");
+    }
 }
