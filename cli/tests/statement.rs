@@ -87,19 +87,6 @@ async fn export_and_fetch(stack: &Stack, account: &AccountId, dir: &Path) -> (St
     (export_id, manifest)
 }
 
-/// Lets the account ask again at once (the test's stand-in for a week passing).
-async fn open_window(stack: &Stack, account: &AccountId) {
-    stack
-        .dynamodb()
-        .delete_item()
-        .table_name(stack.var("EXPORTS_TABLE"))
-        .key("accountId", aws_sdk_dynamodb::types::AttributeValue::S(account.to_string()))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("THROTTLE".into()))
-        .send()
-        .await
-        .unwrap();
-}
-
 fn flip_byte(path: &Path, at: usize) -> Vec<u8> {
     let original = std::fs::read(path).unwrap();
     let mut changed = original.clone();
@@ -195,7 +182,7 @@ async fn a_statement_verifies_and_every_tampering_and_a_broken_chain_are_detecte
     assert!(verdict_of("manifest", &out) && !verdict_of("files", &out));
 
     // The chain: the account's next export names the first statement's SHA-256 ...
-    open_window(&stack, &account).await;
+    stack.open_window(&account).await;
     let (_, second) = export_and_fetch(&stack, &account, &dir).await;
     let s = second.to_str().unwrap().to_owned();
     let statement_arg = statement_path.to_str().unwrap().to_owned();

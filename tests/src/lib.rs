@@ -97,6 +97,19 @@ impl Stack {
         aws_sdk_dynamodb::Client::from_conf(conf)
     }
 
+    /// Lets the account ask again at once, the tests' stand-in for a week passing: deletes its
+    /// THROTTLE item (a local-stack shortcut; nothing in the product does this).
+    pub async fn open_window(&self, account: &export_core::ids::AccountId) {
+        self.dynamodb()
+            .delete_item()
+            .table_name(self.var("EXPORTS_TABLE"))
+            .key("accountId", aws_sdk_dynamodb::types::AttributeValue::S(account.to_string()))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("THROTTLE".into()))
+            .send()
+            .await
+            .expect("delete the account's THROTTLE item");
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config())
             .endpoint_url(self.var("AWS_ENDPOINT_URL_S3"))

@@ -23,19 +23,6 @@ async fn request(
         .await
 }
 
-/// Lets the account ask again at once (the test's stand-in for a week passing).
-async fn open_window(stack: &Stack, account: &export_core::ids::AccountId) {
-    stack
-        .dynamodb()
-        .delete_item()
-        .table_name(stack.var("EXPORTS_TABLE"))
-        .key("accountId", aws_sdk_dynamodb::types::AttributeValue::S(account.to_string()))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("THROTTLE".into()))
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn delivered(stack: &Stack, account: &export_core::ids::AccountId, body: &str) -> serde_json::Value {
     let reply = request(stack, account, body).await;
     assert_eq!(reply.status, 202, "{body}: {:?}", reply.body);
@@ -107,7 +94,7 @@ async fn incremental_exports_hold_exactly_the_files_after_since() {
 
     // "previous": after the cutoff of that export. Two files uploaded since then (the catalog's
     // times are in the past of the new request's cutoff), one before it that arrived late.
-    open_window(&stack, &account).await;
+    stack.open_window(&account).await;
     let mut later = vec![
         attachment(
             &account,
