@@ -5,7 +5,8 @@
 // Flow: USER_SRP_AUTH, the one the template's app client allows: the password never leaves the
 // browser. The SRP arithmetic is amazon-cognito-identity-js's AuthenticationHelper (only that class
 // of the library is used; its CognitoUser and token storage are not). Then the NEW_PASSWORD_REQUIRED
-// and SOFTWARE_TOKEN_MFA challenges. Locally, moto_server.py checks the SRP proof as Cognito does.
+// and SOFTWARE_TOKEN_MFA challenges, and MFA_SETUP (enrolling an authenticator app:
+// AssociateSoftwareToken and VerifySoftwareToken with the challenge's session). Locally, moto_server.py checks the SRP proof as Cognito does.
 
 import AuthenticationHelper from "amazon-cognito-identity-js/es/AuthenticationHelper";
 import BigInteger from "amazon-cognito-identity-js/es/BigInteger";
@@ -60,6 +61,7 @@ export type SignInStep =
   | { kind: "done"; tokens: Tokens }
   | { kind: "newPassword"; session: string; username: string }
   | { kind: "totp"; session: string; username: string }
+  | { kind: "mfaSetup"; session: string; username: string }
   | { kind: "unsupported"; challenge: string };
 
 function step(config: Config, username: string, data: Record<string, unknown>): SignInStep {
@@ -77,6 +79,11 @@ function step(config: Config, username: string, data: Record<string, unknown>): 
   void config;
   if (challenge === "NEW_PASSWORD_REQUIRED") return { kind: "newPassword", session, username: name };
   if (challenge === "SOFTWARE_TOKEN_MFA") return { kind: "totp", session, username: name };
+  if (challenge === "MFA_SETUP") {
+    // MFAS_CAN_SETUP: a JSON list as a string, e.g. "[\"SOFTWARE_TOKEN_MFA\"]". Only TOTP is enrolled here.
+    const can = String(params["MFAS_CAN_SETUP"] ?? "SOFTWARE_TOKEN_MFA");
+    if (can.includes("SOFTWARE_TOKEN_MFA")) return { kind: "mfaSetup", session, username: name };
+  }
   return { kind: "unsupported", challenge };
 }
 
@@ -184,6 +191,43 @@ export async function answerTotp(config: Config, session: string, username: stri
   return step(config, username, data);
 }
 
+/** MFA_SETUP, first call: a new TOTP secret (base32) for the signing-in user, and the next session. */
+export async function associateTotp(config: Config, session: string): Promise<{ secret: string; session: string }> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.AssociateSoftwareToken`, { Session: session });
+  const secret = data["SecretCode"];
+  if (typeof secret !== "string" || !secret) throw new CognitoError("InvalidResponse", "The sign-in service gave no secret key.");
+  return { secret, session: typeof data["Session"] === "string" ? data["Session"] : session };
+}
+
+/** MFA_SETUP, second call: checks a code of the new secret; returns the session for the challenge's answer. */
+export async function verifyTotp(config: Config, session: string, code: string): Promise<string> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.VerifySoftwareToken`, {
+    Session: session,
+    UserCode: code,
+    FriendlyDeviceName: "attachment-export console",
+  });
+  if (data["Status"] !== undefined && data["Status"] !== "SUCCESS") {
+    throw new CognitoError("EnableSoftwareTokenMFAException", "Code mismatch");
+  }
+  return typeof data["Session"] === "string" ? data["Session"] : session;
+}
+
+export async function answerMfaSetup(config: Config, session: string, username: string): Promise<SignInStep> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.RespondToAuthChallenge`, {
+    ChallengeName: "MFA_SETUP",
+    ClientId: config.userPoolClientId,
+    Session: session,
+    ChallengeResponses: { USERNAME: username },
+  });
+  return step(config, username, data);
+}
+
+/** The otpauth:// URI authenticator apps read (Key Uri Format): issuer, account and secret. */
+export function otpauthUri(issuer: string, username: string, secret: string): string {
+  const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(username)}`;
+  return `otpauth://totp/${label}?secret=${encodeURIComponent(secret)}&issuer=${encodeURIComponent(issuer)}`;
+}
+
 /** Best effort: revokes the refresh token so it cannot be used after sign-out. */
 export async function revoke(config: Config, tokens: Tokens): Promise<void> {
   if (!tokens.refreshToken) return;
@@ -203,6 +247,7 @@ export function signInMessage(error: unknown): string {
     switch (error.code) {
       case "NotAuthorizedException":
       case "UserNotFoundException":
+        if (/session/i.test(error.message)) return "The sign-in session has ended. Start again with your user name and password.";
         if (/disabled/i.test(error.message)) return "This user is disabled. Ask your operator to enable it.";
         if (/expired/i.test(error.message)) return "Your temporary password has expired. Ask your operator for a new one.";
         return "The user name or password is not correct.";
@@ -214,6 +259,7 @@ export function signInMessage(error: unknown): string {
         return `The new password is not accepted: ${error.message || "it does not meet the password policy."}`;
       case "InvalidParameterException":
         return `The sign-in was refused: ${error.message || "a value is not valid."}`;
+      case "EnableSoftwareTokenMFAException":
       case "CodeMismatchException":
         return "The code is not correct. Enter the current 6-digit code from your authenticator app.";
       case "ExpiredCodeException":

@@ -1,9 +1,20 @@
 // Sign in: user name and password, then the first-sign-in new password or a TOTP code if Cognito
-// asks for one; then the identity pool exchange (one credential set per group).
+// asks for one, or the enrolment of an authenticator app (MFA_SETUP); then the identity pool exchange (one credential set per group).
 
 import type { App } from "./main";
 import { h, replace, uid } from "./dom";
-import { type SignInStep, answerNewPassword, answerTotp, signIn, signInMessage } from "./cognito";
+import {
+  CognitoError,
+  type SignInStep,
+  answerMfaSetup,
+  answerNewPassword,
+  answerTotp,
+  associateTotp,
+  otpauthUri,
+  signIn,
+  signInMessage,
+  verifyTotp,
+} from "./cognito";
 import { establish } from "./session";
 
 function field(label: string, input: HTMLInputElement, hint?: string): HTMLElement {
@@ -90,6 +101,9 @@ function next(app: App, step: SignInStep): void {
       return;
     case "totp":
       renderTotp(app, step.session, step.username);
+      return;
+    case "mfaSetup":
+      renderMfaSetup(app, step.session, step.username);
       return;
     default:
       renderSignIn(app, `This sign-in needs a step the console does not support (${step.challenge}). Ask your operator.`);
@@ -194,4 +208,114 @@ function renderTotp(app: App, session: string, username: string): void {
   });
   replace(app.main, h("section", { class: "narrow" }, heading, h("p", {}, "Your sign-in is protected with multi-factor authentication."), form));
   app.titled(heading, "Authentication code");
+}
+
+/** The name authenticator apps show above the code (the otpauth issuer). */
+const TOTP_ISSUER = "attachment-export";
+
+/** MFA_SETUP: the user pool requires MFA (or the user chose it) and this user has no authenticator
+ * yet. The secret key is shown on this step only: once the code is verified it leaves the page
+ * and the closure; it is never logged. */
+function renderMfaSetup(app: App, firstSession: string, username: string): void {
+  const heading = h("h1", { tabindex: "-1" }, "Set up your authenticator app");
+  const status = h("p", { role: "status" }, "Getting your secret key…");
+  replace(app.main, h("section", { class: "narrow" }, heading, status));
+  app.titled(heading, "Set up your authenticator app");
+  associateTotp(app.config, firstSession)
+    .then(({ secret, session }) => showMfaSetup(app, heading, secret, session, username))
+    .catch((error: unknown) => renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`));
+}
+
+function showMfaSetup(app: App, heading: HTMLElement, secretKey: string, firstSession: string, username: string): void {
+  let secret = secretKey;
+  const session = firstSession;
+  const grouped = (secret.toUpperCase().match(/.{1,4}/g) ?? [secret]).join(" ");
+  const secretEl = h("code", { class: "secret", id: "totp-secret" }, grouped);
+  const uri = h("input", { type: "text", readonly: true, class: "mono", spellcheck: "false", autocomplete: "off" });
+  uri.value = otpauthUri(TOTP_ISSUER, username, secret); // the property, not an attribute: gone when cleared
+  const code = h("input", {
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+    required: true,
+  });
+  const submit = h("button", { type: "submit", class: "primary" }, "Verify and sign in");
+  const errors = errorBox();
+  const form = h(
+    "form",
+    { class: "card", novalidate: true, "aria-labelledby": "mfa-setup-code-heading" },
+    h("h2", { id: "mfa-setup-code-heading" }, "Confirm with a code"),
+    field("6-digit code", code, "The code your authenticator app now shows for attachment-export."),
+    errors.el,
+    h("div", { class: "actions" }, submit),
+  );
+  const forget = (): void => {
+    secret = "";
+    secretEl.textContent = "";
+    uri.value = "";
+  };
+  uri.addEventListener("focus", () => uri.select());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = code.value.replace(/\s+/g, "");
+    if (!/^\d{6}$/.test(value)) {
+      errors.show("Enter the 6 digits your authenticator app shows.");
+      code.focus();
+      return;
+    }
+    errors.hide();
+    busy(submit, true, "Verifying…");
+    verifyTotp(app.config, session, value)
+      .then((verified) => {
+        forget();
+        return answerMfaSetup(app.config, verified, username);
+      })
+      .then((step) => next(app, step))
+      .catch((error: unknown) => {
+        const wrongCode =
+          error instanceof CognitoError && (error.code === "CodeMismatchException" || error.code === "EnableSoftwareTokenMFAException");
+        if (!wrongCode || !secret) {
+          forget();
+          renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`);
+          return;
+        }
+        busy(submit, false, "Verify and sign in");
+        code.value = "";
+        errors.show(signInMessage(error));
+        code.focus();
+      });
+  });
+  const uriId = uid("field");
+  uri.id = uriId;
+  replace(
+    app.main,
+    h(
+      "section",
+      { class: "narrow" },
+      heading,
+      h(
+        "p",
+        {},
+        "Your sign-in must be protected with a second step: a 6-digit code from an authenticator app on your phone or computer (for example Google Authenticator, Microsoft Authenticator, 1Password or Authy). Set it up once now; the console then asks for a code at each sign-in.",
+      ),
+      h(
+        "div",
+        { class: "card" },
+        h("h2", {}, "Add this console to your app"),
+        h("p", {}, "In your authenticator app, add an account and enter this secret key (the spaces are only for reading):"),
+        h("p", { class: "secret-key" }, secretEl),
+        h(
+          "div",
+          { class: "field" },
+          h("label", { for: uriId }, "Or, if your app accepts a setup link, copy this one"),
+          uri,
+        ),
+        h("p", { class: "hint" }, "Keep the key to yourself: anyone who has it can make your codes."),
+      ),
+      form,
+    ),
+  );
+  heading.focus();
 }

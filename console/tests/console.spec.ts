@@ -11,11 +11,14 @@ import {
   expectNoLinksInPage,
   openAccountActions,
   putExport,
+  requireMfa,
+  restoreMfa,
   seed,
   sha256File,
   signIn,
   signInToAccount,
   totpCode,
+  totpFor,
   utcText,
 } from "./helpers";
 
@@ -363,6 +366,63 @@ test("a user with TOTP MFA is asked for the code", async ({ page }, testInfo) =>
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page).toHaveURL(new RegExp(`#/accounts/${accountId}$`));
   await expect(page.getByRole("heading", { level: 2, name: "Data exports" })).toBeVisible();
+});
+
+test("a pool that requires MFA: a user without an authenticator enrols one at sign-in", async ({ page }, testInfo) => {
+  const problems = watchErrors(page);
+  const secrets: string[] = [];
+  page.on("console", (msg) => secrets.push(msg.text()));
+  await page.setViewportSize({ width: 360, height: 740 });
+  const { accountId } = seed();
+  const admin = createUser(accountId, BOTH, { prefix: "enrol" });
+  // The provisioned pool is OPTIONAL (template.yaml); an operator may set it ON (docs/DEPLOY.md
+  // "Requiring MFA"). Tests run one at a time: the pool is put back whatever happens here.
+  const previous = requireMfa();
+  try {
+    await signIn(page, admin);
+    const heading = page.getByRole("heading", { level: 1, name: "Set up your authenticator app" });
+    await expect(heading).toBeVisible();
+    await expect(heading).toBeFocused();
+    const secretEl = page.locator("code#totp-secret");
+    await expect(secretEl).toHaveText(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+    const secret = ((await secretEl.textContent()) ?? "").replace(/\s+/g, "");
+    const link = page.getByLabel("Or, if your app accepts a setup link, copy this one");
+    await expect(link).toHaveValue(
+      new RegExp(`^otpauth://totp/attachment-export:${admin.username}\\?secret=${secret}&issuer=attachment-export$`, "i"),
+    );
+    await expectAccessible(page, testInfo, "mfa-setup");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+
+    // A wrong code is refused in words; the step stays for another try.
+    const right = await totpFor(secret);
+    const wrong = String((Number(right) + 500_000) % 1_000_000).padStart(6, "0");
+    const code = page.getByLabel("6-digit code");
+    await code.fill(wrong);
+    await page.getByRole("button", { name: "Verify and sign in" }).click();
+    await expect(page.getByRole("alert")).toHaveText("The code is not correct. Enter the current 6-digit code from your authenticator app.");
+    await expect(code).toBeFocused();
+    await expect(secretEl).toBeVisible();
+
+    // The keyboard alone: type the right code, Enter.
+    await code.fill(await totpFor(secret));
+    await code.press("Enter");
+    await expect(page).toHaveURL(new RegExp(`#/accounts/${accountId}$`));
+    await expect(page.getByRole("heading", { level: 2, name: "Data exports" })).toBeVisible();
+    // The secret is gone from the page, and was never logged.
+    expect(await page.content()).not.toContain(secret);
+    expect(secrets.filter((t) => t.toUpperCase().includes(secret.toUpperCase()))).toEqual([]);
+
+    // The next sign-in asks for a code of the enrolled authenticator (SOFTWARE_TOKEN_MFA).
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(page, admin);
+    await expect(page.getByRole("heading", { level: 1, name: "Enter your authentication code" })).toBeVisible();
+    await page.getByLabel("6-digit code").fill(await totpFor(secret));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expect(page.getByRole("heading", { level: 2, name: "Data exports" })).toBeVisible();
+    expect(problems).toEqual([]);
+  } finally {
+    restoreMfa(previous);
+  }
 });
 
 test("works at 360 px wide", async ({ page }, testInfo) => {

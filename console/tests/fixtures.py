@@ -4,6 +4,9 @@
   put-export --account-id A --kind FAILED|EXPIRED   writes an export record into ExportsTable
   enable-totp --username U --password P             turns on TOTP MFA for a console user (moto)
   totp-code                                         the current code of moto's fixed TOTP secret
+  require-mfa                                       sets the console's user pool to MfaConfiguration ON
+                                                    (prints the MFA configuration it replaced)
+  restore-mfa --config JSON                         puts back what require-mfa printed
 
 Prints one JSON object. The record format is functions/export-core/src/model.rs (ExportRecord) as
 serde_dynamo writes it: camelCase attributes, numbers as N, times as fixed-width RFC 3339 UTC.
@@ -125,6 +128,31 @@ def enable_totp(username: str, password: str) -> dict:
     return {"username": username, "code": totp_code()}
 
 
+def idp_client():
+    config = console_config()
+    idp = boto3.client("cognito-idp", endpoint_url=config.get("cognitoIdpEndpoint") or os.environ.get("COGNITO_IDP_ENDPOINT"),
+                       region_name=config["region"])
+    return idp, config["userPoolId"]
+
+
+MFA_KEYS = ("SmsMfaConfiguration", "SoftwareTokenMfaConfiguration", "EmailMfaConfiguration", "MfaConfiguration")
+
+
+def require_mfa() -> dict:
+    """SetUserPoolMfaConfig ON with TOTP, as an operator does (docs/DEPLOY.md "Requiring MFA")."""
+    idp, pool_id = idp_client()
+    before = idp.get_user_pool_mfa_config(UserPoolId=pool_id)
+    idp.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="ON",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    return {k: before[k] for k in MFA_KEYS if before.get(k) is not None}
+
+
+def restore_mfa(previous: dict) -> dict:
+    idp, pool_id = idp_client()
+    idp.set_user_pool_mfa_config(UserPoolId=pool_id, **{k: v for k, v in previous.items() if k in MFA_KEYS})
+    return {k: v for k, v in idp.get_user_pool_mfa_config(UserPoolId=pool_id).items() if k in MFA_KEYS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,11 +165,18 @@ def main() -> None:
     t.add_argument("--username", required=True)
     t.add_argument("--password", required=True)
     sub.add_parser("totp-code")
+    sub.add_parser("require-mfa")
+    r = sub.add_parser("restore-mfa")
+    r.add_argument("--config", required=True, help="the JSON require-mfa printed")
     args = parser.parse_args()
     if args.command == "put-export":
         out = put_export(args.account_id, args.kind, args.hours_ago, args.expires_in)
     elif args.command == "enable-totp":
         out = enable_totp(args.username, args.password)
+    elif args.command == "require-mfa":
+        out = require_mfa()
+    elif args.command == "restore-mfa":
+        out = restore_mfa(json.loads(args.config))
     else:
         out = {"code": totp_code()}
     json.dump(out, sys.stdout)

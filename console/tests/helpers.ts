@@ -1,7 +1,7 @@
 // Test helpers: seed accounts, create console users, write export records, sign in, and check
 // accessibility with axe-core. Everything runs against the local stack of .local/stack.env.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect, type Page, type TestInfo } from "@playwright/test";
@@ -88,6 +88,35 @@ export function enableTotp(user: ConsoleUser): { code: string } {
 
 export function totpCode(): string {
   return (lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "totp-code"])) as { code: string }).code;
+}
+
+/** Sets the console's user pool to MfaConfiguration ON; returns what restoreMfa puts back. */
+export function requireMfa(): string {
+  return JSON.stringify(lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "require-mfa"])));
+}
+
+export function restoreMfa(previous: string): void {
+  run(PYTHON, [resolve(__dirname, "fixtures.py"), "restore-mfa", "--config", previous]);
+}
+
+/** The current RFC 6238 code (SHA-1, 30 s, 6 digits) of a base32 SECRET, as an authenticator app
+ * computes it; waits out the last 3 s of a period so the code is still current when it arrives. */
+export async function totpFor(secret: string): Promise<string> {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.toUpperCase().replace(/[\s=]/g, "")) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    bits += v.toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  if (Date.now() % 30_000 > 27_000) await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, "0");
 }
 
 export function sha256File(path: string): string {

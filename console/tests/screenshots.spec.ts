@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { ROOT, createUser, openAccountActions, putExport, seed, signIn, signInToAccount } from "./helpers";
+import { ROOT, createUser, openAccountActions, putExport, requireMfa, restoreMfa, seed, signIn, signInToAccount } from "./helpers";
 
 const OUT = resolve(ROOT, "docs/console");
 const BOTH = ["StartDataExport", "RetrieveDataExport"];
@@ -87,4 +87,17 @@ test("screenshots of every screen @screenshots", async ({ page, browser }) => {
   const page4 = await (await browser.newContext({ viewport: { width: 360, height: 740 }, locale: "en-GB", timezoneId: "Europe/Berlin" })).newPage();
   await signInToAccount(page4, admin);
   await shot(page4, "14-account-360px");
+
+  // A pool that requires MFA (docs/DEPLOY.md "Requiring MFA"): the enrolment step. Put back after.
+  const previous = requireMfa();
+  try {
+    const enrolling = createUser(accountId, BOTH, { prefix: "enrol" });
+    const page5 = await (await browser.newContext({ viewport: { width: 1100, height: 820 }, locale: "en-GB", timezoneId: "Europe/Berlin" })).newPage();
+    await signIn(page5, enrolling);
+    await expect(page5.locator("code#totp-secret")).toBeVisible();
+    await page5.locator("h1").blur();
+    await shot(page5, "15-mfa-setup");
+  } finally {
+    restoreMfa(previous);
+  }
 });

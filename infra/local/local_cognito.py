@@ -21,6 +21,12 @@ tests rely on it):
   - TOTP: AssociateSoftwareToken returns one fixed secret for every user; with
     MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true (up.sh sets it) VerifySoftwareToken and the
     SOFTWARE_TOKEN_MFA challenge check the code against that secret. SMS is not used.
+  - MFA_SETUP: with MfaConfiguration ON, a user without a verified authenticator gets MFA_SETUP
+    after PASSWORD_VERIFIER (and after NEW_PASSWORD_REQUIRED); AssociateSoftwareToken and
+    VerifySoftwareToken take its Session, as in Cognito. moto then signs in on any session;
+    moto_server.py accepts only the one VerifySoftwareToken returned after a correct code, spends
+    it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
+    SOFTWARE_TOKEN_MFA at each sign-in.
   - The ID token (RS256, kid "dummy"; moto's single, publicly known key, so locally anyone can
     mint a valid token: the stand-in still verifies it, as AWS would) carries iss
     (https://cognito-idp.us-east-1.amazonaws.com/<poolId>), sub, aud (the client id), token_use

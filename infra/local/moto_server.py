@@ -4,10 +4,12 @@ This is the only way moto 5.2 runs ASL: inside mock_aws(config=...), a ThreadedM
 interpreter sends Lambda tasks to AWS_ENDPOINT_URL_LAMBDA (the invoke proxy). A plain `moto_server`
 sends them to itself. Serves Step Functions, EventBridge and the console's Cognito user pool for
 the local stack, with real SRP sign-in and the app client's ExplicitAuthFlows enforced
-(patch_cognito_sign_in).
+(patch_cognito_sign_in), and MFA_SETUP (enrolling an authenticator at sign-in) held to what
+Cognito requires (patch_cognito_mfa_setup).
 """
 
 import argparse
+import json
 import signal
 import threading
 
@@ -125,6 +127,49 @@ def patch_cognito_sign_in() -> None:
     cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
 
 
+# Sessions VerifySoftwareToken returned after a correct code (the only ones MFA_SETUP accepts).
+ENROLLED_SESSIONS: set[str] = set()
+
+
+def patch_cognito_mfa_setup() -> None:
+    """moto 5.2 already answers MFA_SETUP when the pool's MfaConfiguration is ON and the user has
+    no verified authenticator, and AssociateSoftwareToken / VerifySoftwareToken take its Session.
+    Two differences from Cognito remain, fixed here:
+      - RespondToAuthChallenge MFA_SETUP signs in whatever the session (even the MFA_SETUP one
+        itself, before any code was verified): Cognito needs the session VerifySoftwareToken
+        returned after a correct code, and then the session is spent.
+      - MFAS_CAN_SETUP is a list: Cognito's ChallengeParameters are strings, this one JSON,
+        e.g. "[\"SOFTWARE_TOKEN_MFA\"]".
+    (A wrong code: moto says CodeMismatchException, Cognito EnableSoftwareTokenMFAException; the
+    console reads both.)"""
+    respond = cognito.CognitoIdpBackend.respond_to_auth_challenge
+    verify = cognito.CognitoIdpBackend.verify_software_token
+
+    def verify_software_token(self, access_token, session, user_code, friendly_device_name):
+        result = verify(self, access_token, session, user_code, friendly_device_name)
+        if session:
+            self.sessions.pop(session, None)  # Cognito's answer carries the next session
+            ENROLLED_SESSIONS.add(result["Session"])
+        return result
+
+    def respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses):
+        if challenge_name == "MFA_SETUP":
+            if session not in ENROLLED_SESSIONS:
+                raise NotAuthorizedError("Invalid session for the user.")
+            ENROLLED_SESSIONS.discard(session)
+            result = respond(self, session, client_id, challenge_name, challenge_responses)
+            self.sessions.pop(session, None)
+            return result
+        result = respond(self, session, client_id, challenge_name, challenge_responses)
+        params = result.get("ChallengeParameters") or {}
+        if isinstance(params.get("MFAS_CAN_SETUP"), list):
+            params["MFAS_CAN_SETUP"] = json.dumps(params["MFAS_CAN_SETUP"])
+        return result
+
+    cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
+    cognito.CognitoIdpBackend.verify_software_token = verify_software_token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -135,6 +180,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     patch_cognito_sign_in()
+    patch_cognito_mfa_setup()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
         server.start()

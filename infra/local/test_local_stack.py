@@ -206,3 +206,74 @@ class ConsoleServerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MfaSetupTest(unittest.TestCase):
+    """moto_server.patch_cognito_mfa_setup, in-process against moto: a pool that requires MFA, a
+    user without an authenticator: MFA_SETUP, enrolment with the challenge's session, then TOTP."""
+
+    def setUp(self):
+        import base64
+        import os
+        from unittest import mock
+
+        import boto3
+        from cryptography.hazmat.primitives.hashes import SHA1
+        from cryptography.hazmat.primitives.twofactor.totp import TOTP
+        from moto import mock_aws
+        from moto.cognitoidp import models as cognito
+
+        saved = {name: getattr(cognito.CognitoIdpBackend, name) for name in
+                 ("initiate_auth", "admin_initiate_auth", "respond_to_auth_challenge", "verify_software_token")}
+        self.addCleanup(lambda: [setattr(cognito.CognitoIdpBackend, k, v) for k, v in saved.items()])
+        env = mock.patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                           "AWS_DEFAULT_REGION": "us-east-1",
+                                           "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true"})
+        env.start()
+        self.addCleanup(env.stop)
+        moto_server.patch_cognito_sign_in()
+        moto_server.patch_cognito_mfa_setup()
+        aws = mock_aws()
+        aws.start()
+        self.addCleanup(aws.stop)
+        self.idp = boto3.client("cognito-idp", region_name="us-east-1")
+        self.pool = self.idp.create_user_pool(PoolName="p", MfaConfiguration="OPTIONAL")["UserPool"]["Id"]
+        self.idp.set_user_pool_mfa_config(UserPoolId=self.pool, MfaConfiguration="ON",
+                                          SoftwareTokenMfaConfiguration={"Enabled": True})
+        self.client = self.idp.create_user_pool_client(UserPoolId=self.pool, ClientName="c")["UserPoolClient"]["ClientId"]
+        self.password = "Correct-Horse-9!"
+        self.idp.admin_create_user(UserPoolId=self.pool, Username="jane", MessageAction="SUPPRESS")
+        self.idp.admin_set_user_password(UserPoolId=self.pool, Username="jane", Password=self.password, Permanent=True)
+
+        def code(secret: str, offset: int = 0) -> str:
+            key = secret.upper() + "=" * ((8 - len(secret) % 8) % 8)
+            totp = TOTP(base64.b32decode(key), 6, SHA1(), 30, enforce_key_length=False)
+            return totp.generate(int(time.time()) + offset).decode()
+        self.code = code
+
+    def sign_in(self):
+        return local_srp.client_sign_in(self.idp, self.pool, self.client, "jane", self.password)
+
+    def test_enrolment_then_totp(self):
+        setup = self.sign_in()
+        self.assertEqual(setup["ChallengeName"], "MFA_SETUP")
+        self.assertEqual(json.loads(setup["ChallengeParameters"]["MFAS_CAN_SETUP"]), ["SOFTWARE_TOKEN_MFA"])
+        # Without a verified code, MFA_SETUP is refused.
+        with self.assertRaises(self.idp.exceptions.NotAuthorizedException):
+            self.idp.respond_to_auth_challenge(ClientId=self.client, ChallengeName="MFA_SETUP",
+                                               Session=setup["Session"], ChallengeResponses={"USERNAME": "jane"})
+        associated = self.idp.associate_software_token(Session=setup["Session"])
+        secret = associated["SecretCode"]
+        with self.assertRaises(self.idp.exceptions.CodeMismatchException):
+            self.idp.verify_software_token(Session=associated["Session"], UserCode=self.code(secret, 300))
+        verified = self.idp.verify_software_token(Session=associated["Session"], UserCode=self.code(secret),
+                                                  FriendlyDeviceName="attachment-export console")
+        self.assertEqual(verified["Status"], "SUCCESS")
+        done = self.idp.respond_to_auth_challenge(ClientId=self.client, ChallengeName="MFA_SETUP",
+                                                  Session=verified["Session"], ChallengeResponses={"USERNAME": "jane"})
+        self.assertIn("IdToken", done["AuthenticationResult"])
+        # The session is spent.
+        with self.assertRaises(self.idp.exceptions.NotAuthorizedException):
+            self.idp.respond_to_auth_challenge(ClientId=self.client, ChallengeName="MFA_SETUP",
+                                               Session=verified["Session"], ChallengeResponses={"USERNAME": "jane"})
+        self.assertEqual(self.sign_in()["ChallengeName"], "SOFTWARE_TOKEN_MFA")
