@@ -298,4 +298,14 @@ mod fuzz {
             run(&input, true).unwrap();
         }
     }
+
+    /// Found by `mutated_sample_events_are_refused_cleanly`: a finalize payload claiming u32::MAX
+    /// parts made Finalize reserve room for every part key up front (about 100 GB) and abort the
+    /// process; now the first missing part refuses it.
+    #[test]
+    fn regression_a_huge_part_count_is_refused_not_an_abort() {
+        let mut input: Value = serde_json::from_str(super::tests::sample("finalize.json")).unwrap();
+        input["partCount"] = json!(u32::MAX);
+        run(&input, true).unwrap();
+    }
 }
