@@ -168,8 +168,17 @@ function renderNewPassword(app: App, session: string, username: string): void {
   app.titled(heading, "Choose a new password");
 }
 
-function renderTotp(app: App, session: string, username: string): void {
-  const heading = h("h1", { tabindex: "-1" }, "Enter your authentication code");
+/** The 6-digit code form of both TOTP steps: checks the format, shows progress while `send` runs,
+ * and after an error `retry` accepts, clears the code and lets the user try again; any other
+ * error goes to `fail`. */
+function codeForm(opts: {
+  hint: string;
+  submitLabel: string;
+  title?: HTMLElement;
+  send: (code: string) => Promise<void>;
+  retry: (error: unknown) => boolean;
+  fail: (error: unknown) => void;
+}): HTMLFormElement {
   const code = h("input", {
     type: "text",
     inputmode: "numeric",
@@ -178,12 +187,13 @@ function renderTotp(app: App, session: string, username: string): void {
     maxlength: "6",
     required: true,
   });
-  const submit = h("button", { type: "submit", class: "primary" }, "Verify");
+  const submit = h("button", { type: "submit", class: "primary" }, opts.submitLabel);
   const errors = errorBox();
   const form = h(
     "form",
-    { class: "card", novalidate: true },
-    field("6-digit code", code, "The code your authenticator app shows for this console."),
+    opts.title ? { class: "card", novalidate: true, "aria-labelledby": opts.title.id } : { class: "card", novalidate: true },
+    opts.title ?? null,
+    field("6-digit code", code, opts.hint),
     errors.el,
     h("div", { class: "actions" }, submit),
   );
@@ -197,14 +207,28 @@ function renderTotp(app: App, session: string, username: string): void {
     }
     errors.hide();
     busy(submit, true, "Verifying…");
-    answerTotp(app.config, session, username, value)
-      .then((step) => next(app, step))
-      .catch((error: unknown) => {
-        busy(submit, false, "Verify");
-        code.value = "";
-        errors.show(signInMessage(error));
-        code.focus();
-      });
+    opts.send(value).catch((error: unknown) => {
+      if (!opts.retry(error)) {
+        opts.fail(error);
+        return;
+      }
+      busy(submit, false, opts.submitLabel);
+      code.value = "";
+      errors.show(signInMessage(error));
+      code.focus();
+    });
+  });
+  return form;
+}
+
+function renderTotp(app: App, session: string, username: string): void {
+  const heading = h("h1", { tabindex: "-1" }, "Enter your authentication code");
+  const form = codeForm({
+    hint: "The code your authenticator app shows for this console.",
+    submitLabel: "Verify",
+    send: (code) => answerTotp(app.config, session, username, code).then((step) => next(app, step)),
+    retry: () => true,
+    fail: () => undefined,
   });
   replace(app.main, h("section", { class: "narrow" }, heading, h("p", {}, "Your sign-in is protected with multi-factor authentication."), form));
   app.titled(heading, "Authentication code");
@@ -233,59 +257,32 @@ function showMfaSetup(app: App, heading: HTMLElement, secretKey: string, firstSe
   const secretEl = h("code", { class: "secret", id: "totp-secret" }, grouped);
   const uri = h("input", { type: "text", readonly: true, class: "mono", spellcheck: "false", autocomplete: "off" });
   uri.value = otpauthUri(TOTP_ISSUER, username, secret); // the property, not an attribute: gone when cleared
-  const code = h("input", {
-    type: "text",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9]{6}",
-    maxlength: "6",
-    required: true,
-  });
-  const submit = h("button", { type: "submit", class: "primary" }, "Verify and sign in");
-  const errors = errorBox();
-  const form = h(
-    "form",
-    { class: "card", novalidate: true, "aria-labelledby": "mfa-setup-code-heading" },
-    h("h2", { id: "mfa-setup-code-heading" }, "Confirm with a code"),
-    field("6-digit code", code, "The code your authenticator app now shows for attachment-export."),
-    errors.el,
-    h("div", { class: "actions" }, submit),
-  );
   const forget = (): void => {
     secret = "";
     secretEl.textContent = "";
     uri.value = "";
   };
   uri.addEventListener("focus", () => uri.select());
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const value = code.value.replace(/\s+/g, "");
-    if (!/^\d{6}$/.test(value)) {
-      errors.show("Enter the 6 digits your authenticator app shows.");
-      code.focus();
-      return;
-    }
-    errors.hide();
-    busy(submit, true, "Verifying…");
-    verifyTotp(app.config, session, value)
-      .then((verified) => {
-        forget();
-        return answerMfaSetup(app.config, verified, username);
-      })
-      .then((step) => next(app, step))
-      .catch((error: unknown) => {
-        const wrongCode =
-          error instanceof CognitoError && (error.code === "CodeMismatchException" || error.code === "EnableSoftwareTokenMFAException");
-        if (!wrongCode || !secret) {
+  const form = codeForm({
+    hint: "The code your authenticator app now shows for attachment-export.",
+    submitLabel: "Verify and sign in",
+    title: h("h2", { id: "mfa-setup-code-heading" }, "Confirm with a code"),
+    send: (code) =>
+      verifyTotp(app.config, session, code)
+        .then((verified) => {
           forget();
-          renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`);
-          return;
-        }
-        busy(submit, false, "Verify and sign in");
-        code.value = "";
-        errors.show(signInMessage(error));
-        code.focus();
-      });
+          return answerMfaSetup(app.config, verified, username);
+        })
+        .then((step) => next(app, step)),
+    // A wrong code may be tried again while the secret is still on the page.
+    retry: (error) =>
+      !!secret &&
+      error instanceof CognitoError &&
+      (error.code === "CodeMismatchException" || error.code === "EnableSoftwareTokenMFAException"),
+    fail: (error) => {
+      forget();
+      renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`);
+    },
   });
   const uriId = uid("field");
   uri.id = uriId;
