@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, quote_for_message};
 use crate::model::{
     Account, AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress,
-    RequestedBy,
+    RequestedBy, Throttle,
 };
 use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
-use crate::start::{TEAM_ACCOUNT_GUIDANCE, throttled};
+use crate::start;
 use crate::time::Timestamp;
 
 pub const DEFAULT_MAX_RESULTS: u32 = 20;
@@ -213,6 +213,11 @@ impl NextRequest {
     }
 }
 
+/// When the account may next request an export: now, if its window is open.
+fn next_allowed_at(throttle: Option<&Throttle>, now: Timestamp) -> Timestamp {
+    throttle.map_or(now, |t| t.current.next_allowed_at.max(now))
+}
+
 pub struct Retriever<'a, C, S, O, K> {
     pub catalog: &'a C,
     pub store: &'a S,
@@ -237,26 +242,17 @@ where
             .ok_or_else(|| Error::NotFound(format!("No account with accountId {account} exists.")))
     }
 
-    async fn next_allowed_at(&self, account: &AccountId, now: Timestamp) -> Result<Timestamp> {
-        Ok(self.store.throttle(account).await?.map_or(now, |t| t.current.next_allowed_at.max(now)))
-    }
-
     pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {
         let item = self.require_account(account).await?;
         let now = self.clock.now();
         let page = self.store.list(account, query.max_results, query.after.as_ref()).await?;
         let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
         let throttle = self.store.throttle(account).await?;
-        // The same rules, in the same order, as StartDataExport (start::Starter::start).
-        let refusal = if item.account_type == AccountType::Team {
-            Some(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned()))
-        } else {
-            throttle.as_ref().filter(|t| !t.is_open_at(now)).map(|t| throttled(t, now, self.window))
-        };
+        let refusal = start::refusal(&item, throttle.as_ref(), now, self.window);
         Ok(ExportList {
             exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
             next_token,
-            next_allowed_at: throttle.map_or(now, |t| t.current.next_allowed_at.max(now)),
+            next_allowed_at: next_allowed_at(throttle.as_ref(), now),
             account: AccountView {
                 account_id: account.clone(),
                 name: item.name,
@@ -280,7 +276,7 @@ where
         match view.status {
             ExportStatus::Expired => {
                 let expired_at = view.urls_expire_at.unwrap_or(now);
-                let next = self.next_allowed_at(account, now).await?;
+                let next = next_allowed_at(self.store.throttle(account).await?.as_ref(), now);
                 let when = if next <= now { "now".to_owned() } else { format!("from {next}") };
                 Err(Error::Gone(format!(
                     "Export {export} expired at {expired_at}: the download links in its manifest no longer work. \

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ExportId, quote_for_message};
 use crate::model::{
-    AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle,
+    Account, AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle,
 };
 use crate::payloads::ExportJob;
 use crate::ports::{Admission, Clock, Directory, ExportStore, StatusChange, Workflow};
@@ -129,9 +129,7 @@ where
             .account(account_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("No account with accountId {account_id} exists.")))?;
-        if account.account_type == AccountType::Team {
-            return Err(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned()));
-        }
+        require_enterprise(&account)?;
 
         let now = self.clock.now();
         let since = match request.since {
@@ -250,6 +248,28 @@ where
         }
         Err(throttled(&throttle, now, self.window))
     }
+}
+
+/// Exports are for Enterprise accounts only: a Team account gets 422 with the guidance.
+pub fn require_enterprise(account: &Account) -> Result<()> {
+    match account.account_type {
+        AccountType::Team => Err(Error::Unprocessable(TEAM_ACCOUNT_GUIDANCE.to_owned())),
+        AccountType::Enterprise => Ok(()),
+    }
+}
+
+/// What StartDataExport would answer a request for `account` now, if it would refuse it: the Team
+/// rule, then the window. `Starter::start` applies the same two rules, the window atomically
+/// through `ExportStore::admit`; RetrieveDataExport's list reports this beforehand.
+pub fn refusal(
+    account: &Account,
+    throttle: Option<&Throttle>,
+    now: Timestamp,
+    window: Duration,
+) -> Option<Error> {
+    require_enterprise(account)
+        .err()
+        .or_else(|| throttle.filter(|t| !t.is_open_at(now)).map(|t| throttled(t, now, window)))
 }
 
 /// The refusal inside the window: when the window closed, by which export, and when it reopens.
