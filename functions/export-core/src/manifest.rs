@@ -300,6 +300,7 @@ pub struct SummaryManifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::csv_records;
 
     fn line(file_name: &str) -> InventoryLine {
         InventoryLine {
@@ -321,15 +322,6 @@ mod tests {
         }
     }
 
-    fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(bytes)
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-            .collect()
-    }
-
     #[test]
     fn csv_has_the_header_then_rfc4180_rows() {
         let mut e = ManifestEncoder::new(ExportFormat::Csv, true).unwrap();
@@ -340,7 +332,7 @@ mod tests {
         assert!(text.starts_with("attachment_id,conversation_type,conversation_id,conversation_name,message_id,uploader_id,uploader_email,uploader_managed,file_name,content_type,size_bytes,sha256,uploaded_at,url,url_expires_at\r\n"));
         assert!(text.contains("\"report, \"\"final\"\"\nv2 ü.pdf\""), "{text}");
         assert!(text.ends_with("\r\n"));
-        let rows = csv_rows(&bytes);
+        let rows = csv_records(&bytes, false);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1][8], hostile, "a reader gets the exact file name back");
         assert_eq!(rows[1][10], "1234");
@@ -361,7 +353,7 @@ mod tests {
         ] {
             let mut e = ManifestEncoder::new(ExportFormat::Csv, false).unwrap();
             e.row(&line(name), "u", "t").unwrap();
-            let rows = csv_rows(&e.finish().unwrap());
+            let rows = csv_records(&e.finish().unwrap(), false);
             assert_eq!(rows[0][8], expected, "{name:?}");
             assert_eq!(rows[0][3], "'=Ops, \"core\"", "conversation name guarded too");
             assert_eq!(rows[0][6], "'@ada@example.com", "email guarded too");

@@ -239,15 +239,7 @@ pub fn needs_guard(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rows(bytes: &[u8]) -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(bytes)
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-            .collect()
-    }
+    use crate::testing::csv_records;
 
     #[test]
     fn error_rows_are_guarded_csv_with_a_code_and_no_url() {
@@ -264,7 +256,7 @@ mod tests {
         let bytes = e.finish().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.starts_with("attachment_id,conversation_id,uploader_id,file_name,problem,detail\r\n"));
-        let rows = rows(&bytes);
+        let rows = csv_records(&bytes, false);
         assert_eq!(rows[1][3], "'=HYPERLINK(\"x\"), \"q\"");
         assert_eq!(rows[1][4], "size-mismatch");
         assert!(needs_guard("-1") && !needs_guard("a"));
@@ -288,7 +280,7 @@ mod tests {
         b.users.entry("u1".into()).or_default().file(5, t1);
         b.users.entry("u1".into()).or_default().problems += 1;
         a.add(&b);
-        let rows = rows(&coverage_csv(&scope, &a).unwrap());
+        let rows = csv_records(&coverage_csv(&scope, &a).unwrap(), false);
         assert_eq!(rows.len(), 4, "header, two users, one room; nobody else");
         assert_eq!(
             rows[1],

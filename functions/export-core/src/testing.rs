@@ -745,3 +745,14 @@ pub fn sample_event(manifest_dir: &str, function: &str, name: &str) -> serde_jso
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The records of a CSV file (a manifest or a report) as strings, the header row left out when
+/// `has_headers`; for tests that read what the encoders wrote.
+pub fn csv_records(bytes: &[u8], has_headers: bool) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+        .collect()
+}

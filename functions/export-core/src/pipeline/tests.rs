@@ -14,6 +14,7 @@ use crate::model::{ConversationType, FailureInfo};
 use crate::payloads::{EnumerateRequest, EnumerateResponse, StepError};
 use crate::ports::Admission;
 use crate::ports::Clock;
+use crate::testing::csv_records;
 use crate::testing::{
     FakeAttachmentObjects, FakeCatalog, FakeNotifier, FakeObjectStore, FakeSigner, FakeStatementSigner,
     FakeStore, FixedClock,
@@ -443,15 +444,6 @@ fn spoil(w: &World) -> Vec<(String, &'static str)> {
     ]
 }
 
-fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
 #[tokio::test]
 async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     let w = world(8, ExportFormat::Csv).await;
@@ -464,7 +456,7 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     // Every other row is in the manifest, signed; no bad row is.
     let good: Vec<&Attachment> =
         w.in_scope.iter().filter(|a| !bad.iter().any(|(id, _)| *id == a.attachment_id.as_str())).collect();
-    let manifest = csv_rows(&w.object(&w.job.manifest_key()));
+    let manifest = csv_records(&w.object(&w.job.manifest_key()), true);
     let ids: Vec<&str> = manifest.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(ids, good.iter().map(|a| a.attachment_id.as_str()).collect::<Vec<_>>());
     assert_eq!(result.attachment_count, 4);
@@ -475,7 +467,7 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     let text = String::from_utf8(errors_body.clone()).unwrap();
     assert!(text.starts_with("attachment_id,conversation_id,uploader_id,file_name,problem,detail\r\n"));
     assert!(!text.contains("https://"), "{text}");
-    let errors = csv_rows(&errors_body);
+    let errors = csv_records(&errors_body, true);
     let mut listed: Vec<(String, String)> = errors.iter().map(|r| (r[0].clone(), r[4].clone())).collect();
     let mut expected: Vec<(String, String)> =
         bad.iter().map(|(id, code)| (id.clone(), (*code).to_owned())).collect();
@@ -497,7 +489,7 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window is used");
 
     // coverage.csv: every managed user and managed room, the idle ones with zeros.
-    let coverage = csv_rows(&w.object(&w.job.coverage_key()));
+    let coverage = csv_records(&w.object(&w.job.coverage_key()), true);
     let users: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "user").collect();
     let rooms: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "room").collect();
     assert_eq!((users.len(), rooms.len()), (2, 2), "{coverage:?}");
@@ -562,7 +554,7 @@ async fn without_object_checks_only_the_bucket_is_checked() {
     w.write_parts(&e).await;
     assert_eq!(w.attachments.heads.load(std::sync::atomic::Ordering::SeqCst), 0, "no HEAD at all");
     let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
-    let errors = csv_rows(&w.object(&w.job.errors_key()));
+    let errors = csv_records(&w.object(&w.job.errors_key()), true);
     let mut codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
     codes.sort();
     assert_eq!(codes, ["foreign-bucket", "unreadable-row"]);
@@ -677,7 +669,7 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
     let e = w.enumerate_all(2).await;
     w.write_parts(&e).await;
     let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
-    let rows = csv_rows(&w.object(&w.job.manifest_key()));
+    let rows = csv_records(&w.object(&w.job.manifest_key()), true);
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     let expected: Vec<String> = w.in_scope[5..].iter().map(|a| a.attachment_id.to_string()).collect();
     assert_eq!(ids, expected, "strictly after since, up to the cutoff");
