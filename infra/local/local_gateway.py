@@ -72,25 +72,30 @@ def crate_name(pascal: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"-\1", pascal).lower()
 
 
-def load_routes(path: Path = OPENAPI) -> list[tuple[str, str, str]]:
+def operations(document: dict):
+    """(METHOD, resource template, operation) of every operation of the OpenAPI document."""
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield method.upper(), template, operation
+
+
+def load_routes(document: dict) -> list[tuple[str, str, str]]:
     """(method, resource template, function) of every Lambda-integrated operation in the OpenAPI
     document, so the local gateway serves exactly the routes API Gateway serves. Mock integrations
     (the CORS preflight `options` operations) are load_mocks'."""
-    document = yaml.safe_load(path.read_text())
     routes = []
-    for template, item in document["paths"].items():
-        for method, operation in item.items():
-            if method not in HTTP_METHODS:
-                continue
-            if operation["x-amazon-apigateway-integration"].get("type") == "mock":
-                continue
-            uri = operation["x-amazon-apigateway-integration"]["uri"]
-            if isinstance(uri, dict):
-                uri = uri.get("Fn::Sub", "")
-            found = INTEGRATION_FUNCTION.search(uri if isinstance(uri, str) else "")
-            if not found:
-                raise SystemExit(f"local gateway: {method.upper()} {template} has no Lambda integration: {uri!r}")
-            routes.append((method.upper(), template, crate_name(found["logical_id"])))
+    for method, template, operation in operations(document):
+        integration = operation["x-amazon-apigateway-integration"]
+        if integration.get("type") == "mock":
+            continue
+        uri = integration["uri"]
+        if isinstance(uri, dict):
+            uri = uri.get("Fn::Sub", "")
+        found = INTEGRATION_FUNCTION.search(uri if isinstance(uri, str) else "")
+        if not found:
+            raise SystemExit(f"local gateway: {method} {template} has no Lambda integration: {uri!r}")
+        routes.append((method, template, crate_name(found["logical_id"])))
     return routes
 
 
@@ -119,35 +124,28 @@ def response_headers(parameters: dict | None, prefix: str, console_url: str) -> 
     return out
 
 
-def load_mocks(path: Path = OPENAPI) -> list[tuple[str, str, bool, int, dict]]:
+def load_mocks(document: dict) -> list[tuple[str, str, bool, int, dict]]:
     """(method, resource template, needs a signature, status, response parameters) of every mock
     integration (the CORS preflight `options` operations): API Gateway answers them itself, with
     the static headers of the integration response's responseParameters."""
-    document = yaml.safe_load(path.read_text())
     mocks = []
-    for template, item in document["paths"].items():
-        for method, operation in item.items():
-            if method not in HTTP_METHODS:
-                continue
-            integration = operation["x-amazon-apigateway-integration"]
-            if integration.get("type") != "mock":
-                continue
-            response = (integration.get("responses") or {}).get("default") or {}
-            status = int(response.get("statusCode", 200))
-            signed = bool(operation.get("security", document.get("security")))
-            mocks.append((method.upper(), template, signed, status, response.get("responseParameters") or {}))
+    for method, template, operation in operations(document):
+        integration = operation["x-amazon-apigateway-integration"]
+        if integration.get("type") != "mock":
+            continue
+        response = (integration.get("responses") or {}).get("default") or {}
+        status = int(response.get("statusCode", 200))
+        signed = bool(operation.get("security", document.get("security")))
+        mocks.append((method, template, signed, status, response.get("responseParameters") or {}))
     return mocks
 
 
-def load_gateway_responses(path: Path = OPENAPI) -> dict[str, dict]:
-    """x-amazon-apigateway-gateway-responses: response type -> {statusCode?, responseParameters}."""
-    return yaml.safe_load(path.read_text()).get("x-amazon-apigateway-gateway-responses") or {}
-
-
+OPENAPI_DOCUMENT = yaml.safe_load(OPENAPI.read_text())
 # (method, resource template, function)
-ROUTES = load_routes()
-MOCKS = load_mocks()
-GATEWAY_RESPONSES = load_gateway_responses()
+ROUTES = load_routes(OPENAPI_DOCUMENT)
+MOCKS = load_mocks(OPENAPI_DOCUMENT)
+# x-amazon-apigateway-gateway-responses: response type -> {statusCode?, responseParameters}
+GATEWAY_RESPONSES = OPENAPI_DOCUMENT.get("x-amazon-apigateway-gateway-responses") or {}
 # The local console's origin (up.sh passes CONSOLE_URL): the deployed console's origin maps to it.
 CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://127.0.0.1:18007")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
