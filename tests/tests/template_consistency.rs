@@ -559,3 +559,62 @@ fn the_succeeded_with_errors_alarm_counts_the_line_finalize_logs() {
     assert_eq!(alarm["MetricName"].as_str(), Some(metric));
     assert_eq!(alarm["Namespace"], filter["MetricTransformations"][0]["MetricNamespace"]);
 }
+
+/// `make deploy` writes the console's config.json from the stack's outputs
+/// (scripts/deploy_console.py): every output it reads is one the template declares, and the file
+/// it writes holds exactly what the console requires (console/src/config.ts), nothing more.
+#[test]
+fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
+    let template = template();
+    let outputs: BTreeMap<String, String> = template["Outputs"]
+        .as_mapping()
+        .expect("Outputs")
+        .keys()
+        .map(|k| {
+            let key = k.as_str().unwrap().to_owned();
+            (key.clone(), format!("value-of-{key}"))
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("deploy-console-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("outputs.json");
+    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
+    let run = std::process::Command::new("python3")
+        .arg(repo_root().join("scripts/deploy_console.py"))
+        .args(["--region", "eu-west-1", "--print-config", "--outputs-json"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs scripts/deploy_console.py");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let config: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(config["region"], "eu-west-1");
+    assert_eq!(config["apiUrl"], "value-of-ApiUrl");
+    assert_eq!(config["userPoolId"], "value-of-ConsoleUserPoolId");
+    assert_eq!(config["userPoolClientId"], "value-of-ConsoleUserPoolClientId");
+    assert_eq!(config["identityPoolId"], "value-of-ConsoleIdentityPoolId");
+    assert_eq!(config["roles"]["StartDataExport"], "value-of-ConsoleStartRoleArn");
+    assert_eq!(config["roles"]["RetrieveDataExport"], "value-of-ConsoleRetrieveRoleArn");
+    // The console's own list of required keys, as its loader reads them.
+    let loader = read("console/src/config.ts");
+    let keys: BTreeSet<&str> = config.as_object().unwrap().keys().map(String::as_str).collect();
+    for key in &keys {
+        assert!(
+            loader.contains(&format!("{key}:")),
+            "config.json has {key}, which the console does not read"
+        );
+    }
+    assert_eq!(keys.len(), 6, "no local-only endpoint in the deployed config: {keys:?}");
+    // An output the script reads that the template lacks is refused, not written as a blank.
+    let mut missing = outputs.clone();
+    missing.remove("ConsoleIdentityPoolId");
+    std::fs::write(&file, serde_json::to_string(&missing).unwrap()).unwrap();
+    let refused = std::process::Command::new("python3")
+        .arg(repo_root().join("scripts/deploy_console.py"))
+        .args(["--print-config", "--outputs-json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ConsoleIdentityPoolId"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
