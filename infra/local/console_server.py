@@ -25,7 +25,7 @@ from pathlib import Path
 
 import local_cognito
 import local_iam
-from local_http import JsonHandler, serve
+from local_http import JsonHandler, log_line, serve
 from local_identity import read_stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,8 +141,8 @@ class Handler(JsonHandler):
         started = time.monotonic()
         path = urllib.parse.urlsplit(self.path).path
         status = self.serve(path)
-        print(json.dumps({"method": self.command, "path": path[:200], "status": status,
-                          "ms": round((time.monotonic() - started) * 1000)}), flush=True)
+        log_line(json.dumps({"method": self.command, "path": path[:200], "status": status,
+                             "ms": round((time.monotonic() - started) * 1000)}))
 
     do_HEAD = do_GET
 

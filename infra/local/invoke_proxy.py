@@ -45,7 +45,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import local_iam
-from local_http import JsonHandler, serve
+from local_http import JsonHandler, log_line, serve
 
 
 
@@ -200,7 +200,7 @@ class Handler(JsonHandler):
         if refused is not None:
             status, out, headers = refused
             self.reply(status, out, headers)
-            print(f"refused invoke {name}: {caller} ({headers['x-amzn-ErrorType']})", flush=True)
+            log_line(f"refused invoke {name}: {caller} ({headers['x-amzn-ErrorType']})")
             return
         if name not in FUNCTIONS:
             message = f"Function not found: {urllib.parse.unquote(match.group('function'))}"
@@ -287,7 +287,7 @@ def is_function_error(payload: bytes) -> bool:
 
 
 def log(name: str, status: int, started: float) -> None:
-    print(f"invoke {name} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms", flush=True)
+    log_line(f"invoke {name} -> {status} in {(time.monotonic() - started) * 1000:.0f} ms")
 
 
 def main() -> None:

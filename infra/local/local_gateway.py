@@ -59,7 +59,7 @@ import yaml
 
 import local_iam
 import local_sigv4
-from local_http import JsonHandler, serve
+from local_http import JsonHandler, log_line, serve
 
 OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -405,7 +405,7 @@ def access_log(request_id, principal, method, resource, status, source_ip, start
     """One JSON line per request, with the fields of the deployed API's access log (template.yaml,
     ExportApi's AccessLogSetting): the caller, the route template (never the query string, which
     could carry a signature), the status and the request id."""
-    print(json.dumps({
+    log_line(json.dumps({
         "requestId": request_id,
         "requestTime": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "caller": principal or "-",
@@ -414,7 +414,7 @@ def access_log(request_id, principal, method, resource, status, source_ip, start
         "status": status,
         "sourceIp": source_ip,
         "responseLatency": round((time.monotonic() - started) * 1000),
-    }), flush=True)
+    }))
 
 
 class Handler(JsonHandler):

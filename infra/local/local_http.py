@@ -3,7 +3,19 @@ request handler that logs nothing by itself (each server logs its own lines, nev
 replies JSON, and `serve` to run one on loopback until stopped. Used by the invoke proxy, the
 local gateway, the identity-pool stand-in, the console server and runtime_api.py."""
 
+import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_LOG_LOCK = threading.Lock()
+
+
+def log_line(text: str) -> None:
+    """`text` as one whole line of the server's log. The servers are threaded, and print() writes
+    the text and the newline apart, so two requests' lines could interleave in the log."""
+    with _LOG_LOCK:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 class Server(ThreadingHTTPServer):

@@ -47,7 +47,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 import local_cognito
-from local_http import JsonHandler, serve
+from local_http import JsonHandler, log_line, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_ENV = ROOT / ".local/stack.env"
@@ -379,8 +379,8 @@ class Handler(JsonHandler):
         headers.update({"Content-Type": JSON_TYPE, "x-amzn-RequestId": request_id, **self.cors()})
         self.reply(status, out, headers)
         # Never a token, key or body: the operation, its outcome and the identity.
-        print(json.dumps({"requestId": request_id, "operation": operation or target[:64], "status": status,
-                          "identityId": identity, "ms": round((time.monotonic() - started) * 1000)}), flush=True)
+        log_line(json.dumps({"requestId": request_id, "operation": operation or target[:64], "status": status,
+                             "identityId": identity, "ms": round((time.monotonic() - started) * 1000)}))
 
 
 def main() -> None:
