@@ -12,10 +12,13 @@ only config.json differs (the local stack serves its own: infra/local/console_se
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import mimetypes
+import re
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +45,37 @@ def config_from_outputs(outputs: dict[str, str], region: str) -> dict:
     return config
 
 
+def connect_sources(config: dict) -> list[str]:
+    """Where the console may connect: its own origin, this stack's API (its stage only) and the
+    user pool and identity pool endpoints, with the defaults the console itself uses
+    (console/src/config.ts)."""
+    region = config["region"]
+    api = urllib.parse.urlsplit(config["apiUrl"])
+    # A source with a path ending in "/" matches that path and below: the stage, not the host.
+    api_source = f"{api.scheme}://{api.netloc}{api.path.rstrip('/')}/"
+    idp = config.get("cognitoIdpEndpoint") or f"https://cognito-idp.{region}.amazonaws.com/"
+    identity = config.get("cognitoIdentityEndpoint") or f"https://cognito-identity.{region}.amazonaws.com/"
+    return ["'self'", api_source, idp, identity]
+
+
+def pin_connect_src(index_html: str, config: dict) -> str:
+    """index.html with a second Content-Security-Policy, in a <meta> before anything it governs,
+    that allows connections only to this stack's endpoints. The response-headers policy cannot name
+    the API (the API's CORS origin names the distribution, which names the policy: a cycle), so its
+    connect-src allows any API of the region; browsers enforce both policies, so the page can reach
+    only what both allow. A meta policy cannot carry frame-ancestors: the header keeps that."""
+    sources = connect_sources(config)
+    for source in sources:
+        if not re.fullmatch(r"'self'|https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?", source):
+            raise ValueError(f"deploy_console: {source!r} cannot be a connect-src source")
+    policy = "connect-src " + " ".join(sources)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+    charset = '<meta charset="utf-8">'
+    if charset not in index_html:
+        raise ValueError("deploy_console: index.html has no <meta charset=\"utf-8\"> to put the policy after")
+    return index_html.replace(charset, f"{charset}\n{meta}", 1)
+
+
 def upload(stack_name: str, region: str | None) -> None:
     import boto3  # only for a real deploy
 
@@ -60,9 +94,11 @@ def upload(stack_name: str, region: str | None) -> None:
     for path in files:
         key = path.relative_to(DIST).as_posix()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        body = path.read_bytes()
+        if key == "index.html":
+            body = pin_connect_src(body.decode("utf-8"), config).encode("utf-8")
         # no-cache: browsers and CloudFront revalidate, so a new release is seen at once.
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type,
-                      CacheControl="no-cache")
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl="no-cache")
     s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps(config, indent=2).encode(),
                   ContentType="application/json", CacheControl="no-cache")
     session.client("cloudfront").create_invalidation(
@@ -78,9 +114,13 @@ def main() -> None:
     parser.add_argument("--region")
     parser.add_argument("--outputs-json", type=Path, help="a stack's outputs as {key: value} (no AWS call)")
     parser.add_argument("--print-config", action="store_true")
+    parser.add_argument("--print-index", action="store_true", help="print index.html as it would be uploaded")
     args = parser.parse_args()
     if args.outputs_json:
         config = config_from_outputs(json.loads(args.outputs_json.read_text()), args.region or "us-east-1")
+        if args.print_index:
+            sys.stdout.write(pin_connect_src((ROOT / "console/static/index.html").read_text(), config))
+            return
         json.dump(config, sys.stdout, indent=2)
         print()
         return
@@ -90,4 +130,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None

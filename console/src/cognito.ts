@@ -228,6 +228,24 @@ export function otpauthUri(issuer: string, username: string, secret: string): st
   return `otpauth://totp/${label}?secret=${encodeURIComponent(secret)}&issuer=${encodeURIComponent(issuer)}`;
 }
 
+/** New ID and access tokens for a refresh token (REFRESH_TOKEN_AUTH, which the app client
+ * allows). Cognito refuses a revoked or expired refresh token and one of a user who has been
+ * disabled since: the caller ends the session then. */
+export async function refreshTokens(config: Config, refreshToken: string): Promise<Tokens> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.InitiateAuth`, {
+    AuthFlow: "REFRESH_TOKEN_AUTH",
+    ClientId: config.userPoolClientId,
+    AuthParameters: { REFRESH_TOKEN: refreshToken },
+  });
+  const result = data["AuthenticationResult"] as Record<string, unknown> | undefined;
+  if (!result || typeof result["IdToken"] !== "string" || typeof result["AccessToken"] !== "string") {
+    throw new CognitoError("InvalidResponse", "The sign-in service gave no tokens.");
+  }
+  // Cognito does not rotate the refresh token unless the client asks for rotation; keep ours then.
+  const next = typeof result["RefreshToken"] === "string" ? result["RefreshToken"] : refreshToken;
+  return { idToken: result["IdToken"], accessToken: result["AccessToken"], refreshToken: next };
+}
+
 /** Best effort: revokes the refresh token so it cannot be used after sign-out. */
 export async function revoke(config: Config, tokens: Tokens): Promise<void> {
   if (!tokens.refreshToken) return;
@@ -296,8 +314,10 @@ function base64UrlDecode(part: string): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** Reads (does not verify: the identity pool does) the claims the console needs. */
-export function claims(idToken: string): IdClaims {
+/** Reads (does not verify: the identity pool does) the claims the console needs. `expiresAt` is
+ * on this computer's clock: the token's lifetime (exp - iat) from when it arrived, so a clock that
+ * is off neither ends a session early nor refreshes on every call. */
+export function claims(idToken: string, receivedAt = Date.now()): IdClaims {
   const payload = idToken.split(".")[1];
   if (!payload) throw new CognitoError("InvalidToken", "The sign-in returned an unreadable token.");
   const data = JSON.parse(base64UrlDecode(payload)) as Record<string, unknown>;
@@ -306,7 +326,10 @@ export function claims(idToken: string): IdClaims {
     username: String(data["cognito:username"] ?? data["username"] ?? data["email"] ?? "you"),
     groups,
     chatAccountId: typeof data["custom:chatAccountId"] === "string" ? data["custom:chatAccountId"] : undefined,
-    expiresAt: typeof data["exp"] === "number" ? data["exp"] * 1000 : Date.now() + 3600_000,
+    expiresAt:
+      typeof data["exp"] === "number" && typeof data["iat"] === "number" && data["exp"] > data["iat"]
+        ? receivedAt + (data["exp"] - data["iat"]) * 1000
+        : receivedAt + 3600_000,
     issuer: String(data["iss"] ?? ""),
   };
 }

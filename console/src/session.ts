@@ -1,7 +1,17 @@
 // The signed-in user: tokens, claims and one credential set per role, in memory only.
 
 import type { Config } from "./config";
-import { type AwsCredentials, type IdClaims, type Tokens, claims, credentialsFor, identityId, revoke } from "./cognito";
+import {
+  type AwsCredentials,
+  type IdClaims,
+  type Tokens,
+  CognitoError,
+  claims,
+  credentialsFor,
+  identityId,
+  refreshTokens,
+  revoke,
+} from "./cognito";
 
 export type Permission = "StartDataExport" | "RetrieveDataExport";
 
@@ -49,15 +59,49 @@ export async function establish(config: Config, tokens: Tokens): Promise<Session
   return current;
 }
 
+/** Less than this left of the ID token: it is refreshed before the next call. */
+const REFRESH_MARGIN_MS = 2 * 60_000;
+let refreshing: Promise<void> | undefined;
+
+/**
+ * Keeps the ID token current with the refresh token (the app client's RefreshTokenValidity,
+ * 12 hours in the template), so a session outlives the one-hour ID token. Each refresh takes the
+ * groups from the new token and drops the credentials, so a group an operator took away, or a
+ * disabled user (whose refresh Cognito refuses), stops the console within the token's lifetime.
+ */
+async function freshTokens(config: Config, s: Session): Promise<void> {
+  if (s.claims.expiresAt - Date.now() > REFRESH_MARGIN_MS) return;
+  if (!s.tokens.refreshToken) throw new SessionEndedError();
+  // One refresh for every call that finds the token old at once.
+  refreshing ??= (async () => {
+    let tokens: Tokens;
+    try {
+      tokens = await refreshTokens(config, s.tokens.refreshToken as string);
+    } catch (error) {
+      if (error instanceof CognitoError && error.code === "NetworkError") throw error;
+      throw new SessionEndedError();
+    }
+    const c = claims(tokens.idToken);
+    if (c.username !== s.claims.username || c.chatAccountId !== s.claims.chatAccountId) throw new SessionEndedError();
+    s.tokens = tokens;
+    s.claims = c;
+    s.credentials = {};
+  })().finally(() => {
+    refreshing = undefined;
+  });
+  await refreshing;
+}
+
 /** The credentials for a permission, renewed with the ID token when they are about to expire. */
 export async function credentialsOf(config: Config, permission: Permission): Promise<AwsCredentials> {
   const s = current;
   if (!s) throw new SessionEndedError();
+  await freshTokens(config, s);
+  if (current !== s) throw new SessionEndedError(); // signed out meanwhile
   const role = config.roles[permission];
   if (!s.claims.groups.includes(permission) || !role) throw new NoPermissionError(permission);
   const held = s.credentials[permission];
   if (held && held.expiresAt - Date.now() > 60_000) return held;
-  if (s.claims.expiresAt - Date.now() < 30_000) throw new SessionEndedError();
   const renewed = await credentialsFor(config, s.identityId, s.tokens.idToken, role);
   s.credentials[permission] = renewed;
   return renewed;

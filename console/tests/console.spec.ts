@@ -1,7 +1,8 @@
 // The console in a real browser (Debian's Chromium) against the local stack. Each test seeds its
 // own accounts and console users, so the tests are independent of each other and of order.
 import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import {
   ROOT,
@@ -12,13 +13,17 @@ import {
   openAccountActions,
   putExport,
   requireMfa,
+  disableUser,
+  restoreClient,
   restoreMfa,
   seed,
   sha256File,
   signIn,
   signInToAccount,
   totpCode,
+  tokenLifetime,
   totpFor,
+  tryRefresh,
   utcText,
 } from "./helpers";
 
@@ -597,4 +602,98 @@ test("API errors read in words: 404, 410, 500, no network", async ({ page }) => 
   });
   await expect(page.getByRole("alert")).toContainText("The export service could not be reached");
   await expectNoLinksInPage(page);
+});
+
+test("the page can connect only to its own API and Cognito, not to another server of the same host", async ({ page }) => {
+  const { accountId } = seed();
+  const admin = createUser(accountId, BOTH);
+  const reply = await page.goto("/");
+  // The response-headers policy allows any API of the region (here: any loopback port), so the
+  // page's own meta policy, pinned at deploy time to this stack's endpoints, is what refuses.
+  const header = reply?.headers()["content-security-policy"] ?? "";
+  expect(header).toMatch(/connect-src [^;]*http:\/\/127\.0\.0\.1:\*/);
+  const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+  const env = readFileSync(resolve(ROOT, ".local/stack.env"), "utf8");
+  const value = (name: string) => env.match(new RegExp(`^export ${name}=(\\S+)`, "m"))?.[1] ?? "";
+  expect(meta).toBe(
+    `connect-src 'self' ${value("API_URL")}/ ${value("COGNITO_IDP_ENDPOINT")} ${value("COGNITO_IDENTITY_ENDPOINT")}`,
+  );
+  await signInToAccount(page, admin);
+  const outcome = await page.evaluate(async (target) => {
+    const violations: string[] = [];
+    document.addEventListener("securitypolicyviolation", (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    let reached = false;
+    try {
+      await fetch(target, { credentials: "omit" });
+      reached = true;
+    } catch {
+      // refused before any request leaves the page
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    return { reached, violations };
+  }, `${value("AWS_ENDPOINT_URL_S3")}/`);
+  expect(outcome.reached).toBe(false);
+  expect(outcome.violations).toEqual([`connect-src ${value("AWS_ENDPOINT_URL_S3")}/`]);
+  // The console itself still works under both policies.
+  await expect(await openAccountActions(page)).toBeEnabled();
+});
+
+test("a session outlives its ID token by refreshing it, sign-out revokes the refresh token, and a disabled user's session ends", async ({ page }) => {
+  test.setTimeout(180_000);
+  const problems = watchErrors(page);
+  // Cognito's shortest ID token (5 minutes), and the browser's clock moved on instead of waiting.
+  const previous = tokenLifetime(5);
+  try {
+    const { accountId } = seed();
+    const admin = createUser(accountId, BOTH);
+    const refreshes: string[] = [];
+    const refreshTokens: string[] = [];
+    page.on("request", (request) => {
+      if (request.headers()["x-amz-target"]?.endsWith(".InitiateAuth") && request.postData()?.includes("REFRESH_TOKEN_AUTH")) {
+        refreshes.push(request.url());
+      }
+    });
+    page.on("response", async (response) => {
+      if (!response.request().headers()["x-amz-target"]?.endsWith("RespondToAuthChallenge")) return;
+      const token = ((await response.json().catch(() => ({}))) as { AuthenticationResult?: { RefreshToken?: string } })
+        .AuthenticationResult?.RefreshToken;
+      if (token) refreshTokens.push(token);
+    });
+    await page.clock.install();
+    await signInToAccount(page, admin);
+    expect(refreshes).toHaveLength(0);
+
+    // 3½ minutes on: the ID token has less than 2 minutes left, so the next call refreshes it first.
+    await page.clock.fastForward("03:30");
+    await page.getByRole("button", { name: "Account actions" }).click();
+    await page.getByRole("menuitem", { name: "Refresh" }).click();
+    await expect(page.locator("#announcer")).toHaveText("Refreshed.");
+    expect(refreshes).toHaveLength(1);
+    await expect(page.getByRole("heading", { level: 2, name: "Data exports" })).toBeVisible();
+    // The new token counts its own 5 minutes: the next call does not refresh again.
+    await page.getByRole("button", { name: "Account actions" }).click();
+    await page.getByRole("menuitem", { name: "Refresh" }).click();
+    await expect(page.getByRole("heading", { level: 2, name: "Data exports" })).toBeVisible();
+    expect(refreshes).toHaveLength(1);
+
+    // Sign-out revokes the refresh token: the user pool refuses it afterwards.
+    expect(refreshTokens).toHaveLength(1);
+    expect(tryRefresh(refreshTokens[0] as string)).toEqual({ refreshed: true });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Sign in" })).toBeVisible();
+    expect(tryRefresh(refreshTokens[0] as string)).toEqual({ refused: "NotAuthorizedException" });
+
+    // An operator disables the user: the next refresh is refused and the session ends in words.
+    await signInToAccount(page, admin);
+    disableUser(admin);
+    await page.clock.fastForward("03:30");
+    await page.getByRole("button", { name: "Account actions" }).click();
+    await page.getByRole("menuitem", { name: "Refresh" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Sign in" })).toBeVisible();
+    await expect(page.getByText("Your session has ended. Sign in again.")).toBeVisible();
+    expect(refreshes).toHaveLength(2);
+    expect(problems).toEqual([]);
+  } finally {
+    restoreClient(previous);
+  }
 });

@@ -7,6 +7,12 @@
   require-mfa                                       sets the console's user pool to MfaConfiguration ON
                                                     (prints the MFA configuration it replaced)
   restore-mfa --config JSON                         puts back what require-mfa printed
+  token-lifetime --minutes N                        sets the app client's ID and access tokens to N
+                                                    minutes (prints the client settings it replaced)
+  restore-client --config JSON                      puts back what token-lifetime printed
+  disable-user --username U                         AdminDisableUser, as an operator does
+  refresh --token T                                 REFRESH_TOKEN_AUTH with T: {"refreshed": true}
+                                                    or {"refused": "<error code>"}
 
 Prints one JSON object. The record format is functions/export-core/src/model.rs (ExportRecord) as
 serde_dynamo writes it: camelCase attributes, numbers as N, times as fixed-width RFC 3339 UTC.
@@ -92,8 +98,15 @@ def put_export(account_id: str, kind: str, hours_ago: float | None = None, expir
 
 
 def totp_code() -> str:
+    """The current code, from a period with at least 8 s left: moto accepts the current period's
+    code only, so a code taken at the end of one would be refused a moment later (as the TS
+    helper totpFor does, it waits out the period's end)."""
     from cryptography.hazmat.primitives.hashes import SHA1
     from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    left = 30 - time.time() % 30
+    if left < 8:
+        time.sleep(left + 0.2)
 
     key = MOTO_TOTP_SECRET + "=" * ((8 - len(MOTO_TOTP_SECRET) % 8) % 8)
     totp = TOTP(base64.b32decode(key, casefold=True), 6, SHA1(), 30, enforce_key_length=False)
@@ -153,6 +166,52 @@ def restore_mfa(previous: dict) -> dict:
     return {k: v for k, v in idp.get_user_pool_mfa_config(UserPoolId=pool_id).items() if k in MFA_KEYS}
 
 
+# What UpdateUserPoolClient takes: Cognito resets any setting the call leaves out, so every
+# update sends them all, as read from DescribeUserPoolClient.
+CLIENT_SETTINGS = ("ClientName", "RefreshTokenValidity", "AccessTokenValidity", "IdTokenValidity", "TokenValidityUnits",
+                   "ReadAttributes", "WriteAttributes", "ExplicitAuthFlows", "SupportedIdentityProviders",
+                   "PreventUserExistenceErrors", "EnableTokenRevocation", "AuthSessionValidity")
+
+
+def client_settings(idp, pool_id: str, client_id: str) -> dict:
+    client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+    return {k: client[k] for k in CLIENT_SETTINGS if k in client}
+
+
+def token_lifetime(minutes: int) -> dict:
+    """The console's app client with ID and access tokens of MINUTES (Cognito's minimum is 5)."""
+    idp, pool_id = idp_client()
+    client_id = console_config()["userPoolClientId"]
+    before = client_settings(idp, pool_id, client_id)
+    units = dict(before.get("TokenValidityUnits") or {}, IdToken="minutes", AccessToken="minutes")
+    idp.update_user_pool_client(UserPoolId=pool_id, ClientId=client_id,
+                                **dict(before, IdTokenValidity=minutes, AccessTokenValidity=minutes, TokenValidityUnits=units))
+    return before
+
+
+def restore_client(previous: dict) -> dict:
+    idp, pool_id = idp_client()
+    client_id = console_config()["userPoolClientId"]
+    idp.update_user_pool_client(UserPoolId=pool_id, ClientId=client_id, **previous)
+    return client_settings(idp, pool_id, client_id)
+
+
+def disable_user(username: str) -> dict:
+    idp, pool_id = idp_client()
+    idp.admin_disable_user(UserPoolId=pool_id, Username=username)
+    return {"username": username, "enabled": False}
+
+
+def refresh(token: str) -> dict:
+    idp, _ = idp_client()
+    try:
+        idp.initiate_auth(ClientId=console_config()["userPoolClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
+                          AuthParameters={"REFRESH_TOKEN": token})
+    except idp.exceptions.ClientError as error:
+        return {"refused": error.response["Error"]["Code"]}
+    return {"refreshed": True}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +227,14 @@ def main() -> None:
     sub.add_parser("require-mfa")
     r = sub.add_parser("restore-mfa")
     r.add_argument("--config", required=True, help="the JSON require-mfa printed")
+    lifetime = sub.add_parser("token-lifetime")
+    lifetime.add_argument("--minutes", type=int, required=True)
+    rc = sub.add_parser("restore-client")
+    rc.add_argument("--config", required=True, help="the JSON token-lifetime printed")
+    d = sub.add_parser("disable-user")
+    d.add_argument("--username", required=True)
+    f = sub.add_parser("refresh")
+    f.add_argument("--token", required=True)
     args = parser.parse_args()
     if args.command == "put-export":
         out = put_export(args.account_id, args.kind, args.hours_ago, args.expires_in)
@@ -177,6 +244,14 @@ def main() -> None:
         out = require_mfa()
     elif args.command == "restore-mfa":
         out = restore_mfa(json.loads(args.config))
+    elif args.command == "token-lifetime":
+        out = token_lifetime(args.minutes)
+    elif args.command == "restore-client":
+        out = restore_client(json.loads(args.config))
+    elif args.command == "disable-user":
+        out = disable_user(args.username)
+    elif args.command == "refresh":
+        out = refresh(args.token)
     else:
         out = {"code": totp_code()}
     json.dump(out, sys.stdout)

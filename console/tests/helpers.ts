@@ -99,6 +99,24 @@ export function restoreMfa(previous: string): void {
   run(PYTHON, [resolve(__dirname, "fixtures.py"), "restore-mfa", "--config", previous]);
 }
 
+/** Sets the console's app client to ID and access tokens of MINUTES; returns what restoreClient puts back. */
+export function tokenLifetime(minutes: number): string {
+  return JSON.stringify(lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "token-lifetime", "--minutes", String(minutes)])));
+}
+
+export function restoreClient(previous: string): void {
+  run(PYTHON, [resolve(__dirname, "fixtures.py"), "restore-client", "--config", previous]);
+}
+
+export function disableUser(user: ConsoleUser): void {
+  run(PYTHON, [resolve(__dirname, "fixtures.py"), "disable-user", "--username", user.username]);
+}
+
+/** What the user pool answers REFRESH_TOKEN_AUTH with TOKEN. */
+export function tryRefresh(token: string): { refreshed?: boolean; refused?: string } {
+  return lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "refresh", "--token", token])) as { refreshed?: boolean; refused?: string };
+}
+
 /** The current RFC 6238 code (SHA-1, 30 s, 6 digits) of a base32 SECRET, as an authenticator app
  * computes it; waits out the last 3 s of a period so the code is still current when it arrives. */
 export async function totpFor(secret: string): Promise<string> {

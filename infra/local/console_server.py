@@ -19,6 +19,7 @@ import argparse
 import json
 import mimetypes
 import re
+import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -29,6 +30,9 @@ from local_http import JsonHandler, log_line, serve
 from local_identity import read_stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
+# index.html gets its connect-src pinned by the very function `make deploy` uses.
+sys.path.insert(0, str(ROOT / "scripts"))
+from deploy_console import pin_connect_src  # noqa: E402
 DIST = ROOT / "console/dist"
 STACK_ENV = ROOT / ".local/stack.env"
 CONTENT_TYPES = {
@@ -62,10 +66,12 @@ def security_headers(env: dict[str, str]) -> dict[str, str]:
         csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]
         region = re.escape(local_iam.REGION)
         suffix = re.escape(local_iam.PSEUDO_PARAMETERS["AWS::URLSuffix"])
-        # The API's host (the stack's API id, or a wildcard *.execute-api), cognito-idp and
-        # cognito-identity of the region, each a source of connect-src, possibly with a path.
+        # The API's host (the stack's API id, or a wildcard *.execute-api: any API of the region,
+        # here any port of loopback), cognito-idp and cognito-identity of the region, each a
+        # source of connect-src, possibly with a path.
         local = {
-            rf"https://[\w*.-]*\.execute-api\.{region}\.{suffix}[^\s;]*": env.get("API_URL", ""),
+            rf"https://\*\.execute-api\.{region}\.{suffix}[^\s;]*": "http://127.0.0.1:*",
+            rf"https://[\w.-]*\.execute-api\.{region}\.{suffix}[^\s;]*": env.get("API_URL", ""),
             rf"https://cognito-idp\.{region}\.{suffix}[^\s;]*": env.get("COGNITO_IDP_ENDPOINT", ""),
             rf"https://cognito-identity\.{region}\.{suffix}[^\s;]*": env.get("COGNITO_IDENTITY_ENDPOINT", ""),
         }
@@ -175,7 +181,16 @@ class Handler(JsonHandler):
         suffix = found.suffix.lower()
         content_type = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
         cache = "no-cache" if suffix == ".html" else "public, max-age=300"
-        self.respond(200, found.read_bytes(), content_type, {"Cache-Control": cache})
+        body = found.read_bytes()
+        if found.resolve() == (DIST / "index.html").resolve():
+            config = console_config(read_stack_env(STACK_ENV)) if STACK_ENV.exists() else None
+            if config is not None:
+                try:
+                    body = pin_connect_src(body.decode("utf-8"), config).encode("utf-8")
+                except ValueError as error:  # never serve the page without its pinned policy
+                    self.respond(500, f"{error}\n".encode(), "text/plain; charset=utf-8")
+                    return 500
+        self.respond(200, body, content_type, {"Cache-Control": cache})
         return 200
 
     def __getattr__(self, name: str):

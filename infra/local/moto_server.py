@@ -4,18 +4,22 @@ This is the only way moto 5.2 runs ASL: inside mock_aws(config=...), a ThreadedM
 interpreter sends Lambda tasks to AWS_ENDPOINT_URL_LAMBDA (the invoke proxy). A plain `moto_server`
 sends them to itself. Serves Step Functions, EventBridge and the console's Cognito user pool for
 the local stack, with real SRP sign-in and the app client's ExplicitAuthFlows enforced
-(patch_cognito_sign_in), and MFA_SETUP (enrolling an authenticator at sign-in) held to what
-Cognito requires (patch_cognito_mfa_setup).
+(patch_cognito_sign_in), MFA_SETUP (enrolling an authenticator at sign-in) held to what
+Cognito requires (patch_cognito_mfa_setup), and tokens that live as long as the app client says
+and refresh tokens refused as Cognito refuses them (patch_cognito_tokens).
 """
 
 import argparse
 import json
 import signal
 import threading
+import time
 
 from moto import mock_aws
 from moto.cognitoidp import models as cognito
 from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.responses import EmptyResult
 from moto.server import ThreadedMotoServer
 
 import local_srp
@@ -170,6 +174,76 @@ def patch_cognito_mfa_setup() -> None:
     cognito.CognitoIdpBackend.verify_software_token = verify_software_token
 
 
+# Seconds in each of TokenValidityUnits' units, and Cognito's defaults when the client names none.
+UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+DEFAULT_UNITS = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
+DEFAULT_VALIDITY = {"AccessToken": 1, "IdToken": 1, "RefreshToken": 30}
+
+
+def validity_seconds(client_config: dict, token: str) -> int:
+    """How long the app client's tokens of one kind ("AccessToken", "IdToken", "RefreshToken")
+    live: its <token>Validity in its TokenValidityUnits, or Cognito's defaults."""
+    value = client_config.get(f"{token}Validity") or DEFAULT_VALIDITY[token]
+    unit = (client_config.get("TokenValidityUnits") or {}).get(token) or DEFAULT_UNITS[token]
+    return int(value) * UNIT_SECONDS[unit]
+
+
+# Refresh token -> when it was issued (its expiry is the client's RefreshTokenValidity after that).
+REFRESH_ISSUED: dict[str, float] = {}
+
+
+def patch_cognito_tokens() -> None:
+    """moto issues every ID and access token for one hour and refreshes with any refresh token it
+    once issued. Cognito, as the console meets it:
+      - ID and access tokens live the app client's IdTokenValidity / AccessTokenValidity;
+      - REFRESH_TOKEN_AUTH refuses, with NotAuthorizedException, a refresh token it does not know
+        (moto: an internal error), one older than RefreshTokenValidity, one revoked, and one of a
+        user who has since been disabled (moto refreshes them);
+      - RevokeToken (which moto lacks) revokes a refresh token of the client that names it, as the
+        console does at sign-out; Cognito answers success for a token it does not know too."""
+    create_jwt = cognito.CognitoIdpUserPool.create_jwt
+    create_refresh_token = cognito.CognitoIdpUserPool.create_refresh_token
+    from_refresh_token = cognito.CognitoIdpUserPool.create_tokens_from_refresh_token
+
+    def jwt(self, client_id, username, token_use, expires_in=60 * 60, extra_data=None):
+        client = self.clients.get(client_id)
+        if client is not None and token_use in ("id", "access"):
+            expires_in = validity_seconds(client.extended_config, "IdToken" if token_use == "id" else "AccessToken")
+        return create_jwt(self, client_id, username, token_use, expires_in, extra_data)
+
+    def refresh_token(self, client_id, username):
+        token, origin_jti = create_refresh_token(self, client_id, username)
+        REFRESH_ISSUED[token] = time.time()
+        return token, origin_jti
+
+    def tokens_from_refresh_token(self, refresh_token):
+        known = self.refresh_tokens.get(refresh_token) if isinstance(refresh_token, str) else None
+        if known is None:  # never issued by this pool, or revoked
+            raise NotAuthorizedError("Invalid Refresh Token")
+        client_id, username, _ = known
+        client = self.clients.get(client_id)
+        issued = REFRESH_ISSUED.get(refresh_token, 0.0)
+        if client is None or time.time() - issued > validity_seconds(client.extended_config, "RefreshToken"):
+            raise NotAuthorizedError("Refresh Token has expired")
+        user = self.users.get(username)
+        if user is None or not user.enabled:
+            raise NotAuthorizedError("User is disabled." if user is not None else "Invalid Refresh Token")
+        return from_refresh_token(self, refresh_token)
+
+    def revoke_token(response):
+        token, client_id = response._get_param("Token"), response._get_param("ClientId")
+        for pool in response.backend.user_pools.values():
+            known = pool.refresh_tokens.get(token) if isinstance(token, str) else None
+            if known is not None and known[0] == client_id:
+                pool.refresh_tokens[token] = None
+        return EmptyResult()
+
+    CognitoIdpResponse.revoke_token = revoke_token
+    cognito.CognitoIdpUserPool.create_jwt = jwt
+    cognito.CognitoIdpUserPool.create_refresh_token = refresh_token
+    cognito.CognitoIdpUserPool.create_tokens_from_refresh_token = tokens_from_refresh_token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -181,6 +255,7 @@ def main() -> None:
 
     patch_cognito_sign_in()
     patch_cognito_mfa_setup()
+    patch_cognito_tokens()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
         server.start()

@@ -184,7 +184,7 @@ class ConsoleServerTest(unittest.TestCase):
         self.assertNotIn("amazonaws.com", headers["Content-Security-Policy"])
 
     def test_files_routes_and_refusals(self):
-        (self.root / "dist/index.html").write_text("<!doctype html><title>console</title>")
+        (self.root / "dist/index.html").write_text('<!doctype html><meta charset="utf-8"><title>console</title>')
         (self.root / "dist/app.js").write_text("console.log(1)")
         status, headers, body = self.get("/app.js")
         self.assertEqual((status, headers["Content-Type"]), (200, "text/javascript; charset=utf-8"))
@@ -196,6 +196,8 @@ class ConsoleServerTest(unittest.TestCase):
             status, headers, body = self.get(route)
             self.assertEqual((status, headers["Content-Type"]), (200, "text/html; charset=utf-8"), route)
             self.assertIn(b"<title>console</title>", body)
+            # connect-src pinned to the stack's endpoints, as `make deploy` pins it.
+            self.assertIn(b'<meta http-equiv="Content-Security-Policy" content="connect-src &#x27;self&#x27; http://', body)
         self.assertEqual(self.get("/missing.js")[0], 404)
         self.assertEqual(self.get("/%2e%2e/stack.env")[0], 404)
 

@@ -618,3 +618,75 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ConsoleIdentityPoolId"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The deployed index.html pins connect-src to this stack's API stage and Cognito endpoints
+/// (scripts/deploy_console.py), before any script or style; every source it names is one the
+/// response-headers policy allows too, so the two policies together allow exactly the pinned ones.
+#[test]
+fn the_deployed_console_pins_its_connections_to_this_stack() {
+    let template = template();
+    let mut outputs: BTreeMap<String, String> = template["Outputs"]
+        .as_mapping()
+        .expect("Outputs")
+        .keys()
+        .map(|k| {
+            let key = k.as_str().unwrap().to_owned();
+            (key.clone(), format!("value-of-{key}"))
+        })
+        .collect();
+    let api = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod";
+    outputs.insert("ApiUrl".into(), api.into());
+    let dir = std::env::temp_dir().join(format!("deploy-console-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("outputs.json");
+    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
+    let index_for = |file: &std::path::Path| {
+        std::process::Command::new("python3")
+            .arg(repo_root().join("scripts/deploy_console.py"))
+            .args(["--region", "eu-west-1", "--print-index", "--outputs-json"])
+            .arg(file)
+            .output()
+            .expect("python3 runs scripts/deploy_console.py")
+    };
+    let run = index_for(&file);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let index = String::from_utf8(run.stdout).unwrap();
+    let pinned = "connect-src &#x27;self&#x27; https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/ \
+                  https://cognito-idp.eu-west-1.amazonaws.com/ https://cognito-identity.eu-west-1.amazonaws.com/";
+    let meta = format!(r#"<meta http-equiv="Content-Security-Policy" content="{pinned}">"#);
+    let at = index.find(&meta).unwrap_or_else(|| panic!("no pinned policy in {index}"));
+    for later in ["<script", "<link", "<style"] {
+        assert!(index.find(later).is_none_or(|i| i > at), "{later} comes before the policy");
+    }
+    // The header's connect-src (with this region's values) allows every pinned source.
+    let csp = match &template["Resources"]["ConsoleResponseHeadersPolicy"]["Properties"]
+        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    {
+        serde_yaml::Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().expect("a !Sub string").to_owned(),
+        other => panic!("the CSP is not a !Sub string: {other:?}"),
+    }
+        .replace("${AWS::Region}", "eu-west-1")
+        .replace("${AWS::URLSuffix}", "amazonaws.com");
+    let header: Vec<&str> = csp
+        .split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("connect-src "))
+        .expect("the header has connect-src")
+        .split_whitespace()
+        .collect();
+    for source in [
+        "'self'",
+        "https://*.execute-api.eu-west-1.amazonaws.com",
+        "https://cognito-idp.eu-west-1.amazonaws.com",
+        "https://cognito-identity.eu-west-1.amazonaws.com",
+    ] {
+        assert!(header.contains(&source), "the header's connect-src lacks {source}: {header:?}");
+    }
+    // An API URL that cannot be a CSP source is refused, not written into the page.
+    outputs.insert("ApiUrl".into(), "https://x.example/prod; script-src *".into());
+    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
+    let refused = index_for(&file);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be a connect-src source"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
