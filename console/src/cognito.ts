@@ -191,25 +191,49 @@ export async function answerTotp(config: Config, session: string, username: stri
   return step(config, username, data);
 }
 
-/** MFA_SETUP, first call: a new TOTP secret (base32) for the signing-in user, and the next session. */
-export async function associateTotp(config: Config, session: string): Promise<{ secret: string; session: string }> {
-  const data = await call(config.cognitoIdpEndpoint, `${IDP}.AssociateSoftwareToken`, { Session: session });
-  const secret = data["SecretCode"];
-  if (typeof secret !== "string" || !secret) throw new CognitoError("InvalidResponse", "The sign-in service gave no secret key.");
-  return { secret, session: typeof data["Session"] === "string" ? data["Session"] : session };
+/** Who asks for an authenticator: a sign-in's MFA_SETUP challenge (its session), or a signed-in
+ * user (the access token). */
+export type TotpAuth = { session: string } | { accessToken: string };
+
+function totpAuth(auth: TotpAuth): Record<string, string> {
+  return "session" in auth ? { Session: auth.session } : { AccessToken: auth.accessToken };
 }
 
-/** MFA_SETUP, second call: checks a code of the new secret; returns the session for the challenge's answer. */
-export async function verifyTotp(config: Config, session: string, code: string): Promise<string> {
+/** A new TOTP secret (base32) for the user, and, in a sign-in, the next session. */
+export async function associateTotp(config: Config, auth: TotpAuth): Promise<{ secret: string; session?: string }> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.AssociateSoftwareToken`, totpAuth(auth));
+  const secret = data["SecretCode"];
+  if (typeof secret !== "string" || !secret) throw new CognitoError("InvalidResponse", "The sign-in service gave no secret key.");
+  const session = typeof data["Session"] === "string" ? data["Session"] : "session" in auth ? auth.session : undefined;
+  return session === undefined ? { secret } : { secret, session };
+}
+
+/** Checks a code of the new secret; in a sign-in, returns the session for the challenge's answer. */
+export async function verifyTotp(config: Config, auth: TotpAuth, code: string): Promise<string | undefined> {
   const data = await call(config.cognitoIdpEndpoint, `${IDP}.VerifySoftwareToken`, {
-    Session: session,
+    ...totpAuth(auth),
     UserCode: code,
     FriendlyDeviceName: "attachment-export console",
   });
   if (data["Status"] !== undefined && data["Status"] !== "SUCCESS") {
     throw new CognitoError("EnableSoftwareTokenMFAException", "Code mismatch");
   }
-  return typeof data["Session"] === "string" ? data["Session"] : session;
+  return typeof data["Session"] === "string" ? data["Session"] : "session" in auth ? auth.session : undefined;
+}
+
+/** Whether the signed-in user signs in with an authenticator app (GetUser's MFA settings). */
+export async function usesTotp(config: Config, accessToken: string): Promise<boolean> {
+  const data = await call(config.cognitoIdpEndpoint, `${IDP}.GetUser`, { AccessToken: accessToken });
+  const list = Array.isArray(data["UserMFASettingList"]) ? (data["UserMFASettingList"] as unknown[]) : [];
+  return list.includes("SOFTWARE_TOKEN_MFA") || data["PreferredMfaSetting"] === "SOFTWARE_TOKEN_MFA";
+}
+
+/** Makes the verified authenticator the user's second sign-in step (SetUserMFAPreference). */
+export async function preferTotp(config: Config, accessToken: string): Promise<void> {
+  await call(config.cognitoIdpEndpoint, `${IDP}.SetUserMFAPreference`, {
+    AccessToken: accessToken,
+    SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+  });
 }
 
 export async function answerMfaSetup(config: Config, session: string, username: string): Promise<SignInStep> {

@@ -10,9 +10,10 @@ import { session, signOut, SessionEndedError } from "./session";
 import { renderSignIn } from "./signin";
 import { renderAccount } from "./account";
 import { renderExport } from "./export";
+import { renderSecurity } from "./security";
 
 export interface Route {
-  kind: "home" | "account" | "export" | "unknown";
+  kind: "home" | "account" | "export" | "security" | "unknown";
   accountId?: string;
   exportId?: string;
 }
@@ -20,6 +21,7 @@ export interface Route {
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, "");
   if (path === "" || path === "/") return { kind: "home" };
+  if (path === "/security") return { kind: "security" };
   const m = /^\/accounts\/([^/]+)(?:\/exports\/([^/]+))?\/?$/.exec(path);
   if (!m || !m[1]) return { kind: "unknown" };
   const accountId = decodeURIComponent(m[1]);
@@ -31,6 +33,8 @@ export function accountHref(accountId: string): string {
   return `#/accounts/${encodeURIComponent(accountId)}`;
 }
 
+export const SECURITY_HREF = "#/security";
+
 export function exportHref(accountId: string, exportId: string): string {
   return `${accountHref(accountId)}/exports/${encodeURIComponent(exportId)}`;
 }
@@ -38,6 +42,7 @@ export function exportHref(accountId: string, exportId: string): string {
 /** Timers and listeners of the current screen; cleared on every navigation. */
 export class Screen {
   private timers: number[] = [];
+  private cleanups: (() => void)[] = [];
   private alive = true;
   interval(fn: () => void, ms: number): void {
     this.timers.push(window.setInterval(() => this.alive && fn(), ms));
@@ -48,8 +53,13 @@ export class Screen {
   get active(): boolean {
     return this.alive;
   }
+  /** Runs FN when the user leaves the screen (e.g. to clear a secret from memory). */
+  onDispose(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
   dispose(): void {
     this.alive = false;
+    for (const fn of this.cleanups.splice(0)) fn();
     for (const t of this.timers) {
       window.clearInterval(t);
       window.clearTimeout(t);
@@ -89,6 +99,7 @@ function renderSession(a: App): void {
       { "aria-label": "Session", class: "session-nav" },
       h("span", { class: "who" }, "Signed in as ", h("strong", {}, s.claims.username)),
       own ? h("a", { href: accountHref(own) }, "Your account") : null,
+      h("a", { href: SECURITY_HREF }, "Sign-in security"),
       h(
         "button",
         {
@@ -143,6 +154,10 @@ function route(a: App): void {
   }
   if (r.kind === "account" && r.accountId) {
     renderAccount(a, r.accountId);
+    return;
+  }
+  if (r.kind === "security") {
+    renderSecurity(a);
     return;
   }
   if (r.kind === "export" && r.accountId && r.exportId) {

@@ -92,6 +92,16 @@ async function freshTokens(config: Config, s: Session): Promise<void> {
   await refreshing;
 }
 
+/** A current access token (refreshed first when it is about to expire), for the user's own calls
+ * to the user pool (the sign-in security page). */
+export async function accessToken(config: Config): Promise<string> {
+  const s = current;
+  if (!s) throw new SessionEndedError();
+  await freshTokens(config, s);
+  if (current !== s) throw new SessionEndedError();
+  return s.tokens.accessToken;
+}
+
 /** The credentials for a permission, renewed with the ID token when they are about to expire. */
 export async function credentialsOf(config: Config, permission: Permission): Promise<AwsCredentials> {
   const s = current;

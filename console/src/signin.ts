@@ -171,7 +171,7 @@ function renderNewPassword(app: App, session: string, username: string): void {
 /** The 6-digit code form of both TOTP steps: checks the format, shows progress while `send` runs,
  * and after an error `retry` accepts, clears the code and lets the user try again; any other
  * error goes to `fail`. */
-function codeForm(opts: {
+export function codeForm(opts: {
   hint: string;
   submitLabel: string;
   title?: HTMLElement;
@@ -245,47 +245,67 @@ function renderMfaSetup(app: App, firstSession: string, username: string): void 
   const status = h("p", { role: "status" }, "Getting your secret key…");
   replace(app.main, h("section", { class: "narrow" }, heading, status));
   app.titled(heading, "Set up your authenticator app");
-  associateTotp(app.config, firstSession)
-    .then(({ secret, session }) => showMfaSetup(app, heading, secret, session, username))
+  associateTotp(app.config, { session: firstSession })
+    .then(({ secret, session }) => showMfaSetup(app, heading, secret, session ?? firstSession, username))
     .catch((error: unknown) => renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`));
 }
 
-function showMfaSetup(app: App, heading: HTMLElement, secretKey: string, firstSession: string, username: string): void {
+/** The card that shows a new authenticator's secret key (grouped for reading) and its
+ * otpauth:// link. `forget` clears both from the page and the closure. */
+export function authenticatorKey(username: string, secretKey: string): { card: HTMLElement; forget(): void; held(): boolean } {
   let secret = secretKey;
-  const session = firstSession;
   const grouped = (secret.toUpperCase().match(/.{1,4}/g) ?? [secret]).join(" ");
   const secretEl = h("code", { class: "secret", id: "totp-secret" }, grouped);
   const uri = h("input", { type: "text", readonly: true, class: "mono", spellcheck: "false", autocomplete: "off" });
   uri.value = otpauthUri(TOTP_ISSUER, username, secret); // the property, not an attribute: gone when cleared
-  const forget = (): void => {
-    secret = "";
-    secretEl.textContent = "";
-    uri.value = "";
-  };
   uri.addEventListener("focus", () => uri.select());
+  const uriId = uid("field");
+  uri.id = uriId;
+  const card = h(
+    "div",
+    { class: "card" },
+    h("h2", {}, "Add this console to your app"),
+    h("p", {}, "In your authenticator app, add an account and enter this secret key (the spaces are only for reading):"),
+    h("p", { class: "secret-key" }, secretEl),
+    h("div", { class: "field" }, h("label", { for: uriId }, "Or, if your app accepts a setup link, copy this one"), uri),
+    h("p", { class: "hint" }, "Keep the key to yourself: anyone who has it can make your codes."),
+  );
+  return {
+    card,
+    forget() {
+      secret = "";
+      secretEl.textContent = "";
+      uri.value = "";
+    },
+    held: () => secret !== "",
+  };
+}
+
+/** A wrong code (moto and Cognito name it differently): the user may try again. */
+export function isWrongCode(error: unknown): boolean {
+  return error instanceof CognitoError && (error.code === "CodeMismatchException" || error.code === "EnableSoftwareTokenMFAException");
+}
+
+function showMfaSetup(app: App, heading: HTMLElement, secretKey: string, session: string, username: string): void {
+  const key = authenticatorKey(username, secretKey);
   const form = codeForm({
     hint: "The code your authenticator app now shows for attachment-export.",
     submitLabel: "Verify and sign in",
     title: h("h2", { id: "mfa-setup-code-heading" }, "Confirm with a code"),
     send: (code) =>
-      verifyTotp(app.config, session, code)
+      verifyTotp(app.config, { session }, code)
         .then((verified) => {
-          forget();
-          return answerMfaSetup(app.config, verified, username);
+          key.forget();
+          return answerMfaSetup(app.config, verified ?? session, username);
         })
         .then((step) => next(app, step)),
     // A wrong code may be tried again while the secret is still on the page.
-    retry: (error) =>
-      !!secret &&
-      error instanceof CognitoError &&
-      (error.code === "CodeMismatchException" || error.code === "EnableSoftwareTokenMFAException"),
+    retry: (error) => key.held() && isWrongCode(error),
     fail: (error) => {
-      forget();
+      key.forget();
       renderSignIn(app, `Your authenticator app could not be set up. ${signInMessage(error)}`);
     },
   });
-  const uriId = uid("field");
-  uri.id = uriId;
   replace(
     app.main,
     h(
@@ -297,20 +317,7 @@ function showMfaSetup(app: App, heading: HTMLElement, secretKey: string, firstSe
         {},
         "Your sign-in must be protected with a second step: a 6-digit code from an authenticator app on your phone or computer (for example Google Authenticator, Microsoft Authenticator, 1Password or Authy). Set it up once now; the console then asks for a code at each sign-in.",
       ),
-      h(
-        "div",
-        { class: "card" },
-        h("h2", {}, "Add this console to your app"),
-        h("p", {}, "In your authenticator app, add an account and enter this secret key (the spaces are only for reading):"),
-        h("p", { class: "secret-key" }, secretEl),
-        h(
-          "div",
-          { class: "field" },
-          h("label", { for: uriId }, "Or, if your app accepts a setup link, copy this one"),
-          uri,
-        ),
-        h("p", { class: "hint" }, "Keep the key to yourself: anyone who has it can make your codes."),
-      ),
+      key.card,
       form,
     ),
   );

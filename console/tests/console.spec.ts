@@ -697,3 +697,46 @@ test("a session outlives its ID token by refreshing it, sign-out revokes the ref
     restoreClient(previous);
   }
 });
+
+test("an administrator turns on two-step sign-in from Sign-in security; the next sign-in asks for a code", async ({ page }, testInfo) => {
+  const problems = watchErrors(page);
+  const { accountId } = seed();
+  const admin = createUser(accountId, BOTH, { prefix: "self-mfa" });
+  await signInToAccount(page, admin);
+  await page.getByRole("link", { name: "Sign-in security" }).click();
+  await expect(page).toHaveURL(/#\/security$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Sign-in security" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 2, name: "Two-step sign-in: off" })).toBeVisible();
+  await expectAccessible(page, testInfo, "security-off");
+
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const secretEl = page.locator("code#totp-secret");
+  await expect(secretEl).toHaveText(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+  const secret = ((await secretEl.textContent()) ?? "").replace(/\s+/g, "");
+  await expect(page.getByLabel("Or, if your app accepts a setup link, copy this one")).toHaveValue(
+    new RegExp(`^otpauth://totp/attachment-export:${admin.username}\\?secret=${secret}&issuer=attachment-export$`, "i"),
+  );
+  const code = page.getByLabel("6-digit code");
+  await expect(code).toBeFocused();
+  await expectAccessible(page, testInfo, "security-setup");
+
+  // A wrong code is refused in words and may be tried again; the right one turns it on.
+  const right = await totpFor(secret);
+  await code.fill(String((Number(right) + 500_000) % 1_000_000).padStart(6, "0"));
+  await page.getByRole("button", { name: "Verify and turn on" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The code is not correct. Enter the current 6-digit code from your authenticator app.");
+  await code.fill(await totpFor(secret));
+  await code.press("Enter");
+  await expect(page.getByRole("heading", { level: 2, name: "Two-step sign-in: on" })).toBeVisible();
+  await expect(page.locator("#announcer")).toHaveText("Two-step sign-in is on. Your next sign-in asks for a code.");
+  expect(await page.content()).not.toContain(secret);
+  // The page reads it back from the user pool, not from memory.
+  await page.reload();
+  await signIn(page, admin, "/#/security");
+  await expect(page.getByRole("heading", { level: 1, name: "Enter your authentication code" })).toBeVisible();
+  await page.getByLabel("6-digit code").fill(await totpFor(secret));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Two-step sign-in: on" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Set up an authenticator app" })).toHaveCount(0);
+  expect(problems).toEqual([]);
+});

@@ -88,6 +88,12 @@ test("screenshots of every screen @screenshots", async ({ page, browser }) => {
   await signInToAccount(page4, admin);
   await shot(page4, "14-account-360px");
 
+  await page4.close();
+  await page.getByRole("link", { name: "Sign-in security" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Two-step sign-in: off" })).toBeVisible();
+  await page.locator("h1").blur();
+  await shot(page, "16-sign-in-security");
+
   // A pool that requires MFA (docs/DEPLOY.md "Requiring MFA"): the enrolment step. Put back after.
   const previous = requireMfa();
   try {
