@@ -565,26 +565,8 @@ fn the_succeeded_with_errors_alarm_counts_the_line_finalize_logs() {
 /// it writes holds exactly what the console requires (console/src/config.ts), nothing more.
 #[test]
 fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
-    let template = template();
-    let outputs: BTreeMap<String, String> = template["Outputs"]
-        .as_mapping()
-        .expect("Outputs")
-        .keys()
-        .map(|k| {
-            let key = k.as_str().unwrap().to_owned();
-            (key.clone(), format!("value-of-{key}"))
-        })
-        .collect();
-    let dir = std::env::temp_dir().join(format!("deploy-console-{}", ulid::Ulid::new()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("outputs.json");
-    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
-    let run = std::process::Command::new("python3")
-        .arg(repo_root().join("scripts/deploy_console.py"))
-        .args(["--region", "eu-west-1", "--print-config", "--outputs-json"])
-        .arg(&file)
-        .output()
-        .expect("python3 runs scripts/deploy_console.py");
+    let mut deploy = DeployConsole::new(&template());
+    let run = deploy.run(&["--region", "eu-west-1", "--print-config"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let config: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(config["region"], "eu-west-1");
@@ -605,18 +587,10 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
     }
     assert_eq!(keys.len(), 6, "no local-only endpoint in the deployed config: {keys:?}");
     // An output the script reads that the template lacks is refused, not written as a blank.
-    let mut missing = outputs.clone();
-    missing.remove("ConsoleIdentityPoolId");
-    std::fs::write(&file, serde_json::to_string(&missing).unwrap()).unwrap();
-    let refused = std::process::Command::new("python3")
-        .arg(repo_root().join("scripts/deploy_console.py"))
-        .args(["--print-config", "--outputs-json"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    deploy.outputs.remove("ConsoleIdentityPoolId");
+    let refused = deploy.run(&["--print-config"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ConsoleIdentityPoolId"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The deployed index.html pins connect-src to this stack's API stage and Cognito endpoints
@@ -625,30 +599,10 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
 #[test]
 fn the_deployed_console_pins_its_connections_to_this_stack() {
     let template = template();
-    let mut outputs: BTreeMap<String, String> = template["Outputs"]
-        .as_mapping()
-        .expect("Outputs")
-        .keys()
-        .map(|k| {
-            let key = k.as_str().unwrap().to_owned();
-            (key.clone(), format!("value-of-{key}"))
-        })
-        .collect();
+    let mut deploy = DeployConsole::new(&template);
     let api = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod";
-    outputs.insert("ApiUrl".into(), api.into());
-    let dir = std::env::temp_dir().join(format!("deploy-console-{}", ulid::Ulid::new()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("outputs.json");
-    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
-    let index_for = |file: &std::path::Path| {
-        std::process::Command::new("python3")
-            .arg(repo_root().join("scripts/deploy_console.py"))
-            .args(["--region", "eu-west-1", "--print-index", "--outputs-json"])
-            .arg(file)
-            .output()
-            .expect("python3 runs scripts/deploy_console.py")
-    };
-    let run = index_for(&file);
+    deploy.outputs.insert("ApiUrl".into(), api.into());
+    let run = deploy.run(&["--region", "eu-west-1", "--print-index"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let index = String::from_utf8(run.stdout).unwrap();
     let pinned = "connect-src &#x27;self&#x27; https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/ \
@@ -683,10 +637,51 @@ fn the_deployed_console_pins_its_connections_to_this_stack() {
         assert!(header.contains(&source), "the header's connect-src lacks {source}: {header:?}");
     }
     // An API URL that cannot be a CSP source is refused, not written into the page.
-    outputs.insert("ApiUrl".into(), "https://x.example/prod; script-src *".into());
-    std::fs::write(&file, serde_json::to_string(&outputs).unwrap()).unwrap();
-    let refused = index_for(&file);
+    deploy.outputs.insert("ApiUrl".into(), "https://x.example/prod; script-src *".into());
+    let refused = deploy.run(&["--print-index"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be a connect-src source"));
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// scripts/deploy_console.py on a stack's outputs given as a file (no AWS call): every output the
+/// template declares, as `value-of-<key>` until a test changes it.
+struct DeployConsole {
+    dir: std::path::PathBuf,
+    outputs: BTreeMap<String, String>,
+}
+
+impl DeployConsole {
+    fn new(template: &serde_yaml::Value) -> Self {
+        let outputs = template["Outputs"]
+            .as_mapping()
+            .expect("Outputs")
+            .keys()
+            .map(|k| {
+                let key = k.as_str().unwrap().to_owned();
+                (key.clone(), format!("value-of-{key}"))
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("deploy-console-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir, outputs }
+    }
+
+    /// Runs the script with ARGS and `--outputs-json` the current outputs.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let file = self.dir.join("outputs.json");
+        std::fs::write(&file, serde_json::to_string(&self.outputs).unwrap()).unwrap();
+        std::process::Command::new("python3")
+            .arg(repo_root().join("scripts/deploy_console.py"))
+            .args(args)
+            .arg("--outputs-json")
+            .arg(&file)
+            .output()
+            .expect("python3 runs scripts/deploy_console.py")
+    }
+}
+
+impl Drop for DeployConsole {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
