@@ -88,15 +88,15 @@ def upload(stack_name: str, region: str | None) -> None:
     config = config_from_outputs(outputs, region)
     if not (DIST / "index.html").is_file():
         raise SystemExit("deploy_console: console/dist is not built: run `make console` first")
+    # Before any upload: an API URL that cannot be pinned stops the deploy with nothing changed.
+    index = pin_connect_src((DIST / "index.html").read_text(encoding="utf-8"), config).encode("utf-8")
     s3 = session.client("s3")
     bucket = outputs["ConsoleBucketName"]
     files = [p for p in sorted(DIST.rglob("*")) if p.is_file() and p.name != "config.json"]
     for path in files:
         key = path.relative_to(DIST).as_posix()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        body = path.read_bytes()
-        if key == "index.html":
-            body = pin_connect_src(body.decode("utf-8"), config).encode("utf-8")
+        body = index if key == "index.html" else path.read_bytes()
         # no-cache: browsers and CloudFront revalidate, so a new release is seen at once.
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl="no-cache")
     s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps(config, indent=2).encode(),

@@ -86,9 +86,10 @@ function showSetup(app: App, screen: Screen, body: HTMLElement, secret: string):
     submitLabel: "Verify and turn on",
     title: h("h2", { id: "security-code-heading" }, "Confirm with a code"),
     send: async (code) => {
-      await verifyTotp(app.config, { accessToken: await accessToken(app.config) }, code);
+      const token = await accessToken(app.config);
+      await verifyTotp(app.config, { accessToken: token }, code);
       key.forget();
-      await preferTotp(app.config, await accessToken(app.config));
+      await preferTotp(app.config, token);
       if (!screen.active) return;
       showStatus(app, screen, body, true);
       announce("Two-step sign-in is on. Your next sign-in asks for a code.");

@@ -20,6 +20,8 @@ export interface Session {
   claims: IdClaims;
   identityId: string;
   credentials: Partial<Record<Permission, AwsCredentials>>;
+  /** The refresh under way, shared by every call that finds the ID token old at once. */
+  refreshing?: Promise<void>;
 }
 
 let current: Session | undefined;
@@ -61,7 +63,6 @@ export async function establish(config: Config, tokens: Tokens): Promise<Session
 
 /** Less than this left of the ID token: it is refreshed before the next call. */
 const REFRESH_MARGIN_MS = 2 * 60_000;
-let refreshing: Promise<void> | undefined;
 
 /**
  * Keeps the ID token current with the refresh token (the app client's RefreshTokenValidity,
@@ -72,8 +73,7 @@ let refreshing: Promise<void> | undefined;
 async function freshTokens(config: Config, s: Session): Promise<void> {
   if (s.claims.expiresAt - Date.now() > REFRESH_MARGIN_MS) return;
   if (!s.tokens.refreshToken) throw new SessionEndedError();
-  // One refresh for every call that finds the token old at once.
-  refreshing ??= (async () => {
+  s.refreshing ??= (async () => {
     let tokens: Tokens;
     try {
       tokens = await refreshTokens(config, s.tokens.refreshToken as string);
@@ -87,9 +87,9 @@ async function freshTokens(config: Config, s: Session): Promise<void> {
     s.claims = c;
     s.credentials = {};
   })().finally(() => {
-    refreshing = undefined;
+    s.refreshing = undefined;
   });
-  await refreshing;
+  await s.refreshing;
 }
 
 /** A current access token (refreshed first when it is about to expire), for the user's own calls
