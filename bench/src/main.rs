@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use export_core::Timestamp;
-use export_core::manifest::{InventoryLine, ManifestEncoder};
-use export_core::model::{Attachment, ConversationType, ExportFormat};
-use export_core::signer::{Presigner, S3Endpoint, SigningCredentials};
+use export_core::aws::sigv4::{Presigner, S3Endpoint, SigningCredentials};
+use export_core::domain::manifest::{InventoryLine, ManifestEncoder};
+use export_core::domain::model::{Attachment, ConversationType, ExportFormat};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -225,11 +225,11 @@ fn cpu() -> serde_json::Value {
 fn manifest_rates() -> serde_json::Value {
     let attachment = Attachment {
         account_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap(),
-        attachment_id: export_core::ids::AttachmentId::random(),
-        message_id: export_core::ids::MessageId::random(),
-        conversation_id: export_core::ids::ConversationId::random(),
+        attachment_id: export_core::domain::ids::AttachmentId::random(),
+        message_id: export_core::domain::ids::MessageId::random(),
+        conversation_id: export_core::domain::ids::ConversationId::random(),
         conversation_type: ConversationType::Group,
-        uploader_id: export_core::ids::UserId::random(),
+        uploader_id: export_core::domain::ids::UserId::random(),
         file_name: "quarterly report, \"final\" v3.pdf".into(),
         content_type: "application/pdf".into(),
         size_bytes: 1_234_567,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::ids::{AttachmentId, ConversationId};
+use export_core::domain::ids::{AttachmentId, ConversationId};
 use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -202,7 +202,7 @@ async fn file_sha256(file: std::fs::File) -> Option<String> {
     loop {
         let n = file.read(&mut buffer).await.ok()?;
         if n == 0 {
-            return Some(export_core::hex::encode(&hasher.finalize()));
+            return Some(export_core::domain::hex::encode(&hasher.finalize()));
         }
         hasher.update(&buffer[..n]);
     }
@@ -323,7 +323,7 @@ async fn fetch_one(http: &reqwest::Client, root: &Folder, e: &Entry, retries: u3
                 false,
             );
         }
-        let digest = export_core::hex::encode(&hasher.finalize());
+        let digest = export_core::domain::hex::encode(&hasher.finalize());
         if digest != e.sha256 {
             folder.remove(&partial);
             let sizes = if size == limit {

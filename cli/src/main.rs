@@ -165,11 +165,11 @@ struct KeyArgs {
 /// The key to check a statement with, and where it came from (for the report).
 async fn trusted_key(
     args: &KeyArgs,
-    statement: &export_core::statement::Statement,
+    statement: &export_core::domain::statement::Statement,
 ) -> Result<(p256::ecdsa::VerifyingKey, String), CliError> {
     if let Some(path) = &args.public_key {
         let bytes = std::fs::read(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-        let key = export_core::statement::public_key(&bytes)
+        let key = export_core::domain::statement::public_key(&bytes)
             .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
         return Ok((key, format!("public key from {}", path.display())));
     }
@@ -191,7 +191,7 @@ async fn trusted_key(
         ))
     })?;
     let der = out.public_key().map(|k| k.as_ref().to_vec()).unwrap_or_default();
-    let key = export_core::statement::public_key(&der)
+    let key = export_core::domain::statement::public_key(&der)
         .map_err(|e| CliError::Aws(format!("KMS key {key_id}: {e}")))?;
     Ok((key, source))
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use export_core::Timestamp;
-use export_core::adapters::dynamo::{self, Item};
-use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId, RoomId, UserId};
-use export_core::model::{Account, AccountType, Attachment, ConversationType, Room, User};
-use export_core::scope::Scope;
+use export_core::aws::dynamo::{self, Item};
+use export_core::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId, RoomId, UserId};
+use export_core::domain::model::{Account, AccountType, Attachment, ConversationType, Room, User};
+use export_core::rules::scope::Scope;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use export_core::statement::{self, FileDigest, Statement};
+use export_core::domain::statement::{self, FileDigest, Statement};
 use p256::ecdsa::VerifyingKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -216,7 +216,7 @@ async fn check_downloads(verdict: &mut Verdict, manifest: &Path, dir: &Path) -> 
         let path = local_path(dir, entry);
         match tokio::fs::read(&path).await {
             Ok(body) => {
-                let sha = export_core::hex::encode(&Sha256::digest(&body));
+                let sha = export_core::domain::hex::encode(&Sha256::digest(&body));
                 if body.len() as u64 == entry.size_bytes && sha == entry.sha256 {
                     good += 1;
                 } else {
@@ -261,7 +261,7 @@ fn check_chain(verdict: &mut Verdict, statement: &Statement, previous: &Path, ke
             format!("the statement names no previous statement, but {} was given", previous.display()),
         );
     };
-    let sha = export_core::hex::encode(&statement::digest(&bytes));
+    let sha = export_core::domain::hex::encode(&statement::digest(&bytes));
     let mut problems = Vec::new();
     if earlier.account_id != statement.account_id {
         problems.push("it is another account's".to_owned());

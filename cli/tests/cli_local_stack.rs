@@ -104,11 +104,11 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
     // The in-scope count the seeder reports is the scope rule applied to what it wrote.
     let users = catalog.users(&report.account_id).await.unwrap();
     let rooms = catalog.rooms(&report.account_id).await.unwrap();
-    let scope = export_core::scope::Scope::new(Timestamp::now(), &users, &rooms);
+    let scope = export_core::rules::scope::Scope::new(Timestamp::now(), &users, &rooms);
     assert_eq!(all.iter().filter(|a| scope.includes(a)).count() as u64, report.expected_in_export);
     assert!(report.expected_in_export > 0 && report.expected_in_export < 3_000);
     let team = catalog.account(&report.team_account_id).await.unwrap().unwrap();
-    assert_eq!(team.account_type, export_core::model::AccountType::Team);
+    assert_eq!(team.account_type, export_core::domain::model::AccountType::Team);
 }
 
 #[tokio::test]
@@ -186,7 +186,7 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
         .await
         .unwrap();
     // And one URL that has expired.
-    let objects = export_core::adapters::S3ObjectStore::new(stack.s3(), stack.var("ATTACHMENT_BUCKET"));
+    let objects = export_core::aws::S3ObjectStore::new(stack.s3(), stack.var("ATTACHMENT_BUCKET"));
     let mut expired = entries[1].clone();
     expired.url = objects
         .presign_get(&object_key_of(&entries[1].url, stack.var("ATTACHMENT_BUCKET")), Duration::from_secs(1))

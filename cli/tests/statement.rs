@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use attachment_export_cli::seed::{SeedOptions, SeedReport, SeedTarget, SizeProfile, seed};
-use export_core::ids::AccountId;
+use export_core::domain::ids::AccountId;
 use integration_tests::Stack;
 
 fn out_dir() -> PathBuf {
@@ -141,7 +141,7 @@ async fn a_statement_verifies_and_every_tampering_and_a_broken_chain_are_detecte
         aws_sdk_kms::config::Builder::from(&sdk).endpoint_url(stack.var("AWS_ENDPOINT_URL_KMS")).build(),
     );
     let der = kms.get_public_key().key_id(&key_id).send().await.unwrap().public_key.unwrap().into_inner();
-    let key = export_core::statement::public_key(&der).unwrap();
+    let key = export_core::domain::statement::public_key(&der).unwrap();
     let pem = p256::pkcs8::EncodePublicKey::to_public_key_pem(&key, p256::pkcs8::LineEnding::LF).unwrap();
     let pem_path = dir.join("statement-key.pem");
     std::fs::write(&pem_path, pem).unwrap();

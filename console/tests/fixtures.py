@@ -14,7 +14,7 @@
   refresh --token T                                 REFRESH_TOKEN_AUTH with T: {"refreshed": true}
                                                     or {"refused": "<error code>"}
 
-Prints one JSON object. The record format is functions/export-core/src/model.rs (ExportRecord) as
+Prints one JSON object. The record format is crates/core/src/domain/model.rs (ExportRecord) as
 serde_dynamo writes it: camelCase attributes, numbers as N, times as fixed-width RFC 3339 UTC.
 """
 import argparse

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use export_core::adapters::dynamo::{self, Item};
-use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId, RoomId, UserId};
-use export_core::model::{Account, AccountType, Attachment, ConversationType, Room, User};
+use export_core::aws::dynamo::{self, Item};
+use export_core::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId, RoomId, UserId};
+use export_core::domain::model::{Account, AccountType, Attachment, ConversationType, Room, User};
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
@@ -99,7 +99,7 @@ impl Stack {
 
     /// Lets the account ask again at once, the tests' stand-in for a week passing: deletes its
     /// THROTTLE item (a local-stack shortcut; nothing in the product does this).
-    pub async fn open_window(&self, account: &export_core::ids::AccountId) {
+    pub async fn open_window(&self, account: &export_core::domain::ids::AccountId) {
         self.dynamodb()
             .delete_item()
             .table_name(self.var("EXPORTS_TABLE"))
@@ -142,20 +142,24 @@ impl Stack {
         .expect("the stack's variables make a valid config")
     }
 
-    pub fn catalog(&self) -> export_core::adapters::DynamoCatalog {
-        export_core::adapters::DynamoCatalog::new(
+    pub fn directory(&self) -> export_core::aws::DynamoDirectory {
+        export_core::aws::DynamoDirectory::new(self.dynamodb(), self.var("ACCOUNTS_TABLE"))
+    }
+
+    pub fn catalog(&self) -> export_core::aws::DynamoCatalog {
+        export_core::aws::DynamoCatalog::new(
             self.dynamodb(),
             self.var("ACCOUNTS_TABLE"),
             self.var("ATTACHMENTS_TABLE"),
         )
     }
 
-    pub fn export_store(&self) -> export_core::adapters::DynamoExportStore {
-        export_core::adapters::DynamoExportStore::new(self.dynamodb(), self.var("EXPORTS_TABLE"))
+    pub fn export_store(&self) -> export_core::aws::DynamoExportStore {
+        export_core::aws::DynamoExportStore::new(self.dynamodb(), self.var("EXPORTS_TABLE"))
     }
 
-    pub fn export_objects(&self) -> export_core::adapters::S3ObjectStore {
-        export_core::adapters::S3ObjectStore::new(self.s3(), self.var("EXPORT_BUCKET"))
+    pub fn export_objects(&self) -> export_core::aws::S3ObjectStore {
+        export_core::aws::S3ObjectStore::new(self.s3(), self.var("EXPORT_BUCKET"))
     }
 }
 

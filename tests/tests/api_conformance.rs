@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use export_core::model::AccountType;
+use export_core::domain::model::AccountType;
 use integration_tests::{Stack, repo_root, seed_account};
 
 #[tokio::test]

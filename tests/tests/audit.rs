@@ -3,8 +3,8 @@
 //! refused by IAM or not, has an access-log line naming the caller, route, status and request id;
 //! replies that may carry a link are never cacheable.
 
-use export_core::ids::{AccountId, ExportId};
-use export_core::model::AccountType;
+use export_core::domain::ids::{AccountId, ExportId};
+use export_core::domain::model::AccountType;
 use integration_tests::{Caller, Stack, log_line, seed_account};
 use reqwest::Method;
 use serde_json::json;

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use export_core::ids::AccountId;
-use export_core::model::AccountType;
+use export_core::domain::ids::AccountId;
+use export_core::domain::model::AccountType;
 use integration_tests::{Stack, parse_env_file, repo_root, seed_account};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::adapters::dynamo;
+use export_core::aws::dynamo;
 use export_core::contracts;
-use export_core::model::{AccountType, ConversationType};
+use export_core::domain::model::{AccountType, ConversationType};
 use export_core::ports::{AttachmentCatalog, Directory};
 use integration_tests::{Stack, attachment, batch_put, seed_account};
 
@@ -52,7 +52,7 @@ async fn catalog_reads_the_directory_and_lists_accounts_by_index() {
             .iter()
             .any(|r| r.room_id.as_ref() == Some(&seeded.managed_room) && r.created_by == seeded.managed_user)
     );
-    assert!(catalog.account(&export_core::ids::AccountId::random()).await.unwrap().is_none());
+    assert!(catalog.account(&export_core::domain::ids::AccountId::random()).await.unwrap().is_none());
 
     // The inverted index lists every account; walk it to the end and find ours.
     let mut found = false;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use export_core::model::{AccountType, ConversationType, ExportStatus};
+use export_core::domain::model::{AccountType, ConversationType, ExportStatus};
 use export_core::ports::ExportStore;
 use integration_tests::{
     SeededAccount, Server, Stack, attachment, download_manifest, repo_root, rows, seed_account, sha256_hex,

@@ -1,7 +1,7 @@
 //! Hostile request bodies and ids, through the local gateway and the Lambda Invoke API (issue #9):
 //! each gets the documented 4xx with a message an administrator can act on, and nothing is written.
 
-use export_core::model::AccountType;
+use export_core::domain::model::AccountType;
 use export_core::ports::ExportStore;
 use integration_tests::{Stack, seed_account};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::model::{AccountType, Attachment, ConversationType};
+use export_core::domain::model::{AccountType, Attachment, ConversationType};
 use integration_tests::{Stack, attachment, download_manifest, rows, seed_account};
 
 fn ids(manifest: &[u8]) -> Vec<String> {
@@ -15,7 +15,7 @@ fn ids(manifest: &[u8]) -> Vec<String> {
 
 async fn request(
     stack: &Stack,
-    account: &export_core::ids::AccountId,
+    account: &export_core::domain::ids::AccountId,
     body: &str,
 ) -> integration_tests::ApiReply {
     stack
@@ -23,7 +23,11 @@ async fn request(
         .await
 }
 
-async fn delivered(stack: &Stack, account: &export_core::ids::AccountId, body: &str) -> serde_json::Value {
+async fn delivered(
+    stack: &Stack,
+    account: &export_core::domain::ids::AccountId,
+    body: &str,
+) -> serde_json::Value {
     let reply = request(stack, account, body).await;
     assert_eq!(reply.status, 202, "{body}: {:?}", reply.body);
     let export_id = reply.body["exportId"].as_str().unwrap().to_owned();
@@ -75,7 +79,8 @@ async fn incremental_exports_hold_exactly_the_files_after_since() {
         (summary["since"].as_str(), summary["attachmentCount"].as_u64()),
         (Some(since.to_string().as_str()), Some(3))
     );
-    let statement = export_core::statement::parse(&get(format!("{prefix}statement.json")).await).unwrap();
+    let statement =
+        export_core::domain::statement::parse(&get(format!("{prefix}statement.json")).await).unwrap();
     assert_eq!(statement.since, Some(since));
     // The manifest (a multipart upload) and coverage.csv say the window in their metadata.
     for name in ["attachments.csv", "coverage.csv"] {

@@ -1,7 +1,7 @@
 //! The statement signer on the local stack's KMS (moto, the key provisioned from the template's
 //! StatementKey): the StatementSigner contract, which the in-memory fake keeps too.
 
-use export_core::adapters::KmsStatementSigner;
+use export_core::aws::KmsStatementSigner;
 use export_core::contracts;
 use integration_tests::Stack;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use export_core::model::{AccountType, ConversationType};
+use export_core::domain::model::{AccountType, ConversationType};
 use integration_tests::{Stack, attachment, download_manifest, rows, seed_account, sha256_hex};
 use reqwest::Method;
 

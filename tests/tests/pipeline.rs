@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::ids::{AccountId, ConversationId, UserId};
-use export_core::model::{AccountType, Attachment, ConversationType, ExportStatus};
+use export_core::domain::ids::{AccountId, ConversationId, UserId};
+use export_core::domain::model::{AccountType, Attachment, ConversationType, ExportStatus};
 use export_core::ports::ExportStore;
 use integration_tests::{
     SeededAccount, Stack, attachment, download_manifest, rows, seed_account, sha256_hex,
@@ -23,7 +23,7 @@ async fn request_export(stack: &Stack, account: &AccountId, body: &str) -> Strin
     reply.body["exportId"].as_str().unwrap().to_owned()
 }
 
-fn in_room(a: &mut Attachment, room: &export_core::ids::RoomId) {
+fn in_room(a: &mut Attachment, room: &export_core::domain::ids::RoomId) {
     a.conversation_type = ConversationType::Room;
     a.conversation_id = ConversationId::parse(room.as_str()).unwrap();
 }
@@ -138,7 +138,7 @@ async fn an_empty_account_gets_a_valid_manifest_with_only_the_header() {
     let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
     assert_eq!(view["status"], "SUCCEEDED", "{view}");
     let manifest = download_manifest(&view).await;
-    assert_eq!(manifest, format!("{}\r\n", export_core::manifest::CSV_HEADER.join(",")).into_bytes());
+    assert_eq!(manifest, format!("{}\r\n", export_core::domain::manifest::CSV_HEADER.join(",")).into_bytes());
     assert_eq!(view["result"]["attachmentCount"], 0);
 }
 

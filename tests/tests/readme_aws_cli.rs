@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use export_core::model::AccountType;
+use export_core::domain::model::AccountType;
 use integration_tests::{Stack, repo_root, seed_account};
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use export_core::model::{AccountType, ExportStatus};
+use export_core::domain::model::{AccountType, ExportStatus};
 use export_core::ports::ExportStore;
 use integration_tests::{Stack, attachment, repo_root, seed_account};
 use reqwest::Method;
@@ -18,7 +18,7 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
             attachment(
                 &seeded.id,
                 &seeded.managed_user,
-                export_core::model::ConversationType::Group,
+                export_core::domain::model::ConversationType::Group,
                 base.plus(Duration::from_secs(i)),
             )
         })
@@ -82,7 +82,7 @@ async fn the_logs_of_a_whole_export_hold_no_url_signature_or_secret() {
     let mut attachments = vec![attachment(
         &seeded.id,
         &seeded.managed_user,
-        export_core::model::ConversationType::Direct,
+        export_core::domain::model::ConversationType::Direct,
         export_core::Timestamp::now(),
     )];
     stack.add_attachments(&mut attachments, true).await;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::adapters::dynamo;
-use export_core::ids::{AccountId, ExportId};
-use export_core::model::{
+use export_core::aws::dynamo;
+use export_core::domain::ids::{AccountId, ExportId};
+use export_core::domain::model::{
     AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, RequestedBy, Via,
 };
 use export_core::ports::ExportStore;

@@ -55,8 +55,11 @@ async fn each_bad_row_lands_in_errors_csv_and_every_other_row_downloads() {
     );
     assert_eq!(user(x.idle_user.as_str())[2..], ["'=idle@example.com", "0", "0", "", "", "0"]);
     let ops = room(x.seeded.managed_room.as_str());
-    let in_room: Vec<_> =
-        x.good.iter().filter(|a| a.conversation_type == export_core::model::ConversationType::Room).collect();
+    let in_room: Vec<_> = x
+        .good
+        .iter()
+        .filter(|a| a.conversation_type == export_core::domain::model::ConversationType::Room)
+        .collect();
     assert_eq!((ops[2].as_str(), ops[3].clone()), ("Ops", in_room.len().to_string()));
     assert_eq!(ops[7], "3", "the size-mismatch, checksum-mismatch and unreadable rows were in the room");
     assert_eq!(room(x.idle_room.as_str())[2..], ["Quiet", "0", "0", "", "", "0"]);

@@ -28,7 +28,7 @@ async fn the_attachment_heads_keep_the_contract() {
     let stack = Stack::load();
     let s3 = stack.s3();
     let bucket = stack.var("ATTACHMENT_BUCKET");
-    let objects = export_core::adapters::S3AttachmentObjects::new(s3.clone());
+    let objects = export_core::aws::S3AttachmentObjects::new(s3.clone());
     let prefix = prefix();
     let body = b"quarterly figures, with a checksum or without".to_vec();
     let (plain, checked, missing) =

@@ -5,17 +5,18 @@
 
 use std::time::Duration;
 
-use export_core::adapters::StepFunctionsWorkflow;
-use export_core::model::{AccountType, ExportStatus, Via};
+use export_core::aws::Aws;
+use export_core::aws::StepFunctionsWorkflow;
+use export_core::domain::model::{AccountType, ExportStatus, Via};
 use export_core::ports::{ExportStore, SystemClock};
-use export_core::start::{StartRequest, Starter};
+use export_core::rules::start::{StartRequest, Starter};
 use integration_tests::{Stack, seed_account};
 use reqwest::Method;
 use serde_json::json;
 
 const LOCAL_PRINCIPAL: &str = "arn:aws:iam::000000000000:user/local-admin";
 
-fn path(account: &export_core::ids::AccountId) -> String {
+fn path(account: &export_core::domain::ids::AccountId) -> String {
     format!("/accounts/{account}/data-exports")
 }
 
@@ -34,7 +35,7 @@ async fn accepted_then_throttled_then_repeated_by_token() {
     let record = stack.export_store().get(&account, &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.requested_by.principal, LOCAL_PRINCIPAL);
     assert_eq!(record.requested_by.via, Via::Api);
-    assert_eq!(record.format, export_core::model::ExportFormat::Jsonl);
+    assert_eq!(record.format, export_core::domain::model::ExportFormat::Jsonl);
     // The state machine was started, named by the export id.
     let execution_arn = record.execution_arn.expect("execution recorded");
     assert!(execution_arn.ends_with(&export_id));
@@ -66,7 +67,7 @@ async fn refusals_carry_the_documented_codes_and_write_nothing() {
     let stack = Stack::load();
     let team = seed_account(&stack, AccountType::Team, false).await.id;
     let enterprise = seed_account(&stack, AccountType::Enterprise, false).await.id;
-    let unknown = export_core::ids::AccountId::random();
+    let unknown = export_core::domain::ids::AccountId::random();
     let big = format!(r#"{{"clientToken":"{}"}}"#, "x".repeat(17 * 1024));
     // (path, body, principal, status, code)
     type Case<'a> = (String, Option<String>, Option<&'a str>, u16, &'a str);
@@ -137,7 +138,7 @@ async fn direct_invocation_answers_the_same_json_and_refuses_with_error_types() 
     let record = stack.export_store().get(&account, &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.requested_by.via, Via::Invoke);
     assert!(record.requested_by.principal.contains("CloudTrail"), "{}", record.requested_by.principal);
-    assert_eq!(record.format, export_core::model::ExportFormat::Csv);
+    assert_eq!(record.format, export_core::domain::model::ExportFormat::Csv);
 
     let (error_type, message) =
         stack.invoke("start-export", &json!({"accountId": account})).await.unwrap_err();
@@ -196,27 +197,29 @@ async fn an_unsigned_request_gets_api_gateways_own_answer_and_reaches_no_functio
 async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open() {
     let stack = Stack::load();
     let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
-    let catalog = stack.catalog();
     let store = stack.export_store();
     // A state machine that does not exist: StartExecution fails after the record is written.
     let workflow = StepFunctionsWorkflow::new(
         stack.sfn(),
         "arn:aws:states:us-east-1:000000000000:stateMachine:NoSuchStateMachine",
     );
-    let starter = Starter {
-        catalog: &catalog,
-        store: &store,
-        workflow: &workflow,
-        clock: &SystemClock,
+    let starter = Starter::<Aws> {
+        directory: stack.directory(),
+        store: store.clone(),
+        workflow,
+        clock: SystemClock,
         window: Duration::from_secs(604_800),
     };
     let request = StartRequest {
         account_id: account.clone(),
         client_token: None,
-        format: export_core::model::ExportFormat::Csv,
+        format: export_core::domain::model::ExportFormat::Csv,
         verify_objects: true,
         since: None,
-        requested_by: export_core::model::RequestedBy { principal: LOCAL_PRINCIPAL.into(), via: Via::Api },
+        requested_by: export_core::domain::model::RequestedBy {
+            principal: LOCAL_PRINCIPAL.into(),
+            via: Via::Api,
+        },
     };
     let err = starter.start(request).await.unwrap_err();
     assert_eq!(err.into_api().code(), "ServiceFailureException");

@@ -3,14 +3,14 @@
 //! invocation's budget (SWEEP_MAX_ITEMS_PER_INVOCATION on the local stack) resumes where it stopped
 //! until every account is covered. Runs alone: there is one sweep per deployment.
 
-use export_core::adapters::dynamo;
-use export_core::ids::AccountId;
-use export_core::model::{Account, AccountType, Via};
+use export_core::aws::dynamo;
+use export_core::domain::ids::AccountId;
+use export_core::domain::model::{Account, AccountType, Via};
 use export_core::ports::ExportStore;
 use integration_tests::{SWEEP_RULE_ARN, Stack, batch_put, scheduled_event, seed_account};
 use serde_json::json;
 
-async fn exports(stack: &Stack, account: &AccountId) -> Vec<export_core::model::ExportRecord> {
+async fn exports(stack: &Stack, account: &AccountId) -> Vec<export_core::domain::model::ExportRecord> {
     stack.export_store().list(account, 10, None).await.unwrap().items
 }
 

@@ -11,7 +11,8 @@ use integration_tests::{asl_placeholders, repo_root, resources_of_type, template
 use serde_yaml::Value;
 
 /// Library crates under functions/: shared code, not deployed as functions.
-const LIBRARY_CRATES: [&str; 3] = ["export-core", "gateway", "fuzzing"];
+/// The library crates, under crates/ (functions/ holds only Lambda crates).
+const LIBRARY_CRATES: [&str; 3] = ["core", "entry", "fuzzing"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
 const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
@@ -42,7 +43,8 @@ const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 7] = [
 ];
 
 /// The resource variables a function's wiring reads: the adapter constructors named in its
-/// binary's source and its crate's library (where `AwsDeps::new` lives).
+/// binary's source and its crate's library, and in the AWS constructors of the rules they build
+/// (`impl Rule<Aws>` in crates/core/src/aws/wiring.rs, followed to the rules those build).
 fn resource_needs(binary: &str) -> BTreeSet<&'static str> {
     let crates = function_crates();
     let krate = binaries(&crates).remove(binary).unwrap_or_else(|| panic!("no binary {binary}"));
@@ -51,11 +53,34 @@ fn resource_needs(binary: &str) -> BTreeSet<&'static str> {
         if binary == krate { dir.join("src/main.rs") } else { dir.join(format!("src/bin/{binary}.rs")) };
     let mut source = std::fs::read_to_string(&main).unwrap();
     source.push_str(&std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default());
+    let wiring = rule_wiring();
+    let mut followed = BTreeSet::new();
+    while let Some((rule, block)) =
+        wiring.iter().find(|(rule, _)| source.contains(rule.as_str()) && !followed.contains(rule))
+    {
+        followed.insert(rule.clone());
+        source.push_str(block);
+    }
     CONSTRUCTOR_NEEDS
         .iter()
         .filter(|(constructor, _)| source.contains(constructor))
         .flat_map(|(_, vars)| vars.iter().copied())
         .collect()
+}
+
+/// Each rule's AWS constructor in crates/core/src/aws/wiring.rs: (`Rule::on_aws`, its source).
+fn rule_wiring() -> Vec<(String, String)> {
+    let source = read("crates/core/src/aws/wiring.rs");
+    let blocks: Vec<(String, String)> = source
+        .split("\nimpl ")
+        .skip(1)
+        .filter_map(|block| {
+            let rule = block.split_once("<Aws>")?.0;
+            Some((format!("{rule}::on_aws"), block.to_owned()))
+        })
+        .collect();
+    assert!(blocks.len() >= 6, "the rules' AWS constructors are in aws/wiring.rs: {blocks:?}");
+    blocks
 }
 
 /// The functions that start exports (and so may name the state machine).
@@ -196,26 +221,30 @@ fn every_template_function_is_a_binary_crate_and_every_binary_crate_is_deployed_
     }
 
     for library in LIBRARY_CRATES {
-        let manifest =
-            crates.get(library).unwrap_or_else(|| panic!("library crate functions/{library} is gone"));
+        let dir = repo_root().join("crates").join(library);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap_or_else(|_| panic!("library crate crates/{library} is gone"));
         assert!(
-            !is_binary_crate(&repo_root().join("functions").join(library), manifest),
-            "functions/{library} now builds a binary: deploy it or stop calling it a library"
+            !is_binary_crate(&dir, &manifest),
+            "crates/{library} now builds a binary: a Lambda crate belongs under functions/"
         );
     }
     for name in binaries.keys() {
         let ids = deployed.get(name).map(Vec::as_slice).unwrap_or_default();
         assert_eq!(ids.len(), 1, "binary {name} must be exactly one template function, is {ids:?}");
     }
-    for name in crates.keys().filter(|c| !LIBRARY_CRATES.contains(&c.as_str())) {
-        assert!(binaries.values().any(|k| k == name), "functions/{name} builds no deployed binary");
+    for name in crates.keys() {
+        assert!(
+            binaries.values().any(|k| k == name),
+            "functions/{name} builds no deployed binary: a library belongs under crates/"
+        );
     }
 }
 
 #[test]
 fn functions_get_exactly_the_variables_the_config_reads() {
     let template = template();
-    let config = read("functions/export-core/src/config.rs");
+    let config = read("crates/core/src/config.rs");
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     for (logical_id, function) in &functions {
         let variables = environment(&template, function);
@@ -228,7 +257,7 @@ fn functions_get_exactly_the_variables_the_config_reads() {
         for variable in &variables {
             assert!(
                 config.contains(&format!("\"{variable}\"")),
-                "{logical_id} sets {variable}, which functions/export-core/src/config.rs never reads"
+                "{logical_id} sets {variable}, which crates/core/src/config.rs never reads"
             );
         }
         // Only the functions that start exports name the state machine; its own functions
@@ -551,9 +580,9 @@ fn the_succeeded_with_errors_alarm_counts_the_line_finalize_logs() {
     );
     let log_group = serde_yaml::to_string(&filter["LogGroupName"]).unwrap();
     assert_eq!(log_group.trim(), "!Ref WriteManifestLogGroup");
-    let finalize = read("functions/export-core/src/pipeline/finalize.rs");
+    let finalize = read("crates/core/src/rules/pipeline/finalize.rs");
     assert!(finalize.contains("errors = error_count") && finalize.contains("\"export succeeded\""));
-    assert!(read("functions/export-core/src/telemetry.rs").contains("flatten_event(true)"));
+    assert!(read("crates/entry/src/telemetry.rs").contains("flatten_event(true)"));
     let metric = filter["MetricTransformations"][0]["MetricName"].as_str().unwrap();
     let alarm = &template["Resources"]["ExportsWithErrorsAlarm"]["Properties"];
     assert_eq!(alarm["MetricName"].as_str(), Some(metric));

@@ -5,8 +5,8 @@
 //! reveals nothing about another account. And Lambda's resource policies let each function be
 //! invoked by its own caller only.
 
-use export_core::ids::{AccountId, ExportId};
-use export_core::model::AccountType;
+use export_core::domain::ids::{AccountId, ExportId};
+use export_core::domain::model::AccountType;
 use integration_tests::{ApiReply, Caller, Stack, seed_account};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -3,49 +3,29 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use export_core::Error;
-use export_core::payloads::{EnumerateRequest, EnumerateResponse};
-use export_core::pipeline::Enumerator;
-use export_core::ports::{AttachmentCatalog, Clock, ExportStore, ObjectStore};
+use export_core::domain::payloads::{EnumerateRequest, EnumerateResponse};
+use export_core::rules::pipeline::Enumerator;
+use export_core::{Backend, Error};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-pub struct Deps<C, S, O, K> {
-    pub catalog: C,
-    pub store: S,
-    pub objects: O,
-    pub clock: K,
-    pub part_items: usize,
-}
-
-pub async fn handler<C, S, O, K>(
-    deps: &Deps<C, S, O, K>,
+pub async fn handler<B: Backend>(
+    enumerator: &Enumerator<B>,
     event: LambdaEvent<Value>,
-) -> Result<EnumerateResponse, Error>
-where
-    C: AttachmentCatalog,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
+) -> Result<EnumerateResponse, Error> {
     let request: EnumerateRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not an Enumerate step input: {e}")))?;
     let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
     let remaining = move || deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    let enumerator = Enumerator {
-        catalog: &deps.catalog,
-        store: &deps.store,
-        objects: &deps.objects,
-        clock: &deps.clock,
-        part_items: deps.part_items,
-    };
     enumerator.run(request, remaining).await
 }
 
 #[cfg(test)]
 mod tests {
-    use export_core::model::{AccountType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via};
-    use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+    use export_core::domain::model::{
+        AccountType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
+    };
+    use export_core::memory::{Harness, InMemory, World};
     use lambda_runtime::Context;
 
     use super::*;
@@ -72,11 +52,11 @@ mod tests {
         events().into_iter().find(|(n, _, _)| *n == name).expect("a sample event").1
     }
 
-    pub(super) fn deps() -> Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
-        let catalog = FakeCatalog::default();
-        let account = export_core::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
-        catalog.insert_account(account.clone(), AccountType::Enterprise, false);
-        let store = FakeStore::default();
+    pub(super) fn deps() -> Harness<Enumerator<InMemory>> {
+        let world = World::at("2026-11-24T10:01:00Z");
+        let account =
+            export_core::domain::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
         let mut record = ExportRecord::new_request(
             account,
             ExportFormat::Csv,
@@ -85,14 +65,9 @@ mod tests {
             export_core::Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
         );
         record.export_id = "01KAW6ZQ5V0000000000000000".parse().unwrap();
-        store.insert(record);
-        Deps {
-            catalog,
-            store,
-            objects: FakeObjectStore::default(),
-            clock: FixedClock::at("2026-11-24T10:01:00Z"),
-            part_items: 100,
-        }
+        world.store.insert(record);
+        let function = world.enumerator(100);
+        Harness { world, function }
     }
 
     pub(super) fn event(json: &str) -> LambdaEvent<Value> {
@@ -107,7 +82,7 @@ mod tests {
     async fn every_sample_event_gives_its_documented_reply() {
         for (name, json, expect) in events() {
             let deps = deps();
-            let outcome = handler(&deps, event(json)).await;
+            let outcome = handler(&deps.function, event(json)).await;
             match expect {
                 Expect::FunctionError(code) => assert_eq!(outcome.unwrap_err().code(), code, "{name}"),
                 Expect::Listed => {
@@ -128,10 +103,10 @@ mod fuzz {
     //! Hostile step inputs: arbitrary JSON and mutated sample events never panic; an input that is
     //! not an Enumerate step input is a `BadRequestException`; every error has a documented
     //! errorType and, the fakes being healthy, is never a service failure.
-    use export_core::ids::{AccountId, AttachmentId, ConversationId, MessageId};
-    use export_core::model::{Attachment, ConversationType};
-    use export_core::payloads::EnumerateRequest;
-    use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
+    use export_core::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
+    use export_core::domain::model::{Attachment, ConversationType};
+    use export_core::domain::payloads::EnumerateRequest;
+    use export_core::memory::{Harness, InMemory};
     use fuzzing::*;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
@@ -140,10 +115,10 @@ mod fuzz {
     use super::*;
 
     /// The sample export, with two in-scope attachments after the sample cursor.
-    fn deps() -> Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock> {
+    fn deps() -> Harness<Enumerator<InMemory>> {
         let deps = super::tests::deps();
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
-        let uploader = deps.catalog.add_user(&account, true);
+        let uploader = deps.directory.add_user(&account, true);
         let attachments = (0..2u64)
             .map(|i| Attachment {
                 account_id: account.clone(),
@@ -162,7 +137,7 @@ mod fuzz {
                 deleted: false,
             })
             .collect();
-        deps.catalog.attachments.lock().unwrap().insert(account, attachments);
+        deps.directory.attachments.lock().unwrap().insert(account, attachments);
         deps
     }
 
@@ -171,7 +146,7 @@ mod fuzz {
         let mut event = super::tests::event("null");
         event.payload = input.clone();
         let request = serde_json::from_value::<EnumerateRequest>(input.clone()).ok();
-        match runtime().block_on(handler(&deps, event)) {
+        match runtime().block_on(handler(&deps.function, event)) {
             Ok(reply) => {
                 let request = request.expect("only a step input runs");
                 prop_assert!(reply.part_count >= request.part_count && reply.listed >= request.listed);
@@ -223,7 +198,7 @@ mod fuzz {
         for deps in [super::tests::deps(), deps()] {
             let mut event = super::tests::event("null");
             event.payload = input.clone();
-            let err = runtime().block_on(handler(&deps, event)).unwrap_err();
+            let err = runtime().block_on(handler(&deps.function, event)).unwrap_err();
             assert_eq!(err.code(), "BadRequestException", "{err}");
         }
     }

@@ -1,69 +1,37 @@
-//! RetrieveDataExport's handlers, one per trust path, over the rules of `export_core::retrieve`:
+//! RetrieveDataExport's handlers, one per trust path, over the rules of `export_core::rules::retrieve`:
 //! [`api_handler`] serves `retrieve-export-api` (the two GET routes; API Gateway's proxy events
 //! only), [`direct_handler`] serves `retrieve-export` (`aws lambda invoke`, operators only). Each
 //! refuses the other's events with `WrongEntryPointException`.
 
-use std::time::Duration;
+pub use entry::{api_handler, direct_handler};
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use export_core::Error;
-use export_core::adapters::{DynamoDirectory, DynamoExportStore, S3ObjectStore};
-use export_core::api::HttpReply;
-use export_core::ids::{AccountId, ExportId};
-use export_core::ports::{Clock, Directory, ExportStore, ObjectStore, SystemClock};
-use export_core::retrieve::{ListQuery, Retriever};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, to_proxy_response, to_value};
-use lambda_runtime::LambdaEvent;
+use entry::api::HttpReply;
+use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, to_value};
+use export_core::aws::Aws;
+use export_core::config::ConfigError;
+use export_core::domain::ids::{AccountId, ExportId};
+use export_core::rules::retrieve::{ListQuery, Retriever};
+use export_core::{Backend, Error};
 use serde::Deserialize;
 use serde_json::Value;
 
 pub const LIST_ROUTE: &str = "/accounts/{accountId}/data-exports";
 pub const GET_ROUTE: &str = "/accounts/{accountId}/data-exports/{exportId}";
 
-pub struct Deps<C, S, O, K> {
-    pub catalog: C,
-    pub store: S,
-    pub objects: O,
-    pub clock: K,
-    pub manifest_link: Duration,
-    /// StartDataExport's window (the list says whether a request would be accepted now).
-    pub window: Duration,
-    /// The console's origin, the one the API's replies allow (CONSOLE_ORIGIN).
-    pub cors: gateway::Cors,
+/// RetrieveDataExport on both trust paths: the rules, and the console's origin (CONSOLE_ORIGIN)
+/// for the API's replies.
+pub struct RetrieveExport<B: Backend> {
+    pub retriever: Retriever<B>,
+    pub cors: entry::Cors,
 }
 
-/// The deployed functions' dependencies, on AWS.
-pub type AwsDeps = Deps<DynamoDirectory, DynamoExportStore, S3ObjectStore, SystemClock>;
-
-impl AwsDeps {
-    pub fn new(
-        config: &export_core::Config,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, lambda_runtime::Error> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Ok(Deps {
-            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
-            store: DynamoExportStore::from_config(dynamodb, config)?,
-            // The manifest link is signed by the function's own role: short-lived is right here.
-            objects: S3ObjectStore::export_bucket(sdk, config)?,
-            clock: SystemClock,
-            manifest_link: config.manifest_link,
-            window: config.throttle_window,
-            cors: gateway::Cors::new(config.console_origin.as_deref()),
+impl RetrieveExport<Aws> {
+    pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(RetrieveExport {
+            retriever: Retriever::on_aws(config, sdk)?,
+            cors: entry::Cors::new(config.console_origin.as_deref()),
         })
-    }
-}
-
-impl<C: Directory, S: ExportStore, O: ObjectStore, K: Clock> Deps<C, S, O, K> {
-    fn retriever(&self) -> Retriever<'_, C, S, O, K> {
-        Retriever {
-            catalog: &self.catalog,
-            store: &self.store,
-            objects: &self.objects,
-            clock: &self.clock,
-            manifest_link: self.manifest_link,
-            window: self.window,
-        }
     }
 }
 
@@ -81,74 +49,39 @@ const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"expor
 
 /// retrieve-export: direct invocations only (operators). A hand-out is counted against the
 /// CloudTrail-recorded caller, as Lambda does not tell the function who invoked it.
-pub async fn direct_handler<C, S, O, K>(
-    deps: &Deps<C, S, O, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
-    // Lambda does not tell the function who invoked it: the caller is in CloudTrail.
-    direct_payload(deps, event.payload).await.inspect_err(|e| {
-        gateway::log_unsuccessful("retrieve-export", DIRECT_INVOKE_PRINCIPAL, "lambda:Invoke", e)
-    })
-}
+impl<B: Backend> DirectFunction for RetrieveExport<B> {
+    const NAME: &'static str = "retrieve-export";
 
-async fn direct_payload<C, S, O, K>(deps: &Deps<C, S, O, K>, payload: Value) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
-    let request: DirectRequest = gateway::direct_payload("retrieve-export", DIRECT_SHAPE, payload)?;
-    let reply = async {
+    async fn invoke(&self, payload: Value) -> Result<Value, Error> {
+        let request: DirectRequest =
+            entry::direct_payload(<Self as DirectFunction>::NAME, DIRECT_SHAPE, payload)?;
         let account = AccountId::parse(&request.account_id)?;
         match request.export_id.as_deref() {
             Some(id) => {
                 let export = ExportId::parse(id)?;
-                to_value(&deps.retriever().get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
+                to_value(&self.retriever.get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
             }
             None => {
                 // The same validation as the API's query string.
                 let max_results = request.max_results.map(|n| n.to_string());
                 let query = ListQuery::parse(max_results.as_deref(), request.next_token.as_deref())?;
-                to_value(&deps.retriever().list(&account, &query).await?)
+                to_value(&self.retriever.list(&account, &query).await?)
             }
         }
-    };
-    // Only the API's documented codes leave the function (internal kinds become ServiceFailure).
-    reply.await.map_err(Error::into_api)
+    }
 }
 
 /// retrieve-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
-pub async fn api_handler<C, S, O, K>(
-    deps: &Deps<C, S, O, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
-    let request = gateway::api_event("retrieve-export-api", event.payload)?;
-    to_value(&to_proxy_response(deps.cors.apply(&request, api(deps, &request).await)))
-}
+impl<B: Backend> ApiFunction for RetrieveExport<B> {
+    const NAME: &'static str = "retrieve-export-api";
 
-async fn api<C, S, O, K>(deps: &Deps<C, S, O, K>, request: &ApiGatewayProxyRequest) -> HttpReply
-where
-    C: Directory,
-    S: ExportStore,
-    O: ObjectStore,
-    K: Clock,
-{
-    let outcome = async {
-        let principal = gateway::principal(request, "RetrieveDataExport")?;
-        let account = AccountId::parse(gateway::path_parameter(request, "accountId"))?;
+    fn cors(&self) -> &entry::Cors {
+        &self.cors
+    }
+
+    async fn answer(&self, request: &ApiGatewayProxyRequest) -> Result<HttpReply, Error> {
+        let principal = entry::principal(request, "RetrieveDataExport")?;
+        let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
         let route = (request.http_method.as_str(), request.resource.as_deref().unwrap_or_default());
         match route {
             ("GET", LIST_ROUTE) => {
@@ -156,11 +89,11 @@ where
                     request.query_string_parameters.first("maxResults"),
                     request.query_string_parameters.first("nextToken"),
                 )?;
-                deps.retriever().list(&account, &query).await.map(|list| HttpReply::json(200, &list))
+                self.retriever.list(&account, &query).await.map(|list| HttpReply::json(200, &list))
             }
             ("GET", GET_ROUTE) => {
-                let export = ExportId::parse(gateway::path_parameter(request, "exportId"))?;
-                deps.retriever()
+                let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
+                self.retriever
                     .get(&account, &export, &principal)
                     .await
                     .map(|view| HttpReply::json(200, &view))
@@ -170,12 +103,6 @@ where
             ))),
         }
     }
-    .await;
-    outcome.unwrap_or_else(|e| {
-        let route = format!("GET {}", request.path.as_deref().unwrap_or("?"));
-        gateway::log_unsuccessful("retrieve-export-api", gateway::caller(request), &route, &e);
-        HttpReply::error(e)
-    })
 }
 
 #[cfg(test)]
@@ -183,11 +110,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     use export_core::Timestamp;
-    use export_core::model::{
+    use export_core::domain::model::{
         AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, RequestedBy, Via,
     };
-    use export_core::testing::{FakeCatalog, FakeObjectStore, FakeStore, FixedClock};
-    use lambda_runtime::Context;
+    use std::time::Duration;
+
+    use export_core::memory::{Harness, InMemory, World};
+    use lambda_runtime::{Context, LambdaEvent};
 
     use super::*;
 
@@ -225,7 +154,7 @@ mod tests {
         ("unknown-shape.json", Expect::FunctionError("BadRequestException")),
     ];
 
-    type TestDeps = Deps<FakeCatalog, FakeStore, FakeObjectStore, FixedClock>;
+    type TestDeps = Harness<RetrieveExport<InMemory>>;
 
     /// The sample events under events/<function>/, each with its outcome from the table.
     pub(super) fn events(
@@ -237,9 +166,9 @@ mod tests {
 
     /// The sample account with the sample export, SUCCEEDED.
     pub(super) fn deps() -> TestDeps {
-        let catalog = FakeCatalog::default();
+        let world = World::at("2026-11-25T09:00:00Z");
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
-        catalog.insert_account(account.clone(), AccountType::Enterprise, false);
+        world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
         let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
         let mut record = ExportRecord::new_request(
             account.clone(),
@@ -264,26 +193,19 @@ mod tests {
             coverage_key: None,
             statement: None,
         });
-        let store = FakeStore::default();
-        store.insert(record);
-        Deps {
-            catalog,
-            store,
-            objects: FakeObjectStore::default(),
-            clock: FixedClock::at("2026-11-25T09:00:00Z"),
-            manifest_link: Duration::from_secs(900),
-            window: Duration::from_secs(604_800),
-            cors: gateway::Cors::default(),
-        }
+        world.store.insert(record);
+        let retriever = world.retriever(Duration::from_secs(900), Duration::from_secs(604_800));
+        let function = RetrieveExport { retriever, cors: entry::Cors::default() };
+        Harness { world, function }
     }
 
     /// Through the function that serves this event's trust path.
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).unwrap();
-        if gateway::is_proxy_event(&payload) {
-            api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        if entry::is_proxy_event(&payload) {
+            api_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
         } else {
-            direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
+            direct_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
         }
     }
 
@@ -296,9 +218,9 @@ mod tests {
             let payload: Value = serde_json::from_str(json).unwrap();
             let event = LambdaEvent::new(payload, Context::default());
             let outcome = if is_api_function {
-                api_handler(&deps, event).await
+                api_handler(&deps.function, event).await
             } else {
-                direct_handler(&deps, event).await
+                direct_handler(&deps.function, event).await
             };
             match (expect, outcome) {
                 (Expect::Http(status, code), Ok(response)) => {
@@ -340,7 +262,8 @@ mod tests {
         let deps = deps();
         let forged = include_str!("../../../events/retrieve-export/forged-api-event.json");
         let payload: Value = serde_json::from_str(forged).unwrap();
-        let error = direct_handler(&deps, LambdaEvent::new(payload, Context::default())).await.unwrap_err();
+        let error =
+            direct_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await.unwrap_err();
         assert_eq!(error.code(), "WrongEntryPointException");
         let record = deps
             .store
@@ -387,9 +310,10 @@ mod fuzz {
     //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
     //! proxy reply is below 500 with `{code, message}` on errors.
     use fuzzing::*;
-    use lambda_runtime::Context;
+    use lambda_runtime::{Context, LambdaEvent};
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
+    use std::time::Duration;
 
     use super::*;
 
@@ -406,9 +330,9 @@ mod fuzz {
         }
         // Through both functions: each answers its own path and refuses the other cleanly.
         let context = || LambdaEvent::new(event.clone(), Context::default());
-        let api = runtime().block_on(api_handler(&deps, context()));
-        check_api_outcome(api, event, gateway::is_proxy_event(event))?;
-        let direct = runtime().block_on(direct_handler(&deps, context()));
+        let api = runtime().block_on(api_handler(&deps.function, context()));
+        check_api_outcome(api, event, entry::is_proxy_event(event))?;
+        let direct = runtime().block_on(direct_handler(&deps.function, context()));
         check_api_outcome(direct, event, false)
     }
 

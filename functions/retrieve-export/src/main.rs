@@ -2,11 +2,11 @@
 //! Operators only; API-shaped payloads are refused. Wiring only; see `direct_handler`.
 
 use lambda_runtime::service_fn;
-use retrieve_export::{AwsDeps, direct_handler};
+use retrieve_export::{RetrieveExport, direct_handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::startup::cold_start().await?;
-    let deps = AwsDeps::new(&config, &sdk)?;
-    lambda_runtime::run(service_fn(|event| direct_handler(&deps, event))).await
+    let (config, sdk) = entry::startup::cold_start().await?;
+    let function = RetrieveExport::on_aws(&config, &sdk)?;
+    lambda_runtime::run(service_fn(|event| direct_handler(&function, event))).await
 }

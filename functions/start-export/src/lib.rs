@@ -1,66 +1,39 @@
 //! StartDataExport's handlers (DESIGN §5), one per trust path, over the rules of
-//! `export_core::start`: [`api_handler`] serves `start-export-api` (API Gateway's proxy events
+//! `export_core::rules::start`: [`api_handler`] serves `start-export-api` (API Gateway's proxy events
 //! only), [`direct_handler`] serves `start-export` (`aws lambda invoke`, operators only). Each
 //! refuses the other's events with `WrongEntryPointException`, before reading or writing anything.
 //! The daily sweep is sweep-exports'. No rules live here.
 
-use std::time::Duration;
+pub use entry::{api_handler, direct_handler};
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use export_core::Error;
-use export_core::adapters::{DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow};
-use export_core::api::{HttpReply, parse_body};
-use export_core::ids::AccountId;
-use export_core::model::{ExportFormat, RequestedBy, Via};
-use export_core::ports::{Clock, Directory, ExportStore, SystemClock, Workflow};
-use export_core::start::{Since, StartReply, StartRequest, Starter, validate_client_token};
-use gateway::{DIRECT_INVOKE_PRINCIPAL, principal, to_proxy_response, to_value};
-use lambda_runtime::LambdaEvent;
+use entry::api::{HttpReply, parse_body};
+use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, principal, to_value};
+use export_core::aws::Aws;
+use export_core::config::ConfigError;
+use export_core::domain::ids::AccountId;
+use export_core::domain::model::{ExportFormat, RequestedBy, Via};
+use export_core::rules::start::{Since, StartReply, StartRequest, Starter, validate_client_token};
+use export_core::{Backend, Error};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The only route start-export-api serves.
 pub const ROUTE: &str = "/accounts/{accountId}/data-exports";
 
-pub struct Deps<C, S, W, K> {
-    pub catalog: C,
-    pub store: S,
-    pub workflow: W,
-    pub clock: K,
-    pub window: Duration,
-    /// The console's origin, the one the API's replies allow (CONSOLE_ORIGIN).
-    pub cors: gateway::Cors,
+/// StartDataExport on both trust paths: the rules, and the console's origin (CONSOLE_ORIGIN) for
+/// the API's replies.
+pub struct StartExport<B: Backend> {
+    pub starter: Starter<B>,
+    pub cors: entry::Cors,
 }
 
-/// The deployed functions' dependencies, on AWS.
-pub type AwsDeps = Deps<DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow, SystemClock>;
-
-impl AwsDeps {
-    pub fn new(
-        config: &export_core::Config,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, lambda_runtime::Error> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Ok(Deps {
-            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
-            store: DynamoExportStore::from_config(dynamodb, config)?,
-            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
-            clock: SystemClock,
-            window: config.throttle_window,
-            cors: gateway::Cors::new(config.console_origin.as_deref()),
+impl StartExport<Aws> {
+    pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(StartExport {
+            starter: Starter::on_aws(config, sdk)?,
+            cors: entry::Cors::new(config.console_origin.as_deref()),
         })
-    }
-}
-
-impl<C: Directory, S: ExportStore, W: Workflow, K: Clock> Deps<C, S, W, K> {
-    fn starter(&self) -> Starter<'_, C, S, W, K> {
-        Starter {
-            catalog: &self.catalog,
-            store: &self.store,
-            workflow: &self.workflow,
-            clock: &self.clock,
-            window: self.window,
-        }
     }
 }
 
@@ -126,66 +99,34 @@ fn start_request(
 
 /// start-export: direct invocations only. The caller is not known to the function (Lambda does not
 /// pass it); the export records `via: invoke` and CloudTrail names the caller.
-pub async fn direct_handler<C, S, W, K>(
-    deps: &Deps<C, S, W, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-{
-    // Lambda does not tell the function who invoked it: the caller is in CloudTrail.
-    direct(deps, event.payload).await.inspect_err(|e| {
-        gateway::log_unsuccessful("start-export", DIRECT_INVOKE_PRINCIPAL, "lambda:Invoke", e)
-    })
-}
+impl<B: Backend> DirectFunction for StartExport<B> {
+    const NAME: &'static str = "start-export";
 
-async fn direct<C, S, W, K>(deps: &Deps<C, S, W, K>, payload: Value) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-{
-    let request: DirectRequest = gateway::direct_payload("start-export", DIRECT_SHAPE, payload)?;
-    let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
-    let request = start_request(
-        &request.account_id,
-        request.client_token,
-        request.format,
-        request.verify_objects,
-        request.since,
-        requested_by,
-    )?;
-    let reply = deps.starter().start(request).await.map_err(Error::into_api)?;
-    to_value(&reply)
+    async fn invoke(&self, payload: Value) -> Result<Value, Error> {
+        let request: DirectRequest =
+            entry::direct_payload(<Self as DirectFunction>::NAME, DIRECT_SHAPE, payload)?;
+        let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
+        let request = start_request(
+            &request.account_id,
+            request.client_token,
+            request.format,
+            request.verify_objects,
+            request.since,
+            requested_by,
+        )?;
+        to_value(&self.starter.start(request).await?)
+    }
 }
 
 /// start-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
-pub async fn api_handler<C, S, W, K>(
-    deps: &Deps<C, S, W, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-{
-    let request = gateway::api_event("start-export-api", event.payload)?;
-    to_value(&to_proxy_response(deps.cors.apply(&request, api(deps, &request).await)))
-}
+impl<B: Backend> ApiFunction for StartExport<B> {
+    const NAME: &'static str = "start-export-api";
 
-async fn api<C, S, W, K>(deps: &Deps<C, S, W, K>, request: &ApiGatewayProxyRequest) -> HttpReply
-where
-    C: Directory,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-{
-    let outcome = async {
+    fn cors(&self) -> &entry::Cors {
+        &self.cors
+    }
+
+    async fn answer(&self, request: &ApiGatewayProxyRequest) -> Result<HttpReply, Error> {
         let principal = principal(request, "StartDataExport")?;
         if request.resource.as_deref() != Some(ROUTE) || request.http_method.as_str() != "POST" {
             return Err(Error::NotFound(format!(
@@ -194,8 +135,8 @@ where
                 request.resource.as_deref().unwrap_or("?")
             )));
         }
-        let account_id = gateway::path_parameter(request, "accountId");
-        gateway::require_json_body(request)?;
+        let account_id = entry::path_parameter(request, "accountId");
+        entry::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
             .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None, since: None });
         let requested_by = RequestedBy { principal, via: Via::Api };
@@ -207,16 +148,7 @@ where
             body.since,
             requested_by,
         )?;
-        deps.starter().start(start).await
-    }
-    .await;
-    match outcome {
-        Ok(reply) => reply_for(&reply),
-        Err(e) => {
-            let route = format!("POST {}", request.path.as_deref().unwrap_or("?"));
-            gateway::log_unsuccessful("start-export-api", gateway::caller(request), &route, &e);
-            HttpReply::error(e)
-        }
+        self.starter.start(start).await.map(|reply| reply_for(&reply))
     }
 }
 
@@ -226,9 +158,12 @@ fn reply_for(reply: &StartReply) -> HttpReply {
 
 #[cfg(test)]
 mod tests {
-    use export_core::model::{AccountType, ExportStatus};
-    use export_core::testing::{FakeCatalog, FakeStore, FakeWorkflow, FixedClock};
-    use lambda_runtime::Context;
+    use export_core::domain::model::{AccountType, ExportStatus};
+    use export_core::ports::ExportStore;
+    use std::time::Duration;
+
+    use export_core::memory::{Harness, InMemory, World};
+    use lambda_runtime::{Context, LambdaEvent};
 
     use super::*;
 
@@ -273,7 +208,7 @@ mod tests {
         FunctionError(&'static str),
     }
 
-    type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock>;
+    type TestDeps = Harness<StartExport<InMemory>>;
 
     /// The sample events under events/<function>/, each with its outcome from the table.
     pub(super) fn events(
@@ -284,37 +219,34 @@ mod tests {
     }
 
     pub(super) fn deps(account_type: AccountType) -> TestDeps {
-        let catalog = FakeCatalog::default();
-        catalog.insert_account(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), account_type, true);
-        Deps {
-            catalog,
-            store: FakeStore::default(),
-            workflow: FakeWorkflow::default(),
-            clock: FixedClock::at("2026-11-24T10:15:30.123Z"),
-            window: Duration::from_secs(604_800),
-            cors: gateway::Cors::default(),
-        }
+        let world = World::at("2026-11-24T10:15:30.123Z");
+        world.directory.insert_account(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), account_type, true);
+        let function = StartExport {
+            starter: world.starter(Duration::from_secs(604_800)),
+            cors: entry::Cors::default(),
+        };
+        Harness { world, function }
     }
 
     /// Through the function that serves this event's trust path: API events to start-export-api,
     /// everything else to start-export.
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
-        if gateway::is_proxy_event(&payload) {
-            api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        if entry::is_proxy_event(&payload) {
+            api_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
         } else {
-            direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
+            direct_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
         }
     }
 
     async fn invoke_api(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
-        api_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        api_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
     }
 
     async fn invoke_direct(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
-        direct_handler(deps, LambdaEvent::new(payload, Context::default())).await
+        direct_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
     }
 
     fn body(response: &Value) -> Value {
@@ -487,8 +419,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_start_is_a_500_without_internals() {
-        let mut deps = deps(AccountType::Enterprise);
-        deps.workflow = FakeWorkflow::failing();
+        let deps = deps(AccountType::Enterprise);
+        deps.workflow.fail.store(true, std::sync::atomic::Ordering::SeqCst);
         let api =
             invoke(&deps, include_str!("../../../events/start-export-api/api-start.json")).await.unwrap();
         assert_eq!(api["statusCode"], 500);
@@ -506,9 +438,9 @@ mod fuzz {
     //! Hostile events: arbitrary JSON and mutated sample events never panic; a function error
     //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
     //! proxy reply is below 500 with `{code, message}` on errors.
-    use export_core::model::AccountType;
+    use export_core::domain::model::AccountType;
     use fuzzing::*;
-    use lambda_runtime::Context;
+    use lambda_runtime::{Context, LambdaEvent};
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
 
@@ -524,9 +456,9 @@ mod fuzz {
     fn run(event: &Value, team: bool) -> Result<(), TestCaseError> {
         let deps = super::tests::deps(if team { AccountType::Team } else { AccountType::Enterprise });
         let context = || LambdaEvent::new(event.clone(), Context::default());
-        let api = runtime().block_on(api_handler(&deps, context()));
-        check_api_outcome(api, event, gateway::is_proxy_event(event))?;
-        let direct = runtime().block_on(direct_handler(&deps, context()));
+        let api = runtime().block_on(api_handler(&deps.function, context()));
+        check_api_outcome(api, event, entry::is_proxy_event(event))?;
+        let direct = runtime().block_on(direct_handler(&deps.function, context()));
         check_api_outcome(direct, event, false)
     }
 

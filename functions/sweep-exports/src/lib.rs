@@ -1,16 +1,16 @@
 //! sweep-exports' handler: takes only the Scheduled Events of its two rules — the daily rule
 //! (`SWEEP_RULE_NAME`) begins a sweep, the resume rule (`SWEEP_RESUME_RULE_NAME`) continues an
 //! unfinished one — and refuses everything else with `WrongEntryPointException`. The rules live in
-//! `export_core::sweep`.
+//! `export_core::rules::sweep`.
 
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use export_core::adapters::{DynamoDirectory, DynamoExportStore, DynamoSweepLedger, StepFunctionsWorkflow};
-use export_core::ports::{Clock, Directory, ExportStore, SweepLedger, SystemClock, Workflow};
-use export_core::sweep::{Budget, Sweeper, Trigger};
-use export_core::{Error, Timestamp};
-use gateway::{Shape, to_value};
+use entry::{Shape, to_value};
+use export_core::aws::Aws;
+use export_core::config::ConfigError;
+use export_core::rules::sweep::{Budget, Sweeper, Trigger};
+use export_core::{Backend, Error, Timestamp};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -18,38 +18,19 @@ use serde_json::Value;
 /// most 500, each a few DynamoDB calls and perhaps a StartExecution) ends well inside it.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(120);
 
-pub struct Deps<C, S, W, K, L> {
-    pub catalog: C,
-    pub store: S,
-    pub workflow: W,
-    pub clock: K,
-    pub ledger: L,
-    pub window: Duration,
-    pub scheduled_exports: bool,
+/// The sweep, and which events it takes.
+pub struct SweepExports<B: Backend> {
+    pub sweeper: Sweeper<B>,
     /// The names of the daily and the resume rule.
     pub rules: (String, String),
     pub max_items: Option<u32>,
 }
 
-/// The deployed function's dependencies, on AWS.
-pub type AwsDeps =
-    Deps<DynamoDirectory, DynamoExportStore, StepFunctionsWorkflow, SystemClock, DynamoSweepLedger>;
-
-impl AwsDeps {
-    pub fn new(
-        config: &export_core::Config,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, lambda_runtime::Error> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+impl SweepExports<Aws> {
+    pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let (daily, resume) = config.sweep_rules()?;
-        Ok(Deps {
-            catalog: DynamoDirectory::from_config(dynamodb.clone(), config)?,
-            store: DynamoExportStore::from_config(dynamodb.clone(), config)?,
-            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
-            clock: SystemClock,
-            ledger: DynamoSweepLedger::from_config(dynamodb, config)?,
-            window: config.throttle_window,
-            scheduled_exports: config.scheduled_exports,
+        Ok(SweepExports {
+            sweeper: Sweeper::on_aws(config, sdk)?,
             rules: (daily.to_owned(), resume.to_owned()),
             max_items: config.sweep_max_items,
         })
@@ -60,8 +41,8 @@ const SERVES: &str = "the Scheduled Events of its two EventBridge rules";
 
 /// Which of the two rules sent this event; anything else is refused.
 fn trigger(payload: Value, rules: &(String, String)) -> Result<(Trigger, String), Error> {
-    let shape = gateway::shape_of(&payload);
-    let refuse = || gateway::wrong_entry_point("sweep-exports", SERVES, shape);
+    let shape = entry::shape_of(&payload);
+    let refuse = || entry::wrong_entry_point("sweep-exports", SERVES, shape);
     if shape != Shape::EventBridge {
         return Err(refuse());
     }
@@ -80,31 +61,15 @@ fn trigger(payload: Value, rules: &(String, String)) -> Result<(Trigger, String)
     }
 }
 
-pub async fn handler<C, S, W, K, L>(
-    deps: &Deps<C, S, W, K, L>,
+pub async fn handler<B: Backend>(
+    function: &SweepExports<B>,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    C: Directory,
-    S: ExportStore,
-    W: Workflow,
-    K: Clock,
-    L: SweepLedger,
-{
-    let (trigger, rule) = trigger(event.payload, &deps.rules).inspect_err(|e| {
-        gateway::log_unsuccessful("sweep-exports", "unknown (not its rules)", "lambda:Invoke", e)
+) -> Result<Value, Error> {
+    let (trigger, rule) = trigger(event.payload, &function.rules).inspect_err(|e| {
+        entry::log_unsuccessful("sweep-exports", "unknown (not its rules)", "lambda:Invoke", e)
     })?;
-    let budget = budget(event.context.deadline, deps.max_items);
-    let sweeper = Sweeper {
-        catalog: &deps.catalog,
-        store: &deps.store,
-        workflow: &deps.workflow,
-        clock: &deps.clock,
-        ledger: &deps.ledger,
-        window: deps.window,
-        start_exports: deps.scheduled_exports,
-    };
-    to_value(&sweeper.advance(trigger, &rule, &budget).await?)
+    let budget = budget(event.context.deadline, function.max_items);
+    to_value(&function.sweeper.advance(trigger, &rule, &budget).await?)
 }
 
 /// The invocation's budget from its deadline (milliseconds since the epoch; 0 when unknown).
@@ -124,8 +89,9 @@ fn budget(deadline_ms: u64, max_items: Option<u32>) -> Budget {
 
 #[cfg(test)]
 mod tests {
-    use export_core::model::AccountType;
-    use export_core::testing::{FakeCatalog, FakeStore, FakeSweepLedger, FakeWorkflow, FixedClock};
+    use export_core::domain::model::AccountType;
+    use export_core::memory::{Harness, InMemory, World};
+    use export_core::ports::SweepLedger;
     use lambda_runtime::Context;
 
     use super::*;
@@ -144,7 +110,7 @@ mod tests {
         ("direct-payload.json", Expect::FunctionError("WrongEntryPointException")),
     ];
 
-    type TestDeps = Deps<FakeCatalog, FakeStore, FakeWorkflow, FixedClock, FakeSweepLedger>;
+    type TestDeps = Harness<SweepExports<InMemory>>;
 
     /// The sample events under events/sweep-exports/, each with its outcome from the table.
     pub(super) fn events() -> Vec<(&'static str, &'static str, Expect)> {
@@ -152,24 +118,19 @@ mod tests {
     }
 
     pub(super) fn deps() -> TestDeps {
-        let catalog = FakeCatalog::default();
-        catalog.add_account(AccountType::Enterprise, true);
-        Deps {
-            catalog,
-            store: FakeStore::default(),
-            workflow: FakeWorkflow::default(),
-            clock: FixedClock::at("2026-11-30T03:00:00Z"),
-            ledger: FakeSweepLedger::default(),
-            window: Duration::from_secs(604_800),
-            scheduled_exports: true,
+        let world = World::at("2026-11-30T03:00:00Z");
+        world.directory.add_account(AccountType::Enterprise, true);
+        let function = SweepExports {
+            sweeper: world.sweeper(Duration::from_secs(604_800), true),
             rules: ("attachment-export-sweep".into(), "attachment-export-sweep-resume".into()),
             max_items: None,
-        }
+        };
+        Harness { world, function }
     }
 
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         let payload: Value = serde_json::from_str(json).expect("sample event is JSON");
-        handler(deps, LambdaEvent::new(payload, Context::default())).await
+        handler(&deps.function, LambdaEvent::new(payload, Context::default())).await
     }
 
     #[tokio::test]
@@ -194,9 +155,9 @@ mod tests {
     async fn the_daily_rule_begins_and_the_resume_rule_continues() {
         let mut deps = deps();
         for _ in 0..4 {
-            deps.catalog.add_account(AccountType::Enterprise, true);
+            deps.directory.add_account(AccountType::Enterprise, true);
         }
-        deps.max_items = Some(2);
+        deps.function.max_items = Some(2);
         let first = invoke(&deps, include_str!("../../../events/sweep-exports/daily.json")).await.unwrap();
         assert_eq!(first["outcome"], "progress");
         assert_eq!(
@@ -248,7 +209,8 @@ mod fuzz {
 
     fn run(event: &Value) -> Result<(), TestCaseError> {
         let deps = super::tests::deps();
-        let outcome = runtime().block_on(handler(&deps, LambdaEvent::new(event.clone(), Context::default())));
+        let outcome =
+            runtime().block_on(handler(&deps.function, LambdaEvent::new(event.clone(), Context::default())));
         check_api_outcome(outcome, event, false)
     }
 

@@ -2,11 +2,11 @@
 //! only; see the library.
 
 use lambda_runtime::service_fn;
-use sweep_exports::{AwsDeps, handler};
+use sweep_exports::{SweepExports, handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::startup::cold_start().await?;
-    let deps = AwsDeps::new(&config, &sdk)?;
-    lambda_runtime::run(service_fn(|event| handler(&deps, event))).await
+    let (config, sdk) = entry::startup::cold_start().await?;
+    let function = SweepExports::on_aws(&config, &sdk)?;
+    lambda_runtime::run(service_fn(|event| handler(&function, event))).await
 }

@@ -1,70 +1,40 @@
 //! write-manifest's handler: one of three modes per invocation, each a rule of
-//! `export_core::pipeline`. Replies carry counts and keys only, never a URL.
+//! `export_core::rules::pipeline`. Replies carry counts and keys only, never a URL.
 
 use std::time::Duration;
 
-use export_core::Error;
-use export_core::payloads::WriteManifestRequest;
-use export_core::pipeline::{Enumeration, Finisher, PartWriter};
-use export_core::ports::{
-    AttachmentObjects, Clock, ExportStore, Notifier, ObjectStore, SignerFactory, StatementSigner,
-};
+use export_core::domain::payloads::WriteManifestRequest;
+use export_core::ports::SignerFactory;
+use export_core::rules::pipeline::{Enumeration, Finisher, PartWriter};
+use export_core::{Backend, Error};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-pub struct Deps<S, O, N, K, F, A, G> {
-    pub store: S,
-    pub objects: O,
-    /// The attachment buckets, for the checks before signing (HEAD only).
-    pub attachments: A,
-    /// `ATTACHMENT_BUCKETS`: the only buckets whose objects are signed.
-    pub buckets: Vec<String>,
-    pub notifier: N,
-    pub clock: K,
-    pub signers: F,
+/// The three steps' rules, and what signs the attachment URLs of a part.
+pub struct WriteManifest<B: Backend> {
+    pub parts: PartWriter<B>,
+    pub finisher: Finisher<B>,
+    /// Makes a part's URL signer: the credentials and the signing time are only known then.
+    pub url_signers: B::UrlSigners,
     pub url_expiry: Duration,
-    /// Signs the export's statement (the stack's KMS key; DESIGN §14).
-    pub statements: G,
 }
 
-pub async fn handler<S, O, N, K, F, A, G>(
-    deps: &Deps<S, O, N, K, F, A, G>,
+pub async fn handler<B: Backend>(
+    function: &WriteManifest<B>,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error>
-where
-    S: ExportStore,
-    O: ObjectStore,
-    N: Notifier,
-    K: Clock,
-    F: SignerFactory,
-    A: AttachmentObjects,
-    G: StatementSigner,
-{
+) -> Result<Value, Error> {
     let request: WriteManifestRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
-    let finisher = Finisher {
-        store: &deps.store,
-        objects: &deps.objects,
-        notifier: &deps.notifier,
-        clock: &deps.clock,
-        signer: &deps.statements,
-    };
     match request {
         WriteManifestRequest::Part { job, part, signed_at } => {
-            let mut signer = deps.signers.signer(signed_at).await?;
-            let writer = PartWriter {
-                store: &deps.store,
-                objects: &deps.objects,
-                attachments: &deps.attachments,
-                buckets: &deps.buckets,
-            };
-            let rows = writer.run(&job, part, &mut signer).await?;
+            let mut signer = function.url_signers.signer(signed_at).await?;
+            let rows = function.parts.run(&job, part, &mut signer).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
         WriteManifestRequest::Finalize { job, part_count, listed, totals, signed_at } => {
             let enumeration =
-                Enumeration { part_count, listed, totals, signed_at, url_expiry: deps.url_expiry };
-            let result = finisher.finalize(&job, &enumeration).await?;
+                Enumeration { part_count, listed, totals, signed_at, url_expiry: function.url_expiry };
+            let result = function.finisher.finalize(&job, &enumeration).await?;
             Ok(json!({
                 "status": result.status(),
                 "attachmentCount": result.attachment_count,
@@ -74,7 +44,7 @@ where
             }))
         }
         WriteManifestRequest::Fail { job, error } => {
-            finisher.record_failure(&job, &error).await?;
+            function.finisher.record_failure(&job, &error).await?;
             Ok(json!({"recorded": "FAILED"}))
         }
     }
@@ -83,16 +53,13 @@ where
 #[cfg(test)]
 mod tests {
     use export_core::Timestamp;
-    use export_core::ids::AccountId;
-    use export_core::manifest::InventoryLine;
-    use export_core::model::{
+    use export_core::domain::ids::AccountId;
+    use export_core::domain::manifest::InventoryLine;
+    use export_core::domain::model::{
         Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
     };
-    use export_core::ports::{ObjectStore, StatusChange};
-    use export_core::testing::{
-        FakeAttachmentObjects, FakeNotifier, FakeObjectStore, FakeSignerFactory, FakeStatementSigner,
-        FakeStore, FixedClock,
-    };
+    use export_core::memory::{FakeSignerFactory, Harness, InMemory, World};
+    use export_core::ports::{ExportStore, ObjectStore, StatusChange};
     use lambda_runtime::Context;
 
     use super::*;
@@ -111,15 +78,7 @@ mod tests {
         events().into_iter().find(|(n, _)| *n == name).expect("a sample event").1
     }
 
-    type TestDeps = Deps<
-        FakeStore,
-        FakeObjectStore,
-        FakeNotifier,
-        FixedClock,
-        FakeSignerFactory,
-        FakeAttachmentObjects,
-        FakeStatementSigner,
-    >;
+    type TestDeps = Harness<WriteManifest<InMemory>>;
 
     /// The sample export, RUNNING, with one inventory part of one attachment.
     pub(super) async fn deps() -> TestDeps {
@@ -132,8 +91,9 @@ mod tests {
             Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
         );
         record.export_id = "01KAW6ZQ5V0000000000000000".parse().unwrap();
-        let job = export_core::payloads::ExportJob::from(&record);
-        let store = FakeStore::default();
+        let job = export_core::domain::payloads::ExportJob::from(&record);
+        let world = World::at("2026-11-24T10:06:00Z");
+        let (store, objects, attachments) = (&world.store, &world.objects, &world.attachments);
         store.insert(record.clone());
         store
             .change_status(
@@ -143,14 +103,13 @@ mod tests {
             )
             .await
             .unwrap();
-        let objects = FakeObjectStore::default();
         let attachment = Attachment {
             account_id: account.clone(),
-            attachment_id: export_core::ids::AttachmentId::random(),
-            message_id: export_core::ids::MessageId::random(),
-            conversation_id: export_core::ids::ConversationId::random(),
+            attachment_id: export_core::domain::ids::AttachmentId::random(),
+            message_id: export_core::domain::ids::MessageId::random(),
+            conversation_id: export_core::domain::ids::ConversationId::random(),
             conversation_type: ConversationType::Direct,
-            uploader_id: export_core::ids::UserId::random(),
+            uploader_id: export_core::domain::ids::UserId::random(),
             file_name: "q3.xlsx".into(),
             content_type: "application/vnd.ms-excel".into(),
             size_bytes: 2048,
@@ -165,23 +124,19 @@ mod tests {
                 .unwrap();
         line.push(b'\n');
         objects.put(&job.inventory_part_key(1), line, "application/x-ndjson", &[]).await.unwrap();
-        let attachments = FakeAttachmentObjects::default();
         attachments.put_head("attachments-prod", "a/q3.xlsx", 2048, Some(&"ab".repeat(32)));
-        Deps {
-            store,
-            objects,
-            attachments,
-            buckets: vec!["attachments-prod".to_owned()],
-            notifier: FakeNotifier::default(),
-            clock: FixedClock::at("2026-11-24T10:06:00Z"),
-            signers: FakeSignerFactory,
+        let function = WriteManifest {
+            parts: world.part_writer(&["attachments-prod"]),
+            finisher: world.finisher(),
+            url_signers: FakeSignerFactory,
             url_expiry: Duration::from_secs(518_400),
-            statements: FakeStatementSigner::default(),
-        }
+        };
+        Harness { world, function }
     }
 
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
-        handler(deps, LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default())).await
+        handler(&deps.function, LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default()))
+            .await
     }
 
     #[tokio::test]
@@ -228,7 +183,7 @@ mod fuzz {
     //! not a write-manifest step input is a `BadRequestException`; every error has a documented
     //! errorType, and a service failure only where a well-formed Finalize names parts that were
     //! never written.
-    use export_core::payloads::WriteManifestRequest;
+    use export_core::domain::payloads::WriteManifestRequest;
     use fuzzing::*;
     use lambda_runtime::Context;
     use proptest::prelude::*;
@@ -242,9 +197,9 @@ mod fuzz {
             let deps = super::tests::deps().await;
             if part_written {
                 let part = serde_json::from_str(super::tests::sample("part.json")).unwrap();
-                handler(&deps, LambdaEvent::new(part, Context::default())).await.unwrap();
+                handler(&deps.function, LambdaEvent::new(part, Context::default())).await.unwrap();
             }
-            handler(&deps, LambdaEvent::new(input.clone(), Context::default())).await
+            handler(&deps.function, LambdaEvent::new(input.clone(), Context::default())).await
         });
         match outcome {
             Ok(reply) => prop_assert!(request.is_some() && reply.is_object(), "reply {}", reply),

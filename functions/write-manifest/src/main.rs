@@ -3,29 +3,21 @@
 
 mod handler;
 
-use export_core::adapters::PresignerFactory;
-use export_core::adapters::{
-    DynamoExportStore, EventBridgeNotifier, KmsStatementSigner, S3AttachmentObjects, S3ObjectStore,
-};
-use export_core::ports::SystemClock;
-use handler::Deps;
+use export_core::aws::PresignerFactory;
+use export_core::rules::pipeline::{Finisher, PartWriter};
+use handler::WriteManifest;
 use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::startup::cold_start().await?;
-    let deps = Deps {
-        store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(&sdk), &config)?,
-        objects: S3ObjectStore::export_bucket(&sdk, &config)?,
-        attachments: S3AttachmentObjects::new(export_core::adapters::s3::client(&sdk, &config)),
-        buckets: config.attachment_buckets()?.to_vec(),
-        notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(&sdk)),
-        clock: SystemClock,
+    let (config, sdk) = entry::startup::cold_start().await?;
+    let function = WriteManifest {
+        parts: PartWriter::on_aws(&config, &sdk)?,
+        finisher: Finisher::on_aws(&config, &sdk)?,
         // Credentials are loaded on first use, so a signing problem fails the export with a clear
         // error instead of failing every step (the failure step included) at start-up.
-        signers: PresignerFactory::new(&config, &sdk)?,
+        url_signers: PresignerFactory::new(&config, &sdk)?,
         url_expiry: config.url_expiry,
-        statements: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(&sdk), &config)?,
     };
-    lambda_runtime::run(service_fn(|event| handler::handler(&deps, event))).await
+    lambda_runtime::run(service_fn(|event| handler::handler(&function, event))).await
 }

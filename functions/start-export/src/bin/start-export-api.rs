@@ -2,11 +2,11 @@
 //! it, and it takes API Gateway's proxy events only. Wiring only; see `api_handler`.
 
 use lambda_runtime::service_fn;
-use start_export::{AwsDeps, api_handler};
+use start_export::{StartExport, api_handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, sdk) = export_core::startup::cold_start().await?;
-    let deps = AwsDeps::new(&config, &sdk)?;
-    lambda_runtime::run(service_fn(|event| api_handler(&deps, event))).await
+    let (config, sdk) = entry::startup::cold_start().await?;
+    let function = StartExport::on_aws(&config, &sdk)?;
+    lambda_runtime::run(service_fn(|event| api_handler(&function, event))).await
 }

@@ -1,0 +1,94 @@
+//! AWS adapters of the ports. Each owns its client and its resource names; the clients are built
+//! once at cold start from one `SdkConfig` (local endpoints come from `AWS_ENDPOINT_URL_<SERVICE>`).
+
+pub mod dynamo;
+pub mod events;
+pub mod kms;
+pub mod s3;
+pub mod sfn;
+pub mod signing;
+pub mod sigv4;
+mod wiring;
+
+pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
+pub use events::EventBridgeNotifier;
+pub use kms::KmsStatementSigner;
+pub use s3::{S3AttachmentObjects, S3ObjectStore};
+pub use sfn::StepFunctionsWorkflow;
+pub use signing::PresignerFactory;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::backend::Backend;
+use crate::domain::error::Error;
+use crate::ports::SystemClock;
+
+/// The deployed backend: DynamoDB, S3, Step Functions, EventBridge, Secrets Manager and KMS.
+pub struct Aws;
+
+impl Backend for Aws {
+    type Directory = DynamoDirectory;
+    type Catalog = DynamoCatalog;
+    type Store = DynamoExportStore;
+    type Ledger = DynamoSweepLedger;
+    type Objects = S3ObjectStore;
+    type Attachments = S3AttachmentObjects;
+    type UrlSigners = PresignerFactory;
+    type StatementKey = KmsStatementSigner;
+    type Notifier = EventBridgeNotifier;
+    type Workflow = StepFunctionsWorkflow;
+    type Clock = SystemClock;
+}
+
+/// Classifies an AWS SDK error of any service: throttling, timeouts, 5xx and connection failures
+/// are transient (the state machine retries them); everything else is internal. `operation` names
+/// what failed, for the logs.
+pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    const TRANSIENT_CODES: &[&str] = &[
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "TransactionConflict",
+        "TransactionInProgressException",
+    ];
+    let detail = format!("{operation}: {}", DisplayErrorContext(&err));
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Error::Transient(detail)
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if TRANSIENT_CODES.contains(&code) { Error::Transient(detail) } else { Error::Internal(detail) }
+        }
+        _ => Error::Internal(detail),
+    }
+}
+
+/// One attempt at any AWS call may take this long. The SDK sets no such limit by default, so a
+/// connection to a stalled server would otherwise hang until the Lambda's own timeout; with it, the
+/// SDK's retries (and then the state machine's) take over. Generous: an UploadPartCopy of a large
+/// manifest part is the slowest call.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SDK configuration from the standard chain (environment, profile, role), with timeouts.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}

@@ -1,0 +1,90 @@
+//! The rules on AWS, built from the typed configuration at cold start: each function's `main.rs`
+//! calls the constructor of the rule it runs. Each builds only the adapters that rule uses, so a
+//! function needs only the resources it reads (a missing variable is named in the error).
+
+use aws_config::SdkConfig;
+
+use super::{
+    Aws, DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger, EventBridgeNotifier,
+    KmsStatementSigner, S3AttachmentObjects, S3ObjectStore, StepFunctionsWorkflow,
+};
+use crate::config::{Config, ConfigError};
+use crate::ports::SystemClock;
+use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
+use crate::rules::retrieve::Retriever;
+use crate::rules::start::Starter;
+use crate::rules::sweep::Sweeper;
+
+impl Starter<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Starter {
+            directory: DynamoDirectory::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb, config)?,
+            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
+            clock: SystemClock,
+            window: config.throttle_window,
+        })
+    }
+}
+
+impl Retriever<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Retriever {
+            directory: DynamoDirectory::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb, config)?,
+            // The manifest link is signed by the function's own role: short-lived is right here.
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
+            clock: SystemClock,
+            manifest_link: config.manifest_link,
+            window: config.throttle_window,
+        })
+    }
+}
+
+impl Sweeper<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Sweeper {
+            starter: Starter::on_aws(config, sdk)?,
+            ledger: DynamoSweepLedger::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
+            start_exports: config.scheduled_exports,
+        })
+    }
+}
+
+impl Enumerator<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Enumerator {
+            catalog: DynamoCatalog::from_config(dynamodb.clone(), config)?,
+            store: DynamoExportStore::from_config(dynamodb, config)?,
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
+            clock: SystemClock,
+            part_items: config.part_items,
+        })
+    }
+}
+
+impl PartWriter<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(PartWriter {
+            store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
+            attachments: S3AttachmentObjects::new(super::s3::client(sdk, config)),
+            buckets: config.attachment_buckets()?.to_vec(),
+        })
+    }
+}
+
+impl Finisher<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Finisher {
+            store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
+            notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(sdk)),
+            clock: SystemClock,
+            statement_key: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(sdk), config)?,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! The seam (DESIGN §3): one type that names an implementation of every port. Rules and handler
+//! dependencies take one `B: Backend` instead of a type parameter per port, so a new port is one
+//! associated type here and one line in each implementation: [`crate::aws::Aws`] (the deployed
+//! functions) and [`crate::memory::InMemory`] (unit tests).
+//!
+//! A backend is a type, not a value: a function builds only the adapters it needs (each function
+//! is configured with only the resources it reads), and tests build only the fakes they use.
+
+use crate::ports::{
+    AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, Notifier, ObjectStore,
+    SignerFactory, StatementSigner, SweepLedger, Workflow,
+};
+
+pub trait Backend: 'static {
+    /// Accounts, users and rooms (AccountsTable).
+    type Directory: Directory;
+    /// The directory with the attachments beside it (AccountsTable + AttachmentsTable).
+    type Catalog: AttachmentCatalog;
+    /// Export records and the per-account window (ExportsTable).
+    type Store: ExportStore;
+    /// The sweep's progress (ExportsTable).
+    type Ledger: SweepLedger;
+    /// The export bucket.
+    type Objects: ObjectStore;
+    /// The chat service's attachment buckets, HEAD only.
+    type Attachments: AttachmentObjects;
+    /// Makes the attachment URL signers (the signing identity, DESIGN §8).
+    type UrlSigners: SignerFactory;
+    /// Signs statements: the stack's KMS key (DESIGN §14).
+    type StatementKey: StatementSigner;
+    /// Publishes state changes (EventBridge).
+    type Notifier: Notifier;
+    /// The state machine.
+    type Workflow: Workflow;
+    type Clock: Clock;
+}

@@ -1,0 +1,376 @@
+//! Typed configuration (DESIGN §10), read once at cold start. A bad or missing value fails fast with
+//! the variable's name, so an operator sees `URL_EXPIRY_SECONDS: …` in the init error, not a panic
+//! deep in a handler. Local endpoints are the SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables and
+//! need nothing here.
+
+use std::time::Duration;
+
+use crate::domain::error::Error;
+
+/// SigV4's longest pre-signed URL lifetime.
+pub const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(604_800);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    // Each function needs only some of the resources: each is checked where it is used, at cold
+    // start, by its accessor (e.g. [`Config::export_bucket`]), which names the variable if it is
+    // missing. So a function that writes no manifest does not require the export bucket.
+    accounts_table: Option<String>,
+    attachments_table: Option<String>,
+    exports_table: Option<String>,
+    export_bucket: Option<String>,
+    /// The chat service's attachment buckets (`ATTACHMENT_BUCKETS`, comma-separated): only their
+    /// objects are ever signed.
+    attachment_buckets: Option<Vec<String>>,
+    /// The asymmetric KMS key that signs export statements (write-manifest; DESIGN §14).
+    statement_key_id: Option<String>,
+    /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
+    /// machine's own functions cannot have it without a circular stack dependency.
+    state_machine_arn: Option<String>,
+    /// The console's origin (`CONSOLE_ORIGIN`, e.g. `https://d111111abcdef8.cloudfront.net`): the
+    /// one origin the API's replies allow (CORS). Absent: no CORS header at all.
+    pub console_origin: Option<String>,
+    /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
+    pub signing_secret_arn: Option<String>,
+    pub url_expiry: Duration,
+    pub throttle_window: Duration,
+    pub manifest_link: Duration,
+    /// Attachments per inventory part.
+    pub part_items: usize,
+    pub s3_force_path_style: bool,
+    pub allow_short_lived_urls: bool,
+    /// Whether the daily schedule starts exports for opted-in accounts (it always closes stuck ones).
+    pub scheduled_exports: bool,
+    /// sweep-exports' two EventBridge rules, by name: the daily rule begins a sweep, the resume rule
+    /// continues an unfinished one. Checked where used: [`Config::sweep_rules`].
+    sweep_rule_name: Option<String>,
+    sweep_resume_rule_name: Option<String>,
+    /// At most this many accounts (and stuck-export candidates) per sweep invocation, besides the
+    /// time budget; `None`: the time budget alone.
+    pub sweep_max_items: Option<u32>,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration: environment variable {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Configuration(e.to_string())
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads through `lookup` so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let url_expiry = vars.seconds("URL_EXPIRY_SECONDS", 518_400, 1)?;
+        if url_expiry > SIGV4_MAX_EXPIRY {
+            return Err(ConfigError {
+                variable: "URL_EXPIRY_SECONDS",
+                problem: format!(
+                    "is {} but SigV4 pre-signed URLs live at most 604800 seconds (7 days)",
+                    url_expiry.as_secs()
+                ),
+            });
+        }
+        let manifest_link = vars.seconds("MANIFEST_LINK_SECONDS", 900, 1)?;
+        if manifest_link > SIGV4_MAX_EXPIRY {
+            return Err(ConfigError {
+                variable: "MANIFEST_LINK_SECONDS",
+                problem: "must be at most 604800 seconds (SigV4's maximum)".into(),
+            });
+        }
+        let log_format = match vars.optional("LOG_FORMAT")?.as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            None if vars.optional("AWS_LAMBDA_FUNCTION_NAME")?.is_some() => LogFormat::Json,
+            None => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    problem: format!("must be json or text, not {other:?}"),
+                });
+            }
+        };
+        Ok(Self {
+            accounts_table: vars.optional("ACCOUNTS_TABLE")?,
+            attachments_table: vars.optional("ATTACHMENTS_TABLE")?,
+            exports_table: vars.optional("EXPORTS_TABLE")?,
+            export_bucket: vars.optional("EXPORT_BUCKET")?,
+            attachment_buckets: vars
+                .optional("ATTACHMENT_BUCKETS")?
+                .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()),
+            statement_key_id: vars.optional("STATEMENT_KEY_ID")?,
+            state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
+            console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
+            signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
+            url_expiry,
+            throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
+            manifest_link,
+            part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
+            s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
+            allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
+            scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
+                || vars.flag("SCHEDULED_EXPORTS")?,
+            sweep_rule_name: vars.optional("SWEEP_RULE_NAME")?,
+            sweep_resume_rule_name: vars.optional("SWEEP_RESUME_RULE_NAME")?,
+            sweep_max_items: match vars.optional("SWEEP_MAX_ITEMS_PER_INVOCATION")? {
+                Some(_) => Some(vars.number("SWEEP_MAX_ITEMS_PER_INVOCATION", 0, 1, 10_000_000)? as u32),
+                None => None,
+            },
+            log_format,
+        })
+    }
+
+    /// The names of sweep-exports' daily and resume rules; missing is a configuration error.
+    pub fn sweep_rules(&self) -> Result<(&str, &str), ConfigError> {
+        let missing =
+            |variable| ConfigError { variable, problem: "is required by sweep-exports but not set".into() };
+        Ok((
+            self.sweep_rule_name.as_deref().ok_or_else(|| missing("SWEEP_RULE_NAME"))?,
+            self.sweep_resume_rule_name.as_deref().ok_or_else(|| missing("SWEEP_RESUME_RULE_NAME"))?,
+        ))
+    }
+
+    /// The state machine the starting functions start.
+    pub fn state_machine_arn(&self) -> Result<&str, ConfigError> {
+        required(&self.state_machine_arn, "STATE_MACHINE_ARN")
+    }
+
+    /// AccountsTable: the directory (every function that reads an account).
+    pub fn accounts_table(&self) -> Result<&str, ConfigError> {
+        required(&self.accounts_table, "ACCOUNTS_TABLE")
+    }
+
+    /// AttachmentsTable: the catalog (enumerate-attachments only).
+    pub fn attachments_table(&self) -> Result<&str, ConfigError> {
+        required(&self.attachments_table, "ATTACHMENTS_TABLE")
+    }
+
+    /// ExportsTable: records, windows and the sweep record.
+    pub fn exports_table(&self) -> Result<&str, ConfigError> {
+        required(&self.exports_table, "EXPORTS_TABLE")
+    }
+
+    /// The export bucket (the functions that write or hand out manifests).
+    pub fn export_bucket(&self) -> Result<&str, ConfigError> {
+        required(&self.export_bucket, "EXPORT_BUCKET")
+    }
+
+    /// The KMS key (id, ARN or alias) that signs statements (write-manifest).
+    pub fn statement_key_id(&self) -> Result<&str, ConfigError> {
+        required(&self.statement_key_id, "STATEMENT_KEY_ID")
+    }
+
+    /// The attachment buckets whose objects may be signed (write-manifest).
+    pub fn attachment_buckets(&self) -> Result<&[String], ConfigError> {
+        match &self.attachment_buckets {
+            Some(buckets) if !buckets.is_empty() => Ok(buckets),
+            _ => Err(ConfigError {
+                variable: "ATTACHMENT_BUCKETS",
+                problem: "is required by this function but not set".into(),
+            }),
+        }
+    }
+}
+
+/// A resource variable this function needs: missing is a configuration error naming it.
+fn required<'a>(value: &'a Option<String>, variable: &'static str) -> Result<&'a str, ConfigError> {
+    value
+        .as_deref()
+        .ok_or(ConfigError { variable, problem: "is required by this function but not set".into() })
+}
+
+/// An origin as browsers send it: scheme, host and optional port, no path. https, except on
+/// loopback (the local stack's console).
+fn console_origin(raw: String) -> Result<String, ConfigError> {
+    let loopback = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| raw.starts_with(p));
+    let rest = raw.strip_prefix("https://").or_else(|| loopback.then(|| &raw[7..]));
+    let host_ok = rest.is_some_and(|r| {
+        !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    });
+    if host_ok {
+        Ok(raw)
+    } else {
+        Err(ConfigError {
+            variable: "CONSOLE_ORIGIN",
+            problem: format!(
+                "must be an origin such as https://d111111abcdef8.cloudfront.net (https, no path or \
+                 trailing slash; http only on 127.0.0.1 or localhost), not {raw:?}"
+            ),
+        })
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// Unset and empty are the same: CloudFormation writes "" for an unset optional parameter.
+    fn optional(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        Ok((self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+    }
+
+    fn number(&self, name: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let Some(raw) = self.optional(name)? else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!("must be a whole number from {min} to {max}, not {raw:?}"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64, min: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default, min, 10 * 365 * 86_400).map(Duration::from_secs)
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name)?.as_deref() {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => {
+                Err(ConfigError { variable: name, problem: format!("must be true or false, not {other:?}") })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("ACCOUNTS_TABLE", "AccountsTable"),
+            ("ATTACHMENTS_TABLE", "AttachmentsTable"),
+            ("EXPORTS_TABLE", "ExportsTable"),
+            ("EXPORT_BUCKET", "exports-local"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.url_expiry, Duration::from_secs(518_400));
+        assert_eq!(c.throttle_window, Duration::from_secs(604_800));
+        assert_eq!(c.manifest_link, Duration::from_secs(900));
+        assert!(!c.s3_force_path_style);
+        assert!(!c.allow_short_lived_urls);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.signing_secret_arn.is_none());
+    }
+
+    #[test]
+    fn the_console_origin_is_an_origin() {
+        let with = |origin: &'static str| {
+            let mut vars = base();
+            vars.insert("CONSOLE_ORIGIN", origin);
+            load(&vars)
+        };
+        assert_eq!(load(&base()).unwrap().console_origin, None);
+        for good in [
+            "https://d111111abcdef8.cloudfront.net",
+            "http://127.0.0.1:18007",
+            "https://console.example.com:8443",
+        ] {
+            assert_eq!(with(good).unwrap().console_origin.as_deref(), Some(good));
+        }
+        for bad in
+            ["http://d111.cloudfront.net", "https://x.example/", "https://x.example/app", "*", "https://"]
+        {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.variable, "CONSOLE_ORIGIN", "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_logs_on_lambda_unless_told_otherwise() {
+        let mut vars = base();
+        vars.insert("AWS_LAMBDA_FUNCTION_NAME", "start-export");
+        assert_eq!(load(&vars).unwrap().log_format, LogFormat::Json);
+        vars.insert("LOG_FORMAT", "text");
+        assert_eq!(load(&vars).unwrap().log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: [(&'static str, &'static str); 7] = [
+            ("URL_EXPIRY_SECONDS", "604801"),
+            ("URL_EXPIRY_SECONDS", "six days"),
+            ("THROTTLE_WINDOW_SECONDS", "0"),
+            ("PART_ITEMS", "-3"),
+            ("S3_FORCE_PATH_STYLE", "yes"),
+            ("LOG_FORMAT", "xml"),
+            ("MANIFEST_LINK_SECONDS", "999999"),
+        ];
+        for (name, value) in cases {
+            let mut vars = base();
+            vars.insert(name, value);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.variable, name, "{value}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_resource_is_required_only_by_the_function_that_uses_it_and_named_when_missing() {
+        // A function that writes no manifest starts without the export bucket...
+        let mut vars = base();
+        vars.remove("EXPORT_BUCKET");
+        vars.remove("ATTACHMENTS_TABLE");
+        let c = load(&vars).unwrap();
+        assert_eq!(c.accounts_table().unwrap(), "AccountsTable");
+        assert_eq!(c.exports_table().unwrap(), "ExportsTable");
+        // ...and one that needs it is told which variable is missing, blank counting as missing.
+        assert_eq!(c.export_bucket().unwrap_err().variable, "EXPORT_BUCKET");
+        assert_eq!(c.attachments_table().unwrap_err().variable, "ATTACHMENTS_TABLE");
+        assert_eq!(c.state_machine_arn().unwrap_err().variable, "STATE_MACHINE_ARN");
+        vars.insert("EXPORTS_TABLE", "  ");
+        let err = load(&vars).unwrap().exports_table().unwrap_err();
+        assert_eq!(err.variable, "EXPORTS_TABLE");
+        assert!(err.to_string().contains("EXPORTS_TABLE is required by this function"), "{err}");
+        vars.insert("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:000000000000:stateMachine:x");
+        assert!(load(&vars).unwrap().state_machine_arn().is_ok());
+    }
+
+    #[test]
+    fn attachment_buckets_are_a_comma_separated_list_required_where_used() {
+        let mut vars = base();
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap_err().variable, "ATTACHMENT_BUCKETS");
+        vars.insert("ATTACHMENT_BUCKETS", " , ");
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap_err().variable, "ATTACHMENT_BUCKETS");
+        vars.insert("ATTACHMENT_BUCKETS", "attachments-a, attachments-b,");
+        assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap(), ["attachments-a", "attachments-b"]);
+    }
+
+    #[test]
+    fn seven_days_is_the_longest_url() {
+        let mut vars = base();
+        vars.insert("URL_EXPIRY_SECONDS", "604800");
+        assert_eq!(load(&vars).unwrap().url_expiry, SIGV4_MAX_EXPIRY);
+    }
+}

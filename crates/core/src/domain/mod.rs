@@ -1,0 +1,13 @@
+//! What an export is, free of any service: ids, times, the records and their statuses, the
+//! state machine's payloads, the files an export delivers (manifest, reports, statement), and the
+//! errors with their stable codes.
+
+pub mod error;
+pub mod hex;
+pub mod ids;
+pub mod manifest;
+pub mod model;
+pub mod payloads;
+pub mod reports;
+pub mod statement;
+pub mod time;

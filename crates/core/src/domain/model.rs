@@ -1,0 +1,533 @@
+//! The data model of DESIGN §4. Field names are the stored attribute names (camelCase); serde_dynamo
+//! maps these structs to DynamoDB items, so the attribute types follow from the Rust types
+//! (`u64` → N, `bool` → BOOL, `Vec<String>` → L of S, the rest S).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::error::Error;
+use crate::domain::ids::{AccountId, AttachmentId, ConversationId, ExportId, MessageId, RoomId, UserId};
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountType {
+    Team,
+    Enterprise,
+}
+
+/// The `ACCOUNT` item of AccountsTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    #[serde(skip)]
+    pub account_id: Option<AccountId>,
+    pub account_type: AccountType,
+    pub name: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub scheduled_exports: bool,
+    /// Scheduled exports are incremental (`since: previous`); the first is full (DESIGN §14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled_exports_incremental: bool,
+}
+
+/// A `USER#{userId}` item of AccountsTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(skip)]
+    pub user_id: Option<UserId>,
+    pub email: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub managed: bool,
+}
+
+/// A `ROOM#{roomId}` item of AccountsTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Room {
+    #[serde(skip)]
+    pub room_id: Option<RoomId>,
+    pub name: String,
+    pub created_by: UserId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConversationType {
+    Direct,
+    Group,
+    Room,
+}
+
+impl ConversationType {
+    pub const ALL: [ConversationType; 3] = [Self::Direct, Self::Group, Self::Room];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Direct => "DIRECT",
+            Self::Group => "GROUP",
+            Self::Room => "ROOM",
+        }
+    }
+}
+
+impl fmt::Display for ConversationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An item of AttachmentsTable (the chat service's catalog).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub account_id: AccountId,
+    pub attachment_id: AttachmentId,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub conversation_type: ConversationType,
+    pub uploader_id: UserId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub bucket: String,
+    pub object_key: String,
+    pub uploaded_at: Timestamp,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Attachment {
+    /// The sort key `{uploadedAt}#{attachmentId}`: an account's Query walks upload order.
+    pub fn sort_key(&self) -> String {
+        attachment_sort_key(&self.uploaded_at, &self.attachment_id)
+    }
+}
+
+/// A catalog item that cannot be read as an [`Attachment`] (a missing attribute, a size that is not
+/// a number...): what could be read of it, so it is reported in `errors.csv` instead of failing the
+/// export. Empty strings and `None` stand for what could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadableAttachment {
+    /// The item's sort key (always there: it is the table's key); orders it among the others.
+    pub sort_key: String,
+    pub attachment_id: String,
+    pub conversation_type: Option<ConversationType>,
+    pub conversation_id: String,
+    pub uploader_id: String,
+    pub file_name: String,
+    pub uploaded_at: Option<Timestamp>,
+    pub deleted: bool,
+    /// Why it could not be read (attribute names only, never values).
+    pub detail: String,
+}
+
+/// One item of the catalog, read or not.
+pub type CatalogRow = std::result::Result<Attachment, Box<UnreadableAttachment>>;
+
+/// The sort key of a catalog row, read or not.
+pub fn catalog_row_sort_key(row: &CatalogRow) -> String {
+    match row {
+        Ok(a) => a.sort_key(),
+        Err(u) => u.sort_key.clone(),
+    }
+}
+
+pub fn attachment_sort_key(uploaded_at: &Timestamp, id: &AttachmentId) -> String {
+    format!("{uploaded_at}#{id}")
+}
+
+/// Export status (DESIGN §4). `Expired` is derived for display, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExportStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Delivered, with rows that failed a check listed in `errors.csv` instead of the manifest.
+    SucceededWithErrors,
+    Failed,
+    Expired,
+}
+
+impl ExportStatus {
+    pub const ALL: [ExportStatus; 6] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::SucceededWithErrors,
+        Self::Failed,
+        Self::Expired,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::SucceededWithErrors => "SUCCEEDED_WITH_ERRORS",
+            Self::Failed => "FAILED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    /// The stored statuses a record may be in for a move to `self`; the store turns this into the
+    /// condition of its write, so a status never goes backwards. Re-entering RUNNING is allowed so a
+    /// retried Enumerate step is harmless.
+    pub fn allowed_from(&self) -> &'static [ExportStatus] {
+        match self {
+            Self::Queued => &[],
+            Self::Running => &[Self::Queued, Self::Running],
+            Self::Succeeded | Self::SucceededWithErrors => &[Self::Running],
+            Self::Failed => &[Self::Queued, Self::Running],
+            Self::Expired => &[],
+        }
+    }
+
+    pub fn can_move_to(&self, next: ExportStatus) -> bool {
+        next.allowed_from().contains(self)
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::SucceededWithErrors | Self::Failed | Self::Expired)
+    }
+
+    /// Whether the export delivered a manifest (with or without error rows).
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::SucceededWithErrors)
+    }
+}
+
+impl fmt::Display for ExportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    #[default]
+    Csv,
+    Jsonl,
+}
+
+impl ExportFormat {
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Jsonl => "jsonl",
+        }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Jsonl => "application/x-ndjson; charset=utf-8",
+        }
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "csv" => Ok(Self::Csv),
+            "jsonl" => Ok(Self::Jsonl),
+            other => Err(Error::BadRequest(format!(
+                "format must be \"csv\" or \"jsonl\"; got {}",
+                crate::domain::ids::quote_for_message(other)
+            ))),
+        }
+    }
+}
+
+/// How a request reached the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Api,
+    /// A direct invocation (`aws lambda invoke`): Lambda does not tell the function who invoked
+    /// it, so the principal names CloudTrail, where the caller is recorded. Records written before
+    /// this name existed say `cli`.
+    #[serde(alias = "cli")]
+    Invoke,
+    Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestedBy {
+    pub principal: String,
+    pub via: Via,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub attachments_listed: u64,
+    pub parts_written: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeTotals {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportResult {
+    pub attachment_count: u64,
+    pub total_bytes: u64,
+    pub by_conversation_type: BTreeMap<ConversationType, TypeTotals>,
+    pub manifest_key: String,
+    pub manifest_bytes: u64,
+    pub manifest_sha256: String,
+    pub summary_key: String,
+    pub urls_expire_at: Timestamp,
+    /// Rows not in the manifest because they failed a check (listed in `errors.csv`).
+    #[serde(default)]
+    pub error_count: u64,
+    /// `errors.csv`, when there are error rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ReportFile>,
+    /// `coverage.csv` (absent on exports made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_key: Option<String>,
+    /// The signed statement (absent on exports made before statements existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementFile>,
+}
+
+impl ExportResult {
+    /// The status an export with this result ends in.
+    pub fn status(&self) -> ExportStatus {
+        if self.error_count > 0 { ExportStatus::SucceededWithErrors } else { ExportStatus::Succeeded }
+    }
+}
+
+/// A report file beside the manifest (`errors.csv`): its key, size and SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFile {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The signed statement beside the manifest (DESIGN §14): its key, size and SHA-256 (which the
+/// account's next statement chains to), its signature's key, and the KMS key that signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementFile {
+    pub key: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub signature_key: String,
+    pub key_id: String,
+}
+
+/// Why an export failed, as the administrator reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureInfo {
+    pub code: String,
+    pub message: String,
+}
+
+/// The `EXPORT#{exportId}` item of ExportsTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRecord {
+    pub account_id: AccountId,
+    pub export_id: ExportId,
+    pub status: ExportStatus,
+    pub format: ExportFormat,
+    pub requested_at: Timestamp,
+    pub cutoff: Timestamp,
+    /// An incremental export covers files uploaded after this time only (and up to the cutoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    pub requested_by: RequestedBy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+    /// Whether each object is HEADed (exists, size, SHA-256) before its URL is signed.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub verify_objects: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub progress: Progress,
+    /// Manifest parts written so far (a set, so a retried part counts once); `progress.partsWritten`
+    /// is its size.
+    #[serde(default, skip_serializing)]
+    pub parts_done: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExportResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureInfo>,
+    #[serde(default)]
+    pub retrievals: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_retrieved_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_retrieved_by: Option<String>,
+}
+
+impl ExportRecord {
+    /// A new request, QUEUED, whose snapshot is everything uploaded up to the request time.
+    pub fn new_request(
+        account_id: AccountId,
+        format: ExportFormat,
+        requested_by: RequestedBy,
+        client_token: Option<String>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            account_id,
+            export_id: ExportId::at(now),
+            status: ExportStatus::Queued,
+            format,
+            requested_at: now,
+            cutoff: now,
+            since: None,
+            requested_by,
+            client_token,
+            verify_objects: true,
+            execution_arn: None,
+            started_at: None,
+            completed_at: None,
+            progress: Progress::default(),
+            parts_done: Vec::new(),
+            result: None,
+            error: None,
+            retrievals: 0,
+            last_retrieved_at: None,
+            last_retrieved_by: None,
+        }
+    }
+
+    /// The status to show: a delivered export whose URLs have died is EXPIRED.
+    pub fn visible_status(&self, now: Timestamp) -> ExportStatus {
+        match (&self.status, &self.result) {
+            (s, Some(r)) if s.is_delivered() && r.urls_expire_at <= now => ExportStatus::Expired,
+            (s, _) => *s,
+        }
+    }
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+pub(crate) fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// What the throttle item held before the last acceptance, so a failed export can give the window
+/// back (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleWindow {
+    pub last_export_id: ExportId,
+    pub last_requested_at: Timestamp,
+    pub next_allowed_at: Timestamp,
+}
+
+/// The `THROTTLE` item of ExportsTable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Throttle {
+    #[serde(flatten)]
+    pub current: ThrottleWindow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ThrottleWindow>,
+}
+
+impl Throttle {
+    pub fn is_open_at(&self, now: Timestamp) -> bool {
+        self.current.next_allowed_at <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ExportStatus::*;
+
+    #[test]
+    fn status_moves_only_forward() {
+        let allowed = [
+            (Queued, Running),
+            (Running, Running),
+            (Running, Succeeded),
+            (Running, SucceededWithErrors),
+            (Queued, Failed),
+            (Running, Failed),
+        ];
+        for from in ExportStatus::ALL {
+            for to in ExportStatus::ALL {
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn succeeded_export_shows_expired_once_urls_die() {
+        let now = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+        let mut record = ExportRecord::new_request(
+            AccountId::random(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api },
+            None,
+            now,
+        );
+        record.status = Succeeded;
+        record.result = Some(ExportResult {
+            attachment_count: 0,
+            total_bytes: 0,
+            by_conversation_type: BTreeMap::new(),
+            manifest_key: "k".into(),
+            manifest_bytes: 0,
+            manifest_sha256: String::new(),
+            summary_key: "s".into(),
+            urls_expire_at: now.plus(std::time::Duration::from_secs(10)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
+            statement: None,
+        });
+        assert_eq!(record.visible_status(now), Succeeded);
+        assert_eq!(record.visible_status(now.plus(std::time::Duration::from_secs(10))), Expired);
+    }
+
+    #[test]
+    fn format_parses_only_documented_values() {
+        assert_eq!("csv".parse::<ExportFormat>().unwrap(), ExportFormat::Csv);
+        assert_eq!("jsonl".parse::<ExportFormat>().unwrap(), ExportFormat::Jsonl);
+        assert!("CSV".parse::<ExportFormat>().is_err());
+        assert!("xlsx".parse::<ExportFormat>().is_err());
+    }
+
+    #[test]
+    fn attachment_sort_key_orders_by_upload_time() {
+        let id = AttachmentId::random();
+        let a = attachment_sort_key(&Timestamp::parse("2026-01-02T00:00:00Z").unwrap(), &id);
+        let b = attachment_sort_key(&Timestamp::parse("2026-01-10T00:00:00Z").unwrap(), &id);
+        assert!(a < b);
+        assert!(a.starts_with("2026-01-02T00:00:00.000Z#"));
+    }
+}

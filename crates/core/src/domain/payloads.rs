@@ -1,0 +1,219 @@
+//! One serde struct per state-machine payload (DESIGN §6). They carry ids, keys and counts, never
+//! attachment lists, so every payload stays far below Step Functions' 256 KB whatever the account.
+
+use serde::{Deserialize, Serialize};
+
+use std::collections::BTreeMap;
+
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{ConversationType, ExportFormat, ExportRecord, TypeTotals};
+use crate::domain::time::Timestamp;
+
+/// What every step needs to know about the export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportJob {
+    pub account_id: AccountId,
+    pub export_id: ExportId,
+    pub cutoff: Timestamp,
+    /// Incremental: only files uploaded after this time (left out for a full export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    pub format: ExportFormat,
+    /// Whether the part writer HEADs each object before signing it (the bucket check stays).
+    #[serde(default = "crate::domain::model::yes", skip_serializing_if = "crate::domain::model::is_true")]
+    pub verify_objects: bool,
+}
+
+impl From<&ExportRecord> for ExportJob {
+    fn from(r: &ExportRecord) -> Self {
+        Self {
+            account_id: r.account_id.clone(),
+            export_id: r.export_id,
+            cutoff: r.cutoff,
+            since: r.since,
+            format: r.format,
+            verify_objects: r.verify_objects,
+        }
+    }
+}
+
+impl ExportJob {
+    /// Prefix of every object this export writes.
+    pub fn prefix(&self) -> String {
+        format!("exports/{}/{}/", self.account_id, self.export_id)
+    }
+
+    pub fn inventory_part_key(&self, part: u32) -> String {
+        format!("{}inventory/part-{part:05}.jsonl", self.prefix())
+    }
+
+    pub fn manifest_part_key(&self, part: u32) -> String {
+        format!("{}parts/part-{part:05}.{}", self.prefix(), self.format.extension())
+    }
+
+    pub fn manifest_key(&self) -> String {
+        format!("{}attachments.{}", self.prefix(), self.format.extension())
+    }
+
+    pub fn summary_key(&self) -> String {
+        format!("{}summary.json", self.prefix())
+    }
+
+    /// Rows that failed a check, beside the manifest.
+    pub fn errors_key(&self) -> String {
+        format!("{}errors.csv", self.prefix())
+    }
+
+    /// One row per managed user and room in scope, beside the manifest.
+    pub fn coverage_key(&self) -> String {
+        format!("{}coverage.csv", self.prefix())
+    }
+
+    /// The signed statement (DESIGN §14).
+    pub fn statement_key(&self) -> String {
+        format!("{}statement.json", self.prefix())
+    }
+
+    /// The statement's signature: base64 of the DER ECDSA signature, one line.
+    pub fn statement_signature_key(&self) -> String {
+        format!("{}statement.sig", self.prefix())
+    }
+
+    /// A part's error rows (CSV, no header), assembled into `errors.csv` by Finalize.
+    pub fn errors_part_key(&self, part: u32) -> String {
+        format!("{}parts/errors-{part:05}.csv", self.prefix())
+    }
+
+    /// A part's coverage counts (JSON), summed into `coverage.csv` by Finalize.
+    pub fn coverage_part_key(&self, part: u32) -> String {
+        format!("{}parts/coverage-{part:05}.json", self.prefix())
+    }
+
+    /// The users and rooms in scope (JSON), written by Enumerate's last pass.
+    pub fn scope_key(&self) -> String {
+        format!("{}inventory/scope.json", self.prefix())
+    }
+}
+
+/// StartExecution input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    pub job: ExportJob,
+}
+
+/// Input of the Enumerate step (one pass of the loop).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnumerateRequest {
+    pub job: ExportJob,
+    /// Sort key to continue after; `None` on the first pass.
+    pub cursor: Option<String>,
+    /// Inventory parts written by earlier passes.
+    pub part_count: u32,
+    /// Attachments listed by earlier passes.
+    pub listed: u64,
+    /// Counts and bytes by conversation type, by earlier passes.
+    #[serde(default)]
+    pub totals: BTreeMap<ConversationType, TypeTotals>,
+}
+
+/// Output of the Enumerate step; becomes `$.enumeration`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnumerateResponse {
+    pub cursor: Option<String>,
+    pub done: bool,
+    pub part_count: u32,
+    pub listed: u64,
+    pub totals: BTreeMap<ConversationType, TypeTotals>,
+    /// Part numbers 1..=part_count once done (the Map's items), empty before.
+    pub parts: Vec<u32>,
+    /// Once done: the signing time of every URL of this export, so all parts share one expiry.
+    pub signed_at: Option<crate::domain::time::Timestamp>,
+}
+
+/// The error a Catch hands on: Step Functions' `{"Error", "Cause"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// Input of write-manifest, by mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum WriteManifestRequest {
+    /// Sign one inventory part into one manifest part.
+    #[serde(rename_all = "camelCase")]
+    Part { job: ExportJob, part: u32, signed_at: crate::domain::time::Timestamp },
+    /// Assemble the parts into the manifest, write the summary, mark SUCCEEDED.
+    #[serde(rename_all = "camelCase")]
+    Finalize {
+        job: ExportJob,
+        part_count: u32,
+        listed: u64,
+        totals: BTreeMap<ConversationType, TypeTotals>,
+        signed_at: crate::domain::time::Timestamp,
+    },
+    /// Record FAILED and give the window back.
+    #[serde(rename_all = "camelCase")]
+    Fail { job: ExportJob, error: StepError },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> ExportJob {
+        ExportJob {
+            account_id: AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap(),
+            export_id: ExportId::parse("01JDZ3Q4V5W6X7Y8Z9A0B1C2D3").unwrap(),
+            cutoff: Timestamp::parse("2026-11-24T10:15:30.123Z").unwrap(),
+            since: None,
+            format: ExportFormat::Csv,
+            verify_objects: true,
+        }
+    }
+
+    #[test]
+    fn keys_follow_the_design_layout() {
+        let j = job();
+        let base = "exports/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f/01JDZ3Q4V5W6X7Y8Z9A0B1C2D3/";
+        assert_eq!(j.inventory_part_key(1), format!("{base}inventory/part-00001.jsonl"));
+        assert_eq!(j.manifest_key(), format!("{base}attachments.csv"));
+        assert_eq!(j.summary_key(), format!("{base}summary.json"));
+    }
+
+    #[test]
+    fn write_manifest_modes_match_the_state_machine() {
+        let part: WriteManifestRequest = serde_json::from_value(serde_json::json!({
+            "mode": "part",
+            "job": serde_json::to_value(job()).unwrap(),
+            "part": 3,
+            "signedAt": "2026-11-24T10:20:00.000Z"
+        }))
+        .unwrap();
+        let signed_at = crate::domain::time::Timestamp::parse("2026-11-24T10:20:00Z").unwrap();
+        assert_eq!(part, WriteManifestRequest::Part { job: job(), part: 3, signed_at });
+        let fail: WriteManifestRequest = serde_json::from_value(serde_json::json!({
+            "mode": "fail",
+            "job": serde_json::to_value(job()).unwrap(),
+            "error": {"Error": "TransientError", "Cause": "{}"}
+        }))
+        .unwrap();
+        assert!(matches!(fail, WriteManifestRequest::Fail { .. }));
+    }
+
+    #[test]
+    fn job_refuses_unknown_fields_and_bad_ids() {
+        let mut v = serde_json::to_value(job()).unwrap();
+        v["extra"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<ExportJob>(v).is_err());
+        let mut v = serde_json::to_value(job()).unwrap();
+        v["accountId"] = serde_json::json!("../other");
+        assert!(serde_json::from_value::<ExportJob>(v).is_err());
+    }
+}

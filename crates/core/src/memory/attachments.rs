@@ -1,0 +1,38 @@
+//! The chat service's attachment buckets in memory (the `AttachmentObjects` port).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::error::Result;
+
+/// In-memory attachment buckets: objects by (bucket, key), each with its size and, if it was
+/// uploaded with one, its SHA-256. Counts the HEADs asked.
+#[derive(Clone, Default)]
+pub struct FakeAttachmentObjects {
+    pub objects: Arc<Mutex<HashMap<(String, String), crate::ports::AttachmentHead>>>,
+    pub heads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeAttachmentObjects {
+    /// Stores `body` under `bucket`/`key`, with its SHA-256 as S3 would keep it if `checksum`.
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8], checksum: bool) {
+        use sha2::Digest;
+        let sha256 = checksum.then(|| crate::domain::hex::encode(&sha2::Sha256::digest(body)));
+        let head = crate::ports::AttachmentHead { size: body.len() as u64, sha256 };
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), head);
+    }
+
+    /// Stores an object that claims `sha256` whatever its body.
+    pub fn put_head(&self, bucket: &str, key: &str, size: u64, sha256: Option<&str>) {
+        let head = crate::ports::AttachmentHead { size, sha256: sha256.map(str::to_owned) };
+        self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), head);
+    }
+}
+
+impl crate::ports::AttachmentObjects for FakeAttachmentObjects {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<crate::ports::AttachmentHead>> {
+        self.heads.fetch_add(1, Ordering::SeqCst);
+        Ok(self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned())
+    }
+}

@@ -1,0 +1,144 @@
+//! The chat service's tables in memory: accounts, users, rooms and attachments (the `Directory`
+//! and `AttachmentCatalog` ports).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, RoomId, UserId};
+use crate::domain::model::{Account, AccountType, Attachment, Room, User};
+use crate::domain::time::Timestamp;
+use crate::ports::{AttachmentCatalog, Directory, Page};
+
+#[derive(Clone, Default)]
+pub struct FakeDirectory {
+    pub accounts: Arc<Mutex<BTreeMap<String, Account>>>,
+    pub users: Arc<Mutex<HashMap<AccountId, Vec<User>>>>,
+    pub rooms: Arc<Mutex<HashMap<AccountId, Vec<Room>>>>,
+    pub attachments: Arc<Mutex<HashMap<AccountId, Vec<Attachment>>>>,
+    /// Items that cannot be read as attachments, served among the others in sort-key order.
+    pub unreadable: Arc<Mutex<HashMap<AccountId, Vec<crate::domain::model::UnreadableAttachment>>>>,
+    /// Accounts whose look-up fails (a broken account for the sweep).
+    pub broken: Arc<Mutex<Vec<AccountId>>>,
+}
+
+impl FakeDirectory {
+    pub fn add_account(&self, account_type: AccountType, scheduled_exports: bool) -> AccountId {
+        self.insert_account(AccountId::random(), account_type, scheduled_exports)
+    }
+
+    /// An account with a given id (the one in a sample event).
+    pub fn insert_account(
+        &self,
+        id: AccountId,
+        account_type: AccountType,
+        scheduled_exports: bool,
+    ) -> AccountId {
+        let account = Account {
+            account_id: Some(id.clone()),
+            account_type,
+            name: "Example".into(),
+            domains: vec!["example.com".into()],
+            scheduled_exports,
+            scheduled_exports_incremental: false,
+        };
+        self.accounts.lock().unwrap().insert(id.to_string(), account);
+        id
+    }
+
+    pub fn add_user(&self, account: &AccountId, managed: bool) -> UserId {
+        let id = UserId::random();
+        let user = User {
+            user_id: Some(id.clone()),
+            email: format!("{id}@example.com"),
+            display_name: "U".into(),
+            managed,
+        };
+        self.users.lock().unwrap().entry(account.clone()).or_default().push(user);
+        id
+    }
+
+    pub fn add_room(&self, account: &AccountId, created_by: &UserId) -> RoomId {
+        let id = RoomId::random();
+        let room = Room { room_id: Some(id.clone()), name: "R".into(), created_by: created_by.clone() };
+        self.rooms.lock().unwrap().entry(account.clone()).or_default().push(room);
+        id
+    }
+}
+
+impl Directory for FakeDirectory {
+    async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
+        if self.broken.lock().unwrap().contains(account) {
+            return Err(Error::Internal(format!("account {account} is broken")));
+        }
+        Ok(self.accounts.lock().unwrap().get(account.as_str()).cloned())
+    }
+
+    async fn users(&self, account: &AccountId) -> Result<Vec<User>> {
+        Ok(self.users.lock().unwrap().get(account).cloned().unwrap_or_default())
+    }
+
+    async fn rooms(&self, account: &AccountId) -> Result<Vec<Room>> {
+        Ok(self.rooms.lock().unwrap().get(account).cloned().unwrap_or_default())
+    }
+
+    async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
+        // At most two accounts a page, so the sweep's paging is exercised.
+        let take = limit.min(2) as usize;
+        let accounts = self.accounts.lock().unwrap();
+        let items: Vec<AccountId> = accounts
+            .keys()
+            .filter(|k| after.is_none_or(|a| k.as_str() > a))
+            .take(take)
+            .map(|k| AccountId::parse(k).unwrap())
+            .collect();
+        let next = (items.len() == take).then(|| items[take - 1].to_string());
+        Ok(Page { items, next })
+    }
+}
+
+impl AttachmentCatalog for FakeDirectory {
+    async fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<crate::domain::model::CatalogRow>> {
+        use crate::domain::model::{CatalogRow, catalog_row_sort_key};
+        let mut all: Vec<CatalogRow> = self
+            .attachments
+            .lock()
+            .unwrap()
+            .get(account)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(Ok)
+            .collect();
+        all.extend(
+            self.unreadable
+                .lock()
+                .unwrap()
+                .get(account)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| Err(Box::new(u))),
+        );
+        all.sort_by_key(catalog_row_sort_key);
+        // The sort key starts with the upload time, as in the table's key condition.
+        let upper = format!("{cutoff}#~");
+        let items: Vec<CatalogRow> = all
+            .into_iter()
+            .filter(|r| catalog_row_sort_key(r) <= upper)
+            .filter(|r| after.is_none_or(|after| catalog_row_sort_key(r).as_str() > after))
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .collect();
+        let next = match limit {
+            Some(l) if items.len() == l as usize => items.last().map(catalog_row_sort_key),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+}

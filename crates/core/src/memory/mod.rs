@@ -1,0 +1,153 @@
+//! In-memory implementations of the ports, for fast unit tests of the rules and handlers. They
+//! keep the adapters' contracts (conditions included; `crate::contracts` runs the same suites on
+//! both) but talk to nothing. Compiled into every build rather than behind a feature, so the
+//! functions and their tests share one build of this crate; the linker drops them from the
+//! Lambda binaries.
+
+mod attachments;
+mod clock;
+mod directory;
+mod ledger;
+mod notifier;
+mod objects;
+mod signing;
+mod store;
+mod workflow;
+
+pub use attachments::FakeAttachmentObjects;
+pub use clock::FixedClock;
+pub use directory::FakeDirectory;
+pub use ledger::FakeSweepLedger;
+pub use notifier::FakeNotifier;
+pub use objects::FakeObjectStore;
+pub use signing::{FakeSigner, FakeSignerFactory, FakeStatementSigner};
+pub use store::FakeStore;
+pub use workflow::FakeWorkflow;
+
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
+use crate::rules::retrieve::Retriever;
+use crate::rules::start::Starter;
+use crate::rules::sweep::Sweeper;
+
+/// The in-memory backend: every port a fake.
+pub struct InMemory;
+
+impl Backend for InMemory {
+    type Directory = FakeDirectory;
+    type Catalog = FakeDirectory;
+    type Store = FakeStore;
+    type Ledger = FakeSweepLedger;
+    type Objects = FakeObjectStore;
+    type Attachments = FakeAttachmentObjects;
+    type UrlSigners = FakeSignerFactory;
+    type StatementKey = FakeStatementSigner;
+    type Notifier = FakeNotifier;
+    type Workflow = FakeWorkflow;
+    type Clock = FixedClock;
+}
+
+/// One of each fake, shared: every rule built from one world sees the same tables, buckets, clock
+/// and signer, as the functions of a stack share its services (each fake is a handle on shared
+/// state, so a clone is the same fake). The one place tests wire rules to fakes.
+#[derive(Clone)]
+pub struct World {
+    pub directory: FakeDirectory,
+    pub store: FakeStore,
+    pub ledger: FakeSweepLedger,
+    pub objects: FakeObjectStore,
+    pub attachments: FakeAttachmentObjects,
+    pub notifier: FakeNotifier,
+    pub workflow: FakeWorkflow,
+    pub statement_key: FakeStatementSigner,
+    pub clock: FixedClock,
+}
+
+impl World {
+    /// Empty services, the clock at `now` (RFC 3339).
+    pub fn at(now: &str) -> Self {
+        Self {
+            directory: FakeDirectory::default(),
+            store: FakeStore::default(),
+            ledger: FakeSweepLedger::default(),
+            objects: FakeObjectStore::default(),
+            attachments: FakeAttachmentObjects::default(),
+            notifier: FakeNotifier::default(),
+            workflow: FakeWorkflow::default(),
+            statement_key: FakeStatementSigner::default(),
+            clock: FixedClock::at(now),
+        }
+    }
+
+    pub fn starter(&self, window: Duration) -> Starter<InMemory> {
+        Starter {
+            directory: self.directory.clone(),
+            store: self.store.clone(),
+            workflow: self.workflow.clone(),
+            clock: self.clock.clone(),
+            window,
+        }
+    }
+
+    pub fn retriever(&self, manifest_link: Duration, window: Duration) -> Retriever<InMemory> {
+        Retriever {
+            directory: self.directory.clone(),
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            clock: self.clock.clone(),
+            manifest_link,
+            window,
+        }
+    }
+
+    pub fn sweeper(&self, window: Duration, start_exports: bool) -> Sweeper<InMemory> {
+        Sweeper { starter: self.starter(window), ledger: self.ledger.clone(), start_exports }
+    }
+
+    pub fn enumerator(&self, part_items: usize) -> Enumerator<InMemory> {
+        Enumerator {
+            catalog: self.directory.clone(),
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            clock: self.clock.clone(),
+            part_items,
+        }
+    }
+
+    /// The part writer, signing objects of `buckets` only.
+    pub fn part_writer(&self, buckets: &[&str]) -> PartWriter<InMemory> {
+        PartWriter {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            attachments: self.attachments.clone(),
+            buckets: buckets.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    pub fn finisher(&self) -> Finisher<InMemory> {
+        Finisher {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            notifier: self.notifier.clone(),
+            clock: self.clock.clone(),
+            statement_key: self.statement_key.clone(),
+        }
+    }
+}
+
+/// A rule or function under test with the world it was built on: the test drives `function` and
+/// reads or changes the fakes it shares through the world (`harness.store`, `harness.clock`).
+pub struct Harness<F> {
+    pub world: World,
+    pub function: F,
+}
+
+impl<F> std::ops::Deref for Harness<F> {
+    type Target = World;
+
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}

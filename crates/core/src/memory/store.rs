@@ -1,0 +1,224 @@
+//! ExportsTable in memory (the `ExportStore` port), with the adapter's conditions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::time::Timestamp;
+use crate::ports::{Admission, ExportStore, Page, StatusChange};
+
+/// The adapter's status condition, with its message.
+fn require_status(record: &ExportRecord, allowed: &[ExportStatus], what: &str) -> Result<()> {
+    if allowed.contains(&record.status) {
+        Ok(())
+    } else {
+        Err(Error::StatusConflict(format!("export {} is {}; cannot {what}", record.export_id, record.status)))
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct FakeStore {
+    state: Arc<Mutex<StoreState>>,
+}
+
+#[derive(Clone, Default)]
+struct StoreState {
+    records: HashMap<(AccountId, ExportId), ExportRecord>,
+    throttles: HashMap<AccountId, Throttle>,
+}
+
+impl FakeStore {
+    /// Runs `change` on a stored record (`Error::NotFound` if there is none), under the lock.
+    fn update<T>(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: impl FnOnce(&mut ExportRecord) -> Result<T>,
+    ) -> Result<T> {
+        let mut state = self.state.lock().unwrap();
+        let record = state
+            .records
+            .get_mut(&(account.clone(), *export))
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        change(record)
+    }
+
+    pub fn record(&self, account: &AccountId, export: &ExportId) -> Option<ExportRecord> {
+        self.state.lock().unwrap().records.get(&(account.clone(), *export)).cloned()
+    }
+
+    pub fn records(&self, account: &AccountId) -> Vec<ExportRecord> {
+        let state = self.state.lock().unwrap();
+        state.records.values().filter(|r| &r.account_id == account).cloned().collect()
+    }
+
+    /// A record as it would stand after some steps (handler tests use the sample events' ids).
+    pub fn insert(&self, record: ExportRecord) {
+        self.state.lock().unwrap().records.insert((record.account_id.clone(), record.export_id), record);
+    }
+}
+
+impl ExportStore for FakeStore {
+    async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
+        let mut state = self.state.lock().unwrap();
+        let account = record.account_id.clone();
+        let seen = state.throttles.get(&account).cloned();
+        if let Some(t) = &seen
+            && !t.is_open_at(record.requested_at)
+        {
+            return Ok(Admission::WindowClosed { throttle: t.clone() });
+        }
+        let throttle = Throttle {
+            current: ThrottleWindow {
+                last_export_id: record.export_id,
+                last_requested_at: record.requested_at,
+                next_allowed_at: record.requested_at.plus(window),
+            },
+            previous: seen.map(|t| t.current),
+        };
+        state.throttles.insert(account.clone(), throttle.clone());
+        state.records.insert((account, record.export_id), record.clone());
+        Ok(Admission::Accepted { throttle })
+    }
+
+    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
+        Ok(self.record(account, export))
+    }
+
+    async fn unfinished(&self, after: Option<&str>, _limit: u32) -> Result<Page<ExportRecord>> {
+        // One record per page, so callers' paging is exercised; the cursor is the last export id.
+        let state = self.state.lock().unwrap();
+        let mut open: Vec<&ExportRecord> = state.records.values().filter(|r| !r.status.is_final()).collect();
+        open.sort_by_key(|r| r.export_id);
+        let next_record =
+            open.into_iter().find(|r| after.is_none_or(|a| r.export_id.to_string().as_str() > a));
+        Ok(match next_record {
+            Some(r) => Page { items: vec![r.clone()], next: Some(r.export_id.to_string()) },
+            None => Page { items: vec![], next: None },
+        })
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&ExportId>,
+    ) -> Result<Page<ExportRecord>> {
+        let mut all = self.records(account);
+        all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
+        let items: Vec<ExportRecord> =
+            all.into_iter().filter(|r| after.is_none_or(|a| r.export_id < *a)).take(limit as usize).collect();
+        // The same cursor as the adapter: the last listed export's id.
+        let next = (items.len() == limit as usize).then(|| items.last().unwrap().export_id.to_string());
+        Ok(Page { items, next })
+    }
+
+    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
+        Ok(self.state.lock().unwrap().throttles.get(account).cloned())
+    }
+
+    async fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> Result<()> {
+        self.update(account, export, |record| {
+            let to = match &change {
+                StatusChange::Running { .. } => ExportStatus::Running,
+                StatusChange::Succeeded { result, .. } => result.status(),
+                StatusChange::Failed { .. } => ExportStatus::Failed,
+            };
+            if !record.status.can_move_to(to) {
+                return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
+            }
+            record.status = to;
+            match change {
+                StatusChange::Running { started_at } => {
+                    record.started_at.get_or_insert(started_at);
+                }
+                StatusChange::Succeeded { completed_at, result } => {
+                    record.completed_at = Some(completed_at);
+                    record.result = Some(*result);
+                }
+                StatusChange::Failed { completed_at, error } => {
+                    record.completed_at = Some(completed_at);
+                    record.error = Some(error);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> Result<()> {
+        self.update(account, export, |record| {
+            record.execution_arn = Some(execution_arn.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+        self.update(account, export, |record| {
+            // As the adapter's condition: progress moves only while the export is unfinished.
+            require_status(record, &[ExportStatus::Queued, ExportStatus::Running], "record progress")?;
+            record.progress.attachments_listed = listed;
+            Ok(())
+        })
+    }
+
+    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+        self.update(account, export, |record| {
+            require_status(record, &[ExportStatus::Running], "record a written part")?;
+            if !record.parts_done.contains(&part) {
+                record.parts_done.push(part);
+            }
+            record.progress.parts_written = record.parts_done.len() as u64;
+            Ok(())
+        })
+    }
+
+    async fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.update(account, export, |record| {
+            if !record.status.is_delivered() {
+                return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
+            }
+            record.retrievals += 1;
+            record.last_retrieved_at = Some(at);
+            record.last_retrieved_by = Some(principal.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
+        let mut state = self.state.lock().unwrap();
+        let Some(current) = state.throttles.get(account).cloned() else {
+            return Ok(false);
+        };
+        if current.current.last_export_id != *export {
+            return Ok(false);
+        }
+        match current.previous {
+            Some(previous) => {
+                state.throttles.insert(account.clone(), Throttle { current: previous, previous: None });
+            }
+            None => {
+                state.throttles.remove(account);
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,362 @@
+//! The ports of DESIGN §3: small traits the rules are written against. Adapters (in `adapters`)
+//! implement them on AWS; unit tests implement them in memory.
+//!
+//! Methods return `impl Future + Send` (rather than `async fn`) so handlers generic over these traits
+//! stay `Send`, as the Lambda runtime requires.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::domain::error::Result;
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{
+    Account, CatalogRow, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
+};
+use crate::domain::payloads::ExportJob;
+use crate::domain::time::Timestamp;
+
+/// One page of a listing and the opaque cursor of the next one (`None` at the end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The chat service's directory (AccountsTable): accounts, their users and rooms. Read-only to the
+/// exporter.
+pub trait Directory: Send + Sync {
+    fn account(&self, account: &AccountId) -> impl Future<Output = Result<Option<Account>>> + Send;
+
+    /// Every user of the account, managed or not (ids filled in).
+    fn users(&self, account: &AccountId) -> impl Future<Output = Result<Vec<User>>> + Send;
+
+    /// Every room of the account (ids filled in).
+    fn rooms(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Room>>> + Send;
+
+    /// Every account id, at most `limit` a page (the sweep).
+    fn accounts(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<AccountId>>> + Send;
+}
+
+/// The chat service's attachment catalog (AttachmentsTable), read beside its directory (only the
+/// Enumerate step needs it). Read-only to the exporter.
+pub trait AttachmentCatalog: Directory {
+    /// Attachments uploaded at or before `cutoff`, in upload order, one page at a time. `after` is
+    /// the `next` of the previous page; `limit` caps the items read (DynamoDB still stops at 1 MB).
+    /// An item that cannot be read as an attachment is an `Err` row, not an error of the page.
+    fn attachments(
+        &self,
+        account: &AccountId,
+        cutoff: Timestamp,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> impl Future<Output = Result<Page<CatalogRow>>> + Send;
+}
+
+/// A status move and the fields that come with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChange {
+    Running { started_at: Timestamp },
+    Succeeded { completed_at: Timestamp, result: Box<ExportResult> },
+    Failed { completed_at: Timestamp, error: FailureInfo },
+}
+
+/// Outcome of asking for the 7-day window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// The record was written QUEUED and the window taken.
+    Accepted { throttle: Throttle },
+    /// The window is closed by another export (see `throttle.current.last_export_id`).
+    WindowClosed { throttle: Throttle },
+}
+
+/// ExportsTable: export records and the per-account throttle.
+pub trait ExportStore: Send + Sync {
+    /// Writes the QUEUED record and takes the account's window in one transaction (DESIGN §4): of
+    /// any number of simultaneous calls for one account, exactly one is accepted.
+    fn admit(
+        &self,
+        record: &ExportRecord,
+        window: Duration,
+    ) -> impl Future<Output = Result<Admission>> + Send;
+
+    fn get(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<Option<ExportRecord>>> + Send;
+
+    /// Exports of every account that are still QUEUED or RUNNING, a page at a time (the sweep's
+    /// search for stuck exports; a full-table read, once a day). `limit` caps the items examined.
+    fn unfinished(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
+
+    /// The account's exports, newest first, at most `limit`, after (older than) the export `after`.
+    /// `next` is the id of the last export listed when more may follow.
+    fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&ExportId>,
+    ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
+
+    fn throttle(&self, account: &AccountId) -> impl Future<Output = Result<Option<Throttle>>> + Send;
+
+    /// Moves the status on condition that the stored status allows it (`Error::StatusConflict`
+    /// otherwise; `Error::NotFound` for an unknown export).
+    fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Sets `progress.attachmentsListed` to an absolute count, so a retried step cannot double-count.
+    fn set_listed(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        listed: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records that manifest part `part` is written (a set: a retried part is not counted twice).
+    fn mark_part_written(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        part: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Counts one hand-out of a SUCCEEDED export's manifest link (`retrievals`, `lastRetrievedAt`,
+    /// `lastRetrievedBy`).
+    fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives the window back after `export` failed: restores the throttle's `previous` values, on
+    /// condition that `export` still holds the window. Returns whether anything changed.
+    fn release_window(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Where the sweep keeps its progress, so that each invocation resumes where the last one stopped
+/// (one record; DESIGN §5).
+pub trait SweepLedger: Send + Sync {
+    fn load(&self) -> impl Future<Output = Result<Option<crate::rules::sweep::SweepRecord>>> + Send;
+
+    /// Writes the record on condition that the stored one still has `expected_version` (`None`:
+    /// that there is none). `Ok(false)` when another invocation got there first.
+    fn save(
+        &self,
+        record: &crate::rules::sweep::SweepRecord,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    pub etag: String,
+}
+
+/// An object's size and user metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// The export bucket.
+pub trait ObjectStore: Send + Sync {
+    /// Writes an object with user metadata (`x-amz-meta-*`).
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The whole object (`Error::NotFound` if absent). Only for bounded objects such as one part.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// The object's size and metadata, or `None` if absent.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectHead>>> + Send;
+
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Starts an upload; `metadata` (`x-amz-meta-*`) is the completed object's.
+    fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<UploadedPart>> + Send;
+
+    /// Copies a whole existing object in as a part, server-side.
+    fn upload_part_copy(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        source_key: &str,
+    ) -> impl Future<Output = Result<UploadedPart>> + Send;
+
+    fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<UploadedPart>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn abort_multipart(&self, key: &str, upload_id: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// A GET link signed by the function's own (short-lived) credentials: the manifest hand-out.
+    fn presign_get(&self, key: &str, expires_in: Duration) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// What HeadObject says about an attachment: its size and, where S3 holds one, its SHA-256 (hex,
+/// lower case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentHead {
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+/// The chat service's attachment buckets, read-only: the part writer checks each object before it
+/// signs its URL (DESIGN §7).
+pub trait AttachmentObjects: Send + Sync {
+    /// The object's size and stored SHA-256, or `None` if it does not exist.
+    fn head(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<AttachmentHead>>> + Send;
+}
+
+/// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the
+/// caller reuses instead of returning a new String per URL.
+pub trait UrlSigner: Send {
+    fn sign_get(&mut self, bucket: &str, key: &str, out: &mut String);
+
+    /// When the URLs this signer makes stop working.
+    fn urls_expire_at(&self) -> Timestamp;
+}
+
+/// A change of an export's status, as operators receive it (DESIGN §6): ids, status, counts and
+/// an error code; never a URL.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    pub account_id: AccountId,
+    pub export_id: ExportId,
+    pub status: crate::domain::model::ExportStatus,
+    pub requested_at: Timestamp,
+    pub completed_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+    /// Rows left out of the manifest (listed in errors.csv); on delivered exports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// Where export state changes are published (EventBridge).
+pub trait Notifier: Send + Sync {
+    fn publish(&self, change: &StateChange) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The state machine.
+pub trait Workflow: Send + Sync {
+    /// Starts the export's execution, named by its export id; starting it again is harmless.
+    /// Returns the execution ARN.
+    fn start(&self, job: &ExportJob) -> impl Future<Output = Result<String>> + Send;
+
+    /// Where the export's execution stands.
+    fn state(&self, export: &ExportId) -> impl Future<Output = Result<ExecutionState>> + Send;
+}
+
+/// An execution as the schedule's stuck-export search sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionState {
+    /// Running (or pending a redrive): its own steps will record the outcome.
+    Running,
+    /// Ended with this Step Functions status (`SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`).
+    Ended(String),
+    /// No execution by that name.
+    NotStarted,
+}
+
+/// Makes the URL signer for a part: the credentials and signing time are only known then.
+pub trait SignerFactory: Send + Sync {
+    type Signer: UrlSigner;
+
+    fn signer(&self, signed_at: Timestamp) -> impl Future<Output = Result<Self::Signer>> + Send;
+}
+
+/// A statement's signature, as the signer made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementSignature {
+    /// DER-encoded ECDSA P-256 signature.
+    pub der: Vec<u8>,
+    /// The key that signed, as the signer names it (KMS answers the key's ARN).
+    pub key_id: String,
+}
+
+/// Signs export statements with the stack's asymmetric key (DESIGN §14): ECDSA P-256 with SHA-256
+/// (`ECDSA_SHA_256`) over the statement's bytes. Only write-manifest holds one.
+pub trait StatementSigner: Send + Sync {
+    /// The key as configured (recorded in the statement before it is signed).
+    fn key_id(&self) -> &str;
+
+    /// Signs a statement's exact bytes (KMS `MessageType = RAW`, `ECDSA_SHA_256`: KMS hashes them),
+    /// at most [`crate::domain::statement::MAX_STATEMENT_BYTES`].
+    fn sign(&self, message: &[u8]) -> impl Future<Output = Result<StatementSignature>> + Send;
+
+    /// The public key, DER SubjectPublicKeyInfo (KMS GetPublicKey).
+    fn public_key_der(&self) -> impl Future<Output = Result<Vec<u8>>> + Send;
+}

@@ -1,0 +1,208 @@
+//! The Enumerate step: lists the attachments in scope into inventory parts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use super::{MAX_PARTS, running_record};
+use crate::backend::Backend;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{RoomId, UserId};
+use crate::domain::manifest::InventoryLine;
+use crate::domain::model::{ConversationType, TypeTotals};
+use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
+use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
+use crate::ports::{AttachmentCatalog, Clock, Directory, ExportStore, ObjectStore, StatusChange};
+use crate::rules::scope::Scope;
+
+/// The Enumerate step.
+pub struct Enumerator<B: Backend> {
+    pub catalog: B::Catalog,
+    pub store: B::Store,
+    pub objects: B::Objects,
+    pub clock: B::Clock,
+    /// Attachments per inventory part.
+    pub part_items: usize,
+}
+
+impl<B: Backend> Enumerator<B> {
+    /// Lists from `request.cursor` and writes whole inventory parts until the catalog is exhausted
+    /// or `remaining()` runs short. The returned cursor is the last attachment of the last part
+    /// written, so a retry or the next pass writes exactly the parts that follow.
+    pub async fn run(
+        &self,
+        request: EnumerateRequest,
+        remaining: impl Fn() -> Duration,
+    ) -> Result<EnumerateResponse> {
+        let job = &request.job;
+        if request.part_count > MAX_PARTS {
+            return Err(Error::BadRequest(format!(
+                "partCount {} is more than an export can have ({MAX_PARTS})",
+                request.part_count
+            )));
+        }
+        running_record(&self.store, job).await?;
+        self.store
+            .change_status(
+                &job.account_id,
+                &job.export_id,
+                StatusChange::Running { started_at: self.clock.now() },
+            )
+            .await?;
+
+        let users = self.catalog.users(&job.account_id).await?;
+        let rooms = self.catalog.rooms(&job.account_id).await?;
+        let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
+        let scope_list = ScopeList {
+            users: users
+                .iter()
+                .filter_map(|u| Some((u.user_id.clone()?, u)))
+                .filter(|(id, _)| scope.is_managed(id))
+                .map(|(id, u)| ScopeEntry { id: id.to_string(), name: u.email.clone() })
+                .collect(),
+            rooms: rooms
+                .iter()
+                .filter_map(|r| Some((r.room_id.clone()?, r)))
+                .filter(|(id, _)| scope.is_managed_room(id))
+                .map(|(id, r)| ScopeEntry { id: id.to_string(), name: r.name.clone() })
+                .collect(),
+        };
+        let directory: HashMap<UserId, (String, bool)> =
+            users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
+        let room_names: HashMap<RoomId, String> =
+            rooms.into_iter().filter_map(|r| Some((r.room_id?, r.name))).collect();
+
+        let mut out = EnumerateResponse {
+            cursor: request.cursor.clone(),
+            done: false,
+            part_count: request.part_count,
+            listed: request.listed,
+            totals: request.totals.clone(),
+            parts: Vec::new(),
+            signed_at: None,
+        };
+        let mut part = Vec::with_capacity(self.part_items * 512);
+        let mut part_lines = 0usize;
+        let mut pending_totals = out.totals.clone();
+        let mut last_sort_key = String::new();
+        let mut slowest_part = Duration::ZERO;
+        let mut part_started = Instant::now();
+        // An incremental export starts reading after `since`: `{since}#~` sorts after every item
+        // uploaded at that time and before any later one, so it is the Query's start key.
+        let mut page_cursor = request.cursor.clone().or_else(|| job.since.map(|since| format!("{since}#~")));
+        loop {
+            let page =
+                self.catalog.attachments(&job.account_id, job.cutoff, page_cursor.as_deref(), None).await?;
+            for row in page.items {
+                let attachment = match row {
+                    Ok(attachment) => attachment,
+                    Err(unreadable) => {
+                        // Reported in errors.csv by the part writer, never signed.
+                        if !scope.includes_unreadable(&unreadable) {
+                            continue;
+                        }
+                        last_sort_key = unreadable.sort_key.clone();
+                        serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
+                            .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
+                        part.push(b'\n');
+                        part_lines += 1;
+                        if part_lines == self.part_items {
+                            self.write_part(
+                                job,
+                                &mut out,
+                                &mut part,
+                                part_lines,
+                                &last_sort_key,
+                                &pending_totals,
+                            )
+                            .await?;
+                            part_lines = 0;
+                            slowest_part = slowest_part.max(part_started.elapsed());
+                            part_started = Instant::now();
+                            if remaining() < (slowest_part * 2).max(Duration::from_secs(5)) {
+                                return Ok(out);
+                            }
+                        }
+                        continue;
+                    }
+                };
+                if !scope.includes(&attachment) {
+                    continue;
+                }
+                let sort_key = attachment.sort_key();
+                let totals = pending_totals.entry(attachment.conversation_type).or_default();
+                // Saturating: counts from a step input (or sizes from the catalog) may be hostile.
+                totals.count = totals.count.saturating_add(1);
+                totals.bytes = totals.bytes.saturating_add(attachment.size_bytes);
+                let conversation_name = match attachment.conversation_type {
+                    ConversationType::Room => room_names
+                        .get(&RoomId::from(&attachment.conversation_id))
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let (email, managed) = directory.get(&attachment.uploader_id).cloned().unwrap_or_default();
+                let line = InventoryLine::new(attachment, conversation_name, email, managed);
+                serde_json::to_writer(&mut part, &line)
+                    .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
+                part.push(b'\n');
+                part_lines += 1;
+                last_sort_key = sort_key;
+                if part_lines == self.part_items {
+                    self.write_part(job, &mut out, &mut part, part_lines, &last_sort_key, &pending_totals)
+                        .await?;
+                    part_lines = 0;
+                    slowest_part = slowest_part.max(part_started.elapsed());
+                    part_started = Instant::now();
+                    // Stop at a part boundary while there is time for two more parts and the reply.
+                    if remaining() < (slowest_part * 2).max(Duration::from_secs(5)) {
+                        return Ok(out);
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => page_cursor = Some(next),
+                None => break,
+            }
+        }
+        if part_lines > 0 {
+            self.write_part(job, &mut out, &mut part, part_lines, &last_sort_key, &pending_totals).await?;
+        }
+        // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
+        self.objects
+            .put(
+                &job.scope_key(),
+                serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?,
+                "application/json",
+                &[],
+            )
+            .await?;
+        out.done = true;
+        out.parts = (1..=out.part_count).collect();
+        out.signed_at = Some(self.clock.now());
+        self.store.set_listed(&job.account_id, &job.export_id, out.listed).await?;
+        tracing::info!(
+            account = %job.account_id, export = %job.export_id, listed = out.listed, parts = out.part_count,
+            "enumeration done"
+        );
+        Ok(out)
+    }
+
+    async fn write_part(
+        &self,
+        job: &ExportJob,
+        out: &mut EnumerateResponse,
+        part: &mut Vec<u8>,
+        lines: usize,
+        last_sort_key: &str,
+        totals: &BTreeMap<ConversationType, TypeTotals>,
+    ) -> Result<()> {
+        let number = out.part_count + 1;
+        let body = std::mem::replace(part, Vec::with_capacity(part.capacity()));
+        self.objects.put(&job.inventory_part_key(number), body, "application/x-ndjson", &[]).await?;
+        out.part_count = number;
+        out.listed = out.listed.saturating_add(lines as u64);
+        out.cursor = Some(last_sort_key.to_owned());
+        out.totals = totals.clone();
+        self.store.set_listed(&job.account_id, &job.export_id, out.listed).await
+    }
+}

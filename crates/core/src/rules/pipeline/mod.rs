@@ -1,0 +1,42 @@
+//! The export pipeline (DESIGN §6): the rules behind the state machine's steps, one file a step —
+//! [`enumerate`] (Enumerate), [`part`] (WriteParts), [`finalize`] (Finalize and RecordFailure). Each
+//! step is safe to run again with the same input: Enumerate rewrites the same part keys from the
+//! same cursor, a part is rewritten whole, Finalize of a SUCCEEDED export only tidies up, and
+//! recording a failure twice changes nothing.
+
+mod enumerate;
+mod finalize;
+mod part;
+
+pub use enumerate::Enumerator;
+pub use finalize::{Enumeration, Finisher, describe_failure};
+pub use part::PartWriter;
+
+use crate::domain::error::{Error, Result};
+use crate::domain::model::{ExportRecord, ExportStatus};
+use crate::domain::payloads::ExportJob;
+use crate::ports::ExportStore;
+
+/// S3's smallest part of a multipart upload, except the last.
+pub const MIN_MULTIPART_PART: usize = 5 * 1024 * 1024;
+
+/// The most inventory parts an export may have: Enumerate's reply lists every part number (the
+/// WriteParts Map's items), and 20,000 of them take about 110 KB of Step Functions' 256 KB payload.
+pub const MAX_PARTS: u32 = 20_000;
+
+/// User metadata on a manifest part: when its URLs stop working.
+const EXPIRY_METADATA: &str = "urls-expire-at";
+
+/// The export's record, if a step may still work on it (QUEUED or RUNNING).
+async fn running_record<S: ExportStore>(store: &S, job: &ExportJob) -> Result<ExportRecord> {
+    let record = store.get(&job.account_id, &job.export_id).await?.ok_or_else(|| {
+        Error::NotFound(format!("export {} of account {} not found", job.export_id, job.account_id))
+    })?;
+    match record.status {
+        ExportStatus::Queued | ExportStatus::Running => Ok(record),
+        status => Err(Error::StatusConflict(format!("export {} is already {status}", job.export_id))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

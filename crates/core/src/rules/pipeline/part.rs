@@ -1,0 +1,189 @@
+//! The WriteParts step: one inventory part becomes one manifest part. Every row is checked before
+//! its URL is signed (DESIGN §7): its bucket must be an attachment bucket and, unless the export was
+//! asked not to, its object must exist with the catalog's size and SHA-256. A row that fails, or an
+//! unreadable catalog item, goes to the part's error rows instead.
+
+use futures::StreamExt;
+
+use super::{EXPIRY_METADATA, running_record};
+use crate::backend::Backend;
+use crate::domain::error::{Error, Result};
+use crate::domain::manifest::{InventoryLine, ManifestEncoder};
+use crate::domain::model::{ConversationType, UnreadableAttachment};
+use crate::domain::payloads::ExportJob;
+use crate::domain::reports::{
+    ErrorEncoder, ErrorRow, PartReport, Problem, UNREADABLE_PREFIX, UnreadableLine,
+};
+use crate::ports::{AttachmentHead, AttachmentObjects, ExportStore, ObjectStore, UrlSigner};
+
+/// HEADs in flight at once per part.
+pub const HEAD_CONCURRENCY: usize = 16;
+
+/// The WriteParts step: one inventory part → one manifest part, every URL signed.
+pub struct PartWriter<B: Backend> {
+    pub store: B::Store,
+    pub objects: B::Objects,
+    /// The attachment buckets (HEAD only).
+    pub attachments: B::Attachments,
+    /// The buckets whose objects may be signed (`ATTACHMENT_BUCKETS`).
+    pub buckets: Vec<String>,
+}
+
+/// What was learnt of one readable line before it is signed.
+enum Check {
+    Ok,
+    Failed(Problem, String),
+}
+
+impl<B: Backend> PartWriter<B> {
+    /// Writes the manifest part, its error rows and its report; returns the manifest rows.
+    pub async fn run(&self, job: &ExportJob, part: u32, signer: &mut impl UrlSigner) -> Result<u64> {
+        let record = running_record(&self.store, job).await?;
+        let inventory = self.objects.get(&job.inventory_part_key(part)).await?;
+        let expires_at = signer.urls_expire_at().to_string();
+        let mut encoder = ManifestEncoder::new(record.format, part == 1)?;
+        let mut errors = ErrorEncoder::new(false)?;
+        let mut report = PartReport::default();
+
+        // The part's lines in order: readable ones by index into `lines`, unreadable ones as read.
+        let mut lines = Vec::new();
+        let mut order: Vec<std::result::Result<usize, UnreadableAttachment>> = Vec::new();
+        for raw in inventory.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let bad_line =
+                |e: serde_json::Error| Error::Internal(format!("inventory part {part} has a bad line: {e}"));
+            if raw.starts_with(UNREADABLE_PREFIX) {
+                let UnreadableLine { unreadable } = serde_json::from_slice(raw).map_err(bad_line)?;
+                order.push(Err(unreadable));
+            } else {
+                let line: InventoryLine = serde_json::from_slice(raw).map_err(bad_line)?;
+                order.push(Ok(lines.len()));
+                lines.push(line);
+            }
+        }
+
+        // The checks, HEAD_CONCURRENCY objects at a time, in the lines' order.
+        let checks: Vec<Check> = futures::stream::iter(lines.iter())
+            .map(|line| self.check(job, line))
+            .buffered(HEAD_CONCURRENCY)
+            .collect::<Vec<Result<Check>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+
+        let mut url = String::with_capacity(2048);
+        for entry in order {
+            let index = match entry {
+                Ok(index) => index,
+                Err(u) => {
+                    errors.row(&ErrorRow {
+                        attachment_id: &u.attachment_id,
+                        conversation_id: &u.conversation_id,
+                        uploader_id: &u.uploader_id,
+                        file_name: &u.file_name,
+                        problem: Problem::UnreadableRow,
+                        detail: &u.detail,
+                    })?;
+                    report.errors += 1;
+                    if !u.uploader_id.is_empty() {
+                        report.users.entry(u.uploader_id.clone()).or_default().problems += 1;
+                    }
+                    if u.conversation_type == Some(ConversationType::Room) && !u.conversation_id.is_empty() {
+                        report.rooms.entry(u.conversation_id.clone()).or_default().problems += 1;
+                    }
+                    continue;
+                }
+            };
+            let (line, check) = (&lines[index], &checks[index]);
+            let uploader = line.uploader_id.as_str().to_owned();
+            let room = (line.conversation_type == ConversationType::Room)
+                .then(|| line.conversation_id.as_str().to_owned());
+            match check {
+                Check::Ok => {
+                    signer.sign_get(&line.bucket, &line.object_key, &mut url);
+                    encoder.row(line, &url, &expires_at)?;
+                    report.rows += 1;
+                    let totals = report.by_conversation_type.entry(line.conversation_type).or_default();
+                    totals.count = totals.count.saturating_add(1);
+                    totals.bytes = totals.bytes.saturating_add(line.size_bytes);
+                    report.users.entry(uploader).or_default().file(line.size_bytes, line.uploaded_at);
+                    if let Some(room) = room {
+                        report.rooms.entry(room).or_default().file(line.size_bytes, line.uploaded_at);
+                    }
+                }
+                Check::Failed(problem, detail) => {
+                    errors.row(&ErrorRow {
+                        attachment_id: line.attachment_id.as_str(),
+                        conversation_id: line.conversation_id.as_str(),
+                        uploader_id: line.uploader_id.as_str(),
+                        file_name: &line.file_name,
+                        problem: *problem,
+                        detail,
+                    })?;
+                    report.errors += 1;
+                    report.users.entry(uploader).or_default().problems += 1;
+                    if let Some(room) = room {
+                        report.rooms.entry(room).or_default().problems += 1;
+                    }
+                }
+            }
+        }
+        let rows = encoder.rows();
+        let body = encoder.finish()?;
+        // The error rows and the report first: the manifest part's existence is what Finalize
+        // relies on, and a retried part rewrites all three.
+        self.objects
+            .put(&job.errors_part_key(part), errors.finish()?, "text/csv; charset=utf-8", &[])
+            .await?;
+        let report_json =
+            serde_json::to_vec(&report).map_err(|e| Error::Internal(format!("part report: {e}")))?;
+        self.objects.put(&job.coverage_part_key(part), report_json, "application/json", &[]).await?;
+        self.objects
+            .put(
+                &job.manifest_part_key(part),
+                body,
+                record.format.content_type(),
+                &[(EXPIRY_METADATA, &expires_at)],
+            )
+            .await?;
+        self.store.mark_part_written(&job.account_id, &job.export_id, part).await?;
+        if report.errors > 0 {
+            tracing::warn!(
+                account = %job.account_id, export = %job.export_id, part, errors = report.errors,
+                "rows left out of the manifest (listed in errors.csv)"
+            );
+        }
+        Ok(rows)
+    }
+
+    async fn check(&self, job: &ExportJob, line: &InventoryLine) -> Result<Check> {
+        if !self.buckets.contains(&line.bucket) {
+            return Ok(Check::Failed(
+                Problem::ForeignBucket,
+                "the object is not in an attachment bucket of this service".to_owned(),
+            ));
+        }
+        if !job.verify_objects {
+            return Ok(Check::Ok);
+        }
+        let Some(AttachmentHead { size, sha256 }) =
+            self.attachments.head(&line.bucket, &line.object_key).await?
+        else {
+            return Ok(Check::Failed(Problem::MissingObject, "the object does not exist".to_owned()));
+        };
+        if size != line.size_bytes {
+            return Ok(Check::Failed(
+                Problem::SizeMismatch,
+                format!("the catalog says {} bytes, the object has {size}", line.size_bytes),
+            ));
+        }
+        if let Some(stored) = sha256
+            && !stored.eq_ignore_ascii_case(&line.sha256)
+        {
+            return Ok(Check::Failed(
+                Problem::ChecksumMismatch,
+                "the object's stored SHA-256 is not the catalog's".to_owned(),
+            ));
+        }
+        Ok(Check::Ok)
+    }
+}

@@ -1,0 +1,651 @@
+//! The pipeline's steps against the in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::*;
+use crate::domain::hex;
+use crate::domain::ids::{AttachmentId, ConversationId, MessageId};
+use crate::domain::manifest::{InventoryLine, Summary, empty_manifest};
+use crate::domain::model::{AccountType, Attachment, ExportFormat, RequestedBy, Via};
+use crate::domain::model::{ConversationType, FailureInfo};
+use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, StepError};
+use crate::domain::time::Timestamp;
+use crate::memory::FakeSigner;
+use crate::ports::Admission;
+use crate::ports::Clock;
+use crate::testing::csv_records;
+
+const SIX_DAYS: Duration = Duration::from_secs(518_400);
+
+/// The fakes, one account's export and what it must list.
+struct World {
+    world: crate::memory::World,
+    job: ExportJob,
+    in_scope: Vec<Attachment>,
+}
+
+impl std::ops::Deref for World {
+    type Target = crate::memory::World;
+
+    fn deref(&self) -> &crate::memory::World {
+        &self.world
+    }
+}
+
+/// An account with `n` in-scope attachments (DIRECT by a managed user, and ROOM in a managed
+/// room), interleaved with out-of-scope ones, and a QUEUED export.
+async fn world(n: usize, format: ExportFormat) -> World {
+    let world = crate::memory::World::at("2026-11-24T10:00:00Z");
+    let (catalog, clock, attachments, store) =
+        (&world.directory, &world.clock, &world.attachments, &world.store);
+    let account = catalog.add_account(AccountType::Enterprise, false);
+    let managed = catalog.add_user(&account, true);
+    let unmanaged = catalog.add_user(&account, false);
+    let room = catalog.add_room(&account, &managed);
+    let mut all = Vec::new();
+    let mut in_scope = Vec::new();
+    for i in 0..n {
+        let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap().plus(Duration::from_secs(i as u64 * 60));
+        let (kind, conversation) = if i % 3 == 0 {
+            (ConversationType::Room, ConversationId::parse(room.as_str()).unwrap())
+        } else {
+            (ConversationType::Direct, ConversationId::random())
+        };
+        let a = Attachment {
+            account_id: account.clone(),
+            attachment_id: AttachmentId::random(),
+            message_id: MessageId::random(),
+            conversation_id: conversation,
+            conversation_type: kind,
+            uploader_id: managed.clone(),
+            file_name: format!("file {i}, \"v{i}\".txt"),
+            content_type: "text/plain".into(),
+            size_bytes: 100 + i as u64,
+            sha256: "00".repeat(32),
+            bucket: "attachments".into(),
+            object_key: format!("{account}/{i}"),
+            uploaded_at: at,
+            deleted: false,
+        };
+        in_scope.push(a.clone());
+        all.push(a.clone());
+        let mut out = a.clone();
+        out.attachment_id = AttachmentId::random();
+        out.uploader_id = unmanaged.clone();
+        out.conversation_type = ConversationType::Group;
+        all.push(out);
+    }
+    catalog.attachments.lock().unwrap().insert(account.clone(), all);
+    for a in &in_scope {
+        attachments.put_head(&a.bucket, &a.object_key, a.size_bytes, None);
+    }
+    let record = ExportRecord::new_request(
+        account,
+        format,
+        RequestedBy { principal: "p".into(), via: Via::Api },
+        None,
+        clock.now(),
+    );
+    let job = ExportJob::from(&record);
+    assert!(matches!(
+        store.admit(&record, Duration::from_secs(604_800)).await.unwrap(),
+        Admission::Accepted { .. }
+    ));
+    World { world, job, in_scope }
+}
+
+impl World {
+    fn enumerator(&self, part_items: usize) -> Enumerator<crate::memory::InMemory> {
+        self.world.enumerator(part_items)
+    }
+
+    fn finisher(&self) -> Finisher<crate::memory::InMemory> {
+        self.world.finisher()
+    }
+
+    fn first_request(&self) -> EnumerateRequest {
+        EnumerateRequest {
+            job: self.job.clone(),
+            cursor: None,
+            part_count: 0,
+            listed: 0,
+            totals: BTreeMap::new(),
+        }
+    }
+
+    async fn enumerate_all(&self, part_items: usize) -> EnumerateResponse {
+        self.enumerator(part_items).run(self.first_request(), || Duration::from_secs(900)).await.unwrap()
+    }
+
+    async fn write_parts(&self, e: &EnumerateResponse) {
+        let writer = self.world.part_writer(&["attachments"]);
+        let mut signer = FakeSigner { expires_at: e.signed_at.unwrap().plus(SIX_DAYS) };
+        for part in &e.parts {
+            writer.run(&self.job, *part, &mut signer).await.unwrap();
+        }
+    }
+
+    fn enumeration(&self, e: &EnumerateResponse) -> Enumeration {
+        Enumeration {
+            part_count: e.part_count,
+            listed: e.listed,
+            totals: e.totals.clone(),
+            signed_at: e.signed_at.unwrap(),
+            url_expiry: SIX_DAYS,
+        }
+    }
+
+    fn object(&self, key: &str) -> Vec<u8> {
+        self.objects.objects.lock().unwrap().get(key).cloned().unwrap_or_else(|| panic!("no object {key}"))
+    }
+}
+
+#[tokio::test]
+async fn enumerate_writes_fixed_size_parts_of_the_in_scope_set_in_upload_order() {
+    let w = world(7, ExportFormat::Csv).await;
+    let e = w.enumerate_all(3).await;
+    assert!(e.done);
+    assert_eq!((e.part_count, e.listed, e.parts.clone()), (3, 7, vec![1, 2, 3]));
+    assert_eq!(e.totals[&ConversationType::Room].count, 3);
+    assert_eq!(e.totals[&ConversationType::Direct].count, 4);
+    assert!(!e.totals.contains_key(&ConversationType::Group));
+    let mut listed = Vec::new();
+    for part in 1..=3 {
+        let body = w.object(&w.job.inventory_part_key(part));
+        let lines: Vec<InventoryLine> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), if part < 3 { 3 } else { 1 });
+        listed.extend(lines);
+    }
+    let ids: Vec<_> = listed.iter().map(|l| l.attachment_id.clone()).collect();
+    let expected: Vec<_> = w.in_scope.iter().map(|a| a.attachment_id.clone()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(listed[0].conversation_name, "R", "room name resolved");
+    assert!(listed[0].uploader_managed && listed[0].uploader_email.ends_with("@example.com"));
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!((record.status, record.progress.attachments_listed), (ExportStatus::Running, 7));
+}
+
+#[tokio::test]
+async fn enumerate_stops_at_a_part_boundary_when_time_runs_short_and_resumes_exactly() {
+    let w = world(7, ExportFormat::Csv).await;
+    let whole = w.enumerate_all(3).await;
+    let parts_whole: Vec<Vec<u8>> = (1..=3).map(|p| w.object(&w.job.inventory_part_key(p))).collect();
+
+    let w2 = world(0, ExportFormat::Csv).await;
+    *w2.directory.attachments.lock().unwrap() = w.directory.attachments.lock().unwrap().clone();
+    w2.directory.users.lock().unwrap().extend(w.directory.users.lock().unwrap().clone());
+    w2.directory.rooms.lock().unwrap().extend(w.directory.rooms.lock().unwrap().clone());
+    let mut job = w.job.clone();
+    job.export_id = w2.job.export_id;
+    job.account_id = w.job.account_id.clone();
+    let record = ExportRecord {
+        export_id: job.export_id,
+        account_id: job.account_id.clone(),
+        ..w2.store.records(&w2.job.account_id)[0].clone()
+    };
+    w2.store.insert(record);
+    let mut request = EnumerateRequest {
+        job: job.clone(),
+        cursor: None,
+        part_count: 0,
+        listed: 0,
+        totals: BTreeMap::new(),
+    };
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        // No time left: each pass writes one part and returns.
+        let response = w2.enumerator(3).run(request.clone(), || Duration::ZERO).await.unwrap();
+        // A retry of the same pass rewrites the same part and answers the same.
+        let retried = w2.enumerator(3).run(request.clone(), || Duration::ZERO).await.unwrap();
+        assert_eq!(response.cursor, retried.cursor);
+        assert_eq!(response.part_count, retried.part_count);
+        if response.done {
+            assert_eq!(
+                (response.part_count, response.listed, response.totals.clone()),
+                (3, 7, whole.totals.clone())
+            );
+            break;
+        }
+        request = EnumerateRequest {
+            job: job.clone(),
+            cursor: response.cursor,
+            part_count: response.part_count,
+            listed: response.listed,
+            totals: response.totals,
+        };
+    }
+    assert_eq!(passes, 3);
+    for (p, expected) in (1..=3).zip(parts_whole) {
+        assert_eq!(w2.object(&job.inventory_part_key(p)), expected, "part {p} identical");
+    }
+}
+
+#[tokio::test]
+async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
+    let w = world(7, ExportFormat::Csv).await;
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.progress.parts_written, 3);
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+
+    let manifest = w.object(&w.job.manifest_key());
+    assert_eq!(result.manifest_bytes, manifest.len() as u64);
+    assert_eq!(result.manifest_sha256, hex::encode(&Sha256::digest(&manifest)));
+    assert_eq!(result.attachment_count, 7);
+    assert_eq!(result.total_bytes, w.in_scope.iter().map(|a| a.size_bytes).sum::<u64>());
+    assert_eq!(result.urls_expire_at, e.signed_at.unwrap().plus(SIX_DAYS));
+    let rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(&manifest[..]).records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 7, "one header, then one row per attachment");
+    for (row, a) in rows.iter().zip(&w.in_scope) {
+        assert_eq!(&row[0], a.attachment_id.as_str());
+        assert_eq!(&row[8], a.file_name.as_str());
+        assert_eq!(&row[13], format!("https://signed.invalid/attachments/{}", a.object_key).as_str());
+    }
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!((summary.manifest.lines, summary.attachment_count), (8, 7));
+    assert_eq!(summary.manifest.sha256, result.manifest_sha256);
+
+    let keys: Vec<String> = w.objects.objects.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        vec![
+            w.job.manifest_key(),
+            w.job.coverage_key(),
+            w.job.errors_key(),
+            w.job.statement_key(),
+            w.job.statement_signature_key(),
+            w.job.summary_key()
+        ],
+        "intermediates removed"
+    );
+    assert_eq!(w.object(&w.job.errors_key()), crate::domain::reports::errors_header().unwrap());
+    assert_eq!((result.error_count, summary.error_count, summary.objects_checked), (0, 0, true));
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.status, ExportStatus::Succeeded);
+    assert_eq!(record.result.as_ref(), Some(&result));
+    let published = w.notifier.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    assert_eq!((published[0].status, published[0].attachment_count), (ExportStatus::Succeeded, Some(7)));
+
+    // A duplicate Finalize changes nothing and announces nothing new.
+    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(again, result);
+    assert_eq!(w.notifier.published.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_empty_account_gets_a_header_only_manifest() {
+    let w = world(0, ExportFormat::Csv).await;
+    let e = w.enumerate_all(3).await;
+    assert_eq!((e.part_count, e.listed, e.parts.len()), (0, 0, 0));
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(w.object(&w.job.manifest_key()), empty_manifest(ExportFormat::Csv).unwrap());
+    assert_eq!(result.attachment_count, 0);
+}
+
+#[tokio::test]
+async fn jsonl_manifests_have_no_header() {
+    let w = world(4, ExportFormat::Jsonl).await;
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
+    assert_eq!(manifest.lines().count(), 4);
+    assert!(manifest.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}
+
+#[tokio::test]
+async fn a_failure_is_recorded_once_and_gives_the_window_back() {
+    let w = world(3, ExportFormat::Csv).await;
+    w.enumerate_all(2).await;
+    let error = StepError {
+        error: "TransientError".into(),
+        cause: Some(r#"{"errorType":"TransientError","errorMessage":"The service is busy."}"#.into()),
+    };
+    w.finisher().record_failure(&w.job, &error).await.unwrap();
+    w.finisher().record_failure(&w.job, &error).await.unwrap();
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.status, ExportStatus::Failed);
+    assert_eq!(
+        record.error.unwrap(),
+        FailureInfo { code: "TransientError".into(), message: "The service is busy.".into() }
+    );
+    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_none());
+    assert!(w.objects.objects.lock().unwrap().is_empty(), "intermediates removed");
+    let published = w.notifier.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].error_code.as_deref(), Some("TransientError"));
+    // No step runs on a FAILED export.
+    let e = w.enumerator(2).run(w.first_request(), || Duration::from_secs(60)).await.unwrap_err();
+    assert_eq!(e.code(), "StatusConflict");
+}
+
+#[tokio::test]
+async fn a_late_failure_report_leaves_a_succeeded_export_and_its_window_alone() {
+    let w = world(3, ExportFormat::Csv).await;
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let error = StepError { error: "States.Timeout".into(), cause: None };
+    w.finisher().record_failure(&w.job, &error).await.unwrap();
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.status, ExportStatus::Succeeded);
+    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window stays taken");
+    assert!(w.objects.objects.lock().unwrap().contains_key(&w.job.manifest_key()), "the manifest stays");
+    assert_eq!(w.notifier.published.lock().unwrap().len(), 1, "no FAILED event");
+}
+
+#[test]
+fn failures_read_well() {
+    let panic = describe_failure(&StepError {
+        error: "&alloc::boxed::Box<dyn core::any::Any + core::marker::Send>".into(),
+        cause: Some(r#"{"errorMessage": "Lambda panicked: index out of bounds"}"#.into()),
+    });
+    assert_eq!(panic.code, "StepCrashed");
+    assert!(!panic.message.contains("index out of bounds"), "no internals for the administrator");
+    let timeout = describe_failure(&StepError { error: "States.Timeout".into(), cause: None });
+    assert!(timeout.message.contains("took too long"));
+    let opaque = describe_failure(&StepError { error: "Weird".into(), cause: Some("not json".into()) });
+    assert_eq!(opaque.message, "The export failed (Weird).");
+}
+
+/// The world's export with every kind of bad row: one missing object, one size mismatch, one
+/// object in a foreign bucket, one checksum mismatch and one unreadable catalog item; plus a
+/// managed user and a managed room without any file. Returns the ids of the bad rows by problem.
+fn spoil(w: &World) -> Vec<(String, &'static str)> {
+    let a = &w.in_scope;
+    w.attachments.objects.lock().unwrap().remove(&(a[0].bucket.clone(), a[0].object_key.clone()));
+    w.attachments.put_head(&a[1].bucket, &a[1].object_key, a[1].size_bytes + 1, None);
+    {
+        let mut catalog = w.directory.attachments.lock().unwrap();
+        let row = catalog
+            .get_mut(&w.job.account_id)
+            .unwrap()
+            .iter_mut()
+            .find(|r| r.attachment_id == a[2].attachment_id)
+            .unwrap();
+        row.bucket = "someone-elses-bucket".into();
+    }
+    w.attachments.put_head("someone-elses-bucket", &a[2].object_key, a[2].size_bytes, None);
+    w.attachments.put_head(&a[4].bucket, &a[4].object_key, a[4].size_bytes, Some(&"ff".repeat(32)));
+    // The catalog's own SHA-256 matches where S3 has one.
+    w.attachments.put_head(
+        &a[5].bucket,
+        &a[5].object_key,
+        a[5].size_bytes,
+        Some(&a[5].sha256.to_uppercase()),
+    );
+    let unreadable = crate::domain::model::UnreadableAttachment {
+        sort_key: format!("{}#{}", a[3].uploaded_at, "99999999-9999-4999-8999-999999999999"),
+        attachment_id: "99999999-9999-4999-8999-999999999999".into(),
+        conversation_type: Some(ConversationType::Direct),
+        conversation_id: a[3].conversation_id.to_string(),
+        uploader_id: a[3].uploader_id.to_string(),
+        file_name: "=cmd|' /C calc'!A0".into(),
+        uploaded_at: Some(a[3].uploaded_at),
+        deleted: false,
+        detail: "sizeBytes is not a whole number of bytes".into(),
+    };
+    w.directory.unreadable.lock().unwrap().insert(w.job.account_id.clone(), vec![unreadable]);
+    let idle = w.directory.add_user(&w.job.account_id, true);
+    w.directory.add_room(&w.job.account_id, &idle);
+    vec![
+        (a[0].attachment_id.to_string(), "missing-object"),
+        (a[1].attachment_id.to_string(), "size-mismatch"),
+        (a[2].attachment_id.to_string(), "foreign-bucket"),
+        ("99999999-9999-4999-8999-999999999999".to_owned(), "unreadable-row"),
+        (a[4].attachment_id.to_string(), "checksum-mismatch"),
+    ]
+}
+
+#[tokio::test]
+async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
+    let w = world(8, ExportFormat::Csv).await;
+    let bad = spoil(&w);
+    let e = w.enumerate_all(3).await;
+    assert_eq!(e.listed, 9, "eight attachments and the unreadable item");
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+
+    // Every other row is in the manifest, signed; no bad row is.
+    let good: Vec<&Attachment> =
+        w.in_scope.iter().filter(|a| !bad.iter().any(|(id, _)| *id == a.attachment_id.as_str())).collect();
+    let manifest = csv_records(&w.object(&w.job.manifest_key()), true);
+    let ids: Vec<&str> = manifest.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, good.iter().map(|a| a.attachment_id.as_str()).collect::<Vec<_>>());
+    assert_eq!(result.attachment_count, 4);
+    assert_eq!(result.total_bytes, good.iter().map(|a| a.size_bytes).sum::<u64>());
+
+    // errors.csv: exactly the bad rows, in upload order, with their codes, guarded, no URL.
+    let errors_body = w.object(&w.job.errors_key());
+    let text = String::from_utf8(errors_body.clone()).unwrap();
+    assert!(text.starts_with("attachment_id,conversation_id,uploader_id,file_name,problem,detail\r\n"));
+    assert!(!text.contains("https://"), "{text}");
+    let errors = csv_records(&errors_body, true);
+    let mut listed: Vec<(String, String)> = errors.iter().map(|r| (r[0].clone(), r[4].clone())).collect();
+    let mut expected: Vec<(String, String)> =
+        bad.iter().map(|(id, code)| (id.clone(), (*code).to_owned())).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let unreadable = errors.iter().find(|r| r[4] == "unreadable-row").unwrap();
+    assert_eq!(unreadable[3], "'=cmd|' /C calc'!A0", "the formula guard applies");
+    assert!(errors.iter().find(|r| r[4] == "size-mismatch").unwrap()[5].contains("bytes"));
+
+    assert_eq!(result.error_count, 5);
+    let errors_file = result.errors.clone().unwrap();
+    assert_eq!(errors_file.bytes, errors_body.len() as u64);
+    assert_eq!(errors_file.sha256, hex::encode(&Sha256::digest(&errors_body)));
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.status, ExportStatus::SucceededWithErrors);
+    let published = w.notifier.published.lock().unwrap().clone();
+    assert_eq!(published[0].status, ExportStatus::SucceededWithErrors);
+    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window is used");
+
+    // coverage.csv: every managed user and managed room, the idle ones with zeros.
+    let coverage = csv_records(&w.object(&w.job.coverage_key()), true);
+    let users: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "user").collect();
+    let rooms: Vec<&Vec<String>> = coverage.iter().filter(|r| r[0] == "room").collect();
+    assert_eq!((users.len(), rooms.len()), (2, 2), "{coverage:?}");
+    let uploader = w.in_scope[0].uploader_id.as_str();
+    let busy = users.iter().find(|r| r[1] == uploader).unwrap();
+    let first = good.iter().map(|a| a.uploaded_at).min().unwrap().to_string();
+    let last = good.iter().map(|a| a.uploaded_at).max().unwrap().to_string();
+    let bytes = good.iter().map(|a| a.size_bytes).sum::<u64>().to_string();
+    assert_eq!(busy[3..], ["4".to_owned(), bytes, first, last, "5".to_owned()]);
+    let idle = users.iter().find(|r| r[1] != uploader).unwrap();
+    assert_eq!(idle[3..], ["0", "0", "", "", "0"]);
+    let room = w.in_scope[0].conversation_id.as_str();
+    let room_files: Vec<&&Attachment> =
+        good.iter().filter(|a| a.conversation_type == ConversationType::Room).collect();
+    let busy_room = rooms.iter().find(|r| r[1] == room).unwrap();
+    assert_eq!(busy_room[2], "R");
+    assert_eq!(busy_room[3], room_files.len().to_string());
+    assert_eq!(busy_room[7], "1", "the missing object of a[0] was in the room");
+    let idle_room = rooms.iter().find(|r| r[1] != room).unwrap();
+    assert_eq!(idle_room[3..], ["0", "0", "", "", "0"]);
+
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!((summary.error_count, summary.objects_checked), (5, true));
+    assert_eq!(
+        (summary.coverage.users, summary.coverage.users_with_files, summary.coverage.users_without_files),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        (summary.coverage.rooms, summary.coverage.rooms_with_files, summary.coverage.rooms_without_files),
+        (2, 1, 1)
+    );
+    // A retried Finalize of the delivered export changes nothing.
+    assert_eq!(w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap(), result);
+}
+
+#[tokio::test]
+async fn a_retried_part_rewrites_the_same_errors_and_counts_them_once() {
+    let w = world(8, ExportFormat::Jsonl).await;
+    spoil(&w);
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    let first: Vec<Vec<u8>> = (1..=e.part_count).map(|p| w.object(&w.job.errors_part_key(p))).collect();
+    w.write_parts(&e).await;
+    let again: Vec<Vec<u8>> = (1..=e.part_count).map(|p| w.object(&w.job.errors_part_key(p))).collect();
+    assert_eq!(first, again);
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!((result.attachment_count, result.error_count), (4, 5));
+    let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
+    assert_eq!(manifest.lines().count(), 4, "JSON Lines: the good rows only");
+}
+
+#[tokio::test]
+async fn without_object_checks_only_the_bucket_is_checked() {
+    let mut w = world(8, ExportFormat::Csv).await;
+    let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    record.verify_objects = false;
+    w.store.insert(record.clone());
+    w.job = ExportJob::from(&record);
+    assert!(!w.job.verify_objects);
+    spoil(&w);
+    let e = w.enumerate_all(3).await;
+    w.write_parts(&e).await;
+    assert_eq!(w.attachments.heads.load(std::sync::atomic::Ordering::SeqCst), 0, "no HEAD at all");
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let errors = csv_records(&w.object(&w.job.errors_key()), true);
+    let mut codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
+    codes.sort();
+    assert_eq!(codes, ["foreign-bucket", "unreadable-row"]);
+    assert_eq!((result.attachment_count, result.error_count), (7, 2));
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert!(!summary.objects_checked, "the summary says the objects were not checked");
+}
+
+/// Finalize writes a statement that binds the manifest and both reports (key, bytes, lines,
+/// SHA-256), signed over its exact bytes; the account's next export chains to it, and the first
+/// has no predecessor. A failed export in between is not a link.
+#[tokio::test]
+async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_previous_one() {
+    use crate::domain::statement;
+    use crate::ports::StatementSigner;
+    let mut w = world(5, ExportFormat::Csv).await;
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let file = result.statement.clone().expect("a statement");
+    let bytes = w.object(&w.job.statement_key());
+    assert_eq!((file.bytes, file.sha256.clone()), (bytes.len() as u64, hex::encode(&Sha256::digest(&bytes))));
+    assert_eq!(file.key_id, "fake-statement-key-1");
+    let first = statement::parse(&bytes).unwrap();
+    assert_eq!(
+        (first.account_id.clone(), first.export_id, first.cutoff),
+        (w.job.account_id.clone(), w.job.export_id, w.job.cutoff)
+    );
+    assert_eq!(first.previous, None, "the account's first statement has no predecessor");
+    for (digest, key) in [
+        (&first.manifest, w.job.manifest_key()),
+        (&first.errors, w.job.errors_key()),
+        (&first.coverage, w.job.coverage_key()),
+    ] {
+        assert_eq!(digest, &statement::FileDigest::of(key.clone(), &w.object(&key)), "{key}");
+    }
+    assert_eq!((first.manifest.lines, first.errors.lines), (6, 1), "header + 5 rows; header only");
+    let key = statement::public_key(&w.statement_key.public_key_der().await.unwrap()).unwrap();
+    let sig = w.object(&w.job.statement_signature_key());
+    assert_eq!(statement::verify_signature(&key, &bytes, &sig), Ok(()));
+    // A duplicate Finalize that ran before the first recorded the outcome (the record still
+    // RUNNING, the parts still there) writes the very same statement, later: its SHA-256 on the
+    // record matches whichever copy was stored last.
+    let mut running = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    (running.status, running.result) = (ExportStatus::Running, None);
+    w.store.insert(running);
+    let replayed = w.enumerate_all(2).await;
+    assert_eq!(replayed.signed_at, e.signed_at);
+    w.write_parts(&e).await;
+    w.clock.advance(Duration::from_secs(90));
+    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(w.object(&w.job.statement_key()), bytes, "the same bytes, whatever the clock says");
+    assert_eq!(again.statement.unwrap().sha256, file.sha256);
+
+    // A failed export, then a delivered one, a week later each: the delivered one chains to the first.
+    let next_job = |days: u64| {
+        w.clock.advance(Duration::from_secs(days * 86_400));
+        let record = ExportRecord::new_request(
+            w.job.account_id.clone(),
+            ExportFormat::Csv,
+            RequestedBy { principal: "p".into(), via: Via::Api },
+            None,
+            w.clock.now(),
+        );
+        (record.clone(), ExportJob::from(&record))
+    };
+    let (failed, failed_job) = next_job(8);
+    let (second, second_job) = next_job(8);
+    w.store.insert(failed);
+    w.finisher()
+        .record_failure(&failed_job, &StepError { error: "TransientError".into(), cause: None })
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.store.admit(&second, Duration::from_secs(604_800)).await.unwrap(),
+        Admission::Accepted { .. }
+    ));
+    w.job = second_job;
+    let e = w.enumerate_all(10).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let next = statement::parse(&w.object(&w.job.statement_key())).unwrap();
+    assert_eq!(
+        next.previous,
+        Some(statement::ChainLink {
+            export_id: first.export_id,
+            cutoff: first.cutoff,
+            statement_sha256: file.sha256
+        })
+    );
+    assert_ne!(result.statement.unwrap().sha256, next.previous.unwrap().statement_sha256);
+
+    // KMS unavailable: Finalize fails (the state machine retries), nothing is recorded as delivered.
+    let w = world(1, ExportFormat::Csv).await;
+    let e = w.enumerate_all(10).await;
+    w.write_parts(&e).await;
+    w.statement_key.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap_err();
+    assert_eq!(err.code(), "TransientError");
+    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+}
+
+/// An incremental export (`job.since`) lists exactly the in-scope files uploaded after `since`,
+/// and its summary and statement say the window.
+#[tokio::test]
+async fn an_incremental_export_holds_exactly_the_files_after_since() {
+    use crate::domain::statement;
+    let mut w = world(9, ExportFormat::Csv).await;
+    // Attachment i was uploaded i minutes after 2026-01-01T00:00Z; since = attachment 4's time.
+    let since = w.in_scope[4].uploaded_at;
+    w.job.since = Some(since);
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let rows = csv_records(&w.object(&w.job.manifest_key()), true);
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let expected: Vec<String> = w.in_scope[5..].iter().map(|a| a.attachment_id.to_string()).collect();
+    assert_eq!(ids, expected, "strictly after since, up to the cutoff");
+    assert_eq!(result.attachment_count, 4);
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!((summary.since, summary.cutoff), (Some(since), w.job.cutoff));
+    let signed = statement::parse(&w.object(&w.job.statement_key())).unwrap();
+    assert_eq!(signed.since, Some(since));
+    // The manifest, the reports and the summary carry the window as user metadata.
+    for key in [w.job.manifest_key(), w.job.errors_key(), w.job.coverage_key(), w.job.summary_key()] {
+        let metadata = w.objects.metadata.lock().unwrap().get(&key).cloned().unwrap_or_default();
+        assert_eq!(metadata.get("export-window-since"), Some(&since.to_string()), "{key}");
+        assert_eq!(metadata.get("export-window-cutoff"), Some(&w.job.cutoff.to_string()), "{key}");
+    }
+}
