@@ -18,6 +18,8 @@ fi
 
 npx --no-install tsc --noEmit -p tsconfig.json
 npx --no-install tsc --noEmit -p tests/tsconfig.json
+# No module imports another in a cycle, and none imports the entry point src/main.ts.
+node tests/no-import-cycles.mjs
 
 rm -rf dist.tmp
 mkdir -p dist.tmp

@@ -1,8 +1,8 @@
 // The account page: details, the Account actions menu (Request attachments), and the Data exports
 // history (newest first, with paging). Page 1 is refreshed every 2 s while an export is running.
 
-import type { App } from "./main";
-import { exportHref } from "./main";
+import type { App } from "./app";
+import { exportHref } from "./routes";
 import { announce, h, replace, uid } from "./dom";
 import { Api, ApiError, type Export, type ExportList } from "./api";
 import { menuButton } from "./menu";

@@ -1,13 +1,13 @@
 // Pieces shared by the account and export pages.
 
-import type { App } from "./main";
-import { accountHref } from "./main";
+import type { App } from "./app";
+import { accountHref } from "./routes";
 import { h, replace } from "./dom";
 import { ApiError, type ExportList, type RequestState } from "./api";
 import { NoPermissionError, SessionEndedError, holds, session } from "./session";
 import { when } from "./format";
 
-/** Shows an API failure as the page's content, in words. Returns false for a session that ended. */
+/** Shows an API failure as the page's content, in words; a session that ended goes back to sign-in instead (app.ended). */
 export function renderFailure(app: App, accountId: string, error: unknown): void {
   if (error instanceof SessionEndedError) {
     app.ended(error.message);

@@ -3,8 +3,8 @@
 // account's list (never counted); only Download file asks for the export by id, which counts a
 // retrieval and hands out the manifest link.
 
-import type { App } from "./main";
-import { accountHref } from "./main";
+import type { App } from "./app";
+import { accountHref } from "./routes";
 import { announce, h, replace } from "./dom";
 import { Api, ApiError, type Export, type ExportList, type Link } from "./api";
 import { nextRequest, renderFailure } from "./common";

@@ -5,7 +5,7 @@
 // requires MFA asks at sign-in instead (signin.ts). Turning it off is left to the operator
 // (admin-set-user-mfa-preference): a stolen session must not be able to remove the second step.
 
-import type { App, Screen } from "./main";
+import type { App, Screen } from "./app";
 import { announce, h, replace } from "./dom";
 import { associateTotp, preferTotp, signInMessage, usesTotp, verifyTotp } from "./cognito";
 import { authenticatorKey, codeForm, isWrongCode } from "./signin";

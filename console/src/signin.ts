@@ -1,7 +1,7 @@
 // Sign in: user name and password, then the first-sign-in new password or a TOTP code if Cognito
 // asks for one, or the enrolment of an authenticator app (MFA_SETUP); then the identity pool exchange (one credential set per group).
 
-import type { App } from "./main";
+import type { App } from "./app";
 import { h, replace, uid } from "./dom";
 import {
   CognitoError,
