@@ -14,7 +14,7 @@ use attachment_export_cli::seed::{
 };
 use common::write_manifest;
 use export_core::Timestamp;
-use export_core::ports::{AttachmentCatalog, Directory, ObjectStore};
+use export_core::ports::{AttachmentCatalog, Directory, ObjectStore, UploadRange};
 use integration_tests::Stack;
 
 fn target(stack: &Stack) -> SeedTarget {
@@ -75,8 +75,15 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
-        let page =
-            catalog.attachments(&report.account_id, far_future, cursor.as_deref(), None).await.unwrap();
+        let page = catalog
+            .attachments(
+                &report.account_id,
+                UploadRange { since: None, cutoff: far_future },
+                cursor.as_deref(),
+                None,
+            )
+            .await
+            .unwrap();
         all.extend(page.items.into_iter().map(|row| row.expect("every seeded item reads")));
         match page.next {
             Some(n) => cursor = Some(n),

@@ -9,7 +9,7 @@ use export_core::Timestamp;
 use export_core::aws::dynamo;
 use export_core::contracts;
 use export_core::domain::model::{AccountType, ConversationType};
-use export_core::ports::{AttachmentCatalog, Directory};
+use export_core::ports::{AttachmentCatalog, Directory, UploadRange};
 use integration_tests::{Stack, attachment, batch_put, seed_account};
 
 /// The ExportStore contract (export_core::contracts), which the in-memory fake keeps too.
@@ -96,7 +96,10 @@ async fn attachment_query_pages_past_one_megabyte_in_upload_order_up_to_the_cuto
     let mut pages = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = catalog.attachments(&seeded.id, cutoff, cursor.as_deref(), None).await.unwrap();
+        let page = catalog
+            .attachments(&seeded.id, UploadRange { since: None, cutoff }, cursor.as_deref(), None)
+            .await
+            .unwrap();
         pages += 1;
         listed.extend(page.items.into_iter().map(|row| row.expect("every item reads")));
         match page.next {
@@ -110,8 +113,12 @@ async fn attachment_query_pages_past_one_megabyte_in_upload_order_up_to_the_cuto
     assert_eq!(listed, all, "every attachment, once, in upload order, none after the cutoff");
 
     // An explicit limit pages too, and the cursor resumes exactly after the last item.
-    let first = catalog.attachments(&seeded.id, cutoff, None, Some(7)).await.unwrap();
+    let first =
+        catalog.attachments(&seeded.id, UploadRange { since: None, cutoff }, None, Some(7)).await.unwrap();
     assert_eq!(first.items.len(), 7);
-    let second = catalog.attachments(&seeded.id, cutoff, first.next.as_deref(), Some(7)).await.unwrap();
+    let second = catalog
+        .attachments(&seeded.id, UploadRange { since: None, cutoff }, first.next.as_deref(), Some(7))
+        .await
+        .unwrap();
     assert_eq!(second.items[0], Ok(all[7].clone()));
 }

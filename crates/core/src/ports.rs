@@ -55,19 +55,31 @@ pub trait Directory: Send + Sync {
     ) -> impl Future<Output = Result<Page<AccountId>>> + Send;
 }
 
+/// Which uploads a catalog listing covers: those after `since` (from the first when `None`), up to
+/// and including `cutoff`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UploadRange {
+    pub since: Option<Timestamp>,
+    pub cutoff: Timestamp,
+}
+
 /// The chat service's attachment catalog (AttachmentsTable), read beside its directory (only the
 /// Enumerate step needs it). Read-only to the exporter.
 pub trait AttachmentCatalog: Directory {
-    /// Attachments uploaded at or before `cutoff`, in upload order, one page at a time. `after` is
-    /// the `next` of the previous page; `limit` caps the items read (DynamoDB still stops at 1 MB).
-    /// An item that cannot be read as an attachment is an `Err` row, not an error of the page.
+    /// The account's attachments uploaded in `range`, in upload order, one page at a time. `after`
+    /// is where the previous page (its `next`) or a row (its [`Self::position`]) left off; `limit`
+    /// caps the items read (DynamoDB still stops at 1 MB). An item that cannot be read as an
+    /// attachment is an `Err` row, not an error of the page.
     fn attachments(
         &self,
         account: &AccountId,
-        cutoff: Timestamp,
+        range: UploadRange,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> impl Future<Output = Result<Page<CatalogRow>>> + Send;
+
+    /// Where a listing resumes after `row`: an opaque cursor, for the `after` of a later call.
+    fn position(row: &CatalogRow) -> String;
 }
 
 /// A status move and the fields that come with it.

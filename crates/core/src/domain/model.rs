@@ -105,13 +105,6 @@ pub struct Attachment {
     pub deleted: bool,
 }
 
-impl Attachment {
-    /// The sort key `{uploadedAt}#{attachmentId}`: an account's Query walks upload order.
-    pub fn sort_key(&self) -> String {
-        attachment_sort_key(&self.uploaded_at, &self.attachment_id)
-    }
-}
-
 /// A catalog item that cannot be read as an [`Attachment`] (a missing attribute, a size that is not
 /// a number...): what could be read of it, so it is reported in `errors.csv` instead of failing the
 /// export. Empty strings and `None` stand for what could not be read.
@@ -135,17 +128,6 @@ pub struct UnreadableAttachment {
 pub type CatalogRow = std::result::Result<Attachment, Box<UnreadableAttachment>>;
 
 /// The sort key of a catalog row, read or not.
-pub fn catalog_row_sort_key(row: &CatalogRow) -> String {
-    match row {
-        Ok(a) => a.sort_key(),
-        Err(u) => u.sort_key.clone(),
-    }
-}
-
-pub fn attachment_sort_key(uploaded_at: &Timestamp, id: &AttachmentId) -> String {
-    format!("{uploaded_at}#{id}")
-}
-
 /// Export status (DESIGN §4). `Expired` is derived for display, never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -520,14 +502,5 @@ mod tests {
         assert_eq!("jsonl".parse::<ExportFormat>().unwrap(), ExportFormat::Jsonl);
         assert!("CSV".parse::<ExportFormat>().is_err());
         assert!("xlsx".parse::<ExportFormat>().is_err());
-    }
-
-    #[test]
-    fn attachment_sort_key_orders_by_upload_time() {
-        let id = AttachmentId::random();
-        let a = attachment_sort_key(&Timestamp::parse("2026-01-02T00:00:00Z").unwrap(), &id);
-        let b = attachment_sort_key(&Timestamp::parse("2026-01-10T00:00:00Z").unwrap(), &id);
-        assert!(a < b);
-        assert!(a.starts_with("2026-01-02T00:00:00.000Z#"));
     }
 }

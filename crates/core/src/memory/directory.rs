@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use crate::aws::dynamo::keys;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, RoomId, UserId};
+use crate::domain::model::CatalogRow;
 use crate::domain::model::{Account, AccountType, Attachment, Room, User};
-use crate::domain::time::Timestamp;
-use crate::ports::{AttachmentCatalog, Directory, Page};
+use crate::ports::{AttachmentCatalog, Directory, Page, UploadRange};
 
 #[derive(Clone, Default)]
 pub struct FakeDirectory {
@@ -101,11 +102,10 @@ impl AttachmentCatalog for FakeDirectory {
     async fn attachments(
         &self,
         account: &AccountId,
-        cutoff: Timestamp,
+        range: UploadRange,
         after: Option<&str>,
         limit: Option<u32>,
-    ) -> Result<Page<crate::domain::model::CatalogRow>> {
-        use crate::domain::model::{CatalogRow, catalog_row_sort_key};
+    ) -> Result<Page<CatalogRow>> {
         let mut all: Vec<CatalogRow> = self
             .attachments
             .lock()
@@ -126,19 +126,28 @@ impl AttachmentCatalog for FakeDirectory {
                 .into_iter()
                 .map(|u| Err(Box::new(u))),
         );
-        all.sort_by_key(catalog_row_sort_key);
-        // The sort key starts with the upload time, as in the table's key condition.
-        let upper = format!("{cutoff}#~");
+        // Rows in AttachmentsTable's sort-key order, with its range bounds, so unreadable items
+        // (which carry their stored sort key) fall among the others as they do in the table.
+        all.sort_by_key(Self::position);
+        let lower = range.since.as_ref().map(keys::after_uploads_at);
+        let upper = keys::after_uploads_at(&range.cutoff);
         let items: Vec<CatalogRow> = all
             .into_iter()
-            .filter(|r| catalog_row_sort_key(r) <= upper)
-            .filter(|r| after.is_none_or(|after| catalog_row_sort_key(r).as_str() > after))
+            .filter(|r| Self::position(r) <= upper && lower.as_ref().is_none_or(|l| Self::position(r) > *l))
+            .filter(|r| after.is_none_or(|after| Self::position(r).as_str() > after))
             .take(limit.map_or(usize::MAX, |l| l as usize))
             .collect();
         let next = match limit {
-            Some(l) if items.len() == l as usize => items.last().map(catalog_row_sort_key),
+            Some(l) if items.len() == l as usize => items.last().map(Self::position),
             _ => None,
         };
         Ok(Page { items, next })
+    }
+
+    fn position(row: &CatalogRow) -> String {
+        match row {
+            Ok(a) => keys::attachment_sk(&a.uploaded_at, &a.attachment_id),
+            Err(unreadable) => unreadable.sort_key.clone(),
+        }
     }
 }

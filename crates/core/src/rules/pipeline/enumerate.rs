@@ -11,7 +11,9 @@ use crate::domain::manifest::InventoryLine;
 use crate::domain::model::{ConversationType, TypeTotals};
 use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
 use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
-use crate::ports::{AttachmentCatalog, Clock, Directory, ExportStore, ObjectStore, StatusChange};
+use crate::ports::{
+    AttachmentCatalog, Clock, Directory, ExportStore, ObjectStore, StatusChange, UploadRange,
+};
 use crate::rules::scope::Scope;
 
 /// The Enumerate step.
@@ -83,16 +85,17 @@ impl<B: Backend> Enumerator<B> {
         let mut part = Vec::with_capacity(self.part_items * 512);
         let mut part_lines = 0usize;
         let mut pending_totals = out.totals.clone();
-        let mut last_sort_key = String::new();
+        // Where the catalog resumes after the last row written: the cursor of the next pass.
+        let mut last_position = String::new();
         let mut slowest_part = Duration::ZERO;
         let mut part_started = Instant::now();
-        // An incremental export starts reading after `since`: `{since}#~` sorts after every item
-        // uploaded at that time and before any later one, so it is the Query's start key.
-        let mut page_cursor = request.cursor.clone().or_else(|| job.since.map(|since| format!("{since}#~")));
+        // An incremental export lists only what was uploaded after `since`.
+        let range = UploadRange { since: job.since, cutoff: job.cutoff };
+        let mut page_cursor = request.cursor.clone();
         loop {
-            let page =
-                self.catalog.attachments(&job.account_id, job.cutoff, page_cursor.as_deref(), None).await?;
+            let page = self.catalog.attachments(&job.account_id, range, page_cursor.as_deref(), None).await?;
             for row in page.items {
+                let position = B::Catalog::position(&row);
                 let attachment = match row {
                     Ok(attachment) => attachment,
                     Err(unreadable) => {
@@ -100,7 +103,7 @@ impl<B: Backend> Enumerator<B> {
                         if !scope.includes_unreadable(&unreadable) {
                             continue;
                         }
-                        last_sort_key = unreadable.sort_key.clone();
+                        last_position = position;
                         serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
                             .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
                         part.push(b'\n');
@@ -111,7 +114,7 @@ impl<B: Backend> Enumerator<B> {
                                 &mut out,
                                 &mut part,
                                 part_lines,
-                                &last_sort_key,
+                                &last_position,
                                 &pending_totals,
                             )
                             .await?;
@@ -128,7 +131,6 @@ impl<B: Backend> Enumerator<B> {
                 if !scope.includes(&attachment) {
                     continue;
                 }
-                let sort_key = attachment.sort_key();
                 let totals = pending_totals.entry(attachment.conversation_type).or_default();
                 // Saturating: counts from a step input (or sizes from the catalog) may be hostile.
                 totals.count = totals.count.saturating_add(1);
@@ -146,9 +148,9 @@ impl<B: Backend> Enumerator<B> {
                     .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
                 part.push(b'\n');
                 part_lines += 1;
-                last_sort_key = sort_key;
+                last_position = position;
                 if part_lines == self.part_items {
-                    self.write_part(job, &mut out, &mut part, part_lines, &last_sort_key, &pending_totals)
+                    self.write_part(job, &mut out, &mut part, part_lines, &last_position, &pending_totals)
                         .await?;
                     part_lines = 0;
                     slowest_part = slowest_part.max(part_started.elapsed());
@@ -165,7 +167,7 @@ impl<B: Backend> Enumerator<B> {
             }
         }
         if part_lines > 0 {
-            self.write_part(job, &mut out, &mut part, part_lines, &last_sort_key, &pending_totals).await?;
+            self.write_part(job, &mut out, &mut part, part_lines, &last_position, &pending_totals).await?;
         }
         // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
         self.objects
@@ -193,7 +195,7 @@ impl<B: Backend> Enumerator<B> {
         out: &mut EnumerateResponse,
         part: &mut Vec<u8>,
         lines: usize,
-        last_sort_key: &str,
+        last_position: &str,
         totals: &BTreeMap<ConversationType, TypeTotals>,
     ) -> Result<()> {
         let number = out.part_count + 1;
@@ -201,7 +203,7 @@ impl<B: Backend> Enumerator<B> {
         self.objects.put(&job.inventory_part_key(number), body, "application/x-ndjson", &[]).await?;
         out.part_count = number;
         out.listed = out.listed.saturating_add(lines as u64);
-        out.cursor = Some(last_sort_key.to_owned());
+        out.cursor = Some(last_position.to_owned());
         out.totals = totals.clone();
         self.store.set_listed(&job.account_id, &job.export_id, out.listed).await
     }

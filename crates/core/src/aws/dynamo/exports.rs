@@ -1,0 +1,437 @@
+//! ExportsTable: export records and the per-account window.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde_dynamo::from_item;
+
+use super::from_sdk;
+use crate::config::ConfigError;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::time::Timestamp;
+use crate::ports::{Admission, ExportStore, Page, StatusChange};
+
+use super::{Item, attr, items, keys, s, string_attr};
+
+/// ExportsTable.
+#[derive(Debug, Clone)]
+pub struct DynamoExportStore {
+    client: Client,
+    table: String,
+}
+
+/// How often `admit` re-reads the throttle after losing a race before it reports contention.
+const ADMIT_ATTEMPTS: usize = 10;
+
+impl DynamoExportStore {
+    /// On the table named by the configuration (`EXPORTS_TABLE`, required here).
+    pub fn from_config(client: Client, config: &crate::Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(client, config.exports_table()?))
+    }
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn key(account: &AccountId, sk: String) -> Item {
+        HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
+    }
+
+    /// One attempt at the admission transaction. `Ok(false)` means the throttle changed under us.
+    async fn try_admit(
+        &self,
+        record: &ExportRecord,
+        seen: Option<&Throttle>,
+        window: Duration,
+    ) -> Result<bool> {
+        let account = &record.account_id;
+        let taken = Throttle {
+            current: ThrottleWindow {
+                last_export_id: record.export_id,
+                last_requested_at: record.requested_at,
+                next_allowed_at: record.requested_at.plus(window),
+            },
+            previous: seen.map(|t| t.current.clone()),
+        };
+        // DESIGN §4's condition (window open), plus "still the throttle we read", so that `previous`
+        // is exactly what the acceptance replaced and a failure restores the right window.
+        let mut throttle_put =
+            Put::builder().table_name(&self.table).set_item(Some(items::throttle(account, &taken)?));
+        throttle_put = match seen {
+            None => throttle_put.condition_expression("attribute_not_exists(nextAllowedAt)"),
+            Some(t) => throttle_put
+                .condition_expression("nextAllowedAt <= :now AND lastExportId = :seen")
+                .expression_attribute_values(":now", s(record.requested_at.to_string()))
+                .expression_attribute_values(":seen", s(t.current.last_export_id.to_string())),
+        };
+        let record_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(items::export(record)?))
+            .condition_expression("attribute_not_exists(sk)");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder().put(throttle_put.build().map_err(build_err)?).build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(record_put.build().map_err(build_err)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                    err.as_service_error()
+                {
+                    let reasons: Vec<&str> =
+                        cancel.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                    match reasons.as_slice() {
+                        // Lost the race for the throttle, or collided with the winner's transaction.
+                        ["ConditionalCheckFailed" | "TransactionConflict", ..] => return Ok(false),
+                        [_, "TransactionConflict"] => return Ok(false),
+                        [_, "ConditionalCheckFailed"] => {
+                            return Err(Error::Internal(format!(
+                                "export id {} already exists",
+                                record.export_id
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+                Err(from_sdk("TransactWriteItems ExportsTable (admit)", err))
+            }
+        }
+    }
+
+    /// A conditional update of an export record that names what went wrong when the condition
+    /// fails: an unknown export, or a status that does not allow the change.
+    async fn update_export(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        update: RecordUpdate<'_>,
+    ) -> Result<()> {
+        let RecordUpdate { what, expression, allowed_from, mut values } = update;
+        let placeholders: Vec<String> = (0..allowed_from.len()).map(|i| format!(":from{i}")).collect();
+        let mut condition = "attribute_exists(sk)".to_owned();
+        if !allowed_from.is_empty() {
+            condition.push_str(&format!(" AND #status IN ({})", placeholders.join(", ")));
+        }
+        for (placeholder, status) in placeholders.iter().zip(allowed_from) {
+            values.push((placeholder.as_str(), s(status.as_str())));
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .update_expression(expression)
+            .condition_expression(&condition);
+        // Reserved words are written `#word` in expressions.
+        for word in ["status", "result", "error"] {
+            let name = format!("#{word}");
+            if expression.contains(&name) || condition.contains(&name) {
+                request = request.expression_attribute_names(name, word);
+            }
+        }
+        for (placeholder, value) in values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                match self.get(account, export).await? {
+                    None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+                    Some(r) => {
+                        Err(Error::StatusConflict(format!("export {export} is {}; cannot {what}", r.status)))
+                    }
+                }
+            }
+            Err(err) => Err(from_sdk(&format!("UpdateItem ExportsTable ({what})"), err)),
+        }
+    }
+}
+
+/// A conditional update of one export record.
+struct RecordUpdate<'a> {
+    /// What the update does, for messages: "move to RUNNING".
+    what: &'a str,
+    expression: &'a str,
+    /// Stored statuses that allow the update; empty means any.
+    allowed_from: &'a [ExportStatus],
+    values: Vec<(&'a str, AttributeValue)>,
+}
+
+/// An export record as stored, with `progress.partsWritten` derived from the `partsDone` set.
+fn export_record(item: Item) -> Result<ExportRecord> {
+    let mut record: ExportRecord = from_item(item)?;
+    record.progress.parts_written = record.parts_done.len() as u64;
+    Ok(record)
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
+    Error::Internal(format!("building a DynamoDB request: {e}"))
+}
+
+impl ExportStore for DynamoExportStore {
+    async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
+        for _ in 0..ADMIT_ATTEMPTS {
+            let seen = self.throttle(&record.account_id).await?;
+            if let Some(t) = &seen
+                && !t.is_open_at(record.requested_at)
+            {
+                return Ok(Admission::WindowClosed { throttle: t.clone() });
+            }
+            if self.try_admit(record, seen.as_ref(), window).await? {
+                let throttle = self
+                    .throttle(&record.account_id)
+                    .await?
+                    .ok_or_else(|| Error::Internal("throttle vanished after admission".into()))?;
+                return Ok(Admission::Accepted { throttle });
+            }
+        }
+        Err(Error::Transient(format!(
+            "gave up taking the export window of account {} after {ADMIT_ATTEMPTS} contended attempts",
+            record.account_id
+        )))
+    }
+
+    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable", e))?;
+        out.item.map(export_record).transpose()
+    }
+
+    async fn unfinished(&self, after: Option<&str>, limit: u32) -> Result<Page<ExportRecord>> {
+        // The cursor is `{accountId}|{sk}`: a Scan's position names both keys.
+        let start = after
+            .map(|cursor| {
+                cursor
+                    .split_once('|')
+                    .map(|(account, sk)| {
+                        HashMap::from([("accountId".to_owned(), s(account)), ("sk".to_owned(), s(sk))])
+                    })
+                    .ok_or_else(|| Error::BadRequest(format!("not a stuck-export cursor: {cursor:?}")))
+            })
+            .transpose()?;
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(sk, :p) AND #status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
+            .expression_attribute_values(":queued", s(ExportStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("Scan ExportsTable", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| Ok::<_, Error>(format!("{}|{}", string_attr(k, "accountId")?, string_attr(k, "sk")?)))
+            .transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(export_record).collect::<Result<_>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        after: Option<&ExportId>,
+    ) -> Result<Page<ExportRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(after.map(|id| Self::key(account, keys::export_sk(id))))
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query ExportsTable", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|k| {
+                let sk = string_attr(k, "sk")?;
+                sk.strip_prefix(keys::EXPORT_PREFIX)
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::Internal(format!("not an export's sort key: {sk}")))
+            })
+            .transpose()?;
+        let items = out.items.unwrap_or_default().into_iter().map(export_record).collect::<Result<_>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable throttle", e))?;
+        Ok(out.item.map(from_item).transpose()?)
+    }
+
+    async fn change_status(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        change: StatusChange,
+    ) -> Result<()> {
+        let (to, update, values) = match &change {
+            StatusChange::Running { started_at } => (
+                ExportStatus::Running,
+                "SET #status = :to, startedAt = if_not_exists(startedAt, :at)",
+                vec![(":at", s(started_at.to_string()))],
+            ),
+            StatusChange::Succeeded { completed_at, result } => (
+                result.status(),
+                "SET #status = :to, completedAt = :at, #result = :r",
+                vec![(":at", s(completed_at.to_string())), (":r", attr(&**result)?)],
+            ),
+            StatusChange::Failed { completed_at, error } => (
+                ExportStatus::Failed,
+                "SET #status = :to, completedAt = :at, #error = :e",
+                vec![(":at", s(completed_at.to_string())), (":e", attr(error)?)],
+            ),
+        };
+        let mut values = values;
+        values.push((":to", s(to.as_str())));
+        let what = format!("move to {to}");
+        let update =
+            RecordUpdate { what: &what, expression: update, allowed_from: to.allowed_from(), values };
+        self.update_export(account, export, update).await
+    }
+
+    async fn set_execution_arn(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        execution_arn: &str,
+    ) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record its execution",
+            expression: "SET executionArn = :arn",
+            allowed_from: &[],
+            values: vec![(":arn", s(execution_arn))],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record progress",
+            expression: "SET progress.attachmentsListed = :n",
+            allowed_from: &[ExportStatus::Queued, ExportStatus::Running],
+            values: vec![(":n", AttributeValue::N(listed.to_string()))],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record a written part",
+            // A number set: adding a part twice leaves one entry.
+            expression: "ADD partsDone :part",
+            allowed_from: &[ExportStatus::Running],
+            values: vec![(":part", AttributeValue::Ns(vec![part.to_string()]))],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn record_retrieval(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let update = RecordUpdate {
+            what: "count a manifest retrieval",
+            // ADD is atomic: concurrent hand-outs are all counted.
+            expression: "ADD retrievals :one SET lastRetrievedAt = :at, lastRetrievedBy = :by",
+            allowed_from: &[ExportStatus::Succeeded, ExportStatus::SucceededWithErrors],
+            values: vec![
+                (":one", AttributeValue::N("1".into())),
+                (":at", s(at.to_string())),
+                (":by", s(principal)),
+            ],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
+        let Some(current) = self.throttle(account).await? else {
+            return Ok(false);
+        };
+        if current.current.last_export_id != *export {
+            return Ok(false); // another export holds the window now; leave it alone
+        }
+        // Conditional on `export` still holding the window: it may be taken over meanwhile.
+        let id = s(export.to_string());
+        let result = match current.previous {
+            Some(previous) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::throttle(account, &Throttle { current: previous, previous: None })?))
+                .condition_expression("lastExportId = :id")
+                .expression_attribute_values(":id", id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| lost_condition_or(e, "PutItem ExportsTable (release window)")),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+                .condition_expression("lastExportId = :id")
+                .expression_attribute_values(":id", id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| lost_condition_or(e, "DeleteItem ExportsTable (release window)")),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(None) => Ok(false),
+            Err(Some(e)) => Err(e),
+        }
+    }
+}
+
+/// `None` when a conditional write lost its condition (someone else changed the item), otherwise
+/// the classified error.
+fn lost_condition_or<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>, operation: &str) -> Option<Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+    if err.code() == Some("ConditionalCheckFailedException") { None } else { Some(from_sdk(operation, err)) }
+}

@@ -1,0 +1,73 @@
+//! The key layout of the three tables (DESIGN §4), in one place: partition and sort keys, the
+//! catalog's sort key (upload time, then attachment id, so a Query reads in upload order), and the
+//! bounds of a range of upload times.
+
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, AttachmentId, ExportId, RoomId, UserId};
+use crate::domain::time::Timestamp;
+
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+pub const USER_PREFIX: &str = "USER#";
+pub const ROOM_PREFIX: &str = "ROOM#";
+pub const EXPORT_PREFIX: &str = "EXPORT#";
+pub const THROTTLE_SK: &str = "THROTTLE";
+/// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
+pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
+const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+
+pub fn account_pk(id: &AccountId) -> String {
+    format!("{ACCOUNT_PREFIX}{id}")
+}
+
+pub fn account_from_pk(pk: &str) -> Result<AccountId> {
+    pk.strip_prefix(ACCOUNT_PREFIX)
+        .ok_or_else(|| Error::Internal(format!("not an account key: {pk}")))
+        .and_then(AccountId::parse)
+}
+
+pub fn user_sk(id: &UserId) -> String {
+    format!("{USER_PREFIX}{id}")
+}
+
+pub fn room_sk(id: &RoomId) -> String {
+    format!("{ROOM_PREFIX}{id}")
+}
+
+pub fn export_sk(id: &ExportId) -> String {
+    format!("{EXPORT_PREFIX}{id}")
+}
+
+/// AttachmentsTable's sort key: the upload time (fixed-width RFC 3339, so it sorts as time) and the
+/// attachment id.
+pub fn attachment_sk(uploaded_at: &Timestamp, id: &AttachmentId) -> String {
+    format!("{uploaded_at}#{id}")
+}
+
+/// A sort key after every attachment uploaded at `time` and before any uploaded later (`~` sorts
+/// after every id character): the bound of a range of upload times.
+pub fn after_uploads_at(time: &Timestamp) -> String {
+    format!("{time}#~")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_sort_key_orders_by_upload_time() {
+        let id = AttachmentId::random();
+        let a = attachment_sk(&Timestamp::parse("2026-01-02T00:00:00Z").unwrap(), &id);
+        let b = attachment_sk(&Timestamp::parse("2026-01-10T00:00:00Z").unwrap(), &id);
+        assert!(a < b);
+        assert!(a.starts_with("2026-01-02T00:00:00.000Z#"));
+    }
+
+    #[test]
+    fn the_range_bound_sorts_after_every_upload_of_its_time_and_before_later_ones() {
+        let at = Timestamp::parse("2026-01-02T00:00:00Z").unwrap();
+        let bound = after_uploads_at(&at);
+        assert!(attachment_sk(&at, &AttachmentId::random()) < bound);
+        let later = at.plus(std::time::Duration::from_millis(1));
+        assert!(bound < attachment_sk(&later, &AttachmentId::random()));
+    }
+}
