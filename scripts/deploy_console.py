@@ -4,7 +4,7 @@
 `make deploy` runs it after `sam deploy`; run it alone after changing only the console:
     scripts/deploy_console.py --stack-name NAME [--region REGION]
 The configuration comes from the stack's outputs, so the console's code is the same everywhere and
-only config.json differs (the local stack serves its own: infra/local/console_server.py).
+only config.json differs (the local stack serves its own: infra/local/servers/console_server.py).
 
 `--outputs-json FILE --print-config` prints the config.json a stack's outputs give, without AWS
 (tests/tests/console_deploy.rs checks it against what the console reads).

@@ -1,5 +1,5 @@
 """Checks of the local stack's Python stand-ins that need no running stack:
-    .local/venv/bin/python -m unittest discover -s infra/local -p 'test_*.py'
+    .local/venv/bin/python -m unittest discover -s infra/local/tests -p 'test_*.py'
 (tests/tests/console_identity.rs checks them end to end against the running stack)."""
 
 import json
@@ -15,13 +15,11 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# infra/local on sys.path, once, as the servers do: the shared library is the package `lib`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import console_server  # noqa: E402
-import local_http  # noqa: E402
-import local_sigv4  # noqa: E402
-import local_srp  # noqa: E402
-import moto_server  # noqa: E402
+from lib import local_http, local_sigv4, local_srp  # noqa: E402
+from servers import console_server, moto_server  # noqa: E402
 
 
 class SrpTest(unittest.TestCase):

@@ -24,12 +24,14 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import local_cognito
-import local_iam
-from local_http import JsonHandler, log_line, serve
-from local_identity import read_stack_env
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/console_server.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parents[2]
+from lib import ROOT, local_cognito, local_iam  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
+from lib.stack_env import read_stack_env  # noqa: E402
+
 # index.html gets its connect-src pinned by the very function `make deploy` uses.
 sys.path.insert(0, str(ROOT / "scripts"))
 from deploy_console import pin_connect_src  # noqa: E402

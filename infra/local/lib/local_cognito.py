@@ -42,13 +42,11 @@ tests rely on it):
 import os
 import uuid
 from functools import lru_cache
-from pathlib import Path
 
 import boto3
 
-import local_iam
+from . import local_iam
 
-ROOT = Path(__file__).resolve().parents[2]
 REGION = local_iam.REGION
 ACCOUNT = local_iam.ACCOUNT
 USER_POOL = "ConsoleUserPool"

@@ -6,7 +6,7 @@ The routes are read from the deployed API's own OpenAPI document (infra/api/open
 path template, and the function its integration URI names (StartExportApiFunction ->
 start-export-api).
 
-It stands in for IAM as well (infra/local/local_iam.py evaluates template.yaml's managed policies):
+It stands in for IAM as well (infra/local/lib/local_iam.py evaluates template.yaml's managed policies):
 before a function is invoked, the caller must be allowed `execute-api:Invoke` on
 `arn:aws:execute-api:us-east-1:000000000000:local/local/{METHOD}{path}`. Requests are not signed
 locally; these headers name the caller instead, and are removed before the event is built:
@@ -47,6 +47,7 @@ import base64
 import json
 import os
 import re
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -57,11 +58,14 @@ from pathlib import Path
 
 import yaml
 
-import local_iam
-import local_sigv4
-from local_http import JsonHandler, log_line, serve
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/local_gateway.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
+from lib import ROOT, local_iam, local_sigv4  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
+
+OPENAPI = ROOT / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 # The integration URI names the function by its logical id in template.yaml.
 INTEGRATION_FUNCTION = re.compile(r"\$\{(?P<logical_id>\w+)Function\.Arn\}")
@@ -162,7 +166,7 @@ MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
                  {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
 # The stack's static key (stack.env): requests signed with it keep naming their caller by X-Local-*.
 STATIC_ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID") or "AKIALOCALEXPORT00001"
-SESSIONS = local_sigv4.Sessions(Path(__file__).resolve().parents[2] / ".local/identity/sessions.json")
+SESSIONS = local_sigv4.Sessions(ROOT / ".local/identity/sessions.json")
 CREDENTIAL_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 

@@ -14,7 +14,7 @@ invocations wait before reaching the function until `POST /__faults/{id}/release
 break a server while a step is in flight; `GET /__faults/{id}` tells how many are waiting. The reply
 to `POST /__faults` is `{"id": ...}`.
 
-Every invocation is authorized first, as Lambda does (infra/local/local_iam.py, from template.yaml);
+Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.py, from template.yaml);
 `/__faults` and `/health` are the local stack's own controls and stay open. The caller is either
   - a service principal, named by the headers `X-Local-Source-Service` (e.g.
     apigateway.amazonaws.com: the local gateway; events.amazonaws.com: a test acting as an
@@ -44,10 +44,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import local_iam
-from local_http import JsonHandler, log_line, serve
+from pathlib import Path
 
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/invoke_proxy.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib import local_iam  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 FUNCTIONS: set[str] = set()

@@ -12,8 +12,10 @@ and refresh tokens refused as Cognito refuses them (patch_cognito_tokens).
 import argparse
 import json
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 
 from moto import mock_aws
 from moto.cognitoidp import models as cognito
@@ -22,7 +24,11 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.responses import EmptyResult
 from moto.server import ThreadedMotoServer
 
-import local_srp
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/moto_server.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib import local_srp  # noqa: E402
 
 # SECRET_BLOCK -> its sign-in's SRP state (local_srp.ServerSession), until the challenge's answer.
 SRP_SESSIONS: dict[str, local_srp.ServerSession] = {}

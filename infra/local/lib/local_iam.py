@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "000000000000"
 REGION = os.environ.get("AWS_REGION") or "us-east-1"
