@@ -7,7 +7,9 @@ and the tests do the same (tests/test_local_stack.py). Modules here import each 
   local_sigv4    SigV4 verification, as API Gateway verifies an AWS_IAM route
   local_srp      Cognito's SRP-6a sign-in (server side for moto, client side for tools and tests)
   local_cognito  the console's Cognito resources, read from template.yaml
-  local_iam      template.yaml's IAM: its policies, evaluated as IAM does
+  local_template template.yaml, its CloudFormation tags and intrinsic functions resolved locally,
+                 and the local stack's globals (account, region, stack name)
+  local_iam      the IAM policy evaluator, on the template's policies
   stack_env      reads .local/stack.env
 """
 

@@ -45,10 +45,10 @@ from functools import lru_cache
 
 import boto3
 
-from . import local_iam
+from . import local_iam, local_template
 
-REGION = local_iam.REGION
-ACCOUNT = local_iam.ACCOUNT
+REGION = local_template.REGION
+ACCOUNT = local_template.ACCOUNT
 USER_POOL = "ConsoleUserPool"
 USER_POOL_CLIENT = "ConsoleUserPoolClient"
 IDENTITY_POOL = "ConsoleIdentityPool"
@@ -56,7 +56,7 @@ IDENTITY_POOL = "ConsoleIdentityPool"
 GROUP_NAMES = ("StartDataExport", "RetrieveDataExport")
 
 
-class CognitoTemplate(local_iam.Template):
+class CognitoTemplate(local_template.Template):
     """template.yaml with the console's Cognito ids resolved to the local ones."""
 
     def __init__(self, document: dict, user_pool_id: str = "", client_id: str = ""):
@@ -88,7 +88,7 @@ class CognitoTemplate(local_iam.Template):
 
 def identity_pool_id() -> str:
     """A stable identity pool id (AWS form `<region>:<uuid>`): the stand-in has one pool."""
-    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_iam.STACK_NAME}/{IDENTITY_POOL}')}"
+    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_template.STACK_NAME}/{IDENTITY_POOL}')}"
 
 
 def provider_name(user_pool_id: str) -> str:
@@ -97,7 +97,7 @@ def provider_name(user_pool_id: str) -> str:
 
 
 def template(user_pool_id: str = "", client_id: str = "") -> CognitoTemplate:
-    return CognitoTemplate(local_iam.load_template(), user_pool_id, client_id)
+    return CognitoTemplate(local_template.load_template(), user_pool_id, client_id)
 
 
 @lru_cache(maxsize=1)

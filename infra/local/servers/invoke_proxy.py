@@ -14,7 +14,7 @@ invocations wait before reaching the function until `POST /__faults/{id}/release
 break a server while a step is in flight; `GET /__faults/{id}` tells how many are waiting. The reply
 to `POST /__faults` is `{"id": ...}`.
 
-Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.py, from template.yaml);
+Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.py, on template.yaml's policies);
 `/__faults` and `/health` are the local stack's own controls and stay open. The caller is either
   - a service principal, named by the headers `X-Local-Source-Service` (e.g.
     apigateway.amazonaws.com: the local gateway; events.amazonaws.com: a test acting as an
@@ -50,7 +50,7 @@ from pathlib import Path
 # (this file is run as a script: `python infra/local/servers/invoke_proxy.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import local_iam  # noqa: E402
+from lib import local_iam, local_template  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
@@ -67,8 +67,8 @@ TIMEOUT_SECONDS = 900
 # rest wait here, as invocations wait for a free instance on Lambda.
 SLOTS: dict[str, threading.BoundedSemaphore] = {}
 
-REGION = local_iam.REGION
-ACCOUNT = local_iam.ACCOUNT
+REGION = local_template.REGION
+ACCOUNT = local_template.ACCOUNT
 OPERATOR_KEY = "AKIALOCALEXPORT00001"
 STATE_MACHINE_KEY = "ak"
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -79,7 +79,7 @@ FUNCTION_POLICIES: dict[str, dict] = {}
 
 
 def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
-    template = local_iam.template()
+    template = local_template.template()
     managed = template.managed_policies()
     names = [n.strip() for n in operator_policies.split(",") if n.strip()]
     unknown = [n for n in names if n not in managed]
@@ -303,7 +303,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="watch's --concurrency")
     args = parser.parse_args()
     IDENTITIES.update(identities(os.environ.get("LOCAL_OPERATOR_POLICIES") or "DataExportOperator"))
-    FUNCTION_POLICIES.update(local_iam.template().function_policies())
+    FUNCTION_POLICIES.update(local_template.template().function_policies())
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
     SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})

@@ -62,7 +62,7 @@ import yaml
 # (this file is run as a script: `python infra/local/servers/local_gateway.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import ROOT, local_iam, local_sigv4  # noqa: E402
+from lib import ROOT, local_iam, local_sigv4, local_template  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 OPENAPI = ROOT / "infra/api/openapi.yaml"
@@ -111,7 +111,7 @@ def header_value(value, console_url: str) -> str | None:
         value = next(iter(value.values()))
         value = value[0] if isinstance(value, list) else value
         value = re.sub(r"https://\$\{ConsoleDistribution\.DomainName\}", console_url, value)
-        value = local_iam.template().sub(value)
+        value = local_template.template().sub(value)
     if not isinstance(value, str) or len(value) < 2 or not (value.startswith("'") and value.endswith("'")):
         return None
     return value[1:-1]
@@ -156,11 +156,11 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_PRINCIPAL = "arn:aws:iam::000000000000:user/local-admin"
 LAMBDA_URL = ""
 STAGE = "local"
-ACCOUNT = local_iam.ACCOUNT
-REGION = local_iam.REGION
-API_ID = local_iam.API_ID
+ACCOUNT = local_template.ACCOUNT
+REGION = local_template.REGION
+API_ID = local_template.API_ID
 DEFAULT_POLICIES = "DataExportOperator"
-POLICIES = local_iam.template().managed_policies()
+POLICIES = local_template.template().managed_policies()
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
 MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
                  {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
@@ -358,7 +358,7 @@ def execute_api_arn(method: str, path: str) -> str:
 def session_caller(session: dict) -> tuple[str, dict[str, str], list[dict]]:
     """(principal ARN, principal tags, identity policies) of credentials the identity-pool
     stand-in minted: the role session, its tags, the role's policies from template.yaml."""
-    template = local_iam.template()
+    template = local_template.template()
     role = template.role_logical_id(session["roleArn"])
     policies = template.role_identity_policies(role) if role else []
     principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{session['roleName']}/CognitoIdentityCredentials"

@@ -21,7 +21,7 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib import ROOT, local_cognito  # noqa: E402
-from lib.local_iam import load_template  # noqa: E402
+from lib.local_template import load_template  # noqa: E402
 
 ACCOUNT = "000000000000"
 # Logical id in template.yaml -> the stack variable naming its local resource.
