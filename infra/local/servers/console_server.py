@@ -32,9 +32,11 @@ from lib import ROOT, local_cognito, local_template  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 from lib.stack_env import read_stack_env  # noqa: E402
 
-# index.html gets its connect-src pinned by the very function `make deploy` uses.
-sys.path.insert(0, str(ROOT / "scripts"))
-from deploy_console import pin_connect_src  # noqa: E402
+# index.html gets its connect-src pinned by the very function `make deploy` uses
+# (scripts/deploy_console.py): it lives in infra/shared/, the Python both import (see
+# infra/shared/console_csp.py), so neither reaches into the other's tree.
+sys.path.insert(0, str(ROOT / "infra" / "shared"))
+from console_csp import pin_connect_src  # noqa: E402
 DIST = ROOT / "console/dist"
 STACK_ENV = ROOT / ".local/stack.env"
 CONTENT_TYPES = {
