@@ -148,7 +148,8 @@ launch() {
     moto)
         # HASH: user pool and client ids derived from their definitions, the same after a restart;
         # ENABLE_TOTP: moto checks TOTP codes (against its one fixed secret) instead of taking any.
-        # moto_server.py checks SRP proofs and refuses auth flows the app client does not allow.
+        # moto_server.py (lib/moto_patches/) checks SRP proofs and refuses auth flows the app client
+        # does not allow.
         start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY=HASH \
             MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY=HASH MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true \
             "$LOCAL/venv/bin/python" "$HERE/servers/moto_server.py" --port "$MOTO_PORT" ;;

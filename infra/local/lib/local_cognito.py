@@ -7,13 +7,13 @@ What moto 5.2's cognito-idp does (checked against moto/cognitoidp/models.py; the
 tests rely on it):
   - InitiateAuth USER_SRP_AUTH answers PASSWORD_VERIFIER, but RespondToAuthChallenge does not check
     the SRP proof at all (any PASSWORD_CLAIM_SIGNATURE signs in), and its USER_ID_FOR_SRP (the sub)
-    is a name its own PASSWORD_VERIFIER cannot find. moto_server.py replaces both: real SALT, SRP_B
-    and a base64 SECRET_BLOCK, USER_ID_FOR_SRP = the user name (as Cognito for a pool without
-    username attributes), and the proof checked (local_srp.py): a wrong password is refused as in
-    AWS. Checked against amazon-cognito-identity-js's AuthenticationHelper.
+    is a name its own PASSWORD_VERIFIER cannot find. moto_patches/cognito_idp.py replaces both:
+    real SALT, SRP_B and a base64 SECRET_BLOCK, USER_ID_FOR_SRP = the user name (as Cognito for a
+    pool without username attributes), and the proof checked (local_srp.py): a wrong password is
+    refused as in AWS. Checked against amazon-cognito-identity-js's AuthenticationHelper.
   - InitiateAuth and AdminInitiateAuth do not check the app client's ExplicitAuthFlows: moto signs
     in with USER_PASSWORD_AUTH although the template's client allows only SRP and refresh.
-    moto_server.py refuses a flow the client does not allow, as Cognito does
+    moto_patches/cognito_idp.py refuses a flow the client does not allow, as Cognito does
     (InvalidParameterException "USER_PASSWORD_AUTH flow not enabled for this client"; a client
     created without ExplicitAuthFlows allows SRP, custom and refresh, AWS's default).
   - NEW_PASSWORD_REQUIRED after an AdminCreateUser with a temporary password (also on the SRP
@@ -24,8 +24,8 @@ tests rely on it):
   - MFA_SETUP: with MfaConfiguration ON, a user without a verified authenticator gets MFA_SETUP
     after PASSWORD_VERIFIER (and after NEW_PASSWORD_REQUIRED); AssociateSoftwareToken and
     VerifySoftwareToken take its Session, as in Cognito. moto then signs in on any session;
-    moto_server.py accepts only the one VerifySoftwareToken returned after a correct code, spends
-    it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
+    moto_patches/cognito_idp.py accepts only the one VerifySoftwareToken returned after a correct
+    code, spends it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
     SOFTWARE_TOKEN_MFA at each sign-in.
   - The ID token (RS256, kid "dummy"; moto's single, publicly known key, so locally anyone can
     mint a valid token: the stand-in still verifies it, as AWS would) carries iss
