@@ -31,7 +31,7 @@ check: ## fmt, unused dependencies, clippy and asl-validator only
 	cargo fmt --all --check
 	.local/tools/bin/cargo-machete
 	cargo clippy --workspace --all-targets -- -D warnings
-	infra/local/validate_asl.sh
+	infra/local/tools/validate_asl.sh
 
 unit: ## Unit tests only (no local stack needed)
 	cargo nextest run --workspace --lib --bins

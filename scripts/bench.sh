@@ -36,7 +36,7 @@ set +a
 cargo build --quiet --bin attachment-export
 CLI=target/debug/attachment-export
 
-say "cold starts of the release binaries (median of 10 under infra/local/runtime_api.py)"
+say "cold starts of the release binaries (median of 10 under infra/local/servers/runtime_api.py)"
 FUNCTION_BINS=(start-export enumerate-attachments write-manifest retrieve-export)
 cargo build --quiet --release "${FUNCTION_BINS[@]/#/--bin=}"
 cold="$(
@@ -45,7 +45,7 @@ cold="$(
     source .local/functions.env
     set +a
     for f in "${FUNCTION_BINS[@]}"; do
-        .local/venv/bin/python infra/local/runtime_api.py --runs 10 --out "/tmp/cold-$f.json" -- "target/release/$f" >/dev/null
+        .local/venv/bin/python infra/local/servers/runtime_api.py --runs 10 --out "/tmp/cold-$f.json" -- "target/release/$f" >/dev/null
     done
     python3 - "${FUNCTION_BINS[@]}" <<'PY'
 import json, os, statistics, sys

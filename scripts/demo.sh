@@ -91,7 +91,7 @@ echo "   console users (the local Cognito user pool) in $OUT/console-users.json:
 # on every run: their accounts are new each time.
 users=()
 while read -r username account_id groups; do
-    users+=("$(.local/venv/bin/python infra/local/console_users.py create --replace \
+    users+=("$(.local/venv/bin/python infra/local/tools/console_users.py create --replace \
         --username "$username" --account-id "$account_id" --groups "$groups")")
 done <<USERS
 demo-admin $console_account StartDataExport,RetrieveDataExport

@@ -4,7 +4,7 @@
 `make deploy` runs it after `sam deploy`; run it alone after changing only the console:
     scripts/deploy_console.py --stack-name NAME [--region REGION]
 The configuration comes from the stack's outputs, so the console's code is the same everywhere and
-only config.json differs (the local stack serves its own: infra/local/console_server.py).
+only config.json differs (the local stack serves its own: infra/local/servers/console_server.py).
 
 `--outputs-json FILE --print-config` prints the config.json a stack's outputs give, without AWS
 (tests/tests/console_deploy.rs checks it against what the console reads).
@@ -12,17 +12,21 @@ only config.json differs (the local stack serves its own: infra/local/console_se
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import mimetypes
-import re
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "console" / "dist"
+
+# connect_sources and pin_connect_src are shared with the local console server
+# (infra/local/servers/console_server.py), which pins index.html the same way: they live in
+# infra/shared/console_csp.py, the folder of Python both the deploy scripts and the local stack
+# import (see its docstring). Still importable from here: deploy_console.pin_connect_src.
+sys.path.insert(0, str(ROOT / "infra" / "shared"))
+from console_csp import connect_sources, pin_connect_src  # noqa: E402,F401
 
 # Output key -> config.json key. Nothing else is in config.json: no secret, no key, no URL with a
 # signature; every value is an identifier a signed-in browser learns anyway.
@@ -43,37 +47,6 @@ def config_from_outputs(outputs: dict[str, str], region: str) -> dict:
     config.update({key: outputs[output] for output, key in OUTPUTS.items()})
     config["roles"] = {group: outputs[output] for output, group in ROLE_OUTPUTS.items()}
     return config
-
-
-def connect_sources(config: dict) -> list[str]:
-    """Where the console may connect: its own origin, this stack's API (its stage only) and the
-    user pool and identity pool endpoints, with the defaults the console itself uses
-    (console/src/config.ts)."""
-    region = config["region"]
-    api = urllib.parse.urlsplit(config["apiUrl"])
-    # A source with a path ending in "/" matches that path and below: the stage, not the host.
-    api_source = f"{api.scheme}://{api.netloc}{api.path.rstrip('/')}/"
-    idp = config.get("cognitoIdpEndpoint") or f"https://cognito-idp.{region}.amazonaws.com/"
-    identity = config.get("cognitoIdentityEndpoint") or f"https://cognito-identity.{region}.amazonaws.com/"
-    return ["'self'", api_source, idp, identity]
-
-
-def pin_connect_src(index_html: str, config: dict) -> str:
-    """index.html with a second Content-Security-Policy, in a <meta> before anything it governs,
-    that allows connections only to this stack's endpoints. The response-headers policy cannot name
-    the API (the API's CORS origin names the distribution, which names the policy: a cycle), so its
-    connect-src allows any API of the region; browsers enforce both policies, so the page can reach
-    only what both allow. A meta policy cannot carry frame-ancestors: the header keeps that."""
-    sources = connect_sources(config)
-    for source in sources:
-        if not re.fullmatch(r"'self'|https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?", source):
-            raise ValueError(f"deploy_console: {source!r} cannot be a connect-src source")
-    policy = "connect-src " + " ".join(sources)
-    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
-    charset = '<meta charset="utf-8">'
-    if charset not in index_html:
-        raise ValueError("deploy_console: index.html has no <meta charset=\"utf-8\"> to put the policy after")
-    return index_html.replace(charset, f"{charset}\n{meta}", 1)
 
 
 def upload(stack_name: str, region: str | None) -> None:

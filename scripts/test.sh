@@ -25,10 +25,10 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "asl-validator: the state machine definition"
-infra/local/validate_asl.sh
+infra/local/tools/validate_asl.sh
 
 step "the local stand-ins' own unit tests (SigV4, SRP, identity pool, console server; no stack)"
-.local/venv/bin/python -m unittest discover -s infra/local -p 'test_*.py'
+.local/venv/bin/python -m unittest discover -s infra/local/tests -p 'test_*.py'
 
 step "cfn-lint and sam validate: the deployable template (offline)"
 infra/check_template.sh

@@ -123,7 +123,7 @@ def srp_sign_in(idp, config: dict, username: str, password: str) -> dict:
     """USER_SRP_AUTH, the flow the template's app client allows (the local stack checks the proof
     and refuses other flows): local_srp.client_sign_in, as console_users.py sign-in."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra" / "local"))
-    import local_srp
+    from lib import local_srp
 
     reply = local_srp.client_sign_in(idp, config["userPoolId"], config["userPoolClientId"], username, password)
     return reply["AuthenticationResult"]

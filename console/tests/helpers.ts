@@ -50,11 +50,11 @@ export function seed(): Seeded {
 
 let userCounter = 0;
 
-/** A console user of ACCOUNT in GROUPS (infra/local/console_users.py). */
+/** A console user of ACCOUNT in GROUPS (infra/local/tools/console_users.py). */
 export function createUser(accountId: string, groups: string[], options: { temporary?: boolean; prefix?: string } = {}): ConsoleUser {
   userCounter += 1;
   const username = `${options.prefix ?? "admin"}-${Date.now().toString(36)}-${process.pid}-${userCounter}`;
-  const args = [resolve(ROOT, "infra/local/console_users.py"), "create", "--username", username, "--account-id", accountId, "--groups", groups.join(",")];
+  const args = [resolve(ROOT, "infra/local/tools/console_users.py"), "create", "--username", username, "--account-id", accountId, "--groups", groups.join(",")];
   if (options.temporary) args.push("--temporary");
   const data = lastJson(run(PYTHON, args)) as ConsoleUser;
   expect(data.username).toBeTruthy();

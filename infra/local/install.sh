@@ -84,10 +84,10 @@ install_cargo_machete() {
 
 install_loopback_shim() {
     local want
-    want="$(sha256sum "$HERE/loopback_bind.c" | cut -c1-16)"
+    want="$(sha256sum "$HERE/tools/loopback_bind.c" | cut -c1-16)"
     if installed loopback-shim "$want" && [[ -f "$LOCAL/tools/lib/loopback_bind.so" ]]; then return; fi
     echo "install: loopback bind shim (keeps DynamoDB Local on 127.0.0.1)"
-    cc -shared -fPIC -O2 -o "$LOCAL/tools/lib/loopback_bind.so" "$HERE/loopback_bind.c" -ldl
+    cc -shared -fPIC -O2 -o "$LOCAL/tools/lib/loopback_bind.so" "$HERE/tools/loopback_bind.c" -ldl
     record loopback-shim "$want"
 }
 

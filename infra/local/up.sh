@@ -148,10 +148,11 @@ launch() {
     moto)
         # HASH: user pool and client ids derived from their definitions, the same after a restart;
         # ENABLE_TOTP: moto checks TOTP codes (against its one fixed secret) instead of taking any.
-        # moto_server.py checks SRP proofs and refuses auth flows the app client does not allow.
+        # moto_server.py (lib/moto_patches/) checks SRP proofs and refuses auth flows the app client
+        # does not allow.
         start moto MOTO_PORT env MOTO_ACCOUNT_ID=000000000000 MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY=HASH \
             MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY=HASH MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true \
-            "$LOCAL/venv/bin/python" "$HERE/moto_server.py" --port "$MOTO_PORT" ;;
+            "$LOCAL/venv/bin/python" "$HERE/servers/moto_server.py" --port "$MOTO_PORT" ;;
     lambda-watch)
         # Without --ignore-changes, watch kills running instances whenever a source file changes,
         # dropping in-flight invocations; a stack that tests run against must not. WATCH_RELOAD=1
@@ -162,17 +163,17 @@ launch() {
             "$LOCAL/venv/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --concurrency "$WATCH_CONCURRENCY" \
             "${reload_flag[@]}" "${profile_flags[@]}" --env-file "$LOCAL/functions.env" ;;
     invoke-proxy)
-        start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/invoke_proxy.py" \
+        start invoke-proxy LAMBDA_PORT "$LOCAL/venv/bin/python" "$HERE/servers/invoke_proxy.py" \
             --port "$LAMBDA_PORT" --watch-port "$WATCH_PORT" --functions "$FUNCTIONS" \
             --concurrency "$WATCH_CONCURRENCY" ;;
     api-gateway)
-        start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/local_gateway.py" \
+        start api-gateway API_PORT "$LOCAL/venv/bin/python" "$HERE/servers/local_gateway.py" \
             --port "$API_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA" ;;
     identity)
-        start identity IDENTITY_PORT "$LOCAL/venv/bin/python" "$HERE/local_identity.py" \
+        start identity IDENTITY_PORT "$LOCAL/venv/bin/python" "$HERE/servers/local_identity.py" \
             --port "$IDENTITY_PORT" --console-origin "$CONSOLE_URL" ;;
     console)
-        start console CONSOLE_PORT "$LOCAL/venv/bin/python" "$HERE/console_server.py" --port "$CONSOLE_PORT" ;;
+        start console CONSOLE_PORT "$LOCAL/venv/bin/python" "$HERE/servers/console_server.py" --port "$CONSOLE_PORT" ;;
     *) echo "up: no server named $1" >&2; exit 2 ;;
     esac
 }
@@ -195,7 +196,7 @@ if [[ "${1:-}" == "--restart" ]]; then
     launch "$name"
     wait_until_up
     # A new moto holds nothing: the state machine and the console's user pool again (same ids).
-    if [[ "$name" == moto ]]; then "$LOCAL/venv/bin/python" "$HERE/provision.py"; fi
+    if [[ "$name" == moto ]]; then "$LOCAL/venv/bin/python" "$HERE/tools/provision.py"; fi
     exit 0
 fi
 
@@ -240,7 +241,7 @@ for name in s3 moto lambda-watch invoke-proxy api-gateway identity console; do l
 wait_until_up
 
 echo "provisioning tables, buckets, the statement key, the state machine and the console's user pool"
-"$LOCAL/venv/bin/python" "$HERE/provision.py"
+"$LOCAL/venv/bin/python" "$HERE/tools/provision.py"
 # The user pool's ids exist only now; the identity stand-in and the console server read them here.
 [[ -f "$LOCAL/cognito.env" ]] && cat "$LOCAL/cognito.env" >> "$LOCAL/stack.env"
 

@@ -5,7 +5,7 @@
 //! managed policies from template.yaml: the same IAM rules as every other caller.
 //!
 //! Self-contained: signs in with USER_SRP_AUTH as the console does (the only password flow the
-//! app client allows; `infra/local/console_users.py sign-in`), talks to moto's cognito-idp and the
+//! app client allows; `infra/local/tools/console_users.py sign-in`), talks to moto's cognito-idp and the
 //! stand-in with plain JSON requests, signs with aws-sigv4, reads the stack's coordinates from
 //! .local/stack.env.
 
@@ -143,7 +143,7 @@ impl Console {
     async fn sign_in(&self, username: &str, password: &str, client_id: &str) -> String {
         let output = std::process::Command::new(repo_root().join(".local/venv/bin/python"))
             .current_dir(repo_root())
-            .arg("infra/local/console_users.py")
+            .arg("infra/local/tools/console_users.py")
             .args(["sign-in", "--username", username, "--password", password, "--client-id", client_id])
             .envs(&self.env)
             .output()

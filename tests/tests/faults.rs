@@ -118,7 +118,7 @@ fn real_panic_report() -> (String, Value) {
     std::fs::write(&panic, r#"{"panic": true}"#).unwrap();
     std::fs::write(&echo, r#"{"still": "alive"}"#).unwrap();
     let output = std::process::Command::new(repo_root().join(".local/venv/bin/python"))
-        .arg(repo_root().join("infra/local/runtime_api.py"))
+        .arg(repo_root().join("infra/local/servers/runtime_api.py"))
         .args(["--event", panic.to_str().unwrap(), "--event", echo.to_str().unwrap(), "--"])
         .arg(env!("CARGO_BIN_EXE_panicking-function"))
         .output()

@@ -23,8 +23,13 @@ import threading
 import time
 import uuid
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
-from local_http import JsonHandler
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/runtime_api.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib.local_http import JsonHandler  # noqa: E402
 
 PREFIX = "/2018-06-01/runtime"
 

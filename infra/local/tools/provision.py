@@ -16,10 +16,13 @@ from pathlib import Path
 
 import boto3
 
-import local_cognito
-from local_iam import load_template
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/tools/provision.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parents[2]
+from lib import ROOT, local_cognito  # noqa: E402
+from lib.local_template import load_template  # noqa: E402
+
 ACCOUNT = "000000000000"
 # Logical id in template.yaml -> the stack variable naming its local resource.
 TABLE_VARIABLES = {"AccountsTable": "ACCOUNTS_TABLE", "AttachmentsTable": "ATTACHMENTS_TABLE", "ExportsTable": "EXPORTS_TABLE"}

@@ -24,15 +24,19 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import local_cognito
-import local_iam
-from local_http import JsonHandler, log_line, serve
-from local_identity import read_stack_env
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/console_server.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parents[2]
-# index.html gets its connect-src pinned by the very function `make deploy` uses.
-sys.path.insert(0, str(ROOT / "scripts"))
-from deploy_console import pin_connect_src  # noqa: E402
+from lib import ROOT, local_cognito, local_template  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
+from lib.stack_env import read_stack_env  # noqa: E402
+
+# index.html gets its connect-src pinned by the very function `make deploy` uses
+# (scripts/deploy_console.py): it lives in infra/shared/, the Python both import (see
+# infra/shared/console_csp.py), so neither reaches into the other's tree.
+sys.path.insert(0, str(ROOT / "infra" / "shared"))
+from console_csp import pin_connect_src  # noqa: E402
 DIST = ROOT / "console/dist"
 STACK_ENV = ROOT / ".local/stack.env"
 CONTENT_TYPES = {
@@ -55,7 +59,7 @@ CONTENT_TYPES = {
 def security_headers(env: dict[str, str]) -> dict[str, str]:
     """The headers of the template's AWS::CloudFront::ResponseHeadersPolicy, as CloudFront adds
     them, with the CSP's execute-api, cognito-idp and cognito-identity origins made local."""
-    template = local_iam.template()
+    template = local_template.template()
     policies = template.of_type("AWS::CloudFront::ResponseHeadersPolicy")
     if not policies:
         return {}
@@ -64,8 +68,8 @@ def security_headers(env: dict[str, str]) -> dict[str, str]:
     headers = {}
     if "ContentSecurityPolicy" in config:
         csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-        region = re.escape(local_iam.REGION)
-        suffix = re.escape(local_iam.PSEUDO_PARAMETERS["AWS::URLSuffix"])
+        region = re.escape(local_template.REGION)
+        suffix = re.escape(local_template.PSEUDO_PARAMETERS["AWS::URLSuffix"])
         # The API's host (the stack's API id, or a wildcard *.execute-api: any API of the region,
         # here any port of loopback), cognito-idp and cognito-identity of the region, each a
         # source of connect-src, possibly with a path.
@@ -107,7 +111,7 @@ def console_config(env: dict[str, str]) -> dict | None:
     if "USER_POOL_ID" not in env:
         return None
     return {
-        "region": env.get("AWS_REGION", local_iam.REGION),
+        "region": env.get("AWS_REGION", local_template.REGION),
         "apiUrl": env["API_URL"],
         "userPoolId": env["USER_POOL_ID"],
         "userPoolClientId": env["USER_POOL_CLIENT_ID"],

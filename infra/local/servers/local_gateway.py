@@ -6,7 +6,7 @@ The routes are read from the deployed API's own OpenAPI document (infra/api/open
 path template, and the function its integration URI names (StartExportApiFunction ->
 start-export-api).
 
-It stands in for IAM as well (infra/local/local_iam.py evaluates template.yaml's managed policies):
+It stands in for IAM as well (infra/local/lib/local_iam.py evaluates template.yaml's managed policies):
 before a function is invoked, the caller must be allowed `execute-api:Invoke` on
 `arn:aws:execute-api:us-east-1:000000000000:local/local/{METHOD}{path}`. Requests are not signed
 locally; these headers name the caller instead, and are removed before the event is built:
@@ -47,6 +47,7 @@ import base64
 import json
 import os
 import re
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -57,11 +58,14 @@ from pathlib import Path
 
 import yaml
 
-import local_iam
-import local_sigv4
-from local_http import JsonHandler, log_line, serve
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/local_gateway.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-OPENAPI = Path(__file__).resolve().parents[2] / "infra/api/openapi.yaml"
+from lib import ROOT, local_iam, local_sigv4, local_template  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
+
+OPENAPI = ROOT / "infra/api/openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 # The integration URI names the function by its logical id in template.yaml.
 INTEGRATION_FUNCTION = re.compile(r"\$\{(?P<logical_id>\w+)Function\.Arn\}")
@@ -107,7 +111,7 @@ def header_value(value, console_url: str) -> str | None:
         value = next(iter(value.values()))
         value = value[0] if isinstance(value, list) else value
         value = re.sub(r"https://\$\{ConsoleDistribution\.DomainName\}", console_url, value)
-        value = local_iam.template().sub(value)
+        value = local_template.template().sub(value)
     if not isinstance(value, str) or len(value) < 2 or not (value.startswith("'") and value.endswith("'")):
         return None
     return value[1:-1]
@@ -152,17 +156,17 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 DEFAULT_PRINCIPAL = "arn:aws:iam::000000000000:user/local-admin"
 LAMBDA_URL = ""
 STAGE = "local"
-ACCOUNT = local_iam.ACCOUNT
-REGION = local_iam.REGION
-API_ID = local_iam.API_ID
+ACCOUNT = local_template.ACCOUNT
+REGION = local_template.REGION
+API_ID = local_template.API_ID
 DEFAULT_POLICIES = "DataExportOperator"
-POLICIES = local_iam.template().managed_policies()
+POLICIES = local_template.template().managed_policies()
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
 MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
                  {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
 # The stack's static key (stack.env): requests signed with it keep naming their caller by X-Local-*.
 STATIC_ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID") or "AKIALOCALEXPORT00001"
-SESSIONS = local_sigv4.Sessions(Path(__file__).resolve().parents[2] / ".local/identity/sessions.json")
+SESSIONS = local_sigv4.Sessions(ROOT / ".local/identity/sessions.json")
 CREDENTIAL_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -354,7 +358,7 @@ def execute_api_arn(method: str, path: str) -> str:
 def session_caller(session: dict) -> tuple[str, dict[str, str], list[dict]]:
     """(principal ARN, principal tags, identity policies) of credentials the identity-pool
     stand-in minted: the role session, its tags, the role's policies from template.yaml."""
-    template = local_iam.template()
+    template = local_template.template()
     role = template.role_logical_id(session["roleArn"])
     policies = template.role_identity_policies(role) if role else []
     principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{session['roleName']}/CognitoIdentityCredentials"

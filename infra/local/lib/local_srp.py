@@ -1,6 +1,6 @@
-"""Cognito's SRP-6a sign-in (USER_SRP_AUTH): the server side for moto_server.py, and the client
-side (client_sign_in) for the local tools and tests that sign in as the console does
-(console_users.py sign-in, console/tests/fixtures.py).
+"""Cognito's SRP-6a sign-in (USER_SRP_AUTH): the server side for moto (moto_patches/cognito_idp.py),
+and the client side (client_sign_in) for the local tools and tests that sign in as the console
+does (console_users.py sign-in, console/tests/fixtures.py).
 
 moto 5.2 answers USER_SRP_AUTH with a PASSWORD_VERIFIER challenge whose SRP_B and SALT are random
 strings, and accepts any PASSWORD_CLAIM_SIGNATURE: every password signs in. This module computes

@@ -26,9 +26,15 @@ import string
 import sys
 
 import boto3
+from pathlib import Path
+
 from botocore.exceptions import ClientError
 
-import local_srp
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/tools/console_users.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib import local_srp  # noqa: E402
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Symbols Cognito counts as such, less quotes and backslash (easier to paste into a shell).

@@ -34,6 +34,7 @@ import json
 import os
 import secrets
 import string
+import sys
 import tempfile
 import threading
 import time
@@ -46,11 +47,14 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-import local_cognito
-from local_http import JsonHandler, log_line, serve
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/local_identity.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK_ENV = ROOT / ".local/stack.env"
+from lib import ROOT, local_cognito  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
+from lib.stack_env import STACK_ENV, read_stack_env  # noqa: E402
+
 SESSIONS = ROOT / ".local/identity/sessions.json"
 REGION = local_cognito.REGION
 JSON_TYPE = "application/x-amz-json-1.1"
@@ -68,19 +72,6 @@ class CognitoError(Exception):
 
 def not_authorized(message: str) -> CognitoError:
     return CognitoError("NotAuthorizedException", message)
-
-
-def read_stack_env(path: Path = STACK_ENV) -> dict[str, str]:
-    """`export K=V` lines (a value ends at the first space: stack.env has trailing comments)."""
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if sep:
-            out[key.strip()] = value.strip().split(" ", 1)[0].strip("'\"")
-    return out
 
 
 class Config:
@@ -101,7 +92,7 @@ class Config:
             raise CognitoError("InternalErrorException", "the local stack has no stack.env", 500)
         with LOCK:
             if mtime != self.mtime:
-                env = read_stack_env()
+                env = read_stack_env(STACK_ENV)
                 if "USER_POOL_ID" not in env:
                     raise CognitoError("InternalErrorException", "the console user pool is not provisioned", 500)
                 self.env = env

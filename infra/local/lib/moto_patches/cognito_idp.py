@@ -1,28 +1,38 @@
-"""moto's server, in-process, with Step Functions executing state machines for real.
+"""Cognito user pools (moto.cognitoidp) as the console meets them in AWS: where moto 5.2.5 differs
+from Cognito, the local stack replaces moto's function. Each replacement wraps moto's own (called
+for everything it does not change) and says which function it replaces and why; apply() installs
+them all, in order (servers/moto_server.py, before moto's server starts). What moto does and does not do
+is listed in local_cognito.py.
 
-This is the only way moto 5.2 runs ASL: inside mock_aws(config=...), a ThreadedMotoServer's
-interpreter sends Lambda tasks to AWS_ENDPOINT_URL_LAMBDA (the invoke proxy). A plain `moto_server`
-sends them to itself. Serves Step Functions, EventBridge and the console's Cognito user pool for
-the local stack, with real SRP sign-in and the app client's ExplicitAuthFlows enforced
-(patch_cognito_sign_in), MFA_SETUP (enrolling an authenticator at sign-in) held to what
-Cognito requires (patch_cognito_mfa_setup), and tokens that live as long as the app client says
-and refresh tokens refused as Cognito refuses them (patch_cognito_tokens).
+  patch_cognito_sign_in    real SRP for USER_SRP_AUTH; ExplicitAuthFlows enforced
+      CognitoIdpBackend.initiate_auth, .admin_initiate_auth, .respond_to_auth_challenge
+  patch_cognito_mfa_setup  MFA_SETUP only with the session of a verified authenticator
+      CognitoIdpBackend.verify_software_token, .respond_to_auth_challenge
+  patch_cognito_tokens     token lifetimes of the app client; refresh refused as Cognito refuses it
+      CognitoIdpUserPool.create_jwt, .create_refresh_token, .create_tokens_from_refresh_token;
+      CognitoIdpResponse.revoke_token (moto has no RevokeToken)
+
+They also read moto's private state (the backend's sessions and user_pools, a pool's clients,
+users, refresh_tokens and _get_user, a client's extended_config, a user's password and enabled):
+require_pinned_moto() refuses any moto but the pinned one before moto is imported.
 """
 
-import argparse
 import json
-import signal
 import threading
 import time
 
-from moto import mock_aws
-from moto.cognitoidp import models as cognito
-from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
-from moto.cognitoidp.responses import CognitoIdpResponse
-from moto.core.responses import EmptyResult
-from moto.server import ThreadedMotoServer
+from . import require_pinned_moto
 
-import local_srp
+require_pinned_moto()
+
+from moto.cognitoidp import models as cognito  # noqa: E402
+from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError  # noqa: E402
+from moto.cognitoidp.responses import CognitoIdpResponse  # noqa: E402
+from moto.core.responses import EmptyResult  # noqa: E402
+
+from .. import local_srp  # noqa: E402
+
+# --- Sign-in: SRP and the app client's auth flows
 
 # SECRET_BLOCK -> its sign-in's SRP state (local_srp.ServerSession), until the challenge's answer.
 SRP_SESSIONS: dict[str, local_srp.ServerSession] = {}
@@ -77,6 +87,8 @@ def patch_cognito_sign_in() -> None:
     admin_initiate_auth = cognito.CognitoIdpBackend.admin_initiate_auth
     respond = cognito.CognitoIdpBackend.respond_to_auth_challenge
 
+    # Replaces CognitoIdpBackend.admin_initiate_auth. moto signs in with any flow; Cognito refuses
+    # (InvalidParameterException) a flow the app client's ExplicitAuthFlows do not allow.
     def admin_initiate(self, user_pool_id, client_id, auth_flow, auth_parameters):
         pool = self.user_pools.get(user_pool_id)
         client = pool.clients.get(client_id) if pool else None
@@ -86,6 +98,10 @@ def patch_cognito_sign_in() -> None:
                 raise InvalidParameterException(refusal)
         return admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters)
 
+    # Replaces CognitoIdpBackend.initiate_auth. The same refusal for InitiateAuth; and for
+    # USER_SRP_AUTH, moto's PASSWORD_VERIFIER challenge has random strings for SALT and SRP_B, a
+    # UUID SECRET_BLOCK and the sub as USER_ID_FOR_SRP (which its own PASSWORD_VERIFIER cannot
+    # find): Cognito's has the SRP values of the user's verifier and the user name.
     def initiate(self, client_id, auth_flow, auth_parameters):
         pool = next((p for p in self.user_pools.values() if client_id in p.clients), None)
         if pool is not None:
@@ -113,6 +129,9 @@ def patch_cognito_sign_in() -> None:
             result["ChallengeParameters"].update(srp.challenge(), USER_ID_FOR_SRP=user.username)
         return result
 
+    # Replaces CognitoIdpBackend.respond_to_auth_challenge for PASSWORD_VERIFIER. moto accepts any
+    # PASSWORD_CLAIM_SIGNATURE (every password signs in); Cognito checks the SRP proof and answers
+    # NotAuthorizedException "Incorrect username or password." to a wrong one.
     def respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses):
         if challenge_name == "PASSWORD_VERIFIER":
             # The proof must be this sign-in's (its secret block), for its user (USERNAME).
@@ -130,6 +149,8 @@ def patch_cognito_sign_in() -> None:
     cognito.CognitoIdpBackend.admin_initiate_auth = admin_initiate
     cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
 
+
+# --- MFA_SETUP: enrolling an authenticator at sign-in
 
 # Sessions VerifySoftwareToken returned after a correct code (the only ones MFA_SETUP accepts).
 ENROLLED_SESSIONS: set[str] = set()
@@ -149,6 +170,8 @@ def patch_cognito_mfa_setup() -> None:
     respond = cognito.CognitoIdpBackend.respond_to_auth_challenge
     verify = cognito.CognitoIdpBackend.verify_software_token
 
+    # Replaces CognitoIdpBackend.verify_software_token. moto leaves the session it was given usable;
+    # Cognito spends it and answers with the session that MFA_SETUP then accepts (recorded here).
     def verify_software_token(self, access_token, session, user_code, friendly_device_name):
         result = verify(self, access_token, session, user_code, friendly_device_name)
         if session:
@@ -156,6 +179,9 @@ def patch_cognito_mfa_setup() -> None:
             ENROLLED_SESSIONS.add(result["Session"])
         return result
 
+    # Replaces CognitoIdpBackend.respond_to_auth_challenge (after patch_cognito_sign_in's). MFA_SETUP:
+    # moto signs in on any session; Cognito only on the one VerifySoftwareToken returned, once. Any
+    # other challenge's answer: moto's MFAS_CAN_SETUP is a list, Cognito's a JSON string.
     def respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses):
         if challenge_name == "MFA_SETUP":
             if session not in ENROLLED_SESSIONS:
@@ -173,6 +199,8 @@ def patch_cognito_mfa_setup() -> None:
     cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
     cognito.CognitoIdpBackend.verify_software_token = verify_software_token
 
+
+# --- Tokens: lifetimes, refresh, revocation
 
 # Seconds in each of TokenValidityUnits' units, and Cognito's defaults when the client names none.
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -205,17 +233,24 @@ def patch_cognito_tokens() -> None:
     create_refresh_token = cognito.CognitoIdpUserPool.create_refresh_token
     from_refresh_token = cognito.CognitoIdpUserPool.create_tokens_from_refresh_token
 
+    # Replaces CognitoIdpUserPool.create_jwt. moto: every ID and access token lives one hour;
+    # Cognito: the app client's IdTokenValidity / AccessTokenValidity in its TokenValidityUnits.
     def jwt(self, client_id, username, token_use, expires_in=60 * 60, extra_data=None):
         client = self.clients.get(client_id)
         if client is not None and token_use in ("id", "access"):
             expires_in = validity_seconds(client.extended_config, "IdToken" if token_use == "id" else "AccessToken")
         return create_jwt(self, client_id, username, token_use, expires_in, extra_data)
 
+    # Replaces CognitoIdpUserPool.create_refresh_token. moto does not record when a refresh token
+    # was issued; recorded here, so that RefreshTokenValidity can end it as in Cognito.
     def refresh_token(self, client_id, username):
         token, origin_jti = create_refresh_token(self, client_id, username)
         REFRESH_ISSUED[token] = time.time()
         return token, origin_jti
 
+    # Replaces CognitoIdpUserPool.create_tokens_from_refresh_token. moto: an internal error
+    # (KeyError) for a token it never issued, and new tokens from an expired one or for a
+    # disabled user; Cognito: NotAuthorizedException for each, and for a revoked one.
     def tokens_from_refresh_token(self, refresh_token):
         known = self.refresh_tokens.get(refresh_token) if isinstance(refresh_token, str) else None
         if known is None:  # never issued by this pool, or revoked
@@ -230,6 +265,9 @@ def patch_cognito_tokens() -> None:
             raise NotAuthorizedError("User is disabled." if user is not None else "Invalid Refresh Token")
         return from_refresh_token(self, refresh_token)
 
+    # Adds CognitoIdpResponse.revoke_token: moto 5.2.5 has no RevokeToken (the console calls it at
+    # sign-out). Cognito revokes a refresh token of the client that names it, and answers success
+    # for a token it does not know too.
     def revoke_token(response):
         token, client_id = response._get_param("Token"), response._get_param("ClientId")
         for pool in response.backend.user_pools.values():
@@ -244,25 +282,9 @@ def patch_cognito_tokens() -> None:
     cognito.CognitoIdpUserPool.create_tokens_from_refresh_token = tokens_from_refresh_token
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-
+def apply() -> None:
+    """Installs every replacement, in order: patch_cognito_mfa_setup wraps the respond_to_auth_challenge
+    that patch_cognito_sign_in installed."""
     patch_cognito_sign_in()
     patch_cognito_mfa_setup()
     patch_cognito_tokens()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-        server.start()
-        print(f"moto listening on 127.0.0.1:{args.port}", flush=True)
-        stop.wait()
-        server.stop()
-
-
-if __name__ == "__main__":
-    main()

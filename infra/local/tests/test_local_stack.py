@@ -1,9 +1,10 @@
 """Checks of the local stack's Python stand-ins that need no running stack:
-    .local/venv/bin/python -m unittest discover -s infra/local -p 'test_*.py'
+    .local/venv/bin/python -m unittest discover -s infra/local/tests -p 'test_*.py'
 (tests/tests/console_identity.rs checks them end to end against the running stack)."""
 
 import json
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -15,13 +16,14 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# infra/local on sys.path, once, as the servers do: the shared library is the package `lib`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import console_server  # noqa: E402
-import local_http  # noqa: E402
-import local_sigv4  # noqa: E402
-import local_srp  # noqa: E402
-import moto_server  # noqa: E402
+from lib import local_http, local_sigv4, local_srp, moto_patches  # noqa: E402
+from lib.moto_patches import cognito_idp  # noqa: E402
+from servers import console_server  # noqa: E402
+
+LOCAL = Path(__file__).resolve().parents[1]
 
 
 class SrpTest(unittest.TestCase):
@@ -50,31 +52,31 @@ class SrpTest(unittest.TestCase):
 
 
 class AuthFlowTest(unittest.TestCase):
-    """moto_server.flow_refusal: the app client's ExplicitAuthFlows, as Cognito enforces them."""
+    """cognito_idp.flow_refusal: the app client's ExplicitAuthFlows, as Cognito enforces them."""
 
     CONSOLE = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]  # template.yaml's ConsoleUserPoolClient
 
     def test_the_console_client_allows_srp_and_refresh_only(self):
         for flow in ("USER_SRP_AUTH", "REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
-            self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, flow, admin=False), flow)
-        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "USER_PASSWORD_AUTH", admin=False),
+            self.assertIsNone(cognito_idp.flow_refusal(self.CONSOLE, flow, admin=False), flow)
+        self.assertEqual(cognito_idp.flow_refusal(self.CONSOLE, "USER_PASSWORD_AUTH", admin=False),
                          "USER_PASSWORD_AUTH flow not enabled for this client")
-        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "CUSTOM_AUTH", admin=False),
+        self.assertEqual(cognito_idp.flow_refusal(self.CONSOLE, "CUSTOM_AUTH", admin=False),
                          "CUSTOM_AUTH flow not enabled for this client")
-        self.assertEqual(moto_server.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=True),
+        self.assertEqual(cognito_idp.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=True),
                          "Auth flow not enabled for this client")
-        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "REFRESH_TOKEN_AUTH", admin=True))
+        self.assertIsNone(cognito_idp.flow_refusal(self.CONSOLE, "REFRESH_TOKEN_AUTH", admin=True))
 
     def test_no_setting_is_awss_default_and_legacy_values_count(self):
-        self.assertIsNone(moto_server.flow_refusal(None, "USER_SRP_AUTH", admin=False))
-        self.assertIsNone(moto_server.flow_refusal([], "CUSTOM_AUTH", admin=False))
-        self.assertIsNotNone(moto_server.flow_refusal(None, "USER_PASSWORD_AUTH", admin=False))
-        self.assertIsNone(moto_server.flow_refusal(["ALLOW_USER_PASSWORD_AUTH"], "USER_PASSWORD_AUTH", admin=False))
-        self.assertIsNone(moto_server.flow_refusal(["ADMIN_NO_SRP_AUTH"], "ADMIN_USER_PASSWORD_AUTH", admin=True))
-        self.assertIsNone(moto_server.flow_refusal(["ADMIN_NO_SRP_AUTH"], "USER_SRP_AUTH", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal(None, "USER_SRP_AUTH", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal([], "CUSTOM_AUTH", admin=False))
+        self.assertIsNotNone(cognito_idp.flow_refusal(None, "USER_PASSWORD_AUTH", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal(["ALLOW_USER_PASSWORD_AUTH"], "USER_PASSWORD_AUTH", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal(["ADMIN_NO_SRP_AUTH"], "ADMIN_USER_PASSWORD_AUTH", admin=True))
+        self.assertIsNone(cognito_idp.flow_refusal(["ADMIN_NO_SRP_AUTH"], "USER_SRP_AUTH", admin=False))
         # Flows moto itself refuses (unknown, or on the wrong operation) are left to it.
-        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "NO_SUCH_FLOW", admin=False))
-        self.assertIsNone(moto_server.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal(self.CONSOLE, "NO_SUCH_FLOW", admin=False))
+        self.assertIsNone(cognito_idp.flow_refusal(self.CONSOLE, "ADMIN_USER_PASSWORD_AUTH", admin=False))
 
     def test_the_client_timestamp_is_the_sdks(self):
         stamp = local_srp.client_timestamp(datetime(2026, 11, 6, 9, 5, 1, tzinfo=timezone.utc))
@@ -206,12 +208,8 @@ class ConsoleServerTest(unittest.TestCase):
             self.assertIsNone(console_server.resolve_file(path), path)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class MfaSetupTest(unittest.TestCase):
-    """moto_server.patch_cognito_mfa_setup, in-process against moto: a pool that requires MFA, a
+    """cognito_idp.patch_cognito_mfa_setup, in-process against moto: a pool that requires MFA, a
     user without an authenticator: MFA_SETUP, enrolment with the challenge's session, then TOTP."""
 
     def setUp(self):
@@ -233,8 +231,8 @@ class MfaSetupTest(unittest.TestCase):
                                            "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true"})
         env.start()
         self.addCleanup(env.stop)
-        moto_server.patch_cognito_sign_in()
-        moto_server.patch_cognito_mfa_setup()
+        cognito_idp.patch_cognito_sign_in()
+        cognito_idp.patch_cognito_mfa_setup()
         aws = mock_aws()
         aws.start()
         self.addCleanup(aws.stop)
@@ -279,3 +277,39 @@ class MfaSetupTest(unittest.TestCase):
             self.idp.respond_to_auth_challenge(ClientId=self.client, ChallengeName="MFA_SETUP",
                                                Session=verified["Session"], ChallengeResponses={"USERNAME": "jane"})
         self.assertEqual(self.sign_in()["ChallengeName"], "SOFTWARE_TOKEN_MFA")
+
+
+class MotoPinTest(unittest.TestCase):
+    """The moto patches are written for the moto requirements.lock pins: moto_server.py refuses any other."""
+
+    def test_the_pin_is_read_from_requirements_lock_and_is_installed(self):
+        lock = (LOCAL / "requirements.lock").read_text()
+        self.assertIn(f"\nmoto=={moto_patches.pinned_moto_version()}\n", lock)
+        self.assertEqual(moto_patches.installed_moto_version(), moto_patches.pinned_moto_version())
+        moto_patches.require_pinned_moto()
+
+    def test_another_version_is_refused_with_what_to_do(self):
+        for installed in ("5.2.4", "5.3.0", ""):
+            with self.assertRaises(moto_patches.MotoVersionError) as refused:
+                moto_patches.require_pinned_moto(installed=installed, pinned="5.2.5")
+            message = str(refused.exception)
+            self.assertIn("moto 5.2.5, the version infra/local/requirements.lock pins", message)
+            self.assertIn(f"moto {installed or '(none)'} is installed", message)
+            self.assertIn("make setup", message)
+        moto_patches.require_pinned_moto(installed="5.2.5", pinned="5.2.5")
+
+    def test_moto_server_refuses_to_start_on_another_moto(self):
+        server = LOCAL / "servers/moto_server.py"
+        started = subprocess.run([sys.executable, str(server), "--help"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(started.returncode, 0, started.stderr)
+        # The same script with the installed moto's metadata saying 5.3.0.
+        code = ("import importlib.metadata as m, runpy, sys; m.version = lambda name: '5.3.0'; "
+                f"sys.argv = [{str(server)!r}, '--port', '1']; runpy.run_path({str(server)!r}, run_name='__main__')")
+        refused = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("moto_server: moto 5.3.0 is installed", refused.stderr)
+        self.assertNotIn("Traceback", refused.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

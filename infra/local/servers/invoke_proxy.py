@@ -12,9 +12,11 @@ makes the next `times` matching invocations fail with that errorType, as a crash
 function would look to Step Functions. With `"hold": true` instead of an errorType, the matching
 invocations wait before reaching the function until `POST /__faults/{id}/release`, so a test can
 break a server while a step is in flight; `GET /__faults/{id}` tells how many are waiting. The reply
-to `POST /__faults` is `{"id": ...}`.
+to `POST /__faults` is `{"id": ...}`; a fault that is not one (parse_fault: `function`, a served
+function; `times`, an integer >= 1; `errorType`, a name, unless `"hold": true`; `match`, an object)
+is refused with 400 `{"message": ...}` and changes nothing.
 
-Every invocation is authorized first, as Lambda does (infra/local/local_iam.py, from template.yaml);
+Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.py, on template.yaml's policies);
 `/__faults` and `/health` are the local stack's own controls and stay open. The caller is either
   - a service principal, named by the headers `X-Local-Source-Service` (e.g.
     apigateway.amazonaws.com: the local gateway; events.amazonaws.com: a test acting as an
@@ -44,14 +46,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import local_iam
-from local_http import JsonHandler, log_line, serve
+from pathlib import Path
 
+# infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
+# (this file is run as a script: `python infra/local/servers/invoke_proxy.py`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib import local_iam, local_template  # noqa: E402
+from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 FUNCTIONS: set[str] = set()
-# Injected faults (tests): each {"function", "match": {dotted.path: value}, "errorType", "times"}.
+# Injected faults (tests), each as parse_fault returns it: {"function", "match": {dotted.path: value},
+# "errorType" or "hold": True, "times"}, plus its id and counters.
 FAULTS: list[dict] = []
 FAULTS_LOCK = threading.Lock()
 # Held invocations wait on their fault's event (tests release them); never longer than this.
@@ -63,8 +70,8 @@ TIMEOUT_SECONDS = 900
 # rest wait here, as invocations wait for a free instance on Lambda.
 SLOTS: dict[str, threading.BoundedSemaphore] = {}
 
-REGION = local_iam.REGION
-ACCOUNT = local_iam.ACCOUNT
+REGION = local_template.REGION
+ACCOUNT = local_template.ACCOUNT
 OPERATOR_KEY = "AKIALOCALEXPORT00001"
 STATE_MACHINE_KEY = "ak"
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -75,7 +82,7 @@ FUNCTION_POLICIES: dict[str, dict] = {}
 
 
 def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
-    template = local_iam.template()
+    template = local_template.template()
     managed = template.managed_policies()
     names = [n.strip() for n in operator_policies.split(",") if n.strip()]
     unknown = [n for n in names if n not in managed]
@@ -86,6 +93,51 @@ def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
         STATE_MACHINE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/ExportStateMachineRole/local",
                             template.role_policies("ExportStateMachineRole")),
     }
+
+
+class FaultError(ValueError):
+    """A body of `POST /__faults` that is no fault: the message says what is wrong."""
+
+
+FAULT_FIELDS = ("function", "match", "errorType", "hold", "times")
+
+
+def parse_fault(body: bytes, functions=()) -> dict:
+    """The fault a `POST /__faults` body describes, with only its own fields: {"function",
+    "match", "times"} and either "errorType" or "hold": True. `functions`: the functions served
+    (empty: any name). Raises FaultError naming the first thing wrong, so that no malformed fault
+    ever reaches take_fault (one without `times` made every later invocation fail)."""
+    try:
+        fault = json.loads(body)
+    except ValueError:
+        raise FaultError("the body is not JSON: send a fault object") from None
+    if not isinstance(fault, dict):
+        raise FaultError('a fault is a JSON object: {"function", "times", "errorType" or "hold": true, "match"}')
+    unknown = sorted(set(fault) - set(FAULT_FIELDS))
+    if unknown:
+        raise FaultError(f"unknown field {', '.join(map(repr, unknown))}; a fault has {', '.join(FAULT_FIELDS)}")
+    function = fault.get("function")
+    if not isinstance(function, str) or not function:
+        raise FaultError('"function" is required: the name of the function whose invocations fail')
+    if functions and function not in functions:
+        raise FaultError(f'"function": {function[:100]!r} is not served here; the functions are {", ".join(sorted(functions))}')
+    times = fault.get("times")
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise FaultError('"times" is required: how many matching invocations the fault takes, an integer of at least 1')
+    match = fault.get("match", {})
+    if not isinstance(match, dict) or not all(isinstance(key, str) and key for key in match):
+        raise FaultError('"match" is an object of dotted paths in the payload to values, e.g. {"job.accountId": "..."}')
+    hold = fault.get("hold", False)
+    if not isinstance(hold, bool):
+        raise FaultError('"hold" is true or false')
+    if hold:
+        if "errorType" in fault:
+            raise FaultError('a fault holds invocations ("hold": true) or fails them with an "errorType", not both')
+        return {"function": function, "match": match, "hold": True, "times": times}
+    error_type = fault.get("errorType")
+    if not isinstance(error_type, str) or not error_type:
+        raise FaultError('"errorType" is required (the error the invocations fail with), unless "hold" is true')
+    return {"function": function, "match": match, "errorType": error_type, "times": times}
 
 
 def function_arn(raw: str) -> str:
@@ -181,7 +233,12 @@ class Handler(JsonHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b"{}"
         if self.path == "/__faults":
-            fault = json.loads(body)
+            try:
+                fault = parse_fault(body, FUNCTIONS)
+            except FaultError as error:
+                self.reply(400, json.dumps({"message": f"not a fault: {error}"}).encode())
+                log_line(f"refused fault: {error}")
+                return
             with FAULTS_LOCK:
                 fault.update(id=len(FAULTS) + 1, held=0, passed=0, released=threading.Event())
                 FAULTS.append(fault)
@@ -299,7 +356,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="watch's --concurrency")
     args = parser.parse_args()
     IDENTITIES.update(identities(os.environ.get("LOCAL_OPERATOR_POLICIES") or "DataExportOperator"))
-    FUNCTION_POLICIES.update(local_iam.template().function_policies())
+    FUNCTION_POLICIES.update(local_template.template().function_policies())
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
     SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})

@@ -7,13 +7,13 @@ What moto 5.2's cognito-idp does (checked against moto/cognitoidp/models.py; the
 tests rely on it):
   - InitiateAuth USER_SRP_AUTH answers PASSWORD_VERIFIER, but RespondToAuthChallenge does not check
     the SRP proof at all (any PASSWORD_CLAIM_SIGNATURE signs in), and its USER_ID_FOR_SRP (the sub)
-    is a name its own PASSWORD_VERIFIER cannot find. moto_server.py replaces both: real SALT, SRP_B
-    and a base64 SECRET_BLOCK, USER_ID_FOR_SRP = the user name (as Cognito for a pool without
-    username attributes), and the proof checked (local_srp.py): a wrong password is refused as in
-    AWS. Checked against amazon-cognito-identity-js's AuthenticationHelper.
+    is a name its own PASSWORD_VERIFIER cannot find. moto_patches/cognito_idp.py replaces both:
+    real SALT, SRP_B and a base64 SECRET_BLOCK, USER_ID_FOR_SRP = the user name (as Cognito for a
+    pool without username attributes), and the proof checked (local_srp.py): a wrong password is
+    refused as in AWS. Checked against amazon-cognito-identity-js's AuthenticationHelper.
   - InitiateAuth and AdminInitiateAuth do not check the app client's ExplicitAuthFlows: moto signs
     in with USER_PASSWORD_AUTH although the template's client allows only SRP and refresh.
-    moto_server.py refuses a flow the client does not allow, as Cognito does
+    moto_patches/cognito_idp.py refuses a flow the client does not allow, as Cognito does
     (InvalidParameterException "USER_PASSWORD_AUTH flow not enabled for this client"; a client
     created without ExplicitAuthFlows allows SRP, custom and refresh, AWS's default).
   - NEW_PASSWORD_REQUIRED after an AdminCreateUser with a temporary password (also on the SRP
@@ -24,8 +24,8 @@ tests rely on it):
   - MFA_SETUP: with MfaConfiguration ON, a user without a verified authenticator gets MFA_SETUP
     after PASSWORD_VERIFIER (and after NEW_PASSWORD_REQUIRED); AssociateSoftwareToken and
     VerifySoftwareToken take its Session, as in Cognito. moto then signs in on any session;
-    moto_server.py accepts only the one VerifySoftwareToken returned after a correct code, spends
-    it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
+    moto_patches/cognito_idp.py accepts only the one VerifySoftwareToken returned after a correct
+    code, spends it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
     SOFTWARE_TOKEN_MFA at each sign-in.
   - The ID token (RS256, kid "dummy"; moto's single, publicly known key, so locally anyone can
     mint a valid token: the stand-in still verifies it, as AWS would) carries iss
@@ -42,15 +42,13 @@ tests rely on it):
 import os
 import uuid
 from functools import lru_cache
-from pathlib import Path
 
 import boto3
 
-import local_iam
+from . import local_iam, local_template
 
-ROOT = Path(__file__).resolve().parents[2]
-REGION = local_iam.REGION
-ACCOUNT = local_iam.ACCOUNT
+REGION = local_template.REGION
+ACCOUNT = local_template.ACCOUNT
 USER_POOL = "ConsoleUserPool"
 USER_POOL_CLIENT = "ConsoleUserPoolClient"
 IDENTITY_POOL = "ConsoleIdentityPool"
@@ -58,7 +56,7 @@ IDENTITY_POOL = "ConsoleIdentityPool"
 GROUP_NAMES = ("StartDataExport", "RetrieveDataExport")
 
 
-class CognitoTemplate(local_iam.Template):
+class CognitoTemplate(local_template.Template):
     """template.yaml with the console's Cognito ids resolved to the local ones."""
 
     def __init__(self, document: dict, user_pool_id: str = "", client_id: str = ""):
@@ -90,7 +88,7 @@ class CognitoTemplate(local_iam.Template):
 
 def identity_pool_id() -> str:
     """A stable identity pool id (AWS form `<region>:<uuid>`): the stand-in has one pool."""
-    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_iam.STACK_NAME}/{IDENTITY_POOL}')}"
+    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_template.STACK_NAME}/{IDENTITY_POOL}')}"
 
 
 def provider_name(user_pool_id: str) -> str:
@@ -99,7 +97,7 @@ def provider_name(user_pool_id: str) -> str:
 
 
 def template(user_pool_id: str = "", client_id: str = "") -> CognitoTemplate:
-    return CognitoTemplate(local_iam.load_template(), user_pool_id, client_id)
+    return CognitoTemplate(local_template.load_template(), user_pool_id, client_id)
 
 
 @lru_cache(maxsize=1)
