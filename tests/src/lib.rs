@@ -937,3 +937,53 @@ pub async fn download_report(view: &serde_json::Value, report: &str) -> Vec<Vec<
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect()
 }
+
+/// A subscriber to one account's export events: an SQS queue behind an EventBridge rule on the
+/// default bus that matches the account's "Data Export State Change" events only.
+pub struct AccountEvents {
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+impl AccountEvents {
+    pub async fn subscribe(stack: &Stack, account: &AccountId) -> Self {
+        let moto = stack.var("AWS_ENDPOINT_URL_EVENTS");
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
+        );
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
+        );
+        let queue = sqs
+            .create_queue()
+            .queue_name(format!("events-{account}"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:events-{account}");
+        let pattern = serde_json::json!({
+            "source": ["attachment-export"],
+            "detail-type": ["Data Export State Change"],
+            "detail": {"accountId": [account.as_str()]}
+        });
+        let rule = format!("export-events-{}", &account.as_str()[..8]);
+        events.put_rule().name(&rule).event_pattern(pattern.to_string()).send().await.unwrap();
+        events
+            .put_targets()
+            .rule(&rule)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&queue_arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        Self { sqs, queue }
+    }
+
+    /// The events delivered since the last call (waits up to a second for the first), as sent.
+    pub async fn receive(&self) -> Vec<String> {
+        let out =
+            self.sqs.receive_message().queue_url(&self.queue).wait_time_seconds(1).send().await.unwrap();
+        out.messages().iter().filter_map(|m| m.body().map(str::to_owned)).collect()
+    }
+}

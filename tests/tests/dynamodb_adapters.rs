@@ -20,6 +20,43 @@ async fn the_export_store_keeps_the_contract() {
     contracts::the_window_reopens_after_seven_days_and_a_failure_gives_it_back(&store).await;
     contracts::status_moves_forward_only_and_conditions_name_the_problem(&store).await;
     contracts::exports_list_newest_first_across_pages(&store).await;
+    contracts::written_parts_are_a_set_recorded_only_while_running(&store).await;
+    contracts::retrievals_are_counted_on_delivered_exports_only(&store).await;
+}
+
+/// The Directory contract on AccountsTable, the accounts written as the chat service writes them.
+#[tokio::test]
+async fn the_directory_keeps_the_contract() {
+    let stack = Stack::load();
+    let seeded: Vec<contracts::SeededAccount> = (0..3).map(|_| contracts::SeededAccount::example()).collect();
+    let mut items = Vec::new();
+    for s in &seeded {
+        items.push(dynamo::items::account(&s.id, &s.account).unwrap());
+        for user in &s.users {
+            items.push(dynamo::items::user(&s.id, user.user_id.as_ref().unwrap(), user).unwrap());
+        }
+        for room in &s.rooms {
+            items.push(dynamo::items::room(&s.id, room.room_id.as_ref().unwrap(), room).unwrap());
+        }
+    }
+    batch_put(&stack.dynamodb(), stack.var("ACCOUNTS_TABLE"), items).await;
+    let directory = stack.directory();
+    contracts::an_account_reads_back_with_its_users_and_rooms(&directory, &seeded[0]).await;
+    let ids: Vec<_> = seeded.iter().map(|s| s.id.clone()).collect();
+    contracts::every_account_is_listed_once_across_pages(&directory, &ids).await;
+}
+
+/// The AttachmentCatalog contract on AttachmentsTable.
+#[tokio::test]
+async fn the_catalog_keeps_the_contract() {
+    let stack = Stack::load();
+    let account = export_core::domain::ids::AccountId::random();
+    let first = Timestamp::parse("2026-03-01T09:00:00Z").unwrap();
+    let seeded = contracts::attachments_a_minute_apart(&account, first, 10);
+    let items = seeded.iter().map(|a| dynamo::items::attachment(a).unwrap()).collect();
+    batch_put(&stack.dynamodb(), stack.var("ATTACHMENTS_TABLE"), items).await;
+    contracts::a_range_lists_in_upload_order_and_resumes_after_any_row(&stack.catalog(), &account, &seeded)
+        .await;
 }
 
 /// The SweepLedger contract, on a key of its own beside the stack's sweep record.

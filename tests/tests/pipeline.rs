@@ -10,7 +10,7 @@ use export_core::domain::ids::{AccountId, ConversationId, UserId};
 use export_core::domain::model::{AccountType, Attachment, ConversationType, ExportStatus};
 use export_core::ports::ExportStore;
 use integration_tests::{
-    SeededAccount, Stack, attachment, download_manifest, rows, seed_account, sha256_hex,
+    AccountEvents, SeededAccount, Stack, attachment, download_manifest, rows, seed_account, sha256_hex,
 };
 use reqwest::Method;
 
@@ -223,46 +223,16 @@ async fn a_step_that_keeps_failing_ends_failed_and_gives_the_window_back() {
 #[tokio::test]
 async fn completion_is_announced_on_eventbridge_without_urls() {
     let stack = Stack::load();
-    let moto = stack.var("AWS_ENDPOINT_URL_EVENTS");
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
-    );
-    let events = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
-    );
     let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
     // A queue that receives this account's export events only.
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("events-{}", seeded.id))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:events-{}", seeded.id);
-    let pattern = serde_json::json!({
-        "source": ["attachment-export"],
-        "detail-type": ["Data Export State Change"],
-        "detail": {"accountId": [seeded.id.as_str()]}
-    });
-    let rule = format!("export-events-{}", &seeded.id.as_str()[..8]);
-    events.put_rule().name(&rule).event_pattern(pattern.to_string()).send().await.unwrap();
-    events
-        .put_targets()
-        .rule(&rule)
-        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&queue_arn).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let events = AccountEvents::subscribe(&stack, &seeded.id).await;
 
     let export_id = request_export(&stack, &seeded.id, "{}").await;
     let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
     assert_eq!(view["status"], "SUCCEEDED");
     let mut bodies = Vec::new();
     for _ in 0..20 {
-        let out = sqs.receive_message().queue_url(&queue).wait_time_seconds(1).send().await.unwrap();
-        bodies.extend(out.messages().iter().filter_map(|m| m.body().map(str::to_owned)));
+        bodies.extend(events.receive().await);
         if !bodies.is_empty() {
             break;
         }

@@ -123,11 +123,6 @@ impl Error {
             other => other,
         }
     }
-
-    /// Whether a step that failed with this error is worth running again.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Transient(_))
-    }
 }
 
 impl From<Error> for Diagnostic {
@@ -207,7 +202,5 @@ mod tests {
     fn transient_errors_keep_their_retryable_error_type() {
         let diag: Diagnostic = Error::Transient("Query: throttled".into()).into();
         assert_eq!(diag.error_type, "TransientError");
-        assert!(Error::Transient(String::new()).is_retryable());
-        assert!(!Error::Internal(String::new()).is_retryable());
     }
 }

@@ -183,9 +183,13 @@ impl ExportStatus {
         matches!(self, Self::Succeeded | Self::SucceededWithErrors | Self::Failed | Self::Expired)
     }
 
+    /// The statuses of an export that delivered a manifest (with or without error rows): the only
+    /// ones whose manifest may be handed out.
+    pub const DELIVERED: [ExportStatus; 2] = [Self::Succeeded, Self::SucceededWithErrors];
+
     /// Whether the export delivered a manifest (with or without error rows).
     pub fn is_delivered(&self) -> bool {
-        matches!(self, Self::Succeeded | Self::SucceededWithErrors)
+        Self::DELIVERED.contains(self)
     }
 }
 

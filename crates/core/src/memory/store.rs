@@ -193,9 +193,8 @@ impl ExportStore for FakeStore {
         at: Timestamp,
     ) -> Result<()> {
         self.update(account, export, |record| {
-            if !record.status.is_delivered() {
-                return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
-            }
+            // As the adapter's condition.
+            require_status(record, &ExportStatus::DELIVERED, "count a manifest retrieval")?;
             record.retrievals += 1;
             record.last_retrieved_at = Some(at);
             record.last_retrieved_by = Some(principal.to_owned());

@@ -374,7 +374,7 @@ impl ExportStore for DynamoExportStore {
             what: "count a manifest retrieval",
             // ADD is atomic: concurrent hand-outs are all counted.
             expression: "ADD retrievals :one SET lastRetrievedAt = :at, lastRetrievedBy = :by",
-            allowed_from: &[ExportStatus::Succeeded, ExportStatus::SucceededWithErrors],
+            allowed_from: &ExportStatus::DELIVERED,
             values: vec![
                 (":one", AttributeValue::N("1".into())),
                 (":at", s(at.to_string())),

@@ -1,0 +1,91 @@
+//! AttachmentCatalog: a range of upload times, in upload order, page by page, resumable after
+//! any row.
+
+use std::time::Duration;
+
+use crate::Timestamp;
+use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId, UserId};
+use crate::domain::model::{Attachment, CatalogRow, ConversationType};
+use crate::ports::{AttachmentCatalog, UploadRange};
+
+/// `n` attachments of `account`, one minute apart from `first` (in upload order): what the caller
+/// writes to the catalog before running the suite.
+pub fn attachments_a_minute_apart(account: &AccountId, first: Timestamp, n: usize) -> Vec<Attachment> {
+    let uploader = UserId::random();
+    (0..n)
+        .map(|i| Attachment {
+            account_id: account.clone(),
+            attachment_id: AttachmentId::random(),
+            message_id: MessageId::random(),
+            conversation_id: ConversationId::random(),
+            conversation_type: ConversationType::Direct,
+            uploader_id: uploader.clone(),
+            file_name: format!("report-{i}.pdf"),
+            content_type: "application/pdf".into(),
+            size_bytes: 1000 + i as u64,
+            sha256: "ab".repeat(32),
+            bucket: "attachments".into(),
+            object_key: format!("{account}/{i}"),
+            uploaded_at: first.plus(Duration::from_secs(60 * i as u64)),
+            deleted: false,
+        })
+        .collect()
+}
+
+/// Every page of a listing, from `after`, `limit` items a page.
+async fn all<C: AttachmentCatalog>(
+    catalog: &C,
+    account: &AccountId,
+    range: UploadRange,
+    mut after: Option<String>,
+    limit: Option<u32>,
+) -> Vec<Attachment> {
+    let mut rows = Vec::new();
+    loop {
+        let page = catalog.attachments(account, range, after.as_deref(), limit).await.unwrap();
+        if let Some(limit) = limit {
+            assert!(page.items.len() <= limit as usize);
+        }
+        rows.extend(page.items.into_iter().map(|row: CatalogRow| row.expect("every seeded item reads")));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return rows,
+        }
+    }
+}
+
+/// The caller has written `seeded` (at least 8, one minute apart, see
+/// [`attachments_a_minute_apart`]) for `account`. A range lists exactly the uploads after `since`
+/// and up to and including `cutoff`, in upload order, whatever the page size; a listing resumes
+/// exactly after any row's position; an account with no attachments lists none.
+pub async fn a_range_lists_in_upload_order_and_resumes_after_any_row<C: AttachmentCatalog>(
+    catalog: &C,
+    account: &AccountId,
+    seeded: &[Attachment],
+) {
+    assert!(seeded.len() >= 8, "the suite needs 8 attachments");
+    let last = seeded.last().unwrap().uploaded_at;
+    let everything = UploadRange { since: None, cutoff: last };
+    assert_eq!(all(catalog, account, everything, None, None).await, seeded);
+    assert_eq!(all(catalog, account, everything, None, Some(3)).await, seeded, "pages of three");
+
+    let to_fifth = UploadRange { since: None, cutoff: seeded[5].uploaded_at };
+    assert_eq!(all(catalog, account, to_fifth, None, None).await, &seeded[..=5], "the cutoff is inclusive");
+    let after_second = UploadRange { since: Some(seeded[2].uploaded_at), cutoff: last };
+    assert_eq!(all(catalog, account, after_second, None, None).await, &seeded[3..], "since is exclusive");
+    let between = UploadRange { since: Some(seeded[2].uploaded_at), cutoff: seeded[6].uploaded_at };
+    assert_eq!(all(catalog, account, between, None, Some(2)).await, &seeded[3..=6]);
+    let before_any = UploadRange {
+        since: None,
+        cutoff: Timestamp::from_unix_millis(seeded[0].uploaded_at.unix_millis() - 1).unwrap(),
+    };
+    assert!(all(catalog, account, before_any, None, None).await.is_empty());
+
+    let position = C::position(&Ok(seeded[4].clone()));
+    assert_eq!(
+        all(catalog, account, everything, Some(position), Some(2)).await,
+        &seeded[5..],
+        "resumes after row 4"
+    );
+    assert!(all(catalog, &AccountId::random(), everything, None, None).await.is_empty());
+}

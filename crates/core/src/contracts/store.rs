@@ -1,0 +1,262 @@
+//! ExportStore: admission, the window, status moves, listing.
+
+use std::time::Duration;
+
+use crate::Timestamp;
+use crate::domain::error::Error;
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{ExportStatus, FailureInfo};
+use crate::ports::{Admission, ExportStore, StatusChange};
+
+use super::{WEEK, request};
+
+/// Of twenty simultaneous admissions for one account exactly one takes the window; the rest see it
+/// closed by the winner, and only the winner's record exists.
+pub async fn exactly_one_of_twenty_concurrent_requests_takes_the_window<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let now = Timestamp::now();
+
+    let attempts = (0..20).map(|_| {
+        let record = request(&account, now);
+        async move { (record.export_id, store.admit(&record, WEEK).await) }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+
+    let winners: Vec<ExportId> = outcomes
+        .iter()
+        .filter_map(|(id, r)| matches!(r, Ok(Admission::Accepted { .. })).then_some(*id))
+        .collect();
+    assert_eq!(winners.len(), 1, "outcomes: {outcomes:?}");
+    for (_, outcome) in &outcomes {
+        match outcome {
+            Ok(Admission::Accepted { .. }) => {}
+            Ok(Admission::WindowClosed { throttle }) => {
+                assert_eq!(throttle.current.last_export_id, winners[0])
+            }
+            Err(e) => panic!("a losing request must see the closed window, not {e:?}"),
+        }
+    }
+    let throttle = store.throttle(&account).await.unwrap().expect("throttle written");
+    assert_eq!(throttle.current.last_export_id, winners[0]);
+    assert_eq!(throttle.current.next_allowed_at, now.plus(WEEK));
+    assert_eq!(throttle.previous, None);
+    // Only the winner's record exists: the losers' Puts were part of failed transactions.
+    let listed = store.list(&account, 100, None).await.unwrap();
+    assert_eq!(listed.items.iter().map(|r| r.export_id).collect::<Vec<_>>(), winners);
+    assert_eq!(listed.items[0].status, ExportStatus::Queued);
+}
+
+/// The window closes for exactly its length, and releasing it restores what the previous export set.
+pub async fn the_window_reopens_after_seven_days_and_a_failure_gives_it_back<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let first_at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+
+    let first = request(&account, first_at);
+    assert!(matches!(store.admit(&first, WEEK).await.unwrap(), Admission::Accepted { .. }));
+
+    // One millisecond before the window ends: refused; at its end: accepted.
+    let early = request(&account, first_at.plus(WEEK - Duration::from_millis(1)));
+    match store.admit(&early, WEEK).await.unwrap() {
+        Admission::WindowClosed { throttle } => {
+            assert_eq!(throttle.current.last_export_id, first.export_id);
+            assert_eq!(throttle.current.next_allowed_at, first_at.plus(WEEK));
+        }
+        other => panic!("expected the window closed, got {other:?}"),
+    }
+    assert!(store.get(&account, &early.export_id).await.unwrap().is_none(), "refused request left a record");
+
+    let second = request(&account, first_at.plus(WEEK));
+    let Admission::Accepted { throttle } = store.admit(&second, WEEK).await.unwrap() else {
+        panic!("the window should be open after 7 days")
+    };
+    assert_eq!(throttle.previous.as_ref().unwrap().last_export_id, first.export_id);
+
+    // The second export fails: the window goes back to what the first export set.
+    store
+        .change_status(
+            &account,
+            &second.export_id,
+            StatusChange::Failed {
+                completed_at: Timestamp::now(),
+                error: FailureInfo { code: "TransientError".into(), message: "S3 unavailable".into() },
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.release_window(&account, &second.export_id).await.unwrap());
+    let restored = store.throttle(&account).await.unwrap().unwrap();
+    assert_eq!(restored.current.last_export_id, first.export_id);
+    assert_eq!(restored.current.next_allowed_at, first_at.plus(WEEK));
+    // Releasing twice, or for an export that no longer holds the window, changes nothing.
+    assert!(!store.release_window(&account, &second.export_id).await.unwrap());
+
+    // The first export fails too: no previous window, so the account may ask again at once.
+    assert!(store.release_window(&account, &first.export_id).await.unwrap());
+    assert!(store.throttle(&account).await.unwrap().is_none());
+    let again = request(&account, first_at.plus(Duration::from_secs(60)));
+    assert!(matches!(store.admit(&again, WEEK).await.unwrap(), Admission::Accepted { .. }));
+}
+
+/// Status moves only forward; retried steps are idempotent; a final status is final.
+pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let record = request(&account, Timestamp::now());
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let started = Timestamp::now();
+
+    store.change_status(&account, &id, StatusChange::Running { started_at: started }).await.unwrap();
+    // A retried step re-enters RUNNING without moving startedAt.
+    let later = started.plus(Duration::from_secs(5));
+    store.change_status(&account, &id, StatusChange::Running { started_at: later }).await.unwrap();
+    store.set_listed(&account, &id, 1234).await.unwrap();
+    store.set_listed(&account, &id, 1234).await.unwrap(); // retried: absolute, not added
+    store
+        .set_execution_arn(&account, &id, "arn:aws:states:us-east-1:000000000000:execution:m:x")
+        .await
+        .unwrap();
+    let r = store.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!(r.status, ExportStatus::Running);
+    assert_eq!(r.started_at, Some(started));
+    assert_eq!(r.progress.attachments_listed, 1234);
+    assert_eq!(r.execution_arn.as_deref(), Some("arn:aws:states:us-east-1:000000000000:execution:m:x"));
+
+    let failed = FailureInfo { code: "X".into(), message: "y".into() };
+    store
+        .change_status(&account, &id, StatusChange::Failed { completed_at: later, error: failed.clone() })
+        .await
+        .unwrap();
+    // FAILED is final: neither RUNNING nor FAILED again, and progress no longer moves.
+    let back = store.change_status(&account, &id, StatusChange::Running { started_at: later }).await;
+    assert!(matches!(back, Err(Error::StatusConflict(ref m)) if m.contains("FAILED")), "{back:?}");
+    let twice = store
+        .change_status(&account, &id, StatusChange::Failed { completed_at: later, error: failed.clone() })
+        .await;
+    assert!(matches!(twice, Err(Error::StatusConflict(_))), "{twice:?}");
+    assert!(matches!(store.set_listed(&account, &id, 1).await, Err(Error::StatusConflict(_))));
+    let r = store.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!((r.status, r.error, r.completed_at), (ExportStatus::Failed, Some(failed), Some(later)));
+
+    let unknown = ExportId::new();
+    let missing = store.change_status(&account, &unknown, StatusChange::Running { started_at: later }).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
+    // Another account's export is unknown here, whatever its id.
+    let other = AccountId::random();
+    assert!(store.get(&other, &id).await.unwrap().is_none());
+}
+
+/// An account's exports list newest first, page after page, with the last id as the cursor.
+pub async fn exports_list_newest_first_across_pages<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    // Five accepted requests a week apart (each reopens the window).
+    let start = Timestamp::parse("2025-01-01T00:00:00Z").unwrap();
+    let mut ids = Vec::new();
+    for week in 0..5u32 {
+        let r = request(&account, start.plus(WEEK * week));
+        assert!(matches!(store.admit(&r, WEEK).await.unwrap(), Admission::Accepted { .. }));
+        ids.push(r.export_id);
+        std::thread::sleep(Duration::from_millis(2)); // distinct ULID milliseconds
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor: Option<ExportId> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list(&account, 2, cursor.as_ref()).await.unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|r| r.export_id));
+        match page.next {
+            Some(next) => cursor = Some(next.parse().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    assert!(pages >= 3);
+}
+
+/// A written part is recorded once however often its step runs, and only while the export runs.
+pub async fn written_parts_are_a_set_recorded_only_while_running<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let record = request(&account, Timestamp::now());
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let queued = store.mark_part_written(&account, &id, 1).await;
+    assert!(matches!(queued, Err(Error::StatusConflict(_))), "a QUEUED export has no parts yet: {queued:?}");
+
+    store.change_status(&account, &id, StatusChange::Running { started_at: Timestamp::now() }).await.unwrap();
+    for part in [1, 2, 2, 3, 1] {
+        store.mark_part_written(&account, &id, part).await.unwrap();
+    }
+    let r = store.get(&account, &id).await.unwrap().unwrap();
+    let mut done = r.parts_done.clone();
+    done.sort_unstable();
+    assert_eq!(done, vec![1, 2, 3], "a retried part is not counted twice");
+    assert_eq!(r.progress.parts_written, 3);
+
+    let failed = FailureInfo { code: "X".into(), message: "y".into() };
+    store
+        .change_status(&account, &id, StatusChange::Failed { completed_at: Timestamp::now(), error: failed })
+        .await
+        .unwrap();
+    let late = store.mark_part_written(&account, &id, 4).await;
+    assert!(matches!(late, Err(Error::StatusConflict(_))), "a FAILED export takes no parts: {late:?}");
+    let unknown = store.mark_part_written(&account, &ExportId::new(), 1).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+}
+
+/// A manifest hand-out is counted (how many, when last, by whom) on a delivered export only; an
+/// export that is queued, running or failed, or unknown, counts nothing.
+pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let record = request(&account, at);
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let queued = store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await;
+    assert!(matches!(queued, Err(Error::StatusConflict(_))), "{queued:?}");
+    store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
+    let running = store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await;
+    assert!(matches!(running, Err(Error::StatusConflict(_))), "{running:?}");
+
+    let result = crate::domain::model::ExportResult {
+        attachment_count: 1,
+        total_bytes: 10,
+        by_conversation_type: Default::default(),
+        manifest_key: format!("exports/{account}/{id}/attachments.csv"),
+        manifest_bytes: 100,
+        manifest_sha256: "ab".repeat(32),
+        summary_key: format!("exports/{account}/{id}/summary.json"),
+        urls_expire_at: at.plus(Duration::from_secs(518_400)),
+        error_count: 0,
+        errors: None,
+        coverage_key: None,
+        statement: None,
+    };
+    let succeeded = StatusChange::Succeeded { completed_at: at, result: Box::new(result) };
+    store.change_status(&account, &id, succeeded).await.unwrap();
+    let later = at.plus(Duration::from_secs(60));
+    store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await.unwrap();
+    store.record_retrieval(&account, &id, "arn:aws:iam::1:user/b", later).await.unwrap();
+    let r = store.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!(r.retrievals, 2);
+    assert_eq!(r.last_retrieved_at, Some(later));
+    assert_eq!(r.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/b"));
+
+    let unknown = store.record_retrieval(&account, &ExportId::new(), "p", at).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+    // Another account's export is unknown here, and its count does not move.
+    let other = store.record_retrieval(&AccountId::random(), &id, "p", at).await;
+    assert!(matches!(other, Err(Error::NotFound(_))), "{other:?}");
+    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().retrievals, 2);
+
+    // A failed export counts nothing either.
+    let failed = request(&account, at.plus(WEEK));
+    assert!(matches!(store.admit(&failed, WEEK).await.unwrap(), Admission::Accepted { .. }));
+    let error = FailureInfo { code: "X".into(), message: "y".into() };
+    store
+        .change_status(&account, &failed.export_id, StatusChange::Failed { completed_at: at, error })
+        .await
+        .unwrap();
+    let refused = store.record_retrieval(&account, &failed.export_id, "p", at).await;
+    assert!(matches!(refused, Err(Error::StatusConflict(_))), "{refused:?}");
+}
