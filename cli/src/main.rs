@@ -247,8 +247,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             attachment_bucket,
         } => {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true")
-                || cli.api_url.starts_with("http://127.0.0.1");
+            // As every client of a custom S3 endpoint: the setting says, not the API's address.
+            let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
             let s3 = aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build(),
             );

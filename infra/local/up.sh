@@ -78,6 +78,9 @@ export EXPORTS_TABLE=ExportsTable
 export ATTACHMENT_BUCKET=attachments-local
 export EXPORT_BUCKET=exports-local
 export STATE_MACHINE_ARN=arn:aws:states:$REGION:000000000000:stateMachine:ExportStateMachine
+# The local S3 server answers path-style requests only (a setting every client reads, as on AWS
+# with a custom endpoint: the functions, the CLI's seeding, the tests).
+export S3_FORCE_PATH_STYLE=true
 # The console (issue 16): moto's Cognito user pool, the identity-pool stand-in, the console server.
 # USER_POOL_ID, USER_POOL_CLIENT_ID and IDENTITY_POOL_ID follow, once provision.py has made them.
 export COGNITO_IDP_ENDPOINT=http://127.0.0.1:$MOTO_PORT
@@ -212,7 +215,7 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 # sweep-exports' rules by the names the template gives them (stack "attachment-export"), and a small
 # per-invocation budget, so that tests see a sweep resume across invocations. The attachment bucket
 # is the only one whose objects write-manifest signs (ATTACHMENT_BUCKETS).
-{ stack_env | sed -e '/^export PATH=/d' -e 's/^export //'; echo S3_FORCE_PATH_STYLE=true; echo LOG_FORMAT=text
+{ stack_env | sed -e '/^export PATH=/d' -e 's/^export //'; echo LOG_FORMAT=text
   echo "ATTACHMENT_BUCKETS=$ATTACHMENT_BUCKET"
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"

@@ -15,7 +15,7 @@ use export_core::domain::model::{Account, AccountType, Attachment, ConversationT
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
-pub const STACK_VARIABLES: [&str; 17] = [
+pub const STACK_VARIABLES: [&str; 18] = [
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -33,6 +33,7 @@ pub const STACK_VARIABLES: [&str; 17] = [
     "EXPORT_BUCKET",
     "STATE_MACHINE_ARN",
     "STATEMENT_KEY_ID",
+    "S3_FORCE_PATH_STYLE",
 ];
 
 pub fn repo_root() -> PathBuf {
@@ -135,11 +136,7 @@ impl Stack {
 
     /// The functions' typed configuration on this stack.
     pub fn config(&self) -> Config {
-        Config::from_lookup(|k| match k {
-            "S3_FORCE_PATH_STYLE" => Some("true".into()),
-            _ => self.vars.get(k).cloned(),
-        })
-        .expect("the stack's variables make a valid config")
+        Config::from_lookup(|k| self.vars.get(k).cloned()).expect("the stack's variables make a valid config")
     }
 
     pub fn directory(&self) -> export_core::aws::DynamoDirectory {
@@ -289,6 +286,21 @@ pub struct ApiReply {
     pub body: serde_json::Value,
 }
 
+impl ApiReply {
+    /// Sends `request` with `body` as JSON, and reads the reply (a JSON body, else its text).
+    async fn send(mut request: reqwest::RequestBuilder, body: Option<String>) -> Self {
+        if let Some(b) = body {
+            request = request.header("content-type", "application/json").body(b);
+        }
+        let response = request.send().await.expect("the local gateway answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        ApiReply { status, headers, body }
+    }
+}
+
 impl Stack {
     /// A request to the local API gateway. `principal`: `None` for the default local principal,
     /// `Some("none")` for an unsigned request.
@@ -303,15 +315,7 @@ impl Stack {
         if let Some(p) = principal {
             request = request.header("X-Local-Principal", p);
         }
-        if let Some(b) = body {
-            request = request.header("content-type", "application/json").body(b);
-        }
-        let response = request.send().await.expect("the local gateway answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        ApiReply { status, headers, body }
+        ApiReply::send(request, body).await
     }
 
     /// Invokes a function through the Lambda Invoke API by its ARN, as the AWS CLI does, signed
@@ -723,20 +727,12 @@ impl Stack {
         body: Option<String>,
     ) -> ApiReply {
         let tags: Vec<String> = caller.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut request = reqwest::Client::new()
+        let request = reqwest::Client::new()
             .request(method, format!("{}{path}", self.var("API_URL")))
             .header("X-Local-Principal", caller.principal.as_deref().unwrap_or("none"))
             .header("X-Local-Principal-Tags", tags.join(","))
             .header("X-Local-Policies", caller.policies.join(","));
-        if let Some(b) = body {
-            request = request.header("content-type", "application/json").body(b);
-        }
-        let response = request.send().await.expect("the local gateway answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        ApiReply { status, headers, body }
+        ApiReply::send(request, body).await
     }
 }
 

@@ -290,3 +290,16 @@ pub fn check_api_outcome(
         Err(e) => check_healthy_error(e, event).map(|_| ()),
     }
 }
+
+/// Sends `event` to a function's two trust paths: each answers its own and refuses the other
+/// cleanly ([`check_api_outcome`]).
+pub fn through_both_trust_paths<F>(function: &F, event: &Value) -> Result<(), TestCaseError>
+where
+    F: entry::ApiFunction + entry::DirectFunction,
+{
+    let context = || lambda_runtime::LambdaEvent::new(event.clone(), lambda_runtime::Context::default());
+    let api = runtime().block_on(entry::api_handler(function, context()));
+    check_api_outcome(api, event, entry::is_proxy_event(event))?;
+    let direct = runtime().block_on(entry::direct_handler(function, context()));
+    check_api_outcome(direct, event, false)
+}

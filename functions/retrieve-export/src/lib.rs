@@ -30,7 +30,7 @@ impl RetrieveExport<Aws> {
     pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         Ok(RetrieveExport {
             retriever: Retriever::on_aws(config, sdk)?,
-            cors: entry::Cors::new(config.console_origin.as_deref()),
+            cors: entry::Cors::from_config(config),
         })
     }
 }
@@ -310,7 +310,7 @@ mod fuzz {
     //! carries a documented errorType and, the fakes being healthy, is never a service failure; a
     //! proxy reply is below 500 with `{code, message}` on errors.
     use fuzzing::*;
-    use lambda_runtime::{Context, LambdaEvent};
+
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
     use std::time::Duration;
@@ -328,12 +328,7 @@ mod fuzz {
         if expired {
             deps.clock.advance(Duration::from_secs(7 * 86_400));
         }
-        // Through both functions: each answers its own path and refuses the other cleanly.
-        let context = || LambdaEvent::new(event.clone(), Context::default());
-        let api = runtime().block_on(api_handler(&deps.function, context()));
-        check_api_outcome(api, event, entry::is_proxy_event(event))?;
-        let direct = runtime().block_on(direct_handler(&deps.function, context()));
-        check_api_outcome(direct, event, false)
+        through_both_trust_paths(&deps.function, event)
     }
 
     proptest! {

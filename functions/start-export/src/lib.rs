@@ -30,10 +30,7 @@ pub struct StartExport<B: Backend> {
 
 impl StartExport<Aws> {
     pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(StartExport {
-            starter: Starter::on_aws(config, sdk)?,
-            cors: entry::Cors::new(config.console_origin.as_deref()),
-        })
+        Ok(StartExport { starter: Starter::on_aws(config, sdk)?, cors: entry::Cors::from_config(config) })
     }
 }
 
@@ -440,7 +437,7 @@ mod fuzz {
     //! proxy reply is below 500 with `{code, message}` on errors.
     use export_core::domain::model::AccountType;
     use fuzzing::*;
-    use lambda_runtime::{Context, LambdaEvent};
+
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
 
@@ -452,14 +449,9 @@ mod fuzz {
         api.into_iter().chain(direct).map(|(name, json, _)| (name, json)).collect()
     }
 
-    /// Through both functions: each answers its own path and refuses the other cleanly.
     fn run(event: &Value, team: bool) -> Result<(), TestCaseError> {
         let deps = super::tests::deps(if team { AccountType::Team } else { AccountType::Enterprise });
-        let context = || LambdaEvent::new(event.clone(), Context::default());
-        let api = runtime().block_on(api_handler(&deps.function, context()));
-        check_api_outcome(api, event, entry::is_proxy_event(event))?;
-        let direct = runtime().block_on(direct_handler(&deps.function, context()));
-        check_api_outcome(direct, event, false)
+        through_both_trust_paths(&deps.function, event)
     }
 
     proptest! {

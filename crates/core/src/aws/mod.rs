@@ -43,12 +43,12 @@ impl Backend for Aws {
 }
 
 /// Classifies an AWS SDK error of any service: throttling, timeouts, 5xx and connection failures
-/// are transient (the state machine retries them); everything else is internal. `operation` names
-/// what failed, for the logs.
+/// are transient (the state machine retries them); everything else is a service failure.
+/// `operation` names what failed, for the logs; the SDK's error is kept as the source.
 pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     const TRANSIENT_CODES: &[&str] = &[
         "ThrottlingException",
@@ -66,16 +66,14 @@ where
         "TransactionInProgressException",
     ];
     let detail = format!("{operation}: {}", DisplayErrorContext(&err));
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Error::Transient(detail)
-        }
+    let transient = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            if TRANSIENT_CODES.contains(&code) { Error::Transient(detail) } else { Error::Internal(detail) }
+            TRANSIENT_CODES.contains(&service.err().code().unwrap_or_default())
         }
-        _ => Error::Internal(detail),
-    }
+        _ => false,
+    };
+    Error::Service { detail, transient, source: Box::new(err) }
 }
 
 /// One attempt at any AWS call may take this long. The SDK sets no such limit by default, so a
@@ -91,4 +89,37 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+
+    use super::*;
+
+    /// The causes of `error`, outermost first.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        std::iter::successors(Some(error), |e| e.source()).map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_sdk_error_keeps_its_chain_and_is_classified() {
+        let timeout: SdkError<GetItemError, ()> =
+            SdkError::timeout_error(std::io::Error::other("attempt took longer than 60s"));
+        let error = from_sdk("GetItem ExportsTable", timeout);
+        assert_eq!(error.code(), "TransientError");
+        assert!(error.to_string().starts_with("GetItem ExportsTable: "), "{error}");
+        let causes = chain(&error);
+        assert!(causes.len() >= 3, "the SDK's error and its own cause: {causes:?}");
+        assert!(causes.last().unwrap().contains("attempt took longer than 60s"), "{causes:?}");
+
+        // The public API's code hides the kind, not the chain.
+        let api = error.into_api();
+        assert_eq!(api.code(), "ServiceFailureException");
+        assert!(chain(&api).iter().any(|c| c.contains("attempt took longer than 60s")));
+
+        let construction: SdkError<GetItemError, ()> =
+            SdkError::construction_failure(std::io::Error::other("no region"));
+        assert_eq!(from_sdk("GetItem ExportsTable", construction).code(), "ServiceFailureException");
+    }
 }

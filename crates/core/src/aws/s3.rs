@@ -124,11 +124,11 @@ impl ObjectStore for S3ObjectStore {
                 from_sdk("GetObject", e)
             }
         })?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Transient(format!("GetObject {key}: reading the body: {e}")))?;
+        let bytes = out.body.collect().await.map_err(|e| Error::Service {
+            detail: format!("GetObject {key}: reading the body: {e}"),
+            transient: true,
+            source: Box::new(e),
+        })?;
         Ok(bytes.to_vec())
     }
 

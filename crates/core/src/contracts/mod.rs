@@ -5,20 +5,24 @@
 
 mod attachments;
 mod catalog;
+mod clock;
 mod directory;
 mod ledger;
 mod notifier;
 mod objects;
+mod signing;
 mod statements;
 mod store;
 mod workflow;
 
 pub use attachments::*;
 pub use catalog::*;
+pub use clock::*;
 pub use directory::*;
 pub use ledger::*;
 pub use notifier::*;
 pub use objects::*;
+pub use signing::*;
 pub use statements::*;
 pub use store::*;
 pub use workflow::*;
@@ -85,6 +89,30 @@ mod against_the_fakes {
         let seeded = attachments_a_minute_apart(&account, first, 10);
         directory.attachments.lock().unwrap().insert(account.clone(), seeded.clone());
         a_range_lists_in_upload_order_and_resumes_after_any_row(&directory, &account, &seeded).await;
+    }
+
+    /// The wall clock is not an AWS adapter: both clocks are held to the contract here.
+    #[test]
+    fn the_clocks_keep_the_contract() {
+        a_clock_tells_stored_times_and_never_goes_back(&crate::ports::SystemClock);
+        let fixed = crate::memory::FixedClock::at("2026-11-24T10:15:30.123Z");
+        a_clock_tells_stored_times_and_never_goes_back(&fixed);
+    }
+
+    #[tokio::test]
+    async fn the_fake_url_signer_keeps_the_contract() {
+        // The fake's links name what they sign; "fetching" one finds the object the fake bucket holds.
+        let body = b"quarterly figures";
+        let fetch =
+            async |url: &str| (url == "https://signed.invalid/attachments/a/q3.xlsx").then(|| body.to_vec());
+        a_signed_url_fetches_its_object_and_says_when_it_expires(
+            &crate::memory::FakeSignerFactory,
+            Duration::from_secs(518_400),
+            ("attachments", "a/q3.xlsx", "a/missing"),
+            body,
+            fetch,
+        )
+        .await;
     }
 
     #[tokio::test]

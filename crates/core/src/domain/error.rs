@@ -49,6 +49,17 @@ pub enum Error {
     /// Anything else. The detail is for the logs; callers see a generic message.
     #[error("{0}")]
     Internal(String),
+    /// An AWS call failed. `detail` (the operation and the SDK's whole message) is for the logs;
+    /// `source` is the SDK's error, its chain kept. Throttling, timeouts, 5xx and connection
+    /// failures are `transient` (a `TransientError`, which the state machine retries); anything
+    /// else is a service failure.
+    #[error("{detail}")]
+    Service {
+        detail: String,
+        transient: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -79,9 +90,9 @@ impl Error {
             Error::Unprocessable(_) => "UnprocessableEntityException",
             Error::Throttled { .. } => "ThrottledClientException",
             Error::StatusConflict(_) => "StatusConflict",
-            Error::Transient(_) => "TransientError",
+            Error::Transient(_) | Error::Service { transient: true, .. } => "TransientError",
             Error::Configuration(_) => "ConfigurationError",
-            Error::Internal(_) => "ServiceFailureException",
+            Error::Internal(_) | Error::Service { transient: false, .. } => "ServiceFailureException",
         }
     }
 
@@ -95,20 +106,20 @@ impl Error {
             Error::PayloadTooLarge(_) => 413,
             Error::Unprocessable(_) => 422,
             Error::Throttled { .. } => 429,
-            Error::Transient(_) => 503,
-            Error::Configuration(_) | Error::Internal(_) => 500,
+            Error::Transient(_) | Error::Service { transient: true, .. } => 503,
+            Error::Configuration(_) | Error::Internal(_) | Error::Service { transient: false, .. } => 500,
         }
     }
 
     /// What a caller may read. Internal details (SDK messages, table names) stay in the logs.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Internal(_) | Error::Configuration(_) => {
+            Error::Internal(_) | Error::Configuration(_) | Error::Service { transient: false, .. } => {
                 "The service could not complete the request. Try again later; if it keeps failing, \
                  give your AWS operator the time of the request."
                     .to_owned()
             }
-            Error::Transient(_) => {
+            Error::Transient(_) | Error::Service { transient: true, .. } => {
                 "The service is busy or briefly unavailable. Try again in a few minutes.".to_owned()
             }
             other => other.to_string(),
@@ -120,6 +131,8 @@ impl Error {
     pub fn into_api(self) -> Error {
         match self {
             Error::Transient(d) | Error::Configuration(d) | Error::StatusConflict(d) => Error::Internal(d),
+            // The same code as Internal, the SDK's error still its source.
+            Error::Service { detail, source, .. } => Error::Service { detail, transient: false, source },
             other => other,
         }
     }

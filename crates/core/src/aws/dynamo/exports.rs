@@ -430,7 +430,7 @@ impl ExportStore for DynamoExportStore {
 fn lost_condition_or<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>, operation: &str) -> Option<Error>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
     if err.code() == Some("ConditionalCheckFailedException") { None } else { Some(from_sdk(operation, err)) }
