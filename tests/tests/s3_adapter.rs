@@ -64,7 +64,9 @@ async fn the_url_signer_keeps_the_contract() {
     let put = stack.s3().put_object().bucket(bucket).key(&key);
     put.body(aws_sdk_s3::primitives::ByteStream::from(body.clone())).send().await.unwrap();
     let config = stack.config();
-    let factory = export_core::aws::PresignerFactory::new(&config, &stack.sdk_config()).unwrap();
+    // As a function's: the SDK's S3 endpoint setting is the local server.
+    let sdk = stack.sdk_config().to_builder().endpoint_url(stack.var("AWS_ENDPOINT_URL_S3")).build();
+    let factory = export_core::aws::PresignerFactory::new(&config, &sdk).unwrap();
     let http = reqwest::Client::new();
     let fetch = async |url: &str| {
         let response = http.get(url).send().await.unwrap();
