@@ -144,6 +144,11 @@ enum Command {
         previous: Option<PathBuf>,
         #[command(flatten)]
         key: KeyArgs,
+        /// Exit 0 when every check passes with the key the statement names (verdict UNPINNED):
+        /// for a statement whose key cannot be pinned; it proves the files match the statement,
+        /// not who signed it.
+        #[arg(long)]
+        allow_unpinned: bool,
     },
 }
 
@@ -162,17 +167,27 @@ struct KeyArgs {
     key_id: Option<String>,
 }
 
-/// The key to check a statement with, and where it came from (for the report).
+/// A key to check statements with.
+struct TrustedKey {
+    key: p256::ecdsa::VerifyingKey,
+    /// Where it came from (for the report).
+    source: String,
+    /// Whether the caller pinned it (a file, a key id), rather than the statement naming it.
+    pinned: bool,
+}
+
+/// The key to check a statement with.
 async fn trusted_key(
     args: &KeyArgs,
     statement: &export_core::domain::statement::Statement,
-) -> Result<(p256::ecdsa::VerifyingKey, String), CliError> {
+) -> Result<TrustedKey, CliError> {
     if let Some(path) = &args.public_key {
         let bytes = std::fs::read(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
         let key = export_core::domain::statement::public_key(&bytes)
             .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-        return Ok((key, format!("public key from {}", path.display())));
+        return Ok(TrustedKey { key, source: format!("public key from {}", path.display()), pinned: true });
     }
+    let pinned = args.key_id.is_some();
     let (key_id, source) = match &args.key_id {
         Some(id) => (id.clone(), format!("public key of KMS key {id}")),
         None => (
@@ -193,7 +208,7 @@ async fn trusted_key(
     let der = out.public_key().map(|k| k.as_ref().to_vec()).unwrap_or_default();
     let key = export_core::domain::statement::public_key(&der)
         .map_err(|e| CliError::Aws(format!("KMS key {key_id}: {e}")))?;
-    Ok((key, source))
+    Ok(TrustedKey { key, source, pinned })
 }
 
 #[tokio::main]
@@ -459,9 +474,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let beside = ExportFiles::beside(&manifest);
             if beside.statement.exists() {
                 let (_, statement) = read_statement(&beside.statement)?;
-                let (trusted, source) = trusted_key(&key, &statement).await?;
+                let trusted = trusted_key(&key, &statement).await?;
                 let options = VerifyOptions { manifest_only: true, ..VerifyOptions::default() };
-                let verdict = verify(&beside, &trusted, &source, &options).await?;
+                let verdict =
+                    verify(&beside, (&trusted.key, trusted.pinned), &trusted.source, &options).await?;
                 if !verdict.verified {
                     if json_mode {
                         print(true, &serde_json::to_value(&verdict).unwrap_or_default(), String::new);
@@ -478,7 +494,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     println!(
                         "{}",
                         terminal_safe_lines(&format!(
-                            "statement verified ({source}); the manifest is the one it signs"
+                            "statement {} ({}); the manifest is the one it signs",
+                            if trusted.pinned { "verified" } else { "checked, UNPINNED" },
+                            trusted.source
                         ))
                     );
                 }
@@ -531,18 +549,31 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Verify { manifest, statement, signature, errors, coverage, files, previous, key } => {
+        Command::Verify {
+            manifest,
+            statement,
+            signature,
+            errors,
+            coverage,
+            files,
+            previous,
+            key,
+            allow_unpinned,
+        } => {
             let mut paths = ExportFiles::beside(&manifest);
             paths.statement = statement.unwrap_or(paths.statement);
             paths.signature = signature.unwrap_or(paths.signature);
             paths.errors = errors.unwrap_or(paths.errors);
             paths.coverage = coverage.unwrap_or(paths.coverage);
             let (_, parsed) = read_statement(&paths.statement)?;
-            let (trusted, source) = trusted_key(&key, &parsed).await?;
+            let trusted = trusted_key(&key, &parsed).await?;
             let options = VerifyOptions { files, previous, manifest_only: false };
-            let verdict = verify(&paths, &trusted, &source, &options).await?;
-            print(json_mode, &serde_json::to_value(&verdict).unwrap_or_default(), || verdict.describe());
-            Ok(if verdict.verified { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            let verdict = verify(&paths, (&trusted.key, trusted.pinned), &trusted.source, &options).await?;
+            let mut report = serde_json::to_value(&verdict).unwrap_or_default();
+            report["verdict"] = verdict.outcome().into();
+            print(json_mode, &report, || verdict.describe());
+            let accepted = verdict.verified && (verdict.pinned || allow_unpinned);
+            Ok(if accepted { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

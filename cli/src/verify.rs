@@ -48,10 +48,13 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Every check, and whether all passed.
+/// Every check, whether all passed, and whether the key they used was pinned by the caller (a
+/// `--public-key`, a `--key-id` or `STATEMENT_KEY_ID`) rather than taken from the statement itself,
+/// which a forger writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub verified: bool,
+    pub pinned: bool,
     pub checks: Vec<Check>,
 }
 
@@ -62,6 +65,16 @@ impl Verdict {
     }
 
     /// The human report: one line per check, then the verdict.
+    /// `VERIFIED`, `UNPINNED` (every check passed, with a key the caller did not pin) or `NOT
+    /// VERIFIED`.
+    pub fn outcome(&self) -> &'static str {
+        match (self.verified, self.pinned) {
+            (true, true) => "VERIFIED",
+            (true, false) => "UNPINNED",
+            (false, _) => "NOT VERIFIED",
+        }
+    }
+
     pub fn describe(&self) -> String {
         let mut text = String::new();
         for c in &self.checks {
@@ -73,7 +86,13 @@ impl Verdict {
             ));
         }
         let failed = self.checks.iter().filter(|c| !c.ok).count();
-        if self.verified {
+        if self.verified && !self.pinned {
+            text.push_str(&format!(
+                "verdict: UNPINNED ({} checks passed with the key the statement names, which a forged \
+                 statement names too: pin the stack's key with --public-key or --key-id)",
+                self.checks.len()
+            ));
+        } else if self.verified {
             text.push_str(&format!("verdict: VERIFIED ({} checks passed)", self.checks.len()));
         } else {
             text.push_str(&format!(
@@ -103,14 +122,15 @@ pub fn read_statement(path: &Path) -> Result<(Vec<u8>, Statement), CliError> {
     Ok((bytes, parsed))
 }
 
-/// Runs every check. `key` is the public key the caller trusts.
+/// Runs every check with the public key `key` (`pinned`: the caller gave it, rather than the
+/// statement naming it).
 pub async fn verify(
     files: &ExportFiles,
-    key: &VerifyingKey,
+    (key, pinned): (&VerifyingKey, bool),
     key_source: &str,
     options: &VerifyOptions,
 ) -> Result<Verdict, CliError> {
-    let mut verdict = Verdict { verified: true, checks: Vec::new() };
+    let mut verdict = Verdict { verified: true, pinned, checks: Vec::new() };
     let (bytes, statement) = read_statement(&files.statement)?;
     match std::fs::read(&files.signature) {
         Ok(signature) => match statement::verify_signature(key, &bytes, &signature) {
@@ -307,7 +327,7 @@ mod tests {
 
     #[test]
     fn one_failed_check_fails_the_verdict() {
-        let mut verdict = Verdict { verified: true, checks: Vec::new() };
+        let mut verdict = Verdict { verified: true, pinned: true, checks: Vec::new() };
         verdict.push("signature", true, "fine");
         assert!(verdict.verified && verdict.describe().ends_with("verdict: VERIFIED (1 checks passed)"));
         verdict.push("manifest", false, "differs");
@@ -315,5 +335,18 @@ mod tests {
         assert!(!verdict.verified);
         assert!(verdict.describe().contains("  FAILED  manifest    differs"), "{}", verdict.describe());
         assert!(verdict.describe().ends_with("NOT VERIFIED (1 of 3 checks failed)"));
+    }
+
+    #[test]
+    fn checks_that_pass_with_an_unpinned_key_are_not_verified() {
+        let mut verdict = Verdict { verified: true, pinned: false, checks: Vec::new() };
+        verdict.push("signature", true, "fine");
+        assert_eq!(verdict.outcome(), "UNPINNED");
+        assert!(verdict.describe().contains("verdict: UNPINNED (1 checks passed"), "{}", verdict.describe());
+        assert!(!verdict.describe().contains("VERIFIED ("), "{}", verdict.describe());
+        verdict.push("manifest", false, "differs");
+        assert_eq!(verdict.outcome(), "NOT VERIFIED");
+        verdict.pinned = true;
+        assert_eq!(verdict.outcome(), "NOT VERIFIED");
     }
 }

@@ -42,10 +42,19 @@ async fn seeded(stack: &Stack) -> SeedReport {
 
 /// The binary, with the stack's variables (API_URL, keys, endpoints) in its environment.
 async fn cli(stack: &Stack, args: &[&str]) -> Output {
+    cli_without(stack, args, &[]).await
+}
+
+/// The binary, with the stack's variables but those `left_out` in its environment.
+async fn cli_without(stack: &Stack, args: &[&str], left_out: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_attachment-export"));
     command.args(args).stdin(Stdio::null());
-    for (k, v) in stack.vars() {
+    for (k, v) in stack.vars().iter().filter(|(k, _)| !left_out.contains(&k.as_str())) {
         command.env(k, v);
+    }
+    // Nor inherited from the test's own environment (test.sh exports the stack's variables).
+    for k in left_out {
+        command.env_remove(k);
     }
     let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
     let text =
@@ -207,6 +216,58 @@ async fn a_statement_verifies_and_every_tampering_and_a_broken_chain_are_detecte
         cli(&stack, &["--json", "verify", &m, "--public-key", &pem_arg, "--previous", &statement_arg]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(!verdict_of("chain", &out));
+}
+
+/// A forger rewrites an export's statement, names a KMS key of their own in it and signs it with
+/// that key. Every check passes with the key the statement names, so without a pinned key the
+/// verdict is UNPINNED and `verify` exits 1; `--allow-unpinned` exits 0 and still says UNPINNED; the
+/// stack's key (`STATEMENT_KEY_ID`) refuses the signature.
+#[tokio::test]
+async fn a_statement_signed_with_a_key_it_names_itself_is_not_verified_without_a_pinned_key() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+
+    let stack = Stack::load();
+    let report = seeded(&stack).await;
+    let (_, manifest) = export_and_fetch(&stack, &report.account_id, &out_dir()).await;
+    let m = manifest.to_str().unwrap().to_owned();
+    let statement_path = manifest.with_extension("statement.json");
+    let kms = stack.kms();
+    let created = kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify);
+    let forger = created.send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&statement_path).unwrap()).unwrap();
+    forged["signature"]["keyId"] = forger.clone().into();
+    let bytes = serde_json::to_vec_pretty(&forged).unwrap();
+    std::fs::write(&statement_path, &bytes).unwrap();
+    let signed = kms
+        .sign()
+        .key_id(&forger)
+        .message(aws_sdk_kms::primitives::Blob::new(bytes))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap();
+    let der = signed.signature.unwrap().into_inner();
+    let signature = export_core::domain::statement::encode_signature(&der);
+    std::fs::write(manifest.with_extension("statement.sig"), signature).unwrap();
+
+    let unpinned = cli_without(&stack, &["--json", "verify", &m], &["STATEMENT_KEY_ID"]).await;
+    assert!(!unpinned.status.success(), "{}", text(&unpinned));
+    let report: serde_json::Value = serde_json::from_slice(&unpinned.stdout).unwrap();
+    assert_eq!(report["verdict"], "UNPINNED", "{report}");
+    assert_eq!(report["pinned"], false);
+    assert!(verdict_of("signature", &unpinned), "the forged signature is good for the forger's key");
+
+    let allowed = cli_without(&stack, &["verify", &m, "--allow-unpinned"], &["STATEMENT_KEY_ID"]).await;
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    assert!(text(&allowed).contains("verdict: UNPINNED"), "{}", text(&allowed));
+
+    let pinned = cli(&stack, &["--json", "verify", &m]).await;
+    assert!(!pinned.status.success(), "{}", text(&pinned));
+    assert!(!verdict_of("signature", &pinned), "the stack's key refuses the forger's signature");
+    let report: serde_json::Value = serde_json::from_slice(&pinned.stdout).unwrap();
+    assert_eq!(report["verdict"], "NOT VERIFIED", "{report}");
 }
 
 fn integration_tests_files(dir: &Path) -> Vec<PathBuf> {

@@ -216,7 +216,9 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 # per-invocation budget, so that tests see a sweep resume across invocations. The attachment bucket
 # is the only one whose objects write-manifest signs (ATTACHMENT_BUCKETS).
 { stack_env | sed -e '/^export PATH=/d' -e 's/^export //'; echo LOG_FORMAT=text
-  echo "ATTACHMENT_BUCKETS=$ATTACHMENT_BUCKET"
+  echo "ATTACHMENT_BUCKETS=$ATTACHMENT_BUCKET"; echo "ATTACHMENT_KEY_LAYOUT={accountId}/"
+  # The local stack lets a request skip the object checks (the tests of that path); the template's default does not.
+  echo ALLOW_UNCHECKED_EXPORTS=true
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"
   # The one origin the API functions answer CORS for (the console's; in AWS its CloudFront URL).

@@ -455,6 +455,14 @@ impl Stack {
         .await;
     }
 
+    /// StartDataExport through the API with `body`, as the local administrator: the export id.
+    pub async fn request_export(&self, account: &AccountId, body: &str) -> String {
+        let path = format!("/accounts/{account}/data-exports");
+        let reply = self.api(reqwest::Method::POST, &path, Some(body.into()), None).await;
+        assert_eq!(reply.status, 202, "{:?}", reply.body);
+        reply.body["exportId"].as_str().unwrap().to_owned()
+    }
+
     /// Polls RetrieveDataExport until the export has ended (SUCCEEDED, SUCCEEDED_WITH_ERRORS or
     /// FAILED), or the time is up.
     pub async fn wait_for_export(

@@ -12,15 +12,11 @@ use export_core::ports::ExportStore;
 use integration_tests::{
     AccountEvents, SeededAccount, Stack, attachment, download_manifest, rows, seed_account, sha256_hex,
 };
-use reqwest::Method;
 
 const WAIT: Duration = Duration::from_secs(180);
 
 async fn request_export(stack: &Stack, account: &AccountId, body: &str) -> String {
-    let reply =
-        stack.api(Method::POST, &format!("/accounts/{account}/data-exports"), Some(body.into()), None).await;
-    assert_eq!(reply.status, 202, "{:?}", reply.body);
-    reply.body["exportId"].as_str().unwrap().to_owned()
+    stack.request_export(account, body).await
 }
 
 fn in_room(a: &mut Attachment, room: &export_core::domain::ids::RoomId) {

@@ -78,3 +78,41 @@ async fn without_object_checks_only_the_bucket_and_the_catalog_are_checked() {
     let log = integration_tests::log_line("lambda-watch", &[x.export_id.as_str(), "errors=2"]).await;
     assert!(!log.contains("X-Amz-"), "no URL in the log");
 }
+
+/// A row in tenant A's partition that points at tenant B's object (which exists, in the same
+/// bucket, and which the signing identity could read) is a `foreign-key` row, never a link — with
+/// the object checks and without them — while B's own export still signs it.
+#[tokio::test]
+async fn a_row_pointing_at_another_tenants_object_is_never_signed() {
+    use export_core::domain::model::{AccountType, ConversationType};
+    use integration_tests::{attachment, seed_account};
+
+    let stack = Stack::load();
+    let at = export_core::Timestamp::parse("2026-05-01T09:00:00Z").unwrap();
+    let victim = seed_account(&stack, AccountType::Enterprise, false).await;
+    let mut theirs = vec![attachment(&victim.id, &victim.managed_user, ConversationType::Direct, at)];
+    stack.add_attachments(&mut theirs, true).await;
+    for request in [r#"{"verifyObjects": false}"#, "{}"] {
+        let tenant = seed_account(&stack, AccountType::Enterprise, false).await;
+        let mut ours = vec![
+            attachment(&tenant.id, &tenant.managed_user, ConversationType::Direct, at),
+            attachment(&tenant.id, &tenant.managed_user, ConversationType::Direct, at),
+        ];
+        stack.add_attachments(&mut ours, true).await;
+        // The catalog row now names the victim's object, with its size and SHA-256.
+        let mut forged = ours[1].clone();
+        (forged.object_key, forged.size_bytes, forged.sha256) =
+            (theirs[0].object_key.clone(), theirs[0].size_bytes, theirs[0].sha256.clone());
+        stack.add_attachments(std::slice::from_mut(&mut forged), false).await;
+
+        let export_id = stack.request_export(&tenant.id, request).await;
+        let view = stack.wait_for_export(&tenant.id, &export_id, std::time::Duration::from_secs(120)).await;
+        assert_eq!(view["status"], "SUCCEEDED_WITH_ERRORS", "{request}: {view}");
+        let errors = download_report(&view, "errors").await;
+        let listed: Vec<(&str, &str)> = errors.iter().map(|r| (r[0].as_str(), r[4].as_str())).collect();
+        assert_eq!(listed, [(forged.attachment_id.as_str(), "foreign-key")], "{request}");
+        let manifest = download_manifest(&view).await;
+        assert!(!String::from_utf8_lossy(&manifest).contains(victim.id.as_str()), "no link to B's files");
+        assert_eq!(rows(&manifest).len(), 1, "{request}: only the tenant's own file");
+    }
+}

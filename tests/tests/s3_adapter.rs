@@ -50,6 +50,21 @@ async fn the_attachment_heads_keep_the_contract() {
         &objects, bucket, &body, &plain, &checked, &missing,
     )
     .await;
+    // The local S3 server has no SSE-KMS, so the refusal S3 gives a role without kms:Decrypt on
+    // the object's key (403 AccessDenied) is shown with credentials the server refuses (403).
+    let stranger = aws_credential_types::Credentials::new("AKIASTRANGER00000000", "wrong", None, None, "t");
+    let sdk = stack
+        .sdk_config()
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(stranger));
+    let refused_client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk.build())
+            .endpoint_url(stack.var("AWS_ENDPOINT_URL_S3"))
+            .force_path_style(true)
+            .build(),
+    );
+    let refusing = export_core::aws::S3AttachmentObjects::new(refused_client);
+    contracts::a_refused_head_is_told_apart_from_a_missing_object(&refusing, bucket, &checked).await;
 }
 
 /// The SignerFactory contract: the deployed signer (the hand-written SigV4 presigner, with the

@@ -209,6 +209,7 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
         workflow,
         clock: SystemClock,
         window: Duration::from_secs(604_800),
+        allow_unchecked: false,
     };
     let request = StartRequest {
         account_id: account.clone(),

@@ -22,23 +22,25 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 /// The resource variables of config.rs, each required only where used.
-const RESOURCES: [&str; 6] = [
+const RESOURCES: [&str; 7] = [
     "ACCOUNTS_TABLE",
     "ATTACHMENTS_TABLE",
     "EXPORTS_TABLE",
     "EXPORT_BUCKET",
     "ATTACHMENT_BUCKETS",
+    "ATTACHMENT_KEY_LAYOUT",
     "STATEMENT_KEY_ID",
 ];
 
 /// Which resource variables each adapter constructor asks the config for.
-const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 7] = [
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 8] = [
     ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
     ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
     ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
     ("DynamoSweepLedger::from_config", &["EXPORTS_TABLE"]),
     ("S3ObjectStore::export_bucket", &["EXPORT_BUCKET"]),
     ("config.attachment_buckets()", &["ATTACHMENT_BUCKETS"]),
+    ("config.attachment_key_layout()", &["ATTACHMENT_KEY_LAYOUT"]),
     ("KmsStatementSigner::from_config", &["STATEMENT_KEY_ID"]),
 ];
 

@@ -159,6 +159,45 @@ fn only_write_manifest_decrypts_the_signing_secret_and_only_through_secrets_mana
     assert!(write_manifest_decrypts, "write-manifest must be able to decrypt the signing secret");
 }
 
+/// With a customer key on the attachment bucket, write-manifest may decrypt with it to HEAD the
+/// attachments, through S3 only and for that bucket's objects only; without one, not at all.
+#[test]
+fn write_manifest_decrypts_the_attachment_buckets_key_through_s3_only_and_only_if_there_is_one() {
+    let template = template();
+    let mut found = false;
+    for statement in role_statements(&template, "WriteManifestRole") {
+        let Value::Tagged(tagged) = &statement else {
+            assert!(!allows(&statement, "kms:Decrypt"), "an unconditional kms:Decrypt: {statement:?}");
+            continue;
+        };
+        // Fn::If [HasAttachmentBucketKmsKey, statement, AWS::NoValue]
+        let Value::Sequence(branches) = &tagged.value else { continue };
+        if tagged.tag != "If" || branches[0].as_str() != Some("HasAttachmentBucketKmsKey") {
+            continue;
+        }
+        let granted = &branches[1];
+        assert!(allows(granted, "kms:Decrypt"));
+        assert_eq!(string_list(&granted["Action"]), ["kms:Decrypt"], "decrypt only");
+        assert_eq!(ref_target(&granted["Resource"]), Some("AttachmentBucketKmsKeyArn"));
+        assert_eq!(
+            sub_text(&granted["Condition"]["StringEquals"]["kms:ViaService"]),
+            Some("s3.${AWS::Region}.amazonaws.com")
+        );
+        let contexts = &granted["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"];
+        let contexts: Vec<&str> = contexts.as_sequence().unwrap().iter().filter_map(sub_text).collect();
+        assert_eq!(
+            contexts,
+            [
+                "arn:${AWS::Partition}:s3:::${AttachmentBucketName}",
+                "arn:${AWS::Partition}:s3:::${AttachmentBucketName}/*"
+            ]
+        );
+        assert_eq!(ref_target(&branches[2]), Some("AWS::NoValue"), "nothing without a key");
+        found = true;
+    }
+    assert!(found, "write-manifest has the conditional kms:Decrypt for encrypted attachment buckets");
+}
+
 #[test]
 fn the_signing_secrets_resource_policy_denies_get_secret_value_to_all_but_write_manifest() {
     let template = template();

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::domain::error::Error;
+use crate::domain::key_layout::KeyLayout;
 
 /// SigV4's longest pre-signed URL lifetime.
 pub const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(604_800);
@@ -28,6 +29,7 @@ pub struct Config {
     /// The chat service's attachment buckets (`ATTACHMENT_BUCKETS`, comma-separated): only their
     /// objects are ever signed.
     attachment_buckets: Option<Vec<String>>,
+    attachment_key_layout: Option<KeyLayout>,
     /// The asymmetric KMS key that signs export statements (write-manifest; DESIGN §14).
     statement_key_id: Option<String>,
     /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
@@ -45,6 +47,9 @@ pub struct Config {
     pub part_items: usize,
     pub s3_force_path_style: bool,
     pub allow_short_lived_urls: bool,
+    /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
+    /// choice (`ALLOW_UNCHECKED_EXPORTS`), off unless set.
+    pub allow_unchecked_exports: bool,
     /// Whether the daily schedule starts exports for opted-in accounts (it always closes stuck ones).
     pub scheduled_exports: bool,
     /// sweep-exports' two EventBridge rules, by name: the daily rule begins a sweep, the resume rule
@@ -115,6 +120,11 @@ impl Config {
             attachment_buckets: vars
                 .optional("ATTACHMENT_BUCKETS")?
                 .map(|v| v.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()),
+            attachment_key_layout: vars
+                .optional("ATTACHMENT_KEY_LAYOUT")?
+                .map(|v| KeyLayout::parse(&v))
+                .transpose()
+                .map_err(|problem| ConfigError { variable: "ATTACHMENT_KEY_LAYOUT", problem })?,
             statement_key_id: vars.optional("STATEMENT_KEY_ID")?,
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
@@ -125,6 +135,7 @@ impl Config {
             part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
+            allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
                 || vars.flag("SCHEDULED_EXPORTS")?,
             sweep_rule_name: vars.optional("SWEEP_RULE_NAME")?,
@@ -175,6 +186,15 @@ impl Config {
     /// The KMS key (id, ARN or alias) that signs statements (write-manifest).
     pub fn statement_key_id(&self) -> Result<&str, ConfigError> {
         required(&self.statement_key_id, "STATEMENT_KEY_ID")
+    }
+
+    /// Where each account's objects are in the attachment buckets (write-manifest): a prefix
+    /// pattern with `{accountId}`.
+    pub fn attachment_key_layout(&self) -> Result<KeyLayout, ConfigError> {
+        self.attachment_key_layout.clone().ok_or(ConfigError {
+            variable: "ATTACHMENT_KEY_LAYOUT",
+            problem: "is required by this function but not set".into(),
+        })
     }
 
     /// The attachment buckets whose objects may be signed (write-manifest).
@@ -365,6 +385,21 @@ mod tests {
         assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap_err().variable, "ATTACHMENT_BUCKETS");
         vars.insert("ATTACHMENT_BUCKETS", "attachments-a, attachments-b,");
         assert_eq!(load(&vars).unwrap().attachment_buckets().unwrap(), ["attachments-a", "attachments-b"]);
+    }
+
+    #[test]
+    fn the_attachment_key_layout_is_required_where_used_and_a_bad_one_is_named() {
+        let mut vars = base();
+        assert_eq!(
+            load(&vars).unwrap().attachment_key_layout().unwrap_err().variable,
+            "ATTACHMENT_KEY_LAYOUT"
+        );
+        vars.insert("ATTACHMENT_KEY_LAYOUT", "attachments/");
+        let err = load(&vars).unwrap_err();
+        assert_eq!(err.variable, "ATTACHMENT_KEY_LAYOUT");
+        assert!(err.to_string().contains("{accountId}"), "{err}");
+        vars.insert("ATTACHMENT_KEY_LAYOUT", "tenants/{accountId}/");
+        assert_eq!(load(&vars).unwrap().attachment_key_layout().unwrap().to_string(), "tenants/{accountId}/");
     }
 
     #[test]

@@ -280,11 +280,22 @@ pub struct AttachmentHead {
     pub sha256: Option<String>,
 }
 
+/// What a HEAD of an attachment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadResult {
+    Found(AttachmentHead),
+    /// No such object.
+    Missing,
+    /// S3 refused to answer (403): without `kms:Decrypt` on a customer key that encrypts it, or a
+    /// bucket policy. The object cannot be checked, and its link would not work either.
+    Refused,
+}
+
 /// The chat service's attachment buckets, read-only: the part writer checks each object before it
 /// signs its URL (DESIGN §7).
 pub trait AttachmentObjects: Send + Sync {
-    /// The object's size and stored SHA-256, or `None` if it does not exist.
-    fn head(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<AttachmentHead>>> + Send;
+    /// The object's size and stored SHA-256, or that it does not exist or cannot be read.
+    fn head(&self, bucket: &str, key: &str) -> impl Future<Output = Result<HeadResult>> + Send;
 }
 
 /// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the

@@ -115,7 +115,7 @@ mod tests {
             size_bytes: 2048,
             sha256: "ab".repeat(32),
             bucket: "attachments-prod".into(),
-            object_key: "a/q3.xlsx".into(),
+            object_key: format!("{account}/q3.xlsx"),
             uploaded_at: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
             deleted: false,
         };
@@ -124,7 +124,7 @@ mod tests {
                 .unwrap();
         line.push(b'\n');
         objects.put(&job.inventory_part_key(1), line, "application/x-ndjson", &[]).await.unwrap();
-        attachments.put_head("attachments-prod", "a/q3.xlsx", 2048, Some(&"ab".repeat(32)));
+        attachments.put_head("attachments-prod", &format!("{account}/q3.xlsx"), 2048, Some(&"ab".repeat(32)));
         let function = WriteManifest {
             parts: world.part_writer(&["attachments-prod"]),
             finisher: world.finisher(),
@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(result.urls_expire_at, Timestamp::parse("2026-11-30T10:05:00Z").unwrap());
         let manifest = deps.objects.get(&result.manifest_key).await.unwrap();
         let text = String::from_utf8(manifest).unwrap();
-        assert!(text.contains("https://signed.invalid/attachments-prod/a/q3.xlsx"), "{text}");
+        assert!(
+            text.contains(&format!("https://signed.invalid/attachments-prod/{account}/q3.xlsx")),
+            "{text}"
+        );
         assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
         let statement = deps.objects.get(&result.statement.unwrap().key).await.unwrap();
         assert!(String::from_utf8(statement).unwrap().contains(&result.manifest_sha256));

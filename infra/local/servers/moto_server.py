@@ -6,7 +6,9 @@ sends them to itself. Serves Step Functions, EventBridge, KMS and the console's 
 for the local stack, with moto's internals replaced where moto differs from AWS
 (lib/moto_patches/): real SRP sign-in and the app client's ExplicitAuthFlows enforced, MFA_SETUP
 (enrolling an authenticator at sign-in) held to what Cognito requires, and tokens that live as
-long as the app client says and refresh tokens refused as Cognito refuses them.
+long as the app client says and refresh tokens refused as Cognito refuses them; and Step Functions
+parsing each execution's definition one at a time (moto's ASL parser is not thread-safe, and a
+failed parse left an execution RUNNING forever).
 
 Refuses to start unless the installed moto is the one infra/local/requirements.lock pins: the
 patches replace moto's private functions, which another release may have changed.
@@ -33,10 +35,10 @@ except moto_patches.MotoVersionError as error:
 from moto import mock_aws  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from lib.moto_patches import cognito_idp  # noqa: E402
+from lib.moto_patches import cognito_idp, stepfunctions  # noqa: E402
 
 # One module of patches per moto service the local stack corrects (lib/moto_patches/).
-PATCHED_SERVICES = (cognito_idp,)
+PATCHED_SERVICES = (cognito_idp, stepfunctions)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use super::from_sdk;
 use crate::config::Config;
 use crate::domain::error::{Error, Result};
-use crate::ports::{AttachmentHead, AttachmentObjects, ObjectHead, ObjectStore, UploadedPart};
+use crate::ports::{AttachmentHead, AttachmentObjects, HeadResult, ObjectHead, ObjectStore, UploadedPart};
 
 /// S3 deletes at most this many keys per request.
 const DELETE_BATCH: usize = 1000;
@@ -53,7 +53,7 @@ impl S3AttachmentObjects {
 }
 
 impl AttachmentObjects for S3AttachmentObjects {
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<AttachmentHead>> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<HeadResult> {
         let request = self
             .client
             .head_object()
@@ -61,11 +61,17 @@ impl AttachmentObjects for S3AttachmentObjects {
             .key(key)
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
         match request.send().await {
-            Ok(out) => Ok(Some(AttachmentHead {
+            Ok(out) => Ok(HeadResult::Found(AttachmentHead {
                 size: out.content_length.unwrap_or(0).max(0) as u64,
                 sha256: out.checksum_sha256.as_deref().and_then(checksum_hex),
             })),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(HeadResult::Missing),
+            // A HEAD has no body: S3's refusal is its status alone (AccessDenied, a KMS key the
+            // role may not use, a signature the server does not take).
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                tracing::warn!(bucket, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "HeadObject refused");
+                Ok(HeadResult::Refused)
+            }
             Err(e) => Err(from_sdk("HeadObject", e)),
         }
     }

@@ -24,6 +24,7 @@ impl Starter<Aws> {
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
             clock: SystemClock,
             window: config.throttle_window,
+            allow_unchecked: config.allow_unchecked_exports,
         })
     }
 }
@@ -73,6 +74,7 @@ impl PartWriter<Aws> {
             objects: S3ObjectStore::export_bucket(sdk, config)?,
             attachments: S3AttachmentObjects::new(super::s3::client(sdk, config)),
             buckets: config.attachment_buckets()?.to_vec(),
+            key_layout: config.attachment_key_layout()?,
         })
     }
 }

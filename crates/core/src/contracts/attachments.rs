@@ -1,10 +1,10 @@
 //! AttachmentObjects: what HeadObject tells the part writer.
 
-use crate::ports::AttachmentObjects;
+use crate::ports::{AttachmentObjects, HeadResult};
 
 /// The caller has stored `body` in `bucket` under `plain` (no checksum) and under `checked` (with a
 /// SHA-256 checksum), and nothing under `missing`: a HEAD reports the size of both, the SHA-256 as
-/// hex of the one stored with it only, and nothing for the missing key.
+/// hex of the one stored with it only, and the missing key as missing.
 pub async fn an_attachment_head_reports_size_and_stored_sha256<A: AttachmentObjects>(
     objects: &A,
     bucket: &str,
@@ -16,11 +16,26 @@ pub async fn an_attachment_head_reports_size_and_stored_sha256<A: AttachmentObje
     use sha2::Digest;
     let size = body.len() as u64;
     let hex = crate::domain::hex::encode(&sha2::Sha256::digest(body));
-    let head = objects.head(bucket, plain).await.unwrap().expect("the plain object exists");
+    let found = async |key: &str| match objects.head(bucket, key).await.unwrap() {
+        HeadResult::Found(head) => head,
+        other => panic!("{key} exists, and the HEAD says {other:?}"),
+    };
+    let head = found(plain).await;
     assert_eq!(head.size, size);
     assert_eq!(head.sha256, None, "no checksum was stored with it");
-    let head = objects.head(bucket, checked).await.unwrap().expect("the checked object exists");
+    let head = found(checked).await;
     assert_eq!(head.size, size);
     assert_eq!(head.sha256.as_deref(), Some(hex.as_str()));
-    assert_eq!(objects.head(bucket, missing).await.unwrap(), None);
+    assert_eq!(objects.head(bucket, missing).await.unwrap(), HeadResult::Missing);
+}
+
+/// The caller's `refused` is an object S3 will not read for this adapter (the caller arranges a
+/// refusal: a key the role may not use, or credentials the server does not take): its HEAD is
+/// refused, not an error of the export and not a missing object.
+pub async fn a_refused_head_is_told_apart_from_a_missing_object<A: AttachmentObjects>(
+    objects: &A,
+    bucket: &str,
+    refused: &str,
+) {
+    assert_eq!(objects.head(bucket, refused).await.unwrap(), HeadResult::Refused);
 }

@@ -159,6 +159,9 @@ mod against_the_fakes {
             "a/missing",
         )
         .await;
+        objects.put("attachments", "a/encrypted", body, true);
+        objects.refuse("attachments", "a/encrypted");
+        a_refused_head_is_told_apart_from_a_missing_object(&objects, "attachments", "a/encrypted").await;
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod hex;
 pub mod ids;
+pub mod key_layout;
 pub mod manifest;
 pub mod model;
 pub mod payloads;

@@ -26,7 +26,11 @@ pub const COVERAGE_HEADER: [&str; 8] =
 pub enum Problem {
     /// Its bucket is not one of the configured attachment buckets: never signed.
     ForeignBucket,
+    /// Its object key is outside its account's folder (`ATTACHMENT_KEY_LAYOUT`): never signed.
+    ForeignKey,
     MissingObject,
+    /// S3 refused the HEAD (e.g. a customer KMS key the service may not use): no link would work.
+    ObjectUnreadable,
     SizeMismatch,
     ChecksumMismatch,
     /// The catalog item could not be read as an attachment.
@@ -37,7 +41,9 @@ impl Problem {
     pub fn code(&self) -> &'static str {
         match self {
             Self::ForeignBucket => "foreign-bucket",
+            Self::ForeignKey => "foreign-key",
             Self::MissingObject => "missing-object",
+            Self::ObjectUnreadable => "object-unreadable",
             Self::SizeMismatch => "size-mismatch",
             Self::ChecksumMismatch => "checksum-mismatch",
             Self::UnreadableRow => "unreadable-row",

@@ -1,10 +1,11 @@
 //! The chat service's attachment buckets in memory (the `AttachmentObjects` port).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::error::Result;
+use crate::ports::HeadResult;
 
 /// In-memory attachment buckets: objects by (bucket, key), each with its size and, if it was
 /// uploaded with one, its SHA-256. Counts the HEADs asked.
@@ -12,6 +13,8 @@ use crate::domain::error::Result;
 pub struct FakeAttachmentObjects {
     pub objects: Arc<Mutex<HashMap<(String, String), crate::ports::AttachmentHead>>>,
     pub heads: Arc<std::sync::atomic::AtomicUsize>,
+    /// Objects whose HEAD S3 refuses (a customer key the role may not use).
+    pub refused: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl FakeAttachmentObjects {
@@ -28,11 +31,20 @@ impl FakeAttachmentObjects {
         let head = crate::ports::AttachmentHead { size, sha256: sha256.map(str::to_owned) };
         self.objects.lock().unwrap().insert((bucket.to_owned(), key.to_owned()), head);
     }
+
+    /// Makes the HEAD of `bucket`/`key` refused, as S3 refuses it without kms:Decrypt on its key.
+    pub fn refuse(&self, bucket: &str, key: &str) {
+        self.refused.lock().unwrap().insert((bucket.to_owned(), key.to_owned()));
+    }
 }
 
 impl crate::ports::AttachmentObjects for FakeAttachmentObjects {
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<crate::ports::AttachmentHead>> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<HeadResult> {
         self.heads.fetch_add(1, Ordering::SeqCst);
-        Ok(self.objects.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned())
+        let id = (bucket.to_owned(), key.to_owned());
+        if self.refused.lock().unwrap().contains(&id) {
+            return Ok(HeadResult::Refused);
+        }
+        Ok(self.objects.lock().unwrap().get(&id).cloned().map_or(HeadResult::Missing, HeadResult::Found))
     }
 }

@@ -27,6 +27,7 @@ pub use workflow::FakeWorkflow;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::domain::key_layout::KeyLayout;
 use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
 use crate::rules::retrieve::Retriever;
 use crate::rules::start::Starter;
@@ -88,6 +89,8 @@ impl World {
             workflow: self.workflow.clone(),
             clock: self.clock.clone(),
             window,
+            // As the local stack: the path without object checks is tested too.
+            allow_unchecked: true,
         }
     }
 
@@ -123,6 +126,8 @@ impl World {
             objects: self.objects.clone(),
             attachments: self.attachments.clone(),
             buckets: buckets.iter().map(|b| b.to_string()).collect(),
+            // The layout the local stack's seed writes, and the template's default.
+            key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
         }
     }
 

@@ -107,6 +107,10 @@ impl StartReply {
     }
 }
 
+/// The refusal of `"verifyObjects": false` where the operator has not allowed it.
+pub const UNCHECKED_REFUSED: &str = "This deployment checks every object before it signs its link, so \
+     \"verifyObjects\": false is not accepted: leave it out. Its operator can allow it (AllowUncheckedExports).";
+
 /// What starting an export needs.
 pub struct Starter<B: Backend> {
     pub directory: B::Directory,
@@ -115,10 +119,15 @@ pub struct Starter<B: Backend> {
     pub clock: B::Clock,
     /// The rolling window between accepted requests (DESIGN §1).
     pub window: Duration,
+    /// Whether a request may skip the object checks (`ALLOW_UNCHECKED_EXPORTS`).
+    pub allow_unchecked: bool,
 }
 
 impl<B: Backend> Starter<B> {
     pub async fn start(&self, request: StartRequest) -> Result<StartReply> {
+        if !request.verify_objects && !self.allow_unchecked {
+            return Err(Error::BadRequest(UNCHECKED_REFUSED.to_owned()));
+        }
         let account_id = &request.account_id;
         let account = self
             .directory
@@ -460,6 +469,24 @@ mod tests {
         assert_eq!(describe_window(Duration::from_secs(129_600)), "36 hours");
         assert_eq!(describe_window(Duration::from_secs(90)), "90 seconds");
         assert_eq!(describe_window(Duration::from_secs(120)), "2 minutes");
+    }
+
+    /// A tenant cannot switch the object checks off where the operator has not allowed it: the
+    /// request is a 400 that records nothing and takes no window; a checked request then goes ahead.
+    #[tokio::test]
+    async fn skipping_the_object_checks_is_the_operators_choice_not_the_tenants() {
+        let w = World::at("2026-11-24T10:00:00Z");
+        let account = w.directory.add_account(AccountType::Enterprise, false);
+        let starter = Starter { allow_unchecked: false, ..w.starter(WEEK) };
+        let unchecked = StartRequest { verify_objects: false, ..request(&account, None) };
+        let err = starter.start(unchecked).await.unwrap_err();
+        assert_eq!((err.code(), err.http_status()), ("BadRequestException", 400));
+        assert!(err.to_string().contains("verifyObjects"), "{err}");
+        assert!(w.store.records(&account).is_empty());
+        assert!(w.store.throttle(&account).await.unwrap().is_none(), "no window taken");
+        assert!(w.workflow.started.lock().unwrap().is_empty());
+        let reply = starter.start(request(&account, None)).await.unwrap();
+        assert!(w.store.record(&account, &reply.export_id).unwrap().verify_objects);
     }
 
     #[tokio::test]

@@ -478,7 +478,17 @@ pub fn describe_failure(error: &StepError) -> FailureInfo {
              the export id."
                 .to_owned()
         }
-        _ => cause_message.unwrap_or_else(|| format!("The export failed ({}).", error.error)),
+        // The deployment's own problem: its detail (variable names, ARNs) is for the operator, in
+        // the function's log, not for the tenant.
+        "ConfigurationError" => "The service is not set up to finish this export. Give your AWS operator the \
+                                 export id; the details are in the service's logs."
+            .to_owned(),
+        // Our own codes carry a message written for the caller (`Error::public_message`).
+        code if Error::CODES.contains(&code) => {
+            cause_message.unwrap_or_else(|| format!("The export failed ({}).", error.error))
+        }
+        // Anything else (a Lambda or Step Functions error) may quote ARNs and request ids.
+        _ => format!("The export failed ({}).", error.error),
     };
     FailureInfo { code: error.error.clone(), message }
 }

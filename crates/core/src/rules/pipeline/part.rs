@@ -8,13 +8,14 @@ use futures::StreamExt;
 use super::{EXPIRY_METADATA, running_record};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
+use crate::domain::key_layout::KeyLayout;
 use crate::domain::manifest::{InventoryLine, ManifestEncoder};
 use crate::domain::model::{ConversationType, UnreadableAttachment};
 use crate::domain::payloads::ExportJob;
 use crate::domain::reports::{
     ErrorEncoder, ErrorRow, PartReport, Problem, UNREADABLE_PREFIX, UnreadableLine,
 };
-use crate::ports::{AttachmentHead, AttachmentObjects, ExportStore, ObjectStore, UrlSigner};
+use crate::ports::{AttachmentHead, AttachmentObjects, ExportStore, HeadResult, ObjectStore, UrlSigner};
 
 /// HEADs in flight at once per part.
 pub const HEAD_CONCURRENCY: usize = 16;
@@ -27,6 +28,8 @@ pub struct PartWriter<B: Backend> {
     pub attachments: B::Attachments,
     /// The buckets whose objects may be signed (`ATTACHMENT_BUCKETS`).
     pub buckets: Vec<String>,
+    /// Where each account's objects are in them (`ATTACHMENT_KEY_LAYOUT`).
+    pub key_layout: KeyLayout,
 }
 
 /// What was learnt of one readable line before it is signed.
@@ -162,14 +165,30 @@ impl<B: Backend> PartWriter<B> {
                 "the object is not in an attachment bucket of this service".to_owned(),
             ));
         }
+        // Whatever the export's checks: the signing identity can read every tenant's objects.
+        if !self.key_layout.holds(&job.account_id, &line.object_key) {
+            return Ok(Check::Failed(
+                Problem::ForeignKey,
+                format!("the object is not under this account's folder ({})", self.key_layout),
+            ));
+        }
         if !job.verify_objects {
             return Ok(Check::Ok);
         }
-        let Some(AttachmentHead { size, sha256 }) =
-            self.attachments.head(&line.bucket, &line.object_key).await?
-        else {
-            return Ok(Check::Failed(Problem::MissingObject, "the object does not exist".to_owned()));
-        };
+        let AttachmentHead { size, sha256 } =
+            match self.attachments.head(&line.bucket, &line.object_key).await? {
+                HeadResult::Found(head) => head,
+                HeadResult::Missing => {
+                    return Ok(Check::Failed(Problem::MissingObject, "the object does not exist".to_owned()));
+                }
+                HeadResult::Refused => {
+                    return Ok(Check::Failed(
+                        Problem::ObjectUnreadable,
+                        "the attachment bucket refused to read the object (its operator can tell why)"
+                            .to_owned(),
+                    ));
+                }
+            };
         if size != line.size_bytes {
             return Ok(Check::Failed(
                 Problem::SizeMismatch,

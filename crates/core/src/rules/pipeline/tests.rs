@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::domain::hex;
-use crate::domain::ids::{AttachmentId, ConversationId, MessageId};
+use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
 use crate::domain::manifest::{InventoryLine, Summary, empty_manifest};
 use crate::domain::model::{AccountType, Attachment, ExportFormat, RequestedBy, Via};
 use crate::domain::model::{ConversationType, FailureInfo};
@@ -359,6 +359,48 @@ fn failures_read_well() {
     assert_eq!(opaque.message, "The export failed (Weird).");
 }
 
+/// An object the attachment bucket refuses to read (SSE-KMS under a key write-manifest may not use)
+/// is an `object-unreadable` row, not a failed export and not a link.
+#[tokio::test]
+async fn a_refused_head_is_an_object_unreadable_row() {
+    let w = world(4, ExportFormat::Csv).await;
+    let refused = &w.in_scope[1];
+    w.attachments.refuse(&refused.bucket, &refused.object_key);
+    let e = w.enumerate_all(10).await;
+    w.write_parts(&e).await;
+    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let errors = csv_records(&w.object(&w.job.errors_key()), true);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0][4], "object-unreadable");
+    assert_eq!((result.attachment_count, result.error_count), (3, 1));
+}
+
+/// What a tenant reads of a failure never quotes the deployment: a configuration error's detail
+/// and a platform error's message (ARNs, request ids) stay in the logs; our own codes' messages,
+/// written for the caller, are shown.
+#[test]
+fn a_failure_shows_the_tenant_a_fixed_message_not_the_deployments_details() {
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/0b7e3c1a";
+    let cause = |message: &str| Some(format!(r#"{{"errorType": "x", "errorMessage": "{message}"}}"#));
+    let configuration = describe_failure(&StepError {
+        error: "ConfigurationError".into(),
+        cause: cause(&format!("environment variable STATEMENT_KEY_ID {arn} is disabled")),
+    });
+    assert_eq!(configuration.code, "ConfigurationError");
+    assert!(!configuration.message.contains(arn) && !configuration.message.contains("STATEMENT_KEY_ID"));
+    assert!(configuration.message.contains("operator"), "{}", configuration.message);
+    let platform = describe_failure(&StepError {
+        error: "Lambda.ServiceException".into(),
+        cause: cause(&format!("User: {arn} is not authorized")),
+    });
+    assert_eq!(platform.message, "The export failed (Lambda.ServiceException).");
+    let ours = describe_failure(&StepError {
+        error: "TransientError".into(),
+        cause: cause("The service is busy or briefly unavailable. Try again in a few minutes."),
+    });
+    assert_eq!(ours.message, "The service is busy or briefly unavailable. Try again in a few minutes.");
+}
+
 /// The world's export with every kind of bad row: one missing object, one size mismatch, one
 /// object in a foreign bucket, one checksum mismatch and one unreadable catalog item; plus a
 /// managed user and a managed room without any file. Returns the ids of the bad rows by problem.
@@ -525,6 +567,44 @@ async fn without_object_checks_only_the_bucket_is_checked() {
     assert_eq!((result.attachment_count, result.error_count), (7, 2));
     let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
     assert!(!summary.objects_checked, "the summary says the objects were not checked");
+}
+
+/// A row in this account's partition whose object key is another tenant's object (the signing
+/// identity could read it) is a `foreign-key` error row and never a link, with object checks or
+/// without; so is a key that climbs out of the account's folder.
+#[tokio::test]
+async fn a_row_pointing_at_another_tenants_object_is_never_signed() {
+    for verify_objects in [true, false] {
+        let mut w = world(6, ExportFormat::Csv).await;
+        let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+        record.verify_objects = verify_objects;
+        w.store.insert(record.clone());
+        w.job = ExportJob::from(&record);
+        let victim = AccountId::random();
+        let foreign =
+            [format!("{victim}/secret.pdf"), format!("{}/../{victim}/secret.pdf", w.job.account_id)];
+        {
+            let mut catalog = w.directory.attachments.lock().unwrap();
+            let rows = catalog.get_mut(&w.job.account_id).unwrap();
+            for (row, key) in
+                rows.iter_mut().filter(|r| r.uploader_id == w.in_scope[0].uploader_id).zip(&foreign)
+            {
+                row.object_key = key.clone();
+                // The object exists, with the catalog's size: only the key gives it away.
+                w.attachments.put_head(&row.bucket, key, row.size_bytes, None);
+            }
+        }
+        let e = w.enumerate_all(4).await;
+        w.write_parts(&e).await;
+        let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+        let errors = csv_records(&w.object(&w.job.errors_key()), true);
+        let codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
+        assert_eq!(codes, ["foreign-key", "foreign-key"], "verifyObjects {verify_objects}");
+        assert_eq!((result.attachment_count, result.error_count), (4, 2));
+        let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
+        assert!(!manifest.contains(victim.as_str()), "no link to the other tenant's object");
+        assert!(!manifest.contains("/../"), "no link that climbs out of the folder");
+    }
 }
 
 /// Finalize writes a statement that binds the manifest and both reports (key, bytes, lines,
