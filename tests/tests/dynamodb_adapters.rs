@@ -22,6 +22,7 @@ async fn the_export_store_keeps_the_contract() {
     contracts::exports_list_newest_first_across_pages(&store).await;
     contracts::written_parts_are_a_set_recorded_only_while_running(&store).await;
     contracts::retrievals_are_counted_on_delivered_exports_only(&store).await;
+    contracts::the_enumeration_is_recorded_once_while_running(&store).await;
 }
 
 /// The Directory contract on AccountsTable, the accounts written as the chat service writes them.

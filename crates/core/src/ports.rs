@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    Account, CatalogRow, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
+    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
 };
 use crate::domain::payloads::ExportJob;
 use crate::domain::time::Timestamp;
@@ -156,6 +156,15 @@ pub trait ExportStore: Send + Sync {
         account: &AccountId,
         export: &ExportId,
         listed: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records what the enumeration found, once, while the export is RUNNING (`Error::StatusConflict`
+    /// if it is not, or if an enumeration is recorded already: the first one stands).
+    fn record_enumerated(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        enumerated: &Enumerated,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records that manifest part `part` is written (a set: a retried part is not counted twice).

@@ -4,18 +4,16 @@
 use std::time::Duration;
 
 use export_core::domain::payloads::WriteManifestRequest;
-use export_core::ports::SignerFactory;
 use export_core::rules::pipeline::{Enumeration, Finisher, PartWriter};
 use export_core::{Backend, Error};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-/// The three steps' rules, and what signs the attachment URLs of a part.
+/// The three steps' rules.
 pub struct WriteManifest<B: Backend> {
     pub parts: PartWriter<B>,
     pub finisher: Finisher<B>,
-    /// Makes a part's URL signer: the credentials and the signing time are only known then.
-    pub url_signers: B::UrlSigners,
+    /// The attachment URLs' lifetime (an export without parts has no part to tell its expiry).
     pub url_expiry: Duration,
 }
 
@@ -27,8 +25,7 @@ pub async fn handler<B: Backend>(
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
     match request {
         WriteManifestRequest::Part { job, part, signed_at } => {
-            let mut signer = function.url_signers.signer(signed_at).await?;
-            let rows = function.parts.run(&job, part, &mut signer).await?;
+            let rows = function.parts.run(&job, part, signed_at).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
         WriteManifestRequest::Finalize { job, part_count, listed, totals, signed_at } => {
@@ -56,9 +53,9 @@ mod tests {
     use export_core::domain::ids::AccountId;
     use export_core::domain::manifest::InventoryLine;
     use export_core::domain::model::{
-        Attachment, ConversationType, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
+        Attachment, ConversationType, Enumerated, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
     };
-    use export_core::memory::{FakeSignerFactory, Harness, InMemory, World};
+    use export_core::memory::{Harness, InMemory, World};
     use export_core::ports::{ExportStore, ObjectStore, StatusChange};
     use lambda_runtime::Context;
 
@@ -66,8 +63,15 @@ mod tests {
 
     /// The sample events under events/write-manifest/; `the_sample_events_run_a_whole_export_in_order`
     /// says what each must produce.
-    const EVENTS: &[(&str, ())] =
-        &[("part.json", ()), ("finalize.json", ()), ("fail.json", ()), ("unknown-mode.json", ())];
+    const EVENTS: &[(&str, ())] = &[
+        ("part.json", ()),
+        ("finalize.json", ()),
+        ("fail.json", ()),
+        ("unknown-mode.json", ()),
+        // A Finalize whose input claims fewer parts than the enumeration recorded (anyone who may
+        // invoke the function could send it): refused, see the test of that name.
+        ("finalize-forged-part-count.json", ()),
+    ];
 
     pub(super) fn events() -> Vec<(&'static str, &'static str)> {
         let all = export_core::testing::sample_events(env!("CARGO_MANIFEST_DIR"), "write-manifest", EVENTS);
@@ -91,6 +95,12 @@ mod tests {
             Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
         );
         record.export_id = "01KAW6ZQ5V0000000000000000".parse().unwrap();
+        // As the enumeration recorded it: one part, signed when the sample events say.
+        record.enumerated = Some(Enumerated {
+            part_count: 1,
+            listed: 1,
+            signed_at: Timestamp::parse("2026-11-24T10:05:00Z").unwrap(),
+        });
         let job = export_core::domain::payloads::ExportJob::from(&record);
         let world = World::at("2026-11-24T10:06:00Z");
         let (store, objects, attachments) = (&world.store, &world.objects, &world.attachments);
@@ -128,7 +138,6 @@ mod tests {
         let function = WriteManifest {
             parts: world.part_writer(&["attachments-prod"]),
             finisher: world.finisher(),
-            url_signers: FakeSignerFactory,
             url_expiry: Duration::from_secs(518_400),
         };
         Harness { world, function }
@@ -137,6 +146,22 @@ mod tests {
     async fn invoke(deps: &TestDeps, json: &str) -> Result<Value, Error> {
         handler(&deps.function, LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default()))
             .await
+    }
+
+    /// A Finalize sent by hand that claims no parts would deliver an empty manifest and a signed
+    /// statement saying so: it is refused, and the export stays RUNNING without a statement.
+    #[tokio::test]
+    async fn a_finalize_claiming_fewer_parts_than_enumerated_is_refused() {
+        let deps = deps().await;
+        invoke(&deps, sample("part.json")).await.unwrap();
+        let err = invoke(&deps, sample("finalize-forged-part-count.json")).await.unwrap_err();
+        assert_eq!(err.code(), "BadRequestException", "{err}");
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let record = deps.store.records(&account)[0].clone();
+        assert_eq!(record.status, ExportStatus::Running);
+        assert!(record.result.is_none());
+        let finalize = invoke(&deps, sample("finalize.json")).await.unwrap();
+        assert_eq!(finalize["attachmentCount"], 1, "the true input still finalizes");
     }
 
     #[tokio::test]

@@ -3,7 +3,6 @@
 
 mod handler;
 
-use export_core::aws::PresignerFactory;
 use export_core::rules::pipeline::{Finisher, PartWriter};
 use handler::WriteManifest;
 use lambda_runtime::service_fn;
@@ -14,9 +13,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = WriteManifest {
         parts: PartWriter::on_aws(&config, &sdk)?,
         finisher: Finisher::on_aws(&config, &sdk)?,
-        // Credentials are loaded on first use, so a signing problem fails the export with a clear
-        // error instead of failing every step (the failure step included) at start-up.
-        url_signers: PresignerFactory::new(&config, &sdk)?,
         url_expiry: config.url_expiry,
     };
     lambda_runtime::run(service_fn(|event| handler::handler(&function, event))).await

@@ -68,13 +68,16 @@ impl Enumerator<Aws> {
 }
 
 impl PartWriter<Aws> {
-    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+    /// The URL signer's credentials are loaded on first use, so a signing problem fails the export
+    /// with a clear error instead of failing every step (the failure step included) at start-up.
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> crate::Result<Self> {
         Ok(PartWriter {
             store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
             objects: S3ObjectStore::export_bucket(sdk, config)?,
             attachments: S3AttachmentObjects::new(super::s3::client(sdk, config)),
             buckets: config.attachment_buckets()?.to_vec(),
             key_layout: config.attachment_key_layout()?,
+            url_signers: super::PresignerFactory::new(config, sdk)?,
         })
     }
 }

@@ -60,6 +60,7 @@ mod against_the_fakes {
         exports_list_newest_first_across_pages(&FakeStore::default()).await;
         written_parts_are_a_set_recorded_only_while_running(&FakeStore::default()).await;
         retrievals_are_counted_on_delivered_exports_only(&FakeStore::default()).await;
+        the_enumeration_is_recorded_once_while_running(&FakeStore::default()).await;
     }
 
     /// Writes a seeded account into the fake's maps, as the chat service writes AccountsTable.

@@ -260,3 +260,25 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
     let refused = store.record_retrieval(&account, &failed.export_id, "p", at).await;
     assert!(matches!(refused, Err(Error::StatusConflict(_))), "{refused:?}");
 }
+
+/// The enumeration is recorded once, while the export runs: a second recording (a duplicate last
+/// pass, or a forged one) is refused and the first stands.
+pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(store: &S) {
+    use crate::domain::model::Enumerated;
+    let account = AccountId::random();
+    let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let record = request(&account, at);
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let first = Enumerated { part_count: 3, listed: 25_000, signed_at: at.plus(Duration::from_secs(60)) };
+    let queued = store.record_enumerated(&account, &id, &first).await;
+    assert!(matches!(queued, Err(Error::StatusConflict(_))), "{queued:?}");
+    store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
+    store.record_enumerated(&account, &id, &first).await.unwrap();
+    let second = Enumerated { part_count: 1, listed: 1, signed_at: at.plus(Duration::from_secs(86_400)) };
+    let again = store.record_enumerated(&account, &id, &second).await;
+    assert!(matches!(again, Err(Error::StatusConflict(_))), "{again:?}");
+    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().enumerated, Some(first));
+    let unknown = store.record_enumerated(&account, &ExportId::new(), &first).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+}

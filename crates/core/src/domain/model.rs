@@ -263,6 +263,18 @@ pub struct Progress {
     pub parts_written: u64,
 }
 
+/// What the enumeration found, recorded by its last pass: the steps after it (WriteParts,
+/// Finalize) take the part count and the signing time from here, never from their input, so a
+/// forged step input cannot make a manifest or a signed statement misstate the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enumerated {
+    pub part_count: u32,
+    pub listed: u64,
+    /// When every URL of the export is signed, so all parts share one expiry.
+    pub signed_at: Timestamp,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeTotals {
@@ -361,6 +373,9 @@ pub struct ExportRecord {
     /// is its size.
     #[serde(default, skip_serializing)]
     pub parts_done: Vec<u32>,
+    /// Set once, by the enumeration's last pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enumerated: Option<Enumerated>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ExportResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -398,6 +413,7 @@ impl ExportRecord {
             completed_at: None,
             progress: Progress::default(),
             parts_done: Vec::new(),
+            enumerated: None,
             result: None,
             error: None,
             retrievals: 0,

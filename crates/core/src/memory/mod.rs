@@ -128,6 +128,7 @@ impl World {
             buckets: buckets.iter().map(|b| b.to_string()).collect(),
             // The layout the local stack's seed writes, and the template's default.
             key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
+            url_signers: FakeSignerFactory,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Throttle, ThrottleWindow};
 use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -170,6 +170,23 @@ impl ExportStore for FakeStore {
             // As the adapter's condition: progress moves only while the export is unfinished.
             require_status(record, &[ExportStatus::Queued, ExportStatus::Running], "record progress")?;
             record.progress.attachments_listed = listed;
+            Ok(())
+        })
+    }
+
+    async fn record_enumerated(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        enumerated: &Enumerated,
+    ) -> Result<()> {
+        self.update(account, export, |record| {
+            // As the adapter's condition: RUNNING, and no enumeration recorded yet.
+            require_status(record, &[ExportStatus::Running], "record its enumeration")?;
+            if record.enumerated.is_some() {
+                return Err(Error::StatusConflict(format!("export {export} is enumerated already")));
+            }
+            record.enumerated = Some(*enumerated);
             Ok(())
         })
     }

@@ -12,7 +12,7 @@ use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Throttle, ThrottleWindow};
 use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -116,11 +116,14 @@ impl DynamoExportStore {
         export: &ExportId,
         update: RecordUpdate<'_>,
     ) -> Result<()> {
-        let RecordUpdate { what, expression, allowed_from, mut values } = update;
+        let RecordUpdate { what, expression, allowed_from, also, mut values } = update;
         let placeholders: Vec<String> = (0..allowed_from.len()).map(|i| format!(":from{i}")).collect();
         let mut condition = "attribute_exists(sk)".to_owned();
         if !allowed_from.is_empty() {
             condition.push_str(&format!(" AND #status IN ({})", placeholders.join(", ")));
+        }
+        if let Some((extra, _)) = also {
+            condition.push_str(&format!(" AND {extra}"));
         }
         for (placeholder, status) in placeholders.iter().zip(allowed_from) {
             values.push((placeholder.as_str(), s(status.as_str())));
@@ -147,6 +150,10 @@ impl DynamoExportStore {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 match self.get(account, export).await? {
                     None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+                    Some(r) if allowed_from.is_empty() || allowed_from.contains(&r.status) => {
+                        let (_, described) = also.unwrap_or(("", "changed meanwhile"));
+                        Err(Error::StatusConflict(format!("export {export} {described}; cannot {what}")))
+                    }
                     Some(r) => {
                         Err(Error::StatusConflict(format!("export {export} is {}; cannot {what}", r.status)))
                     }
@@ -164,6 +171,8 @@ struct RecordUpdate<'a> {
     expression: &'a str,
     /// Stored statuses that allow the update; empty means any.
     allowed_from: &'a [ExportStatus],
+    /// A further condition, and how a record that fails it is described ("is enumerated already").
+    also: Option<(&'a str, &'a str)>,
     values: Vec<(&'a str, AttributeValue)>,
 }
 
@@ -322,8 +331,13 @@ impl ExportStore for DynamoExportStore {
         let mut values = values;
         values.push((":to", s(to.as_str())));
         let what = format!("move to {to}");
-        let update =
-            RecordUpdate { what: &what, expression: update, allowed_from: to.allowed_from(), values };
+        let update = RecordUpdate {
+            what: &what,
+            expression: update,
+            allowed_from: to.allowed_from(),
+            also: None,
+            values,
+        };
         self.update_export(account, export, update).await
     }
 
@@ -337,6 +351,7 @@ impl ExportStore for DynamoExportStore {
             what: "record its execution",
             expression: "SET executionArn = :arn",
             allowed_from: &[],
+            also: None,
             values: vec![(":arn", s(execution_arn))],
         };
         self.update_export(account, export, update).await
@@ -347,7 +362,25 @@ impl ExportStore for DynamoExportStore {
             what: "record progress",
             expression: "SET progress.attachmentsListed = :n",
             allowed_from: &[ExportStatus::Queued, ExportStatus::Running],
+            also: None,
             values: vec![(":n", AttributeValue::N(listed.to_string()))],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn record_enumerated(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        enumerated: &Enumerated,
+    ) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record its enumeration",
+            expression: "SET enumerated = :enumerated",
+            allowed_from: &[ExportStatus::Running],
+            // Once: a duplicate last pass finds the first one's, which the later steps already use.
+            also: Some(("attribute_not_exists(enumerated)", "is enumerated already")),
+            values: vec![(":enumerated", attr(enumerated)?)],
         };
         self.update_export(account, export, update).await
     }
@@ -358,6 +391,7 @@ impl ExportStore for DynamoExportStore {
             // A number set: adding a part twice leaves one entry.
             expression: "ADD partsDone :part",
             allowed_from: &[ExportStatus::Running],
+            also: None,
             values: vec![(":part", AttributeValue::Ns(vec![part.to_string()]))],
         };
         self.update_export(account, export, update).await
@@ -375,6 +409,7 @@ impl ExportStore for DynamoExportStore {
             // ADD is atomic: concurrent hand-outs are all counted.
             expression: "ADD retrievals :one SET lastRetrievedAt = :at, lastRetrievedBy = :by",
             allowed_from: &ExportStatus::DELIVERED,
+            also: None,
             values: vec![
                 (":one", AttributeValue::N("1".into())),
                 (":at", s(at.to_string())),

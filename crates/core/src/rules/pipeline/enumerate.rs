@@ -3,12 +3,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{MAX_PARTS, running_record};
+use super::{MAX_PARTS, recorded_enumeration, running_record};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{RoomId, UserId};
 use crate::domain::manifest::InventoryLine;
-use crate::domain::model::{ConversationType, TypeTotals};
+use crate::domain::model::{ConversationType, Enumerated, TypeTotals};
 use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
 use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
 use crate::ports::{
@@ -35,14 +35,14 @@ impl<B: Backend> Enumerator<B> {
         request: EnumerateRequest,
         remaining: impl Fn() -> Duration,
     ) -> Result<EnumerateResponse> {
-        let job = &request.job;
         if request.part_count > MAX_PARTS {
             return Err(Error::BadRequest(format!(
                 "partCount {} is more than an export can have ({MAX_PARTS})",
                 request.part_count
             )));
         }
-        running_record(&self.store, job).await?;
+        // What defines the export (cutoff, since) is its record's, whatever the input says.
+        let job = &ExportJob::from(&running_record(&self.store, &request.job).await?);
         self.store
             .change_status(
                 &job.account_id,
@@ -178,9 +178,18 @@ impl<B: Backend> Enumerator<B> {
                 &[],
             )
             .await?;
+        // Recorded once: the later steps take the part count and the signing time from the record.
+        let found =
+            Enumerated { part_count: out.part_count, listed: out.listed, signed_at: self.clock.now() };
+        let enumerated = match self.store.record_enumerated(&job.account_id, &job.export_id, &found).await {
+            Ok(()) => found,
+            // A duplicate of this last pass got there first: its enumeration stands.
+            Err(Error::StatusConflict(_)) => recorded_enumeration(&running_record(&self.store, job).await?)?,
+            Err(e) => return Err(e),
+        };
         out.done = true;
-        out.parts = (1..=out.part_count).collect();
-        out.signed_at = Some(self.clock.now());
+        out.parts = (1..=enumerated.part_count).collect();
+        out.signed_at = Some(enumerated.signed_at);
         self.store.set_listed(&job.account_id, &job.export_id, out.listed).await?;
         tracing::info!(
             account = %job.account_id, export = %job.export_id, listed = out.listed, parts = out.part_count,

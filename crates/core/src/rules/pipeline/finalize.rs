@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{EXPIRY_METADATA, MIN_MULTIPART_PART};
+use super::{EXPIRY_METADATA, MIN_MULTIPART_PART, recorded_enumeration, require_recorded};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::hex;
@@ -67,6 +67,24 @@ impl<B: Backend> Finisher<B> {
                 job.export_id, record.status
             )));
         }
+        // The parts and the signing time are the enumeration's, and every part must be written:
+        // a forged or early Finalize cannot deliver (and sign a statement for) part of an export.
+        let recorded = recorded_enumeration(&record)?;
+        require_recorded(&record, "partCount", enumeration.part_count, recorded.part_count)?;
+        require_recorded(&record, "listed", enumeration.listed, recorded.listed)?;
+        require_recorded(&record, "signedAt", enumeration.signed_at, recorded.signed_at)?;
+        let mut written = record.parts_done.clone();
+        written.sort_unstable();
+        if written != (1..=recorded.part_count).collect::<Vec<_>>() {
+            return Err(Error::BadRequest(format!(
+                "export {} has {} of its {} parts written; it cannot be finalized yet",
+                job.export_id,
+                written.len(),
+                recorded.part_count
+            )));
+        }
+        // What defines the export (cutoff, since, format) is its record's, whatever the input says.
+        let job = &ExportJob::from(&record);
 
         let window = window(job);
         let window: Vec<(&str, &str)> = window.iter().map(|(k, v)| (*k, v.as_str())).collect();

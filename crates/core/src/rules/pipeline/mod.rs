@@ -13,7 +13,7 @@ pub use finalize::{Enumeration, Finisher, describe_failure};
 pub use part::PartWriter;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::model::{ExportRecord, ExportStatus};
+use crate::domain::model::{Enumerated, ExportRecord, ExportStatus};
 use crate::domain::payloads::ExportJob;
 use crate::ports::ExportStore;
 
@@ -35,6 +35,31 @@ async fn running_record<S: ExportStore>(store: &S, job: &ExportJob) -> Result<Ex
     match record.status {
         ExportStatus::Queued | ExportStatus::Running => Ok(record),
         status => Err(Error::StatusConflict(format!("export {} is already {status}", job.export_id))),
+    }
+}
+
+/// What the enumeration recorded: the part count and signing time the later steps use.
+fn recorded_enumeration(record: &ExportRecord) -> Result<Enumerated> {
+    record
+        .enumerated
+        .ok_or_else(|| Error::StatusConflict(format!("export {} is not enumerated yet", record.export_id)))
+}
+
+/// A step input's claim against what the enumeration recorded: a forged or stale input is
+/// refused, since what it would change (the parts, the signing time) defines the export.
+fn require_recorded<T: PartialEq + std::fmt::Display>(
+    record: &ExportRecord,
+    what: &str,
+    claimed: T,
+    recorded: T,
+) -> Result<()> {
+    if claimed == recorded {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "the step input's {what} ({claimed}) is not export {}'s ({recorded}); nothing was written",
+            record.export_id
+        )))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use futures::StreamExt;
 
-use super::{EXPIRY_METADATA, running_record};
+use super::{EXPIRY_METADATA, recorded_enumeration, require_recorded, running_record};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::key_layout::KeyLayout;
@@ -15,7 +15,10 @@ use crate::domain::payloads::ExportJob;
 use crate::domain::reports::{
     ErrorEncoder, ErrorRow, PartReport, Problem, UNREADABLE_PREFIX, UnreadableLine,
 };
-use crate::ports::{AttachmentHead, AttachmentObjects, ExportStore, HeadResult, ObjectStore, UrlSigner};
+use crate::domain::time::Timestamp;
+use crate::ports::{
+    AttachmentHead, AttachmentObjects, ExportStore, HeadResult, ObjectStore, SignerFactory, UrlSigner,
+};
 
 /// HEADs in flight at once per part.
 pub const HEAD_CONCURRENCY: usize = 16;
@@ -30,6 +33,8 @@ pub struct PartWriter<B: Backend> {
     pub buckets: Vec<String>,
     /// Where each account's objects are in them (`ATTACHMENT_KEY_LAYOUT`).
     pub key_layout: KeyLayout,
+    /// Makes the part's URL signer, for the signing time the enumeration recorded.
+    pub url_signers: B::UrlSigners,
 }
 
 /// What was learnt of one readable line before it is signed.
@@ -39,9 +44,21 @@ enum Check {
 }
 
 impl<B: Backend> PartWriter<B> {
-    /// Writes the manifest part, its error rows and its report; returns the manifest rows.
-    pub async fn run(&self, job: &ExportJob, part: u32, signer: &mut impl UrlSigner) -> Result<u64> {
+    /// Writes the manifest part, its error rows and its report; returns the manifest rows. The
+    /// part number and `signed_at` must be the enumeration's (its record's), and what defines the
+    /// export (format, checks) is the record's too, whatever the step input says.
+    pub async fn run(&self, job: &ExportJob, part: u32, signed_at: Timestamp) -> Result<u64> {
         let record = running_record(&self.store, job).await?;
+        let enumerated = recorded_enumeration(&record)?;
+        if part == 0 || part > enumerated.part_count {
+            return Err(Error::BadRequest(format!(
+                "export {} has parts 1 to {}, not {part}; nothing was written",
+                record.export_id, enumerated.part_count
+            )));
+        }
+        require_recorded(&record, "signedAt", signed_at, enumerated.signed_at)?;
+        let job = &ExportJob::from(&record);
+        let mut signer = self.url_signers.signer(enumerated.signed_at).await?;
         let inventory = self.objects.get(&job.inventory_part_key(part)).await?;
         let expires_at = signer.urls_expire_at().to_string();
         let mut encoder = ManifestEncoder::new(record.format, part == 1)?;

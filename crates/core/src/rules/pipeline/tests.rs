@@ -13,9 +13,8 @@ use crate::domain::model::{AccountType, Attachment, ExportFormat, RequestedBy, V
 use crate::domain::model::{ConversationType, FailureInfo};
 use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, StepError};
 use crate::domain::time::Timestamp;
-use crate::memory::FakeSigner;
 use crate::ports::Admission;
-use crate::ports::Clock;
+use crate::ports::{Clock, ObjectStore};
 use crate::testing::csv_records;
 
 const SIX_DAYS: Duration = Duration::from_secs(518_400);
@@ -122,9 +121,8 @@ impl World {
 
     async fn write_parts(&self, e: &EnumerateResponse) {
         let writer = self.world.part_writer(&["attachments"]);
-        let mut signer = FakeSigner { expires_at: e.signed_at.unwrap().plus(SIX_DAYS) };
         for part in &e.parts {
-            writer.run(&self.job, *part, &mut signer).await.unwrap();
+            writer.run(&self.job, *part, e.signed_at.unwrap()).await.unwrap();
         }
     }
 
@@ -357,6 +355,50 @@ fn failures_read_well() {
     assert!(timeout.message.contains("took too long"));
     let opaque = describe_failure(&StepError { error: "Weird".into(), cause: Some("not json".into()) });
     assert_eq!(opaque.message, "The export failed (Weird).");
+}
+
+/// Whoever may invoke the step functions cannot change what defines an export through their input:
+/// a part with another signing time or number is refused; a part's checks, and the statement's
+/// cutoff, are the record's; Finalize before every part is written, or with fewer parts than the
+/// enumeration recorded, is refused and leaves the export RUNNING with no statement.
+#[tokio::test]
+async fn forged_step_inputs_cannot_change_what_defines_the_export() {
+    let w = world(5, ExportFormat::Csv).await;
+    let e = w.enumerate_all(2).await;
+    assert_eq!(e.part_count, 3);
+    let signed_at = e.signed_at.unwrap();
+    let writer = w.world.part_writer(&["attachments"]);
+    let later = signed_at.plus(Duration::from_secs(86_400));
+    let future = writer.run(&w.job, 1, later).await.unwrap_err();
+    assert_eq!(future.code(), "BadRequestException", "{future}");
+    assert!(future.to_string().contains("signedAt"), "{future}");
+    assert_eq!(writer.run(&w.job, 4, signed_at).await.unwrap_err().code(), "BadRequestException");
+    assert!(w.objects.head(&w.job.manifest_part_key(1)).await.unwrap().is_none(), "nothing written");
+
+    // A part whose input says "no checks" is checked all the same: the record asks for checks.
+    let missing = &w.in_scope[0];
+    w.attachments.objects.lock().unwrap().remove(&(missing.bucket.clone(), missing.object_key.clone()));
+    let unchecked = ExportJob { verify_objects: false, ..w.job.clone() };
+    for part in 1..=2 {
+        writer.run(&unchecked, part, signed_at).await.unwrap();
+    }
+    let errors = String::from_utf8(w.object(&w.job.errors_part_key(1))).unwrap();
+    assert!(errors.contains("missing-object"), "{errors}");
+
+    let early = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap_err();
+    assert_eq!(early.code(), "BadRequestException", "{early}");
+    writer.run(&w.job, 3, signed_at).await.unwrap();
+    let fewer = Enumeration { part_count: 2, ..w.enumeration(&e) };
+    let short = w.finisher().finalize(&w.job, &fewer).await.unwrap_err();
+    assert!(short.to_string().contains("partCount"), "{short}");
+    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+    assert!(w.objects.head(&w.job.statement_key()).await.unwrap().is_none(), "no statement");
+
+    // The input's cutoff is not the statement's: the record's is.
+    let earlier = ExportJob { cutoff: w.job.cutoff.plus(Duration::from_secs(1)), ..w.job.clone() };
+    w.finisher().finalize(&earlier, &w.enumeration(&e)).await.unwrap();
+    let statement = crate::domain::statement::parse(&w.object(&w.job.statement_key())).unwrap();
+    assert_eq!(statement.cutoff, w.job.cutoff);
 }
 
 /// An object the attachment bucket refuses to read (SSE-KMS under a key write-manifest may not use)
@@ -709,7 +751,11 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
     let mut w = world(9, ExportFormat::Csv).await;
     // Attachment i was uploaded i minutes after 2026-01-01T00:00Z; since = attachment 4's time.
     let since = w.in_scope[4].uploaded_at;
-    w.job.since = Some(since);
+    // As StartDataExport records it: the steps read it from the record.
+    let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    record.since = Some(since);
+    w.store.insert(record.clone());
+    w.job = ExportJob::from(&record);
     let e = w.enumerate_all(2).await;
     w.write_parts(&e).await;
     let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
