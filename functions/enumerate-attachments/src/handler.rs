@@ -103,8 +103,8 @@ mod fuzz {
     //! Hostile step inputs: arbitrary JSON and mutated sample events never panic; an input that is
     //! not an Enumerate step input is a `BadRequestException`; every error has a documented
     //! errorType and, the fakes being healthy, is never a service failure.
-    use export_core::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
-    use export_core::domain::model::{Attachment, ConversationType};
+    use export_core::domain::ids::AccountId;
+
     use export_core::domain::payloads::EnumerateRequest;
     use export_core::memory::{Harness, InMemory};
     use fuzzing::*;
@@ -119,24 +119,12 @@ mod fuzz {
         let deps = super::tests::deps();
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let uploader = deps.directory.add_user(&account, true);
-        let attachments = (0..2u64)
-            .map(|i| Attachment {
-                account_id: account.clone(),
-                attachment_id: AttachmentId::random(),
-                message_id: MessageId::random(),
-                conversation_id: ConversationId::random(),
-                conversation_type: ConversationType::Direct,
-                uploader_id: uploader.clone(),
-                file_name: format!("f{i}.txt"),
-                content_type: "text/plain".into(),
-                size_bytes: 1000 + i,
-                sha256: "ab".repeat(32),
-                bucket: "attachments-prod".into(),
-                object_key: format!("k/{i}"),
-                uploaded_at: export_core::Timestamp::parse("2026-07-01T00:00:00Z").unwrap(),
-                deleted: false,
-            })
-            .collect();
+        // Uploaded by a managed user (in scope), after the sample cursor.
+        let first = export_core::Timestamp::parse("2026-07-01T00:00:00Z").unwrap();
+        let mut attachments = export_core::contracts::attachments_a_minute_apart(&account, first, 2);
+        for a in &mut attachments {
+            a.uploader_id = uploader.clone();
+        }
         deps.directory.attachments.lock().unwrap().insert(account, attachments);
         deps
     }
