@@ -380,7 +380,8 @@ test("a pool that requires MFA: a user without an authenticator enrols one at si
   await page.setViewportSize({ width: 360, height: 740 });
   const { accountId } = seed();
   const admin = createUser(accountId, BOTH, { prefix: "enrol" });
-  // The provisioned pool is OPTIONAL (template.yaml); an operator may set it ON (docs/DEPLOY.md
+  // The template's pool requires it (ConsoleMfa ON); the local stack provisions it OPTIONAL so the
+  // other tests sign in without an authenticator, and this test switches it ON (docs/DEPLOY.md
   // "Requiring MFA"). Tests run one at a time: the pool is put back whatever happens here.
   const previous = requireMfa();
   try {

@@ -198,6 +198,38 @@ fn write_manifest_decrypts_the_attachment_buckets_key_through_s3_only_and_only_i
     assert!(found, "write-manifest has the conditional kms:Decrypt for encrypted attachment buckets");
 }
 
+/// The audit trail is kept: every log group at least a year by default and never less.
+#[test]
+fn the_audit_trail_is_kept_at_least_a_year() {
+    let template = template();
+    let retention = &template["Parameters"]["LogRetentionDays"];
+    assert!(retention["Default"].as_u64().unwrap() >= 365);
+    let allowed: Vec<u64> =
+        retention["AllowedValues"].as_sequence().unwrap().iter().filter_map(Value::as_u64).collect();
+    assert!(!allowed.is_empty() && allowed.iter().all(|d| *d >= 365), "{allowed:?}");
+}
+
+/// A phished password alone must not reach a 6-day key to a tenant's files: the console's user pool
+/// requires an authenticator by default (an operator may choose OPTIONAL), and Cognito's threat
+/// protection is enforced by default, on the feature plan it needs.
+#[test]
+fn the_console_requires_two_step_sign_in_and_threat_protection_by_default() {
+    let template = template();
+    let parameter = |name: &str| template["Parameters"][name].clone();
+    assert_eq!(parameter("ConsoleMfa")["Default"].as_str(), Some("ON"));
+    assert_eq!(string_list(&parameter("ConsoleMfa")["AllowedValues"]), ["ON", "OPTIONAL"], "never OFF");
+    assert_eq!(parameter("ConsoleThreatProtection")["Default"].as_str(), Some("ENFORCED"));
+    let pool = &resource(&template, "ConsoleUserPool")["Properties"];
+    assert_eq!(ref_target(&pool["MfaConfiguration"]), Some("ConsoleMfa"));
+    assert_eq!(string_list(&pool["EnabledMfas"]), ["SOFTWARE_TOKEN_MFA"]);
+    assert_eq!(ref_target(&pool["UserPoolAddOns"]["AdvancedSecurityMode"]), Some("ConsoleThreatProtection"));
+    let Value::Tagged(tier) = &pool["UserPoolTier"] else { panic!("UserPoolTier follows the protection") };
+    assert_eq!(tier.tag, "If");
+    let branches = tier.value.as_sequence().unwrap();
+    assert_eq!(branches[0].as_str(), Some("ConsoleThreatProtectionOn"));
+    assert_eq!((branches[1].as_str(), branches[2].as_str()), (Some("PLUS"), Some("ESSENTIALS")));
+}
+
 #[test]
 fn the_signing_secrets_resource_policy_denies_get_secret_value_to_all_but_write_manifest() {
     let template = template();

@@ -51,6 +51,13 @@ def load_template(path: Path = TEMPLATE) -> dict:
     return yaml.load(path.read_text(), Loader=CloudFormationLoader)
 
 
+# The template parameters the local stack sets otherwise than their defaults, each with why. The
+# console's suite signs its users in without an authenticator, so the local pool leaves two-step
+# sign-in OPTIONAL; the required path (MFA_SETUP, then a code at every sign-in) is a console test
+# of its own, which switches the pool to ON (console/tests/helpers.ts requireMfa).
+LOCAL_PARAMETERS = {"ConsoleMfa": "OPTIONAL"}
+
+
 class Template:
     """template.yaml's resources, with the intrinsic functions the policies use resolved locally."""
 
@@ -68,6 +75,8 @@ class Template:
     def ref(self, name: str) -> str:
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
+        if name in LOCAL_PARAMETERS:
+            return LOCAL_PARAMETERS[name]
         if name in self.document.get("Parameters", {}):
             return str(self.document["Parameters"][name].get("Default", ""))
         resource = self.resources.get(name)
