@@ -28,9 +28,9 @@ pub async fn handler<B: Backend>(
             let rows = function.parts.run(&job, part, signed_at).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
-        WriteManifestRequest::Finalize { job, part_count, listed, totals, signed_at } => {
-            let enumeration =
-                Enumeration { part_count, listed, totals, signed_at, url_expiry: function.url_expiry };
+        // The input's totals are not used: Finalize sums the parts' own reports.
+        WriteManifestRequest::Finalize { job, part_count, listed, totals: _, signed_at } => {
+            let enumeration = Enumeration { part_count, listed, signed_at, url_expiry: function.url_expiry };
             let result = function.finisher.finalize(&job, &enumeration).await?;
             Ok(json!({
                 "status": result.status(),

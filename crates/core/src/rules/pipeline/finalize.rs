@@ -12,8 +12,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::hex;
 use crate::domain::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest};
 use crate::domain::model::{
-    ConversationType, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
-    TypeTotals,
+    ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::reports::{Coverage, PartReport, ScopeEntry, ScopeList, coverage_csv, errors_header};
@@ -23,12 +22,12 @@ use crate::ports::{
     Clock, ExportStore, Notifier, ObjectStore, StateChange, StatementSigner, StatusChange, UploadedPart,
 };
 
-/// What Finalize knows from the enumeration.
+/// What a Finalize input claims of the enumeration: checked against what the enumeration recorded
+/// (a mismatch is refused). The counts and bytes come from the parts' reports, not from here.
 #[derive(Debug, Clone)]
 pub struct Enumeration {
     pub part_count: u32,
     pub listed: u64,
-    pub totals: BTreeMap<ConversationType, TypeTotals>,
     /// When the URLs were signed; without a part to say otherwise, they expire `url_expiry` later.
     pub signed_at: Timestamp,
     pub url_expiry: Duration,

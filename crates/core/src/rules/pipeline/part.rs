@@ -1,7 +1,8 @@
 //! The WriteParts step: one inventory part becomes one manifest part. Every row is checked before
-//! its URL is signed (DESIGN §7): its bucket must be an attachment bucket and, unless the export was
-//! asked not to, its object must exist with the catalog's size and SHA-256. A row that fails, or an
-//! unreadable catalog item, goes to the part's error rows instead.
+//! its URL is signed (DESIGN §7): its bucket must be an attachment bucket and its key below its
+//! account's folder and, unless the export was asked not to, its object must be readable and exist
+//! with the catalog's size and SHA-256. A row that fails, or an unreadable catalog item, goes to the
+//! part's error rows instead.
 
 use futures::StreamExt;
 

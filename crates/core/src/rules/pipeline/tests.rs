@@ -130,7 +130,6 @@ impl World {
         Enumeration {
             part_count: e.part_count,
             listed: e.listed,
-            totals: e.totals.clone(),
             signed_at: e.signed_at.unwrap(),
             url_expiry: SIX_DAYS,
         }
