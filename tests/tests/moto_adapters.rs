@@ -10,7 +10,7 @@ use export_core::aws::{EventBridgeNotifier, KmsStatementSigner, StepFunctionsWor
 use export_core::contracts;
 use export_core::domain::model::{AccountType, ExportFormat, ExportRecord, RequestedBy, Via};
 use export_core::domain::payloads::ExportJob;
-use export_core::ports::{Admission, ExportStore};
+use export_core::ports::{Admission, ExportStore, Workflow};
 use integration_tests::{AccountEvents, Stack, seed_account};
 
 #[tokio::test]
@@ -52,6 +52,26 @@ async fn the_step_functions_workflow_keeps_the_contract() {
         &workflow,
         &ExportJob::from(&record),
     )
+    .await;
+    // An export that was never admitted: Enumerate finds no record, the Catch records nothing and
+    // the execution ends FAILED.
+    let never_admitted = ExportRecord::new_request(
+        record.account_id.clone(),
+        ExportFormat::Csv,
+        record.requested_by.clone(),
+        None,
+        Timestamp::now(),
+    );
+    let doomed = ExportJob::from(&never_admitted);
+    contracts::only_a_failing_execution_names_a_failure(&workflow, &doomed, async || {
+        for _ in 0..300 {
+            if let Some(failure) = workflow.failure(&doomed.export_id).await.unwrap() {
+                return Some(failure);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        None
+    })
     .await;
 }
 

@@ -216,6 +216,34 @@ async fn a_step_that_keeps_failing_ends_failed_and_gives_the_window_back() {
     request_export(&stack, &seeded.id, "{}").await;
 }
 
+/// The stack's operator may not invoke write-manifest at all; a principal that may (here signed as
+/// the state machine's role, the one the template allows) can send the failure step's input
+/// naming any tenant's running export. Step Functions does not show that export's execution in
+/// its failure step, so the input is refused, nothing is recorded, and the export runs on.
+#[tokio::test]
+async fn a_forged_failure_step_cannot_end_a_running_export() {
+    let stack = Stack::load();
+    let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
+    let (mut attachments, _) = every_kind(&seeded);
+    stack.add_attachments(&mut attachments, true).await;
+    let held = stack.hold("write-manifest", &seeded.id, Some("finalize")).await;
+    let export_id = request_export(&stack, &seeded.id, "{}").await;
+    held.arrived(WAIT).await;
+    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let job = export_core::domain::payloads::ExportJob::from(&record);
+    let forged = serde_json::json!({"mode": "fail", "job": job});
+    let (code, _) = stack.invoke("write-manifest", &forged).await.unwrap_err();
+    assert_eq!(code, "AccessDeniedException", "the operator's key may not invoke a step");
+    let (code, message) = stack.invoke_as_state_machine("write-manifest", &forged).await.unwrap_err();
+    assert_eq!(code, "BadRequestException", "{message}");
+    let after = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!((after.status, after.error), (ExportStatus::Running, None));
+    held.release().await;
+    let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    assert_eq!(view["result"]["attachmentCount"], 4);
+}
+
 #[tokio::test]
 async fn completion_is_announced_on_eventbridge_without_urls() {
     let stack = Stack::load();

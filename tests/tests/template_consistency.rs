@@ -22,7 +22,7 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 /// The resource variables of config.rs, each required only where used.
-const RESOURCES: [&str; 7] = [
+const RESOURCES: [&str; 8] = [
     "ACCOUNTS_TABLE",
     "ATTACHMENTS_TABLE",
     "EXPORTS_TABLE",
@@ -30,10 +30,11 @@ const RESOURCES: [&str; 7] = [
     "ATTACHMENT_BUCKETS",
     "ATTACHMENT_KEY_LAYOUT",
     "STATEMENT_KEY_ID",
+    "STATE_MACHINE_ARN",
 ];
 
 /// Which resource variables each adapter constructor asks the config for.
-const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 8] = [
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 9] = [
     ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
     ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
     ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
@@ -42,6 +43,7 @@ const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 8] = [
     ("config.attachment_buckets()", &["ATTACHMENT_BUCKETS"]),
     ("config.attachment_key_layout()", &["ATTACHMENT_KEY_LAYOUT"]),
     ("KmsStatementSigner::from_config", &["STATEMENT_KEY_ID"]),
+    ("StepFunctionsWorkflow::new", &["STATE_MACHINE_ARN"]),
 ];
 
 /// The resource variables a function's wiring reads: the adapter constructors named in its
@@ -86,7 +88,8 @@ fn rule_wiring() -> Vec<(String, String)> {
 }
 
 /// The functions that start exports (and so may name the state machine).
-const STARTERS: [&str; 3] = ["StartExportFunction", "StartExportApiFunction", "SweepExportsFunction"];
+/// The functions the state machine calls (its DefinitionSubstitutions).
+const STEPS: [&str; 2] = ["EnumerateAttachmentsFunction", "WriteManifestFunction"];
 
 fn read(relative: &str) -> String {
     std::fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
@@ -262,13 +265,17 @@ fn functions_get_exactly_the_variables_the_config_reads() {
                 "{logical_id} sets {variable}, which crates/core/src/config.rs never reads"
             );
         }
-        // Only the functions that start exports name the state machine; its own functions
-        // referencing it would make a dependency cycle.
-        assert_eq!(
-            variables.contains("STATE_MACHINE_ARN"),
-            STARTERS.contains(&logical_id.as_str()),
-            "{logical_id}: STATE_MACHINE_ARN belongs to the functions that start exports only"
-        );
+        // The state machine's own steps name it by its name: a !Ref to it would be a cycle.
+        if STEPS.contains(&logical_id.as_str()) && variables.contains("STATE_MACHINE_ARN") {
+            let value = &function["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"];
+            let text = match value {
+                Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().unwrap_or_default(),
+                other => panic!("{logical_id}: STATE_MACHINE_ARN must be a !Sub of the name, not {other:?}"),
+            };
+            assert!(text.ends_with(":stateMachine:${AWS::StackName}-export"), "{logical_id}: {text}");
+            let name = &template["Resources"]["ExportStateMachine"]["Properties"]["Name"];
+            assert!(matches!(name, Value::Tagged(t) if t.value.as_str() == Some("${AWS::StackName}-export")));
+        }
         for sweep_variable in ["SWEEP_RULE_NAME", "SWEEP_RESUME_RULE_NAME", "SCHEDULED_EXPORTS"] {
             assert_eq!(
                 variables.contains(sweep_variable),

@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Room, Throttle, User,
+    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Listing, Room, Throttle, User,
 };
-use crate::domain::payloads::ExportJob;
+use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
 
 /// One page of a listing and the opaque cursor of the next one (`None` at the end).
@@ -150,12 +150,15 @@ pub trait ExportStore: Send + Sync {
         execution_arn: &str,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Sets `progress.attachmentsListed` to an absolute count, so a retried step cannot double-count.
-    fn set_listed(
+    /// Checkpoints the enumeration after inventory part `listing.part_count` and sets
+    /// `progress.attachmentsListed` to `listing.listed`, while the export is RUNNING. Accepted when
+    /// the record's checkpoint is the part before (none, for part 1) or already this one (a retried
+    /// pass); anything else (a skipped, repeated or forged part) is `Error::StatusConflict`.
+    fn checkpoint_listing(
         &self,
         account: &AccountId,
         export: &ExportId,
-        listed: u64,
+        listing: &Listing,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records what the enumeration found, once, while the export is RUNNING (`Error::StatusConflict`
@@ -350,7 +353,17 @@ pub trait Workflow: Send + Sync {
 
     /// Where the export's execution stands.
     fn state(&self, export: &ExportId) -> impl Future<Output = Result<ExecutionState>> + Send;
+
+    /// The failure the export's execution is handling, as Step Functions recorded it: `Some` while
+    /// the execution runs its failure step ([`FAILURE_STATE`], entered by the state machine's own
+    /// Catch) or once it has ended FAILED, TIMED_OUT or ABORTED; `None` for an execution that runs
+    /// normally, succeeded, or was never started. The failure step records nothing without it, so
+    /// an invocation that merely claims a failure cannot end a running export.
+    fn failure(&self, export: &ExportId) -> impl Future<Output = Result<Option<StepError>>> + Send;
 }
+
+/// The state machine's failure step (infra/statemachine/export.asl.json), which every Catch enters.
+pub const FAILURE_STATE: &str = "RecordFailure";
 
 /// An execution as the schedule's stuck-export search sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,8 +28,7 @@ pub async fn handler<B: Backend>(
             let rows = function.parts.run(&job, part, signed_at).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
-        // The input's totals are not used: Finalize sums the parts' own reports.
-        WriteManifestRequest::Finalize { job, part_count, listed, totals: _, signed_at } => {
+        WriteManifestRequest::Finalize { job, part_count, listed, signed_at } => {
             let enumeration = Enumeration { part_count, listed, signed_at, url_expiry: function.url_expiry };
             let result = function.finisher.finalize(&job, &enumeration).await?;
             Ok(json!({
@@ -40,8 +39,8 @@ pub async fn handler<B: Backend>(
                 "manifestBytes": result.manifest_bytes,
             }))
         }
-        WriteManifestRequest::Fail { job, error } => {
-            function.finisher.record_failure(&job, &error).await?;
+        WriteManifestRequest::Fail { job } => {
+            function.finisher.record_failure(&job).await?;
             Ok(json!({"recorded": "FAILED"}))
         }
     }
@@ -55,6 +54,7 @@ mod tests {
     use export_core::domain::model::{
         Attachment, ConversationType, Enumerated, ExportFormat, ExportRecord, ExportStatus, RequestedBy, Via,
     };
+    use export_core::domain::payloads::StepError;
     use export_core::memory::{Harness, InMemory, World};
     use export_core::ports::{ExportStore, ObjectStore, StatusChange};
     use lambda_runtime::Context;
@@ -185,8 +185,9 @@ mod tests {
         assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
         let statement = deps.objects.get(&result.statement.unwrap().key).await.unwrap();
         assert!(String::from_utf8(statement).unwrap().contains(&result.manifest_sha256));
-        // The failure step on a SUCCEEDED export leaves it SUCCEEDED.
-        invoke(&deps, sample("fail.json")).await.unwrap();
+        // A failure step for a SUCCEEDED export (its execution not failing) is refused; it stays SUCCEEDED.
+        let refused = invoke(&deps, sample("fail.json")).await.unwrap_err();
+        assert_eq!(refused.code(), "BadRequestException", "{refused}");
         assert_eq!(deps.store.records(&account)[0].status, ExportStatus::Succeeded);
         let err = invoke(&deps, sample("unknown-mode.json")).await.unwrap_err();
         assert_eq!(err.code(), "BadRequestException");
@@ -194,14 +195,37 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_fail_event_records_a_readable_failure() {
+    async fn the_fail_event_records_the_failure_its_execution_caught() {
         let deps = deps().await;
-        invoke(&deps, sample("fail.json")).await.unwrap();
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let export = deps.store.records(&account)[0].export_id;
+        let cause =
+            r#"{"errorType":"TransientError","errorMessage":"The service is busy or briefly unavailable."}"#;
+        deps.workflow
+            .enter_failure(&export, StepError { error: "TransientError".into(), cause: Some(cause.into()) });
+        invoke(&deps, sample("fail.json")).await.unwrap();
         let record = deps.store.records(&account)[0].clone();
         assert_eq!(record.status, ExportStatus::Failed);
-        assert!(record.error.unwrap().message.contains("busy"));
+        let error = record.error.unwrap();
+        assert_eq!(error.code, "TransientError");
+        assert!(error.message.contains("busy"), "{error:?}");
         assert_eq!(deps.notifier.published.lock().unwrap()[0].status, ExportStatus::Failed);
+    }
+
+    /// Anyone who may invoke the function could send the failure step's input for a running
+    /// export: with its execution running normally, it is refused and the export runs on.
+    #[tokio::test]
+    async fn a_fail_input_for_an_export_whose_execution_runs_normally_is_refused() {
+        let deps = deps().await;
+        let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
+        let err = invoke(&deps, sample("fail.json")).await.unwrap_err();
+        assert_eq!(err.code(), "BadRequestException", "{err}");
+        let record = deps.store.records(&account)[0].clone();
+        assert_eq!((record.status, record.error), (ExportStatus::Running, None));
+        assert!(deps.notifier.published.lock().unwrap().is_empty());
+        invoke(&deps, sample("part.json")).await.unwrap();
+        let finalize = invoke(&deps, sample("finalize.json")).await.unwrap();
+        assert_eq!(finalize["status"], "SUCCEEDED", "the export runs on: {finalize}");
     }
 }
 

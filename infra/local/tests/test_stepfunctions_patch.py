@@ -61,5 +61,35 @@ class SerialParse(unittest.TestCase):
         self.assertEqual(errors, [])
 
 
+class PagedHistory(unittest.TestCase):
+    """GetExecutionHistory as AWS answers it: pages of 100 by default, newest first on request."""
+
+    EVENTS = [{"id": n} for n in range(1, 251)]
+
+    def test_the_default_page_is_100_events_oldest_first_with_a_token(self):
+        page = stepfunctions.paged_history(self.EVENTS, False, None, None)
+        self.assertEqual([e["id"] for e in page["events"]], list(range(1, 101)))
+        self.assertEqual(page["nextToken"], "100")
+
+    def test_reverse_order_answers_the_newest_first_and_pages_on(self):
+        first = stepfunctions.paged_history(self.EVENTS, True, 10, None)
+        self.assertEqual([e["id"] for e in first["events"]], list(range(250, 240, -1)))
+        second = stepfunctions.paged_history(self.EVENTS, True, 10, first["nextToken"])
+        self.assertEqual(second["events"][0]["id"], 240)
+
+    def test_the_last_page_has_no_token_and_a_page_size_outside_1_to_1000_is_refused(self):
+        last = stepfunctions.paged_history(self.EVENTS, False, 1000, None)
+        self.assertEqual(len(last["events"]), 250)
+        self.assertNotIn("nextToken", last)
+        with self.assertRaises(ValueError):
+            stepfunctions.paged_history(self.EVENTS, False, 1001, None)
+
+    def test_the_server_answers_with_the_replacement(self):
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        self.assertEqual(StepFunctionResponse.get_execution_history.__name__, "get_execution_history")
+        self.assertIn("paged_history", StepFunctionResponse.get_execution_history.__code__.co_names)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,12 +1,18 @@
 //! The export state machine on Step Functions.
 
 use aws_sdk_sfn::Client;
+use aws_sdk_sfn::types::HistoryEvent;
 
 use super::from_sdk;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::ExportId;
-use crate::domain::payloads::{ExecutionInput, ExportJob};
-use crate::ports::{ExecutionState, Workflow};
+use crate::domain::payloads::{ExecutionInput, ExportJob, StepError};
+use crate::ports::{ExecutionState, FAILURE_STATE, Workflow};
+
+/// The newest history events read to find the failure step's entry and the failure it caught: the
+/// failure step's own attempts, the Map's aborted iterations and the caught failure come first
+/// when the newest are read first (at most 8 iterations run at once), far below one page's 1,000.
+const HISTORY_PAGE: i32 = 200;
 
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
@@ -62,11 +68,134 @@ impl Workflow for StepFunctionsWorkflow {
             Err(e) => Err(from_sdk("DescribeExecution", e)),
         }
     }
+
+    async fn failure(&self, export: &ExportId) -> Result<Option<StepError>> {
+        let arn = self.execution_arn(&export.to_string());
+        let described = match self.client.describe_execution().execution_arn(&arn).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(from_sdk("DescribeExecution", e)),
+        };
+        match described.status.as_str() {
+            "RUNNING" => {}
+            "FAILED" | "TIMED_OUT" | "ABORTED" => {
+                let status = described.status.as_str();
+                return Ok(Some(StepError {
+                    error: described.error.unwrap_or_else(|| format!("States.{status}")),
+                    cause: described.cause,
+                }));
+            }
+            _ => return Ok(None),
+        }
+        let history = self
+            .client
+            .get_execution_history()
+            .execution_arn(&arn)
+            .reverse_order(true)
+            .max_results(HISTORY_PAGE)
+            .include_execution_data(false)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetExecutionHistory", e))?;
+        Ok(failure_being_handled(history.events()))
+    }
+}
+
+/// The failure a running execution is handling, from its newest events (newest first): its newest
+/// state entry must be the failure step's, and the failure is the newest one recorded before that
+/// entry (the failure step's own retried attempts come after it and are not the export's).
+fn failure_being_handled(newest_first: &[HistoryEvent]) -> Option<StepError> {
+    let mut events = newest_first.iter();
+    let entered = events.find_map(|event| event.state_entered_event_details())?;
+    if entered.name() != FAILURE_STATE {
+        return None;
+    }
+    // The entry is the state machine's own Catch: a failure happened even if its details are
+    // further back than one page (then it is reported as an internal failure).
+    Some(events.find_map(failure_of).unwrap_or(StepError { error: "States.Runtime".into(), cause: None }))
+}
+
+/// The error and cause of a history event that records a failure.
+fn failure_of(event: &HistoryEvent) -> Option<StepError> {
+    let pair = |error: Option<&str>, cause: Option<&str>| StepError {
+        error: error.unwrap_or("States.Runtime").to_owned(),
+        cause: cause.map(str::to_owned),
+    };
+    if let Some(d) = event.lambda_function_failed_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.lambda_function_timed_out_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.lambda_function_start_failed_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.lambda_function_schedule_failed_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.task_failed_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.task_timed_out_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    if let Some(d) = event.map_run_failed_event_details() {
+        return Some(pair(d.error(), d.cause()));
+    }
+    event.evaluation_failed_event_details().map(|d| pair(d.error(), d.cause()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sfn::types::{HistoryEventType, LambdaFunctionFailedEventDetails, StateEnteredEventDetails};
+
+    fn entered(id: i64, name: &str) -> HistoryEvent {
+        HistoryEvent::builder()
+            .id(id)
+            .r#type(HistoryEventType::TaskStateEntered)
+            .timestamp(aws_smithy_types::DateTime::from_secs(id))
+            .state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn lambda_failed(id: i64, error: &str) -> HistoryEvent {
+        HistoryEvent::builder()
+            .id(id)
+            .r#type(HistoryEventType::LambdaFunctionFailed)
+            .timestamp(aws_smithy_types::DateTime::from_secs(id))
+            .lambda_function_failed_event_details(
+                LambdaFunctionFailedEventDetails::builder().error(error).cause("c").build(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_failure_step_entered_after_a_caught_failure_names_that_failure() {
+        // Newest first: the failure step's own first attempt failed transiently and is retried.
+        let events = [
+            lambda_failed(9, "TransientError"),
+            entered(8, FAILURE_STATE),
+            lambda_failed(7, "ServiceFailureException"),
+            entered(6, "Finalize"),
+        ];
+        let caught = failure_being_handled(&events).unwrap();
+        assert_eq!((caught.error.as_str(), caught.cause.as_deref()), ("ServiceFailureException", Some("c")));
+    }
+
+    #[test]
+    fn an_execution_in_any_other_step_is_handling_no_failure() {
+        // A failed attempt that is being retried (Finalize still runs) is not a failure to record.
+        assert!(
+            failure_being_handled(&[lambda_failed(7, "TransientError"), entered(6, "Finalize")]).is_none()
+        );
+        assert!(failure_being_handled(&[entered(2, "Enumerate")]).is_none());
+        assert!(failure_being_handled(&[]).is_none());
+    }
 
     #[test]
     fn execution_arn_is_derived_from_the_state_machine() {

@@ -90,6 +90,7 @@ impl Finisher<Aws> {
             notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(sdk)),
             clock: SystemClock,
             statement_key: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(sdk), config)?,
+            workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
         })
     }
 }

@@ -61,6 +61,7 @@ mod against_the_fakes {
         written_parts_are_a_set_recorded_only_while_running(&FakeStore::default()).await;
         retrievals_are_counted_on_delivered_exports_only(&FakeStore::default()).await;
         the_enumeration_is_recorded_once_while_running(&FakeStore::default()).await;
+        the_listing_checkpoint_moves_one_part_at_a_time(&FakeStore::default()).await;
     }
 
     /// Writes a seeded account into the fake's maps, as the chat service writes AccountsTable.
@@ -124,6 +125,16 @@ mod against_the_fakes {
             &crate::memory::FakeWorkflow::default(),
             &job,
         )
+        .await;
+        use crate::ports::Workflow;
+        let workflow = crate::memory::FakeWorkflow::default();
+        let doomed =
+            crate::domain::payloads::ExportJob::from(&request(&AccountId::random(), Timestamp::now()));
+        only_a_failing_execution_names_a_failure(&workflow, &doomed, async || {
+            assert_eq!(workflow.failure(&doomed.export_id).await.unwrap(), None, "running normally");
+            workflow.end(&doomed.export_id, "FAILED");
+            workflow.failure(&doomed.export_id).await.unwrap()
+        })
         .await;
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::Timestamp;
 use crate::domain::error::Error;
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ExportStatus, FailureInfo};
+use crate::domain::model::{ExportStatus, FailureInfo, Listing};
 use crate::ports::{Admission, ExportStore, StatusChange};
 
 use super::{WEEK, request};
@@ -109,8 +109,9 @@ pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: Export
     // A retried step re-enters RUNNING without moving startedAt.
     let later = started.plus(Duration::from_secs(5));
     store.change_status(&account, &id, StatusChange::Running { started_at: later }).await.unwrap();
-    store.set_listed(&account, &id, 1234).await.unwrap();
-    store.set_listed(&account, &id, 1234).await.unwrap(); // retried: absolute, not added
+    let listing = Listing { part_count: 1, listed: 1234, cursor: "2026-11-24T09:00:00.000Z#a1".into() };
+    store.checkpoint_listing(&account, &id, &listing).await.unwrap();
+    store.checkpoint_listing(&account, &id, &listing).await.unwrap(); // retried: absolute, not added
     store
         .set_execution_arn(&account, &id, "arn:aws:states:us-east-1:000000000000:execution:m:x")
         .await
@@ -133,7 +134,8 @@ pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: Export
         .change_status(&account, &id, StatusChange::Failed { completed_at: later, error: failed.clone() })
         .await;
     assert!(matches!(twice, Err(Error::StatusConflict(_))), "{twice:?}");
-    assert!(matches!(store.set_listed(&account, &id, 1).await, Err(Error::StatusConflict(_))));
+    let next = Listing { part_count: 2, listed: 2000, cursor: "2026-11-24T09:30:00.000Z#b2".into() };
+    assert!(matches!(store.checkpoint_listing(&account, &id, &next).await, Err(Error::StatusConflict(_))));
     let r = store.get(&account, &id).await.unwrap().unwrap();
     assert_eq!((r.status, r.error, r.completed_at), (ExportStatus::Failed, Some(failed), Some(later)));
 
@@ -280,5 +282,34 @@ pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(stor
     assert!(matches!(again, Err(Error::StatusConflict(_))), "{again:?}");
     assert_eq!(store.get(&account, &id).await.unwrap().unwrap().enumerated, Some(first));
     let unknown = store.record_enumerated(&account, &ExportId::new(), &first).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+}
+
+/// The enumeration's checkpoint moves one part at a time, while the export runs: part 1 first,
+/// then each next part; a retried pass may write its own checkpoint again; a skipped part, a
+/// repeated part with another position, or going back is refused and the checkpoint stands.
+pub async fn the_listing_checkpoint_moves_one_part_at_a_time<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let record = request(&account, at);
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let part =
+        |n: u32, cursor: &str| Listing { part_count: n, listed: u64::from(n) * 10, cursor: cursor.into() };
+    let queued = store.checkpoint_listing(&account, &id, &part(1, "a")).await;
+    assert!(matches!(queued, Err(Error::StatusConflict(_))), "only while RUNNING: {queued:?}");
+    store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
+    let skipped = store.checkpoint_listing(&account, &id, &part(2, "b")).await;
+    assert!(matches!(skipped, Err(Error::StatusConflict(_))), "part 1 comes first: {skipped:?}");
+    store.checkpoint_listing(&account, &id, &part(1, "a")).await.unwrap();
+    store.checkpoint_listing(&account, &id, &part(1, "a")).await.unwrap();
+    store.checkpoint_listing(&account, &id, &part(2, "b")).await.unwrap();
+    for refused in [part(1, "a"), part(2, "elsewhere"), part(4, "d")] {
+        let answer = store.checkpoint_listing(&account, &id, &refused).await;
+        assert!(matches!(answer, Err(Error::StatusConflict(_))), "{refused:?}: {answer:?}");
+    }
+    let stored = store.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!((stored.listing, stored.progress.attachments_listed), (Some(part(2, "b")), 20));
+    let unknown = store.checkpoint_listing(&account, &ExportId::new(), &part(1, "a")).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }

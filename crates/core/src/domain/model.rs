@@ -263,6 +263,17 @@ pub struct Progress {
     pub parts_written: u64,
 }
 
+/// The enumeration's checkpoint after inventory part `part_count`: how many attachments the parts
+/// so far hold and the catalog position to resume after. A pass reads it from the record, so a
+/// forged Enumerate input cannot skip or repeat rows of the export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing {
+    pub part_count: u32,
+    pub listed: u64,
+    pub cursor: String,
+}
+
 /// What the enumeration found, recorded by its last pass: the steps after it (WriteParts,
 /// Finalize) take the part count and the signing time from here, never from their input, so a
 /// forged step input cannot make a manifest or a signed statement misstate the export.
@@ -373,6 +384,10 @@ pub struct ExportRecord {
     /// is its size.
     #[serde(default, skip_serializing)]
     pub parts_done: Vec<u32>,
+    /// Where the enumeration stands: checkpointed by each inventory part it writes, and the only
+    /// place a pass resumes from (never its input).
+    #[serde(default, skip_serializing)]
+    pub listing: Option<Listing>,
     /// Set once, by the enumeration's last pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enumerated: Option<Enumerated>,
@@ -413,6 +428,7 @@ impl ExportRecord {
             completed_at: None,
             progress: Progress::default(),
             parts_done: Vec::new(),
+            listing: None,
             enumerated: None,
             result: None,
             error: None,

@@ -3,10 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
-
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ConversationType, ExportFormat, ExportRecord, TypeTotals};
+use crate::domain::model::{ExportFormat, ExportRecord};
 use crate::domain::time::Timestamp;
 
 /// What every step needs to know about the export.
@@ -102,31 +100,21 @@ pub struct ExecutionInput {
     pub job: ExportJob,
 }
 
-/// Input of the Enumerate step (one pass of the loop).
+/// Input of the Enumerate step (one pass of the loop): the export's ids only. Where the pass
+/// resumes is the record's checkpoint (`ExportRecord::listing`), never the input's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnumerateRequest {
     pub job: ExportJob,
-    /// Sort key to continue after; `None` on the first pass.
-    pub cursor: Option<String>,
-    /// Inventory parts written by earlier passes.
-    pub part_count: u32,
-    /// Attachments listed by earlier passes.
-    pub listed: u64,
-    /// Counts and bytes by conversation type, by earlier passes.
-    #[serde(default)]
-    pub totals: BTreeMap<ConversationType, TypeTotals>,
 }
 
 /// Output of the Enumerate step; becomes `$.enumeration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnumerateResponse {
-    pub cursor: Option<String>,
     pub done: bool,
     pub part_count: u32,
     pub listed: u64,
-    pub totals: BTreeMap<ConversationType, TypeTotals>,
     /// Part numbers 1..=part_count once done (the Map's items), empty before.
     pub parts: Vec<u32>,
     /// Once done: the signing time of every URL of this export, so all parts share one expiry.
@@ -151,16 +139,11 @@ pub enum WriteManifestRequest {
     Part { job: ExportJob, part: u32, signed_at: crate::domain::time::Timestamp },
     /// Assemble the parts into the manifest, write the summary, mark SUCCEEDED.
     #[serde(rename_all = "camelCase")]
-    Finalize {
-        job: ExportJob,
-        part_count: u32,
-        listed: u64,
-        totals: BTreeMap<ConversationType, TypeTotals>,
-        signed_at: crate::domain::time::Timestamp,
-    },
-    /// Record FAILED and give the window back.
+    Finalize { job: ExportJob, part_count: u32, listed: u64, signed_at: crate::domain::time::Timestamp },
+    /// Record FAILED and give the window back. The failure is read from the execution's history
+    /// (`Workflow::failure`), never from the input.
     #[serde(rename_all = "camelCase")]
-    Fail { job: ExportJob, error: StepError },
+    Fail { job: ExportJob },
 }
 
 #[cfg(test)]

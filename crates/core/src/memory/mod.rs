@@ -139,6 +139,7 @@ impl World {
             notifier: self.notifier.clone(),
             clock: self.clock.clone(),
             statement_key: self.statement_key.clone(),
+            workflow: self.workflow.clone(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Listing, Throttle, ThrottleWindow};
 use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -165,11 +165,27 @@ impl ExportStore for FakeStore {
         })
     }
 
-    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+    async fn checkpoint_listing(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        listing: &Listing,
+    ) -> Result<()> {
         self.update(account, export, |record| {
-            // As the adapter's condition: progress moves only while the export is unfinished.
-            require_status(record, &[ExportStatus::Queued, ExportStatus::Running], "record progress")?;
-            record.progress.attachments_listed = listed;
+            // As the adapter's condition: RUNNING, and the checkpoint before this part or this one.
+            require_status(record, &[ExportStatus::Running], "checkpoint its listing")?;
+            let follows = match &record.listing {
+                None => listing.part_count == 1,
+                Some(at) => at.part_count + 1 == listing.part_count || at == listing,
+            };
+            if !follows {
+                return Err(Error::StatusConflict(format!(
+                    "export {export}'s listing is not at the part before part {}",
+                    listing.part_count
+                )));
+            }
+            record.listing = Some(listing.clone());
+            record.progress.attachments_listed = listing.listed;
             Ok(())
         })
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::ExportId;
-use crate::domain::payloads::ExportJob;
+use crate::domain::payloads::{ExportJob, StepError};
 use crate::ports::{ExecutionState, Workflow};
 
 #[derive(Clone, Default)]
@@ -15,6 +15,8 @@ pub struct FakeWorkflow {
     pub started: Arc<Mutex<Vec<ExportJob>>>,
     /// Executions that ended, with their Step Functions status; started ones are otherwise RUNNING.
     pub ended: Arc<Mutex<HashMap<ExportId, String>>>,
+    /// Running executions in their failure step, with the error their Catch caught.
+    pub failing: Arc<Mutex<HashMap<ExportId, StepError>>>,
 }
 
 impl FakeWorkflow {
@@ -22,6 +24,17 @@ impl FakeWorkflow {
         let w = Self::default();
         w.fail.store(true, Ordering::SeqCst);
         w
+    }
+
+    /// The export's execution enters its failure step, having caught `error` (as a Catch does).
+    pub fn enter_failure(&self, export: &ExportId, error: StepError) {
+        self.failing.lock().unwrap().insert(*export, error);
+    }
+
+    /// The export's execution ends with this Step Functions status.
+    pub fn end(&self, export: &ExportId, status: &str) {
+        self.failing.lock().unwrap().remove(export);
+        self.ended.lock().unwrap().insert(*export, status.to_owned());
     }
 }
 
@@ -40,5 +53,14 @@ impl Workflow for FakeWorkflow {
         }
         let started = self.started.lock().unwrap().iter().any(|job| job.export_id == *export);
         Ok(if started { ExecutionState::Running } else { ExecutionState::NotStarted })
+    }
+
+    async fn failure(&self, export: &ExportId) -> Result<Option<StepError>> {
+        if let Some(status) = self.ended.lock().unwrap().get(export) {
+            return Ok(
+                (status != "SUCCEEDED").then(|| StepError { error: format!("States.{status}"), cause: None })
+            );
+        }
+        Ok(self.failing.lock().unwrap().get(export).cloned())
     }
 }

@@ -12,7 +12,7 @@ use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Throttle, ThrottleWindow};
+use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Listing, Throttle, ThrottleWindow};
 use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -136,7 +136,7 @@ impl DynamoExportStore {
             .update_expression(expression)
             .condition_expression(&condition);
         // Reserved words are written `#word` in expressions.
-        for word in ["status", "result", "error"] {
+        for word in ["status", "result", "error", "cursor"] {
             let name = format!("#{word}");
             if expression.contains(&name) || condition.contains(&name) {
                 request = request.expression_attribute_names(name, word);
@@ -357,13 +357,33 @@ impl ExportStore for DynamoExportStore {
         self.update_export(account, export, update).await
     }
 
-    async fn set_listed(&self, account: &AccountId, export: &ExportId, listed: u64) -> Result<()> {
+    async fn checkpoint_listing(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        listing: &Listing,
+    ) -> Result<()> {
+        // The checkpoint before this part, or this one already (a retried pass writes the same).
+        let follows = if listing.part_count == 1 {
+            "(attribute_not_exists(listing) OR (listing.partCount = :part AND listing.#cursor = :cursor))"
+        } else {
+            "(listing.partCount = :previous OR (listing.partCount = :part AND listing.#cursor = :cursor))"
+        };
+        let mut values = vec![
+            (":listing", attr(listing)?),
+            (":listed", AttributeValue::N(listing.listed.to_string())),
+            (":part", AttributeValue::N(listing.part_count.to_string())),
+            (":cursor", s(&listing.cursor)),
+        ];
+        if listing.part_count > 1 {
+            values.push((":previous", AttributeValue::N((listing.part_count - 1).to_string())));
+        }
         let update = RecordUpdate {
-            what: "record progress",
-            expression: "SET progress.attachmentsListed = :n",
-            allowed_from: &[ExportStatus::Queued, ExportStatus::Running],
-            also: None,
-            values: vec![(":n", AttributeValue::N(listed.to_string()))],
+            what: "checkpoint its listing",
+            expression: "SET listing = :listing, progress.attachmentsListed = :listed",
+            allowed_from: &[ExportStatus::Running],
+            also: Some((follows, "has its listing elsewhere")),
+            values,
         };
         self.update_export(account, export, update).await
     }

@@ -1,6 +1,6 @@
 //! The Enumerate step: lists the attachments in scope into inventory parts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{MAX_PARTS, recorded_enumeration, running_record};
@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{RoomId, UserId};
 use crate::domain::manifest::InventoryLine;
-use crate::domain::model::{ConversationType, Enumerated, TypeTotals};
+use crate::domain::model::{ConversationType, Enumerated, Listing};
 use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
 use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
 use crate::ports::{
@@ -27,22 +27,19 @@ pub struct Enumerator<B: Backend> {
 }
 
 impl<B: Backend> Enumerator<B> {
-    /// Lists from `request.cursor` and writes whole inventory parts until the catalog is exhausted
-    /// or `remaining()` runs short. The returned cursor is the last attachment of the last part
-    /// written, so a retry or the next pass writes exactly the parts that follow.
+    /// Lists from the record's checkpoint and writes whole inventory parts until the catalog is
+    /// exhausted or `remaining()` runs short. Each part written moves the checkpoint to its last
+    /// row, so a retry or the next pass writes exactly the parts that follow, and a forged pass
+    /// can only write what the real one would.
     pub async fn run(
         &self,
         request: EnumerateRequest,
         remaining: impl Fn() -> Duration,
     ) -> Result<EnumerateResponse> {
-        if request.part_count > MAX_PARTS {
-            return Err(Error::BadRequest(format!(
-                "partCount {} is more than an export can have ({MAX_PARTS})",
-                request.part_count
-            )));
-        }
-        // What defines the export (cutoff, since) is its record's, whatever the input says.
-        let job = &ExportJob::from(&running_record(&self.store, &request.job).await?);
+        // What defines the export (cutoff, since) and where its listing stands are its record's.
+        let record = running_record(&self.store, &request.job).await?;
+        let job = &ExportJob::from(&record);
+        let resume = record.listing.clone();
         self.store
             .change_status(
                 &job.account_id,
@@ -74,24 +71,21 @@ impl<B: Backend> Enumerator<B> {
             rooms.into_iter().filter_map(|r| Some((r.room_id?, r.name))).collect();
 
         let mut out = EnumerateResponse {
-            cursor: request.cursor.clone(),
             done: false,
-            part_count: request.part_count,
-            listed: request.listed,
-            totals: request.totals.clone(),
+            part_count: resume.as_ref().map_or(0, |at| at.part_count),
+            listed: resume.as_ref().map_or(0, |at| at.listed),
             parts: Vec::new(),
             signed_at: None,
         };
         let mut part = Vec::with_capacity(self.part_items * 512);
         let mut part_lines = 0usize;
-        let mut pending_totals = out.totals.clone();
         // Where the catalog resumes after the last row written: the cursor of the next pass.
         let mut last_position = String::new();
         let mut slowest_part = Duration::ZERO;
         let mut part_started = Instant::now();
         // An incremental export lists only what was uploaded after `since`.
         let range = UploadRange { since: job.since, cutoff: job.cutoff };
-        let mut page_cursor = request.cursor.clone();
+        let mut page_cursor = resume.map(|at| at.cursor);
         loop {
             let page = self.catalog.attachments(&job.account_id, range, page_cursor.as_deref(), None).await?;
             for row in page.items {
@@ -109,15 +103,7 @@ impl<B: Backend> Enumerator<B> {
                         part.push(b'\n');
                         part_lines += 1;
                         if part_lines == self.part_items {
-                            self.write_part(
-                                job,
-                                &mut out,
-                                &mut part,
-                                part_lines,
-                                &last_position,
-                                &pending_totals,
-                            )
-                            .await?;
+                            self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
                             part_lines = 0;
                             slowest_part = slowest_part.max(part_started.elapsed());
                             part_started = Instant::now();
@@ -131,10 +117,6 @@ impl<B: Backend> Enumerator<B> {
                 if !scope.includes(&attachment) {
                     continue;
                 }
-                let totals = pending_totals.entry(attachment.conversation_type).or_default();
-                // Saturating: counts from a step input (or sizes from the catalog) may be hostile.
-                totals.count = totals.count.saturating_add(1);
-                totals.bytes = totals.bytes.saturating_add(attachment.size_bytes);
                 let conversation_name = match attachment.conversation_type {
                     ConversationType::Room => room_names
                         .get(&RoomId::from(&attachment.conversation_id))
@@ -150,8 +132,7 @@ impl<B: Backend> Enumerator<B> {
                 part_lines += 1;
                 last_position = position;
                 if part_lines == self.part_items {
-                    self.write_part(job, &mut out, &mut part, part_lines, &last_position, &pending_totals)
-                        .await?;
+                    self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
                     part_lines = 0;
                     slowest_part = slowest_part.max(part_started.elapsed());
                     part_started = Instant::now();
@@ -167,7 +148,7 @@ impl<B: Backend> Enumerator<B> {
             }
         }
         if part_lines > 0 {
-            self.write_part(job, &mut out, &mut part, part_lines, &last_position, &pending_totals).await?;
+            self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
         }
         // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
         self.objects
@@ -190,7 +171,6 @@ impl<B: Backend> Enumerator<B> {
         out.done = true;
         out.parts = (1..=enumerated.part_count).collect();
         out.signed_at = Some(enumerated.signed_at);
-        self.store.set_listed(&job.account_id, &job.export_id, out.listed).await?;
         tracing::info!(
             account = %job.account_id, export = %job.export_id, listed = out.listed, parts = out.part_count,
             "enumeration done"
@@ -205,15 +185,24 @@ impl<B: Backend> Enumerator<B> {
         part: &mut Vec<u8>,
         lines: usize,
         last_position: &str,
-        totals: &BTreeMap<ConversationType, TypeTotals>,
     ) -> Result<()> {
         let number = out.part_count + 1;
+        if number > MAX_PARTS {
+            return Err(Error::BadRequest(format!(
+                "export {} would have more inventory parts than an export can ({MAX_PARTS})",
+                job.export_id
+            )));
+        }
         let body = std::mem::replace(part, Vec::with_capacity(part.capacity()));
         self.objects.put(&job.inventory_part_key(number), body, "application/x-ndjson", &[]).await?;
+        let listing = Listing {
+            part_count: number,
+            listed: out.listed + lines as u64,
+            cursor: last_position.to_owned(),
+        };
+        self.store.checkpoint_listing(&job.account_id, &job.export_id, &listing).await?;
         out.part_count = number;
-        out.listed = out.listed.saturating_add(lines as u64);
-        out.cursor = Some(last_position.to_owned());
-        out.totals = totals.clone();
-        self.store.set_listed(&job.account_id, &job.export_id, out.listed).await
+        out.listed = listing.listed;
+        Ok(())
     }
 }

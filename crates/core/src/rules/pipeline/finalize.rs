@@ -20,6 +20,7 @@ use crate::domain::statement::{self, ChainLink, FileDigest, SignatureInfo, State
 use crate::domain::time::Timestamp;
 use crate::ports::{
     Clock, ExportStore, Notifier, ObjectStore, StateChange, StatementSigner, StatusChange, UploadedPart,
+    Workflow,
 };
 
 /// What a Finalize input claims of the enumeration: checked against what the enumeration recorded
@@ -41,6 +42,8 @@ pub struct Finisher<B: Backend> {
     pub clock: B::Clock,
     /// Signs the statement (DESIGN §14).
     pub statement_key: B::StatementKey,
+    /// Vouches for a failure before it is recorded: only the execution's own Catch ends an export.
+    pub workflow: B::Workflow,
 }
 
 impl<B: Backend> Finisher<B> {
@@ -390,12 +393,26 @@ impl<B: Backend> Finisher<B> {
 
     /// Records FAILED with a message an administrator can read, gives the window back, removes the
     /// intermediates and announces it. Recording a failure twice changes nothing.
-    pub async fn record_failure(&self, job: &ExportJob, error: &StepError) -> Result<()> {
+    ///
+    /// The failure recorded is the one Step Functions says the export's execution is handling
+    /// (`Workflow::failure`); the step input names the export only. An input for an export whose
+    /// execution runs normally is refused and changes nothing.
+    pub async fn record_failure(&self, job: &ExportJob) -> Result<()> {
         let Some(record) = self.store.get(&job.account_id, &job.export_id).await? else {
             tracing::warn!(export = %job.export_id, "failure of an unknown export; nothing to record");
             return Ok(());
         };
-        let failure = describe_failure(error);
+        let Some(error) = self.workflow.failure(&job.export_id).await? else {
+            tracing::warn!(
+                account = %job.account_id, export = %job.export_id,
+                "a failure step input for an export whose execution is not failing; refused"
+            );
+            return Err(Error::BadRequest(format!(
+                "export {}'s execution is not in its failure step; nothing was recorded",
+                job.export_id
+            )));
+        };
+        let failure = describe_failure(&error);
         tracing::error!(
             account = %job.account_id, export = %job.export_id, code = %failure.code, "export failed: {}",
             failure.message
