@@ -1,9 +1,10 @@
 // Sign-in security: whether the user's sign-in asks for a code from an authenticator app, and,
 // when it does not, setting one up (AssociateSoftwareToken, VerifySoftwareToken and
-// SetUserMFAPreference with the user's own access token). In a pool whose MFA is OPTIONAL (the
-// template's default) this is how an administrator turns it on for themselves; a pool that
-// requires MFA asks at sign-in instead (signin.ts). Turning it off is left to the operator
-// (admin-set-user-mfa-preference): a stolen session must not be able to remove the second step.
+// SetUserMFAPreference with the user's own access token). In a pool whose MFA is OPTIONAL
+// (ConsoleMfa=OPTIONAL) this is how an administrator turns it on for themselves; a pool that
+// requires MFA (the template's default) asks at sign-in instead (signin.ts). This page offers no
+// way to turn it off: resetting a lost authenticator is the operator's (admin-delete-software-token,
+// DEPLOY.md "Requiring MFA").
 
 import type { App, Screen } from "./app";
 import { announce, h, replace } from "./dom";

@@ -26,7 +26,15 @@ tests rely on it):
     VerifySoftwareToken take its Session, as in Cognito. moto then signs in on any session;
     moto_patches/cognito_idp.py accepts only the one VerifySoftwareToken returned after a correct
     code, spends it, and sends MFAS_CAN_SETUP as Cognito does (a JSON string). Afterwards the user gets
-    SOFTWARE_TOKEN_MFA at each sign-in.
+    SOFTWARE_TOKEN_MFA at each sign-in. GetUser does not list TOTP for a user enrolled this way
+    (UserMFASettingList empty) until SetUserMFAPreference enables it; what Cognito lists is not
+    checked here.
+  - Turning TOTP off (SetUserMFAPreference with the user's access token, AdminSetUserMFAPreference;
+    SoftwareTokenMfaSettings Enabled false): moto turns it off in any pool, and its USER_SRP_AUTH
+    still asks a user who once verified an authenticator for a code. Cognito leaves TOTP on when
+    the pool requires MFA (ON), answering success, and in an OPTIONAL pool signs in a user who
+    turned it off with the password: moto_patches/cognito_idp.py does both. moto has no
+    AdminDeleteSoftwareToken (an operator's reset of a lost authenticator): added there.
   - The ID token (RS256, kid "dummy"; moto's single, publicly known key, so locally anyone can
     mint a valid token: the stand-in still verifies it, as AWS would) carries iss
     (https://cognito-idp.us-east-1.amazonaws.com/<poolId>), sub, aud (the client id), token_use

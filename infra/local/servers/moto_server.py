@@ -5,8 +5,9 @@ interpreter sends Lambda tasks to AWS_ENDPOINT_URL_LAMBDA (the invoke proxy). A 
 sends them to itself. Serves Step Functions, EventBridge, KMS and the console's Cognito user pool
 for the local stack, with moto's internals replaced where moto differs from AWS
 (lib/moto_patches/): real SRP sign-in and the app client's ExplicitAuthFlows enforced, MFA_SETUP
-(enrolling an authenticator at sign-in) held to what Cognito requires, and tokens that live as
-long as the app client says and refresh tokens refused as Cognito refuses them; and Step Functions
+(enrolling an authenticator at sign-in) held to what Cognito requires, tokens that live as long
+as the app client says and refresh tokens refused as Cognito refuses them, a TOTP that a user
+cannot turn off while the pool requires MFA, and AdminDeleteSoftwareToken; and Step Functions
 parsing each execution's definition one at a time (moto's ASL parser is not thread-safe, and a
 failed parse left an execution RUNNING forever).
 

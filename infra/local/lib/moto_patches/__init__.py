@@ -3,7 +3,8 @@ differs from the AWS service it stands in for (each replacement says which moto 
 replaces and what AWS does that moto does not):
 
   cognito_idp  Cognito user pools: SRP sign-in, ExplicitAuthFlows, MFA_SETUP, token lifetimes,
-               refresh refusals, RevokeToken
+               refresh refusals, RevokeToken, turning TOTP off (not while MFA is required),
+               AdminDeleteSoftwareToken
 
 They replace private functions of moto and read its private state, which any release of moto may
 rename or change: they are written for, and checked against, the one version

@@ -11,9 +11,15 @@ is listed in local_cognito.py.
   patch_cognito_tokens     token lifetimes of the app client; refresh refused as Cognito refuses it
       CognitoIdpUserPool.create_jwt, .create_refresh_token, .create_tokens_from_refresh_token;
       CognitoIdpResponse.revoke_token (moto has no RevokeToken)
+  patch_cognito_mfa_preference  TOTP stays on when the pool requires MFA, off when a user of an
+      OPTIONAL pool turns it off; AdminDeleteSoftwareToken
+      CognitoIdpBackend.admin_set_user_mfa_preference (SetUserMFAPreference calls it too),
+      .respond_to_auth_challenge; CognitoIdpBackend.admin_delete_software_token,
+      CognitoIdpResponse.admin_delete_software_token (moto has no AdminDeleteSoftwareToken)
 
-They also read moto's private state (the backend's sessions and user_pools, a pool's clients,
-users, refresh_tokens and _get_user, a client's extended_config, a user's password and enabled):
+They also read moto's private state (the backend's sessions, user_pools and _log_user_in, a pool's
+clients, users, refresh_tokens, mfa_config and _get_user, a client's extended_config, a user's
+password, enabled, token_verified, software_token_mfa_enabled and preferred_mfa_setting):
 require_pinned_moto() refuses any moto but the pinned one before moto is imported.
 """
 
@@ -282,9 +288,97 @@ def patch_cognito_tokens() -> None:
     cognito.CognitoIdpUserPool.create_tokens_from_refresh_token = tokens_from_refresh_token
 
 
+# --- MFA preferences: turning TOTP off, and resetting a lost authenticator
+
+# (pool id, user name) of each user who turned TOTP off in a pool that does not require MFA, until
+# they turn it on again: USER_SRP_AUTH signs them in without a code.
+TOTP_TURNED_OFF: set[tuple[str, str]] = set()
+
+
+def patch_cognito_mfa_preference() -> None:
+    """SetUserMFAPreference (with the user's access token) and AdminSetUserMFAPreference with
+    SoftwareTokenMfaSettings Enabled false. Cognito, when the pool requires MFA (ON): "You can't turn
+    off TOTP MFA for any of your users when MFA is required in your user pool; you can only set the
+    type that your user prefers" (SoftwareTokenMfaSettingsType, in the API reference and in
+    botocore's cognito-idp model). It does not refuse the call either: it answers success (HTTP
+    200, an empty body; the reference lists no error for it, and users report the 200, e.g. Stack
+    Overflow question 50497388) and the user keeps the authenticator, so the next sign-in still asks
+    for its code. In an OPTIONAL pool it turns TOTP off: the next sign-in needs the password only.
+    moto differs both ways, fixed here:
+      - ON: moto turns TOTP off (GetUser and AdminGetUser then list no MFA; its USER_SRP_AUTH still
+        asks for the code, a verified authenticator being enough): the local stack leaves the
+        user's TOTP as it was, enabled and preferred, and answers success.
+      - OPTIONAL: moto lists TOTP off, but its USER_SRP_AUTH still asks for a code of any user who
+        once verified an authenticator: the local stack signs in a user who turned it off with the
+        password, as Cognito does, until they turn it on again.
+    SMS is not used here and is left to moto.
+
+    And AdminDeleteSoftwareToken, which moto 5.2.5 lacks: Cognito's reset of a lost authenticator
+    (an operator's, with IAM credentials). It removes the user's software token and any
+    preference for TOTP; at the next sign-in a pool that requires MFA answers MFA_SETUP (the user
+    enrols a new authenticator), an OPTIONAL one signs in with the password. A user who has no
+    software token: AWS does not document the answer; success here."""
+    admin_set_user_mfa_preference = cognito.CognitoIdpBackend.admin_set_user_mfa_preference
+    respond = cognito.CognitoIdpBackend.respond_to_auth_challenge
+
+    # Replaces CognitoIdpBackend.admin_set_user_mfa_preference (SetUserMFAPreference calls it with
+    # the access token's user). moto: Enabled false turns TOTP off in any pool; Cognito, in a pool
+    # whose MfaConfiguration is ON, answers success and leaves it on.
+    def set_mfa_preference(self, user_pool_id, username, software_token_mfa_settings, sms_mfa_settings):
+        pool = self.describe_user_pool(user_pool_id)  # moto's ResourceNotFoundException otherwise
+        if pool.mfa_config == "ON" and software_token_mfa_settings and not software_token_mfa_settings.get("Enabled"):
+            software_token_mfa_settings = None  # the user's TOTP stays as it was
+        result = admin_set_user_mfa_preference(self, user_pool_id, username, software_token_mfa_settings,
+                                               sms_mfa_settings)
+        if software_token_mfa_settings:  # applied: the user exists
+            key = (pool.id, pool._get_user(username).username)
+            if software_token_mfa_settings.get("Enabled"):
+                TOTP_TURNED_OFF.discard(key)
+            else:
+                TOTP_TURNED_OFF.add(key)
+        return result
+
+    # Replaces CognitoIdpBackend.respond_to_auth_challenge (after patch_cognito_mfa_setup's) for
+    # PASSWORD_VERIFIER. moto asks for a TOTP code whenever the pool has TOTP and the user once
+    # verified an authenticator; Cognito, in a pool that does not require MFA, not of a user who
+    # turned TOTP off.
+    def respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses):
+        result = respond(self, session, client_id, challenge_name, challenge_responses)
+        if challenge_name == "PASSWORD_VERIFIER" and result.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
+            username, pool = self.sessions.get(result.get("Session"), (None, None))
+            user = pool._get_user(username) if pool is not None else None
+            if (user is not None and pool.mfa_config != "ON" and not user.software_token_mfa_enabled
+                    and (pool.id, user.username) in TOTP_TURNED_OFF):
+                self.sessions.pop(result["Session"], None)
+                return self._log_user_in(pool, pool.clients[client_id], username)
+        return result
+
+    # Adds CognitoIdpBackend.admin_delete_software_token: the user's verified authenticator and any
+    # TOTP preference removed (moto's user keeps one flag for a verified token, one for TOTP enabled).
+    def delete_software_token(self, user_pool_id, username):
+        user = self.admin_get_user(user_pool_id, username)  # moto's UserNotFoundException otherwise
+        user.token_verified = False
+        user.software_token_mfa_enabled = False
+        if user.preferred_mfa_setting == "SOFTWARE_TOKEN_MFA":
+            user.preferred_mfa_setting = ""
+        TOTP_TURNED_OFF.discard((user_pool_id, user.username))
+
+    # Adds CognitoIdpResponse.admin_delete_software_token: moto 5.2.5 has no AdminDeleteSoftwareToken.
+    def admin_delete_software_token(response):
+        response.backend.admin_delete_software_token(response._get_param("UserPoolId"), response._get_param("Username"))
+        return EmptyResult()
+
+    cognito.CognitoIdpBackend.admin_set_user_mfa_preference = set_mfa_preference
+    cognito.CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
+    cognito.CognitoIdpBackend.admin_delete_software_token = delete_software_token
+    CognitoIdpResponse.admin_delete_software_token = admin_delete_software_token
+
+
 def apply() -> None:
     """Installs every replacement, in order: patch_cognito_mfa_setup wraps the respond_to_auth_challenge
-    that patch_cognito_sign_in installed."""
+    that patch_cognito_sign_in installed, patch_cognito_mfa_preference the one patch_cognito_mfa_setup
+    installed."""
     patch_cognito_sign_in()
     patch_cognito_mfa_setup()
     patch_cognito_tokens()
+    patch_cognito_mfa_preference()
