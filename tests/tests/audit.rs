@@ -1,7 +1,8 @@
 //! The audit trail on the local stack: every refusal (404, 410, 422, 429, and a direct invocation's
 //! function error) is logged by the function with the caller and the reason; every API request,
-//! refused by IAM or not, has an access-log line naming the caller, route, status and request id;
-//! replies that may carry a link are never cacheable.
+//! refused by IAM or not, has an access-log line naming the caller, route, path (its ids, never the
+//! query string), status and request id, in the deployed API's format (its values are text, as
+//! API Gateway writes them); replies that may carry a link are never cacheable.
 
 use export_core::domain::ids::{AccountId, ExportId};
 use export_core::domain::model::AccountType;
@@ -98,21 +99,26 @@ async fn every_api_request_has_an_access_log_line_without_a_query_string() {
         let entries: Vec<serde_json::Value> = String::from_utf8_lossy(&whole[before..])
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
-            .filter(|e: &serde_json::Value| e["caller"] == Caller::TENANT_ARN && e["httpMethod"] == "GET")
+            .filter(|e: &serde_json::Value| e["userArn"] == Caller::TENANT_ARN && e["httpMethod"] == "GET")
             .collect();
-        let has = |status: u16| entries.iter().any(|e| e["status"] == status);
-        if (has(403) && has(200)) || std::time::Instant::now() > deadline {
+        let has = |status: &str| entries.iter().any(|e| e["status"] == status);
+        if (has("403") && has("200")) || std::time::Instant::now() > deadline {
             break (whole, entries);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    for status in [403, 200] {
+    for (status, account) in [("403", &theirs), ("200", &mine)] {
         let entry = entries
             .iter()
             .find(|e| e["status"] == status)
             .unwrap_or_else(|| panic!("no {status} entry: {entries:?}"));
         assert_eq!(entry["resourcePath"], "/accounts/{accountId}/data-exports");
+        // The path as called (the local stage is `local`), which names the account: no query string.
+        assert_eq!(entry["path"], format!("/local{}", path(account)), "{entry}");
         assert_eq!(entry["requestId"].as_str().unwrap().len(), 36, "{entry}");
+        // Signed by a principal of the account, not by a console user's Cognito credentials.
+        assert_eq!(entry["callerAccountId"], "000000000000", "{entry}");
+        assert_eq!(entry["cognitoIdentityId"], "-", "{entry}");
     }
     let log = String::from_utf8_lossy(&whole);
     assert!(!log.contains("X-Amz-Signature") && !log.contains("maxResults"), "no query string is logged");

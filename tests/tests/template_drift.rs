@@ -120,7 +120,7 @@ async fn local_tables_equal_the_templates() {
 async fn local_buckets_equal_the_templates() {
     let stack = Stack::load();
     let s3 = stack.s3();
-    // The optional invoke trail's bucket has no local counterpart (infra/local/tools/provision.py), and
+    // The invoke trail's bucket has no local counterpart (infra/local/tools/provision.py), and
     // the console's files are served from console/dist by infra/local/servers/console_server.py.
     let buckets: BTreeSet<_> = resources_of_type(&template(), "AWS::S3::Bucket")
         .into_keys()

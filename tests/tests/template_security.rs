@@ -1,9 +1,10 @@
 //! The deployable template's hardening, checked without the local stack: who may decrypt the
 //! signing secret and read it, what the signing user's key may sign, that no key policy lets a
 //! principal grant itself the use of a key, that the export bucket takes no other encryption, that
-//! the API writes access logs that name the caller and hold no signature, tracing, encrypted log
-//! groups, dead-letter targets for the schedule, and that the scanners run (infra/check_template.sh)
-//! with every suppression reasoned and documented.
+//! the API writes access logs that name the caller, its Cognito identity and the path's ids and
+//! hold no signature, that the invoke trail is on and its log files encrypted and validated,
+//! tracing, encrypted log groups, dead-letter targets for the schedule, and that the scanners run
+//! (infra/check_template.sh) with every suppression reasoned and documented.
 
 use std::collections::BTreeSet;
 
@@ -293,12 +294,13 @@ fn the_signing_users_key_signs_only_presigned_sigv4_gets_over_https() {
 
 /// No key policy lets a principal grant itself the use of the key: no `kms:CreateGrant` (so no
 /// `kms:Create*` or `kms:*`) unless only for AWS resources, and the account (root, i.e. IAM
-/// administrators) never decrypts with any of the stack's keys.
+/// administrators) never decrypts with any of the stack's keys but the invoke trail's, whose log
+/// files investigators read: through S3, and for that trail's files only.
 #[test]
 fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
     let template = template();
     let keys = resources_of_type(&template, "AWS::KMS::Key");
-    for id in ["ExportKey", "SigningSecretKey", "LogsKey"] {
+    for id in ["ExportKey", "SigningSecretKey", "LogsKey", "InvokeTrailKey"] {
         assert!(keys.contains_key(id), "{id} is gone");
     }
     for (id, key) in &keys {
@@ -320,8 +322,30 @@ fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
                 );
             }
             if account_root(&statement["Principal"]) {
-                for use_action in ["kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant"] {
+                for use_action in ["kms:ReEncryptFrom", "kms:CreateGrant"] {
                     assert!(!allows(&statement, use_action), "{id} {sid}: the account must not {use_action}");
+                }
+                if allows(&statement, "kms:Decrypt") {
+                    assert_eq!(id.as_str(), "InvokeTrailKey", "{id} {sid}: the account must not kms:Decrypt");
+                    assert_eq!(
+                        string_list(&statement["Action"]),
+                        ["kms:Decrypt"],
+                        "{id} {sid}: decrypt only"
+                    );
+                    assert_eq!(
+                        sub_text(&statement["Condition"]["StringEquals"]["kms:ViaService"]),
+                        Some("s3.${AWS::Region}.amazonaws.com"),
+                        "{id} {sid}: only through S3"
+                    );
+                    assert_eq!(
+                        sub_text(
+                            &statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]
+                        ),
+                        Some(
+                            "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/${AWS::StackName}-invocations"
+                        ),
+                        "{id} {sid}: only the invoke trail's log files"
+                    );
                 }
             }
         }
@@ -342,6 +366,79 @@ fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
             );
         }
     }
+}
+
+/// Lambda does not tell a function who invoked it, so CloudTrail's Invoke data events are the only
+/// record of a direct invocation's caller: the invoke trail is on by default, records in every
+/// region, validates its log files (digest files) and encrypts them with its own key, which only
+/// CloudTrail encrypts with, for this trail only, and which outlives the stack with the bucket.
+#[test]
+fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
+    let template = template();
+    assert_eq!(template["Parameters"]["InvokeTrailEnabled"]["Default"].as_str(), Some("true"));
+    for id in ["InvokeTrail", "InvokeTrailBucket", "InvokeTrailBucketPolicy", "InvokeTrailKey"] {
+        assert_eq!(resource(&template, id)["Condition"].as_str(), Some("CreateInvokeTrail"), "{id}");
+    }
+    let trail = &resource(&template, "InvokeTrail")["Properties"];
+    assert_eq!(sub_text(&trail["TrailName"]), Some("${AWS::StackName}-invocations"));
+    assert_eq!(ref_target(&trail["S3BucketName"]), Some("InvokeTrailBucket"));
+    assert!(
+        is_get_att(&trail["KMSKeyId"], "InvokeTrailKey", "Arn"),
+        "log files SSE-KMS under InvokeTrailKey"
+    );
+    assert_eq!(trail["EnableLogFileValidation"].as_bool(), Some(true), "log file validation");
+    assert_eq!(trail["IsMultiRegionTrail"].as_bool(), Some(true), "every region");
+    // CloudTrail refuses a multi-region trail without global service events; the selectors record
+    // no management events, so it adds none.
+    assert_eq!(trail["IncludeGlobalServiceEvents"].as_bool(), Some(true));
+    let selectors = trail["AdvancedEventSelectors"].as_sequence().expect("advanced event selectors");
+    assert_eq!(selectors.len(), 1, "one selector: the two functions' data events");
+    let fields = selectors[0]["FieldSelectors"].as_sequence().expect("field selectors");
+    let equals = |field: &str| {
+        fields
+            .iter()
+            .find(|f| f["Field"].as_str() == Some(field))
+            .map(|f| f["Equals"].clone())
+            .unwrap_or_else(|| panic!("no {field} field selector"))
+    };
+    assert_eq!(string_list(&equals("eventCategory")), ["Data"], "no management events");
+    assert_eq!(string_list(&equals("resources.type")), ["AWS::Lambda::Function"]);
+    let functions: Vec<String> = equals("resources.ARN")
+        .as_sequence()
+        .expect("function ARNs")
+        .iter()
+        .map(|arn| get_att(arn).expect("a function ARN by GetAtt").0)
+        .collect();
+    assert_eq!(functions, ["StartExportFunction", "RetrieveExportFunction"]);
+
+    let key = resource(&template, "InvokeTrailKey");
+    assert_eq!(key["DeletionPolicy"].as_str(), Some("Retain"), "the retained log files stay readable");
+    assert_eq!(resource(&template, "InvokeTrailBucket")["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true), "InvokeTrailKey: rotation");
+    let trail_arn = "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/${AWS::StackName}-invocations";
+    let mut cloudtrail_encrypts = false;
+    for statement in statements(&key["Properties"]["KeyPolicy"]) {
+        let sid = statement["Sid"].as_str().unwrap_or("?");
+        if statement["Principal"]["Service"].as_str() != Some("cloudtrail.amazonaws.com") {
+            continue;
+        }
+        assert_eq!(
+            sub_text(&statement["Condition"]["StringEquals"]["aws:SourceArn"]),
+            Some(trail_arn),
+            "{sid}: CloudTrail uses the key for this trail only"
+        );
+        for action in ["kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant"] {
+            assert!(!allows(&statement, action), "{sid}: CloudTrail needs no {action}");
+        }
+        if allows(&statement, "kms:GenerateDataKey") {
+            assert!(
+                !statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"].is_null(),
+                "{sid}: with CloudTrail's encryption context"
+            );
+            cloudtrail_encrypts = true;
+        }
+    }
+    assert!(cloudtrail_encrypts, "CloudTrail may encrypt the trail's log files");
 }
 
 #[test]
@@ -436,7 +533,14 @@ fn the_api_writes_json_access_logs_naming_caller_route_and_status_and_never_a_si
     for needed in [
         "$context.identity.userArn",
         "$context.identity.caller",
+        // A console user: the identity pool's identity, and the user pool user in the provider.
+        "$context.identity.cognitoIdentityId",
+        "$context.identity.cognitoIdentityPoolId",
+        "$context.identity.cognitoAuthenticationType",
+        "$context.identity.cognitoAuthenticationProvider",
         "$context.resourcePath",
+        // The path as called: its account and export ids (never the query string).
+        "$context.path",
         "$context.httpMethod",
         "$context.status",
         "$context.requestId",
@@ -452,11 +556,21 @@ fn the_api_writes_json_access_logs_naming_caller_route_and_status_and_never_a_si
             variable.starts_with("$context."),
             "{variable}: only $context variables ($input, $method... hold requests)"
         );
-        assert_ne!(variable, "$context.path", "$context.path is the path as called");
         for forbidden in
             ["query", "body", "requestoverride", "responseoverride", "accesskey", "authorizer", "header"]
         {
             assert!(!lower.contains(forbidden), "{variable} could hold a signature or a request's content");
+        }
+    }
+    // $context.path holds ids only: every variable segment of every route is one.
+    let openapi: Value = serde_yaml::from_str(&read("infra/api/openapi.yaml")).expect("openapi.yaml parses");
+    for (route, _) in openapi["paths"].as_mapping().expect("paths") {
+        let route = route.as_str().expect("a path");
+        for segment in route.split('/').filter(|s| s.starts_with('{')) {
+            assert!(
+                ["{accountId}", "{exportId}"].contains(&segment),
+                "{route}: {segment} would put more than an id in the access log"
+            );
         }
     }
 

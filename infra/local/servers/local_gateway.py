@@ -38,8 +38,12 @@ policy allows. A refused request never reaches a function. The function is invok
 is: headers X-Local-Source-Service/X-Local-Source-Arn tell the invoke proxy which Lambda permission
 applies.
 
-Logs one JSON line per request, as the deployed API's access log does (caller, route template,
-status, request id, source IP, latency), never a body or a query string.
+Logs one JSON line per request in the deployed API's own access log format (template.yaml,
+ExportApi's AccessLogSetting.Format, read at start-up): the same fields, each $context variable filled
+from the request context the function's event carries (requestContext, identity included: the
+caller's ARN and principal id, and for a console user the Cognito identity, pool and provider), and
+the reply's status, length, latency and gateway response type; "-" where API Gateway has no value.
+Never a body, a header other than the User-Agent, or a query string ($context.path is the path).
 """
 
 import argparse
@@ -248,9 +252,32 @@ def identity(principal: str | None, source_ip: str, user_agent: str | None, sess
     }
 
 
-def proxy_event(method, path, query, headers, body, template, params, principal, source_ip,
-                request_id: str, session: dict | None = None) -> dict:
-    now = datetime.now(timezone.utc)
+def request_context(method: str, path: str, template: str | None, principal: str | None, source_ip: str,
+                    user_agent: str | None, request_id: str, session: dict | None, now: datetime) -> dict:
+    """The proxy event's requestContext: API Gateway's $context variables for this request (its keys
+    are the variables' names), which the access log line is written from too. `template` is the
+    route's resource path, None when no route matched."""
+    return {
+        "resourceId": "local",
+        "resourcePath": template,
+        "httpMethod": method,
+        "extendedRequestId": request_id,
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        # The path as called, with the stage: never the query string.
+        "path": f"/{STAGE}{path}",
+        "accountId": "000000000000",
+        "protocol": "HTTP/1.1",
+        "stage": STAGE,
+        "domainPrefix": "localhost",
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "requestId": request_id,
+        "identity": identity(principal, source_ip, user_agent, session),
+        "domainName": "localhost",
+        "apiId": "local",
+    }
+
+
+def proxy_event(method, path, query, headers, body, template, params, context: dict) -> dict:
     single_headers = {k: v for k, v in headers.items()}
     multi_headers: dict[str, list[str]] = {}
     for k, v in headers.items():
@@ -278,23 +305,7 @@ def proxy_event(method, path, query, headers, body, template, params, principal,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": params or None,
         "stageVariables": None,
-        "requestContext": {
-            "resourceId": "local",
-            "resourcePath": template,
-            "httpMethod": method,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{STAGE}{path}",
-            "accountId": "000000000000",
-            "protocol": "HTTP/1.1",
-            "stage": STAGE,
-            "domainPrefix": "localhost",
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "requestId": request_id,
-            "identity": identity(principal, source_ip, headers.get("User-Agent"), session),
-            "domainName": "localhost",
-            "apiId": "local",
-        },
+        "requestContext": context,
         "body": text,
         "isBase64Encoded": is_base64,
     }
@@ -405,20 +416,49 @@ def authorize(method: str, raw_path: str, query: str, headers, body: bytes
                                 {"x-amzn-ErrorType": "AccessDeniedException"}, "ACCESS_DENIED")
 
 
-def access_log(request_id, principal, method, resource, status, source_ip, started) -> None:
-    """One JSON line per request, with the fields of the deployed API's access log (template.yaml,
-    ExportApi's AccessLogSetting): the caller, the route template (never the query string, which
-    could carry a signature), the status and the request id."""
-    log_line(json.dumps({
-        "requestId": request_id,
-        "requestTime": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "caller": principal or "-",
-        "httpMethod": method,
-        "resourcePath": resource,
-        "status": status,
-        "sourceIp": source_ip,
-        "responseLatency": round((time.monotonic() - started) * 1000),
-    }))
+# The deployed API's access log format: field -> its text, holding $context variables.
+ACCESS_LOG_FORMAT: dict[str, str] = json.loads(
+    local_template.template().resources["ExportApi"]["Properties"]["AccessLogSetting"]["Format"])
+CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
+# What is known of a request once it is answered, besides its request context: the variables'
+# names without `$context.`.
+OUTCOME_VARIABLES = ("status", "responseLength", "responseLatency", "integrationLatency", "integration.status",
+                     "error.responseType")
+
+
+def context_variables(context: dict, prefix: str = "") -> dict:
+    """requestContext as $context variables: {"requestId": …, "identity.userArn": …, …}."""
+    variables = {}
+    for key, value in context.items():
+        if isinstance(value, dict):
+            variables.update(context_variables(value, f"{prefix}{key}."))
+        else:
+            variables[prefix + key] = value
+    return variables
+
+
+def unknown_access_log_variables() -> list[str]:
+    """The format's $context variables this gateway cannot fill (it then refuses to start)."""
+    sample = request_context("GET", "/", "/", None, "127.0.0.1", None, "id", None, datetime.now(timezone.utc))
+    known = set(context_variables(sample)) | set(OUTCOME_VARIABLES)
+    return sorted({name for text in ACCESS_LOG_FORMAT.values() for name in CONTEXT_VARIABLE.findall(text)} - known)
+
+
+def access_log_line(context: dict, outcome: dict) -> str:
+    """The access log line of one request: the deployed format's fields, each variable replaced by
+    its value from the request context or the outcome (OUTCOME_VARIABLES), as text ("-" when
+    there is none, as API Gateway writes it)."""
+    variables = {**context_variables(context), **outcome}
+
+    def value(match: re.Match) -> str:
+        found = variables[match[1]]
+        return "-" if found is None or found == "" else str(found)
+
+    return json.dumps({field: CONTEXT_VARIABLE.sub(value, text) for field, text in ACCESS_LOG_FORMAT.items()})
+
+
+def access_log(context: dict, outcome: dict) -> None:
+    log_line(access_log_line(context, outcome))
 
 
 class Handler(JsonHandler):
@@ -430,20 +470,25 @@ class Handler(JsonHandler):
             self.reply(200, b'{"ok": true}', {})
             return
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            status, headers = gateway_response("REQUEST_TOO_LARGE", 413)
-            self.reply(status, b'{"message": "Request Too Long"}', headers)
-            self.close_connection = True
-            return
-        body = self.rfile.read(length) if length else b""
+        too_large = length > MAX_BODY
+        body = self.rfile.read(length) if length and not too_large else b""
+        now = datetime.now(timezone.utc)
         route = match_route(self.command, path)
         mock = match_mock(self.command, path) if route is None else None
-        template = route[0] if route else mock[0] if mock else "?"
+        template = route[0] if route else mock[0] if mock else None
         request_id = str(uuid.uuid4())
         principal = session = None
         # The type of API Gateway's own reply (its gateway response), None for a function's.
         kind = None
-        if route is None and mock is None:
+        # The function's own reply: its status and how long the invocation took.
+        integration_status = integration_latency = None
+        # The request context, which the function's event and the access log line share.
+        context = None
+        if too_large:
+            # Unread: the connection is closed after the reply.
+            status, out, headers, kind = 413, b'{"message": "Request Too Long"}', {}, "REQUEST_TOO_LARGE"
+            self.close_connection = True
+        elif route is None and mock is None:
             # What API Gateway answers for an unknown path or a method the path does not have.
             status, (out, headers), kind = 403, MISSING_TOKEN, "MISSING_AUTHENTICATION_TOKEN"
         else:
@@ -465,16 +510,31 @@ class Handler(JsonHandler):
             else:
                 template, function, params = route
                 headers_in = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-local-")}
-                event = proxy_event(self.command, path, url.query, headers_in, body, template, params,
-                                    principal, self.client_address[0], request_id, session)
+                context = request_context(self.command, path, template, principal, self.client_address[0],
+                                          self.headers.get("User-Agent"), request_id, session, now)
+                event = proxy_event(self.command, path, url.query, headers_in, body, template, params, context)
+                called = time.monotonic()
                 status, out, headers = self.call(function, event, execute_api_arn(self.command, path))
+                integration_latency = round((time.monotonic() - called) * 1000)
                 if status == 502 and out == INTERNAL_ERROR:
                     kind = "DEFAULT_5XX"
+                else:
+                    integration_status = status
         if kind is not None:
             status, extra = gateway_response(kind, status)
             headers.update(extra)
         self.reply(status, out, headers)
-        access_log(request_id, principal, self.command, template, status, self.client_address[0], started)
+        if context is None:  # no function was called (a refusal, a mock, an unknown route)
+            context = request_context(self.command, path, template, principal, self.client_address[0],
+                                      self.headers.get("User-Agent"), request_id, session, now)
+        access_log(context, {
+            "status": status,
+            "responseLength": len(out),
+            "responseLatency": round((time.monotonic() - started) * 1000),
+            "integrationLatency": integration_latency,
+            "integration.status": integration_status,
+            "error.responseType": kind,
+        })
 
     def call(self, function: str, event: dict, source_arn: str) -> tuple[int, bytes, dict[str, str]]:
         """The function's proxy result as an HTTP reply, or API Gateway's 502."""
@@ -497,6 +557,9 @@ class Handler(JsonHandler):
 
 def main() -> None:
     global LAMBDA_URL
+    unknown = unknown_access_log_variables()
+    if unknown:
+        sys.exit(f"local gateway: template.yaml's access log format has variables it cannot fill: {unknown}")
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lambda-url", required=True)

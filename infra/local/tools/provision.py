@@ -27,14 +27,15 @@ ACCOUNT = "000000000000"
 # Logical id in template.yaml -> the stack variable naming its local resource.
 TABLE_VARIABLES = {"AccountsTable": "ACCOUNTS_TABLE", "AttachmentsTable": "ATTACHMENTS_TABLE", "ExportsTable": "EXPORTS_TABLE"}
 BUCKET_VARIABLES = {"AttachmentBucket": "ATTACHMENT_BUCKET", "ExportBucket": "EXPORT_BUCKET"}
-# Buckets of optional AWS-only features, with no local counterpart: the CloudTrail trail of direct
+# Buckets of AWS-only features, with no local counterpart: the CloudTrail trail of direct
 # invocations (parameter InvokeTrailEnabled) has nothing to deliver locally. The console's bucket
 # (behind CloudFront in AWS) is console/dist/ locally, served by console_server.py.
 NOT_LOCAL_BUCKETS = {"InvokeTrailBucket", "ConsoleBucket"}
 # KMS keys the local stack creates in moto, by the stack variable naming the alias the functions
-# use. The others encrypt S3 objects, secrets and logs on AWS, which the local servers do not.
+# use. The others encrypt S3 objects, secrets, logs and the invoke trail's log files on AWS, which
+# the local servers do not.
 KEY_VARIABLES = {"StatementKey": "STATEMENT_KEY_ID"}
-NOT_LOCAL_KEYS = {"ExportKey", "SigningSecretKey", "LogsKey"}
+NOT_LOCAL_KEYS = {"ExportKey", "SigningSecretKey", "LogsKey", "InvokeTrailKey"}
 STATE_MACHINE_NAME = "ExportStateMachine"
 
 
