@@ -31,6 +31,11 @@ async fn every_refusal_is_logged_by_the_function_with_the_caller_and_the_reason(
     )
     .await;
     assert!(line.contains("claim"), "the reason the caller was given: {line}");
+    // The whole principal API Gateway vouched for, not the role session alone (the local stack's
+    // functions log as text: `field="value"`).
+    assert!(line.contains(r#"caller_account="000000000000""#), "{line}");
+    assert!(line.contains("principal_id=") && !line.contains(r#"principal_id="-""#), "{line}");
+    assert!(line.contains("request_id=") && !line.contains(r#"request_id="-""#), "{line}");
 
     // 404 and 429 for the operator.
     assert_eq!(stack.api(Method::POST, &path(&unknown), None, None).await.status, 404);
@@ -58,11 +63,14 @@ async fn every_refusal_is_logged_by_the_function_with_the_caller_and_the_reason(
     // A direct invocation's refusal: Lambda does not name the caller, so the log says CloudTrail does.
     let (code, _) = stack.invoke("start-export", &json!({"accountId": unknown})).await.unwrap_err();
     assert_eq!(code, "NotFoundException");
-    log_line(
+    let line = log_line(
         "lambda-watch",
         &["request refused", "CloudTrail", "lambda:Invoke", "NotFoundException", unknown.as_str()],
     )
     .await;
+    // Under the invocation's request id, which CloudTrail's Invoke data event carries too.
+    let request_id = line.split(r#"request_id=""#).nth(1).and_then(|rest| rest.split('"').next());
+    assert!(request_id.is_some_and(|id| id.len() >= 32), "{line}");
     // And an event of another trust path.
     let forged = integration_tests::scheduled_event(integration_tests::SWEEP_RULE_ARN);
     let (code, _) = stack.invoke("retrieve-export", &forged).await.unwrap_err();

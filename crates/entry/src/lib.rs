@@ -11,7 +11,7 @@ pub mod startup;
 pub mod telemetry;
 mod trust;
 
-pub use audit::{caller, log_unsuccessful};
+pub use audit::{Caller, log_unsuccessful};
 pub use proxy::{Cors, to_proxy_response, to_value};
 pub use serve::{ApiFunction, DirectFunction, api_handler, direct_handler};
 pub use trust::*;

@@ -11,9 +11,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 use crate::api::HttpReply;
-use crate::{
-    Cors, DIRECT_INVOKE_PRINCIPAL, api_event, caller, log_unsuccessful, to_proxy_response, to_value,
-};
+use crate::{Caller, Cors, api_event, log_unsuccessful, to_proxy_response, to_value};
 
 /// A function behind the REST API (API Gateway's proxy events only).
 pub trait ApiFunction: Sync {
@@ -44,7 +42,7 @@ pub async fn api_handler<F: ApiFunction>(function: &F, event: LambdaEvent<Value>
     let request = api_event(F::NAME, event.payload)?;
     let reply = function.answer(&request).await.unwrap_or_else(|e| {
         let route = format!("{} {}", request.http_method, request.path.as_deref().unwrap_or("?"));
-        log_unsuccessful(F::NAME, caller(&request), &route, &e);
+        log_unsuccessful(F::NAME, &Caller::of_api(&request), &route, &e);
         HttpReply::error(e)
     });
     to_value(&to_proxy_response(function.cors().apply(&request, reply)))
@@ -56,9 +54,10 @@ pub async fn direct_handler<F: DirectFunction>(
     function: &F,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
+    let caller = Caller::direct(&event.context.request_id);
     function
         .invoke(event.payload)
         .await
         .map_err(Error::into_api)
-        .inspect_err(|e| log_unsuccessful(F::NAME, DIRECT_INVOKE_PRINCIPAL, "lambda:Invoke", e))
+        .inspect_err(|e| log_unsuccessful(F::NAME, &caller, "lambda:Invoke", e))
 }

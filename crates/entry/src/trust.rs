@@ -5,7 +5,7 @@ use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
 use serde_json::Value;
 
-use crate::log_unsuccessful;
+use crate::{Caller, log_unsuccessful};
 
 /// Recorded as the principal of a direct invocation: Lambda does not pass the IAM caller to the
 /// function; CloudTrail's Invoke data events name it (the template's optional invoke trail).
@@ -61,7 +61,7 @@ pub fn api_event(function: &str, payload: Value) -> Result<ApiGatewayProxyReques
     let shape = shape_of(&payload);
     if shape != Shape::ApiGateway {
         let refusal = wrong_entry_point(function, "API Gateway's proxy events", shape);
-        log_unsuccessful(function, "unknown (not API Gateway)", "lambda:Invoke", &refusal);
+        log_unsuccessful(function, &Caller::unknown("unknown (not API Gateway)"), "lambda:Invoke", &refusal);
         return Err(refusal);
     }
     parse_proxy_event(payload)

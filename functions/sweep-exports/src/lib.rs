@@ -66,7 +66,12 @@ pub async fn handler<B: Backend>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let (trigger, rule) = trigger(event.payload, &function.rules).inspect_err(|e| {
-        entry::log_unsuccessful("sweep-exports", "unknown (not its rules)", "lambda:Invoke", e)
+        entry::log_unsuccessful(
+            "sweep-exports",
+            &entry::Caller::unknown("unknown (not its rules)"),
+            "lambda:Invoke",
+            e,
+        )
     })?;
     let budget = budget(event.context.deadline, function.max_items);
     to_value(&function.sweeper.advance(trigger, &rule, &budget).await?)
