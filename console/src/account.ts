@@ -6,7 +6,7 @@ import { exportHref } from "./routes";
 import { announce, h, replace, uid } from "./dom";
 import { Api, ApiError, type Export, type ExportList } from "./api";
 import { menuButton } from "./menu";
-import { renderFailure, requestBlocked } from "./common";
+import { personName, renderFailure, requestBlocked } from "./common";
 import { NoPermissionError, SessionEndedError, holds } from "./session";
 import { count, formatName, status as statusName, when } from "./format";
 
@@ -39,7 +39,11 @@ export function exportCard(accountId: string, e: Export): HTMLElement {
       h("span", { class: `badge status-${e.status.toLowerCase()}` }, statusName(e.status)),
       ` ${formatName(e.format)}${result}${progress}`,
     ),
-    h("p", { class: "muted" }, `Export ${e.exportId}, requested by ${e.requestedBy.principal}`),
+    h(
+      "p",
+      { class: "muted" },
+      `Export ${e.exportId}, requested by ${e.requestedBy.person ? personName(e.requestedBy.person) : e.requestedBy.principal}`,
+    ),
   );
 }
 

@@ -33,6 +33,20 @@ export interface Link {
   format?: string;
 }
 
+/** A console user as the user pool names them (resolved by the export service, never by the browser). */
+export interface Person {
+  username: string;
+  name?: string;
+  email?: string;
+}
+
+/** One hand-out of an export's links: when, to which principal, and the person behind it. */
+export interface Handout {
+  at: string;
+  principal: string;
+  person?: Person;
+}
+
 export interface Export {
   exportId: string;
   accountId: string;
@@ -40,7 +54,7 @@ export interface Export {
   format: string;
   requestedAt: string;
   cutoff: string;
-  requestedBy: { principal: string; via: string };
+  requestedBy: { principal: string; via: string; person?: Person };
   startedAt?: string;
   completedAt?: string;
   progress?: { attachmentsListed: number; partsWritten: number };
@@ -53,6 +67,8 @@ export interface Export {
   retrievals: number;
   lastRetrievedAt?: string;
   lastRetrievedBy?: string;
+  /** The latest hand-outs, newest first: only in the reply that hands the links out. */
+  handouts?: Handout[];
 }
 
 export interface Account {

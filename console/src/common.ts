@@ -3,7 +3,7 @@
 import type { App } from "./app";
 import { accountHref } from "./routes";
 import { h, replace } from "./dom";
-import { ApiError, type ExportList, type RequestState } from "./api";
+import { ApiError, type ExportList, type Person, type RequestState } from "./api";
 import { NoPermissionError, SessionEndedError, holds, session } from "./session";
 import { when } from "./format";
 
@@ -86,4 +86,25 @@ export function nextRequest(list: ExportList | undefined): string {
   const next = list?.request?.nextAllowedAt ?? list?.nextAllowedAt;
   if (!next || Date.parse(next) <= Date.now() + 1000) return "now";
   return `from ${when(next)}`;
+}
+
+/** "Jane Doe (jane@example.com)", or as much as the user pool holds. */
+export function personName(person: Person): string {
+  if (person.name && person.email) return `${person.name} (${person.email})`;
+  if (person.name) return `${person.name} (${person.username})`;
+  return person.email ?? person.username;
+}
+
+/**
+ * Who did something, named as a person when the export service resolved one, with the IAM
+ * principal (the role session an investigator matches in CloudTrail) as the detail; else the principal.
+ */
+export function who(principal: string, person?: Person): HTMLElement {
+  if (!person) return h("span", { class: "mono principal" }, principal);
+  return h(
+    "details",
+    { class: "who" },
+    h("summary", {}, personName(person)),
+    h("span", { class: "mono principal" }, principal),
+  );
 }

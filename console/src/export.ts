@@ -6,8 +6,8 @@
 import type { App } from "./app";
 import { accountHref } from "./routes";
 import { announce, h, replace } from "./dom";
-import { Api, ApiError, type Export, type ExportList, type Link } from "./api";
-import { nextRequest, renderFailure } from "./common";
+import { Api, ApiError, type Export, type ExportList, type Handout, type Link } from "./api";
+import { nextRequest, renderFailure, who } from "./common";
 import { SessionEndedError, holds } from "./session";
 import {
   bytes,
@@ -83,6 +83,20 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
   const countdownSlot = h("span", {});
   const downloadStatus = h("div", { class: "download-status", role: "status" });
   const retrievalSlot = h("p", {});
+  const handoutSlot = h("div", { class: "handouts" });
+
+  const drawHandouts = (handouts: Handout[]): void => {
+    if (!handouts.length) return;
+    replace(
+      handoutSlot,
+      h("h3", { id: "handouts-heading" }, "Hand-outs of the download links"),
+      h(
+        "ol",
+        { "aria-labelledby": "handouts-heading", class: "handout-list" },
+        handouts.map((x) => h("li", {}, `${when(x.at)}: `, who(x.principal, x.person))),
+      ),
+    );
+  };
 
   const drawRetrievals = (e: Export): void => {
     const parts = [
@@ -129,6 +143,7 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
       shown = { ...(shown ?? e), retrievals: e.retrievals, lastRetrievedAt: e.lastRetrievedAt };
       if (e.lastRetrievedBy) shown.lastRetrievedBy = e.lastRetrievedBy;
       drawRetrievals(shown);
+      drawHandouts(e.handouts ?? []);
       const ext = manifest.format === "jsonl" ? "JSON Lines" : "CSV";
       const sha = h("code", { class: "sha", id: "manifest-sha256" }, manifest.sha256);
       const reportButtons: HTMLElement[] = [];
@@ -248,6 +263,7 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
           h("h2", { id: "download-heading" }, "Download"),
           expires ? h("p", {}, `The download links in the file work until ${when(expires)} (`, countdownSlot, ").") : null,
           retrievalSlot,
+          handoutSlot,
           h(
             "p",
             { class: "warning" },
@@ -302,7 +318,7 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
         dl([
           ["Export ID", h("span", { class: "mono" }, e.exportId)],
           ["Requested", when(e.requestedAt)],
-          ["Requested by", e.requestedBy.principal],
+          ["Requested by", who(e.requestedBy.principal, e.requestedBy.person)],
           ["Format", formatName(e.format)],
           ["Files uploaded up to", when(e.cutoff)],
           ["Started", e.startedAt ? when(e.startedAt) : undefined],

@@ -131,6 +131,12 @@ test("the whole flow: sign in, Account actions, Request attachments, progress, s
   await expect(page.getByRole("table", { name: "Attachments by conversation type" })).toBeVisible();
   await expect(page.getByText(/The download links in the file work until .* UTC\) \(.* left\)\./)).toBeVisible();
   await expect(page.getByText("The file has not been retrieved yet.")).toBeVisible();
+  // The requester is named as a person (resolved by the export service), the role session as the detail.
+  const requester = page.locator("dd details.who").first();
+  await expect(requester.locator("summary")).toHaveText(/^Jane Doe \(.+@example\.com\)$/);
+  await expect(requester.locator(".principal")).toBeHidden();
+  await requester.locator("summary").click();
+  await expect(requester.locator(".principal")).toContainText("assumed-role/ConsoleStartRole");
   await expectAccessible(page, testInfo, "export-succeeded");
 
   // Download file: the only counted call; the saved file's SHA-256 is the API's.
@@ -145,6 +151,10 @@ test("the whole flow: sign in, Account actions, Request attachments, progress, s
   expect(statSync(saved).size).toBe(api.manifest.bytes);
   await expect(page.locator("#manifest-sha256")).toHaveText(api.manifest.sha256);
   await expect(page.getByText("The file has been retrieved 1 time.")).toBeVisible();
+  // The hand-out is kept and listed, naming who it went to.
+  const handouts = page.getByRole("list", { name: "Hand-outs of the download links" });
+  await expect(handouts.getByRole("listitem")).toHaveCount(1);
+  await expect(handouts.getByRole("listitem").first()).toContainText("Jane Doe (");
   await expectNoLinksInPage(page);
   await expectAccessible(page, testInfo, "export-downloaded");
 

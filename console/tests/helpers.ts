@@ -54,7 +54,8 @@ let userCounter = 0;
 export function createUser(accountId: string, groups: string[], options: { temporary?: boolean; prefix?: string } = {}): ConsoleUser {
   userCounter += 1;
   const username = `${options.prefix ?? "admin"}-${Date.now().toString(36)}-${process.pid}-${userCounter}`;
-  const args = [resolve(ROOT, "infra/local/tools/console_users.py"), "create", "--username", username, "--account-id", accountId, "--groups", groups.join(",")];
+  // Named as an operator names people (the audit trail shows them): "Jane Doe (<username>@example.com)".
+  const args = [resolve(ROOT, "infra/local/tools/console_users.py"), "create", "--username", username, "--account-id", accountId, "--groups", groups.join(","), "--name", "Jane Doe", "--email", `${username}@example.com`];
   if (options.temporary) args.push("--temporary");
   const data = lastJson(run(PYTHON, args)) as ConsoleUser;
   expect(data.username).toBeTruthy();

@@ -111,7 +111,8 @@ impl Console {
         self.json_call(self.var("COGNITO_IDENTITY_ENDPOINT"), &target, body).await
     }
 
-    /// A user as an operator creates one: custom:chatAccountId, groups, a permanent password.
+    /// A user as an operator creates one: custom:chatAccountId, a name and an email address
+    /// (`Jane <username>`, `<username>@example.com`), groups, a permanent password.
     async fn user(&self, account: &AccountId, groups: &[&str]) -> (String, String) {
         let pool = self.var("USER_POOL_ID");
         let username = format!("it-{}", uuid::Uuid::new_v4().simple());
@@ -120,7 +121,9 @@ impl Console {
             "AdminCreateUser",
             json!({"UserPoolId": pool, "Username": username, "MessageAction": "SUPPRESS",
                    "TemporaryPassword": password,
-                   "UserAttributes": [{"Name": "custom:chatAccountId", "Value": account.as_str()}]}),
+                   "UserAttributes": [{"Name": "custom:chatAccountId", "Value": account.as_str()},
+                                      {"Name": "name", "Value": format!("Jane {username}")},
+                                      {"Name": "email", "Value": format!("{username}@example.com")}]}),
         )
         .await;
         for group in groups {
@@ -322,6 +325,21 @@ async fn a_console_administrator_reaches_its_own_account_only() {
             "arn:aws:sts::000000000000:assumed-role/ConsoleStartRole/CognitoIdentityCredentials (user pool user {sub})"
         )
     );
+    // And named as a person, by the user pool, server-side (the browser sent no name).
+    let person = &view.body["requestedBy"]["person"];
+    assert_eq!(person["username"], username.as_str(), "{}", view.body);
+    assert_eq!(person["name"], format!("Jane {username}"));
+    assert_eq!(person["email"], format!("{username}@example.com"));
+
+    // Its hand-outs are kept, each naming the person it went to: the operator's first, then hers.
+    stack.wait_for_export(&mine, &export_id, std::time::Duration::from_secs(120)).await;
+    let handed = console.api(&retrieve, Method::GET, &format!("{}/{export_id}", list(&mine)), b"").await;
+    assert_eq!(handed.status, 200, "{}", handed.body);
+    let handouts = handed.body["handouts"].as_array().expect("the hand-out history").clone();
+    assert_eq!(handouts.len(), 2, "{}", handed.body);
+    assert_eq!(handouts[0]["person"]["name"], format!("Jane {username}"));
+    assert!(handouts[0]["principal"].as_str().unwrap().contains("ConsoleRetrieveRole"));
+    assert!(handouts[1].get("person").is_none(), "the operator's hand-out names no console user");
 }
 
 #[tokio::test]

@@ -41,7 +41,11 @@ async fn the_step_functions_workflow_keeps_the_contract() {
     let record = ExportRecord::new_request(
         account,
         ExportFormat::Csv,
-        RequestedBy { principal: "arn:aws:iam::000000000000:user/local-admin".into(), via: Via::Invoke },
+        RequestedBy {
+            principal: "arn:aws:iam::000000000000:user/local-admin".into(),
+            via: Via::Invoke,
+            person: None,
+        },
         None,
         Timestamp::now(),
     );

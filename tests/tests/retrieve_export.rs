@@ -25,7 +25,7 @@ async fn put_record(
     let mut record = ExportRecord::new_request(
         account.clone(),
         ExportFormat::Csv,
-        RequestedBy { principal: "arn:aws:iam::000000000000:user/it".into(), via: Via::Api },
+        RequestedBy { principal: "arn:aws:iam::000000000000:user/it".into(), via: Via::Api, person: None },
         None,
         requested_at,
     );

@@ -220,6 +220,7 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
         requested_by: export_core::domain::model::RequestedBy {
             principal: LOCAL_PRINCIPAL.into(),
             via: Via::Api,
+            person: None,
         },
     };
     let err = starter.start(request).await.unwrap_err();

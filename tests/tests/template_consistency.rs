@@ -22,7 +22,7 @@ const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 /// The resource variables of config.rs, each required only where used.
-const RESOURCES: [&str; 8] = [
+const RESOURCES: [&str; 9] = [
     "ACCOUNTS_TABLE",
     "ATTACHMENTS_TABLE",
     "EXPORTS_TABLE",
@@ -31,10 +31,11 @@ const RESOURCES: [&str; 8] = [
     "ATTACHMENT_KEY_LAYOUT",
     "STATEMENT_KEY_ID",
     "STATE_MACHINE_ARN",
+    "USER_POOL_ID",
 ];
 
 /// Which resource variables each adapter constructor asks the config for.
-const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 9] = [
+const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 10] = [
     ("DynamoDirectory::from_config", &["ACCOUNTS_TABLE"]),
     ("DynamoCatalog::from_config", &["ACCOUNTS_TABLE", "ATTACHMENTS_TABLE"]),
     ("DynamoExportStore::from_config", &["EXPORTS_TABLE"]),
@@ -44,6 +45,7 @@ const CONSTRUCTOR_NEEDS: [(&str, &[&str]); 9] = [
     ("config.attachment_key_layout()", &["ATTACHMENT_KEY_LAYOUT"]),
     ("KmsStatementSigner::from_config", &["STATEMENT_KEY_ID"]),
     ("StepFunctionsWorkflow::new", &["STATE_MACHINE_ARN"]),
+    ("CognitoPeople::from_config", &["USER_POOL_ID"]),
 ];
 
 /// The resource variables a function's wiring reads: the adapter constructors named in its

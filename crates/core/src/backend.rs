@@ -7,7 +7,7 @@
 //! is configured with only the resources it reads), and tests build only the fakes they use.
 
 use crate::ports::{
-    AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, Notifier, ObjectStore,
+    AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, Notifier, ObjectStore, People,
     SignerFactory, StatementSigner, SweepLedger, Workflow,
 };
 
@@ -32,5 +32,7 @@ pub trait Backend: 'static {
     type Notifier: Notifier;
     /// The state machine.
     type Workflow: Workflow;
+    /// The console's users (the user pool), to name people.
+    type People: People;
     type Clock: Clock;
 }

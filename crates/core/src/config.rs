@@ -32,6 +32,7 @@ pub struct Config {
     attachment_key_layout: Option<KeyLayout>,
     /// The asymmetric KMS key that signs export statements (write-manifest; DESIGN §14).
     statement_key_id: Option<String>,
+    user_pool_id: Option<String>,
     /// The functions that start exports (start-export, start-export-api, sweep-exports); the state
     /// machine's own functions cannot have it without a circular stack dependency.
     state_machine_arn: Option<String>,
@@ -126,6 +127,7 @@ impl Config {
                 .transpose()
                 .map_err(|problem| ConfigError { variable: "ATTACHMENT_KEY_LAYOUT", problem })?,
             statement_key_id: vars.optional("STATEMENT_KEY_ID")?,
+            user_pool_id: vars.optional("USER_POOL_ID")?,
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
@@ -184,6 +186,11 @@ impl Config {
     }
 
     /// The KMS key (id, ARN or alias) that signs statements (write-manifest).
+    /// The console's user pool (the API functions name the person behind a console request).
+    pub fn user_pool_id(&self) -> Result<&str, ConfigError> {
+        required(&self.user_pool_id, "USER_POOL_ID")
+    }
+
     pub fn statement_key_id(&self) -> Result<&str, ConfigError> {
         required(&self.statement_key_id, "STATEMENT_KEY_ID")
     }

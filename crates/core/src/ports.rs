@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Listing, Room, Throttle, User,
+    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Handout, Listing, Person, Room,
+    Throttle, User,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
@@ -178,15 +179,23 @@ pub trait ExportStore: Send + Sync {
         part: u32,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Counts one hand-out of a SUCCEEDED export's manifest link (`retrievals`, `lastRetrievedAt`,
-    /// `lastRetrievedBy`).
+    /// Counts one hand-out of a delivered export's links (`retrievals`, `lastRetrievedAt`,
+    /// `lastRetrievedBy`) and keeps it in the export's hand-out history, once the count is taken
+    /// (`Error::StatusConflict` unless the export is delivered: nothing is kept then).
     fn record_retrieval(
         &self,
         account: &AccountId,
         export: &ExportId,
-        principal: &str,
-        at: Timestamp,
+        handout: &Handout,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The export's hand-outs, newest first, at most `limit`; none for another account's export.
+    fn handouts(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Handout>>> + Send;
 
     /// Gives the window back after `export` failed: restores the throttle's `previous` values, on
     /// condition that `export` still holds the window. Returns whether anything changed.
@@ -404,4 +413,11 @@ pub trait StatementSigner: Send + Sync {
 
     /// The public key, DER SubjectPublicKeyInfo (KMS GetPublicKey).
     fn public_key_der(&self) -> impl Future<Output = Result<Vec<u8>>> + Send;
+}
+
+/// The console's users (its Cognito user pool): names the person behind a console request.
+pub trait People: Send + Sync {
+    /// The user `sub` of user pool `pool_id`, if that pool is the console's and the user is in it.
+    /// A user of any other pool is nobody this stack knows (`None`, whatever the pool says).
+    fn person(&self, pool_id: &str, sub: &str) -> impl Future<Output = Result<Option<Person>>> + Send;
 }

@@ -3,6 +3,8 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
+use export_core::domain::model::Person;
+use export_core::ports::People;
 use serde_json::Value;
 
 use crate::{Caller, log_unsuccessful};
@@ -106,10 +108,34 @@ pub fn principal(request: &ApiGatewayProxyRequest, permission: &str) -> Result<S
 /// The `sub` in `cognito-idp.<region>.amazonaws.com/<pool>,cognito-idp…/<pool>:CognitoSignIn:<sub>`,
 /// if it looks like one (it reaches the export record and the logs, so nothing else passes).
 fn cognito_user(provider: &str) -> Option<&str> {
-    let (_, sub) = provider.rsplit_once(":CognitoSignIn:")?;
-    let plausible =
-        (1..=64).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    plausible.then_some(sub)
+    console_user(provider).map(|(_, sub)| sub)
+}
+
+/// The user pool and the user (`sub`) of a console caller's `cognitoAuthenticationProvider`, if
+/// both look like ones.
+fn console_user(provider: &str) -> Option<(&str, &str)> {
+    let (issuer, sub) = provider.rsplit_once(":CognitoSignIn:")?;
+    let (_, pool) = issuer.rsplit_once('/')?;
+    let plausible = |s: &str, extra: char| {
+        (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == extra)
+    };
+    (plausible(sub, '-') && plausible(pool, '_') && pool.contains('_')).then_some((pool, sub))
+}
+
+/// The person behind a console request, resolved server-side from the user pool user that API
+/// Gateway vouched for (never from anything the browser sends). `None` for an IAM caller, and
+/// when the user pool cannot say: the principal still names the caller, and a failed look-up
+/// never fails the request (it is logged).
+pub async fn person<P: People>(people: &P, request: &ApiGatewayProxyRequest) -> Option<Person> {
+    let provider = request.request_context.identity.cognito_authentication_provider.as_deref()?;
+    let (pool, sub) = console_user(provider)?;
+    match people.person(pool, sub).await {
+        Ok(person) => person,
+        Err(error) => {
+            tracing::warn!(%error, user = sub, "could not name the console user; the principal stands");
+            None
+        }
+    }
 }
 
 /// A path parameter, or "" (which then fails id validation with a clear message).
@@ -182,6 +208,29 @@ pub(crate) mod tests {
         assert_eq!(principal(&r, "StartDataExport").unwrap(), role);
         r.request_context.identity.user_arn = None;
         assert_eq!(principal(&r, "StartDataExport").unwrap_err().code(), "ForbiddenException");
+    }
+
+    #[tokio::test]
+    async fn the_person_is_the_console_pool_user_api_gateway_named_and_nobody_else() {
+        let people = export_core::memory::FakePeople::default();
+        let jane = Person { username: "jane.doe".into(), name: Some("Jane Doe".into()), email: None };
+        let sub = people.add(jane.clone());
+        let provider = |pool: &str, sub: &str| {
+            let issuer = format!("cognito-idp.us-east-1.amazonaws.com/{pool}");
+            Some(format!("{issuer},{issuer}:CognitoSignIn:{sub}"))
+        };
+        let mut r = request(None, None);
+        assert_eq!(person(&people, &r).await, None, "an IAM caller is no console user");
+        r.request_context.identity.cognito_authentication_provider = provider(&people.pool_id, &sub);
+        assert_eq!(person(&people, &r).await, Some(jane));
+        // Another pool's user with the same sub, an unknown sub, or a forged provider: nobody.
+        r.request_context.identity.cognito_authentication_provider = provider("us-east-1_Other", &sub);
+        assert_eq!(person(&people, &r).await, None);
+        r.request_context.identity.cognito_authentication_provider = provider(&people.pool_id, "0000");
+        assert_eq!(person(&people, &r).await, None);
+        r.request_context.identity.cognito_authentication_provider =
+            Some(format!("{}\"\n:CognitoSignIn:{sub}", provider(&people.pool_id, &sub).unwrap()));
+        assert_eq!(person(&people, &r).await, None);
     }
 
     #[test]

@@ -62,7 +62,7 @@ mod tests {
         let mut record = ExportRecord::new_request(
             account,
             ExportFormat::Csv,
-            RequestedBy { principal: "p".into(), via: Via::Api },
+            RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
             export_core::Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
         );

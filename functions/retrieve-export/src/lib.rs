@@ -8,7 +8,7 @@ pub use entry::{api_handler, direct_handler};
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use entry::api::HttpReply;
 use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, to_value};
-use export_core::aws::Aws;
+use export_core::aws::{Aws, CognitoPeople};
 use export_core::config::ConfigError;
 use export_core::domain::ids::{AccountId, ExportId};
 use export_core::rules::retrieve::{ListQuery, Retriever};
@@ -24,13 +24,20 @@ pub const GET_ROUTE: &str = "/accounts/{accountId}/data-exports/{exportId}";
 pub struct RetrieveExport<B: Backend> {
     pub retriever: Retriever<B>,
     pub cors: entry::Cors,
+    /// Names the console user behind a hand-out (`CognitoPeople::nobody` for retrieve-export).
+    pub people: B::People,
 }
 
 impl RetrieveExport<Aws> {
-    pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    pub fn on_aws(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+        people: CognitoPeople,
+    ) -> Result<Self, ConfigError> {
         Ok(RetrieveExport {
             retriever: Retriever::on_aws(config, sdk)?,
             cors: entry::Cors::from_config(config),
+            people,
         })
     }
 }
@@ -59,7 +66,7 @@ impl<B: Backend> DirectFunction for RetrieveExport<B> {
         match request.export_id.as_deref() {
             Some(id) => {
                 let export = ExportId::parse(id)?;
-                to_value(&self.retriever.get(&account, &export, DIRECT_INVOKE_PRINCIPAL).await?)
+                to_value(&self.retriever.get(&account, &export, DIRECT_INVOKE_PRINCIPAL, None).await?)
             }
             None => {
                 // The same validation as the API's query string.
@@ -93,8 +100,9 @@ impl<B: Backend> ApiFunction for RetrieveExport<B> {
             }
             ("GET", GET_ROUTE) => {
                 let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
+                let person = entry::person(&self.people, request).await;
                 self.retriever
-                    .get(&account, &export, &principal)
+                    .get(&account, &export, &principal, person)
                     .await
                     .map(|view| HttpReply::json(200, &view))
             }
@@ -173,7 +181,11 @@ mod tests {
         let mut record = ExportRecord::new_request(
             account.clone(),
             ExportFormat::Csv,
-            RequestedBy { principal: "arn:aws:iam::123456789012:user/it-admin".into(), via: Via::Api },
+            RequestedBy {
+                principal: "arn:aws:iam::123456789012:user/it-admin".into(),
+                via: Via::Api,
+                person: None,
+            },
             None,
             at,
         );
@@ -195,7 +207,8 @@ mod tests {
         });
         world.store.insert(record);
         let retriever = world.retriever(Duration::from_secs(900), Duration::from_secs(604_800));
-        let function = RetrieveExport { retriever, cors: entry::Cors::default() };
+        let function =
+            RetrieveExport { retriever, cors: entry::Cors::default(), people: world.people.clone() };
         Harness { world, function }
     }
 

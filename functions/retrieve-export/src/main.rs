@@ -1,12 +1,13 @@
 //! retrieve-export: RetrieveDataExport by direct invocation (`aws lambda invoke`; DESIGN §5).
 //! Operators only; API-shaped payloads are refused. Wiring only; see `direct_handler`.
 
+use export_core::aws::CognitoPeople;
 use lambda_runtime::service_fn;
 use retrieve_export::{RetrieveExport, direct_handler};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = entry::startup::cold_start().await?;
-    let function = RetrieveExport::on_aws(&config, &sdk)?;
+    let function = RetrieveExport::on_aws(&config, &sdk, CognitoPeople::nobody(&sdk))?;
     lambda_runtime::run(service_fn(|event| direct_handler(&function, event))).await
 }

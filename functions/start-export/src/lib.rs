@@ -9,7 +9,7 @@ pub use entry::{api_handler, direct_handler};
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use entry::api::{HttpReply, parse_body};
 use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, principal, to_value};
-use export_core::aws::Aws;
+use export_core::aws::{Aws, CognitoPeople};
 use export_core::config::ConfigError;
 use export_core::domain::ids::AccountId;
 use export_core::domain::model::{ExportFormat, RequestedBy, Via};
@@ -26,11 +26,21 @@ pub const ROUTE: &str = "/accounts/{accountId}/data-exports";
 pub struct StartExport<B: Backend> {
     pub starter: Starter<B>,
     pub cors: entry::Cors,
+    /// Names the console user behind an API request (`CognitoPeople::nobody` for start-export).
+    pub people: B::People,
 }
 
 impl StartExport<Aws> {
-    pub fn on_aws(config: &export_core::Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(StartExport { starter: Starter::on_aws(config, sdk)?, cors: entry::Cors::from_config(config) })
+    pub fn on_aws(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+        people: CognitoPeople,
+    ) -> Result<Self, ConfigError> {
+        Ok(StartExport {
+            starter: Starter::on_aws(config, sdk)?,
+            cors: entry::Cors::from_config(config),
+            people,
+        })
     }
 }
 
@@ -102,7 +112,8 @@ impl<B: Backend> DirectFunction for StartExport<B> {
     async fn invoke(&self, payload: Value) -> Result<Value, Error> {
         let request: DirectRequest =
             entry::direct_payload(<Self as DirectFunction>::NAME, DIRECT_SHAPE, payload)?;
-        let requested_by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke };
+        let requested_by =
+            RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke, person: None };
         let request = start_request(
             &request.account_id,
             request.client_token,
@@ -136,7 +147,8 @@ impl<B: Backend> ApiFunction for StartExport<B> {
         entry::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
             .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None, since: None });
-        let requested_by = RequestedBy { principal, via: Via::Api };
+        let person = entry::person(&self.people, request).await;
+        let requested_by = RequestedBy { principal, via: Via::Api, person };
         let start = start_request(
             account_id,
             body.client_token,
@@ -221,6 +233,7 @@ mod tests {
         let function = StartExport {
             starter: world.starter(Duration::from_secs(604_800)),
             cors: entry::Cors::default(),
+            people: world.people.clone(),
         };
         Harness { world, function }
     }
@@ -248,6 +261,42 @@ mod tests {
 
     fn body(response: &Value) -> Value {
         serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+    }
+
+    /// A console user's request names the person the user pool holds for the `sub` API Gateway
+    /// vouched for; the same request with a forged pool names nobody, and the principal stands.
+    #[tokio::test]
+    async fn a_console_request_records_the_person_behind_the_role_session() {
+        let api_start = events("start-export-api", API_EVENTS)
+            .into_iter()
+            .find(|(name, _, _)| *name == "api-start.json")
+            .expect("the sample API request")
+            .1;
+        for (pool_is_the_consoles, expected_name) in [(true, Some("Jane Doe")), (false, None)] {
+            let deps = deps(AccountType::Enterprise);
+            let jane = export_core::domain::model::Person {
+                username: "jane.doe".into(),
+                name: Some("Jane Doe".into()),
+                email: Some("jane@example.com".into()),
+            };
+            let sub = deps.people.add(jane);
+            let pool =
+                if pool_is_the_consoles { deps.people.pool_id.clone() } else { "us-east-1_Forged".into() };
+            let issuer = format!("cognito-idp.us-east-1.amazonaws.com/{pool}");
+            let mut payload: Value = serde_json::from_str(api_start).unwrap();
+            payload["requestContext"]["identity"]["cognitoAuthenticationProvider"] =
+                Value::String(format!("{issuer},{issuer}:CognitoSignIn:{sub}"));
+            let response =
+                api_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await.unwrap();
+            assert_eq!(response["statusCode"], 202, "{response}");
+            let record = deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap())[0].clone();
+            let person = record.requested_by.person.as_ref();
+            assert_eq!(person.and_then(|p| p.name.as_deref()), expected_name);
+            assert!(record.requested_by.principal.contains(&sub), "the ARN and sub stay as the detail");
+            if let Some(person) = person {
+                assert_eq!(person.display(), "Jane Doe (jane@example.com)");
+            }
+        }
     }
 
     #[tokio::test]

@@ -90,7 +90,7 @@ mod tests {
         let mut record = ExportRecord::new_request(
             account.clone(),
             ExportFormat::Csv,
-            RequestedBy { principal: "p".into(), via: Via::Api },
+            RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
             Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
         );

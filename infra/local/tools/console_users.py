@@ -3,6 +3,7 @@ created as an operator creates them in AWS (docs/DEPLOY.md): AdminCreateUser wit
 account in custom:chatAccountId, then the groups.
 
   console_users.py create --username U --account-id A --groups StartDataExport,RetrieveDataExport
+      [--name "Jane Doe"] [--email jane@example.com]
                           [--temporary] [--replace]
       prints {"username", "password", "accountId", "groups"}. The password is random and meets the
       pool's policy; it is permanent (AdminSetUserPassword) unless --temporary, which leaves the
@@ -77,7 +78,10 @@ def create(args) -> None:
     idp.admin_create_user(
         UserPoolId=pool,
         Username=args.username,
-        UserAttributes=[{"Name": "custom:chatAccountId", "Value": args.account_id}],
+        # The name and email are the operator's to set (the app client writes neither): the audit
+        # trail names people by them.
+        UserAttributes=[{"Name": "custom:chatAccountId", "Value": args.account_id}]
+        + [{"Name": name, "Value": value} for name, value in (("name", args.name), ("email", args.email)) if value],
         TemporaryPassword=password,
         MessageAction="SUPPRESS",  # nothing to deliver locally; the caller hands the password over
     )
@@ -118,6 +122,8 @@ def main() -> None:
     made.add_argument("--username", required=True)
     made.add_argument("--account-id", required=True)
     made.add_argument("--groups", required=True, help="comma-separated: StartDataExport,RetrieveDataExport")
+    made.add_argument("--name", help="the person's name, as the console and the audit trail show it")
+    made.add_argument("--email", help="the person's email address")
     made.add_argument("--temporary", action="store_true", help="leave the first sign-in's new-password challenge")
     made.add_argument("--replace", action="store_true", help="delete a user of that name first")
     made.set_defaults(run=create)

@@ -1,6 +1,7 @@
 //! AWS adapters of the ports. Each owns its client and its resource names; the clients are built
 //! once at cold start from one `SdkConfig` (local endpoints come from `AWS_ENDPOINT_URL_<SERVICE>`).
 
+pub mod cognito;
 pub mod dynamo;
 pub mod events;
 pub mod kms;
@@ -10,6 +11,7 @@ pub mod signing;
 pub mod sigv4;
 mod wiring;
 
+pub use cognito::CognitoPeople;
 pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
 pub use kms::KmsStatementSigner;
@@ -39,6 +41,7 @@ impl Backend for Aws {
     type StatementKey = KmsStatementSigner;
     type Notifier = EventBridgeNotifier;
     type Workflow = StepFunctionsWorkflow;
+    type People = CognitoPeople;
     type Clock = SystemClock;
 }
 

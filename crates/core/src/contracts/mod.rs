@@ -40,7 +40,11 @@ fn request(account: &AccountId, at: Timestamp) -> ExportRecord {
     ExportRecord::new_request(
         account.clone(),
         ExportFormat::Csv,
-        RequestedBy { principal: "arn:aws:iam::000000000000:user/local-admin".into(), via: Via::Api },
+        RequestedBy {
+            principal: "arn:aws:iam::000000000000:user/local-admin".into(),
+            via: Via::Api,
+            person: None,
+        },
         Some("token-1".into()),
         at,
     )

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::Timestamp;
 use crate::domain::error::Error;
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ExportStatus, FailureInfo, Listing};
+use crate::domain::model::{ExportStatus, FailureInfo, Handout, Listing, Person};
 use crate::ports::{Admission, ExportStore, StatusChange};
 
 use super::{WEEK, request};
@@ -206,18 +206,20 @@ pub async fn written_parts_are_a_set_recorded_only_while_running<S: ExportStore>
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
 
-/// A manifest hand-out is counted (how many, when last, by whom) on a delivered export only; an
-/// export that is queued, running or failed, or unknown, counts nothing.
+/// A manifest hand-out is counted (how many, when last, by whom) and kept in the export's history
+/// (newest first, with the person) on a delivered export only; an export that is queued, running
+/// or failed, or unknown, counts and keeps nothing, and another account sees no history.
 pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(store: &S) {
+    let handout = |principal: &str, at: Timestamp| Handout { at, principal: principal.into(), person: None };
     let account = AccountId::random();
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
-    let queued = store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await;
+    let queued = store.record_retrieval(&account, &id, &handout("arn:aws:iam::1:user/a", at)).await;
     assert!(matches!(queued, Err(Error::StatusConflict(_))), "{queued:?}");
     store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
-    let running = store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await;
+    let running = store.record_retrieval(&account, &id, &handout("arn:aws:iam::1:user/a", at)).await;
     assert!(matches!(running, Err(Error::StatusConflict(_))), "{running:?}");
 
     let result = crate::domain::model::ExportResult {
@@ -237,17 +239,27 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
     let succeeded = StatusChange::Succeeded { completed_at: at, result: Box::new(result) };
     store.change_status(&account, &id, succeeded).await.unwrap();
     let later = at.plus(Duration::from_secs(60));
-    store.record_retrieval(&account, &id, "arn:aws:iam::1:user/a", at).await.unwrap();
-    store.record_retrieval(&account, &id, "arn:aws:iam::1:user/b", later).await.unwrap();
+    store.record_retrieval(&account, &id, &handout("arn:aws:iam::1:user/a", at)).await.unwrap();
+    let jane = Person {
+        username: "jane.doe".into(),
+        name: Some("Jane Doe".into()),
+        email: Some("jane@example.com".into()),
+    };
+    let by_jane = Handout { person: Some(jane), ..handout("arn:aws:iam::1:user/b", later) };
+    store.record_retrieval(&account, &id, &by_jane).await.unwrap();
+    let history = store.handouts(&account, &id, 10).await.unwrap();
+    assert_eq!(history, vec![by_jane.clone(), handout("arn:aws:iam::1:user/a", at)], "newest first");
+    assert_eq!(store.handouts(&account, &id, 1).await.unwrap(), vec![by_jane], "at most the limit");
+    assert!(store.handouts(&AccountId::random(), &id, 10).await.unwrap().is_empty(), "another account's");
     let r = store.get(&account, &id).await.unwrap().unwrap();
     assert_eq!(r.retrievals, 2);
     assert_eq!(r.last_retrieved_at, Some(later));
     assert_eq!(r.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/b"));
 
-    let unknown = store.record_retrieval(&account, &ExportId::new(), "p", at).await;
+    let unknown = store.record_retrieval(&account, &ExportId::new(), &handout("p", at)).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
     // Another account's export is unknown here, and its count does not move.
-    let other = store.record_retrieval(&AccountId::random(), &id, "p", at).await;
+    let other = store.record_retrieval(&AccountId::random(), &id, &handout("p", at)).await;
     assert!(matches!(other, Err(Error::NotFound(_))), "{other:?}");
     assert_eq!(store.get(&account, &id).await.unwrap().unwrap().retrievals, 2);
 
@@ -259,8 +271,12 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
         .change_status(&account, &failed.export_id, StatusChange::Failed { completed_at: at, error })
         .await
         .unwrap();
-    let refused = store.record_retrieval(&account, &failed.export_id, "p", at).await;
+    let refused = store.record_retrieval(&account, &failed.export_id, &handout("p", at)).await;
     assert!(matches!(refused, Err(Error::StatusConflict(_))), "{refused:?}");
+    assert!(store.handouts(&account, &failed.export_id, 10).await.unwrap().is_empty(), "nothing kept");
+    // Listing the account's exports never reads the history beside them.
+    let listed = store.list(&account, 10, None).await.unwrap();
+    assert_eq!(listed.items.len(), 2, "{:?}", listed.items.iter().map(|r| r.export_id).collect::<Vec<_>>());
 }
 
 /// The enumeration is recorded once, while the export runs: a second recording (a duplicate last

@@ -252,8 +252,55 @@ pub enum Via {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestedBy {
+    /// The IAM principal that signed the request (for a console user, the role session and the
+    /// user pool user behind it): the detail an investigator matches against CloudTrail.
     pub principal: String,
     pub via: Via,
+    /// The console user behind the principal, as the user pool names them, resolved server-side
+    /// from the identity API Gateway vouched for (never from what the browser sends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<Person>,
+}
+
+impl RequestedBy {
+    pub fn new(principal: impl Into<String>, via: Via) -> Self {
+        Self { principal: principal.into(), via, person: None }
+    }
+}
+
+/// A console user, as the user pool names them. The username, `name` and `email` are set by an
+/// operator (the app client writes none of them), so a user cannot rename themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Person {
+    /// "Jane Doe (jane@example.com)", or as much of it as the user pool holds.
+    pub fn display(&self) -> String {
+        match (&self.name, &self.email) {
+            (Some(name), Some(email)) => format!("{name} ({email})"),
+            (Some(name), None) => format!("{name} ({})", self.username),
+            (None, Some(email)) => email.clone(),
+            (None, None) => self.username.clone(),
+        }
+    }
+}
+
+/// One hand-out of an export's links (RetrieveDataExport's GET of a delivered export): when, to
+/// which principal, and the person behind it. Kept as its own item, one per hand-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Handout {
+    pub at: Timestamp,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<Person>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -509,7 +556,7 @@ mod tests {
         let mut record = ExportRecord::new_request(
             AccountId::random(),
             ExportFormat::Csv,
-            RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api },
+            RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api, person: None },
             None,
             now,
         );

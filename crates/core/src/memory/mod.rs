@@ -10,6 +10,7 @@ mod directory;
 mod ledger;
 mod notifier;
 mod objects;
+mod people;
 mod signing;
 mod store;
 mod workflow;
@@ -20,6 +21,7 @@ pub use directory::FakeDirectory;
 pub use ledger::FakeSweepLedger;
 pub use notifier::FakeNotifier;
 pub use objects::FakeObjectStore;
+pub use people::FakePeople;
 pub use signing::{FakeSigner, FakeSignerFactory, FakeStatementSigner};
 pub use store::FakeStore;
 pub use workflow::FakeWorkflow;
@@ -47,6 +49,7 @@ impl Backend for InMemory {
     type StatementKey = FakeStatementSigner;
     type Notifier = FakeNotifier;
     type Workflow = FakeWorkflow;
+    type People = FakePeople;
     type Clock = FixedClock;
 }
 
@@ -62,6 +65,7 @@ pub struct World {
     pub attachments: FakeAttachmentObjects,
     pub notifier: FakeNotifier,
     pub workflow: FakeWorkflow,
+    pub people: FakePeople,
     pub statement_key: FakeStatementSigner,
     pub clock: FixedClock,
 }
@@ -77,6 +81,7 @@ impl World {
             attachments: FakeAttachmentObjects::default(),
             notifier: FakeNotifier::default(),
             workflow: FakeWorkflow::default(),
+            people: FakePeople::default(),
             statement_key: FakeStatementSigner::default(),
             clock: FixedClock::at(now),
         }

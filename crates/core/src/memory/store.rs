@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Listing, Throttle, ThrottleWindow};
-use crate::domain::time::Timestamp;
+use crate::domain::model::{
+    Enumerated, ExportRecord, ExportStatus, Handout, Listing, Throttle, ThrottleWindow,
+};
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 /// The adapter's status condition, with its message.
@@ -28,6 +29,7 @@ pub struct FakeStore {
 struct StoreState {
     records: HashMap<(AccountId, ExportId), ExportRecord>,
     throttles: HashMap<AccountId, Throttle>,
+    handouts: HashMap<(AccountId, ExportId), Vec<Handout>>,
 }
 
 impl FakeStore {
@@ -222,17 +224,29 @@ impl ExportStore for FakeStore {
         &self,
         account: &AccountId,
         export: &ExportId,
-        principal: &str,
-        at: Timestamp,
+        handout: &Handout,
     ) -> Result<()> {
         self.update(account, export, |record| {
             // As the adapter's condition.
             require_status(record, &ExportStatus::DELIVERED, "count a manifest retrieval")?;
             record.retrievals += 1;
-            record.last_retrieved_at = Some(at);
-            record.last_retrieved_by = Some(principal.to_owned());
+            record.last_retrieved_at = Some(handout.at);
+            record.last_retrieved_by = Some(handout.principal.clone());
             Ok(())
-        })
+        })?;
+        let mut state = self.state.lock().unwrap();
+        state.handouts.entry((account.clone(), *export)).or_default().push(handout.clone());
+        Ok(())
+    }
+
+    async fn handouts(&self, account: &AccountId, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
+        let state = self.state.lock().unwrap();
+        let mut all = state.handouts.get(&(account.clone(), *export)).cloned().unwrap_or_default();
+        // Newest first, as the adapter's descending Query (equal times keep their order of arrival).
+        all.reverse();
+        all.sort_by_key(|h| std::cmp::Reverse(h.at));
+        all.truncate(limit as usize);
+        Ok(all)
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {

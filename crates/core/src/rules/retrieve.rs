@@ -10,8 +10,8 @@ use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId, quote_for_message};
 use crate::domain::model::{
-    Account, AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Progress,
-    RequestedBy, Throttle,
+    Account, AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Handout,
+    Person, Progress, RequestedBy, Throttle,
 };
 use crate::domain::time::Timestamp;
 use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
@@ -139,7 +139,14 @@ pub struct ExportView {
     /// Who had the last hand-out (the principal recorded with it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_retrieved_by: Option<String>,
+    /// The latest hand-outs ([`HANDOUTS_SHOWN`] at most), newest first, this one included: when,
+    /// to which principal, and the person behind it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handouts: Vec<Handout>,
 }
+
+/// The hand-outs an export's view lists (the count, `retrievals`, covers them all).
+pub const HANDOUTS_SHOWN: u32 = 20;
 
 impl ExportView {
     fn of(record: ExportRecord, now: Timestamp) -> Self {
@@ -167,6 +174,7 @@ impl ExportView {
             retrievals: record.retrievals,
             last_retrieved_at: record.last_retrieved_at,
             last_retrieved_by: record.last_retrieved_by,
+            handouts: Vec::new(),
         }
     }
 }
@@ -262,8 +270,15 @@ impl<B: Backend> Retriever<B> {
     }
 
     /// One export. For a delivered export (SUCCEEDED or SUCCEEDED_WITH_ERRORS) this hands out the
-    /// manifest link and its reports' links: counted and logged.
-    pub async fn get(&self, account: &AccountId, export: &ExportId, principal: &str) -> Result<ExportView> {
+    /// manifest link and its reports' links: counted, kept in its hand-out history and logged.
+    /// `person` is who the caller's identity names (resolved server-side), if anyone.
+    pub async fn get(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        principal: &str,
+        person: Option<Person>,
+    ) -> Result<ExportView> {
         self.require_account(account).await?;
         let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
         let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
@@ -284,10 +299,12 @@ impl<B: Backend> Retriever<B> {
                     .result
                     .as_ref()
                     .ok_or_else(|| Error::Internal(format!("export {export} has no result")))?;
-                // Counted before it is handed out: no hand-out ever goes uncounted.
-                self.store.record_retrieval(account, export, principal, now).await?;
+                // Counted and kept before it is handed out: no hand-out ever goes unrecorded.
+                let handout = Handout { at: now, principal: principal.to_owned(), person };
+                self.store.record_retrieval(account, export, &handout).await?;
                 let url = self.objects.presign_get(&result.manifest_key, self.manifest_link).await?;
-                tracing::info!(%account, %export, %principal, "manifest link handed out");
+                let person = handout.person.as_ref().map(Person::display);
+                tracing::info!(%account, %export, %principal, ?person, "manifest link handed out");
                 view.manifest = Some(ManifestLink {
                     url,
                     url_expires_at: now.plus(self.manifest_link),
@@ -335,6 +352,7 @@ impl<B: Backend> Retriever<B> {
                 view.retrievals += 1;
                 view.last_retrieved_at = Some(now);
                 view.last_retrieved_by = Some(principal.to_owned());
+                view.handouts = self.store.handouts(account, export, HANDOUTS_SHOWN).await?;
                 Ok(view)
             }
             _ => Ok(view),
@@ -382,7 +400,7 @@ mod tests {
             let record = ExportRecord::new_request(
                 self.account.clone(),
                 ExportFormat::Csv,
-                RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api },
+                RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api, person: None },
                 None,
                 self.clock.now(),
             );
@@ -449,7 +467,7 @@ mod tests {
     async fn a_succeeded_export_hands_out_a_counted_manifest_link() {
         let w = World::new();
         let id = w.export(ExportStatus::Succeeded).await;
-        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it").await.unwrap();
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
         let manifest = view.manifest.unwrap();
         assert!(manifest.url.contains("X-Amz-Expires=900"));
         assert_eq!(manifest.url_expires_at, w.clock.now().plus(Duration::from_secs(900)));
@@ -457,17 +475,37 @@ mod tests {
         assert_eq!(view.urls_expire_at, Some(w.clock.now().plus(SIX_DAYS)));
         assert_eq!(view.retrievals, 1);
         assert!(view.progress.is_none());
-        w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/other").await.unwrap();
+        w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/other", None).await.unwrap();
         let record = w.store.record(&w.account, &id).unwrap();
         assert_eq!(record.retrievals, 2);
         assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/other"));
     }
 
     #[tokio::test]
+    async fn every_hand_out_is_kept_and_the_view_lists_them_newest_first_with_the_person() {
+        let w = World::new();
+        let id = w.export(ExportStatus::Succeeded).await;
+        let jane = Person { username: "jane.doe".into(), name: Some("Jane Doe".into()), email: None };
+        let role = "arn:aws:sts::1:assumed-role/ConsoleRetrieveRole/CognitoIdentityCredentials";
+        w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
+        w.clock.advance(Duration::from_secs(60));
+        let view = w.retriever().get(&w.account, &id, role, Some(jane.clone())).await.unwrap();
+        let seen: Vec<_> = view.handouts.iter().map(|h| (h.principal.as_str(), h.person.clone())).collect();
+        assert_eq!(seen, vec![(role, Some(jane)), ("arn:aws:iam::1:user/it", None)]);
+        assert_eq!(view.handouts[0].at, w.clock.now());
+        // A view that hands nothing out (a running export) lists no history.
+        let w = World::new();
+        let running = w.export(ExportStatus::Running).await;
+        let view = w.retriever().get(&w.account, &running, role, None).await.unwrap();
+        assert!(view.handouts.is_empty());
+        assert!(w.store.handouts(&w.account, &running, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn an_export_with_errors_hands_out_its_errors_and_coverage_links_too() {
         let w = World::new();
         let id = w.export(ExportStatus::SucceededWithErrors).await;
-        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it").await.unwrap();
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
         assert_eq!(view.status, ExportStatus::SucceededWithErrors);
         assert!(view.manifest.is_some());
         let errors = view.errors.unwrap();
@@ -483,22 +521,24 @@ mod tests {
         // A SUCCEEDED export without error rows hands out no errors link.
         w.clock.advance(WEEK);
         let clean = w.export(ExportStatus::Succeeded).await;
-        assert!(w.retriever().get(&w.account, &clean, "p").await.unwrap().errors.is_none());
+        assert!(w.retriever().get(&w.account, &clean, "p", None).await.unwrap().errors.is_none());
     }
 
     #[tokio::test]
     async fn each_status_has_its_shape() {
         let w = World::new();
-        let queued = w.retriever().get(&w.account, &w.export(ExportStatus::Queued).await, "p").await.unwrap();
+        let queued =
+            w.retriever().get(&w.account, &w.export(ExportStatus::Queued).await, "p", None).await.unwrap();
         assert_eq!(queued.status, ExportStatus::Queued);
         assert!(queued.progress.is_some() && queued.manifest.is_none() && queued.error.is_none());
         w.clock.advance(WEEK);
         let running =
-            w.retriever().get(&w.account, &w.export(ExportStatus::Running).await, "p").await.unwrap();
+            w.retriever().get(&w.account, &w.export(ExportStatus::Running).await, "p", None).await.unwrap();
         assert_eq!(running.status, ExportStatus::Running);
         assert!(running.progress.is_some() && running.started_at.is_some());
         w.clock.advance(WEEK);
-        let failed = w.retriever().get(&w.account, &w.export(ExportStatus::Failed).await, "p").await.unwrap();
+        let failed =
+            w.retriever().get(&w.account, &w.export(ExportStatus::Failed).await, "p", None).await.unwrap();
         assert_eq!(failed.error.unwrap().code, "TransientError");
         assert!(failed.progress.is_none() && failed.manifest.is_none());
         // Retrievals count hand-outs only: none for these.
@@ -510,7 +550,7 @@ mod tests {
         let w = World::new();
         let id = w.export(ExportStatus::Succeeded).await;
         w.clock.advance(SIX_DAYS);
-        let err = w.retriever().get(&w.account, &id, "p").await.unwrap_err();
+        let err = w.retriever().get(&w.account, &id, "p", None).await.unwrap_err();
         assert_eq!((err.code(), err.http_status()), ("GoneException", 410));
         let msg = err.to_string();
         assert!(msg.contains("expired at 2026-11-30T10:00:00.000Z"), "{msg}");
@@ -520,7 +560,7 @@ mod tests {
         let list = w.retriever().list(&w.account, &ListQuery::parse(None, None).unwrap()).await.unwrap();
         assert_eq!(list.exports[0].status, ExportStatus::Expired);
         w.clock.advance(Duration::from_secs(86_400));
-        let err = w.retriever().get(&w.account, &id, "p").await.unwrap_err();
+        let err = w.retriever().get(&w.account, &id, "p", None).await.unwrap_err();
         assert!(err.to_string().contains("request one now"), "{err}");
     }
 
@@ -529,8 +569,8 @@ mod tests {
         let w = World::new();
         let id = w.export(ExportStatus::Succeeded).await;
         let other = w.directory.add_account(AccountType::Enterprise, false);
-        let foreign = w.retriever().get(&other, &id, "p").await.unwrap_err();
-        let unknown = w.retriever().get(&other, &ExportId::new(), "p").await.unwrap_err();
+        let foreign = w.retriever().get(&other, &id, "p", None).await.unwrap_err();
+        let unknown = w.retriever().get(&other, &ExportId::new(), "p", None).await.unwrap_err();
         assert_eq!((foreign.code(), unknown.code()), ("NotFoundException", "NotFoundException"));
         assert_eq!(
             foreign.to_string().replace(&id.to_string(), "X"),
@@ -541,7 +581,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let no_account = w.retriever().get(&AccountId::random(), &id, "p").await.unwrap_err();
+        let no_account = w.retriever().get(&AccountId::random(), &id, "p", None).await.unwrap_err();
         assert_eq!(no_account.code(), "NotFoundException");
     }
 
@@ -588,7 +628,7 @@ mod tests {
                 format: ExportFormat::Csv,
                 verify_objects: true,
                 since: None,
-                requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
+                requested_by: RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             };
             (request, w.starter(WEEK))
         };

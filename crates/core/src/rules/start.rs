@@ -322,7 +322,11 @@ mod tests {
             format: ExportFormat::Jsonl,
             verify_objects: true,
             since: None,
-            requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
+            requested_by: RequestedBy {
+                principal: "arn:aws:iam::1:user/admin".into(),
+                via: Via::Api,
+                person: None,
+            },
         }
     }
 

@@ -327,7 +327,7 @@ impl<B: Backend> Sweeper<B> {
             format: ExportFormat::Csv,
             verify_objects: true,
             since,
-            requested_by: RequestedBy { principal: rule.to_owned(), via: Via::Schedule },
+            requested_by: RequestedBy { principal: rule.to_owned(), via: Via::Schedule, person: None },
         };
         self.starter.start(request).await.map(|reply| Some(reply.export_id))
     }
@@ -427,7 +427,11 @@ mod tests {
             format: ExportFormat::Csv,
             verify_objects: true,
             since: None,
-            requested_by: RequestedBy { principal: "arn:aws:iam::1:user/admin".into(), via: Via::Api },
+            requested_by: RequestedBy {
+                principal: "arn:aws:iam::1:user/admin".into(),
+                via: Via::Api,
+                person: None,
+            },
         };
         w.sweeper(true).starter.start(request).await.unwrap();
 
@@ -560,7 +564,7 @@ mod tests {
                 format: ExportFormat::Jsonl,
                 verify_objects: true,
                 since: None,
-                requested_by: RequestedBy { principal: "p".into(), via: Via::Api },
+                requested_by: RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             };
             ids.push(w.sweeper(true).starter.start(request).await.unwrap().export_id);
         }
@@ -569,7 +573,7 @@ mod tests {
         let orphan = ExportRecord::new_request(
             never_started.clone(),
             ExportFormat::Csv,
-            RequestedBy { principal: "p".into(), via: Via::Api },
+            RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
             w.clock.now(),
         );

@@ -12,8 +12,9 @@ use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{Enumerated, ExportRecord, ExportStatus, Listing, Throttle, ThrottleWindow};
-use crate::domain::time::Timestamp;
+use crate::domain::model::{
+    Enumerated, ExportRecord, ExportStatus, Handout, Listing, Throttle, ThrottleWindow,
+};
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 use super::{Item, attr, items, keys, s, string_attr};
@@ -421,9 +422,9 @@ impl ExportStore for DynamoExportStore {
         &self,
         account: &AccountId,
         export: &ExportId,
-        principal: &str,
-        at: Timestamp,
+        handout: &Handout,
     ) -> Result<()> {
+        let (principal, at) = (handout.principal.as_str(), handout.at);
         let update = RecordUpdate {
             what: "count a manifest retrieval",
             // ADD is atomic: concurrent hand-outs are all counted.
@@ -436,7 +437,39 @@ impl ExportStore for DynamoExportStore {
                 (":by", s(principal)),
             ],
         };
-        self.update_export(account, export, update).await
+        self.update_export(account, export, update).await?;
+        // Counted first (the condition says the export is delivered), then kept: a hand-out whose
+        // history item failed to write is refused, never handed out uncounted.
+        let mut item = match attr(handout)? {
+            AttributeValue::M(fields) => fields,
+            _ => return Err(Error::Internal("a hand-out is not a map".into())),
+        };
+        let nonce = crate::domain::ids::ExportId::new().to_string();
+        item.extend(Self::key(account, keys::handout_sk(export, &at, &nonce)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| from_sdk("PutItem ExportsTable (hand-out)", e))?;
+        Ok(())
+    }
+
+    async fn handouts(&self, account: &AccountId, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":p", s(keys::handouts_of(export)))
+            .scan_index_forward(false)
+            .limit(limit.max(1) as i32)
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query ExportsTable (hand-outs)", e))?;
+        out.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {

@@ -11,6 +11,9 @@ pub const USER_PREFIX: &str = "USER#";
 pub const ROOM_PREFIX: &str = "ROOM#";
 pub const EXPORT_PREFIX: &str = "EXPORT#";
 pub const THROTTLE_SK: &str = "THROTTLE";
+/// An export's hand-out history: `HANDOUT#{exportId}#{at}#{nonce}`, beside (not under) the
+/// export's `EXPORT#` item, so listing exports never reads them.
+pub const HANDOUT_PREFIX: &str = "HANDOUT#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
@@ -35,6 +38,16 @@ pub fn room_sk(id: &RoomId) -> String {
 
 pub fn export_sk(id: &ExportId) -> String {
     format!("{EXPORT_PREFIX}{id}")
+}
+
+/// The prefix of one export's hand-outs; they sort by time within it.
+pub fn handouts_of(export: &ExportId) -> String {
+    format!("{HANDOUT_PREFIX}{export}#")
+}
+
+/// One hand-out's sort key: its time, then a nonce, so two hand-outs in one millisecond both stay.
+pub fn handout_sk(export: &ExportId, at: &Timestamp, nonce: &str) -> String {
+    format!("{}{at}#{nonce}", handouts_of(export))
 }
 
 /// AttachmentsTable's sort key: the upload time (fixed-width RFC 3339, so it sorts as time) and the

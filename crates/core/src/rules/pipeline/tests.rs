@@ -83,7 +83,7 @@ async fn world(n: usize, format: ExportFormat) -> World {
     let record = ExportRecord::new_request(
         account,
         format,
-        RequestedBy { principal: "p".into(), via: Via::Api },
+        RequestedBy { principal: "p".into(), via: Via::Api, person: None },
         None,
         clock.now(),
     );
@@ -680,7 +680,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
         let record = ExportRecord::new_request(
             w.job.account_id.clone(),
             ExportFormat::Csv,
-            RequestedBy { principal: "p".into(), via: Via::Api },
+            RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
             w.clock.now(),
         );
