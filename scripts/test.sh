@@ -54,9 +54,10 @@ set -a
 source .local/stack.env
 set +a
 # Every test but the fault and load tests, in parallel; then those, which stop and pause the shared
-# servers or load them on purpose, alone and one at a time.
+# servers or load them on purpose (noisy_neighbour floods the gateway's shared throttle), alone and
+# one at a time.
 status=0
-alone='binary(faults) | binary(load) | binary(api_conformance) | binary(sweep)'
+alone='binary(faults) | binary(load) | binary(api_conformance) | binary(sweep) | binary(noisy_neighbour)'
 cargo nextest run --workspace --no-fail-fast -E "not ($alone)" || status=$?
 step "run the fault and load tests (servers stopped, paused, loaded: alone, one at a time)"
 # --workspace again: the same feature resolution as the build above, so nothing is rebuilt.

@@ -1,8 +1,9 @@
 //! The deployable template agrees with the code, the API design and the state machine, without the
 //! local stack: every template function is a binary crate of the workspace (and every binary crate
 //! is deployed once), the functions get exactly the environment variables the config reads, the
-//! OpenAPI document has DESIGN §5's three routes wired to the right functions with AWS_IAM, and the
-//! state machine's substitutions are the ASL's placeholders.
+//! OpenAPI document has DESIGN §5's three routes wired to the right functions with AWS_IAM, the
+//! state machine's substitutions are the ASL's placeholders, and the reserved concurrency of the API
+//! and of the pipeline fits the stage's throttle, the Map's width and the account's quota.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -455,6 +456,171 @@ fn the_state_machine_substitutes_exactly_the_asl_placeholders_with_its_functions
         }
     }
     assert_eq!(allowed, invoked, "{role} must allow lambda:InvokeFunction on exactly the ASL's functions");
+}
+
+/// `!Ref X` → "X".
+fn ref_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        Value::Mapping(m) => m.get("Ref")?.as_str(),
+        _ => None,
+    }
+}
+
+/// `!FindInMap [Map, !Ref Parameter, Column]` → ("Map", "Parameter", "Column").
+fn find_in_map(value: &Value) -> Option<(String, String, String)> {
+    let arguments = match value {
+        Value::Tagged(tagged) if tagged.tag == "FindInMap" => &tagged.value,
+        Value::Mapping(m) => m.get("Fn::FindInMap")?,
+        _ => return None,
+    };
+    let arguments = arguments.as_sequence()?;
+    Some((
+        arguments[0].as_str()?.to_owned(),
+        ref_of(&arguments[1])?.to_owned(),
+        arguments[2].as_str()?.to_owned(),
+    ))
+}
+
+/// The state machine definition as JSON (its `${…}` placeholders sit inside strings).
+fn asl() -> serde_json::Value {
+    serde_json::from_str(&read("infra/statemachine/export.asl.json")).expect("the ASL is JSON")
+}
+
+/// Every Task state of the definition, those of the Map's item processor included: (name, state).
+fn tasks(states: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let mut found = Vec::new();
+    for (name, state) in states.as_object().expect("States") {
+        match state["Type"].as_str() {
+            Some("Task") => found.push((name.clone(), state.clone())),
+            Some("Map") => found.extend(tasks(&state["ItemProcessor"]["States"])),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Noisy neighbours (DEPLOY.md): the API's functions keep concurrency of their own whatever else
+/// runs (a sweep's exports), enough for what the stage admits; the pipeline is capped at
+/// ConcurrentExports exports, write-manifest at the Map state's MaxConcurrency parts for each of
+/// them; and with every reservation of the stack, at the defaults and at the largest cap, an account
+/// of the usual 1,000 keeps the 100 Lambda requires unreserved.
+#[test]
+fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
+    let template = template();
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    let reserved = |id: &str| functions[id]["Properties"]["ReservedConcurrentExecutions"].clone();
+    for (id, function) in &functions {
+        assert!(
+            !function["Properties"]["ReservedConcurrentExecutions"].is_null(),
+            "{id}: every function is bounded, and what the API needs is kept for it"
+        );
+    }
+    for id in ["StartExportApiFunction", "RetrieveExportApiFunction"] {
+        assert_eq!(ref_of(&reserved(id)), Some("ApiConcurrency"), "{id}");
+    }
+    for (id, fixed) in
+        [("StartExportFunction", 5), ("RetrieveExportFunction", 5), ("SweepExportsFunction", 1)]
+    {
+        assert_eq!(reserved(id).as_u64(), Some(fixed), "{id}");
+    }
+    let column = |id: &str| {
+        let (map, parameter, column) =
+            find_in_map(&reserved(id)).unwrap_or_else(|| panic!("{id}: reserved by !FindInMap"));
+        assert_eq!((map.as_str(), parameter.as_str()), ("ExportConcurrency", "ConcurrentExports"), "{id}");
+        column
+    };
+    let (enumerate, write) = (column("EnumerateAttachmentsFunction"), column("WriteManifestFunction"));
+
+    // N enumerations, and for each of N exports the Map's MaxConcurrency parts.
+    let width = asl()["States"]["WriteParts"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
+    assert_eq!(width, 8, "DEPLOY.md's arithmetic assumes 8 parts at once");
+    let parameters = &template["Parameters"];
+    let allowed: Vec<u64> = parameters["ConcurrentExports"]["AllowedValues"]
+        .as_sequence()
+        .expect("ConcurrentExports takes listed values")
+        .iter()
+        .map(|v| v.as_u64().expect("a number"))
+        .collect();
+    let mapping =
+        template["Mappings"]["ExportConcurrency"].as_mapping().expect("the ExportConcurrency mapping");
+    assert_eq!(mapping.len(), allowed.len(), "one mapping row per allowed value");
+    for n in &allowed {
+        let row = &template["Mappings"]["ExportConcurrency"][n.to_string().as_str()];
+        assert_eq!(row[enumerate.as_str()].as_u64(), Some(*n), "ConcurrentExports {n}: enumerations");
+        assert_eq!(row[write.as_str()].as_u64(), Some(n * width), "ConcurrentExports {n}: parts");
+    }
+
+    // What the stack reserves: the direct functions, the sweep, the API's two, the pipeline's two.
+    let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
+    let reserves = |api: u64, exports: u64| 5 + 5 + 1 + 2 * api + exports + exports * width;
+    let at_defaults = reserves(default("ApiConcurrency"), default("ConcurrentExports"));
+    assert!(allowed.contains(&default("ConcurrentExports")));
+    assert!(at_defaults + 100 <= 1000, "the defaults reserve {at_defaults} of 1,000");
+    let largest = *allowed.iter().max().unwrap();
+    let at_largest = reserves(default("ApiConcurrency"), largest);
+    assert!(at_largest + 100 <= 1000, "ConcurrentExports {largest} reserves {at_largest} of 1,000");
+    assert!(
+        read("docs/DEPLOY.md").contains(&format!("**{at_defaults}**")),
+        "DEPLOY.md's arithmetic does not say {at_defaults}"
+    );
+
+    // The stage's throttle is the template's parameters, and the API's functions can take what it
+    // admits: retrieve-export-api answers both GET methods, each up to the stage's rate, at up to
+    // 250 ms a request.
+    let api = resources_of_type(&template, "AWS::Serverless::Api").remove("ExportApi").expect("ExportApi");
+    let settings = api["Properties"]["MethodSettings"].as_sequence().expect("MethodSettings");
+    assert_eq!(settings.len(), 1, "one stage-wide method setting");
+    assert_eq!(
+        (settings[0]["ResourcePath"].as_str(), settings[0]["HttpMethod"].as_str()),
+        (Some("/*"), Some("*"))
+    );
+    assert_eq!(ref_of(&settings[0]["ThrottlingRateLimit"]), Some("ApiThrottleRate"));
+    assert_eq!(ref_of(&settings[0]["ThrottlingBurstLimit"]), Some("ApiThrottleBurst"));
+    assert!(
+        default("ApiConcurrency") * 4 >= 2 * default("ApiThrottleRate"),
+        "ApiConcurrency is below what the stage admits to retrieve-export-api"
+    );
+    assert!(
+        default("ApiThrottleBurst") > default("SessionRequestsPerMinute"),
+        "one session's minute must fit in a method's burst"
+    );
+}
+
+/// Exports past the pipeline's cap wait instead of failing: every Task retries a Lambda throttle
+/// (`Lambda.TooManyRequestsException`) first, on its own, jittered (so the waiting exports do not
+/// retry in step), for an hour or more on average and within the execution's time limit; the quick
+/// retrier keeps the other transient errors.
+#[test]
+fn every_step_waits_out_the_pipelines_cap_with_jittered_retries() {
+    let definition = asl();
+    let limit = definition["TimeoutSeconds"].as_f64().expect("the execution's time limit");
+    let tasks = tasks(&definition["States"]);
+    assert_eq!(tasks.len(), 4, "Enumerate, WritePart, Finalize, RecordFailure");
+    for (name, task) in &tasks {
+        let retry = task["Retry"].as_array().unwrap_or_else(|| panic!("{name}: no Retry"));
+        let throttle = &retry[0];
+        assert_eq!(throttle["ErrorEquals"], serde_json::json!(["Lambda.TooManyRequestsException"]), "{name}");
+        for other in &retry[1..] {
+            let errors = other["ErrorEquals"].as_array().unwrap();
+            assert!(
+                !errors.iter().any(|e| e == "Lambda.TooManyRequestsException"),
+                "{name}: throttles retried twice"
+            );
+        }
+        assert_eq!(throttle["JitterStrategy"], "FULL", "{name}");
+        let (interval, backoff, cap, attempts) = (
+            throttle["IntervalSeconds"].as_f64().unwrap(),
+            throttle["BackoffRate"].as_f64().unwrap(),
+            throttle["MaxDelaySeconds"].as_f64().unwrap_or_else(|| panic!("{name}: no MaxDelaySeconds")),
+            throttle["MaxAttempts"].as_u64().unwrap(),
+        );
+        let longest: f64 = (0..attempts).map(|n| (interval * backoff.powi(n as i32)).min(cap)).sum();
+        // Full jitter waits a uniform part of each delay: half of the longest on average.
+        assert!(longest / 2.0 >= 3600.0, "{name}: waits {longest} s at most, too little for a queue");
+        assert!(longest < limit, "{name}: waits past the execution's {limit} s");
+        assert!(cap <= 120.0, "{name}: a freed slot waits {cap} s for its next taker");
+    }
 }
 
 /// A policy document's statements, whatever their YAML shape.

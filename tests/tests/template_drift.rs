@@ -1,5 +1,6 @@
 //! No drift between the deployable template and the local stack: every table and bucket of
-//! template.yaml exists locally with the same keys and indexes, and the local stack has no others.
+//! template.yaml exists locally with the same keys and indexes, and the local stack has no others;
+//! the local gateway enforces the template's web ACL rules and stage throttle.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,6 +140,67 @@ async fn local_buckets_equal_the_templates() {
         .collect();
     let expected: BTreeSet<String> = BUCKET_VARIABLES.iter().map(|(_, v)| stack.var(v).to_owned()).collect();
     assert_eq!(listed, expected);
+}
+
+/// The local gateway enforces the web ACL and the stage's throttle of template.yaml (`GET
+/// /__limits`), each limit the template's default unless the gateway names it as one of the local
+/// stack's own values (infra/local/lib/local_template.py `LOCAL_PARAMETERS`), and the only one it
+/// names is the per-address limit (every local client is 127.0.0.1).
+#[tokio::test]
+async fn the_local_gateway_enforces_the_templates_limits() {
+    let stack = Stack::load();
+    let limits: serde_json::Value = reqwest::get(format!("{}/__limits", stack.var("API_URL")))
+        .await
+        .expect("the local gateway answers /__limits")
+        .json()
+        .await
+        .unwrap();
+    let template = template();
+    let local = limits["localParameters"].as_object().expect("localParameters");
+    assert_eq!(local.keys().collect::<Vec<_>>(), ["IpRequestsPerMinute"], "{limits}");
+    // A limit's value locally: the local stack's own, else the parameter's default.
+    let value = |limit: &Value| -> f64 {
+        let Value::Tagged(tagged) = limit else { return limit.as_f64().expect("a number") };
+        let parameter = tagged.value.as_str().expect("!Ref Parameter");
+        match local.get(parameter) {
+            Some(own) => own.as_str().expect("a parameter value").parse().unwrap(),
+            None => template["Parameters"][parameter]["Default"].as_f64().expect("a default"),
+        }
+    };
+
+    let acls = resources_of_type(&template, "AWS::WAFv2::WebACL");
+    let acl = &acls.values().next().expect("the template's web ACL")["Properties"];
+    let enforced = limits["webAcl"]["rules"].as_array().expect("the gateway enforces a web ACL");
+    let rules = acl["Rules"].as_sequence().unwrap();
+    assert_eq!(enforced.len(), rules.len(), "{limits}");
+    for rule in rules {
+        let name = rule["Name"].as_str().unwrap();
+        let statement = &rule["Statement"]["RateBasedStatement"];
+        let enforced_rule =
+            enforced.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} is not enforced"));
+        assert_eq!(enforced_rule["limit"].as_f64(), Some(value(&statement["Limit"])), "{name}");
+        assert_eq!(
+            enforced_rule["windowSeconds"].as_u64(),
+            statement["EvaluationWindowSec"].as_u64(),
+            "{name}"
+        );
+        assert_eq!(enforced_rule["priority"].as_u64(), rule["Priority"].as_u64(), "{name}");
+        let keys = match statement["AggregateKeyType"].as_str() {
+            Some("IP") => serde_json::json!(["ip"]),
+            _ => serde_json::json!([format!(
+                "header:{}",
+                statement["CustomKeys"][0]["Header"]["Name"].as_str().unwrap().to_ascii_lowercase()
+            )]),
+        };
+        assert_eq!(enforced_rule["keys"], keys, "{name}");
+    }
+
+    let api = resources_of_type(&template, "AWS::Serverless::Api").remove("ExportApi").unwrap();
+    let setting = &api["Properties"]["MethodSettings"][0];
+    let stage = &limits["stageThrottle"];
+    assert_eq!(stage["rateLimit"].as_f64(), Some(value(&setting["ThrottlingRateLimit"])), "{limits}");
+    assert_eq!(stage["burstLimit"].as_f64(), Some(value(&setting["ThrottlingBurstLimit"])), "{limits}");
+    assert_eq!(stage["per"], "method");
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //! principal grant itself the use of a key, that the export bucket takes no other encryption, that
 //! the API writes access logs that name the caller, its Cognito identity and the path's ids and
 //! hold no signature, that the invoke trail is on and its log files encrypted and validated,
-//! tracing, encrypted log groups, dead-letter targets for the schedule, and that the scanners run
-//! (infra/check_template.sh) with every suppression reasoned and documented.
+//! tracing, encrypted log groups, dead-letter targets for the schedule, the web ACL that limits
+//! each caller in front of the API, and that the scanners run (infra/check_template.sh) with every
+//! suppression reasoned and documented.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use integration_tests::{repo_root, resources_of_type, template};
 use serde_yaml::Value;
@@ -229,6 +230,133 @@ fn the_console_requires_two_step_sign_in_and_threat_protection_by_default() {
     let branches = tier.value.as_sequence().unwrap();
     assert_eq!(branches[0].as_str(), Some("ConsoleThreatProtectionOn"));
     assert_eq!((branches[1].as_str(), branches[2].as_str()), (Some("PLUS"), Some("ESSENTIALS")));
+}
+
+/// Noisy neighbours (DEPLOY.md): a regional web ACL on the API's stage limits each session token and
+/// each source address per rolling minute, within WAF's own bounds, and never keys on anything the
+/// path holds: any caller may send requests to any account's path, and WAF counts them before IAM
+/// refuses them, so a key on the path would let one tenant get another blocked. A caller past its
+/// limit gets a 429 in the API's error style that the console can read (its origin, no Retry-After,
+/// which the console takes for the 7-day window's), and nothing is sampled (a sample keeps the
+/// request's headers, and a SigV4 signature can be replayed for 15 minutes).
+#[test]
+fn the_api_limits_each_caller_by_session_and_address_never_by_the_paths_account() {
+    let template = template();
+    let acls = resources_of_type(&template, "AWS::WAFv2::WebACL");
+    assert_eq!(acls.len(), 1, "one web ACL");
+    let (id, acl) = acls.iter().next().unwrap();
+    let properties = &acl["Properties"];
+    assert_eq!(
+        properties["Scope"].as_str(),
+        Some("REGIONAL"),
+        "{id}: a REST API stage takes a regional web ACL"
+    );
+    assert!(properties["DefaultAction"]["Allow"].is_mapping(), "{id}: requests within the limits pass");
+    let visible = |config: &Value, what: &str| {
+        assert_eq!(config["CloudWatchMetricsEnabled"].as_bool(), Some(true), "{what}: metrics");
+        assert_eq!(
+            config["SampledRequestsEnabled"].as_bool(),
+            Some(false),
+            "{what}: samples keep signed headers"
+        );
+    };
+    visible(&properties["VisibilityConfig"], id);
+
+    // key -> (the parameter of its limit, priority)
+    let mut keyed: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for rule in properties["Rules"].as_sequence().expect("the web ACL's rules") {
+        let name = rule["Name"].as_str().expect("a rule name");
+        visible(&rule["VisibilityConfig"], name);
+        let statement = &rule["Statement"]["RateBasedStatement"];
+        assert!(statement.is_mapping(), "{name}: a rate-based rule");
+        assert!(statement["ScopeDownStatement"].is_null(), "{name}: every request counts");
+        assert_eq!(statement["EvaluationWindowSec"].as_u64(), Some(60), "{name}: per rolling minute");
+        let text = serde_yaml::to_string(statement).unwrap();
+        for forbidden in ["UriPath", "QueryArgument", "QueryString", "LabelNamespace", "HTTPMethod"] {
+            assert!(
+                !text.contains(forbidden),
+                "{name} aggregates by {forbidden}: one tenant could get another blocked"
+            );
+        }
+        let key = match statement["AggregateKeyType"].as_str() {
+            Some("IP") => "ip".to_owned(),
+            Some("CUSTOM_KEYS") => {
+                let keys = statement["CustomKeys"].as_sequence().expect("CustomKeys");
+                assert_eq!(keys.len(), 1, "{name}: one key");
+                let header = &keys[0]["Header"];
+                assert_eq!(header["TextTransformations"][0]["Type"].as_str(), Some("NONE"), "{name}");
+                format!("header:{}", header["Name"].as_str().expect("a header name").to_ascii_lowercase())
+            }
+            other => panic!("{name}: aggregates by {other:?}"),
+        };
+        let limit = ref_target(&statement["Limit"])
+            .unwrap_or_else(|| panic!("{name}: the limit is a template parameter"))
+            .to_owned();
+
+        let response = &rule["Action"]["Block"]["CustomResponse"];
+        assert_eq!(response["ResponseCode"].as_u64(), Some(429), "{name}: blocked with a 429");
+        let body_key = response["CustomResponseBodyKey"].as_str().expect("a custom body");
+        let body = &properties["CustomResponseBodies"][body_key];
+        assert_eq!(body["ContentType"].as_str(), Some("APPLICATION_JSON"), "{name}");
+        let content = sub_text(&body["Content"]).expect("the body is a !Sub string");
+        assert!(content.contains(&format!("${{{limit}}}")), "{name}: the body names its limit");
+        let json: serde_json::Value = serde_json::from_str(&content.replace(&format!("${{{limit}}}"), "200"))
+            .expect("the body is JSON");
+        assert_eq!(json["code"], "TooManyRequestsException", "{name}");
+        assert!(json["message"].as_str().is_some_and(|m| m.len() > 40), "{name}: says what to do");
+        let headers: BTreeMap<String, Value> = response["ResponseHeaders"]
+            .as_sequence()
+            .expect("response headers")
+            .iter()
+            .map(|h| (h["Name"].as_str().unwrap().to_ascii_lowercase(), h["Value"].clone()))
+            .collect();
+        assert_eq!(
+            headers.get("access-control-allow-origin").and_then(sub_text),
+            Some("https://${ConsoleDistribution.DomainName}"),
+            "{name}: the console reads the refusal"
+        );
+        assert_eq!(headers.get("cache-control").and_then(Value::as_str), Some("no-store"), "{name}");
+        assert!(
+            !headers.contains_key("retry-after"),
+            "{name}: the console reads Retry-After as the window's"
+        );
+        let priority = rule["Priority"].as_u64().expect("a priority");
+        assert!(keyed.insert(key, (limit, priority)).is_none(), "{name}: two rules on one key");
+    }
+    let keys: Vec<&String> = keyed.keys().collect();
+    assert_eq!(keys, ["header:x-amz-security-token", "ip"], "one rule per session token, one per address");
+    let (session, address) = (&keyed["header:x-amz-security-token"], &keyed["ip"]);
+    assert_eq!(session.0, "SessionRequestsPerMinute");
+    assert_eq!(address.0, "IpRequestsPerMinute");
+    assert!(session.1 < address.1, "the session rule first: what it blocks the address rule does not count");
+
+    // WAF's bounds, and the relations DEPLOY.md argues from what the console and the CLI send.
+    let parameters = &template["Parameters"];
+    for name in ["SessionRequestsPerMinute", "IpRequestsPerMinute"] {
+        assert_eq!(parameters[name]["MinValue"].as_u64(), Some(10), "{name}: WAF's smallest limit");
+        assert_eq!(parameters[name]["MaxValue"].as_u64(), Some(2_000_000_000), "{name}: WAF's largest");
+    }
+    let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
+    // `attachment-export status --wait` polls every 500 ms (120 a minute); a console page every 2 s.
+    assert!(read("cli/src/main.rs").contains("Duration::from_millis(500)"), "the CLI's poll changed");
+    assert!(default("SessionRequestsPerMinute") >= 150, "the CLI's wait must fit one session's minute");
+    assert!(
+        default("IpRequestsPerMinute") >= 5 * default("SessionRequestsPerMinute"),
+        "five callers per NAT"
+    );
+
+    // On this API's stage: `${ExportApi.Stage}` is the stage SAM generates, so the association
+    // waits for it.
+    let associations = resources_of_type(&template, "AWS::WAFv2::WebACLAssociation");
+    assert_eq!(associations.len(), 1, "one association");
+    let association = &associations.values().next().unwrap()["Properties"];
+    assert!(is_get_att(&association["WebACLArn"], id, "Arn"), "the association names {id}");
+    assert_eq!(
+        sub_text(&association["ResourceArn"]),
+        Some(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${ExportApi}/stages/${ExportApi.Stage}"
+        )
+    );
 }
 
 #[test]

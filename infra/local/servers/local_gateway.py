@@ -38,12 +38,22 @@ policy allows. A refused request never reaches a function. The function is invok
 is: headers X-Local-Source-Service/X-Local-Source-Arn tell the invoke proxy which Lambda permission
 applies.
 
+Limits, as deployed (lib/local_limits.py reads them from template.yaml): first the web ACL in front
+of the stage (ApiWebAcl's rate-based rules, per session token and per source address; a blocked
+request gets the rule's custom 429 and reaches nothing else, not even the stage's throttle, as WAF
+sits before API Gateway), then the stage's throttle (a token bucket per method, shared by every
+caller: API Gateway's 429 `{"message":"Too Many Requests"}`), then IAM. The local stack's
+LOCAL_PARAMETERS apply (its per-address limit is WAF's largest: every local client is 127.0.0.1).
+`GET /__limits` answers what is enforced, with the local values named.
+
 Logs one JSON line per request in the deployed API's own access log format (template.yaml,
 ExportApi's AccessLogSetting.Format, read at start-up): the same fields, each $context variable filled
 from the request context the function's event carries (requestContext, identity included: the
 caller's ARN and principal id, and for a console user the Cognito identity, pool and provider), and
 the reply's status, length, latency and gateway response type; "-" where API Gateway has no value.
 Never a body, a header other than the User-Agent, or a query string ($context.path is the path).
+A request the web ACL blocks is logged as WAF would log it instead (rule, action, route template,
+source IP).
 """
 
 import argparse
@@ -66,7 +76,7 @@ import yaml
 # (this file is run as a script: `python infra/local/servers/local_gateway.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import ROOT, local_iam, local_sigv4, local_template  # noqa: E402
+from lib import ROOT, local_iam, local_limits, local_sigv4, local_template  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 OPENAPI = ROOT / "infra/api/openapi.yaml"
@@ -172,6 +182,22 @@ MISSING_TOKEN = (b'{"message":"Missing Authentication Token"}',
 STATIC_ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID") or "AKIALOCALEXPORT00001"
 SESSIONS = local_sigv4.Sessions(ROOT / ".local/identity/sessions.json")
 CREDENTIAL_KEY = re.compile(r"Credential=([^/,\s]+)/")
+# The deployed stack's limits (None where the template sets none): the web ACL associated with the
+# stage, and the stage's method throttling.
+WEB_ACL = local_limits.web_acl(local_template.template(), CONSOLE_URL)
+STAGE_THROTTLE = local_limits.stage_throttle(local_template.template())
+
+
+def limits() -> dict:
+    """What GET /__limits answers: the limits enforced, and the local stack's own parameter values
+    among those they are read from (the rest are the template's defaults)."""
+    names = [r.described.get("limitParameter") for r in (WEB_ACL.rules if WEB_ACL else [])]
+    names += list((STAGE_THROTTLE.parameters if STAGE_THROTTLE else {}).values())
+    return {
+        "webAcl": WEB_ACL.describe() if WEB_ACL else None,
+        "stageThrottle": STAGE_THROTTLE.describe() if STAGE_THROTTLE else None,
+        "localParameters": {n: local_template.LOCAL_PARAMETERS[n] for n in names if n in local_template.LOCAL_PARAMETERS},
+    }
 
 
 def compile_route(template: str) -> re.Pattern:
@@ -461,6 +487,23 @@ def access_log(context: dict, outcome: dict) -> None:
     log_line(access_log_line(context, outcome))
 
 
+def waf_log(request_id, blocked: local_limits.Block, method, resource, source_ip) -> None:
+    """One JSON line for a request the web ACL blocked (API Gateway never sees it, so it has no
+    access log line): the web ACL, the rule, the route template and the source address, as a WAF
+    log names them; never a header (the session token is a credential)."""
+    log_line(json.dumps({
+        "requestId": request_id,
+        "timestamp": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "webAcl": WEB_ACL.name if WEB_ACL else "-",
+        "terminatingRuleId": blocked.rule,
+        "action": "BLOCK",
+        "status": blocked.status,
+        "httpMethod": method,
+        "resourcePath": resource,
+        "sourceIp": source_ip,
+    }))
+
+
 class Handler(JsonHandler):
     def handle_any(self):
         started = time.monotonic()
@@ -469,14 +512,35 @@ class Handler(JsonHandler):
         if path == "/__health":
             self.reply(200, b'{"ok": true}', {})
             return
+        if path == "/__limits":
+            self.reply(200, json.dumps(limits()).encode(), {})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         too_large = length > MAX_BODY
-        body = self.rfile.read(length) if length and not too_large else b""
         now = datetime.now(timezone.utc)
         route = match_route(self.command, path)
         mock = match_mock(self.command, path) if route is None else None
         template = route[0] if route else mock[0] if mock else None
         request_id = str(uuid.uuid4())
+        source_ip = self.client_address[0]
+        # AWS WAF, in front of the stage: every request as sent, a route or not, before API Gateway
+        # reads it. A blocked request is counted by its rules but never reaches the stage's throttle.
+        blocked = WEB_ACL.evaluate(local_limits.Request(self.command, path, url.query, self.headers, source_ip)) \
+            if WEB_ACL is not None else None
+        if blocked is not None:
+            headers = dict(blocked.headers)
+            status = blocked.status
+            if blocked.kind is not None:  # no custom response: API Gateway's WAF_FILTERED
+                status, extra = gateway_response(blocked.kind, blocked.status)
+                headers.update(extra)
+            if 0 < length <= MAX_BODY:
+                self.rfile.read(length)
+            elif length:
+                self.close_connection = True
+            self.reply(status, blocked.body, headers)
+            waf_log(request_id, blocked, self.command, template or "?", source_ip)
+            return
+        body = self.rfile.read(length) if length and not too_large else b""
         principal = session = None
         # The type of API Gateway's own reply (its gateway response), None for a function's.
         kind = None
@@ -491,6 +555,11 @@ class Handler(JsonHandler):
         elif route is None and mock is None:
             # What API Gateway answers for an unknown path or a method the path does not have.
             status, (out, headers), kind = 403, MISSING_TOKEN, "MISSING_AUTHENTICATION_TOKEN"
+        elif STAGE_THROTTLE is not None and not STAGE_THROTTLE.allow(self.command, template):
+            # The stage's throttle: this method's bucket is empty, whoever the caller is. Before
+            # authorization, so a refused request takes a token too.
+            status, out, headers = 429, local_limits.THROTTLED_BODY, dict(local_limits.THROTTLED_HEADERS)
+            kind = "THROTTLED"
         else:
             try:
                 refusal = None
@@ -510,7 +579,7 @@ class Handler(JsonHandler):
             else:
                 template, function, params = route
                 headers_in = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-local-")}
-                context = request_context(self.command, path, template, principal, self.client_address[0],
+                context = request_context(self.command, path, template, principal, source_ip,
                                           self.headers.get("User-Agent"), request_id, session, now)
                 event = proxy_event(self.command, path, url.query, headers_in, body, template, params, context)
                 called = time.monotonic()
@@ -525,7 +594,7 @@ class Handler(JsonHandler):
             headers.update(extra)
         self.reply(status, out, headers)
         if context is None:  # no function was called (a refusal, a mock, an unknown route)
-            context = request_context(self.command, path, template, principal, self.client_address[0],
+            context = request_context(self.command, path, template, principal, source_ip,
                                       self.headers.get("User-Agent"), request_id, session, now)
         access_log(context, {
             "status": status,
