@@ -248,7 +248,15 @@ wait_until_up
 echo "provisioning tables, buckets, the statement key, the state machine and the console's user pool"
 "$LOCAL/venv/bin/python" "$HERE/tools/provision.py"
 # The user pool's ids exist only now; the identity stand-in and the console server read them here.
-[[ -f "$LOCAL/cognito.env" ]] && cat "$LOCAL/cognito.env" >> "$LOCAL/stack.env"
+if [[ -f "$LOCAL/cognito.env" ]]; then
+    cat "$LOCAL/cognito.env" >> "$LOCAL/stack.env"
+    # The API functions name console users from the pool (USER_POOL_ID), as deployed: the functions
+    # get it too, and cargo lambda watch reads its env file when it starts, so it starts again.
+    sed -e 's/^export //' "$LOCAL/cognito.env" >> "$LOCAL/functions.env"
+    stop_one lambda-watch
+    launch lambda-watch
+    wait_until_up
+fi
 
 echo
 echo "local stack up; .local/stack.env:"
