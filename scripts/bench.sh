@@ -176,6 +176,10 @@ md = f"""| measurement | result | target |
 | ours ÷ SDK presigner | **{s['ours_vs_sdk']:.1f}×** | ≥ 30× |
 | floor ÷ ours | **{s['floor_vs_ours']:.2f}×** | ≤ 2× |
 | allocations per URL (steady state) | **{s['allocs_per_url']:g}** | 0 |
+| revocable link maker ({cpu['links']['bytes']}-byte links; proposal, not yet used) | {cpu['links']['per_sec']:,.0f} links/s | |
+| link maker ÷ SDK presigner | **{cpu['links']['vs_sdk']:.1f}×** | ≥ 30× |
+| link floor (one HMAC over 61 bytes) ÷ link maker | **{cpu['links']['floor_vs_ours']:.2f}×** | ≤ 2× |
+| allocations per link (steady state) | **{cpu['links']['allocs_per_link']:g}** | 0 |
 | manifest CSV incl. signing, one core | {m['csv']['lines_per_sec']:,.0f} lines/s, {m['csv']['mb_per_sec']} MB/s | |
 | manifest JSONL incl. signing, one core | {m['jsonl']['lines_per_sec']:,.0f} lines/s, {m['jsonl']['mb_per_sec']} MB/s | |
 | raw Query of {large['n']:,} catalog items | {large['raw_read_s']} s | |

@@ -207,7 +207,59 @@ fn cpu() -> serde_json::Value {
         })
     };
 
+    // The revocable links' maker (docs/proposals/revocable-links.md): one HMAC over 61 bytes with
+    // the export's keyed state, against the SDK's presigner and its own floor (that HMAC alone).
+    let links = {
+        use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
+        use export_core::domain::link_token::LinkMaker;
+        let files: Vec<AttachmentId> = (0..keys.len()).map(|_| AttachmentId::random()).collect();
+        let expires = signed_at().plus(SIX_DAYS);
+        let base = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+        let maker =
+            LinkMaker::new(base, 1, &AccountId::random(), &ExportId::new(), expires, &[7u8; 32]).unwrap();
+        let mut link = String::with_capacity(256);
+        let timed = |f: &mut dyn FnMut(&AttachmentId)| {
+            let started = Instant::now();
+            let mut done = 0u64;
+            while started.elapsed() < min {
+                for file in &files {
+                    f(file);
+                }
+                done += files.len() as u64;
+            }
+            done as f64 / started.elapsed().as_secs_f64()
+        };
+        let uploaded = signed_at();
+        let per_sec = timed(&mut |file| {
+            maker.link(file, uploaded, &mut link);
+            black_box(&link);
+        });
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..100 {
+            for file in &files {
+                maker.link(file, uploaded, &mut link);
+                black_box(&link);
+            }
+        }
+        let allocs = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / (100.0 * files.len() as f64);
+        let message = [b'a'; 61];
+        let floor = timed(&mut |_| {
+            let mut mac = keyed.clone();
+            mac.update(black_box(&message));
+            black_box(mac.finalize());
+        });
+        json!({
+            "per_sec": per_sec.round(),
+            "floor_per_sec": floor.round(),
+            "allocs_per_link": allocs,
+            "bytes": link.len(),
+            "vs_sdk": per_sec / sdk_per_sec,
+            "floor_vs_ours": floor / per_sec,
+        })
+    };
+
     json!({
+        "links": links,
         "signer": {
             "ours_per_sec": ours_per_sec.round(),
             "sdk_per_sec": sdk_per_sec.round(),

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use export_core::Timestamp;
-use export_core::aws::{EventBridgeNotifier, KmsStatementSigner, StepFunctionsWorkflow};
+use export_core::aws::{EventBridgeNotifier, KmsLinkKeys, KmsStatementSigner, StepFunctionsWorkflow};
 use export_core::contracts;
 use export_core::domain::model::{AccountType, ExportFormat, ExportRecord, RequestedBy, Via};
 use export_core::domain::payloads::ExportJob;
@@ -98,4 +98,26 @@ async fn the_eventbridge_notifier_keeps_the_contract() {
             .collect()
     };
     contracts::a_published_change_reaches_the_accounts_subscriber_once(&notifier, &change, received).await;
+}
+
+/// The LinkKeys contract on KMS HMAC keys (moto's KMS implements HMAC_256 and GenerateMac), with
+/// one key and with a replaced one (two keys, the newer current).
+#[tokio::test]
+async fn the_kms_link_keys_keep_the_contract() {
+    let stack = Stack::load();
+    let kms = stack.kms();
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let made = kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+            .description("attachment-export link key (moto_adapters test)")
+            .send()
+            .await
+            .unwrap();
+        keys.push(made.key_metadata().unwrap().key_id().to_owned());
+    }
+    contracts::each_export_has_its_own_link_key(&KmsLinkKeys::new(kms.clone(), keys[..1].to_vec())).await;
+    contracts::each_export_has_its_own_link_key(&KmsLinkKeys::new(kms, keys)).await;
 }

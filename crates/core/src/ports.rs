@@ -421,3 +421,29 @@ pub trait People: Send + Sync {
     /// A user of any other pool is nobody this stack knows (`None`, whatever the pool says).
     fn person(&self, pool_id: &str, sub: &str) -> impl Future<Output = Result<Option<Person>>> + Send;
 }
+
+/// The keys of revocable download links (docs/proposals/revocable-links.md): each export's link
+/// key is derived from a long-term key nobody can read (KMS `GenerateMac`), so no secret is stored
+/// anywhere and one export's key verifies that export's links only.
+pub trait LinkKeys: Send + Sync {
+    /// The key links are made with now (a token's `kid`).
+    fn current_kid(&self) -> u8;
+
+    /// The link key of `export` under key `kid`: the same every time, another for every other
+    /// export, account or kid. An unknown `kid` is `Error::NotFound` (a link of a retired key).
+    fn derive(
+        &self,
+        kid: u8,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<[u8; 32]>> + Send;
+}
+
+/// What a link key is derived from: a fixed label, then the account's and the export's 16 bytes.
+pub fn link_key_context(account: &AccountId, export: &ExportId) -> Vec<u8> {
+    let mut message = b"attachment-export/link/v1\0".to_vec();
+    let account_bytes = uuid::Uuid::parse_str(account.as_str()).map(|u| *u.as_bytes()).unwrap_or_default();
+    message.extend_from_slice(&account_bytes);
+    message.extend_from_slice(&export.to_bytes());
+    message
+}

@@ -1,6 +1,10 @@
 //! The console's users on Cognito (the `People` port): the user pool user behind a console
 //! request, by the `sub` API Gateway vouched for.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use aws_sdk_cognitoidentityprovider::Client;
 
 use super::from_sdk;
@@ -9,15 +13,25 @@ use crate::domain::error::Result;
 use crate::domain::model::Person;
 use crate::ports::People;
 
+/// How long a function keeps a user's name: ListUsers has a small per-account quota, and a console
+/// that polls an export's view would otherwise call it on every request. A name changed by an
+/// operator shows within this time.
+const REMEMBERED: Duration = Duration::from_secs(300);
+
+/// When the pool was asked, and what it said.
+type Remembered = (Instant, Option<Person>);
+
 #[derive(Debug, Clone)]
 pub struct CognitoPeople {
     client: Client,
     pool_id: String,
+    /// By `sub`: who the pool said, and when.
+    remembered: Arc<Mutex<HashMap<String, Remembered>>>,
 }
 
 impl CognitoPeople {
     pub fn new(client: Client, pool_id: impl Into<String>) -> Self {
-        Self { client, pool_id: pool_id.into() }
+        Self { client, pool_id: pool_id.into(), remembered: Arc::default() }
     }
 
     /// For a function no console user calls (the direct invocations): it names nobody, is given no
@@ -43,6 +57,11 @@ impl People for CognitoPeople {
         if self.pool_id.is_empty() || pool_id != self.pool_id || !plausible {
             return Ok(None);
         }
+        if let Some((_, person)) =
+            self.remembered.lock().unwrap().get(sub).filter(|(at, _)| at.elapsed() < REMEMBERED)
+        {
+            return Ok(person.clone());
+        }
         let out = self
             .client
             .list_users()
@@ -52,7 +71,7 @@ impl People for CognitoPeople {
             .send()
             .await
             .map_err(|e| from_sdk("ListUsers", e))?;
-        Ok(out.users().first().map(|user| {
+        let person = out.users().first().map(|user| {
             let attribute = |name: &str| {
                 user.attributes()
                     .iter()
@@ -66,6 +85,13 @@ impl People for CognitoPeople {
                 name: attribute("name"),
                 email: attribute("email"),
             }
-        }))
+        });
+        let mut remembered = self.remembered.lock().unwrap();
+        // Bounded: one entry per console user seen by this environment, at most a few thousand.
+        if remembered.len() > 10_000 {
+            remembered.clear();
+        }
+        remembered.insert(sub.to_owned(), (Instant::now(), person.clone()));
+        Ok(person)
     }
 }

@@ -72,3 +72,51 @@ impl StatementSigner for KmsStatementSigner {
             .ok_or_else(|| Error::Internal("KMS GetPublicKey returned no key".into()))
     }
 }
+
+/// Link keys on KMS: HMAC keys (`HMAC_256`, `GENERATE_VERIFY_MAC`) whose material never leaves
+/// KMS; an export's link key is `GenerateMac(HMAC_SHA_256)` over its context
+/// (`ports::link_key_context`). `kid` n is the n-th key of `LINK_KEY_IDS`; the last is current, so a
+/// key is replaced by appending one, and links of the older keys verify until they expire.
+#[derive(Debug, Clone)]
+pub struct KmsLinkKeys {
+    client: Client,
+    key_ids: Vec<String>,
+}
+
+impl KmsLinkKeys {
+    /// `key_ids` oldest first; at least one, at most 255.
+    pub fn new(client: Client, key_ids: Vec<String>) -> Self {
+        assert!((1..=255).contains(&key_ids.len()), "one to 255 link keys");
+        Self { client, key_ids }
+    }
+}
+
+impl crate::ports::LinkKeys for KmsLinkKeys {
+    fn current_kid(&self) -> u8 {
+        u8::try_from(self.key_ids.len()).expect("at most 255 keys")
+    }
+
+    async fn derive(
+        &self,
+        kid: u8,
+        account: &crate::domain::ids::AccountId,
+        export: &crate::domain::ids::ExportId,
+    ) -> Result<[u8; 32]> {
+        let key = usize::from(kid)
+            .checked_sub(1)
+            .and_then(|i| self.key_ids.get(i))
+            .ok_or_else(|| Error::NotFound(format!("no link key {kid}")))?;
+        let out = self
+            .client
+            .generate_mac()
+            .key_id(key)
+            .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(crate::ports::link_key_context(account, export)))
+            .send()
+            .await
+            .map_err(|e| from_sdk("KMS GenerateMac", e))?;
+        out.mac()
+            .and_then(|mac| <[u8; 32]>::try_from(mac.as_ref()).ok())
+            .ok_or_else(|| Error::Internal("KMS GenerateMac returned no 32-byte MAC".into()))
+    }
+}

@@ -14,7 +14,7 @@ mod wiring;
 pub use cognito::CognitoPeople;
 pub use dynamo::{DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger};
 pub use events::EventBridgeNotifier;
-pub use kms::KmsStatementSigner;
+pub use kms::{KmsLinkKeys, KmsStatementSigner};
 pub use s3::{S3AttachmentObjects, S3ObjectStore};
 pub use sfn::StepFunctionsWorkflow;
 pub use signing::PresignerFactory;

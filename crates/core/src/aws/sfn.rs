@@ -9,10 +9,11 @@ use crate::domain::ids::ExportId;
 use crate::domain::payloads::{ExecutionInput, ExportJob, StepError};
 use crate::ports::{ExecutionState, FAILURE_STATE, Workflow};
 
-/// The newest history events read to find the failure step's entry and the failure it caught: the
-/// failure step's own attempts, the Map's aborted iterations and the caught failure come first
-/// when the newest are read first (at most 8 iterations run at once), far below one page's 1,000.
-const HISTORY_PAGE: i32 = 200;
+/// History is read newest first, a page of 1,000 events at a time (AWS's largest), for at most
+/// this many pages: the failure step's own throttled attempts (2 events each, up to 240 of them),
+/// the Map's aborted iterations and the caught failure all fit, and a forged call costs no more.
+const HISTORY_PAGE: i32 = 1000;
+const HISTORY_PAGES: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct StepFunctionsWorkflow {
@@ -89,32 +90,64 @@ impl Workflow for StepFunctionsWorkflow {
             }
             _ => return Ok(None),
         }
-        let history = self
-            .client
-            .get_execution_history()
-            .execution_arn(&arn)
-            .reverse_order(true)
-            .max_results(HISTORY_PAGE)
-            .include_execution_data(false)
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetExecutionHistory", e))?;
-        Ok(failure_being_handled(history.events()))
+        let mut events: Vec<HistoryEvent> = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..HISTORY_PAGES {
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(&arn)
+                .reverse_order(true)
+                .max_results(HISTORY_PAGE)
+                .include_execution_data(false)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("GetExecutionHistory", e))?;
+            events.extend(page.events().iter().cloned());
+            token = page.next_token().map(str::to_owned);
+            match failure_being_handled(&events) {
+                Scan::NotFailing => return Ok(None),
+                Scan::Failing(Some(error)) => return Ok(Some(error)),
+                Scan::NoEntryYet | Scan::Failing(None) if token.is_some() => continue,
+                Scan::NoEntryYet => return Ok(None),
+                // The entry is the state machine's own Catch: a failure happened even if its
+                // details are further back (then it is reported as an internal failure).
+                Scan::Failing(None) => break,
+            }
+        }
+        Ok(match failure_being_handled(&events) {
+            Scan::Failing(error) => {
+                Some(error.unwrap_or(StepError { error: "States.Runtime".into(), cause: None }))
+            }
+            Scan::NoEntryYet | Scan::NotFailing => None,
+        })
     }
+}
+
+/// What the newest events read so far say.
+#[derive(Debug, PartialEq)]
+enum Scan {
+    /// No state entry among them yet: read further back.
+    NoEntryYet,
+    /// The newest state entry is another state's: the execution is not in its failure step.
+    NotFailing,
+    /// The newest state entry is the failure step's, with the failure it caught if read yet.
+    Failing(Option<StepError>),
 }
 
 /// The failure a running execution is handling, from its newest events (newest first): its newest
 /// state entry must be the failure step's, and the failure is the newest one recorded before that
 /// entry (the failure step's own retried attempts come after it and are not the export's).
-fn failure_being_handled(newest_first: &[HistoryEvent]) -> Option<StepError> {
+fn failure_being_handled(newest_first: &[HistoryEvent]) -> Scan {
     let mut events = newest_first.iter();
-    let entered = events.find_map(|event| event.state_entered_event_details())?;
+    let Some(entered) = events.find_map(|event| event.state_entered_event_details()) else {
+        return Scan::NoEntryYet;
+    };
     if entered.name() != FAILURE_STATE {
-        return None;
+        return Scan::NotFailing;
     }
-    // The entry is the state machine's own Catch: a failure happened even if its details are
-    // further back than one page (then it is reported as an internal failure).
-    Some(events.find_map(failure_of).unwrap_or(StepError { error: "States.Runtime".into(), cause: None }))
+    Scan::Failing(events.find_map(failure_of))
 }
 
 /// The error and cause of a history event that records a failure.
@@ -183,18 +216,22 @@ mod tests {
             lambda_failed(7, "ServiceFailureException"),
             entered(6, "Finalize"),
         ];
-        let caught = failure_being_handled(&events).unwrap();
+        let Scan::Failing(Some(caught)) = failure_being_handled(&events) else { panic!("not failing") };
         assert_eq!((caught.error.as_str(), caught.cause.as_deref()), ("ServiceFailureException", Some("c")));
+        // Its entry read, the failure not yet (further back): read on.
+        assert_eq!(failure_being_handled(&events[..2]), Scan::Failing(None));
     }
 
     #[test]
     fn an_execution_in_any_other_step_is_handling_no_failure() {
         // A failed attempt that is being retried (Finalize still runs) is not a failure to record.
-        assert!(
-            failure_being_handled(&[lambda_failed(7, "TransientError"), entered(6, "Finalize")]).is_none()
-        );
-        assert!(failure_being_handled(&[entered(2, "Enumerate")]).is_none());
-        assert!(failure_being_handled(&[]).is_none());
+        let retried = [lambda_failed(7, "TransientError"), entered(6, "Finalize")];
+        assert_eq!(failure_being_handled(&retried), Scan::NotFailing);
+        assert_eq!(failure_being_handled(&[entered(2, "Enumerate")]), Scan::NotFailing);
+        // Only the failure step's throttled attempts in view: read further back before deciding.
+        let throttled = [lambda_failed(9, "Lambda.TooManyRequestsException")];
+        assert_eq!(failure_being_handled(&throttled), Scan::NoEntryYet);
+        assert_eq!(failure_being_handled(&[]), Scan::NoEntryYet);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod catalog;
 mod clock;
 mod directory;
 mod ledger;
+mod link_keys;
 mod notifier;
 mod objects;
 mod signing;
@@ -20,6 +21,7 @@ pub use catalog::*;
 pub use clock::*;
 pub use directory::*;
 pub use ledger::*;
+pub use link_keys::*;
 pub use notifier::*;
 pub use objects::*;
 pub use signing::*;
@@ -119,6 +121,12 @@ mod against_the_fakes {
             fetch,
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_fake_link_keys_keep_the_contract() {
+        each_export_has_its_own_link_key(&crate::memory::FakeLinkKeys::default()).await;
+        each_export_has_its_own_link_key(&crate::memory::FakeLinkKeys { keys: 3 }).await;
     }
 
     #[tokio::test]

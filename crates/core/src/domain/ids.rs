@@ -153,6 +153,15 @@ impl ExportId {
         }
     }
 
+    /// The id's 16 bytes (a download link's token carries them: `domain::link_token`).
+    pub fn to_bytes(&self) -> [u8; 16] {
+        self.0.to_bytes()
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(ulid::Ulid::from_bytes(bytes))
+    }
+
     /// Milliseconds since the Unix epoch encoded in the id.
     pub fn timestamp_ms(&self) -> u64 {
         self.0.timestamp_ms()

@@ -2,10 +2,12 @@
 //! state machine's payloads, the files an export delivers (manifest, reports, statement), and the
 //! errors with their stable codes.
 
+pub mod content_disposition;
 pub mod error;
 pub mod hex;
 pub mod ids;
 pub mod key_layout;
+pub mod link_token;
 pub mod manifest;
 pub mod model;
 pub mod payloads;

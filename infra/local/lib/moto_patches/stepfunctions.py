@@ -10,8 +10,8 @@ milliseconds, and the executions still run in parallel once parsed.
 
 **GetExecutionHistory ignores `reverseOrder`, `maxResults` and `nextToken`.** moto answers every
 event, oldest first, in one page. AWS pages (100 events by default, at most 1,000) and, with
-`reverseOrder`, answers the newest first: write-manifest's failure step reads only the newest page
-to see that the execution itself entered `RecordFailure` (DESIGN §6). The replacement pages and
+`reverseOrder`, answers the newest first: write-manifest's failure step reads the newest pages only
+(at most five), to see that the execution itself entered `RecordFailure` (DESIGN §6). The replacement pages and
 orders as AWS does; its page token is an offset, opaque to the caller as AWS's is.
 
 require_pinned_moto() refuses any moto but the pinned one before moto is imported.

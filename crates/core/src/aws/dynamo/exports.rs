@@ -464,6 +464,8 @@ impl ExportStore for DynamoExportStore {
             .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
             .expression_attribute_values(":a", s(account.as_str()))
             .expression_attribute_values(":p", s(keys::handouts_of(export)))
+            // Strongly consistent: the view lists the hand-out just written.
+            .consistent_read(true)
             .scan_index_forward(false)
             .limit(limit.max(1) as i32)
             .send()

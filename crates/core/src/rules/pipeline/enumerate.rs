@@ -103,7 +103,11 @@ impl<B: Backend> Enumerator<B> {
                         part.push(b'\n');
                         part_lines += 1;
                         if part_lines == self.part_items {
-                            self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
+                            if self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?
+                                == Written::Behind
+                            {
+                                return Ok(out);
+                            }
                             part_lines = 0;
                             slowest_part = slowest_part.max(part_started.elapsed());
                             part_started = Instant::now();
@@ -132,7 +136,11 @@ impl<B: Backend> Enumerator<B> {
                 part_lines += 1;
                 last_position = position;
                 if part_lines == self.part_items {
-                    self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
+                    if self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?
+                        == Written::Behind
+                    {
+                        return Ok(out);
+                    }
                     part_lines = 0;
                     slowest_part = slowest_part.max(part_started.elapsed());
                     part_started = Instant::now();
@@ -147,8 +155,10 @@ impl<B: Backend> Enumerator<B> {
                 None => break,
             }
         }
-        if part_lines > 0 {
-            self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?;
+        if part_lines > 0
+            && self.write_part(job, &mut out, &mut part, part_lines, &last_position).await? == Written::Behind
+        {
+            return Ok(out);
         }
         // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
         self.objects
@@ -185,7 +195,7 @@ impl<B: Backend> Enumerator<B> {
         part: &mut Vec<u8>,
         lines: usize,
         last_position: &str,
-    ) -> Result<()> {
+    ) -> Result<Written> {
         let number = out.part_count + 1;
         if number > MAX_PARTS {
             return Err(Error::BadRequest(format!(
@@ -200,9 +210,30 @@ impl<B: Backend> Enumerator<B> {
             listed: out.listed + lines as u64,
             cursor: last_position.to_owned(),
         };
-        self.store.checkpoint_listing(&job.account_id, &job.export_id, &listing).await?;
+        match self.store.checkpoint_listing(&job.account_id, &job.export_id, &listing).await {
+            Ok(()) => {}
+            // Another pass of this export (a duplicate, or a forged one) is ahead of this one: it
+            // wrote this part and more, the same. Stop here; the next pass resumes from the record.
+            Err(Error::StatusConflict(_))
+                if running_record(&self.store, job)
+                    .await?
+                    .listing
+                    .is_some_and(|at| at.part_count >= number) =>
+            {
+                return Ok(Written::Behind);
+            }
+            Err(e) => return Err(e),
+        }
         out.part_count = number;
         out.listed = listing.listed;
-        Ok(())
+        Ok(Written::Checkpointed)
     }
+}
+
+/// What writing a part came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    Checkpointed,
+    /// Another pass had checkpointed past it: this pass stops, not done; the next resumes.
+    Behind,
 }
