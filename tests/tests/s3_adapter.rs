@@ -50,6 +50,19 @@ async fn the_attachment_heads_keep_the_contract() {
         &objects, bucket, &body, &plain, &checked, &missing,
     )
     .await;
+    // The local S3 server (s3s-fs 0.14.1) verifies the signed response-* parameters but does not
+    // apply them: that the header is served is S3's part (docs/proposals/revocable-links.md).
+    contracts::a_download_url_fetches_the_object_as_a_download(
+        &objects,
+        bucket,
+        &plain,
+        &body,
+        async |url| {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+        },
+    )
+    .await;
     // The local S3 server has no SSE-KMS, so the refusal S3 gives a role without kms:Decrypt on
     // the object's key (403 AccessDenied) is shown with credentials the server refuses (403).
     let stranger = aws_credential_types::Credentials::new("AKIASTRANGER00000000", "wrong", None, None, "t");

@@ -7,8 +7,8 @@
 //! is configured with only the resources it reads), and tests build only the fakes they use.
 
 use crate::ports::{
-    AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, Notifier, ObjectStore, People,
-    SignerFactory, StatementSigner, SweepLedger, Workflow,
+    AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, LinkKeys, Notifier, ObjectStore,
+    People, SignerFactory, StatementSigner, SweepLedger, Workflow,
 };
 
 pub trait Backend: 'static {
@@ -34,5 +34,7 @@ pub trait Backend: 'static {
     type Workflow: Workflow;
     /// The console's users (the user pool), to name people.
     type People: People;
+    /// The keys of revocable download links (KMS HMAC keys).
+    type LinkKeys: LinkKeys;
     type Clock: Clock;
 }

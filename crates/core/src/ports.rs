@@ -8,10 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::error::Result;
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::{AccountId, AttachmentId, ExportId};
 use crate::domain::model::{
-    Account, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Handout, Listing, Person, Room,
-    Throttle, User,
+    Account, Attachment, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Handout, Listing,
+    Person, Room, Throttle, User,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
@@ -81,6 +81,15 @@ pub trait AttachmentCatalog: Directory {
 
     /// Where a listing resumes after `row`: an opaque cursor, for the `after` of a later call.
     fn position(row: &CatalogRow) -> String;
+
+    /// One attachment of the account, by its upload time and id (the catalog's key): `None` if
+    /// there is none, or if its item cannot be read as an attachment.
+    fn attachment(
+        &self,
+        account: &AccountId,
+        uploaded_at: Timestamp,
+        id: &AttachmentId,
+    ) -> impl Future<Output = Result<Option<Attachment>>> + Send;
 }
 
 /// A status move and the fields that come with it.
@@ -317,6 +326,17 @@ pub enum HeadResult {
 pub trait AttachmentObjects: Send + Sync {
     /// The object's size and stored SHA-256, or that it does not exist or cannot be read.
     fn head(&self, bucket: &str, key: &str) -> impl Future<Output = Result<HeadResult>> + Send;
+
+    /// A GET of the object that works for `ttl` only (signed with the function's own, temporary
+    /// credentials) and that S3 answers as a download: `Content-Disposition` set to `disposition`
+    /// and `Cache-Control: private, no-store`, whatever the object's stored headers.
+    fn presign_download(
+        &self,
+        bucket: &str,
+        key: &str,
+        disposition: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<String>> + Send;
 }
 
 /// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the

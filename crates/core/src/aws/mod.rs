@@ -42,6 +42,7 @@ impl Backend for Aws {
     type Notifier = EventBridgeNotifier;
     type Workflow = StepFunctionsWorkflow;
     type People = CognitoPeople;
+    type LinkKeys = KmsLinkKeys;
     type Clock = SystemClock;
 }
 

@@ -75,6 +75,28 @@ impl AttachmentObjects for S3AttachmentObjects {
             Err(e) => Err(from_sdk("HeadObject", e)),
         }
     }
+
+    async fn presign_download(
+        &self,
+        bucket: &str,
+        key: &str,
+        disposition: &str,
+        ttl: Duration,
+    ) -> Result<String> {
+        let config = PresigningConfig::expires_in(ttl)
+            .map_err(|e| Error::Internal(format!("a download link's lifetime: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .response_content_disposition(disposition)
+            .response_cache_control("private, no-store")
+            .presigned(config)
+            .await
+            .map_err(|e| from_sdk("presign GetObject", e))?;
+        Ok(request.uri().to_owned())
+    }
 }
 
 /// S3's `ChecksumSHA256` (base64 of the 32-byte digest) as lower-case hex; `None` for anything else

@@ -39,3 +39,26 @@ pub async fn a_refused_head_is_told_apart_from_a_missing_object<A: AttachmentObj
 ) {
     assert_eq!(objects.head(bucket, refused).await.unwrap(), HeadResult::Refused);
 }
+
+/// A download URL fetches the object (through `fetch`: status and body) and names the download's
+/// `Content-Disposition` and `Cache-Control` in its signed request, for the lifetime asked.
+pub async fn a_download_url_fetches_the_object_as_a_download<
+    A: AttachmentObjects,
+    F: Future<Output = (u16, Vec<u8>)>,
+>(
+    objects: &A,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    fetch: impl Fn(String) -> F,
+) {
+    let disposition = crate::domain::content_disposition::attachment("page ü.html");
+    let url = objects
+        .presign_download(bucket, key, &disposition, std::time::Duration::from_secs(45))
+        .await
+        .unwrap();
+    assert!(url.contains("response-content-disposition=attachment"), "{url}");
+    assert!(url.contains("response-cache-control=private"), "{url}");
+    assert!(url.contains("X-Amz-Expires=45"), "{url}");
+    assert_eq!(fetch(url).await, (200, body.to_vec()));
+}

@@ -88,4 +88,17 @@ pub async fn a_range_lists_in_upload_order_and_resumes_after_any_row<C: Attachme
         "resumes after row 4"
     );
     assert!(all(catalog, &AccountId::random(), everything, None, None).await.is_empty());
+
+    // One attachment by its key (a download link's lookup): found by upload time and id, and
+    // only in its own account, at its own time.
+    let third = &seeded[3];
+    assert_eq!(
+        catalog.attachment(account, third.uploaded_at, &third.attachment_id).await.unwrap().as_ref(),
+        Some(third)
+    );
+    assert_eq!(
+        catalog.attachment(&AccountId::random(), third.uploaded_at, &third.attachment_id).await.unwrap(),
+        None
+    );
+    assert_eq!(catalog.attachment(account, seeded[4].uploaded_at, &third.attachment_id).await.unwrap(), None);
 }

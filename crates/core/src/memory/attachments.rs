@@ -47,4 +47,19 @@ impl crate::ports::AttachmentObjects for FakeAttachmentObjects {
         }
         Ok(self.objects.lock().unwrap().get(&id).cloned().map_or(HeadResult::Missing, HeadResult::Found))
     }
+
+    /// A URL that names what it fetches and how: `https://download.invalid/BUCKET/KEY?ttl=S&disposition=…`.
+    async fn presign_download(
+        &self,
+        bucket: &str,
+        key: &str,
+        disposition: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String> {
+        let disposition: String = disposition
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        Ok(format!("https://download.invalid/{bucket}/{key}?ttl={}&disposition={disposition}", ttl.as_secs()))
+    }
 }

@@ -99,6 +99,17 @@ impl Directory for FakeDirectory {
 }
 
 impl AttachmentCatalog for FakeDirectory {
+    async fn attachment(
+        &self,
+        account: &AccountId,
+        uploaded_at: crate::domain::time::Timestamp,
+        id: &crate::domain::ids::AttachmentId,
+    ) -> Result<Option<Attachment>> {
+        let attachments = self.attachments.lock().unwrap();
+        let found = attachments.get(account).into_iter().flatten();
+        Ok(found.into_iter().find(|a| a.attachment_id == *id && a.uploaded_at == uploaded_at).cloned())
+    }
+
     async fn attachments(
         &self,
         account: &AccountId,

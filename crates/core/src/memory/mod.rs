@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::domain::key_layout::KeyLayout;
+use crate::rules::download::Downloader;
 use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
 use crate::rules::retrieve::Retriever;
 use crate::rules::start::Starter;
@@ -52,6 +53,7 @@ impl Backend for InMemory {
     type Notifier = FakeNotifier;
     type Workflow = FakeWorkflow;
     type People = FakePeople;
+    type LinkKeys = FakeLinkKeys;
     type Clock = FixedClock;
 }
 
@@ -68,6 +70,7 @@ pub struct World {
     pub notifier: FakeNotifier,
     pub workflow: FakeWorkflow,
     pub people: FakePeople,
+    pub link_keys: FakeLinkKeys,
     pub statement_key: FakeStatementSigner,
     pub clock: FixedClock,
 }
@@ -84,6 +87,7 @@ impl World {
             notifier: FakeNotifier::default(),
             workflow: FakeWorkflow::default(),
             people: FakePeople::default(),
+            link_keys: FakeLinkKeys::default(),
             statement_key: FakeStatementSigner::default(),
             clock: FixedClock::at(now),
         }
@@ -136,6 +140,19 @@ impl World {
             // The layout the local stack's seed writes, and the template's default.
             key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
             url_signers: FakeSignerFactory,
+        }
+    }
+
+    pub fn downloader(&self, buckets: &[&str]) -> Downloader<InMemory> {
+        Downloader {
+            store: self.store.clone(),
+            catalog: self.directory.clone(),
+            files: self.attachments.clone(),
+            link_keys: self.link_keys.clone(),
+            clock: self.clock.clone(),
+            buckets: buckets.iter().map(|b| b.to_string()).collect(),
+            key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
+            redirect: crate::rules::download::DEFAULT_REDIRECT,
         }
     }
 

@@ -9,7 +9,7 @@ use serde_dynamo::from_item;
 use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::Result;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, AttachmentId, UserId};
 use crate::domain::model::{Account, Attachment, CatalogRow, Room, UnreadableAttachment, User};
 use crate::domain::time::Timestamp;
 use crate::ports::{AttachmentCatalog, Directory, Page, UploadRange};
@@ -94,6 +94,25 @@ impl AttachmentCatalog for DynamoCatalog {
         let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
         let items = out.items.unwrap_or_default().into_iter().map(catalog_row).collect();
         Ok(Page { items, next })
+    }
+
+    async fn attachment(
+        &self,
+        account: &AccountId,
+        uploaded_at: Timestamp,
+        id: &AttachmentId,
+    ) -> Result<Option<Attachment>> {
+        let out = self
+            .directory
+            .client
+            .get_item()
+            .table_name(&self.attachments_table)
+            .key("accountId", s(account.as_str()))
+            .key("sk", s(keys::attachment_sk(&uploaded_at, id)))
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem AttachmentsTable", e))?;
+        Ok(out.item.and_then(|item| catalog_row(item).ok()))
     }
 
     /// The row's sort key: a Query's exclusive start key.
