@@ -90,48 +90,30 @@ impl<B: Backend> Enumerator<B> {
             let page = self.catalog.attachments(&job.account_id, range, page_cursor.as_deref(), None).await?;
             for row in page.items {
                 let position = B::Catalog::position(&row);
-                let attachment = match row {
-                    Ok(attachment) => attachment,
-                    Err(unreadable) => {
-                        // Reported in errors.csv by the part writer, never signed.
-                        if !scope.includes_unreadable(&unreadable) {
-                            continue;
-                        }
-                        last_position = position;
-                        serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
-                            .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
-                        part.push(b'\n');
-                        part_lines += 1;
-                        if part_lines == self.part_items {
-                            if self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?
-                                == Written::Behind
-                            {
-                                return Ok(out);
-                            }
-                            part_lines = 0;
-                            slowest_part = slowest_part.max(part_started.elapsed());
-                            part_started = Instant::now();
-                            if remaining() < (slowest_part * 2).max(Duration::from_secs(5)) {
-                                return Ok(out);
-                            }
-                        }
-                        continue;
+                // The row's inventory line, if it is in scope: an attachment, or an item that
+                // cannot be read (reported in errors.csv by the part writer, never signed).
+                let written = match row {
+                    Ok(attachment) if scope.includes(&attachment) => {
+                        let conversation_name = match attachment.conversation_type {
+                            ConversationType::Room => room_names
+                                .get(&RoomId::from(&attachment.conversation_id))
+                                .cloned()
+                                .unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        let (email, managed) =
+                            directory.get(&attachment.uploader_id).cloned().unwrap_or_default();
+                        serde_json::to_writer(
+                            &mut part,
+                            &InventoryLine::new(attachment, conversation_name, email, managed),
+                        )
                     }
+                    Err(unreadable) if scope.includes_unreadable(&unreadable) => {
+                        serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
+                    }
+                    _ => continue,
                 };
-                if !scope.includes(&attachment) {
-                    continue;
-                }
-                let conversation_name = match attachment.conversation_type {
-                    ConversationType::Room => room_names
-                        .get(&RoomId::from(&attachment.conversation_id))
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                let (email, managed) = directory.get(&attachment.uploader_id).cloned().unwrap_or_default();
-                let line = InventoryLine::new(attachment, conversation_name, email, managed);
-                serde_json::to_writer(&mut part, &line)
-                    .map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
+                written.map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
                 part.push(b'\n');
                 part_lines += 1;
                 last_position = position;
