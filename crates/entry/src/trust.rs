@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use export_core::Error;
-use export_core::domain::model::Person;
+use export_core::domain::model::{Person, is_user_pool_sub};
 use export_core::ports::People;
 use serde_json::Value;
 
@@ -116,10 +116,10 @@ fn cognito_user(provider: &str) -> Option<&str> {
 fn console_user(provider: &str) -> Option<(&str, &str)> {
     let (issuer, sub) = provider.rsplit_once(":CognitoSignIn:")?;
     let (_, pool) = issuer.rsplit_once('/')?;
-    let plausible = |s: &str, extra: char| {
-        (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == extra)
-    };
-    (plausible(sub, '-') && plausible(pool, '_') && pool.contains('_')).then_some((pool, sub))
+    let pool_like = (1..=64).contains(&pool.len())
+        && pool.contains('_')
+        && pool.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (is_user_pool_sub(sub) && pool_like).then_some((pool, sub))
 }
 
 /// The person behind a console request, resolved server-side from the user pool user that API

@@ -10,7 +10,7 @@ use aws_sdk_cognitoidentityprovider::Client;
 use super::from_sdk;
 use crate::config::{Config, ConfigError};
 use crate::domain::error::Result;
-use crate::domain::model::Person;
+use crate::domain::model::{Person, is_user_pool_sub};
 use crate::ports::People;
 
 /// How long a function keeps a user's name: ListUsers has a small per-account quota, and a console
@@ -52,9 +52,7 @@ impl CognitoPeople {
 impl People for CognitoPeople {
     async fn person(&self, pool_id: &str, sub: &str) -> Result<Option<Person>> {
         // Only the console's pool; and only a sub that cannot change the filter's meaning.
-        let plausible =
-            (1..=64).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if self.pool_id.is_empty() || pool_id != self.pool_id || !plausible {
+        if self.pool_id.is_empty() || pool_id != self.pool_id || !is_user_pool_sub(sub) {
             return Ok(None);
         }
         if let Some((_, person)) =

@@ -92,6 +92,7 @@ impl Workflow for StepFunctionsWorkflow {
         }
         let mut events: Vec<HistoryEvent> = Vec::new();
         let mut token: Option<String> = None;
+        let mut scan = Scan::NoEntryYet;
         for _ in 0..HISTORY_PAGES {
             let page = self
                 .client
@@ -106,17 +107,16 @@ impl Workflow for StepFunctionsWorkflow {
                 .map_err(|e| from_sdk("GetExecutionHistory", e))?;
             events.extend(page.events().iter().cloned());
             token = page.next_token().map(str::to_owned);
-            match failure_being_handled(&events) {
-                Scan::NotFailing => return Ok(None),
-                Scan::Failing(Some(error)) => return Ok(Some(error)),
-                Scan::NoEntryYet | Scan::Failing(None) if token.is_some() => continue,
-                Scan::NoEntryYet => return Ok(None),
-                // The entry is the state machine's own Catch: a failure happened even if its
-                // details are further back (then it is reported as an internal failure).
-                Scan::Failing(None) => break,
+            scan = failure_being_handled(&events);
+            // Read further back only while the entry, or the failure it caught, is still unseen.
+            let decided = matches!(scan, Scan::NotFailing | Scan::Failing(Some(_)));
+            if decided || token.is_none() {
+                break;
             }
         }
-        Ok(match failure_being_handled(&events) {
+        Ok(match scan {
+            // The entry is the state machine's own Catch: a failure happened even if its details
+            // are further back than was read (then it is reported as an internal failure).
             Scan::Failing(error) => {
                 Some(error.unwrap_or(StepError { error: "States.Runtime".into(), cause: None }))
             }
@@ -152,32 +152,18 @@ fn failure_being_handled(newest_first: &[HistoryEvent]) -> Scan {
 
 /// The error and cause of a history event that records a failure.
 fn failure_of(event: &HistoryEvent) -> Option<StepError> {
-    let pair = |error: Option<&str>, cause: Option<&str>| StepError {
-        error: error.unwrap_or("States.Runtime").to_owned(),
-        cause: cause.map(str::to_owned),
-    };
-    if let Some(d) = event.lambda_function_failed_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.lambda_function_timed_out_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.lambda_function_start_failed_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.lambda_function_schedule_failed_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.task_failed_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.task_timed_out_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    if let Some(d) = event.map_run_failed_event_details() {
-        return Some(pair(d.error(), d.cause()));
-    }
-    event.evaluation_failed_event_details().map(|d| pair(d.error(), d.cause()))
+    let details = [
+        event.lambda_function_failed_event_details().map(|d| (d.error(), d.cause())),
+        event.lambda_function_timed_out_event_details().map(|d| (d.error(), d.cause())),
+        event.lambda_function_start_failed_event_details().map(|d| (d.error(), d.cause())),
+        event.lambda_function_schedule_failed_event_details().map(|d| (d.error(), d.cause())),
+        event.task_failed_event_details().map(|d| (d.error(), d.cause())),
+        event.task_timed_out_event_details().map(|d| (d.error(), d.cause())),
+        event.map_run_failed_event_details().map(|d| (d.error(), d.cause())),
+        event.evaluation_failed_event_details().map(|d| (d.error(), d.cause())),
+    ];
+    let (error, cause) = details.into_iter().flatten().next()?;
+    Some(StepError { error: error.unwrap_or("States.Runtime").to_owned(), cause: cause.map(str::to_owned) })
 }
 
 #[cfg(test)]

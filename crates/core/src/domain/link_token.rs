@@ -97,26 +97,15 @@ fn uuid_bytes(id: &str) -> [u8; 16] {
 /// The token for `claims`, MAC'd with the export's link key. Times beyond the layout's range
 /// (before 1970, `expiresAt` after 2106) cannot be links: `None`.
 pub fn encode(claims: &LinkClaims, key: &[u8; 32]) -> Option<String> {
-    let expires = u32::try_from(claims.expires_at.unix_millis().div_euclid(1000)).ok()?;
-    let uploaded = u64::try_from(claims.uploaded_at.unix_millis()).ok().filter(|ms| *ms < 1 << 48)?;
-    let mut bytes = [0u8; TOKEN_BYTES];
-    bytes[0] = VERSION;
-    bytes[1] = claims.kid;
-    bytes[2] = KIND_FILE;
-    bytes[3..19].copy_from_slice(&uuid_bytes(claims.account_id.as_str()));
-    bytes[19..35].copy_from_slice(&claims.export_id.to_bytes());
-    bytes[35..39].copy_from_slice(&expires.to_be_bytes());
-    bytes[39..55].copy_from_slice(&uuid_bytes(claims.attachment_id.as_str()));
-    bytes[55..61].copy_from_slice(&uploaded.to_be_bytes()[2..]);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(&bytes[..SIGNED_BYTES]);
-    bytes[SIGNED_BYTES..].copy_from_slice(&mac.finalize().into_bytes()[..MAC_BYTES]);
-    Some(URL_SAFE_NO_PAD.encode(bytes))
+    let maker =
+        LinkMaker::new("", claims.kid, &claims.account_id, &claims.export_id, claims.expires_at, key)?;
+    maker.token_bytes(&claims.attachment_id, claims.uploaded_at).map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Makes the links of one export, fast: the export's fields and the keyed HMAC state are set once,
 /// so a link costs one HMAC over 61 bytes (three SHA-256 compressions) and a base64 encode into the
-/// caller's buffer (`make bench` measures it against the SDK's presigner).
+/// caller's buffer (`make bench` measures it against the SDK's presigner). The one writer of the
+/// token's layout ([`encode`] uses it too).
 #[derive(Clone)]
 pub struct LinkMaker {
     /// `https://<download endpoint>/f/`, the part every link of the export shares.
@@ -153,9 +142,18 @@ impl LinkMaker {
     /// time is outside the layout.
     pub fn link(&self, attachment: &AttachmentId, uploaded_at: Timestamp, out: &mut String) -> bool {
         out.clear();
-        let Some(uploaded) = u64::try_from(uploaded_at.unix_millis()).ok().filter(|ms| *ms < 1 << 48) else {
+        let Some(bytes) = self.token_bytes(attachment, uploaded_at) else {
             return false;
         };
+        out.push_str(&self.prefix);
+        URL_SAFE_NO_PAD.encode_string(bytes, out);
+        true
+    }
+
+    /// One file's token, before its encoding: the export's head, the file's id and upload time,
+    /// and the truncated MAC over them.
+    fn token_bytes(&self, attachment: &AttachmentId, uploaded_at: Timestamp) -> Option<[u8; TOKEN_BYTES]> {
+        let uploaded = u64::try_from(uploaded_at.unix_millis()).ok().filter(|ms| *ms < 1 << 48)?;
         let mut bytes = [0u8; TOKEN_BYTES];
         bytes[..39].copy_from_slice(&self.head);
         bytes[39..55].copy_from_slice(&uuid_bytes(attachment.as_str()));
@@ -163,9 +161,7 @@ impl LinkMaker {
         let mut mac = self.keyed.clone();
         mac.update(&bytes[..SIGNED_BYTES]);
         bytes[SIGNED_BYTES..].copy_from_slice(&mac.finalize().into_bytes()[..MAC_BYTES]);
-        out.push_str(&self.prefix);
-        URL_SAFE_NO_PAD.encode_string(bytes, out);
-        true
+        Some(bytes)
     }
 }
 

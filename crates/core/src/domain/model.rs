@@ -268,6 +268,12 @@ impl RequestedBy {
     }
 }
 
+/// Whether `sub` has the form of a user pool user's id (letters, digits and `-`, at most 64): the
+/// only form that reaches a ListUsers filter, an export record or a log line.
+pub fn is_user_pool_sub(sub: &str) -> bool {
+    (1..=64).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// A console user, as the user pool names them. The username, `name` and `email` are set by an
 /// operator (the app client writes none of them), so a user cannot rename themselves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
