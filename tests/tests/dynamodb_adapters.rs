@@ -24,6 +24,7 @@ async fn the_export_store_keeps_the_contract() {
     contracts::retrievals_are_counted_on_delivered_exports_only(&store).await;
     contracts::the_enumeration_is_recorded_once_while_running(&store).await;
     contracts::the_listing_checkpoint_moves_one_part_at_a_time(&store).await;
+    contracts::receipts_count_every_fetch_and_each_file_once(&store).await;
 }
 
 /// The Directory contract on AccountsTable, the accounts written as the chat service writes them.

@@ -39,6 +39,16 @@ pub struct Config {
     /// The console's origin (`CONSOLE_ORIGIN`, e.g. `https://d111111abcdef8.cloudfront.net`): the
     /// one origin the API's replies allow (CORS). Absent: no CORS header at all.
     pub console_origin: Option<String>,
+    /// The HMAC KMS keys of download links (`LINK_KEY_IDS`, comma-separated, oldest first; a
+    /// link's `kid` n is the n-th, the last makes new links).
+    link_key_ids: Option<Vec<String>>,
+    /// The download function's URL (`DOWNLOAD_BASE_URL`): every link of a manifest starts with it.
+    download_base_url: Option<String>,
+    /// The lifetime of the S3 URL a link redirects to (`REDIRECT_URL_SECONDS`, 1–300).
+    pub redirect_url: Duration,
+    /// How long the download function trusts an export's record before reading it again
+    /// (`LINK_STATE_CACHE_SECONDS`, 0–60): the bound on a revocation's delay, with `redirect_url`.
+    pub link_state_cache: Duration,
     /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
     pub signing_secret_arn: Option<String>,
     pub url_expiry: Duration,
@@ -130,6 +140,12 @@ impl Config {
             user_pool_id: vars.optional("USER_POOL_ID")?,
             state_machine_arn: vars.optional("STATE_MACHINE_ARN")?,
             console_origin: vars.optional("CONSOLE_ORIGIN")?.map(console_origin).transpose()?,
+            link_key_ids: vars
+                .optional("LINK_KEY_IDS")?
+                .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()),
+            download_base_url: vars.optional("DOWNLOAD_BASE_URL")?.map(download_base_url).transpose()?,
+            redirect_url: Duration::from_secs(vars.number("REDIRECT_URL_SECONDS", 45, 1, 300)?),
+            link_state_cache: Duration::from_secs(vars.number("LINK_STATE_CACHE_SECONDS", 5, 0, 60)?),
             signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
             url_expiry,
             throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
@@ -205,6 +221,24 @@ impl Config {
     }
 
     /// The attachment buckets whose objects may be signed (write-manifest).
+    /// The link keys, oldest first: one to 255 (a token's `kid` is one byte).
+    pub fn link_key_ids(&self) -> Result<&[String], ConfigError> {
+        match self.link_key_ids.as_deref() {
+            Some(keys) if (1..=255).contains(&keys.len()) => Ok(keys),
+            Some(_) => Err(ConfigError {
+                variable: "LINK_KEY_IDS",
+                problem: "must name one to 255 KMS keys, comma-separated".into(),
+            }),
+            None => {
+                Err(ConfigError { variable: "LINK_KEY_IDS", problem: "is required here but not set".into() })
+            }
+        }
+    }
+
+    pub fn download_base_url(&self) -> Result<&str, ConfigError> {
+        required(&self.download_base_url, "DOWNLOAD_BASE_URL")
+    }
+
     pub fn attachment_buckets(&self) -> Result<&[String], ConfigError> {
         match &self.attachment_buckets {
             Some(buckets) if !buckets.is_empty() => Ok(buckets),
@@ -217,6 +251,25 @@ impl Config {
 }
 
 /// A resource variable this function needs: missing is a configuration error naming it.
+/// The download function's URL, without a trailing slash: https, or http on the loopback (the
+/// local stack). A link is this, `/f/`, and its token.
+fn download_base_url(raw: String) -> Result<String, ConfigError> {
+    let url = raw.trim_end_matches('/');
+    let loopback = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| url.starts_with(p));
+    let host = url.strip_prefix("https://").filter(|h| !h.is_empty());
+    let plain = |h: &str| !h.contains(['/', '?', '#', '@', ' ']);
+    if host.is_some_and(plain) || (loopback && plain(url.split_once("://").map_or("", |(_, h)| h))) {
+        Ok(url.to_owned())
+    } else {
+        Err(ConfigError {
+            variable: "DOWNLOAD_BASE_URL",
+            problem: format!(
+                "must be the download function's URL, https://<id>.lambda-url.<region>.on.aws (http only on the loopback), not {raw:?}"
+            ),
+        })
+    }
+}
+
 fn required<'a>(value: &'a Option<String>, variable: &'static str) -> Result<&'a str, ConfigError> {
     value
         .as_deref()
@@ -407,6 +460,36 @@ mod tests {
         assert!(err.to_string().contains("{accountId}"), "{err}");
         vars.insert("ATTACHMENT_KEY_LAYOUT", "tenants/{accountId}/");
         assert_eq!(load(&vars).unwrap().attachment_key_layout().unwrap().to_string(), "tenants/{accountId}/");
+    }
+
+    #[test]
+    fn download_links_need_their_keys_and_base_url_where_used() {
+        let mut vars = base();
+        let config = load(&vars).unwrap();
+        assert_eq!(config.link_key_ids().unwrap_err().variable, "LINK_KEY_IDS");
+        assert_eq!(config.download_base_url().unwrap_err().variable, "DOWNLOAD_BASE_URL");
+        assert_eq!((config.redirect_url.as_secs(), config.link_state_cache.as_secs()), (45, 5));
+        vars.insert("LINK_KEY_IDS", "arn:aws:kms:us-east-1:1:key/a, arn:aws:kms:us-east-1:1:key/b");
+        vars.insert("DOWNLOAD_BASE_URL", "https://abc.lambda-url.us-east-1.on.aws/");
+        let config = load(&vars).unwrap();
+        assert_eq!(config.link_key_ids().unwrap().len(), 2);
+        assert_eq!(config.download_base_url().unwrap(), "https://abc.lambda-url.us-east-1.on.aws");
+        vars.insert("DOWNLOAD_BASE_URL", "http://127.0.0.1:18008");
+        assert_eq!(load(&vars).unwrap().download_base_url().unwrap(), "http://127.0.0.1:18008");
+        for bad in ["http://example.com", "https://x/f", "ftp://x", "https://"] {
+            vars.insert("DOWNLOAD_BASE_URL", bad);
+            assert_eq!(load(&vars).unwrap_err().variable, "DOWNLOAD_BASE_URL", "{bad}");
+        }
+        vars.remove("DOWNLOAD_BASE_URL");
+        for (name, bad) in [
+            ("REDIRECT_URL_SECONDS", "0"),
+            ("REDIRECT_URL_SECONDS", "301"),
+            ("LINK_STATE_CACHE_SECONDS", "61"),
+        ] {
+            vars.insert(name, bad);
+            assert_eq!(load(&vars).unwrap_err().variable, name);
+            vars.remove(name);
+        }
     }
 
     #[test]

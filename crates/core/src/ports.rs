@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, AttachmentId, ExportId};
 use crate::domain::model::{
-    Account, Attachment, CatalogRow, Enumerated, ExportRecord, ExportResult, FailureInfo, Handout, Listing,
-    Person, Room, Throttle, User,
+    Account, Attachment, CatalogRow, DownloadSummary, Enumerated, ExportRecord, ExportResult, FailureInfo,
+    Fetch, Handout, Listing, Person, Receipt, Room, Throttle, User,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
@@ -205,6 +205,34 @@ pub trait ExportStore: Send + Sync {
         export: &ExportId,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Handout>>> + Send;
+
+    /// Counts one fetch of one of the export's files (its receipt: count, first and last time and
+    /// address) and, on the file's first fetch only, the export's download summary — exactly once
+    /// per file, however many fetches race or are retried.
+    fn record_fetch(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        fetch: &Fetch,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The export's download summary (zero files when nothing was fetched; nothing of another
+    /// account's export).
+    fn download_summary(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<DownloadSummary>> + Send;
+
+    /// The export's receipts in upload order (the manifest's), at most `limit` a page, after the
+    /// position `after` (a previous page's `next`).
+    fn receipts(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<Receipt>>> + Send;
 
     /// Gives the window back after `export` failed: restores the throttle's `previous` values, on
     /// condition that `export` still holds the window. Returns whether anything changed.

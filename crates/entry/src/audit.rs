@@ -1,6 +1,7 @@
 //! The audit trail of the entry points: every answer that is not a success, with its caller.
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use export_core::Error;
 
 /// Who made a request, as far as the function can know: for an API request every identity field
@@ -41,6 +42,16 @@ impl Caller {
         }
     }
 
+    /// The caller of a function URL request (AuthType NONE): anyone; only the address is known.
+    pub fn of_function_url(request: &LambdaFunctionUrlRequest) -> Self {
+        Self {
+            path: "function-url",
+            source_ip: request.request_context.http.source_ip.clone().filter(|s| !s.is_empty()),
+            request_id: request.request_context.request_id.clone().filter(|s| !s.is_empty()),
+            ..Self::default()
+        }
+    }
+
     /// The caller of a direct invocation: Lambda does not tell the function who invoked it.
     pub fn direct(request_id: &str) -> Self {
         Self { path: "lambda:Invoke", request_id: Some(request_id.to_owned()), ..Self::default() }
@@ -58,6 +69,7 @@ impl Caller {
             (Some(arn), _) => arn,
             (None, "api") => "unsigned",
             (None, "lambda:Invoke") => "lambda:Invoke (caller recorded by CloudTrail under request_id)",
+            (None, "function-url") => "anyone holding a link (function URL, AuthType NONE)",
             (None, origin) => origin,
         }
     }

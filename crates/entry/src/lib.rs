@@ -12,6 +12,6 @@ pub mod telemetry;
 mod trust;
 
 pub use audit::{Caller, log_unsuccessful};
-pub use proxy::{Cors, to_proxy_response, to_value};
-pub use serve::{ApiFunction, DirectFunction, api_handler, direct_handler};
+pub use proxy::{Cors, to_function_url_response, to_proxy_response, to_value};
+pub use serve::{ApiFunction, DirectFunction, UrlFunction, api_handler, direct_handler, url_handler};
 pub use trust::*;

@@ -3,6 +3,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderName, HeaderValue};
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse;
 use export_core::Error;
 use serde_json::Value;
 
@@ -17,6 +18,19 @@ pub fn to_proxy_response(reply: HttpReply) -> ApiGatewayProxyResponse {
         }
     }
     response.body = Some(Body::Text(reply.body));
+    response
+}
+
+/// A function URL's response (payload format 2.0): the same reply, for the download links.
+pub fn to_function_url_response(reply: HttpReply) -> LambdaFunctionUrlResponse {
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(reply.status);
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response.body = Some(reply.body);
     response
 }
 

@@ -2,6 +2,7 @@
 //! of another path's events, who signed an API request, and what an API request must carry.
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use export_core::Error;
 use export_core::domain::model::{Person, is_user_pool_sub};
 use export_core::ports::People;
@@ -21,6 +22,8 @@ pub enum Shape {
     ApiGateway,
     /// An EventBridge event (a Scheduled Event or any other envelope with `source`/`detail-type`).
     EventBridge,
+    /// A Lambda function URL's request (payload format 2.0): the download links.
+    FunctionUrl,
     /// Anything else: a direct invocation's payload, or garbage.
     Other,
 }
@@ -30,6 +33,8 @@ pub fn shape_of(payload: &Value) -> Shape {
         Shape::ApiGateway
     } else if payload.get("detail-type").is_some() && payload.get("source").is_some() {
         Shape::EventBridge
+    } else if is_function_url_event(payload) {
+        Shape::FunctionUrl
     } else {
         Shape::Other
     }
@@ -69,6 +74,31 @@ pub fn api_event(function: &str, payload: Value) -> Result<ApiGatewayProxyReques
     parse_proxy_event(payload)
 }
 
+/// A download link's request: a function URL event (payload format 2.0), or a logged
+/// `WrongEntryPointException`.
+pub fn function_url_event(function: &str, payload: Value) -> Result<LambdaFunctionUrlRequest, Error> {
+    let shape = shape_of(&payload);
+    if shape != Shape::FunctionUrl {
+        let refusal = wrong_entry_point(function, "its function URL's requests", shape);
+        log_unsuccessful(
+            function,
+            &Caller::unknown("unknown (not the function URL)"),
+            "lambda:Invoke",
+            &refusal,
+        );
+        return Err(refusal);
+    }
+    serde_json::from_value(payload)
+        .map_err(|e| Error::BadRequest(format!("malformed function URL event: {e}")))
+}
+
+/// Whether a payload has the shape of a function URL request (payload format 2.0).
+pub fn is_function_url_event(payload: &Value) -> bool {
+    payload.get("version").and_then(Value::as_str) == Some("2.0")
+        && payload.get("rawPath").is_some()
+        && payload.pointer("/requestContext/http").is_some()
+}
+
 /// The refusal of an event that belongs to another trust path (`WrongEntryPointException`). It
 /// names the function that serves that path, and nothing of the event.
 pub fn wrong_entry_point(function: &str, serves: &str, shape: Shape) -> Error {
@@ -78,6 +108,9 @@ pub fn wrong_entry_point(function: &str, serves: &str, shape: Shape) -> Error {
         }
         Shape::EventBridge => {
             "an EventBridge event; the daily sweep is sweep-exports, invoked only by its rules"
+        }
+        Shape::FunctionUrl => {
+            "a function URL request; download links have their own function, download-export"
         }
         Shape::Other => "neither",
     };
@@ -231,6 +264,33 @@ pub(crate) mod tests {
         r.request_context.identity.cognito_authentication_provider =
             Some(format!("{}\"\n:CognitoSignIn:{sub}", provider(&people.pool_id, &sub).unwrap()));
         assert_eq!(person(&people, &r).await, None);
+    }
+
+    #[test]
+    fn a_function_url_request_is_its_own_path_and_every_other_function_refuses_it() {
+        let link: Value =
+            serde_json::from_str(include_str!("../../../events/download-export/link.json")).unwrap();
+        assert_eq!(shape_of(&link), Shape::FunctionUrl);
+        let direct =
+            direct_payload::<Value>("start-export", "a direct invocation", link.clone()).unwrap_err();
+        assert_eq!(direct.code(), "WrongEntryPointException");
+        assert!(direct.to_string().contains("download-export"), "{direct}");
+        assert_eq!(
+            api_event("start-export-api", link.clone()).unwrap_err().code(),
+            "WrongEntryPointException"
+        );
+        assert!(function_url_event("download-export", link).is_ok());
+        let api: Value =
+            serde_json::from_str(include_str!("../../../events/retrieve-export-api/api-get.json")).unwrap();
+        assert_eq!(
+            function_url_event("download-export", api).unwrap_err().code(),
+            "WrongEntryPointException"
+        );
+        let direct: Value = serde_json::json!({"accountId": "x", "version": "2.0"});
+        assert_eq!(
+            function_url_event("download-export", direct).unwrap_err().code(),
+            "WrongEntryPointException"
+        );
     }
 
     #[test]

@@ -6,10 +6,11 @@ use aws_config::SdkConfig;
 
 use super::{
     Aws, DynamoCatalog, DynamoDirectory, DynamoExportStore, DynamoSweepLedger, EventBridgeNotifier,
-    KmsStatementSigner, S3AttachmentObjects, S3ObjectStore, StepFunctionsWorkflow,
+    KmsLinkKeys, KmsStatementSigner, S3AttachmentObjects, S3ObjectStore, StepFunctionsWorkflow,
 };
 use crate::config::{Config, ConfigError};
 use crate::ports::SystemClock;
+use crate::rules::download::Downloader;
 use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
 use crate::rules::retrieve::Retriever;
 use crate::rules::start::Starter;
@@ -91,6 +92,24 @@ impl Finisher<Aws> {
             clock: SystemClock,
             statement_key: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(sdk), config)?,
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
+        })
+    }
+}
+
+impl Downloader<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Downloader {
+            store: DynamoExportStore::from_config(dynamodb.clone(), config)?,
+            catalog: DynamoCatalog::from_config(dynamodb, config)?,
+            files: S3AttachmentObjects::new(super::s3::client(sdk, config)),
+            link_keys: KmsLinkKeys::new(aws_sdk_kms::Client::new(sdk), config.link_key_ids()?.to_vec()),
+            clock: SystemClock,
+            buckets: config.attachment_buckets()?.to_vec(),
+            key_layout: config.attachment_key_layout()?,
+            redirect: config.redirect_url,
+            record_cache: config.link_state_cache,
+            caches: Default::default(),
         })
     }
 }

@@ -68,6 +68,7 @@ mod against_the_fakes {
         retrievals_are_counted_on_delivered_exports_only(&FakeStore::default()).await;
         the_enumeration_is_recorded_once_while_running(&FakeStore::default()).await;
         the_listing_checkpoint_moves_one_part_at_a_time(&FakeStore::default()).await;
+        receipts_count_every_fetch_and_each_file_once(&FakeStore::default()).await;
     }
 
     /// Writes a seeded account into the fake's maps, as the chat service writes AccountsTable.

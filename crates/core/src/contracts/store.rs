@@ -329,3 +329,76 @@ pub async fn the_listing_checkpoint_moves_one_part_at_a_time<S: ExportStore>(sto
     let unknown = store.checkpoint_listing(&account, &ExportId::new(), &part(1, "a")).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
+
+/// Receipts: every fetch of a file is counted on its receipt (first and last time and address),
+/// each file once in the export's summary however many of its fetches race, receipts list in
+/// upload order across pages, and another export or account sees none of them.
+pub async fn receipts_count_every_fetch_and_each_file_once<S: ExportStore>(store: &S) {
+    use crate::domain::ids::AttachmentId;
+    use crate::domain::model::Fetch;
+    let (account, export) = (AccountId::random(), ExportId::new());
+    let t0 = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let files: Vec<(Timestamp, AttachmentId)> = (0..3u64)
+        .map(|i| {
+            (
+                Timestamp::parse("2026-11-01T09:00:00Z").unwrap().plus(Duration::from_secs(60 * (3 - i))),
+                AttachmentId::random(),
+            )
+        })
+        .collect();
+    let fetch = |file: usize, secs: u64, ip: &str| Fetch {
+        uploaded_at: files[file].0,
+        attachment_id: files[file].1.clone(),
+        at: t0.plus(Duration::from_secs(secs)),
+        source_ip: ip.into(),
+    };
+    assert_eq!(store.download_summary(&account, &export).await.unwrap(), Default::default(), "nothing yet");
+    // Ten racing first fetches of file 0.
+    let first_fetch = fetch(0, 1, "192.0.2.1");
+    let racing = (0..10).map(|_| store.record_fetch(&account, &export, &first_fetch));
+    for outcome in futures::future::join_all(racing).await {
+        outcome.unwrap();
+    }
+    store.record_fetch(&account, &export, &fetch(0, 30, "198.51.100.7")).await.unwrap();
+    store.record_fetch(&account, &export, &fetch(2, 20, "203.0.113.9")).await.unwrap();
+
+    let summary = store.download_summary(&account, &export).await.unwrap();
+    assert_eq!(summary.files_fetched, 2, "{summary:?}");
+    assert_eq!(summary.first_at, Some(t0.plus(Duration::from_secs(1))));
+    assert_eq!(summary.last_first_fetch_at, Some(t0.plus(Duration::from_secs(20))));
+
+    let first = store.receipts(&account, &export, None, 1).await.unwrap();
+    assert_eq!(first.items.len(), 1);
+    let second = store.receipts(&account, &export, first.next.as_deref(), 1).await.unwrap();
+    let mut all = first.items.clone();
+    all.extend(second.items.clone());
+    if let Some(next) = second.next.as_deref() {
+        assert!(
+            store.receipts(&account, &export, Some(next), 1).await.unwrap().items.is_empty(),
+            "two receipts only"
+        );
+    }
+    // Upload order: file 2 was uploaded first.
+    assert_eq!(
+        all.iter().map(|r| r.attachment_id.clone()).collect::<Vec<_>>(),
+        vec![files[2].1.clone(), files[0].1.clone()]
+    );
+    let zero = &all[1];
+    assert_eq!(zero.fetch_count, 11);
+    assert_eq!(
+        (zero.first_at, zero.last_at),
+        (t0.plus(Duration::from_secs(1)), t0.plus(Duration::from_secs(30)))
+    );
+    assert_eq!((zero.first_source_ip.as_str(), zero.last_source_ip.as_str()), ("192.0.2.1", "198.51.100.7"));
+    assert_eq!(all[0].fetch_count, 1);
+
+    assert!(
+        store.receipts(&account, &ExportId::new(), None, 10).await.unwrap().items.is_empty(),
+        "another export's"
+    );
+    assert!(
+        store.receipts(&AccountId::random(), &export, None, 10).await.unwrap().items.is_empty(),
+        "another account's"
+    );
+    assert_eq!(store.download_summary(&AccountId::random(), &export).await.unwrap().files_fetched, 0);
+}

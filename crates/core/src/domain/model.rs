@@ -139,16 +139,19 @@ pub enum ExportStatus {
     SucceededWithErrors,
     Failed,
     Expired,
+    /// Delivered, then revoked by an administrator: every link refused, for good.
+    Revoked,
 }
 
 impl ExportStatus {
-    pub const ALL: [ExportStatus; 6] = [
+    pub const ALL: [ExportStatus; 7] = [
         Self::Queued,
         Self::Running,
         Self::Succeeded,
         Self::SucceededWithErrors,
         Self::Failed,
         Self::Expired,
+        Self::Revoked,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -159,6 +162,7 @@ impl ExportStatus {
             Self::SucceededWithErrors => "SUCCEEDED_WITH_ERRORS",
             Self::Failed => "FAILED",
             Self::Expired => "EXPIRED",
+            Self::Revoked => "REVOKED",
         }
     }
 
@@ -172,6 +176,8 @@ impl ExportStatus {
             Self::Succeeded | Self::SucceededWithErrors => &[Self::Running],
             Self::Failed => &[Self::Queued, Self::Running],
             Self::Expired => &[],
+            // Only what delivered links can be revoked, and nothing leaves REVOKED.
+            Self::Revoked => &[Self::Succeeded, Self::SucceededWithErrors, Self::Expired],
         }
     }
 
@@ -180,7 +186,10 @@ impl ExportStatus {
     }
 
     pub fn is_final(&self) -> bool {
-        matches!(self, Self::Succeeded | Self::SucceededWithErrors | Self::Failed | Self::Expired)
+        matches!(
+            self,
+            Self::Succeeded | Self::SucceededWithErrors | Self::Failed | Self::Expired | Self::Revoked
+        )
     }
 
     /// The statuses of an export that delivered a manifest (with or without error rows): the only
@@ -307,6 +316,43 @@ pub struct Handout {
     pub principal: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Person>,
+}
+
+/// One fetch of one file through its download link (docs/proposals/revocable-links.md): which
+/// file (the catalog's sort key, so receipts sort in the manifest's order), when, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    pub uploaded_at: Timestamp,
+    pub attachment_id: AttachmentId,
+    pub at: Timestamp,
+    /// The client's address as the function URL saw it.
+    pub source_ip: String,
+}
+
+/// The receipts of one file of an export: how often and when it was fetched, and from where first
+/// and last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    pub uploaded_at: Timestamp,
+    pub attachment_id: AttachmentId,
+    pub fetch_count: u64,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    pub first_source_ip: String,
+    pub last_source_ip: String,
+}
+
+/// How many of an export's files were fetched at least once, and when the first and the latest
+/// first fetch happened. Written once per file, on its first fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadSummary {
+    pub files_fetched: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_first_fetch_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -454,6 +500,11 @@ pub struct ExportRecord {
     pub last_retrieved_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_retrieved_by: Option<String>,
+    /// When the export's links were revoked, and by whom (REVOKED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<RequestedBy>,
 }
 
 impl ExportRecord {
@@ -488,6 +539,8 @@ impl ExportRecord {
             retrievals: 0,
             last_retrieved_at: None,
             last_retrieved_by: None,
+            revoked_at: None,
+            revoked_by: None,
         }
     }
 
@@ -548,6 +601,10 @@ mod tests {
             (Running, SucceededWithErrors),
             (Queued, Failed),
             (Running, Failed),
+            // Revocation: of delivered links only, and for good.
+            (Succeeded, Revoked),
+            (SucceededWithErrors, Revoked),
+            (Expired, Revoked),
         ];
         for from in ExportStatus::ALL {
             for to in ExportStatus::ALL {

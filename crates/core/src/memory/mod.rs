@@ -153,6 +153,8 @@ impl World {
             buckets: buckets.iter().map(|b| b.to_string()).collect(),
             key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
             redirect: crate::rules::download::DEFAULT_REDIRECT,
+            record_cache: crate::rules::download::DEFAULT_RECORD_CACHE,
+            caches: Default::default(),
         }
     }
 

@@ -1,13 +1,14 @@
 //! ExportsTable in memory (the `ExportStore` port), with the adapter's conditions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    Enumerated, ExportRecord, ExportStatus, Handout, Listing, Throttle, ThrottleWindow,
+    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, Listing, Receipt, Throttle,
+    ThrottleWindow,
 };
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -30,6 +31,9 @@ struct StoreState {
     records: HashMap<(AccountId, ExportId), ExportRecord>,
     throttles: HashMap<AccountId, Throttle>,
     handouts: HashMap<(AccountId, ExportId), Vec<Handout>>,
+    /// Receipts by `{uploadedAt}#{attachmentId}`, the order the adapter's sort key gives them.
+    receipts: HashMap<(AccountId, ExportId), BTreeMap<String, Receipt>>,
+    summaries: HashMap<(AccountId, ExportId), DownloadSummary>,
 }
 
 impl FakeStore {
@@ -247,6 +251,56 @@ impl ExportStore for FakeStore {
         all.sort_by_key(|h| std::cmp::Reverse(h.at));
         all.truncate(limit as usize);
         Ok(all)
+    }
+
+    async fn record_fetch(&self, account: &AccountId, export: &ExportId, fetch: &Fetch) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let position = format!("{}#{}", fetch.uploaded_at, fetch.attachment_id);
+        let receipts = state.receipts.entry((account.clone(), *export)).or_default();
+        let first = !receipts.contains_key(&position);
+        let receipt = receipts.entry(position).or_insert_with(|| Receipt {
+            uploaded_at: fetch.uploaded_at,
+            attachment_id: fetch.attachment_id.clone(),
+            fetch_count: 0,
+            first_at: fetch.at,
+            last_at: fetch.at,
+            first_source_ip: fetch.source_ip.clone(),
+            last_source_ip: fetch.source_ip.clone(),
+        });
+        receipt.fetch_count += 1;
+        (receipt.last_at, receipt.last_source_ip) = (fetch.at, fetch.source_ip.clone());
+        if first {
+            let summary = state.summaries.entry((account.clone(), *export)).or_default();
+            summary.files_fetched += 1;
+            summary.first_at.get_or_insert(fetch.at);
+            summary.last_first_fetch_at = Some(fetch.at);
+        }
+        Ok(())
+    }
+
+    async fn download_summary(&self, account: &AccountId, export: &ExportId) -> Result<DownloadSummary> {
+        let state = self.state.lock().unwrap();
+        Ok(state.summaries.get(&(account.clone(), *export)).cloned().unwrap_or_default())
+    }
+
+    async fn receipts(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Receipt>> {
+        let state = self.state.lock().unwrap();
+        let Some(all) = state.receipts.get(&(account.clone(), *export)) else {
+            return Ok(Page { items: Vec::new(), next: None });
+        };
+        let from = after.map_or(std::ops::Bound::Unbounded, |a| std::ops::Bound::Excluded(a.to_owned()));
+        let mut page: Vec<(&String, &Receipt)> =
+            all.range((from, std::ops::Bound::Unbounded)).take(limit.max(1) as usize + 1).collect();
+        let more = page.len() > limit.max(1) as usize;
+        page.truncate(limit.max(1) as usize);
+        let next = more.then(|| page.last().map(|(k, _)| (*k).clone())).flatten();
+        Ok(Page { items: page.into_iter().map(|(_, r)| r.clone()).collect(), next })
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {

@@ -4,20 +4,32 @@
 //! account's folder); the answer is a short-lived GET of the object that S3 serves as a download.
 //! Nothing of the token and no URL is logged; refusals name no other account's data.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::domain::content_disposition;
 use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::key_layout::KeyLayout;
 use crate::domain::link_token::{self, LinkError};
-use crate::domain::model::ExportStatus;
+use crate::domain::model::{ExportRecord, ExportStatus, Fetch};
+use crate::domain::time::Timestamp;
 use crate::ports::{AttachmentCatalog, AttachmentObjects, Clock, ExportStore, LinkKeys};
 
 /// How long the redirect's S3 URL works: long enough for a client to follow it and for each
 /// connection of a segmented download to start, short enough that a revoked export's links stop
 /// within a minute.
 pub const DEFAULT_REDIRECT: Duration = Duration::from_secs(45);
+
+/// How long one environment trusts an export's record before it reads it again: the time until a
+/// revocation reaches every environment (plus the redirect's lifetime for URLs already handed out).
+pub const DEFAULT_RECORD_CACHE: Duration = Duration::from_secs(5);
+
+/// Entries each cache keeps before it starts again: an environment serves a handful of exports at
+/// a time, and a flood of forged exports must not grow its memory.
+const CACHE_ENTRIES: usize = 1024;
 
 /// The download endpoint's rule.
 pub struct Downloader<B: Backend> {
@@ -30,24 +42,45 @@ pub struct Downloader<B: Backend> {
     pub buckets: Vec<String>,
     /// Where each account's objects live (`ATTACHMENT_KEY_LAYOUT`).
     pub key_layout: KeyLayout,
-    /// The redirect's lifetime.
+    /// The redirect's lifetime (`REDIRECT_URL_SECONDS`).
     pub redirect: Duration,
+    /// How long a record read is trusted (`LINK_STATE_CACHE_SECONDS`).
+    pub record_cache: Duration,
+    pub caches: Caches,
+}
+
+/// What one environment remembers between requests: each export's link key (one KMS call per
+/// export, not per file) and its record for `record_cache`.
+#[derive(Default)]
+pub struct Caches {
+    keys: Mutex<HashMap<(u8, AccountId, ExportId), [u8; 32]>>,
+    records: Mutex<HashMap<(AccountId, ExportId), (Timestamp, ExportRecord)>>,
+}
+
+/// One request for a link: its token and the client's address (for the receipt).
+pub struct LinkRequest<'a> {
+    pub token: &'a str,
+    pub source_ip: &'a str,
 }
 
 /// The one message for every link that is not one of ours: whether the token was malformed,
 /// forged or made with a retired key is not the caller's to learn.
 const NOT_OURS: &str = "This is not a download link of this service, or it was altered.";
 
+fn remember<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, V>>, key: K, value: V) {
+    let mut map = map.lock().expect("a cache lock is never poisoned");
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
 impl<B: Backend> Downloader<B> {
-    /// The short-lived URL the link's request is redirected to.
-    pub async fn redirect(&self, token: &str) -> Result<String> {
-        let unverified = link_token::decode(token).map_err(|_| Error::Forbidden(NOT_OURS.into()))?;
+    /// The short-lived URL the link's request is redirected to, once its fetch is counted.
+    pub async fn redirect(&self, request: &LinkRequest<'_>) -> Result<String> {
+        let unverified = link_token::decode(request.token).map_err(|_| Error::Forbidden(NOT_OURS.into()))?;
         let claims = unverified.claims().clone();
-        let key = match self.link_keys.derive(claims.kid, &claims.account_id, &claims.export_id).await {
-            Ok(key) => key,
-            Err(Error::NotFound(_)) => return Err(Error::Forbidden(NOT_OURS.into())),
-            Err(e) => return Err(e),
-        };
+        let key = self.link_key(claims.kid, &claims.account_id, &claims.export_id).await?;
         let claims = unverified.verify(&key).map_err(|e: LinkError| {
             tracing::warn!(account = %claims.account_id, export = %claims.export_id, "download link refused: {e}");
             Error::Forbidden(NOT_OURS.into())
@@ -59,13 +92,16 @@ impl<B: Backend> Downloader<B> {
                 claims.expires_at
             )));
         }
-        let record = self
-            .store
-            .get(&claims.account_id, &claims.export_id)
-            .await?
-            .ok_or_else(|| Error::Gone("The export this link belongs to no longer exists.".into()))?;
+        let record = self.record(&claims.account_id, &claims.export_id, now).await?;
         match record.visible_status(now) {
             ExportStatus::Succeeded | ExportStatus::SucceededWithErrors => {}
+            ExportStatus::Revoked => {
+                // When, not who: whoever holds the link learns nothing of the account's people.
+                let at = record.revoked_at.map_or_else(|| "an earlier time".to_owned(), |at| at.to_string());
+                return Err(Error::Gone(format!(
+                    "The links of this export were revoked at {at} by the account's administrators."
+                )));
+            }
             ExportStatus::Expired => {
                 return Err(Error::Gone("The export this link belongs to has expired.".into()));
             }
@@ -98,8 +134,48 @@ impl<B: Backend> Downloader<B> {
             .files
             .presign_download(&attachment.bucket, &attachment.object_key, &disposition, self.redirect)
             .await?;
+        // Counted before the redirect is answered: no file leaves without its receipt.
+        let fetch = Fetch {
+            uploaded_at: claims.uploaded_at,
+            attachment_id: claims.attachment_id.clone(),
+            at: now,
+            source_ip: request.source_ip.to_owned(),
+        };
+        self.store.record_fetch(&claims.account_id, &claims.export_id, &fetch).await?;
         tracing::info!(account = %claims.account_id, export = %claims.export_id, attachment = %claims.attachment_id, "download redirected");
         Ok(url)
+    }
+
+    /// The export's link key under `kid`, derived once per environment.
+    async fn link_key(&self, kid: u8, account: &AccountId, export: &ExportId) -> Result<[u8; 32]> {
+        let cache_key = (kid, account.clone(), *export);
+        if let Some(key) = self.caches.keys.lock().expect("never poisoned").get(&cache_key) {
+            return Ok(*key);
+        }
+        let key = match self.link_keys.derive(kid, account, export).await {
+            Ok(key) => key,
+            Err(Error::NotFound(_)) => return Err(Error::Forbidden(NOT_OURS.into())),
+            Err(e) => return Err(e),
+        };
+        remember(&self.caches.keys, cache_key, key);
+        Ok(key)
+    }
+
+    /// The export's record, read again once it is `record_cache` old.
+    async fn record(&self, account: &AccountId, export: &ExportId, now: Timestamp) -> Result<ExportRecord> {
+        let cache_key = (account.clone(), *export);
+        if let Some((read_at, record)) = self.caches.records.lock().expect("never poisoned").get(&cache_key)
+            && now < read_at.plus(self.record_cache)
+        {
+            return Ok(record.clone());
+        }
+        let record = self
+            .store
+            .get(account, export)
+            .await?
+            .ok_or_else(|| Error::Gone("The export this link belongs to no longer exists.".into()))?;
+        remember(&self.caches.records, cache_key, (now, record.clone()));
+        Ok(record)
     }
 }
 
@@ -195,6 +271,10 @@ mod tests {
         }
     }
 
+    fn link(token: &str) -> LinkRequest<'_> {
+        LinkRequest { token, source_ip: "192.0.2.1" }
+    }
+
     fn downloader(world: &World) -> Downloader<crate::memory::InMemory> {
         world.downloader(&["attachments"])
     }
@@ -202,7 +282,7 @@ mod tests {
     #[tokio::test]
     async fn a_link_redirects_to_a_short_download_of_its_file_named_and_never_rendered() {
         let s = setup().await;
-        let url = downloader(&s.world).redirect(&s.page_link).await.unwrap();
+        let url = downloader(&s.world).redirect(&link(&s.page_link)).await.unwrap();
         let expected =
             format!("https://download.invalid/attachments/{}/report.html?ttl=45&disposition=", s.account);
         assert!(url.starts_with(&expected), "{url}");
@@ -234,7 +314,7 @@ mod tests {
         for token in
             [String::from_utf8(altered).unwrap(), another_export, retired, "x".repeat(103), String::new()]
         {
-            let err = d.redirect(&token).await.unwrap_err();
+            let err = d.redirect(&LinkRequest { token: &token, source_ip: "192.0.2.1" }).await.unwrap_err();
             assert_eq!(
                 (err.code(), err.to_string().contains(NOT_OURS)),
                 ("ForbiddenException", true),
@@ -247,7 +327,7 @@ mod tests {
     async fn an_expired_link_or_an_undelivered_export_is_gone() {
         let s = setup().await;
         s.world.clock.advance(SIX_DAYS);
-        let err = downloader(&s.world).redirect(&s.page_link).await.unwrap_err();
+        let err = downloader(&s.world).redirect(&link(&s.page_link)).await.unwrap_err();
         assert_eq!(err.code(), "GoneException", "{err}");
 
         let s = setup().await;
@@ -255,7 +335,7 @@ mod tests {
         let mut record = s.world.store.record(&s.account, &s.export).unwrap();
         (record.status, record.error) = (ExportStatus::Failed, Some(failed));
         s.world.store.insert(record);
-        let err = downloader(&s.world).redirect(&s.page_link).await.unwrap_err();
+        let err = downloader(&s.world).redirect(&link(&s.page_link)).await.unwrap_err();
         assert_eq!(err.code(), "GoneException", "{err}");
     }
 
@@ -264,7 +344,7 @@ mod tests {
         let s = setup().await;
         let d = downloader(&s.world);
         // Uploaded after the export's cutoff: not the export's, even with a valid MAC.
-        assert_eq!(d.redirect(&s.late_link).await.unwrap_err().code(), "NotFoundException");
+        assert_eq!(d.redirect(&link(&s.late_link)).await.unwrap_err().code(), "NotFoundException");
         // The row now points at another account's object, or at a bucket the stack does not serve.
         for (bucket, key) in [
             ("attachments", format!("{}/x", AccountId::random())),
@@ -280,10 +360,10 @@ mod tests {
                     .unwrap();
                 (row.bucket, row.object_key) = (bucket.to_owned(), key);
             }
-            assert_eq!(d.redirect(&s.page_link).await.unwrap_err().code(), "NotFoundException");
+            assert_eq!(d.redirect(&link(&s.page_link)).await.unwrap_err().code(), "NotFoundException");
         }
         // Gone from the catalog.
         s.world.directory.attachments.lock().unwrap().clear();
-        assert_eq!(d.redirect(&s.page_link).await.unwrap_err().code(), "NotFoundException");
+        assert_eq!(d.redirect(&link(&s.page_link)).await.unwrap_err().code(), "NotFoundException");
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use serde_dynamo::from_item;
 
 use super::from_sdk;
@@ -13,7 +13,8 @@ use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    Enumerated, ExportRecord, ExportStatus, Handout, Listing, Throttle, ThrottleWindow,
+    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, Listing, Receipt, Throttle,
+    ThrottleWindow,
 };
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -472,6 +473,132 @@ impl ExportStore for DynamoExportStore {
             .await
             .map_err(|e| from_sdk("Query ExportsTable (hand-outs)", e))?;
         out.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
+    }
+
+    async fn record_fetch(&self, account: &AccountId, export: &ExportId, fetch: &Fetch) -> Result<()> {
+        let receipt_key =
+            Self::key(account, keys::receipt_sk(export, &fetch.uploaded_at, &fetch.attachment_id));
+        let (at, ip) = (s(fetch.at.to_string()), s(&fetch.source_ip));
+        // One write per fetch. ADD is atomic, so racing fetches are all counted.
+        let old = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(receipt_key.clone()))
+            .update_expression(
+                "ADD fetchCount :one SET uploadedAt = :u, attachmentId = :id, \
+                 firstAt = if_not_exists(firstAt, :at), firstSourceIp = if_not_exists(firstSourceIp, :ip), \
+                 lastAt = :at, lastSourceIp = :ip",
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":u", s(fetch.uploaded_at.to_string()))
+            .expression_attribute_values(":id", s(fetch.attachment_id.as_str()))
+            .expression_attribute_values(":at", at.clone())
+            .expression_attribute_values(":ip", ip)
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|e| from_sdk("UpdateItem ExportsTable (receipt)", e))?;
+        if old.attributes().is_some_and(|a| a.contains_key("counted")) {
+            return Ok(());
+        }
+        // Not yet in the summary: count the file and mark its receipt counted in one transaction,
+        // on condition that it is not counted yet, so a retried or racing first fetch counts once.
+        let summary = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::download_summary_sk(export))))
+            .update_expression(
+                "ADD filesFetched :one SET firstAt = if_not_exists(firstAt, :at), lastFirstFetchAt = :at",
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":at", at)
+            .build()
+            .map_err(build_err)?;
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(receipt_key))
+            .update_expression("SET counted = :yes")
+            .condition_expression("attribute_not_exists(counted)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .map_err(build_err)?;
+        for attempt in 0..5u64 {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(summary.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
+                .send()
+                .await;
+            let Err(err) = result else { return Ok(()) };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => cancel
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_owned())
+                    .collect(),
+                _ => return Err(from_sdk("TransactWriteItems ExportsTable (download summary)", err)),
+            };
+            if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                return Ok(()); // another fetch of this file counted it
+            }
+            if !reasons.iter().any(|r| r == "TransactionConflict") {
+                return Err(from_sdk("TransactWriteItems ExportsTable (download summary)", err));
+            }
+            // A racing fetch's transaction on the same items: try again; the condition decides.
+            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+        }
+        Err(Error::Transient(
+            "the download summary stayed contended; the fetch is counted on its retry".into(),
+        ))
+    }
+
+    async fn download_summary(&self, account: &AccountId, export: &ExportId) -> Result<DownloadSummary> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::download_summary_sk(export))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable (download summary)", e))?;
+        match out.item {
+            Some(item) => Ok(from_item(item)?),
+            None => Ok(DownloadSummary::default()),
+        }
+    }
+
+    async fn receipts(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Receipt>> {
+        let prefix = keys::receipts_of(export);
+        let start = after.map(|position| Self::key(account, format!("{prefix}{position}")));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
+            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":p", s(&prefix))
+            .set_exclusive_start_key(start)
+            .limit(limit.max(1) as i32)
+            .send()
+            .await
+            .map_err(|e| from_sdk("Query ExportsTable (receipts)", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .map(|key| string_attr(key, "sk"))
+            .transpose()?
+            .and_then(|sk| sk.strip_prefix(&prefix).map(str::to_owned));
+        let items =
+            out.items.unwrap_or_default().into_iter().map(|i| Ok(from_item(i)?)).collect::<Result<_>>()?;
+        Ok(Page { items, next })
     }
 
     async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {

@@ -14,6 +14,10 @@ pub const THROTTLE_SK: &str = "THROTTLE";
 /// An export's hand-out history: `HANDOUT#{exportId}#{at}#{nonce}`, beside (not under) the
 /// export's `EXPORT#` item, so listing exports never reads them.
 pub const HANDOUT_PREFIX: &str = "HANDOUT#";
+/// An export's download receipts: `FETCH#{exportId}#{uploadedAt}#{attachmentId}`, one per file
+/// fetched, in the manifest's order; and its summary, `FETCHSUM#{exportId}`.
+pub const FETCH_PREFIX: &str = "FETCH#";
+pub const FETCH_SUMMARY_PREFIX: &str = "FETCHSUM#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
@@ -48,6 +52,20 @@ pub fn handouts_of(export: &ExportId) -> String {
 /// One hand-out's sort key: its time, then a nonce, so two hand-outs in one millisecond both stay.
 pub fn handout_sk(export: &ExportId, at: &Timestamp, nonce: &str) -> String {
     format!("{}{at}#{nonce}", handouts_of(export))
+}
+
+/// The prefix of one export's receipts; they sort in upload order within it.
+pub fn receipts_of(export: &ExportId) -> String {
+    format!("{FETCH_PREFIX}{export}#")
+}
+
+/// One file's receipt: the prefix, then the file's catalog sort key.
+pub fn receipt_sk(export: &ExportId, uploaded_at: &Timestamp, id: &AttachmentId) -> String {
+    format!("{}{}", receipts_of(export), attachment_sk(uploaded_at, id))
+}
+
+pub fn download_summary_sk(export: &ExportId) -> String {
+    format!("{FETCH_SUMMARY_PREFIX}{export}")
 }
 
 /// AttachmentsTable's sort key: the upload time (fixed-width RFC 3339, so it sorts as time) and the
