@@ -50,8 +50,8 @@ async fn the_attachment_heads_keep_the_contract() {
         &objects, bucket, &body, &plain, &checked, &missing,
     )
     .await;
-    // The local S3 server (s3s-fs 0.14.1) verifies the signed response-* parameters but does not
-    // apply them: that the header is served is S3's part (docs/proposals/revocable-links.md).
+    // The local S3 server (infra/local/s3-server) applies the signed response-* parameters, as S3
+    // does: the headers fetched are the URL's, not the stored object's.
     contracts::a_download_url_fetches_the_object_as_a_download(
         &objects,
         bucket,
@@ -59,7 +59,15 @@ async fn the_attachment_heads_keep_the_contract() {
         &body,
         async |url| {
             let response = reqwest::get(url).await.unwrap();
-            (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
+            let header = |name: reqwest::header::HeaderName| {
+                response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+            };
+            contracts::Fetched {
+                status: response.status().as_u16(),
+                content_disposition: header(reqwest::header::CONTENT_DISPOSITION),
+                cache_control: header(reqwest::header::CACHE_CONTROL),
+                body: response.bytes().await.unwrap().to_vec(),
+            }
         },
     )
     .await;
