@@ -20,7 +20,7 @@ down: ## Stop everything `make up` started
 test: ## fmt, clippy -D warnings, and every test against a fresh local stack
 	scripts/test.sh
 
-bench: ## Measure the signer, manifest writing, an export of N attachments (N=100000) and cold starts
+bench: ## Measure the link maker, manifest writing, an export of N attachments (N=100000) and cold starts
 	scripts/bench.sh
 
 demo: ## Seed an account, export it through the API, download and verify every file (KEEP=1 keeps the stack)

@@ -1,7 +1,8 @@
 //! `make bench`: measured, in one run on one machine, as ratios (DESIGN §12).
 //!
-//! `bench cpu` — the signer against aws-sdk-s3's presigner, aws-sigv4 and the floor (one SHA-256 of
-//! a canonical-request-sized buffer plus one HMAC-SHA256), allocations per URL, and manifest writing.
+//! `bench cpu` — the manifest's link maker against aws-sdk-s3's presigner (what a function would
+//! otherwise call per file) and against its own floor (the one HMAC-SHA256 a link needs),
+//! allocations per link, and manifest writing.
 //! `bench raw-read ACCOUNT` — the read ceiling: a bare Query of all the account's catalog items.
 //! Both print one JSON object; scripts/bench.sh runs them and the export, and writes the results.
 
@@ -11,14 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use export_core::Timestamp;
-use export_core::aws::sigv4::{Presigner, S3Endpoint, SigningCredentials};
+use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
+use export_core::domain::link_token::LinkMaker;
 use export_core::domain::manifest::{InventoryLine, ManifestEncoder};
 use export_core::domain::model::{Attachment, ConversationType, ExportFormat};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-/// Counts heap allocations, to show the signer makes none per URL once warm.
+/// Counts heap allocations, to show the link maker makes none per link once warm.
 struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -53,28 +55,6 @@ fn keys(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Runs `f` over `keys` until at least `min` has passed; returns operations per second.
-fn rate(keys: &[String], min: Duration, mut f: impl FnMut(&str)) -> f64 {
-    let started = Instant::now();
-    let mut done = 0u64;
-    while started.elapsed() < min {
-        for k in keys {
-            f(k);
-        }
-        done += keys.len() as u64;
-    }
-    done as f64 / started.elapsed().as_secs_f64()
-}
-
-fn credentials() -> SigningCredentials {
-    SigningCredentials {
-        access_key_id: "AKIDEXAMPLE".into(),
-        secret_access_key: SECRET.into(),
-        session_token: None,
-        expires_at: None,
-    }
-}
-
 fn signed_at() -> Timestamp {
     Timestamp::from_unix_millis(SIGNED_AT as i64 * 1000).unwrap()
 }
@@ -82,89 +62,6 @@ fn signed_at() -> Timestamp {
 fn cpu() -> serde_json::Value {
     let keys = keys(1000);
     let min = Duration::from_secs(2);
-
-    let mut ours =
-        Presigner::new(&credentials(), "us-east-1", S3Endpoint::Aws, signed_at(), SIX_DAYS).unwrap();
-    let mut url = String::with_capacity(2048);
-    let ours_per_sec = rate(&keys, min, |k| {
-        ours.sign("attachments-prod", k, &mut url);
-        black_box(&url);
-    });
-    // Allocations per URL in the steady state.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..100 {
-        for k in &keys {
-            ours.sign("attachments-prod", k, &mut url);
-            black_box(&url);
-        }
-    }
-    let allocs_per_url = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / (100.0 * keys.len() as f64);
-
-    // The floor: one SHA-256 over a canonical request of the same size, one HMAC with a keyed state.
-    let canonical_len = {
-        let k = &keys[1];
-        format!(
-            "GET\n/{k}\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261125%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261125T101530Z&X-Amz-Expires=518400&X-Amz-SignedHeaders=host&x-id=GetObject\nhost:attachments-prod.s3.us-east-1.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD"
-        )
-        .len()
-    };
-    let buffer = vec![b'a'; canonical_len];
-    let keyed = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
-    let floor_per_sec = rate(&keys, min, |_| {
-        let digest = Sha256::digest(black_box(&buffer));
-        let mut mac = keyed.clone();
-        mac.update(&digest);
-        mac.update(&digest); // 64 bytes: the hex digest's length
-        black_box(mac.finalize());
-    });
-
-    // aws-sigv4 directly.
-    let sigv4_per_sec = {
-        use aws_sigv4::http_request::{
-            PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-            SigningSettings, UriPathNormalizationMode, sign,
-        };
-        let identity =
-            aws_credential_types::Credentials::new("AKIDEXAMPLE", SECRET, None, None, "bench").into();
-        let mut settings = SigningSettings::default();
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(SIX_DAYS);
-        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("s3")
-            .time(UNIX_EPOCH + Duration::from_secs(SIGNED_AT))
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
-        let urls: Vec<String> = keys
-            .iter()
-            .map(|k| {
-                ours.sign("attachments-prod", k, &mut url);
-                url[..url.find("&X-Amz-Algorithm").unwrap()].to_owned()
-            })
-            .collect();
-        let started = Instant::now();
-        let mut done = 0u64;
-        while started.elapsed() < min {
-            for u in &urls {
-                let request = SignableRequest::new(
-                    "GET",
-                    u,
-                    std::iter::once(("host", "attachments-prod.s3.us-east-1.amazonaws.com")),
-                    SignableBody::UnsignedPayload,
-                )
-                .unwrap();
-                black_box(sign(request, &params).unwrap());
-            }
-            done += urls.len() as u64;
-        }
-        done as f64 / started.elapsed().as_secs_f64()
-    };
 
     // aws-sdk-s3's presigner, as a function would call it.
     let sdk_per_sec = {
@@ -207,11 +104,10 @@ fn cpu() -> serde_json::Value {
         })
     };
 
-    // The revocable links' maker (docs/proposals/revocable-links.md): one HMAC over 61 bytes with
-    // the export's keyed state, against the SDK's presigner and its own floor (that HMAC alone).
+    // The manifest's link maker (DESIGN §8): one HMAC over 61 bytes with the export's keyed state,
+    // against the SDK's presigner and its own floor (that HMAC alone).
+    let keyed = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
     let links = {
-        use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
-        use export_core::domain::link_token::LinkMaker;
         let files: Vec<AttachmentId> = (0..keys.len()).map(|_| AttachmentId::random()).collect();
         let expires = signed_at().plus(SIX_DAYS);
         let base = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
@@ -260,20 +156,12 @@ fn cpu() -> serde_json::Value {
 
     json!({
         "links": links,
-        "signer": {
-            "ours_per_sec": ours_per_sec.round(),
-            "sdk_per_sec": sdk_per_sec.round(),
-            "sigv4_per_sec": sigv4_per_sec.round(),
-            "floor_per_sec": floor_per_sec.round(),
-            "allocs_per_url": allocs_per_url,
-            "ours_vs_sdk": ours_per_sec / sdk_per_sec,
-            "floor_vs_ours": floor_per_sec / ours_per_sec,
-        },
+        "sdk_presigner_per_sec": sdk_per_sec.round(),
         "manifest": manifest_rates(),
     })
 }
 
-/// Lines per second and MB/s writing manifest rows (parse the inventory line, sign, encode).
+/// Lines per second and MB/s writing manifest rows (parse the inventory line, make its link, encode).
 fn manifest_rates() -> serde_json::Value {
     let attachment = Attachment {
         account_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap(),
@@ -296,16 +184,24 @@ fn manifest_rates() -> serde_json::Value {
             .unwrap();
     let mut out = serde_json::Map::new();
     for format in [ExportFormat::Csv, ExportFormat::Jsonl] {
-        let mut signer =
-            Presigner::new(&credentials(), "us-east-1", S3Endpoint::Aws, signed_at(), SIX_DAYS).unwrap();
-        let expires = signer_expiry();
+        let base = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+        let maker = LinkMaker::new(
+            base,
+            1,
+            &AccountId::random(),
+            &ExportId::new(),
+            signed_at().plus(SIX_DAYS),
+            &[7u8; 32],
+        )
+        .unwrap();
+        let expires = maker.expires_at().to_string();
         let rows = 200_000u64;
         let started = Instant::now();
         let mut encoder = ManifestEncoder::new(format, true).unwrap();
         let mut url = String::with_capacity(2048);
         for _ in 0..rows {
             let parsed: InventoryLine = serde_json::from_slice(black_box(&line)).unwrap();
-            signer.sign(&parsed.bucket, &parsed.object_key, &mut url);
+            maker.link(&parsed.attachment_id, parsed.uploaded_at, &mut url);
             encoder.row(&parsed, &url, &expires).unwrap();
         }
         let bytes = encoder.finish().unwrap().len() as f64;
@@ -316,10 +212,6 @@ fn manifest_rates() -> serde_json::Value {
         );
     }
     serde_json::Value::Object(out)
-}
-
-fn signer_expiry() -> String {
-    signed_at().plus(SIX_DAYS).to_string()
 }
 
 /// The read ceiling: every catalog item of one account, all pages, nothing else done.

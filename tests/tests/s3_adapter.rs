@@ -88,36 +88,6 @@ async fn the_attachment_heads_keep_the_contract() {
     contracts::a_refused_head_is_told_apart_from_a_missing_object(&refusing, bucket, &checked).await;
 }
 
-/// The SignerFactory contract: the deployed signer (the hand-written SigV4 presigner, with the
-/// stack's long-term keys) signs links the S3 server, which verifies SigV4, serves.
-#[tokio::test]
-async fn the_url_signer_keeps_the_contract() {
-    let stack = Stack::load();
-    let bucket = stack.var("ATTACHMENT_BUCKET");
-    let prefix = prefix();
-    let (key, missing) = (format!("{prefix}signed ü+1.pdf"), format!("{prefix}missing.pdf"));
-    let body = b"a signed attachment".to_vec();
-    let put = stack.s3().put_object().bucket(bucket).key(&key);
-    put.body(aws_sdk_s3::primitives::ByteStream::from(body.clone())).send().await.unwrap();
-    let config = stack.config();
-    // As a function's: the SDK's S3 endpoint setting is the local server.
-    let sdk = stack.sdk_config().to_builder().endpoint_url(stack.var("AWS_ENDPOINT_URL_S3")).build();
-    let factory = export_core::aws::PresignerFactory::new(&config, &sdk).unwrap();
-    let http = reqwest::Client::new();
-    let fetch = async |url: &str| {
-        let response = http.get(url).send().await.unwrap();
-        response.status().is_success().then_some(response.bytes().await.unwrap().to_vec())
-    };
-    contracts::a_signed_url_fetches_its_object_and_says_when_it_expires(
-        &factory,
-        config.url_expiry,
-        (bucket, &key, &missing),
-        &body,
-        fetch,
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn a_presigned_url_downloads_and_refuses_tampering_and_expiry() {
     let stack = Stack::load();

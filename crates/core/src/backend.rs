@@ -8,7 +8,7 @@
 
 use crate::ports::{
     AttachmentCatalog, AttachmentObjects, Clock, Directory, ExportStore, LinkKeys, Notifier, ObjectStore,
-    People, SignerFactory, StatementSigner, SweepLedger, Workflow,
+    People, StatementSigner, SweepLedger, Workflow,
 };
 
 pub trait Backend: 'static {
@@ -24,8 +24,6 @@ pub trait Backend: 'static {
     type Objects: ObjectStore;
     /// The chat service's attachment buckets, HEAD only.
     type Attachments: AttachmentObjects;
-    /// Makes the attachment URL signers (the signing identity, DESIGN §8).
-    type UrlSigners: SignerFactory;
     /// Signs statements: the stack's KMS key (DESIGN §14).
     type StatementKey: StatementSigner;
     /// Publishes state changes (EventBridge).
@@ -34,7 +32,7 @@ pub trait Backend: 'static {
     type Workflow: Workflow;
     /// The console's users (the user pool), to name people.
     type People: People;
-    /// The keys of revocable download links (KMS HMAC keys).
+    /// The keys of download links (KMS HMAC keys; DESIGN §8).
     type LinkKeys: LinkKeys;
     type Clock: Clock;
 }

@@ -367,15 +367,6 @@ pub trait AttachmentObjects: Send + Sync {
     ) -> impl Future<Output = Result<String>> + Send;
 }
 
-/// Signs the attachment URLs of a manifest (DESIGN §8): the hot loop, so it writes into a buffer the
-/// caller reuses instead of returning a new String per URL.
-pub trait UrlSigner: Send {
-    fn sign_get(&mut self, bucket: &str, key: &str, out: &mut String);
-
-    /// When the URLs this signer makes stop working.
-    fn urls_expire_at(&self) -> Timestamp;
-}
-
 /// A change of an export's status, as operators receive it (DESIGN §6): ids, status, counts and
 /// an error code; never a URL.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -431,13 +422,6 @@ pub enum ExecutionState {
     Ended(String),
     /// No execution by that name.
     NotStarted,
-}
-
-/// Makes the URL signer for a part: the credentials and signing time are only known then.
-pub trait SignerFactory: Send + Sync {
-    type Signer: UrlSigner;
-
-    fn signer(&self, signed_at: Timestamp) -> impl Future<Output = Result<Self::Signer>> + Send;
 }
 
 /// A statement's signature, as the signer made it.

@@ -7,8 +7,6 @@ pub mod events;
 pub mod kms;
 pub mod s3;
 pub mod sfn;
-pub mod signing;
-pub mod sigv4;
 mod wiring;
 
 pub use cognito::CognitoPeople;
@@ -17,7 +15,6 @@ pub use events::EventBridgeNotifier;
 pub use kms::{KmsLinkKeys, KmsStatementSigner};
 pub use s3::{S3AttachmentObjects, S3ObjectStore};
 pub use sfn::StepFunctionsWorkflow;
-pub use signing::PresignerFactory;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -37,7 +34,6 @@ impl Backend for Aws {
     type Ledger = DynamoSweepLedger;
     type Objects = S3ObjectStore;
     type Attachments = S3AttachmentObjects;
-    type UrlSigners = PresignerFactory;
     type StatementKey = KmsStatementSigner;
     type Notifier = EventBridgeNotifier;
     type Workflow = StepFunctionsWorkflow;

@@ -69,8 +69,9 @@ impl Enumerator<Aws> {
 }
 
 impl PartWriter<Aws> {
-    /// The URL signer's credentials are loaded on first use, so a signing problem fails the export
-    /// with a clear error instead of failing every step (the failure step included) at start-up.
+    /// The links' key is derived on first use (one KMS call per part), so a key problem fails the
+    /// export with a clear error instead of failing every step (the failure step included) at
+    /// start-up.
     pub fn on_aws(config: &Config, sdk: &SdkConfig) -> crate::Result<Self> {
         Ok(PartWriter {
             store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
@@ -78,7 +79,11 @@ impl PartWriter<Aws> {
             attachments: S3AttachmentObjects::new(super::s3::client(sdk, config)),
             buckets: config.attachment_buckets()?.to_vec(),
             key_layout: config.attachment_key_layout()?,
-            url_signers: super::PresignerFactory::new(config, sdk)?,
+            links: crate::rules::links::ManifestLinks {
+                keys: KmsLinkKeys::new(aws_sdk_kms::Client::new(sdk), config.link_key_ids()?.to_vec()),
+                base_url: config.download_base_url()?.to_owned(),
+                lifetime: config.url_expiry,
+            },
         })
     }
 }

@@ -11,7 +11,6 @@ mod ledger;
 mod link_keys;
 mod notifier;
 mod objects;
-mod signing;
 mod statements;
 mod store;
 mod workflow;
@@ -24,7 +23,6 @@ pub use ledger::*;
 pub use link_keys::*;
 pub use notifier::*;
 pub use objects::*;
-pub use signing::*;
 pub use statements::*;
 pub use store::*;
 pub use workflow::*;
@@ -106,22 +104,6 @@ mod against_the_fakes {
         a_clock_tells_stored_times_and_never_goes_back(&crate::ports::SystemClock);
         let fixed = crate::memory::FixedClock::at("2026-11-24T10:15:30.123Z");
         a_clock_tells_stored_times_and_never_goes_back(&fixed);
-    }
-
-    #[tokio::test]
-    async fn the_fake_url_signer_keeps_the_contract() {
-        // The fake's links name what they sign; "fetching" one finds the object the fake bucket holds.
-        let body = b"quarterly figures";
-        let fetch =
-            async |url: &str| (url == "https://signed.invalid/attachments/a/q3.xlsx").then(|| body.to_vec());
-        a_signed_url_fetches_its_object_and_says_when_it_expires(
-            &crate::memory::FakeSignerFactory,
-            Duration::from_secs(518_400),
-            ("attachments", "a/q3.xlsx", "a/missing"),
-            body,
-            fetch,
-        )
-        .await;
     }
 
     #[tokio::test]

@@ -112,6 +112,7 @@ pub struct LinkMaker {
     prefix: String,
     keyed: Hmac<Sha256>,
     head: [u8; 39],
+    expires_at: Timestamp,
 }
 
 impl LinkMaker {
@@ -135,7 +136,14 @@ impl LinkMaker {
         head[19..35].copy_from_slice(&export.to_bytes());
         head[35..39].copy_from_slice(&expires.to_be_bytes());
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-        Some(Self { prefix: format!("{}/f/", base_url.trim_end_matches('/')), keyed, head })
+        // What the token says, to the second.
+        let expires_at = Timestamp::from_unix_millis(i64::from(expires) * 1000)?;
+        Some(Self { prefix: format!("{}/f/", base_url.trim_end_matches('/')), keyed, head, expires_at })
+    }
+
+    /// When the links stop working (to the second: the token keeps whole seconds).
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
     }
 
     /// The link of one file into `out` (cleared first); `false` (and `out` empty) if its upload

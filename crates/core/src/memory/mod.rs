@@ -24,7 +24,10 @@ pub use link_keys::FakeLinkKeys;
 pub use notifier::FakeNotifier;
 pub use objects::FakeObjectStore;
 pub use people::FakePeople;
-pub use signing::{FakeSigner, FakeSignerFactory, FakeStatementSigner};
+pub use signing::FakeStatementSigner;
+
+/// The download function's URL in the fakes' world: the base of every manifest link.
+pub const FAKE_DOWNLOAD_URL: &str = "https://dl.invalid";
 pub use store::FakeStore;
 pub use workflow::FakeWorkflow;
 
@@ -48,7 +51,6 @@ impl Backend for InMemory {
     type Ledger = FakeSweepLedger;
     type Objects = FakeObjectStore;
     type Attachments = FakeAttachmentObjects;
-    type UrlSigners = FakeSignerFactory;
     type StatementKey = FakeStatementSigner;
     type Notifier = FakeNotifier;
     type Workflow = FakeWorkflow;
@@ -139,7 +141,11 @@ impl World {
             buckets: buckets.iter().map(|b| b.to_string()).collect(),
             // The layout the local stack's seed writes, and the template's default.
             key_layout: KeyLayout::parse("{accountId}/").expect("a valid layout"),
-            url_signers: FakeSignerFactory,
+            links: crate::rules::links::ManifestLinks {
+                keys: self.link_keys.clone(),
+                base_url: FAKE_DOWNLOAD_URL.into(),
+                lifetime: Duration::from_secs(518_400),
+            },
         }
     }
 

@@ -1,42 +1,9 @@
-//! URL and statement signers in memory (the `SignerFactory`, `UrlSigner` and `StatementSigner` ports).
+//! The statement signer in memory (the `StatementSigner` port).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::time::Timestamp;
-
-/// A signer whose URLs name what they sign, valid until a fixed time.
-pub struct FakeSigner {
-    pub expires_at: Timestamp,
-}
-
-impl crate::ports::UrlSigner for FakeSigner {
-    fn sign_get(&mut self, bucket: &str, key: &str, out: &mut String) {
-        out.clear();
-        out.push_str("https://signed.invalid/");
-        out.push_str(bucket);
-        out.push('/');
-        out.push_str(key);
-    }
-
-    fn urls_expire_at(&self) -> Timestamp {
-        self.expires_at
-    }
-}
-
-/// Makes [`FakeSigner`]s valid six days from the signing time.
-#[derive(Clone)]
-pub struct FakeSignerFactory;
-
-impl crate::ports::SignerFactory for FakeSignerFactory {
-    type Signer = FakeSigner;
-
-    async fn signer(&self, signed_at: Timestamp) -> Result<FakeSigner> {
-        Ok(FakeSigner { expires_at: signed_at.plus(Duration::from_secs(518_400)) })
-    }
-}
 
 /// Signs statements with a P-256 key derived from a seed (RFC 6979 deterministic signatures), as
 /// KMS does with its key: same contract (`crate::contracts::a_statement_signature_verifies_with_its_public_key`).

@@ -17,9 +17,7 @@ use crate::domain::reports::{
     ErrorEncoder, ErrorRow, PartReport, Problem, UNREADABLE_PREFIX, UnreadableLine,
 };
 use crate::domain::time::Timestamp;
-use crate::ports::{
-    AttachmentHead, AttachmentObjects, ExportStore, HeadResult, ObjectStore, SignerFactory, UrlSigner,
-};
+use crate::ports::{AttachmentHead, AttachmentObjects, ExportStore, HeadResult, ObjectStore};
 
 /// HEADs in flight at once per part.
 pub const HEAD_CONCURRENCY: usize = 16;
@@ -34,8 +32,8 @@ pub struct PartWriter<B: Backend> {
     pub buckets: Vec<String>,
     /// Where each account's objects are in them (`ATTACHMENT_KEY_LAYOUT`).
     pub key_layout: KeyLayout,
-    /// Makes the part's URL signer, for the signing time the enumeration recorded.
-    pub url_signers: B::UrlSigners,
+    /// Makes the part's links, for the signing time the enumeration recorded.
+    pub links: crate::rules::links::ManifestLinks<B::LinkKeys>,
 }
 
 /// What was learnt of one readable line before it is signed.
@@ -59,9 +57,9 @@ impl<B: Backend> PartWriter<B> {
         }
         require_recorded(&record, "signedAt", signed_at, enumerated.signed_at)?;
         let job = &ExportJob::from(&record);
-        let mut signer = self.url_signers.signer(enumerated.signed_at).await?;
+        let links = self.links.maker(&job.account_id, &job.export_id, enumerated.signed_at).await?;
         let inventory = self.objects.get(&job.inventory_part_key(part)).await?;
-        let expires_at = signer.urls_expire_at().to_string();
+        let expires_at = links.expires_at().to_string();
         let mut encoder = ManifestEncoder::new(record.format, part == 1)?;
         let mut errors = ErrorEncoder::new(false)?;
         let mut report = PartReport::default();
@@ -120,7 +118,12 @@ impl<B: Backend> PartWriter<B> {
                 .then(|| line.conversation_id.as_str().to_owned());
             match check {
                 Check::Ok => {
-                    signer.sign_get(&line.bucket, &line.object_key, &mut url);
+                    if !links.link(&line.attachment_id, line.uploaded_at, &mut url) {
+                        return Err(Error::Internal(format!(
+                            "attachment {} has an upload time no link can carry",
+                            line.attachment_id
+                        )));
+                    }
                     encoder.row(line, &url, &expires_at)?;
                     report.rows += 1;
                     let totals = report.by_conversation_type.entry(line.conversation_type).or_default();
