@@ -36,9 +36,9 @@ check: ## fmt, unused dependencies, clippy and asl-validator only
 unit: ## Unit tests only (no local stack needed)
 	cargo nextest run --workspace --lib --bins
 
-LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest
+LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest download-export
 
-build: ## Release build of the seven Lambda functions (arm64), nothing else of the workspace
+build: ## Release build of the eight Lambda functions (arm64), nothing else of the workspace
 	infra/local/install.sh
 	source .local/venv/bin/activate && cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINARIES))
 

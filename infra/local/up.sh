@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack on 127.0.0.1 (DESIGN §11), waits until every server answers,
-# provisions tables, buckets, the statement key and the state machine, and writes .local/stack.env.
+# provisions tables, buckets, the statement and link keys and the state machine, and writes
+# .local/stack.env.
 # Idempotent: servers already running (pid file, live process) are reused.
 #   up.sh          start (or reuse) everything
 #   up.sh --check  exit 0 if every server is running and answering, 1 otherwise
@@ -20,8 +21,9 @@ LAMBDA_PORT="${LAMBDA_PORT:-18004}"
 API_PORT="${API_PORT:-18005}"
 IDENTITY_PORT="${IDENTITY_PORT:-18006}"
 CONSOLE_PORT="${CONSOLE_PORT:-18007}"
+FUNCTION_URL_PORT="${FUNCTION_URL_PORT:-18008}"
 # Every function of template.yaml, by its binary's name (the API's and the direct ones apart).
-FUNCTIONS="start-export,start-export-api,retrieve-export,retrieve-export-api,sweep-exports,enumerate-attachments,write-manifest"
+FUNCTIONS="start-export,start-export-api,retrieve-export,retrieve-export-api,sweep-exports,enumerate-attachments,write-manifest,download-export"
 # Instances per function under watch; the invoke proxy lets no more invocations through at once.
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-4}"
 # WATCH_RELEASE=1 serves release builds, as Lambda runs them (make bench); debug builds otherwise.
@@ -42,6 +44,7 @@ SERVICES=(
     "api-gateway|API_PORT|http://127.0.0.1:$API_PORT/__health"
     "identity|IDENTITY_PORT|http://127.0.0.1:$IDENTITY_PORT/__health"
     "console|CONSOLE_PORT|http://127.0.0.1:$CONSOLE_PORT/__health"
+    "function-url|FUNCTION_URL_PORT|http://127.0.0.1:$FUNCTION_URL_PORT/__health"
 )
 
 pid_of() { cat "$LOCAL/pids/$1.pid" 2>/dev/null || true; }
@@ -88,6 +91,9 @@ export COGNITO_IDENTITY_ENDPOINT=http://127.0.0.1:$IDENTITY_PORT
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY=http://127.0.0.1:$IDENTITY_PORT
 export CONSOLE_URL=http://127.0.0.1:$CONSOLE_PORT
+# The download function's URL (template DownloadExportUrl; servers/local_function_url.py), which the
+# manifest's links start with. LINK_KEY_IDS follows once provision.py has made the link key.
+export DOWNLOAD_BASE_URL=http://127.0.0.1:$FUNCTION_URL_PORT
 # The statement signing key (template StatementKey), by the alias provision.py gives it in moto.
 export STATEMENT_KEY_ID=alias/attachment-export-statement
 # The pinned AWS CLI (v1, in .local/awscli) first on PATH: plain "aws ..." reaches the local stack.
@@ -177,6 +183,9 @@ launch() {
             --port "$IDENTITY_PORT" --console-origin "$CONSOLE_URL" ;;
     console)
         start console CONSOLE_PORT "$LOCAL/venv/bin/python" "$HERE/servers/console_server.py" --port "$CONSOLE_PORT" ;;
+    function-url)
+        start function-url FUNCTION_URL_PORT "$LOCAL/venv/bin/python" "$HERE/servers/local_function_url.py" \
+            --port "$FUNCTION_URL_PORT" --lambda-url "$AWS_ENDPOINT_URL_LAMBDA" ;;
     *) echo "up: no server named $1" >&2; exit 2 ;;
     esac
 }
@@ -198,8 +207,20 @@ if [[ "${1:-}" == "--restart" ]]; then
     stop_one "$name"
     launch "$name"
     wait_until_up
-    # A new moto holds nothing: the state machine and the console's user pool again (same ids).
-    if [[ "$name" == moto ]]; then "$LOCAL/venv/bin/python" "$HERE/tools/provision.py"; fi
+    # A new moto holds nothing: the state machine and the console's user pool again (same ids),
+    # and a new link key, whose ARN moto makes up anew: the functions get it, and watch restarts
+    # to read it (links made with the old key no longer verify, as after a key's deletion).
+    if [[ "$name" == moto ]]; then
+        "$LOCAL/venv/bin/python" "$HERE/tools/provision.py"
+        link_key="$(sed 's/^export //' "$LOCAL/link-key.env" 2>/dev/null || true)"
+        if [[ -n "$link_key" ]] && ! grep -qxF "$link_key" "$LOCAL/functions.env"; then
+            sed -i -e "s|^LINK_KEY_IDS=.*|$link_key|" "$LOCAL/functions.env"
+            sed -i -e "s|^export LINK_KEY_IDS=.*|export $link_key|" "$LOCAL/stack.env"
+            stop_one lambda-watch
+            launch lambda-watch
+            wait_until_up
+        fi
+    fi
     exit 0
 fi
 
@@ -222,7 +243,10 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"
   # The one origin the API functions answer CORS for (the console's; in AWS its CloudFront URL).
-  echo "CONSOLE_ORIGIN=$CONSOLE_URL"; } \
+  echo "CONSOLE_ORIGIN=$CONSOLE_URL"
+  # The download function: the template's 45-second redirect, and a 1-second record cache (5 on
+  # AWS) so that the revocation tests wait 1 s, not 5, for a revoked export's links to stop.
+  echo REDIRECT_URL_SECONDS=45; echo LINK_STATE_CACHE_SECONDS=1; } \
     > "$LOCAL/functions.env"
 
 # cargo lambda watch starts each function with `cargo run --bin NAME` on its first invocation.
@@ -242,17 +266,21 @@ echo "starting the local stack"
 launch dynamodb
 # A fresh S3 server starts empty, like the in-memory DynamoDB beside it.
 is_running s3 || { rm -rf "$LOCAL/s3"; mkdir -p "$LOCAL/s3"; }
-for name in s3 moto lambda-watch invoke-proxy api-gateway identity console; do launch "$name"; done
+for name in s3 moto lambda-watch invoke-proxy api-gateway identity console function-url; do launch "$name"; done
 wait_until_up
 
-echo "provisioning tables, buckets, the statement key, the state machine and the console's user pool"
+echo "provisioning tables, buckets, the statement and link keys, the state machine and the console's user pool"
 "$LOCAL/venv/bin/python" "$HERE/tools/provision.py"
-# The user pool's ids exist only now; the identity stand-in and the console server read them here.
-if [[ -f "$LOCAL/cognito.env" ]]; then
-    cat "$LOCAL/cognito.env" >> "$LOCAL/stack.env"
-    # The API functions name console users from the pool (USER_POOL_ID), as deployed: the functions
-    # get it too, and cargo lambda watch reads its env file when it starts, so it starts again.
-    sed -e 's/^export //' "$LOCAL/cognito.env" >> "$LOCAL/functions.env"
+# The user pool's ids and the link key's ARN exist only now; the identity stand-in and the console
+# server read the pool's from stack.env. The API functions name console users from the pool
+# (USER_POOL_ID) and the download and write-manifest functions derive link keys from LINK_KEY_IDS,
+# as deployed: the functions get them too, and cargo lambda watch reads its env file when it
+# starts, so it starts again, once for both.
+provisioned=()
+for file in "$LOCAL/cognito.env" "$LOCAL/link-key.env"; do [[ -f "$file" ]] && provisioned+=("$file"); done
+if ((${#provisioned[@]} > 0)); then
+    cat "${provisioned[@]}" >> "$LOCAL/stack.env"
+    sed -e 's/^export //' "${provisioned[@]}" >> "$LOCAL/functions.env"
     stop_one lambda-watch
     launch lambda-watch
     wait_until_up

@@ -15,7 +15,7 @@ use export_core::domain::model::{Account, AccountType, Attachment, ConversationT
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
-pub const STACK_VARIABLES: [&str; 18] = [
+pub const STACK_VARIABLES: [&str; 19] = [
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -34,6 +34,7 @@ pub const STACK_VARIABLES: [&str; 18] = [
     "STATE_MACHINE_ARN",
     "STATEMENT_KEY_ID",
     "S3_FORCE_PATH_STYLE",
+    "DOWNLOAD_BASE_URL",
 ];
 
 pub fn repo_root() -> PathBuf {

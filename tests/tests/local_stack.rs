@@ -16,7 +16,7 @@ fn stack_env_names_every_contract_variable_with_loopback_endpoints() {
         assert!(vars.get(name).is_some_and(|v| !v.is_empty()), "{name} missing");
     }
     for (name, value) in &vars {
-        if name.starts_with("AWS_ENDPOINT_URL_") || name == "API_URL" {
+        if name.starts_with("AWS_ENDPOINT_URL_") || name == "API_URL" || name == "DOWNLOAD_BASE_URL" {
             assert!(value.starts_with("http://127.0.0.1:"), "{name}={value} is not loopback");
         }
     }

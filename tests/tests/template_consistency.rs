@@ -519,6 +519,7 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     for id in ["StartExportApiFunction", "RetrieveExportApiFunction"] {
         assert_eq!(ref_of(&reserved(id)), Some("ApiConcurrency"), "{id}");
     }
+    assert_eq!(ref_of(&reserved("DownloadExportFunction")), Some("DownloadConcurrency"), "DownloadExportFunction");
     for (id, fixed) in
         [("StartExportFunction", 5), ("RetrieveExportFunction", 5), ("SweepExportsFunction", 1)]
     {
@@ -551,18 +552,30 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
         assert_eq!(row[write.as_str()].as_u64(), Some(n * width), "ConcurrentExports {n}: parts");
     }
 
-    // What the stack reserves: the direct functions, the sweep, the API's two, the pipeline's two.
+    // What the stack reserves: the direct functions, the sweep, the API's two, the pipeline's two,
+    // the download function.
     let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
-    let reserves = |api: u64, exports: u64| 5 + 5 + 1 + 2 * api + exports + exports * width;
-    let at_defaults = reserves(default("ApiConcurrency"), default("ConcurrentExports"));
+    let reserves = |api: u64, exports: u64, download: u64| {
+        5 + 5 + 1 + 2 * api + exports + exports * width + download
+    };
+    let (api, download) = (default("ApiConcurrency"), default("DownloadConcurrency"));
+    let at_defaults = reserves(api, default("ConcurrentExports"), download);
     assert!(allowed.contains(&default("ConcurrentExports")));
     assert!(at_defaults + 100 <= 1000, "the defaults reserve {at_defaults} of 1,000");
-    let largest = *allowed.iter().max().unwrap();
-    let at_largest = reserves(default("ApiConcurrency"), largest);
-    assert!(at_largest + 100 <= 1000, "ConcurrentExports {largest} reserves {at_largest} of 1,000");
+    let deploy = read("docs/DEPLOY.md");
+    assert!(deploy.contains(&format!("**{at_defaults}**")), "DEPLOY.md's arithmetic does not say {at_defaults}");
+    // With the download function's 200, the largest cap no longer fits a 1,000 account beside the
+    // other defaults: DEPLOY.md names the largest that does, which must be at least the default.
+    let fitting = allowed
+        .iter()
+        .copied()
+        .filter(|n| reserves(api, *n, download) + 100 <= 1000)
+        .max()
+        .expect("some ConcurrentExports fits a 1,000 account at the defaults");
+    assert!(fitting >= default("ConcurrentExports"), "the default ConcurrentExports does not fit");
     assert!(
-        read("docs/DEPLOY.md").contains(&format!("**{at_defaults}**")),
-        "DEPLOY.md's arithmetic does not say {at_defaults}"
+        deploy.contains(&format!("`ConcurrentExports` up to\n**{fitting}** fits a 1,000 account")),
+        "DEPLOY.md's arithmetic does not say that ConcurrentExports up to {fitting} fits"
     );
 
     // The stage's throttle is the template's parameters, and the API's functions can take what it
@@ -695,13 +708,34 @@ fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
 /// Each function is invoked by exactly the callers of its trust path: every Lambda permission
 /// names a service principal and the exact source (SourceArn); the API functions are API Gateway's
 /// only, the sweep is its rules' only, and the direct functions have no resource policy at all.
+/// The one public function, download-export, is everyone's through its function URL only: the two
+/// statements Lambda requires of a URL with AuthType NONE, and nothing else.
 #[test]
 fn every_lambda_permission_names_its_source() {
     let template = template();
     let permissions = resources_of_type(&template, "AWS::Lambda::Permission");
     let mut invokers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut public = BTreeSet::new();
     for (id, permission) in &permissions {
         let properties = &permission["Properties"];
+        if properties["Principal"].as_str() == Some("*") {
+            let (function, _) = get_att(&properties["FunctionName"]).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(function, "DownloadExportFunction", "{id}: only the download function is public");
+            assert!(properties["SourceArn"].is_null() && properties["SourceAccount"].is_null(), "{id}");
+            let action = properties["Action"].as_str().unwrap_or_else(|| panic!("{id}: Action"));
+            match action {
+                "lambda:InvokeFunctionUrl" => {
+                    assert_eq!(properties["FunctionUrlAuthType"].as_str(), Some("NONE"), "{id}");
+                    assert!(properties["InvokedViaFunctionUrl"].is_null(), "{id}");
+                }
+                "lambda:InvokeFunction" => {
+                    assert_eq!(properties["InvokedViaFunctionUrl"].as_bool(), Some(true), "{id}: URL only");
+                }
+                other => panic!("{id}: {other} for everyone"),
+            }
+            assert!(public.insert(action.to_owned()), "{id}: {action} granted twice");
+            continue;
+        }
         assert_eq!(properties["Action"].as_str(), Some("lambda:InvokeFunction"), "{id}");
         assert!(!properties["SourceArn"].is_null(), "{id}: a Lambda permission without SourceArn");
         let principal = properties["Principal"].as_str().unwrap_or_else(|| panic!("{id}: Principal"));
@@ -714,6 +748,18 @@ fn every_lambda_permission_names_its_source() {
     assert_eq!(invokers.get("StartExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
     assert_eq!(invokers.get("RetrieveExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
     assert_eq!(invokers.get("SweepExportsFunction"), Some(&expect("events.amazonaws.com")));
+    assert_eq!(
+        public,
+        BTreeSet::from(["lambda:InvokeFunction".to_owned(), "lambda:InvokeFunctionUrl".to_owned()]),
+        "DownloadExportFunction: both statements of a public function URL"
+    );
+    assert!(!invokers.contains_key("DownloadExportFunction"), "the download function has no service invoker");
+    let urls = resources_of_type(&template, "AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1, "one function URL");
+    let url = &urls["DownloadExportUrl"]["Properties"];
+    assert_eq!(get_att(&url["TargetFunctionArn"]).map(|(f, _)| f).as_deref(), Some("DownloadExportFunction"));
+    assert_eq!(url["AuthType"].as_str(), Some("NONE"));
+    assert!(url["Cors"].is_null(), "no CORS: links are navigated to, never read by another origin's script");
     for direct in ["StartExportFunction", "RetrieveExportFunction"] {
         assert!(
             !invokers.contains_key(direct),

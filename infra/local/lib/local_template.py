@@ -6,7 +6,9 @@ The local IAM (local_iam.py) evaluates the policies read here; the console's Cog
 template is restated locally: a change to the template changes the local stack.
 
 Resolves the intrinsic functions the policies use: !Sub, !Ref, !GetAtt (functions, rules, roles),
-with the local values in PSEUDO_PARAMETERS; a function's local name is its Metadata Binary.
+with the local values in PSEUDO_PARAMETERS; a function's local name is its Metadata Binary. Also the
+function URLs (AWS::Lambda::Url), which the function URL stand-in serves and the invoke proxy
+authorizes.
 """
 
 import os
@@ -198,11 +200,19 @@ class Template:
                 condition["ArnLike"] = {"AWS:SourceArn": props["SourceArn"]}
             if "SourceAccount" in props:
                 condition["StringEquals"] = {"AWS:SourceAccount": props["SourceAccount"]}
+            # A function URL's permissions, as `add-permission --function-url-auth-type` and
+            # `--invoked-via-function-url` write them: conditions on the keys Lambda sets when its
+            # function URL service invokes (the invoke proxy supplies them for the local stand-in).
+            if "FunctionUrlAuthType" in props:
+                condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = props["FunctionUrlAuthType"]
+            if "InvokedViaFunctionUrl" in props:
+                condition["Bool"] = {"lambda:InvokedViaFunctionUrl": str(props["InvokedViaFunctionUrl"]).lower()}
             principal = props["Principal"]
             statement = {
                 "Sid": logical_id,
                 "Effect": "Allow",
-                "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else {"AWS": principal},
+                "Principal": "*" if principal == "*"
+                else {"Service": principal} if principal.endswith(".amazonaws.com") else {"AWS": principal},
                 "Action": props["Action"],
                 "Resource": function,
             }
@@ -210,6 +220,17 @@ class Template:
                 statement["Condition"] = condition
             policies.setdefault(function, {"Version": "2012-10-17", "Statement": []})["Statement"].append(statement)
         return policies
+
+    def function_urls(self) -> dict[str, dict]:
+        """Function ARN -> its AWS::Lambda::Url's properties (TargetFunctionArn resolved), with the
+        URL's logical id under "LogicalId"."""
+        urls: dict[str, dict] = {}
+        for logical_id, resource in self.of_type("AWS::Lambda::Url").items():
+            props = self.resolve(resource["Properties"])
+            if props.get("Qualifier"):
+                raise ValueError(f"local_template: {logical_id}: a function URL of an alias is not implemented locally")
+            urls[props["TargetFunctionArn"]] = dict(props, LogicalId=logical_id)
+        return urls
 
 
 @lru_cache(maxsize=1)

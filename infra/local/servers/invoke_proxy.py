@@ -22,6 +22,15 @@ Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.
     apigateway.amazonaws.com: the local gateway; events.amazonaws.com: a test acting as an
     EventBridge rule) and `X-Local-Source-Arn`: allowed iff one of the function's
     AWS::Lambda::Permission resources names that principal and its SourceArn matches (ArnLike);
+  - the function URL service, named by the header `X-Local-Invoked-Via-Function-Url: true` (the
+    local stand-in, servers/local_function_url.py): as Lambda does for a URL of AuthType NONE, the
+    caller is anonymous, and the invocation is allowed iff the function has an AWS::Lambda::Url of
+    AuthType NONE and its resource policy allows principal `*` both lambda:InvokeFunctionUrl
+    (with lambda:FunctionUrlAuthType NONE) and lambda:InvokeFunction (with
+    lambda:InvokedViaFunctionUrl true). The AuthType is read from the template, never from the
+    request, and the header never falls through to another caller: anyone may send it, and then
+    reaches only what anyone reaches through a public function URL (with an event of their own
+    making, which the function's trust path checks as it checks any request);
   - or an IAM identity, named by the access key id of the SigV4 `Authorization` header
     (`Credential=<KEY>/...`). Signatures are NOT verified locally: the key id alone names the
     caller. AKIALOCALEXPORT00001 (the stack's key) is the operator, holding the managed policies in
@@ -79,6 +88,9 @@ CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 IDENTITIES: dict[str, tuple[str, list[dict]]] = {}
 # Function ARN -> its resource-based policy (the template's AWS::Lambda::Permission resources).
 FUNCTION_POLICIES: dict[str, dict] = {}
+# Function ARN -> its function URL's properties (the template's AWS::Lambda::Url resources).
+FUNCTION_URLS: dict[str, dict] = {}
+FUNCTION_URL_HEADER = "X-Local-Invoked-Via-Function-Url"
 
 
 def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
@@ -157,6 +169,8 @@ def authorize(headers, arn: str) -> tuple[str, tuple[int, bytes, dict[str, str]]
     unqualified = ":".join(arn.split(":")[:7])
     resource_policy = [FUNCTION_POLICIES[unqualified]] if unqualified in FUNCTION_POLICIES else []
     service = headers.get("X-Local-Source-Service")
+    if headers.get(FUNCTION_URL_HEADER) is not None:
+        return authorize_function_url(headers.get(FUNCTION_URL_HEADER), unqualified, resource_policy)
     if service:
         source_arn = headers.get("X-Local-Source-Arn") or ""
         context = {"aws:SourceArn": source_arn} if source_arn else {}
@@ -185,6 +199,30 @@ def authorize(headers, arn: str) -> tuple[str, tuple[int, bytes, dict[str, str]]
         reason = "no identity-based policy allows"
     message = (f"User: {caller} is not authorized to perform: lambda:InvokeFunction on resource: {arn} "
                f"because {reason} the lambda:InvokeFunction action")
+    return caller, refusal(403, "AccessDeniedException", {"Type": "User", "Message": message})
+
+
+def authorize_function_url(value: str, arn: str, resource_policy: list[dict]) -> tuple[str, tuple | None]:
+    """As Lambda authorizes a request to a function URL of AuthType NONE: the anonymous caller
+    needs lambda:InvokeFunctionUrl and lambda:InvokeFunction from the function's resource policy
+    alone, under the condition keys Lambda sets for it. A function without a URL, or with an
+    AWS_IAM one (SigV4 at the URL, not implemented by the stand-in), is refused."""
+    caller = "anonymous (function URL)"
+    url = FUNCTION_URLS.get(arn)
+    if value.lower() != "true":
+        reason = f"{FUNCTION_URL_HEADER} is {value[:20]!r}, not true"
+    elif url is None:
+        reason = "the function has no function URL"
+    elif url.get("AuthType") != "NONE":
+        reason = f"its function URL's AuthType is {url.get('AuthType')}, which the local stack does not serve"
+    else:
+        context = {"lambda:FunctionUrlAuthType": "NONE", "lambda:InvokedViaFunctionUrl": "true"}
+        missing = [action for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction")
+                   if not local_iam.is_allowed(resource_policy, local_iam.Request(action, arn, {}, context))]
+        if not missing:
+            return caller, None
+        reason = f"no resource-based policy allows {' and '.join(missing)} through its function URL"
+    message = f"Forbidden: {arn} cannot be invoked through a function URL because {reason}"
     return caller, refusal(403, "AccessDeniedException", {"Type": "User", "Message": message})
 
 
@@ -357,6 +395,7 @@ def main() -> None:
     args = parser.parse_args()
     IDENTITIES.update(identities(os.environ.get("LOCAL_OPERATOR_POLICIES") or "DataExportOperator"))
     FUNCTION_POLICIES.update(local_template.template().function_policies())
+    FUNCTION_URLS.update(local_template.template().function_urls())
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"
     FUNCTIONS.update(f for f in args.functions.split(",") if f)
     SLOTS.update({f: threading.BoundedSemaphore(args.concurrency) for f in FUNCTIONS})

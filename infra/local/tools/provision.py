@@ -1,4 +1,4 @@
-"""Creates the local stack's tables, buckets, statement key and state machine from the definitions the deployable
+"""Creates the local stack's tables, buckets, statement and link keys and state machine from the definitions the deployable
 template uses: the tables of template.yaml (keys, GSIs) and the ASL of infra/statemachine. Nothing
 here restates a table's shape, so the two cannot drift (tests/tests/template_drift.rs checks it).
 
@@ -20,7 +20,7 @@ import boto3
 # (this file is run as a script: `python infra/local/tools/provision.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import ROOT, local_cognito  # noqa: E402
+from lib import ROOT, local_cognito, local_template  # noqa: E402
 from lib.local_template import load_template  # noqa: E402
 
 ACCOUNT = "000000000000"
@@ -35,6 +35,11 @@ NOT_LOCAL_BUCKETS = {"InvokeTrailBucket", "ConsoleBucket"}
 # use. The others encrypt S3 objects, secrets, logs and the invoke trail's log files on AWS, which
 # the local servers do not.
 KEY_VARIABLES = {"StatementKey": "STATEMENT_KEY_ID"}
+# The link key (HMAC, docs/proposals/revocable-links.md): under its alias from the template, but the
+# functions name it by its ARN (LINK_KEY_IDS, as the template passes !GetAtt LinkKey.Arn), which
+# moto makes up; so it goes to .local/link-key.env, which up.sh appends to the functions' env.
+LINK_KEYS = {"LinkKey": "LinkKeyAlias"}
+LINK_KEY_ENV = ROOT / ".local/link-key.env"
 NOT_LOCAL_KEYS = {"ExportKey", "SigningSecretKey", "LogsKey", "InvokeTrailKey"}
 STATE_MACHINE_NAME = "ExportStateMachine"
 
@@ -94,8 +99,13 @@ def provision_keys(region: str) -> None:
     the alias STATEMENT_KEY_ID names (moto's key ids are random; an alias is stable)."""
     kms = boto3.client("kms", region_name=region)
     aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    if not set(LINK_KEYS) & set(template_resources("AWS::KMS::Key")):
+        LINK_KEY_ENV.unlink(missing_ok=True)  # no link key: up.sh must not hand the functions a stale one
     for logical_id, resource in template_resources("AWS::KMS::Key").items():
         if logical_id in NOT_LOCAL_KEYS:
+            continue
+        if logical_id in LINK_KEYS:
+            provision_link_key(kms, logical_id, resource["Properties"])
             continue
         if logical_id not in KEY_VARIABLES:
             sys.exit(f"provision: template.yaml has a KMS key the local stack does not name: {logical_id}")
@@ -107,6 +117,25 @@ def provision_keys(region: str) -> None:
         key = kms.create_key(KeySpec=props["KeySpec"], KeyUsage=props["KeyUsage"], Description=props["Description"])
         kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
         print(f"  key {alias}: created ({props['KeySpec']}, {props['KeyUsage']})")
+
+
+def provision_link_key(kms, logical_id: str, props: dict) -> None:
+    """The HMAC link key with the template's KeySpec and KeyUsage under the template's alias
+    (created once; an existing alias keeps its key), and its ARN in .local/link-key.env as
+    LINK_KEY_IDS."""
+    template = local_template.template()
+    alias = template.resolve(template.resources[LINK_KEYS[logical_id]]["Properties"]["AliasName"])
+    existing = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    if existing.get(alias):
+        key_id = existing[alias]
+        print(f"  key {alias}: exists")
+    else:
+        key_id = kms.create_key(KeySpec=props["KeySpec"], KeyUsage=props["KeyUsage"],
+                                Description=props["Description"])["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        print(f"  key {alias}: created ({props['KeySpec']}, {props['KeyUsage']})")
+    arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    LINK_KEY_ENV.write_text(f"export LINK_KEY_IDS={arn}\n")
 
 
 def crate_name(pascal: str) -> str:
