@@ -177,21 +177,28 @@ fn part_name(file: &str) -> String {
     if part == file || part.is_empty() { format!("{file}.part") } else { part.to_owned() }
 }
 
-/// When a pre-signed URL stops working, from its own `X-Amz-Date` and `X-Amz-Expires`.
-pub fn url_expiry(url: &str) -> Option<Timestamp> {
-    let param = |name: &str| url.split(['?', '&']).find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
-    let date = param("X-Amz-Date")?;
-    let expires: u64 = param("X-Amz-Expires")?.parse().ok()?;
-    let iso = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &date[0..4],
-        &date[4..6],
-        &date[6..8],
-        &date[9..11],
-        &date[11..13],
-        &date[13..15]
-    );
-    Some(Timestamp::parse(&iso).ok()?.plus(Duration::from_secs(expires)))
+/// When a download link stops working, from its own token (the link's last path segment).
+pub fn link_expiry(url: &str) -> Option<Timestamp> {
+    let token = url.rsplit('/').next()?;
+    Some(export_core::domain::link_token::decode(token).ok()?.claims().expires_at)
+}
+
+/// The one redirect a link may answer, checked before it is followed: to an S3 pre-signed GET —
+/// `https` to an S3 endpoint of amazonaws.com (or plain `http` on the loopback, the local stack)
+/// carrying a SigV4 query signature. Anything else is refused, and never requested.
+pub fn expected_redirect(location: Option<&str>) -> Result<reqwest::Url, String> {
+    let location = location.ok_or("the link answered a redirect without a Location")?;
+    let url = checked_url(location, "the redirect")?;
+    let signed = url.query_pairs().any(|(k, _)| k == "X-Amz-Signature");
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let s3_host = host.ends_with(".amazonaws.com")
+        && host.split('.').any(|label| label == "s3" || label.starts_with("s3-"))
+        && url.scheme() == "https";
+    if signed && (s3_host || crate::safety::is_loopback(&url)) {
+        Ok(url)
+    } else {
+        Err("the link redirected somewhere other than an S3 download; not followed".into())
+    }
 }
 
 /// The SHA-256 of an open file, read in pieces (files can be large).
@@ -255,26 +262,56 @@ async fn fetch_one(http: &reqwest::Client, root: &Folder, e: &Entry, retries: u3
                 continue;
             }
         };
+        // The link answers a redirect to the file (DESIGN §8); follow that one only.
+        let response = match response.status().as_u16() {
+            302 | 303 | 307 => {
+                let location =
+                    response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+                let target = match expected_redirect(location) {
+                    Ok(target) => target,
+                    Err(why) => return fail(why, false),
+                };
+                match http.get(target).send().await {
+                    Ok(r) => r,
+                    Err(err) => {
+                        last_error = http_error(err);
+                        continue;
+                    }
+                }
+            }
+            _ => response,
+        };
         match response.status().as_u16() {
             200 => {}
             status @ 300..=399 => {
-                return fail(format!("redirected (HTTP {status}); redirects are not followed"), false);
+                return fail(
+                    format!("redirected again (HTTP {status}); only one redirect is followed"),
+                    false,
+                );
+            }
+            403 if link_expiry(&e.url).is_none() => {
+                return fail("refused (HTTP 403): this is not a download link of the service".into(), false);
             }
             403 => {
-                return match url_expiry(&e.url) {
-                    Some(t) if t <= Timestamp::now() => {
-                        fail(format!("the URL expired at {t}; request a new export to get fresh URLs"), true)
-                    }
-                    _ => fail(
-                        "refused by S3 (HTTP 403): the URL is invalid or its key was rotated".into(),
-                        false,
-                    ),
-                };
+                // S3 refused the redirect: it expired before the transfer began. Ask again.
+                last_error = "the redirect expired before the download started (HTTP 403)".into();
+                continue;
             }
             404 => return fail("the file no longer exists (HTTP 404)".into(), false),
+            410 => {
+                // Revoked, expired, or its export is gone: the service's own words, which hold no link.
+                let message = response
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(crate::safety::redact))
+                    .unwrap_or_else(|| "the link no longer works (HTTP 410)".into());
+                let expired = link_expiry(&e.url).is_some_and(|t| t <= Timestamp::now());
+                return fail(message, expired);
+            }
             status => {
                 last_error = format!("HTTP {status}");
-                continue; // 5xx and the like: retry
+                continue; // 429, 5xx and the like: retry
             }
         }
         let limit = e.size_bytes;
@@ -466,9 +503,45 @@ mod tests {
     }
 
     #[test]
-    fn url_expiry_is_read_from_the_url() {
-        let url = "https://b.s3.amazonaws.com/k?x-id=GetObject&X-Amz-Date=20261124T101530Z&X-Amz-Expires=518400&X-Amz-Signature=ab";
-        assert_eq!(url_expiry(url).unwrap().to_string(), "2026-11-30T10:15:30.000Z");
-        assert!(url_expiry("https://x/y").is_none());
+    fn only_a_signed_s3_download_is_followed() {
+        let ok = [
+            "https://attachments-prod.s3.us-east-1.amazonaws.com/a/b?X-Amz-Signature=ab&X-Amz-Expires=45",
+            "https://s3.eu-west-1.amazonaws.com/bucket/k?X-Amz-Signature=ab",
+            "http://127.0.0.1:18001/attachments-local/k?X-Amz-Signature=ab",
+        ];
+        for location in ok {
+            assert!(expected_redirect(Some(location)).is_ok(), "{location}");
+        }
+        let refused = [
+            None,
+            Some("https://attachments-prod.s3.us-east-1.amazonaws.com/a/b"),
+            Some("https://evil.example.com/a?X-Amz-Signature=ab"),
+            Some("https://s3.amazonaws.com.evil.example/a?X-Amz-Signature=ab"),
+            Some("http://attachments-prod.s3.us-east-1.amazonaws.com/a?X-Amz-Signature=ab"),
+            Some("file:///etc/passwd?X-Amz-Signature=ab"),
+        ];
+        for location in refused {
+            let why = expected_redirect(location).unwrap_err();
+            assert!(!why.contains("evil") && !why.contains("X-Amz"), "the refusal names no URL: {why}");
+        }
+    }
+
+    #[test]
+    fn a_links_expiry_is_read_from_its_token() {
+        use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
+        let expires = Timestamp::parse("2026-11-30T10:15:30Z").unwrap();
+        let maker = export_core::domain::link_token::LinkMaker::new(
+            "https://x.lambda-url.us-east-1.on.aws",
+            1,
+            &AccountId::random(),
+            &ExportId::new(),
+            expires,
+            &[1; 32],
+        )
+        .unwrap();
+        let mut link = String::new();
+        assert!(maker.link(&AttachmentId::random(), expires, &mut link));
+        assert_eq!(link_expiry(&link), Some(expires));
+        assert!(link_expiry("https://x/y").is_none());
     }
 }

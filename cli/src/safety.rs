@@ -1,6 +1,7 @@
 //! How the CLI treats secrets and untrusted text: every manifest link is a 6-day key to a company
 //! file, so no URL ever reaches an error, a report or the terminal; links must be `https` (plain
-//! `http` only on loopback) and are fetched without redirects or `Referer`; names from a manifest
+//! `http` only on loopback) and are fetched without `Referer`, following one redirect only (a link's,
+//! to its S3 download); names from a manifest
 //! are cleaned before they name a file, guarded before they enter a spreadsheet cell, and escaped
 //! before they reach a terminal.
 

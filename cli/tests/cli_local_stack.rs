@@ -14,7 +14,7 @@ use attachment_export_cli::seed::{
 };
 use common::write_manifest;
 use export_core::Timestamp;
-use export_core::ports::{AttachmentCatalog, Directory, ObjectStore, UploadRange};
+use export_core::ports::{AttachmentCatalog, Directory, UploadRange};
 use integration_tests::Stack;
 
 fn target(stack: &Stack) -> SeedTarget {
@@ -180,9 +180,16 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
     let out = out_dir();
     let options = DownloadOptions { out: out.clone(), concurrency: 4, retries: 1 };
 
+    // What a link names (its token), and where that file's object is (the catalog).
+    let claims = |url: &str| {
+        let token = url.rsplit('/').next().unwrap();
+        export_core::domain::link_token::decode(token).unwrap().claims().clone()
+    };
     // The object changed in the bucket after the export: the download must not pass it off.
     let mut changed = entries[0].clone();
-    let key = object_key_of(&changed.url, stack.var("ATTACHMENT_BUCKET"));
+    let c = claims(&changed.url);
+    let row = stack.catalog().attachment(&c.account_id, c.uploaded_at, &c.attachment_id).await.unwrap();
+    let key = row.expect("the linked file is in the catalog").object_key;
     stack
         .s3()
         .put_object()
@@ -192,14 +199,22 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
         .send()
         .await
         .unwrap();
-    // And one URL that has expired.
-    let objects = export_core::aws::S3ObjectStore::new(stack.s3(), stack.var("ATTACHMENT_BUCKET"));
+    // And one link that has expired: made with the export's own key, so only its expiry fails.
     let mut expired = entries[1].clone();
-    expired.url = objects
-        .presign_get(&object_key_of(&entries[1].url, stack.var("ATTACHMENT_BUCKET")), Duration::from_secs(1))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let c = claims(&expired.url);
+    let keys = export_core::aws::KmsLinkKeys::new(stack.kms(), vec![stack.var("LINK_KEY_IDS").to_owned()]);
+    let key = export_core::ports::LinkKeys::derive(&keys, 1, &c.account_id, &c.export_id).await.unwrap();
+    let past = export_core::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let maker = export_core::domain::link_token::LinkMaker::new(
+        stack.var("DOWNLOAD_BASE_URL"),
+        1,
+        &c.account_id,
+        &c.export_id,
+        past,
+        &key,
+    )
+    .unwrap();
+    assert!(maker.link(&c.attachment_id, c.uploaded_at, &mut expired.url));
     changed.file_name = "../../escape attempt".into();
 
     let report = download(&[changed.clone(), expired.clone(), entries[2].clone()], &options, &|_, _| {})
@@ -217,25 +232,6 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
     assert!(!attachment_export_cli::download::local_path(&out, &changed).exists(), "a bad file is not kept");
     assert!(files_under(&out).iter().all(|p| p.starts_with(&out)));
     std::fs::remove_dir_all(&out).unwrap();
-}
-
-/// The object key inside a path-style URL, decoded.
-fn object_key_of(url: &str, bucket: &str) -> String {
-    let path = url.split('?').next().unwrap();
-    let encoded = path.split_once(&format!("/{bucket}/")).unwrap().1;
-    let mut out = Vec::new();
-    let bytes = encoded.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 /// An export that SUCCEEDED_WITH_ERRORS, through the real binary: `status` says so and names

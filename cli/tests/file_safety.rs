@@ -271,22 +271,39 @@ async fn a_body_longer_than_the_manifest_says_is_cut_there_and_the_file_fails() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redirect_is_not_followed_and_fails_naming_the_status() {
+async fn only_one_redirect_to_a_signed_s3_download_is_followed() {
     let base = scratch("redirect");
     let out = base.join("out");
     let body = b"the real file".to_vec();
     let server = Server::start().await;
-    // The redirect points at this very server, which would serve the right bytes.
-    let location = server.link("/elsewhere");
+    // Every redirect points at this very server, which would serve the right bytes.
+    let signed_target = server.link("/download");
+    let unsigned_target = format!("http://{}/elsewhere", server.addr);
+    let elsewhere = format!("https://attachments.example.com/k?X-Amz-Signature={SIGNATURE}");
     server
+        .route("/download", raw(200, &[], &body))
         .route("/elsewhere", raw(200, &[], &body))
-        .route("/moved", raw(302, &[("Location", &location)], b""));
-    let moved = entry(1, "DIRECT", "moved.bin", &body, server.link("/moved"));
-    let report = download(std::slice::from_ref(&moved), &options(&out), &|_, _| {}).await.unwrap();
-    let why = failure(&report, &moved);
-    assert!(why.contains("HTTP 302") && why.contains("not followed"), "{why}");
-    assert!(server.requested("/moved") && !server.requested("/elsewhere"), "the redirect was followed");
-    assert!(!local_path(&out, &moved).exists());
+        .route("/link", raw(302, &[("Location", &signed_target)], b""))
+        .route("/unsigned", raw(302, &[("Location", &unsigned_target)], b""))
+        .route("/foreign", raw(302, &[("Location", &elsewhere)], b""))
+        .route("/again", raw(302, &[("Location", &server.link("/link"))], b""));
+    let followed = entry(1, "DIRECT", "followed.bin", &body, server.link("/link"));
+    let unsigned = entry(2, "DIRECT", "unsigned.bin", &body, server.link("/unsigned"));
+    let foreign = entry(3, "DIRECT", "foreign.bin", &body, server.link("/foreign"));
+    let twice = entry(4, "DIRECT", "twice.bin", &body, server.link("/again"));
+    let entries = [followed.clone(), unsigned.clone(), foreign.clone(), twice.clone()];
+    let report = download(&entries, &options(&out), &|_, _| {}).await.unwrap();
+    assert_eq!(report.downloaded, 1, "the link's redirect to its S3 download is followed: {report:?}");
+    assert!(local_path(&out, &followed).exists());
+    for e in [&unsigned, &foreign] {
+        let why = failure(&report, e);
+        assert!(why.contains("not followed") && !why.contains("://"), "{why}");
+        assert!(!local_path(&out, e).exists());
+    }
+    assert!(!server.requested("/elsewhere"), "an unsigned target was requested");
+    assert!(failure(&report, &twice).contains("only one redirect"), "{report:?}");
+    assert!(!local_path(&out, &twice).exists());
+    assert_no_link(&serde_json::to_string(&report).unwrap(), &server);
     std::fs::remove_dir_all(&base).unwrap();
 }
 
@@ -342,10 +359,26 @@ async fn no_failure_report_error_or_json_output_holds_a_link_or_signature() {
         .route("/changed", raw(200, &[], b"other byte"))
         // A body that stops short of its announced length: the connection breaks mid-file.
         .route("/cut", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nfile".to_vec());
-    let expired_link = format!(
-        "http://{}/forbidden?X-Amz-Date=20200101T000000Z&X-Amz-Expires=60&X-Amz-Credential={CREDENTIAL}&X-Amz-Signature={SIGNATURE}",
-        server.addr
-    );
+    // A download link whose token expired: the download function answers 410 with its reason.
+    let expired_path = {
+        use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
+        let expires = export_core::Timestamp::parse("2020-01-01T00:01:00Z").unwrap();
+        let maker = export_core::domain::link_token::LinkMaker::new(
+            &format!("http://{}", server.addr),
+            1,
+            &AccountId::random(),
+            &ExportId::new(),
+            expires,
+            &[3; 32],
+        )
+        .unwrap();
+        let mut link = String::new();
+        assert!(maker.link(&AttachmentId::random(), expires, &mut link));
+        link.split_once(&server.addr.to_string()).unwrap().1.to_owned()
+    };
+    let gone = br#"{"code":"GoneException","message":"This download link expired at 2020-01-01T00:01:00.000Z. Ask your administrator for a new export."}"#;
+    server.route(&expired_path, raw(410, &[("Content-Type", "application/json")], gone));
+    let expired_link = format!("http://{}{expired_path}", server.addr);
     let entries = vec![
         entry(1, "DIRECT", "ok.txt", &body, server.link("/ok")),
         entry(2, "DIRECT", "missing.txt", &body, server.link("/missing")),

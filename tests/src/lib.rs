@@ -15,7 +15,7 @@ use export_core::domain::model::{Account, AccountType, Attachment, ConversationT
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
-pub const STACK_VARIABLES: [&str; 19] = [
+pub const STACK_VARIABLES: [&str; 20] = [
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -35,6 +35,7 @@ pub const STACK_VARIABLES: [&str; 19] = [
     "STATEMENT_KEY_ID",
     "S3_FORCE_PATH_STYLE",
     "DOWNLOAD_BASE_URL",
+    "LINK_KEY_IDS",
 ];
 
 pub fn repo_root() -> PathBuf {

@@ -79,7 +79,7 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
         attachments.iter().zip(&in_scope).filter(|(_, i)| **i).map(|(a, _)| a).collect();
     let rows = rows(&manifest);
     assert_eq!(rows.len(), expected.len(), "exactly the in-scope set");
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     for (row, a) in rows.iter().zip(&expected) {
         assert_eq!(&row[0], a.attachment_id.as_str(), "upload order");
         assert_eq!(&row[1], a.conversation_type.as_str());
@@ -90,21 +90,57 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
         };
         assert_eq!(&row[8], shown_name.as_str(), "names survive quoting; formulas are defused");
         assert_eq!(&row[11], a.sha256.as_str());
-        let body = http.get(&row[13]).send().await.unwrap();
+        // The link: to the download function, which answers one redirect to the file, served as
+        // a download whatever its type, and counts the fetch.
+        assert!(row[13].starts_with(&format!("{}/f/", stack.var("DOWNLOAD_BASE_URL"))), "{}", a.file_name);
+        let answer = http.get(&row[13]).send().await.unwrap();
+        assert_eq!(answer.status(), 302, "{}", a.file_name);
+        assert_eq!(answer.headers()["cache-control"], "no-store");
+        let target = answer.headers()["location"].to_str().unwrap().to_owned();
+        assert!(target.starts_with(stack.var("AWS_ENDPOINT_URL_S3")) && target.contains("X-Amz-Expires=45&"));
+        let body = http.get(&target).send().await.unwrap();
         assert_eq!(body.status(), 200, "{}", a.file_name);
-        assert_eq!(sha256_hex(&body.bytes().await.unwrap()), a.sha256, "the URL downloads the right bytes");
+        let disposition = body.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.starts_with("attachment; filename="), "{disposition}");
+        assert_eq!(sha256_hex(&body.bytes().await.unwrap()), a.sha256, "the link downloads the right bytes");
         assert_eq!(&row[14], view["urlsExpireAt"].as_str().unwrap());
     }
     let room_row = rows.iter().find(|r| &r[1] == "ROOM").unwrap();
     assert_eq!(&room_row[3], "Ops", "room name");
-    // A tampered URL is refused by the S3 server.
-    let url = &rows[0][13];
-    let tampered = integration_tests::tamper_signature(url);
-    assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
-    // Six days, from the signing time.
-    let signed_for: u64 =
-        url.split("X-Amz-Expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
-    assert_eq!(signed_for, 518_400);
+    // An altered link is refused by the download function, and counted nowhere.
+    let link = &rows[0][13];
+    let mut tampered = link.as_bytes().to_vec();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let refused = http.get(String::from_utf8(tampered).unwrap()).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        !refused.text().await.unwrap().contains(&link[link.len() - 20..]),
+        "a refusal never echoes the token"
+    );
+    // Six days, from the signing time, to the second.
+    let claims =
+        export_core::domain::link_token::decode(link.rsplit('/').next().unwrap()).unwrap().claims().clone();
+    let expires_at = export_core::Timestamp::parse(view["urlsExpireAt"].as_str().unwrap()).unwrap();
+    assert_eq!(claims.expires_at, expires_at);
+    // Every file was fetched once: the receipts say exactly that.
+    let store = stack.export_store();
+    let export = export_core::domain::ids::ExportId::parse(&export_id).unwrap();
+    let summary =
+        export_core::ports::ExportStore::download_summary(&store, &seeded.id, &export).await.unwrap();
+    assert_eq!(summary.files_fetched, expected.len() as u64);
+    let receipts =
+        export_core::ports::ExportStore::receipts(&store, &seeded.id, &export, None, 100).await.unwrap();
+    let fetched: Vec<&str> = receipts.items.iter().map(|r| r.attachment_id.as_str()).collect();
+    assert_eq!(
+        fetched,
+        expected.iter().map(|a| a.attachment_id.as_str()).collect::<Vec<_>>(),
+        "in upload order"
+    );
+    assert!(
+        receipts.items.iter().all(|r| r.fetch_count == 1 && r.first_source_ip == "127.0.0.1"),
+        "{receipts:?}"
+    );
 
     // Intermediates are gone; the manifest, its reports, the signed statement and the summary remain.
     let objects = stack.export_objects();

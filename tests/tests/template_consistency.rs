@@ -286,11 +286,17 @@ fn functions_get_exactly_the_variables_the_config_reads() {
                 "{logical_id}: {sweep_variable} belongs to sweep-exports only"
             );
         }
-        // The long-term signing key is for the function that signs attachment URLs.
+        // The link key is for the two functions that make and check links; the links' address for
+        // the one that writes them.
         assert_eq!(
-            variables.contains("SIGNING_SECRET_ARN"),
+            variables.contains("LINK_KEY_IDS"),
+            ["WriteManifestFunction", "DownloadExportFunction"].contains(&logical_id.as_str()),
+            "{logical_id}: LINK_KEY_IDS belongs to write-manifest and download-export only"
+        );
+        assert_eq!(
+            variables.contains("DOWNLOAD_BASE_URL"),
             logical_id == "WriteManifestFunction",
-            "{logical_id}: SIGNING_SECRET_ARN belongs to write-manifest only"
+            "{logical_id}: DOWNLOAD_BASE_URL belongs to write-manifest only"
         );
     }
 }
@@ -519,7 +525,11 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     for id in ["StartExportApiFunction", "RetrieveExportApiFunction"] {
         assert_eq!(ref_of(&reserved(id)), Some("ApiConcurrency"), "{id}");
     }
-    assert_eq!(ref_of(&reserved("DownloadExportFunction")), Some("DownloadConcurrency"), "DownloadExportFunction");
+    assert_eq!(
+        ref_of(&reserved("DownloadExportFunction")),
+        Some("DownloadConcurrency"),
+        "DownloadExportFunction"
+    );
     for (id, fixed) in
         [("StartExportFunction", 5), ("RetrieveExportFunction", 5), ("SweepExportsFunction", 1)]
     {
@@ -555,15 +565,17 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     // What the stack reserves: the direct functions, the sweep, the API's two, the pipeline's two,
     // the download function.
     let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
-    let reserves = |api: u64, exports: u64, download: u64| {
-        5 + 5 + 1 + 2 * api + exports + exports * width + download
-    };
+    let reserves =
+        |api: u64, exports: u64, download: u64| 5 + 5 + 1 + 2 * api + exports + exports * width + download;
     let (api, download) = (default("ApiConcurrency"), default("DownloadConcurrency"));
     let at_defaults = reserves(api, default("ConcurrentExports"), download);
     assert!(allowed.contains(&default("ConcurrentExports")));
     assert!(at_defaults + 100 <= 1000, "the defaults reserve {at_defaults} of 1,000");
     let deploy = read("docs/DEPLOY.md");
-    assert!(deploy.contains(&format!("**{at_defaults}**")), "DEPLOY.md's arithmetic does not say {at_defaults}");
+    assert!(
+        deploy.contains(&format!("**{at_defaults}**")),
+        "DEPLOY.md's arithmetic does not say {at_defaults}"
+    );
     // With the download function's 200, the largest cap no longer fits a 1,000 account beside the
     // other defaults: DEPLOY.md names the largest that does, which must be at least the default.
     let fitting = allowed

@@ -124,45 +124,51 @@ const KMS_USE: [&str; 6] = [
     "kms:CreateGrant",
 ];
 
+/// No long-lived secret exists for anyone to read (issue 25): links are MAC'd with keys KMS
+/// derives from an HMAC key whose material never leaves KMS, so the template has no IAM user, no
+/// access key, no secret, and nothing (an Output included) that could name a secret's value. The
+/// link key may be used by the two functions that make and check links, for HMAC-SHA-256 only,
+/// and granted to nobody.
 #[test]
-fn only_write_manifest_decrypts_the_signing_secret_and_only_through_secrets_manager() {
+fn no_long_lived_secret_exists_and_only_the_link_functions_use_the_link_key() {
     let template = template();
-    let secret = resource(&template, "SigningSecret");
-    let key_id = get_att(&secret["Properties"]["KmsKeyId"]).expect("SigningSecret has a KmsKeyId by GetAtt");
-    assert_eq!(key_id.1, "Arn");
-    let key = resource(&template, &key_id.0);
-    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
-    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true), "{}: rotation", key_id.0);
-
-    let via_secrets_manager = |statement: &Value| {
-        sub_text(&statement["Condition"]["StringEquals"]["kms:ViaService"])
-            == Some("secretsmanager.${AWS::Region}.amazonaws.com")
-    };
-    let mut write_manifest_decrypts = false;
+    for forbidden in ["AWS::IAM::AccessKey", "AWS::IAM::User", "AWS::SecretsManager::Secret"] {
+        assert!(resources_of_type(&template, forbidden).is_empty(), "the template declares a {forbidden}");
+    }
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    for value in ["SecretAccessKey", "SecretString", "secretsmanager:GetSecretValue"] {
+        assert!(!text.contains(value), "the template mentions {value}");
+    }
+    let key = resource(&template, "LinkKey");
+    assert_eq!(key["Properties"]["KeySpec"].as_str(), Some("HMAC_256"));
+    assert_eq!(key["Properties"]["KeyUsage"].as_str(), Some("GENERATE_VERIFY_MAC"));
+    let mut users = Vec::new();
     for statement in statements(&key["Properties"]["KeyPolicy"]) {
         let sid = statement["Sid"].as_str().unwrap_or("?").to_owned();
-        if allows(&statement, "kms:Decrypt") || allows(&statement, "kms:ReEncryptFrom") {
-            assert!(
-                is_get_att(&statement["Principal"]["AWS"], "WriteManifestRole", "Arn"),
-                "{sid}: only WriteManifestRole may decrypt the signing secret"
+        assert!(!allows(&statement, "kms:CreateGrant"), "{sid}: a grant would hand the key on");
+        if allows(&statement, "kms:GenerateMac") || allows(&statement, "kms:VerifyMac") {
+            assert_eq!(
+                sub_text(&statement["Condition"]["StringEquals"]["kms:MacAlgorithm"]),
+                Some("HMAC_SHA_256"),
+                "{sid}"
             );
-            assert!(via_secrets_manager(&statement), "{sid}: decrypt only through Secrets Manager");
-            write_manifest_decrypts = true;
-        }
-        assert!(!allows(&statement, "kms:CreateGrant"), "{sid}: a grant would let its holder decrypt");
-        // The account encrypts (CreateSecret, PutSecretValue) through Secrets Manager, nothing more.
-        if account_root(&statement["Principal"]) && allows(&statement, "kms:GenerateDataKey") {
-            assert!(
-                via_secrets_manager(&statement),
-                "{sid}: the account encrypts through Secrets Manager only"
-            );
+            assert!(!account_root(&statement["Principal"]), "{sid}: the account administers, never uses");
+            let principals = match statement["Principal"]["AWS"].as_sequence() {
+                Some(list) => list.clone(),
+                None => vec![statement["Principal"]["AWS"].clone()],
+            };
+            for principal in &principals {
+                let role = ["WriteManifestRole", "DownloadExportRole"]
+                    .into_iter()
+                    .find(|role| is_get_att(principal, role, "Arn"));
+                users.push(role.unwrap_or_else(|| panic!("{sid}: {principal:?} may use the link key")));
+            }
         }
     }
-    assert!(write_manifest_decrypts, "write-manifest must be able to decrypt the signing secret");
+    users.sort();
+    assert_eq!(users, ["DownloadExportRole", "WriteManifestRole"], "who may derive link keys");
 }
 
-/// With a customer key on the attachment bucket, write-manifest may decrypt with it to HEAD the
-/// attachments, through S3 only and for that bucket's objects only; without one, not at all.
 #[test]
 fn write_manifest_decrypts_the_attachment_buckets_key_through_s3_only_and_only_if_there_is_one() {
     let template = template();
@@ -359,65 +365,24 @@ fn the_api_limits_each_caller_by_session_and_address_never_by_the_paths_account(
     );
 }
 
+/// The download function's credentials serve pre-signed GETs only (SigV4 in the query string,
+/// over HTTPS), each honoured no longer than the redirect's configured lifetime.
 #[test]
-fn the_signing_secrets_resource_policy_denies_get_secret_value_to_all_but_write_manifest() {
+fn the_download_role_signs_only_short_presigned_sigv4_gets_over_https() {
     let template = template();
-    let policies = resources_of_type(&template, "AWS::SecretsManager::ResourcePolicy");
-    let (id, policy) = policies
-        .iter()
-        .find(|(_, p)| ref_target(&p["Properties"]["SecretId"]) == Some("SigningSecret"))
-        .expect("SigningSecret has a resource policy");
-    assert_eq!(policy["Properties"]["BlockPublicPolicy"].as_bool(), Some(true), "{id}");
-    let denies: Vec<Value> = statements(&policy["Properties"]["ResourcePolicy"])
-        .into_iter()
-        .filter(|s| {
-            s["Effect"].as_str() == Some("Deny")
-                && string_list(&s["Action"])
-                    .iter()
-                    .any(|a| action_matches(a, "secretsmanager:GetSecretValue"))
-        })
-        .collect();
-    assert_eq!(denies.len(), 1, "{id}: one Deny of GetSecretValue");
-    let deny = &denies[0];
-    assert_eq!(deny["Principal"].as_str(), Some("*"), "{id}: the Deny is for every principal");
-    let except = &deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"];
-    assert!(
-        is_get_att(except, "WriteManifestRole", "Arn"),
-        "{id}: the one exception is write-manifest's role"
-    );
-    assert_eq!(deny["Condition"].as_mapping().map(|m| m.len()), Some(1), "{id}: no other condition");
-    // Rotation stays possible: writing the secret is not denied.
-    for statement in statements(&policy["Properties"]["ResourcePolicy"]) {
-        for action in ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret"] {
-            let denied = statement["Effect"].as_str() == Some("Deny")
-                && string_list(&statement["Action"]).iter().any(|a| action_matches(a, action));
-            assert!(!denied, "{id}: {action} must stay with IAM (rotation)");
-        }
-    }
-    // And write-manifest's own policy reads exactly this secret.
-    let reads = role_statements(&template, "WriteManifestRole").into_iter().any(|s| {
-        allows(&s, "secretsmanager:GetSecretValue") && ref_target(&s["Resource"]) == Some("SigningSecret")
-    });
-    assert!(reads, "WriteManifestRole may read SigningSecret");
-}
-
-#[test]
-fn the_signing_users_key_signs_only_presigned_sigv4_gets_over_https() {
-    let template = template();
-    let user = resource(&template, "SigningUser");
-    let statements: Vec<Value> = user["Properties"]["Policies"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .flat_map(|p| statements(&p["PolicyDocument"]))
-        .collect();
+    let statements = role_statements(&template, "DownloadExportRole");
     let gets: Vec<&Value> = statements.iter().filter(|s| allows(s, "s3:GetObject")).collect();
     assert_eq!(gets.len(), 1, "one s3:GetObject statement");
     let condition = &gets[0]["Condition"];
     assert_eq!(condition["StringEquals"]["s3:authType"].as_str(), Some("REST-QUERY-STRING"));
     assert_eq!(condition["StringEquals"]["s3:signatureversion"].as_str(), Some("AWS4-HMAC-SHA256"));
     assert_eq!(condition["Bool"]["aws:SecureTransport"].as_str(), Some("true"));
-    assert_eq!(string_list(&gets[0]["Action"]), ["s3:GetObject"], "the signing user reads, nothing else");
+    assert_eq!(
+        sub_text(&condition["NumericLessThanEquals"]["s3:signatureAge"]),
+        Some("${RedirectUrlSeconds}000"),
+        "a redirect URL is honoured for its lifetime only (milliseconds)"
+    );
+    assert_eq!(string_list(&gets[0]["Action"]), ["s3:GetObject"], "the download role reads, nothing else");
 }
 
 /// No key policy lets a principal grant itself the use of the key: no `kms:CreateGrant` (so no
@@ -428,7 +393,7 @@ fn the_signing_users_key_signs_only_presigned_sigv4_gets_over_https() {
 fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
     let template = template();
     let keys = resources_of_type(&template, "AWS::KMS::Key");
-    for id in ["ExportKey", "SigningSecretKey", "LogsKey", "InvokeTrailKey"] {
+    for id in ["ExportKey", "LinkKey", "LogsKey", "InvokeTrailKey"] {
         assert!(keys.contains_key(id), "{id} is gone");
     }
     for (id, key) in &keys {

@@ -49,15 +49,12 @@ pub struct Config {
     /// How long the download function trusts an export's record before reading it again
     /// (`LINK_STATE_CACHE_SECONDS`, 0–60): the bound on a revocation's delay, with `redirect_url`.
     pub link_state_cache: Duration,
-    /// Long-term signing key for attachment URLs (DESIGN §8); absent locally.
-    pub signing_secret_arn: Option<String>,
     pub url_expiry: Duration,
     pub throttle_window: Duration,
     pub manifest_link: Duration,
     /// Attachments per inventory part.
     pub part_items: usize,
     pub s3_force_path_style: bool,
-    pub allow_short_lived_urls: bool,
     /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
     /// choice (`ALLOW_UNCHECKED_EXPORTS`), off unless set.
     pub allow_unchecked_exports: bool,
@@ -146,13 +143,11 @@ impl Config {
             download_base_url: vars.optional("DOWNLOAD_BASE_URL")?.map(download_base_url).transpose()?,
             redirect_url: Duration::from_secs(vars.number("REDIRECT_URL_SECONDS", 45, 1, 300)?),
             link_state_cache: Duration::from_secs(vars.number("LINK_STATE_CACHE_SECONDS", 5, 0, 60)?),
-            signing_secret_arn: vars.optional("SIGNING_SECRET_ARN")?,
             url_expiry,
             throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
             manifest_link,
             part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
-            allow_short_lived_urls: vars.flag("ALLOW_SHORT_LIVED_URLS")?,
             allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
                 || vars.flag("SCHEDULED_EXPORTS")?,
@@ -359,9 +354,7 @@ mod tests {
         assert_eq!(c.throttle_window, Duration::from_secs(604_800));
         assert_eq!(c.manifest_link, Duration::from_secs(900));
         assert!(!c.s3_force_path_style);
-        assert!(!c.allow_short_lived_urls);
         assert_eq!(c.log_format, LogFormat::Text);
-        assert!(c.signing_secret_arn.is_none());
     }
 
     #[test]

@@ -178,11 +178,8 @@ mod tests {
         assert_eq!(result.urls_expire_at, Timestamp::parse("2026-11-30T10:05:00Z").unwrap());
         let manifest = deps.objects.get(&result.manifest_key).await.unwrap();
         let text = String::from_utf8(manifest).unwrap();
-        assert!(
-            text.contains(&format!("https://signed.invalid/attachments-prod/{account}/q3.xlsx")),
-            "{text}"
-        );
-        assert!(!finalize.to_string().contains("signed.invalid"), "replies carry no URL");
+        assert!(text.contains("https://dl.invalid/f/"), "every row links to the download function: {text}");
+        assert!(!finalize.to_string().contains("dl.invalid"), "replies carry no link");
         let statement = deps.objects.get(&result.statement.unwrap().key).await.unwrap();
         assert!(String::from_utf8(statement).unwrap().contains(&result.manifest_sha256));
         // A failure step for a SUCCEEDED export (its execution not failing) is refused; it stays SUCCEEDED.

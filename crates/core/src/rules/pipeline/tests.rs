@@ -220,7 +220,14 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     for (row, a) in rows.iter().zip(&w.in_scope) {
         assert_eq!(&row[0], a.attachment_id.as_str());
         assert_eq!(&row[8], a.file_name.as_str());
-        assert_eq!(&row[13], format!("https://signed.invalid/attachments/{}", a.object_key).as_str());
+        // The file's link: to the download function, naming this file of this export.
+        let token = row[13].strip_prefix("https://dl.invalid/f/").expect("a download link");
+        let claims = crate::domain::link_token::decode(token).unwrap().claims().clone();
+        assert_eq!((&claims.attachment_id, claims.uploaded_at), (&a.attachment_id, a.uploaded_at));
+        assert_eq!(
+            (claims.account_id.clone(), claims.export_id),
+            (w.job.account_id.clone(), w.job.export_id)
+        );
     }
     let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
     assert_eq!((summary.manifest.lines, summary.attachment_count), (8, 7));
