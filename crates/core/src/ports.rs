@@ -95,9 +95,22 @@ pub trait AttachmentCatalog: Directory {
 /// A status move and the fields that come with it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusChange {
-    Running { started_at: Timestamp },
-    Succeeded { completed_at: Timestamp, result: Box<ExportResult> },
-    Failed { completed_at: Timestamp, error: FailureInfo },
+    Running {
+        started_at: Timestamp,
+    },
+    Succeeded {
+        completed_at: Timestamp,
+        result: Box<ExportResult>,
+    },
+    Failed {
+        completed_at: Timestamp,
+        error: FailureInfo,
+    },
+    /// A delivered export's links revoked, for good (`RevokeDataExport`).
+    Revoked {
+        at: Timestamp,
+        by: crate::domain::model::RequestedBy,
+    },
 }
 
 /// Outcome of asking for the 7-day window.
@@ -386,6 +399,9 @@ pub struct StateChange {
     pub error_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// When a delivered export's links were revoked (REVOKED only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// Where export state changes are published (EventBridge).

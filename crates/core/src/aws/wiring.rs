@@ -118,3 +118,14 @@ impl Downloader<Aws> {
         })
     }
 }
+
+impl crate::rules::revoke::Revoker<Aws> {
+    pub fn on_aws(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(crate::rules::revoke::Revoker {
+            store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
+            notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(sdk)),
+            clock: SystemClock,
+        })
+    }
+}

@@ -18,6 +18,7 @@ pub fn example_change() -> StateChange {
         total_bytes: Some(7_340_032),
         error_count: Some(5),
         error_code: None,
+        revoked_at: None,
     }
 }
 

@@ -118,6 +118,15 @@ impl World {
         }
     }
 
+    pub fn revoker(&self) -> crate::rules::revoke::Revoker<InMemory> {
+        crate::rules::revoke::Revoker {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            notifier: self.notifier.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
     pub fn sweeper(&self, window: Duration, start_exports: bool) -> Sweeper<InMemory> {
         Sweeper { starter: self.starter(window), ledger: self.ledger.clone(), start_exports }
     }

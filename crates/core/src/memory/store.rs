@@ -137,6 +137,7 @@ impl ExportStore for FakeStore {
                 StatusChange::Running { .. } => ExportStatus::Running,
                 StatusChange::Succeeded { result, .. } => result.status(),
                 StatusChange::Failed { .. } => ExportStatus::Failed,
+                StatusChange::Revoked { .. } => ExportStatus::Revoked,
             };
             if !record.status.can_move_to(to) {
                 return Err(Error::StatusConflict(format!("export {export} is {}", record.status)));
@@ -153,6 +154,10 @@ impl ExportStore for FakeStore {
                 StatusChange::Failed { completed_at, error } => {
                     record.completed_at = Some(completed_at);
                     record.error = Some(error);
+                }
+                StatusChange::Revoked { at, by } => {
+                    record.revoked_at = Some(at);
+                    record.revoked_by = Some(by);
                 }
             }
             Ok(())

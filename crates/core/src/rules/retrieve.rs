@@ -10,8 +10,8 @@ use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId, quote_for_message};
 use crate::domain::model::{
-    Account, AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, Handout,
-    Person, Progress, RequestedBy, Throttle,
+    Account, AccountType, DownloadSummary, ExportFormat, ExportRecord, ExportResult, ExportStatus,
+    FailureInfo, Handout, Person, Progress, RequestedBy, Throttle,
 };
 use crate::domain::time::Timestamp;
 use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
@@ -143,6 +143,15 @@ pub struct ExportView {
     /// to which principal, and the person behind it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handouts: Vec<Handout>,
+    /// When the export's links were revoked, and by whom (REVOKED only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<RequestedBy>,
+    /// How many of the export's files were fetched through their links (delivered and revoked
+    /// exports, in the view of one export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<DownloadSummary>,
 }
 
 /// The hand-outs an export's view lists (the count, `retrievals`, covers them all).
@@ -175,6 +184,9 @@ impl ExportView {
             last_retrieved_at: record.last_retrieved_at,
             last_retrieved_by: record.last_retrieved_by,
             handouts: Vec::new(),
+            revoked_at: record.revoked_at,
+            revoked_by: record.revoked_by,
+            downloads: None,
         }
     }
 }
@@ -353,6 +365,12 @@ impl<B: Backend> Retriever<B> {
                 view.last_retrieved_at = Some(now);
                 view.last_retrieved_by = Some(principal.to_owned());
                 view.handouts = self.store.handouts(account, export, HANDOUTS_SHOWN).await?;
+                view.downloads = Some(self.store.download_summary(account, export).await?);
+                Ok(view)
+            }
+            ExportStatus::Revoked => {
+                // Who fetched what before the links stopped; nothing is handed out.
+                view.downloads = Some(self.store.download_summary(account, export).await?);
                 Ok(view)
             }
             _ => Ok(view),

@@ -329,6 +329,11 @@ impl ExportStore for DynamoExportStore {
                 "SET #status = :to, completedAt = :at, #error = :e",
                 vec![(":at", s(completed_at.to_string())), (":e", attr(error)?)],
             ),
+            StatusChange::Revoked { at, by } => (
+                ExportStatus::Revoked,
+                "SET #status = :to, revokedAt = :at, revokedBy = :by",
+                vec![(":at", s(at.to_string())), (":by", attr(by)?)],
+            ),
         };
         let mut values = values;
         values.push((":to", s(to.as_str())));

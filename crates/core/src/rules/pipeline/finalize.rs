@@ -465,6 +465,7 @@ impl<B: Backend> Finisher<B> {
             total_bytes: result.map(|r| r.total_bytes),
             error_count: result.map(|r| r.error_count),
             error_code: error_code.map(str::to_owned),
+            revoked_at: None,
         };
         if let Err(e) = self.notifier.publish(&change).await {
             tracing::warn!(export = %record.export_id, error = %e, "could not publish the state change event");

@@ -1,0 +1,191 @@
+//! RevokeDataExport (DESIGN §8): a delivered export's links stop working, for good. The record
+//! moves to REVOKED (one conditional write, who and when kept), which the download function sees
+//! within its record cache; every file of the export (manifest, reports, statement) is deleted, so
+//! hand-out links already given out fail at once; a "Data Export State Change" event says so.
+//! Revoking again is harmless (nothing more happens but the files' deletion, in case it was cut
+//! short); an export that delivered nothing has no links to revoke.
+
+use crate::backend::Backend;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::model::{ExportRecord, ExportStatus, RequestedBy};
+use crate::domain::payloads::ExportJob;
+use crate::ports::{Clock, ExportStore, Notifier, ObjectStore, StateChange, StatusChange};
+
+pub struct Revoker<B: Backend> {
+    pub store: B::Store,
+    pub objects: B::Objects,
+    pub notifier: B::Notifier,
+    pub clock: B::Clock,
+}
+
+impl<B: Backend> Revoker<B> {
+    /// Revokes `export`'s links on behalf of `by`; the record as it stands afterwards.
+    pub async fn revoke(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        by: RequestedBy,
+    ) -> Result<ExportRecord> {
+        let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
+        let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        if record.status != ExportStatus::Revoked {
+            if !ExportStatus::Revoked.allowed_from().contains(&record.status) {
+                return Err(Error::Unprocessable(format!(
+                    "Export {export} is {}: only a delivered export has links to revoke.",
+                    record.status
+                )));
+            }
+            let at = self.clock.now();
+            let change = StatusChange::Revoked { at, by: by.clone() };
+            match self.store.change_status(account, export, change).await {
+                Ok(()) => {
+                    tracing::info!(%account, %export, principal = %by.principal, "export links revoked");
+                    self.notifier
+                        .publish(&StateChange {
+                            account_id: account.clone(),
+                            export_id: *export,
+                            status: ExportStatus::Revoked,
+                            requested_at: record.requested_at,
+                            completed_at: record.completed_at.unwrap_or(at),
+                            attachment_count: record.result.as_ref().map(|r| r.attachment_count),
+                            total_bytes: None,
+                            error_count: None,
+                            error_code: None,
+                            revoked_at: Some(at),
+                        })
+                        .await?;
+                }
+                // Another revocation got there first: the same outcome.
+                Err(Error::StatusConflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // The export's files: the hand-out links already given out stop at once (S3 is strongly
+        // consistent), and nothing is left to hand out.
+        let prefix = ExportJob::from(&record).prefix();
+        let keys = self.objects.list(&prefix).await?;
+        if !keys.is_empty() {
+            self.objects.delete(&keys).await?;
+        }
+        let revoked = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        if revoked.status != ExportStatus::Revoked {
+            return Err(Error::Internal(format!("export {export} did not stay REVOKED")));
+        }
+        Ok(revoked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::model::{AccountType, ExportFormat, ExportResult, Via};
+    use crate::memory::World;
+
+    async fn delivered(world: &World) -> (AccountId, ExportId) {
+        let account = world.directory.add_account(AccountType::Enterprise, false);
+        let now = world.clock.now();
+        let record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
+            None,
+            now,
+        );
+        let export = record.export_id;
+        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
+        world
+            .store
+            .change_status(&account, &export, StatusChange::Running { started_at: now })
+            .await
+            .unwrap();
+        let prefix = ExportJob::from(&record).prefix();
+        for name in ["attachments.csv", "summary.json", "statement.json"] {
+            world.objects.put(&format!("{prefix}{name}"), b"x".to_vec(), "text/plain", &[]).await.unwrap();
+        }
+        let result = ExportResult {
+            attachment_count: 3,
+            total_bytes: 10,
+            by_conversation_type: Default::default(),
+            manifest_key: format!("{prefix}attachments.csv"),
+            manifest_bytes: 1,
+            manifest_sha256: "ab".repeat(32),
+            summary_key: format!("{prefix}summary.json"),
+            urls_expire_at: now.plus(Duration::from_secs(518_400)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
+            statement: None,
+        };
+        let done = StatusChange::Succeeded { completed_at: now, result: Box::new(result) };
+        world.store.change_status(&account, &export, done).await.unwrap();
+        (account, export)
+    }
+
+    fn revoker(world: &World) -> Revoker<crate::memory::InMemory> {
+        world.revoker()
+    }
+
+    #[tokio::test]
+    async fn a_delivered_export_is_revoked_once_its_files_deleted_and_an_event_says_so() {
+        let world = World::at("2026-11-24T10:00:00Z");
+        let (account, export) = delivered(&world).await;
+        // Another export of the same account is left alone.
+        world.clock.advance(Duration::from_secs(604_800));
+        let (other_account, other) = delivered(&world).await;
+        let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
+        let revoked = revoker(&world).revoke(&account, &export, by.clone()).await.unwrap();
+        assert_eq!((revoked.status, revoked.revoked_by.as_ref()), (ExportStatus::Revoked, Some(&by)));
+        assert_eq!(revoked.revoked_at, Some(world.clock.now()));
+        let prefix = format!("exports/{account}/{export}/");
+        assert!(world.objects.list(&prefix).await.unwrap().is_empty(), "every file of the export is gone");
+        let other_prefix = format!("exports/{other_account}/{other}/");
+        assert_eq!(world.objects.list(&other_prefix).await.unwrap().len(), 3, "another export's stay");
+        let events = world.notifier.published.lock().unwrap().clone();
+        assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1);
+        // Again: the same record, no second event; it cannot be undone.
+        let again = revoker(&world).revoke(&account, &export, by).await.unwrap();
+        assert_eq!(again.revoked_at, revoked.revoked_at);
+        assert_eq!(
+            world
+                .notifier
+                .published
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.status == ExportStatus::Revoked)
+                .count(),
+            1
+        );
+        for status in ExportStatus::ALL {
+            assert!(!ExportStatus::Revoked.can_move_to(status), "REVOKED -> {status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_undelivered_or_unknown_is_revoked() {
+        let world = World::at("2026-11-24T10:00:00Z");
+        let account = world.directory.add_account(AccountType::Enterprise, false);
+        let record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
+            None,
+            world.clock.now(),
+        );
+        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
+        let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
+        let queued = revoker(&world).revoke(&account, &record.export_id, by.clone()).await.unwrap_err();
+        assert_eq!(queued.code(), "UnprocessableEntityException", "{queued}");
+        assert_eq!(world.store.record(&account, &record.export_id).unwrap().status, ExportStatus::Queued);
+        let unknown = revoker(&world).revoke(&account, &ExportId::new(), by.clone()).await.unwrap_err();
+        assert_eq!(unknown.code(), "NotFoundException");
+        // Another account's export is unknown here.
+        let (_, theirs) = delivered(&world).await;
+        let foreign = revoker(&world).revoke(&account, &theirs, by).await.unwrap_err();
+        assert_eq!(foreign.code(), "NotFoundException");
+        assert!(world.notifier.published.lock().unwrap().iter().all(|e| e.status != ExportStatus::Revoked));
+    }
+}

@@ -1,0 +1,250 @@
+//! RevokeDataExport's handlers, one per trust path, over `export_core::rules::revoke`:
+//! [`api_handler`] serves `revoke-export-api` (its one route; API Gateway's proxy events only),
+//! [`direct_handler`] serves `revoke-export` (`aws lambda invoke`, operators only). Each refuses
+//! the other's events with `WrongEntryPointException`.
+
+pub use entry::{api_handler, direct_handler};
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use entry::api::HttpReply;
+use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, to_value};
+use export_core::aws::{Aws, CognitoPeople};
+use export_core::config::ConfigError;
+use export_core::domain::ids::{AccountId, ExportId};
+use export_core::domain::model::{ExportRecord, ExportStatus, RequestedBy, Via};
+use export_core::rules::revoke::Revoker;
+use export_core::{Backend, Error, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const ROUTE: &str = "/accounts/{accountId}/data-exports/{exportId}/revoke";
+
+pub struct RevokeExport<B: Backend> {
+    pub revoker: Revoker<B>,
+    pub cors: entry::Cors,
+    /// Names the console user behind an API request (`CognitoPeople::nobody` for revoke-export).
+    pub people: B::People,
+}
+
+impl RevokeExport<Aws> {
+    pub fn on_aws(
+        config: &export_core::Config,
+        sdk: &aws_config::SdkConfig,
+        people: CognitoPeople,
+    ) -> Result<Self, ConfigError> {
+        Ok(RevokeExport {
+            revoker: Revoker::on_aws(config, sdk)?,
+            cors: entry::Cors::from_config(config),
+            people,
+        })
+    }
+}
+
+/// What a revocation answers: the export, REVOKED, and who revoked it when.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revoked {
+    pub account_id: AccountId,
+    pub export_id: ExportId,
+    pub status: ExportStatus,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<RequestedBy>,
+}
+
+impl From<ExportRecord> for Revoked {
+    fn from(r: ExportRecord) -> Self {
+        Self {
+            account_id: r.account_id,
+            export_id: r.export_id,
+            status: r.status,
+            revoked_at: r.revoked_at,
+            revoked_by: r.revoked_by,
+        }
+    }
+}
+
+/// `aws lambda invoke` payload.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectRequest {
+    pub account_id: String,
+    pub export_id: String,
+}
+
+const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"exportId\": \"...\"}";
+
+/// revoke-export: direct invocations only (operators). The revocation names the CloudTrail-recorded
+/// caller, as Lambda does not tell the function who invoked it.
+impl<B: Backend> DirectFunction for RevokeExport<B> {
+    const NAME: &'static str = "revoke-export";
+
+    async fn invoke(&self, payload: Value) -> Result<Value, Error> {
+        let request: DirectRequest =
+            entry::direct_payload(<Self as DirectFunction>::NAME, DIRECT_SHAPE, payload)?;
+        let (account, export) =
+            (AccountId::parse(&request.account_id)?, ExportId::parse(&request.export_id)?);
+        let by = RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke, person: None };
+        to_value(&Revoked::from(self.revoker.revoke(&account, &export, by).await?))
+    }
+}
+
+/// revoke-export-api: API Gateway's proxy events only (and only API Gateway may invoke it).
+impl<B: Backend> ApiFunction for RevokeExport<B> {
+    const NAME: &'static str = "revoke-export-api";
+
+    fn cors(&self) -> &entry::Cors {
+        &self.cors
+    }
+
+    async fn answer(&self, request: &ApiGatewayProxyRequest) -> Result<HttpReply, Error> {
+        let principal = entry::principal(request, "RevokeDataExport")?;
+        let route = (request.http_method.as_str(), request.resource.as_deref().unwrap_or_default());
+        if route != ("POST", ROUTE) {
+            return Err(Error::NotFound(format!(
+                "revoke-export serves POST {ROUTE}, not {} {}",
+                route.0, route.1
+            )));
+        }
+        let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
+        let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
+        // The route takes no body; one that is there must at least be JSON (`{}`).
+        entry::require_json_body(request)?;
+        let _: Option<Value> = entry::api::parse_body(request.body.as_deref(), request.is_base64_encoded)?;
+        let person = entry::person(&self.people, request).await;
+        let by = RequestedBy { principal, via: Via::Api, person };
+        let revoked = self.revoker.revoke(&account, &export, by).await?;
+        Ok(HttpReply::json(200, &Revoked::from(revoked)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use export_core::domain::model::{AccountType, ExportFormat, ExportResult};
+    use export_core::memory::{Harness, InMemory, World};
+    use export_core::ports::ObjectStore;
+    use lambda_runtime::{Context, LambdaEvent};
+
+    use super::*;
+
+    const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+    const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+
+    #[derive(Debug, Clone, Copy)]
+    enum Expect {
+        Http(i64, Option<&'static str>),
+        Revoked,
+        FunctionError(&'static str),
+    }
+
+    const API_EVENTS: &[(&str, Expect)] = &[
+        ("api-revoke.json", Expect::Http(200, None)),
+        ("api-revoke-unknown-export.json", Expect::Http(404, Some("NotFoundException"))),
+        ("api-revoke-bad-export-id.json", Expect::Http(400, Some("BadRequestException"))),
+        ("api-revoke-no-identity.json", Expect::Http(403, Some("ForbiddenException"))),
+        ("direct-payload.json", Expect::FunctionError("WrongEntryPointException")),
+    ];
+
+    const DIRECT_EVENTS: &[(&str, Expect)] = &[
+        ("direct-revoke.json", Expect::Revoked),
+        ("direct-unknown-field.json", Expect::FunctionError("BadRequestException")),
+        ("forged-api-event.json", Expect::FunctionError("WrongEntryPointException")),
+        ("link-event.json", Expect::FunctionError("WrongEntryPointException")),
+    ];
+
+    /// The sample account's delivered sample export, with its files in the export bucket.
+    fn deps() -> Harness<RevokeExport<InMemory>> {
+        let world = World::at("2026-11-25T09:00:00Z");
+        let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
+        world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
+        let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+        let mut record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy::new("arn:aws:iam::123456789012:user/it-admin", Via::Api),
+            None,
+            at,
+        );
+        record.export_id = ExportId::parse(SAMPLE_EXPORT).unwrap();
+        record.status = ExportStatus::Succeeded;
+        let prefix = format!("exports/{account}/{SAMPLE_EXPORT}/");
+        record.result = Some(ExportResult {
+            attachment_count: 2,
+            total_bytes: 20,
+            by_conversation_type: BTreeMap::new(),
+            manifest_key: format!("{prefix}attachments.csv"),
+            manifest_bytes: 400,
+            manifest_sha256: "cd".repeat(32),
+            summary_key: format!("{prefix}summary.json"),
+            urls_expire_at: at.plus(Duration::from_secs(518_400)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
+            statement: None,
+        });
+        world.store.insert(record);
+        world.objects.objects.lock().unwrap().insert(format!("{prefix}attachments.csv"), Default::default());
+        let function = RevokeExport {
+            revoker: world.revoker(),
+            cors: entry::Cors::default(),
+            people: world.people.clone(),
+        };
+        Harness { world, function }
+    }
+
+    #[tokio::test]
+    async fn every_sample_event_gives_its_documented_reply() {
+        let manifest_dir = env!("CARGO_MANIFEST_DIR");
+        let api = export_core::testing::sample_events(manifest_dir, "revoke-export-api", API_EVENTS)
+            .into_iter()
+            .map(|(n, j, e)| (n, j, e, true));
+        let direct = export_core::testing::sample_events(manifest_dir, "revoke-export", DIRECT_EVENTS)
+            .into_iter()
+            .map(|(n, j, e)| (n, j, e, false));
+        for (name, json, expect, is_api_function) in api.chain(direct) {
+            let deps = deps();
+            let event = LambdaEvent::new(serde_json::from_str(json).unwrap(), Context::default());
+            let outcome = if is_api_function {
+                api_handler(&deps.function, event).await
+            } else {
+                direct_handler(&deps.function, event).await
+            };
+            let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
+            let export = ExportId::parse(SAMPLE_EXPORT).unwrap();
+            let stored = deps.world.store.record(&account, &export).unwrap();
+            match (expect, outcome) {
+                (Expect::Http(status, code), Ok(reply)) => {
+                    assert_eq!(reply["statusCode"], status, "{name}: {reply}");
+                    let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+                    match code {
+                        Some(code) => {
+                            assert_eq!(body["code"], code, "{name}");
+                            assert_eq!(stored.status, ExportStatus::Succeeded, "{name}: nothing revoked");
+                        }
+                        None => {
+                            assert_eq!(body["status"], "REVOKED", "{name}");
+                            assert_eq!(
+                                body["revokedBy"]["principal"],
+                                "arn:aws:iam::123456789012:user/it-admin"
+                            );
+                            assert_eq!(stored.status, ExportStatus::Revoked, "{name}");
+                            let prefix = format!("exports/{account}/{export}/");
+                            assert!(deps.world.objects.list(&prefix).await.unwrap().is_empty(), "{name}");
+                        }
+                    }
+                }
+                (Expect::Revoked, Ok(reply)) => {
+                    assert_eq!(reply["status"], "REVOKED", "{name}: {reply}");
+                    assert_eq!(stored.revoked_by.unwrap().via, Via::Invoke, "{name}");
+                }
+                (Expect::FunctionError(code), Err(e)) => {
+                    assert_eq!(e.code(), code, "{name}: {e}");
+                    assert_eq!(stored.status, ExportStatus::Succeeded, "{name}: nothing revoked");
+                }
+                (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
+            }
+        }
+    }
+}
