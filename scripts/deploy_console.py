@@ -36,7 +36,8 @@ OUTPUTS = {
     "ConsoleUserPoolClientId": "userPoolClientId",
     "ConsoleIdentityPoolId": "identityPoolId",
 }
-ROLE_OUTPUTS = {"ConsoleStartRoleArn": "StartDataExport", "ConsoleRetrieveRoleArn": "RetrieveDataExport"}
+ROLE_OUTPUTS = {"ConsoleStartRoleArn": "StartDataExport", "ConsoleRetrieveRoleArn": "RetrieveDataExport",
+                "ConsoleRevokeRoleArn": "RevokeDataExport"}
 
 
 def config_from_outputs(outputs: dict[str, str], region: str) -> dict:

@@ -61,7 +61,7 @@ USER_POOL = "ConsoleUserPool"
 USER_POOL_CLIENT = "ConsoleUserPoolClient"
 IDENTITY_POOL = "ConsoleIdentityPool"
 # The managed policy each console group's role carries, by group name (config.json's "roles").
-GROUP_NAMES = ("StartDataExport", "RetrieveDataExport")
+GROUP_NAMES = ("StartDataExport", "RetrieveDataExport", "RevokeDataExport")
 
 
 class CognitoTemplate(local_template.Template):

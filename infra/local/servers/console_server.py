@@ -3,7 +3,7 @@ in AWS: the built single-page app from console/dist/, and /config.json, the conf
 `make deploy` uploads beside it, here generated from .local/stack.env.
 
   GET /config.json   {"region", "apiUrl", "userPoolId", "userPoolClientId", "identityPoolId",
-                      "roles": {"StartDataExport": arn, "RetrieveDataExport": arn},
+                      "roles": {"StartDataExport": arn, "RetrieveDataExport": arn, "RevokeDataExport": arn},
                       "cognitoIdpEndpoint", "cognitoIdentityEndpoint"} (the last two only locally:
                       in AWS the app uses the AWS endpoints)
   GET /<file>        a file of console/dist/ (never a directory listing, nothing outside it)
