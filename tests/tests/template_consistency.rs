@@ -16,10 +16,23 @@ use serde_yaml::Value;
 const LIBRARY_CRATES: [&str; 3] = ["core", "entry", "fuzzing"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
-const DESIGN_ROUTES: [(&str, &str, &str); 3] = [
+const DESIGN_ROUTES: [(&str, &str, &str); 4] = [
     ("POST", "/accounts/{accountId}/data-exports", "StartExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
+    ("POST", "/accounts/{accountId}/data-exports/{exportId}/revoke", "RevokeExportApiFunction"),
+];
+
+/// The tenants' managed policies: (logical id, the routes each allows, as `METHOD path` with the
+/// path after `.../accounts/${aws:PrincipalTag/chatAccountId}`).
+const TENANT_POLICIES: [(&str, &[&str]); 4] = [
+    ("StartDataExportPolicy", &["POST /data-exports"]),
+    ("RetrieveDataExportPolicy", &["GET /data-exports", "GET /data-exports/*"]),
+    ("RevokeDataExportPolicy", &["POST /data-exports/*/revoke"]),
+    (
+        "DataExportFullAccessPolicy",
+        &["POST /data-exports", "GET /data-exports", "GET /data-exports/*", "POST /data-exports/*/revoke"],
+    ),
 ];
 
 /// The resource variables of config.rs, each required only where used.
@@ -82,7 +95,8 @@ fn rule_wiring() -> Vec<(String, String)> {
         .split("\nimpl ")
         .skip(1)
         .filter_map(|block| {
-            let rule = block.split_once("<Aws>")?.0;
+            // `impl crate::rules::revoke::Revoker<Aws>`: the sources name it `Revoker::on_aws`.
+            let rule = block.split_once("<Aws>")?.0.rsplit("::").next()?;
             Some((format!("{rule}::on_aws"), block.to_owned()))
         })
         .collect();
@@ -522,7 +536,7 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
             "{id}: every function is bounded, and what the API needs is kept for it"
         );
     }
-    for id in ["StartExportApiFunction", "RetrieveExportApiFunction"] {
+    for id in ["StartExportApiFunction", "RetrieveExportApiFunction", "RevokeExportApiFunction"] {
         assert_eq!(ref_of(&reserved(id)), Some("ApiConcurrency"), "{id}");
     }
     assert_eq!(
@@ -530,9 +544,12 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
         Some("DownloadConcurrency"),
         "DownloadExportFunction"
     );
-    for (id, fixed) in
-        [("StartExportFunction", 5), ("RetrieveExportFunction", 5), ("SweepExportsFunction", 1)]
-    {
+    for (id, fixed) in [
+        ("StartExportFunction", 5),
+        ("RetrieveExportFunction", 5),
+        ("RevokeExportFunction", 5),
+        ("SweepExportsFunction", 1),
+    ] {
         assert_eq!(reserved(id).as_u64(), Some(fixed), "{id}");
     }
     let column = |id: &str| {
@@ -562,11 +579,12 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
         assert_eq!(row[write.as_str()].as_u64(), Some(n * width), "ConcurrentExports {n}: parts");
     }
 
-    // What the stack reserves: the direct functions, the sweep, the API's two, the pipeline's two,
-    // the download function.
+    // What the stack reserves: the three direct functions, the sweep, the API's three, the
+    // pipeline's two, the download function.
     let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
-    let reserves =
-        |api: u64, exports: u64, download: u64| 5 + 5 + 1 + 2 * api + exports + exports * width + download;
+    let reserves = |api: u64, exports: u64, download: u64| {
+        5 + 5 + 5 + 1 + 3 * api + exports + exports * width + download
+    };
     let (api, download) = (default("ApiConcurrency"), default("DownloadConcurrency"));
     let at_defaults = reserves(api, default("ConcurrentExports"), download);
     assert!(allowed.contains(&default("ConcurrentExports")));
@@ -674,7 +692,7 @@ fn strings(value: &Value) -> Vec<String> {
 fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
     let template = template();
     let policies = resources_of_type(&template, "AWS::IAM::ManagedPolicy");
-    for name in ["StartDataExportPolicy", "RetrieveDataExportPolicy", "DataExportFullAccessPolicy"] {
+    for (name, _) in TENANT_POLICIES {
         let policy = policies.get(name).unwrap_or_else(|| panic!("{name} is gone"));
         let statements = statements(&policy["Properties"]["PolicyDocument"]);
         assert!(!statements.is_empty(), "{name}");
@@ -701,8 +719,19 @@ fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
     // never the API functions or the sweep.
     let operator = serde_yaml::to_string(&policies["DataExportOperatorPolicy"]).unwrap();
     assert!(operator.contains("lambda:InvokeFunction"));
-    for forbidden in ["StartExportApiFunction", "RetrieveExportApiFunction", "SweepExportsFunction"] {
+    for forbidden in [
+        "StartExportApiFunction",
+        "RetrieveExportApiFunction",
+        "RevokeExportApiFunction",
+        "SweepExportsFunction",
+    ] {
         assert!(!operator.contains(forbidden), "DataExportOperator must not invoke {forbidden}");
+    }
+    for direct in ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"] {
+        assert!(
+            operator.contains(direct),
+            "DataExportOperator invokes {direct} (the operators' direct path)"
+        );
     }
     // No other policy of the template grants lambda:InvokeFunction on the entry points.
     for (id, resource) in template["Resources"].as_mapping().unwrap() {
@@ -714,6 +743,207 @@ fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
         if resource["Type"].as_str() != Some("AWS::Lambda::Permission") {
             assert!(!text.contains("lambda:InvokeFunction"), "{id} grants lambda:InvokeFunction");
         }
+    }
+}
+
+/// IAM's resource matching for an ARN: `*` any run of characters (`/` included), `?` one.
+fn arn_glob(pattern: &str, arn: &str) -> bool {
+    fn glob(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => glob(&p[1..], a) || (!a.is_empty() && glob(p, &a[1..])),
+            (Some(b'?'), Some(_)) => glob(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x == y => glob(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    glob(pattern.as_bytes(), arn.as_bytes())
+}
+
+/// The execute-api ARN prefix of this stack's API, as the policies' `!Sub` strings write it.
+const API_ARN: &str = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportApi}";
+const TAGGED: &str = "${!aws:PrincipalTag/chatAccountId}";
+
+/// Whether a tenant's managed policy lets a principal tagged `chatAccountId = tag` call `METHOD
+/// path` on the prod stage (the tag substituted as IAM substitutes the policy variable; a principal
+/// without the tag is refused by the Null condition, which the test above requires of every statement).
+fn tenant_may(policy: &Value, tag: &str, method: &str, path: &str) -> bool {
+    let arn = format!("{API_ARN}/prod/{method}{path}");
+    statements(&policy["Properties"]["PolicyDocument"]).iter().any(|statement| {
+        statement["Effect"].as_str() == Some("Allow")
+            && strings(&statement["Action"]).iter().any(|a| a == "execute-api:Invoke")
+            && strings(&statement["Resource"]).iter().any(|r| arn_glob(&r.replace(TAGGED, tag), &arn))
+    })
+}
+
+/// Each tenant policy allows exactly its routes (TENANT_POLICIES), DataExportFullAccess being Start,
+/// Retrieve and Revoke together; RetrieveDataExport alone cannot revoke (issue 25: "RetrieveDataExport
+/// alone cannot revoke"), nor StartDataExport, and a tenant's RevokeDataExport reaches its own
+/// account's exports only, never another account's.
+#[test]
+fn each_tenant_policy_allows_exactly_its_routes_and_only_revoke_policies_revoke() {
+    let template = template();
+    let policies = resources_of_type(&template, "AWS::IAM::ManagedPolicy");
+    for (name, routes) in TENANT_POLICIES {
+        let policy = policies.get(name).unwrap_or_else(|| panic!("{name} is gone"));
+        let mut allowed: Vec<String> = statements(&policy["Properties"]["PolicyDocument"])
+            .iter()
+            .flat_map(|s| strings(&s["Resource"]))
+            .map(|resource| {
+                let rest = resource
+                    .strip_prefix(&format!("{API_ARN}/*/"))
+                    .unwrap_or_else(|| panic!("{name}: {resource} is not a route of ExportApi, every stage"));
+                let (method, path) = rest.split_once('/').unwrap_or_else(|| panic!("{name}: {resource}"));
+                let path = path
+                    .strip_prefix(&format!("accounts/{TAGGED}"))
+                    .unwrap_or_else(|| panic!("{name}: {resource} is not under the tagged account"));
+                format!("{method} {path}")
+            })
+            .collect();
+        allowed.sort();
+        let mut expected: Vec<String> = routes.iter().map(|r| r.to_string()).collect();
+        expected.sort();
+        assert_eq!(allowed, expected, "{name}: the routes it allows");
+    }
+    // Every route of the API is some tenant policy's, so a tenant can be given any of them.
+    let document = openapi();
+    for (method, path, _) in openapi_routes(&document) {
+        let path = path.replace("{exportId}", "*");
+        let path = path.strip_prefix("/accounts/{accountId}").expect("every route is under an account");
+        let route = format!("{method} {path}");
+        assert!(
+            TENANT_POLICIES.iter().any(|(_, routes)| routes.contains(&route.as_str())),
+            "no tenant policy allows {route}"
+        );
+    }
+
+    // As IAM decides, for a principal tagged with account A.
+    let (a, b) = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222");
+    let export = "01KAW6ZQ5V0000000000000000";
+    let revoke = |account: &str| format!("/accounts/{account}/data-exports/{export}/revoke");
+    let get = format!("/accounts/{a}/data-exports/{export}");
+    let retrieve = &policies["RetrieveDataExportPolicy"];
+    assert!(tenant_may(retrieve, a, "GET", &get), "RetrieveDataExport reads its account's export");
+    assert!(!tenant_may(retrieve, a, "POST", &revoke(a)), "RetrieveDataExport alone must not revoke");
+    assert!(
+        !tenant_may(&policies["StartDataExportPolicy"], a, "POST", &revoke(a)),
+        "StartDataExport must not revoke"
+    );
+    for name in ["RevokeDataExportPolicy", "DataExportFullAccessPolicy"] {
+        let policy = &policies[name];
+        assert!(tenant_may(policy, a, "POST", &revoke(a)), "{name} revokes its own account's export");
+        assert!(
+            !tenant_may(policy, a, "POST", &revoke(b)),
+            "{name} must not revoke another account's export"
+        );
+        assert!(
+            !tenant_may(
+                policy,
+                a,
+                "POST",
+                &format!("/accounts/{b}/data-exports/{a}/data-exports/{export}/revoke")
+            ),
+            "{name}: a path naming the tagged account further down is still another account's"
+        );
+    }
+    let revoker = &policies["RevokeDataExportPolicy"];
+    assert!(
+        !tenant_may(revoker, a, "GET", &get),
+        "RevokeDataExport grants no read: the console group adds it"
+    );
+    assert!(
+        !tenant_may(revoker, a, "POST", &format!("/accounts/{a}/data-exports")),
+        "RevokeDataExport starts nothing"
+    );
+    // The operator reaches every account's revoke route, and the direct function.
+    let operator = &policies["DataExportOperatorPolicy"];
+    let operator_routes: Vec<String> = statements(&operator["Properties"]["PolicyDocument"])
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a == "execute-api:Invoke"))
+        .flat_map(|s| strings(&s["Resource"]))
+        .collect();
+    assert!(
+        operator_routes.iter().any(|r| arn_glob(r, &format!("{API_ARN}/prod/POST{}", revoke(b)))),
+        "DataExportOperator revokes through the API for every account: {operator_routes:?}"
+    );
+}
+
+/// The console's groups (issue 16, issue 25): each group's role carries the managed policies of its
+/// name, RevokeDataExport's with RetrieveDataExport's too (revoking from the console needs to see
+/// the export), every role trusts the console's identity pool only (authenticated identities), the
+/// identity pool maps roles from the token's groups and denies an ambiguous one, and `make deploy`
+/// finds each role among the outputs (config.json's "roles").
+#[test]
+fn each_console_group_carries_the_policies_of_its_name() {
+    let template = template();
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("StartDataExport", vec!["StartDataExportPolicy"]),
+        ("RetrieveDataExport", vec!["RetrieveDataExportPolicy"]),
+        ("RevokeDataExport", vec!["RetrieveDataExportPolicy", "RevokeDataExportPolicy"]),
+    ]);
+    let groups = resources_of_type(&template, "AWS::Cognito::UserPoolGroup");
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut precedences = BTreeSet::new();
+    let outputs = template["Outputs"].as_mapping().expect("Outputs");
+    for (id, group) in &groups {
+        let properties = &group["Properties"];
+        let name = properties["GroupName"].as_str().unwrap_or_else(|| panic!("{id}: GroupName"));
+        assert_eq!(ref_of(&properties["UserPoolId"]), Some("ConsoleUserPool"), "{id}");
+        let precedence = properties["Precedence"].as_u64().unwrap_or_else(|| panic!("{id}: Precedence"));
+        assert!(precedences.insert(precedence), "{id}: two groups share Precedence {precedence}");
+        let (role, attribute) =
+            get_att(&properties["RoleArn"]).unwrap_or_else(|| panic!("{id}: RoleArn by GetAtt"));
+        assert_eq!(attribute, "Arn", "{id}");
+        let role_resource = &template["Resources"][role.as_str()];
+        assert_eq!(role_resource["Type"].as_str(), Some("AWS::IAM::Role"), "{id}: {role}");
+        let mut policies: Vec<String> = role_resource["Properties"]["ManagedPolicyArns"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{role}: ManagedPolicyArns"))
+            .iter()
+            .map(|v| ref_of(v).unwrap_or_else(|| panic!("{role}: a policy by !Ref")).to_owned())
+            .collect();
+        policies.sort();
+        assert!(role_resource["Properties"]["Policies"].is_null(), "{role}: no inline policy");
+        let trust = statements(&role_resource["Properties"]["AssumeRolePolicyDocument"]);
+        assert_eq!(trust.len(), 1, "{role}: one trust statement");
+        assert_eq!(
+            trust[0]["Principal"]["Federated"].as_str(),
+            Some("cognito-identity.amazonaws.com"),
+            "{role}"
+        );
+        assert_eq!(
+            ref_of(&trust[0]["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"]),
+            Some("ConsoleIdentityPool"),
+            "{role}: the console's identity pool only"
+        );
+        assert_eq!(
+            trust[0]["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"].as_str(),
+            Some("authenticated"),
+            "{role}: signed-in users only"
+        );
+        let output = outputs
+            .iter()
+            .find(|(_, o)| get_att(&o["Value"]) == Some((role.clone(), "Arn".to_owned())))
+            .unwrap_or_else(|| panic!("{role}: no output names it (scripts/deploy_console.py reads one)"));
+        let key = output.0.as_str().unwrap();
+        assert!(
+            read("scripts/deploy_console.py").contains(&format!("\"{key}\": \"{name}\"")),
+            "deploy_console.py: {key}"
+        );
+        found.insert(name.to_owned(), policies);
+    }
+    let expected: BTreeMap<String, Vec<String>> = expected
+        .into_iter()
+        .map(|(g, ps)| (g.to_owned(), ps.into_iter().map(str::to_owned).collect()))
+        .collect();
+    assert_eq!(found, expected, "the console's groups and their roles' policies");
+    let mapping = &template["Resources"]["ConsoleIdentityPoolRoles"]["Properties"]["RoleMappings"]["console"];
+    assert_eq!(mapping["Type"].as_str(), Some("Token"), "roles come from the token's groups");
+    assert_eq!(mapping["AmbiguousRoleResolution"].as_str(), Some("Deny"), "no default role");
+    // The console knows each group's permission (console/src/session.ts).
+    let session = read("console/src/session.ts");
+    for group in found.keys() {
+        assert!(session.contains(&format!("\"{group}\"")), "console/src/session.ts does not know {group}");
     }
 }
 
@@ -759,6 +989,7 @@ fn every_lambda_permission_names_its_source() {
     let expect = |principal: &str| BTreeSet::from([principal.to_owned()]);
     assert_eq!(invokers.get("StartExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
     assert_eq!(invokers.get("RetrieveExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
+    assert_eq!(invokers.get("RevokeExportApiFunction"), Some(&expect("apigateway.amazonaws.com")));
     assert_eq!(invokers.get("SweepExportsFunction"), Some(&expect("events.amazonaws.com")));
     assert_eq!(
         public,
@@ -772,7 +1003,22 @@ fn every_lambda_permission_names_its_source() {
     assert_eq!(get_att(&url["TargetFunctionArn"]).map(|(f, _)| f).as_deref(), Some("DownloadExportFunction"));
     assert_eq!(url["AuthType"].as_str(), Some("NONE"));
     assert!(url["Cors"].is_null(), "no CORS: links are navigated to, never read by another origin's script");
-    for direct in ["StartExportFunction", "RetrieveExportFunction"] {
+    // revoke-export-api is API Gateway's for the revoke route only.
+    let revoke_sources: Vec<String> = permissions
+        .values()
+        .filter(|p| {
+            get_att(&p["Properties"]["FunctionName"]).is_some_and(|(f, _)| f == "RevokeExportApiFunction")
+        })
+        .flat_map(|p| strings(&p["Properties"]["SourceArn"]))
+        .collect();
+    assert_eq!(
+        revoke_sources,
+        [
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportApi}/*/POST/accounts/*/data-exports/*/revoke"
+        ],
+        "RevokeExportApiFunction: the revoke route only"
+    );
+    for direct in ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"] {
         assert!(
             !invokers.contains_key(direct),
             "{direct} is for IAM principals with DataExportOperator only"
@@ -840,6 +1086,7 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
     assert_eq!(config["identityPoolId"], "value-of-ConsoleIdentityPoolId");
     assert_eq!(config["roles"]["StartDataExport"], "value-of-ConsoleStartRoleArn");
     assert_eq!(config["roles"]["RetrieveDataExport"], "value-of-ConsoleRetrieveRoleArn");
+    assert_eq!(config["roles"]["RevokeDataExport"], "value-of-ConsoleRevokeRoleArn");
     // The console's own list of required keys, as its loader reads them.
     let loader = read("console/src/config.ts");
     let keys: BTreeSet<&str> = config.as_object().unwrap().keys().map(String::as_str).collect();

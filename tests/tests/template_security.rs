@@ -385,6 +385,77 @@ fn the_download_role_signs_only_short_presigned_sigv4_gets_over_https() {
     assert_eq!(string_list(&gets[0]["Action"]), ["s3:GetObject"], "the download role reads, nothing else");
 }
 
+/// RevokeDataExport's role (issue 25) does what a revocation needs and nothing more: the record's
+/// GetItem and UpdateItem (no PutItem, DeleteItem or Query), listing and deleting objects under the
+/// export bucket's exports/ only (never reading one, never the attachment bucket), the state-change
+/// event on the default bus, and naming console users for revoke-export-api only; no KMS at all.
+#[test]
+fn the_revoke_role_deletes_only_export_files_and_reads_nothing() {
+    let template = template();
+    let statements = role_statements(&template, "RevokeExportRole");
+    let mut actions: BTreeSet<String> = BTreeSet::new();
+    for statement in &statements {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{statement:?}");
+        actions.extend(string_list(&statement["Action"]));
+    }
+    let expected: BTreeSet<String> = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "s3:ListBucket",
+        "s3:DeleteObject",
+        "events:PutEvents",
+        "cognito-idp:ListUsers",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(actions, expected, "RevokeExportRole's actions");
+    for action in ["kms:Decrypt", "s3:GetObject", "s3:PutObject", "dynamodb:PutItem", "dynamodb:DeleteItem"] {
+        assert!(!statements.iter().any(|s| allows(s, action)), "RevokeExportRole may {action}");
+    }
+    for statement in &statements {
+        let sid = statement["Sid"].as_str().unwrap_or("?");
+        if allows(statement, "dynamodb:UpdateItem") || allows(statement, "dynamodb:GetItem") {
+            assert!(is_get_att(&statement["Resource"], "ExportsTable", "Arn"), "{sid}: the exports table only");
+        }
+        if allows(statement, "s3:DeleteObject") {
+            assert_eq!(sub_text(&statement["Resource"]), Some("${ExportBucket.Arn}/exports/*"), "{sid}");
+        }
+        if allows(statement, "s3:ListBucket") {
+            assert!(is_get_att(&statement["Resource"], "ExportBucket", "Arn"), "{sid}: the export bucket only");
+            assert_eq!(statement["Condition"]["StringLike"]["s3:prefix"].as_str(), Some("exports/*"), "{sid}");
+        }
+        if allows(statement, "events:PutEvents") {
+            assert_eq!(
+                sub_text(&statement["Resource"]),
+                Some("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"),
+                "{sid}"
+            );
+        }
+        if allows(statement, "cognito-idp:ListUsers") {
+            assert!(is_get_att(&statement["Resource"], "ConsoleUserPool", "Arn"), "{sid}");
+            assert_eq!(
+                sub_text(&statement["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]),
+                Some("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-revoke-export-api"),
+                "{sid}: for revoke-export-api only"
+            );
+        }
+    }
+    // Both functions run as this role, and nothing else does.
+    for (id, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let role = get_att(&function["Properties"]["Role"]).expect("each function names its role").0;
+        assert_eq!(
+            role == "RevokeExportRole",
+            ["RevokeExportFunction", "RevokeExportApiFunction"].contains(&id.as_str()),
+            "{id} runs as {role}"
+        );
+    }
+}
+
 /// No key policy lets a principal grant itself the use of the key: no `kms:CreateGrant` (so no
 /// `kms:Create*` or `kms:*`) unless only for AWS resources, and the account (root, i.e. IAM
 /// administrators) never decrypts with any of the stack's keys but the invoke trail's, whose log
@@ -485,7 +556,7 @@ fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
     // no management events, so it adds none.
     assert_eq!(trail["IncludeGlobalServiceEvents"].as_bool(), Some(true));
     let selectors = trail["AdvancedEventSelectors"].as_sequence().expect("advanced event selectors");
-    assert_eq!(selectors.len(), 1, "one selector: the two functions' data events");
+    assert_eq!(selectors.len(), 1, "one selector: the direct functions' data events");
     let fields = selectors[0]["FieldSelectors"].as_sequence().expect("field selectors");
     let equals = |field: &str| {
         fields
@@ -502,7 +573,19 @@ fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
         .iter()
         .map(|arn| get_att(arn).expect("a function ARN by GetAtt").0)
         .collect();
-    assert_eq!(functions, ["StartExportFunction", "RetrieveExportFunction"]);
+    assert_eq!(functions, ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"]);
+    // Exactly the functions operators invoke directly (DataExportOperator's DirectInvocation).
+    let operator = statements(&resource(&template, "DataExportOperatorPolicy")["Properties"]["PolicyDocument"]);
+    let mut invoked: Vec<String> = operator
+        .iter()
+        .filter(|s| allows(s, "lambda:InvokeFunction"))
+        .flat_map(|s| s["Resource"].as_sequence().cloned().unwrap_or_else(|| vec![s["Resource"].clone()]))
+        .map(|arn| get_att(&arn).expect("a function ARN by GetAtt").0)
+        .collect();
+    invoked.sort();
+    let mut traced = functions.clone();
+    traced.sort();
+    assert_eq!(invoked, traced, "the trail records every function operators may invoke");
 
     let key = resource(&template, "InvokeTrailKey");
     assert_eq!(key["DeletionPolicy"].as_str(), Some("Retain"), "the retained log files stay readable");
