@@ -91,6 +91,18 @@ enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// Revoke a delivered export's links (RevokeDataExport): within a minute every link of it —
+    /// attachments, manifest, reports, statement — stops working, for good. Asks for confirmation
+    /// unless `--yes`.
+    Revoke {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        export_id: String,
+        /// Do not ask (scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// List an account's exports, newest first.
     List {
         #[arg(long)]
@@ -379,6 +391,37 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 print(json_mode, &shown, || describe(&reply.body));
                 return Ok(if status == "FAILED" { ExitCode::FAILURE } else { ExitCode::SUCCESS });
             }
+        }
+        Command::Revoke { account_id, export_id, yes } => {
+            if !yes {
+                use std::io::{BufRead, IsTerminal};
+                if !std::io::stdin().is_terminal() {
+                    return Err(CliError::Usage(
+                        "revoke asks for confirmation on a terminal; pass --yes to revoke without asking"
+                            .into(),
+                    ));
+                }
+                eprint!(
+                    "Every download link of export {} (attachments, manifest, reports, statement) stops \
+                     working within a minute, for everyone who has them. This cannot be undone. Type \
+                     \"revoke\" to go on: ",
+                    terminal_safe(&export_id)
+                );
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+                if answer.trim() != "revoke" {
+                    eprintln!("nothing revoked");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            let api = ApiClient::new(&cli.api_url).await?;
+            let path = format!("/accounts/{account_id}/data-exports/{export_id}/revoke");
+            let reply = api.call(Method::POST, &path, Some(json!({}))).await?;
+            if reply.status != 200 {
+                return Err(refusal(&reply));
+            }
+            print(json_mode, &reply.body, || describe(&reply.body));
+            Ok(ExitCode::SUCCESS)
         }
         Command::List { account_id } => {
             let api = ApiClient::new(&cli.api_url).await?;
@@ -678,7 +721,25 @@ fn describe(export: &Value) -> String {
         }
         Some("QUEUED" | "RUNNING") => line
             .push_str(&format!("\n  {} attachments listed so far", export["progress"]["attachmentsListed"])),
+        Some("REVOKED") => {
+            let by = &export["revokedBy"];
+            let who = by["person"]["name"]
+                .as_str()
+                .or(by["person"]["username"].as_str())
+                .or(by["principal"].as_str());
+            line.push_str(&format!(
+                "\n  links revoked at {} by {}: none of them works any more",
+                s("revokedAt"),
+                who.unwrap_or("-")
+            ))
+        }
         _ => {}
+    }
+    if let Some(fetched) = export["downloads"]["filesFetched"].as_u64() {
+        line.push_str(&format!(
+            "\n  {fetched} of {} files fetched through their links",
+            export["result"]["attachmentCount"].as_u64().unwrap_or(0)
+        ));
     }
     line
 }

@@ -65,12 +65,15 @@ impl<B: Backend> UrlFunction for DownloadExport<B> {
                 // Logged here, by route template and address: the path is the token.
                 let caller = entry::Caller::of_function_url(request);
                 entry::log_unsuccessful(Self::NAME, &caller, &format!("GET {}", Self::ROUTE), &e);
-                let transient = e.http_status() == 503;
-                let mut reply = private(HttpReply::error(e));
-                if transient {
+                // A busy table or KMS is worth a retry: 503 with Retry-After, which download tools
+                // honour (the API's replies fold it into a 500).
+                if e.http_status() == 503 {
+                    let body = serde_json::json!({"code": e.code(), "message": e.public_message()});
+                    let mut reply = private(HttpReply::json(503, &body));
                     reply.headers.push(("retry-after", "1".into()));
+                    return Ok(reply);
                 }
-                Ok(reply)
+                Ok(private(HttpReply::error(e)))
             }
         }
     }

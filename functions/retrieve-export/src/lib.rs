@@ -206,6 +206,9 @@ mod tests {
             statement: None,
         });
         world.store.insert(record);
+        let manifest = format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv");
+        let header = "attachment_id,conversation_type,file_name\r\n";
+        world.objects.objects.lock().unwrap().insert(manifest, header.as_bytes().to_vec().into());
         let retriever = world.retriever(Duration::from_secs(900), Duration::from_secs(604_800));
         let function =
             RetrieveExport { retriever, cors: entry::Cors::default(), people: world.people.clone() };

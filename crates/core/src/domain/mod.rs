@@ -3,6 +3,7 @@
 //! errors with their stable codes.
 
 pub mod content_disposition;
+pub mod downloads;
 pub mod error;
 pub mod hex;
 pub mod ids;

@@ -63,6 +63,11 @@ impl ExportJob {
         format!("{}errors.csv", self.prefix())
     }
 
+    /// Which files were fetched through their links (built when handed out).
+    pub fn downloads_key(&self) -> String {
+        format!("{}downloads.csv", self.prefix())
+    }
+
     /// One row per managed user and room in scope, beside the manifest.
     pub fn coverage_key(&self) -> String {
         format!("{}coverage.csv", self.prefix())

@@ -152,7 +152,15 @@ pub struct ExportView {
     /// exports, in the view of one export).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub downloads: Option<DownloadSummary>,
+    /// downloads.csv: every file of the manifest, fetched or not, with its receipts (exports of
+    /// up to [`DOWNLOADS_REPORT_MAX_FILES`] files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downloads_report: Option<ReportLink>,
 }
+
+/// The largest export whose downloads.csv is built while the request waits (its manifest is read
+/// whole, within API Gateway's 29 s); larger ones show the summary only.
+pub const DOWNLOADS_REPORT_MAX_FILES: u64 = 200_000;
 
 /// The hand-outs an export's view lists (the count, `retrievals`, covers them all).
 pub const HANDOUTS_SHOWN: u32 = 20;
@@ -187,6 +195,7 @@ impl ExportView {
             revoked_at: record.revoked_at,
             revoked_by: record.revoked_by,
             downloads: None,
+            downloads_report: None,
         }
     }
 }
@@ -251,6 +260,48 @@ pub struct Retriever<B: Backend> {
 }
 
 impl<B: Backend> Retriever<B> {
+    /// Builds downloads.csv from the manifest and every receipt, stores it beside the manifest and
+    /// hands out its link.
+    async fn downloads_report(
+        &self,
+        view: &ExportView,
+        manifest: Option<&[u8]>,
+        rows: u64,
+        now: Timestamp,
+    ) -> Result<ReportLink> {
+        let (account, export) = (&view.account_id, &view.export_id);
+        let mut receipts = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.receipts(account, export, after.as_deref(), 1000).await?;
+            receipts.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let body = crate::domain::downloads::report(view.format, manifest, receipts)?;
+        let key = crate::domain::payloads::ExportJob {
+            account_id: account.clone(),
+            export_id: *export,
+            cutoff: view.cutoff,
+            since: view.since,
+            format: view.format,
+            verify_objects: true,
+        }
+        .downloads_key();
+        let sha256 = crate::domain::hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+        let bytes = body.len() as u64;
+        self.objects.put(&key, body, "text/csv; charset=utf-8", &[]).await?;
+        Ok(ReportLink {
+            url: self.objects.presign_get(&key, self.manifest_link).await?,
+            url_expires_at: now.plus(self.manifest_link),
+            bytes: Some(bytes),
+            sha256: Some(sha256),
+            rows: Some(rows),
+        })
+    }
+
     async fn require_account(&self, account: &AccountId) -> Result<Account> {
         self.directory
             .account(account)
@@ -366,11 +417,22 @@ impl<B: Backend> Retriever<B> {
                 view.last_retrieved_by = Some(principal.to_owned());
                 view.handouts = self.store.handouts(account, export, HANDOUTS_SHOWN).await?;
                 view.downloads = Some(self.store.download_summary(account, export).await?);
+                if result.attachment_count <= DOWNLOADS_REPORT_MAX_FILES {
+                    let manifest = self.objects.get(&result.manifest_key).await?;
+                    let rows = result.attachment_count;
+                    view.downloads_report =
+                        Some(self.downloads_report(&view, Some(&manifest), rows, now).await?);
+                }
                 Ok(view)
             }
             ExportStatus::Revoked => {
-                // Who fetched what before the links stopped; nothing is handed out.
+                // Who fetched what before the links stopped (the manifest is gone: the fetched
+                // files only); nothing else is handed out.
                 view.downloads = Some(self.store.download_summary(account, export).await?);
+                let rows = view.downloads.as_ref().map_or(0, |d| d.files_fetched);
+                if rows <= DOWNLOADS_REPORT_MAX_FILES {
+                    view.downloads_report = Some(self.downloads_report(&view, None, rows, now).await?);
+                }
                 Ok(view)
             }
             _ => Ok(view),
@@ -388,6 +450,15 @@ mod tests {
 
     const WEEK: Duration = Duration::from_secs(604_800);
     const SIX_DAYS: Duration = Duration::from_secs(518_400);
+
+    /// The n-th fixed attachment id of the fake manifests.
+    struct AttachmentIdOf(u32);
+
+    impl std::fmt::Display for AttachmentIdOf {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "00000000-0000-4000-8000-{:012}", self.0)
+        }
+    }
 
     /// The fakes, with one Enterprise account.
     struct World {
@@ -458,6 +529,14 @@ mod tests {
                             key_id: "arn:aws:kms:us-east-1:1:key/k".into(),
                         }),
                     };
+                    // The manifest the downloads report is built from: three files.
+                    let rows: String =
+                        (0..3).map(|i| format!("{},DIRECT,file-{i}.pdf\r\n", AttachmentIdOf(i))).collect();
+                    let manifest = format!("attachment_id,conversation_type,file_name\r\n{rows}");
+                    self.objects
+                        .put(&result.manifest_key, manifest.into_bytes(), "text/csv", &[])
+                        .await
+                        .unwrap();
                     self.store
                         .change_status(
                             &self.account,
@@ -497,6 +576,48 @@ mod tests {
         let record = w.store.record(&w.account, &id).unwrap();
         assert_eq!(record.retrievals, 2);
         assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::1:user/other"));
+    }
+
+    #[tokio::test]
+    async fn a_delivered_export_hands_out_its_downloads_and_a_revoked_one_only_what_was_fetched() {
+        use crate::domain::ids::AttachmentId;
+        use crate::domain::model::Fetch;
+        let w = World::new();
+        let id = w.export(ExportStatus::Succeeded).await;
+        let fetch = |i: u32, ip: &str| Fetch {
+            uploaded_at: w.clock.now(),
+            attachment_id: AttachmentId::parse(&AttachmentIdOf(i).to_string()).unwrap(),
+            at: w.clock.now(),
+            source_ip: ip.into(),
+        };
+        w.store.record_fetch(&w.account, &id, &fetch(1, "192.0.2.1")).await.unwrap();
+        w.store.record_fetch(&w.account, &id, &fetch(1, "192.0.2.2")).await.unwrap();
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
+        assert_eq!(view.downloads.as_ref().map(|d| d.files_fetched), Some(1));
+        let report = view.downloads_report.expect("downloads.csv is handed out");
+        assert_eq!(report.rows, Some(3));
+        let key = format!("exports/{}/{id}/downloads.csv", w.account);
+        let text = String::from_utf8(w.objects.get(&key).await.unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[1].contains(",file-0.pdf,no,0,"), "{text}");
+        assert!(
+            lines[2].contains(",file-1.pdf,yes,2,") && lines[2].ends_with(",192.0.2.1,192.0.2.2"),
+            "{text}"
+        );
+
+        // Revoked: the files are gone, nothing is handed out but what was fetched.
+        w.revoker()
+            .revoke(&w.account, &id, RequestedBy::new("arn:aws:iam::1:user/sec", Via::Api))
+            .await
+            .unwrap();
+        let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
+        assert_eq!(view.status, ExportStatus::Revoked);
+        assert!(view.manifest.is_none() && view.statement.is_none() && view.errors.is_none());
+        assert_eq!(view.revoked_by.as_ref().map(|b| b.principal.as_str()), Some("arn:aws:iam::1:user/sec"));
+        assert_eq!(view.downloads_report.as_ref().and_then(|r| r.rows), Some(1));
+        let text = String::from_utf8(w.objects.get(&key).await.unwrap()).unwrap();
+        assert_eq!(text.lines().count(), 2, "the one fetched file: {text}");
     }
 
     #[tokio::test]
