@@ -26,7 +26,7 @@ export function exportCard(accountId: string, e: Export): HTMLElement {
       ? ` · ${count(e.progress.attachmentsListed, "attachment", "attachments")} listed so far`
       : "";
   const result =
-    e.result && (e.status === "SUCCEEDED" || e.status === "SUCCEEDED_WITH_ERRORS")
+    e.result && (e.status === "SUCCEEDED" || e.status === "SUCCEEDED_WITH_ERRORS" || e.status === "REVOKED")
       ? ` · ${count(e.result.attachmentCount, "attachment", "attachments")}`
       : "";
   return h(
@@ -44,6 +44,13 @@ export function exportCard(accountId: string, e: Export): HTMLElement {
       { class: "muted" },
       `Export ${e.exportId}, requested by ${e.requestedBy.person ? personName(e.requestedBy.person) : e.requestedBy.principal}`,
     ),
+    e.status === "REVOKED" && e.revokedAt
+      ? h(
+          "p",
+          { class: "muted revoked-line" },
+          `Links revoked ${when(e.revokedAt)}${e.revokedBy ? ` by ${e.revokedBy.person ? personName(e.revokedBy.person) : e.revokedBy.principal}` : ""}`,
+        )
+      : null,
   );
 }
 

@@ -1,13 +1,14 @@
 // The export API (DESIGN §5), every call signed with SigV4 (service execute-api) using the
 // credentials of the role the route needs: StartDataExport for the POST, RetrieveDataExport for
-// the GETs. Errors become ApiError with words for the administrator; no URL is ever shown.
+// the GETs (or RevokeDataExport's, whose role may read too, for a user in that group only), and
+// RevokeDataExport for the POST .../revoke. Errors become ApiError with words for the administrator; no URL is ever shown.
 
 import { AwsClient } from "aws4fetch";
 import type { Config } from "./config";
-import { type Permission, credentialsOf } from "./session";
+import { type Permission, credentialsOf, holds } from "./session";
 import { noUrls, when } from "./format";
 
-export type ExportStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "SUCCEEDED_WITH_ERRORS" | "FAILED" | "EXPIRED";
+export type ExportStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "SUCCEEDED_WITH_ERRORS" | "FAILED" | "EXPIRED" | "REVOKED";
 
 export interface TypeTotals {
   count: number;
@@ -47,6 +48,20 @@ export interface Handout {
   person?: Person;
 }
 
+/** Who revoked an export's links, how (api, invoke) and the person behind a console user. */
+export interface RevokedBy {
+  principal: string;
+  via: string;
+  person?: Person;
+}
+
+/** How many of an export's files were fetched through their links at least once, and when. */
+export interface Downloads {
+  filesFetched: number;
+  firstAt?: string;
+  lastFirstFetchAt?: string;
+}
+
 export interface Export {
   exportId: string;
   accountId: string;
@@ -69,6 +84,24 @@ export interface Export {
   lastRetrievedBy?: string;
   /** The latest hand-outs, newest first: only in the reply that hands the links out. */
   handouts?: Handout[];
+  /** REVOKED only: when the links were revoked, and by whom. */
+  revokedAt?: string;
+  revokedBy?: RevokedBy;
+  /** Delivered and revoked exports asked for by id: how many files were fetched. */
+  downloads?: Downloads;
+}
+
+export interface RevokeReply {
+  accountId: string;
+  exportId: string;
+  status: ExportStatus;
+  revokedAt: string;
+  revokedBy: RevokedBy;
+}
+
+/** The credentials that read: RetrieveDataExport's, else RevokeDataExport's (its role reads too). */
+function readPermission(): Permission {
+  return !holds("RetrieveDataExport") && holds("RevokeDataExport") ? "RevokeDataExport" : "RetrieveDataExport";
 }
 
 export interface Account {
@@ -195,7 +228,7 @@ export class Api {
     if (nextToken) q.set("nextToken", nextToken);
     const query = q.toString();
     return this.send(
-      "RetrieveDataExport",
+      readPermission(),
       "GET",
       `/accounts/${encodeURIComponent(accountId)}/data-exports${query ? `?${query}` : ""}`,
       "see this account's data exports",
@@ -205,7 +238,7 @@ export class Api {
   /** One export. For a delivered export this counts a retrieval and hands out the manifest link. */
   get(accountId: string, exportId: string): Promise<Export> {
     return this.send(
-      "RetrieveDataExport",
+      readPermission(),
       "GET",
       `/accounts/${encodeURIComponent(accountId)}/data-exports/${encodeURIComponent(exportId)}`,
       "download this account's exports",
@@ -220,5 +253,15 @@ export class Api {
       "request attachments for this account",
       { format, clientToken },
     ) as Promise<StartReply>;
+  }
+
+  /** Revokes every link of a delivered export, for good (RevokeDataExport; no body). */
+  revoke(accountId: string, exportId: string): Promise<RevokeReply> {
+    return this.send(
+      "RevokeDataExport",
+      "POST",
+      `/accounts/${encodeURIComponent(accountId)}/data-exports/${encodeURIComponent(exportId)}/revoke`,
+      "revoke this export's links",
+    ) as Promise<RevokeReply>;
   }
 }

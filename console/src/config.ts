@@ -5,6 +5,7 @@
 export interface Roles {
   StartDataExport?: string;
   RetrieveDataExport?: string;
+  RevokeDataExport?: string;
 }
 
 export interface Config {
@@ -37,6 +38,7 @@ export function parseConfig(raw: unknown): Config {
   const roles: Roles = {};
   if (typeof rolesRaw["StartDataExport"] === "string") roles.StartDataExport = rolesRaw["StartDataExport"];
   if (typeof rolesRaw["RetrieveDataExport"] === "string") roles.RetrieveDataExport = rolesRaw["RetrieveDataExport"];
+  if (typeof rolesRaw["RevokeDataExport"] === "string") roles.RevokeDataExport = rolesRaw["RevokeDataExport"];
   const optional = (key: string, fallback: string): string =>
     typeof r[key] === "string" && (r[key] as string).length > 0 ? (r[key] as string) : fallback;
   return {

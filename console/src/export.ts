@@ -1,14 +1,15 @@
 // One export: live progress while it runs, the result and Download file when it has succeeded,
-// the readable error when it failed, and when it expired. The page reads the export from the
+// Revoke links for a delivered export (RevokeDataExport), the readable error when it failed, when
+// it expired, and who revoked it when it was revoked, with how many of its files were fetched. The page reads the export from the
 // account's list (never counted); only Download file asks for the export by id, which counts a
 // retrieval and hands out the manifest link.
 
 import type { App } from "./app";
 import { accountHref } from "./routes";
-import { announce, h, replace } from "./dom";
-import { Api, ApiError, type Export, type ExportList, type Handout, type Link } from "./api";
+import { announce, h, replace, uid } from "./dom";
+import { Api, ApiError, type Export, type ExportList, type Handout, type Link, type RevokeReply } from "./api";
 import { nextRequest, renderFailure, who } from "./common";
-import { SessionEndedError, holds } from "./session";
+import { SessionEndedError, canRead, holds } from "./session";
 import {
   bytes,
   conversationType,
@@ -84,6 +85,68 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
   const downloadStatus = h("div", { class: "download-status", role: "status" });
   const retrievalSlot = h("p", {});
   const handoutSlot = h("div", { class: "handouts" });
+  const downloadsSlot = h("div", { class: "downloads" });
+  // The downloads summary of a revoked export, asked for once (a revoked export's GET counts nothing).
+  let downloadsAsked = false;
+
+  /** "3,180 of 3,185 files fetched", with the first and the latest first fetch. */
+  const drawDownloads = (e: Export): void => {
+    const d = e.downloads;
+    const headingId = uid("downloads-heading");
+    const heading = h("h3", { id: headingId }, "Files fetched through the links");
+    if (!d) {
+      replace(
+        downloadsSlot,
+        heading,
+        h("p", { class: "hint" }, e.status === "REVOKED" ? "Loading how many files were fetched…" : "Download file also shows how many of the export's files have been fetched through their links."),
+      );
+      return;
+    }
+    const total = e.result?.attachmentCount;
+    const fetched = d.filesFetched.toLocaleString("en-US");
+    const summary = total === undefined ? `${count(d.filesFetched, "file", "files")} fetched` : `${fetched} of ${total.toLocaleString("en-US")} files fetched`;
+    replace(
+      downloadsSlot,
+      heading,
+      h("p", { class: "downloads-summary", id: "downloads-summary" }, summary),
+      d.firstAt || d.lastFirstFetchAt
+        ? h(
+            "dl",
+            { class: "details", "aria-labelledby": headingId },
+            d.firstAt ? [h("dt", {}, "First fetch"), h("dd", {}, when(d.firstAt))] : null,
+            d.lastFirstFetchAt ? [h("dt", {}, "Latest first fetch of a file"), h("dd", {}, when(d.lastFirstFetchAt))] : null,
+          )
+        : null,
+    );
+  };
+
+  const loadRevokedDownloads = async (): Promise<void> => {
+    if (downloadsAsked || !canRead()) return;
+    downloadsAsked = true;
+    try {
+      const e = await api.get(accountId, exportId);
+      if (!screen.active || !shown || shown.status !== "REVOKED") return;
+      if (e.downloads) shown.downloads = e.downloads;
+      drawDownloads(shown);
+    } catch (error) {
+      if (!screen.active) return;
+      if (error instanceof SessionEndedError) {
+        app.ended(error.message);
+        return;
+      }
+      replace(downloadsSlot, h("p", { class: "error", role: "alert" }, error instanceof ApiError ? error.message : "How many files were fetched could not be loaded."));
+    }
+  };
+
+  const afterRevoke = (reply: RevokeReply): void => {
+    if (!screen.active || !shown) return;
+    shown = { ...shown, status: "REVOKED", revokedAt: reply.revokedAt, revokedBy: reply.revokedBy };
+    delete shown.manifest;
+    draw(shown);
+    announce("The export's links are revoked.");
+    document.getElementById("revoked-heading")?.focus();
+    void loadRevokedDownloads();
+  };
 
   const drawHandouts = (handouts: Handout[]): void => {
     if (!handouts.length) return;
@@ -134,6 +197,13 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
     try {
       const e = await api.get(accountId, exportId);
       if (!screen.active) return;
+      if (e.status === "REVOKED") {
+        // Revoked meanwhile (in another window, or by someone else): nothing to download.
+        shown = e;
+        draw(e);
+        announce("The export's links were revoked: the file can no longer be downloaded.");
+        return;
+      }
       const manifest = e.manifest;
       if (!manifest) throw new ApiError(500, "", "The export service gave no download link. Try again in a moment.");
       navigateDownload(manifest.url);
@@ -142,8 +212,10 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
       if (e.coverage) reports.coverage = e.coverage;
       shown = { ...(shown ?? e), retrievals: e.retrievals, lastRetrievedAt: e.lastRetrievedAt };
       if (e.lastRetrievedBy) shown.lastRetrievedBy = e.lastRetrievedBy;
+      if (e.downloads) shown.downloads = e.downloads;
       drawRetrievals(shown);
       drawHandouts(e.handouts ?? []);
+      drawDownloads(shown);
       const ext = manifest.format === "jsonl" ? "JSON Lines" : "CSV";
       const sha = h("code", { class: "sha", id: "manifest-sha256" }, manifest.sha256);
       const reportButtons: HTMLElement[] = [];
@@ -185,7 +257,7 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
         return;
       }
       replace(downloadStatus, h("p", { class: "error", role: "alert" }, error instanceof ApiError ? error.message : "The download failed unexpectedly. Try again."));
-      if (error instanceof ApiError && error.status === 410) {
+      if (error instanceof ApiError && (error.status === 410 || error.status === 404)) {
         void refresh();
       }
     } finally {
@@ -270,10 +342,56 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
             h("strong", {}, "Anyone who gets the file can download every attachment it lists. "),
             "Each download is counted and recorded.",
           ),
-          holds("RetrieveDataExport") ? button : h("p", {}, "Your sign-in does not include the RetrieveDataExport permission, so you cannot download the file."),
+          canRead() ? button : h("p", {}, "Your sign-in does not include the RetrieveDataExport permission, so you cannot download the file."),
           downloadStatus,
+          downloadsSlot,
         ),
       );
+      drawDownloads(e);
+      if (holds("RevokeDataExport")) {
+        const revoke = h("button", { type: "button", class: "danger", id: "revoke-button" }, "Revoke links");
+        revoke.addEventListener("click", () => openRevokeDialog(app, api, accountId, e, afterRevoke));
+        sections.push(
+          h(
+            "section",
+            { "aria-labelledby": "revoke-heading", class: "card" },
+            h("h2", { id: "revoke-heading" }, "Revoke links"),
+            h(
+              "p",
+              {},
+              "If the file, or any of its links, reached someone it should not have: revoking stops every download link of this export for everyone, within a minute. It cannot be undone.",
+            ),
+            revoke,
+          ),
+        );
+      }
+    }
+
+    if (e.status === "REVOKED") {
+      const by = e.revokedBy;
+      sections.push(
+        h(
+          "section",
+          { "aria-labelledby": "revoked-heading", class: "card" },
+          h("h2", { id: "revoked-heading", tabindex: "-1" }, "The links are revoked"),
+          h(
+            "p",
+            {},
+            e.revokedAt
+              ? `Every download link of this export (attachments, manifest, reports and statement) stopped working on ${when(e.revokedAt)}. The file can no longer be downloaded.`
+              : "Every download link of this export (attachments, manifest, reports and statement) stopped working. The file can no longer be downloaded.",
+          ),
+          dl([
+            ["Revoked", e.revokedAt ? h("span", { id: "revoked-at" }, when(e.revokedAt)) : undefined],
+            ["Revoked by", by ? h("span", { id: "revoked-by" }, who(by.principal, by.person)) : undefined],
+            ["Attachments", e.result ? `${count(e.result.attachmentCount, "attachment", "attachments")}, ${bytes(e.result.totalBytes)}` : undefined],
+          ]),
+          h("p", {}, `A new export can be requested ${nextRequest(list)}.`),
+          downloadsSlot,
+        ),
+      );
+      drawDownloads(e);
+      if (!e.downloads) void loadRevokedDownloads();
     }
 
     if (e.status === "FAILED") {
@@ -370,4 +488,91 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
     }
   }, 1000);
   void refresh();
+}
+
+// --- The revoke confirmation ----------------------------------------------------------------
+
+/**
+ * Asks before revoking: says what stops working, for whom, and that it cannot be undone. Cancel has
+ * the focus (Escape and Cancel close it); the destructive confirmation sends the POST .../revoke.
+ */
+function openRevokeDialog(app: App, api: Api, accountId: string, e: Export, done: (reply: RevokeReply) => void): void {
+  const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  const titleId = uid("revoke-title");
+  const descId = uid("revoke-desc");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const confirm = h("button", { type: "submit", class: "danger" }, "Revoke links");
+  const errorSlot = h("div", { class: "error-slot" });
+  const files = e.result ? ` (${count(e.result.attachmentCount, "attachment", "attachments")})` : "";
+  const form = h(
+    "form",
+    { method: "dialog" },
+    h("h2", { id: titleId }, "Revoke this export's links?"),
+    h(
+      "div",
+      { id: descId },
+      h(
+        "p",
+        {},
+        h("strong", {}, "Every download link of this export — attachments, manifest, reports and statement — stops working within a minute, for everyone who has them; this cannot be undone."),
+      ),
+      h(
+        "ul",
+        {},
+        h("li", {}, `Export requested ${when(e.requestedAt)}${files}.`),
+        h("li", {}, "Links already copied into spreadsheets, scripts or download tools stop working too. Other exports of the account keep working."),
+        h("li", {}, "The export stays in the history, marked Revoked, with who revoked it and when, and how many of its files were fetched."),
+      ),
+    ),
+    errorSlot,
+    h("div", { class: "actions" }, cancel, confirm),
+  );
+  const dialog = h("dialog", { role: "alertdialog", "aria-modal": "true", "aria-labelledby": titleId, "aria-describedby": descId, class: "dialog" }, form);
+  document.body.appendChild(dialog);
+  let sending = false;
+
+  const close = (): void => {
+    if (dialog.open) dialog.close();
+  };
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    if (opener?.isConnected) opener.focus();
+  });
+  dialog.addEventListener("cancel", (event) => {
+    if (sending) event.preventDefault();
+  });
+  cancel.addEventListener("click", close);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (sending) return;
+    sending = true;
+    confirm.disabled = true;
+    cancel.disabled = true;
+    confirm.textContent = "Revoking…";
+    replace(errorSlot);
+    api
+      .revoke(accountId, e.exportId)
+      .then((reply) => {
+        sending = false;
+        close();
+        done(reply);
+      })
+      .catch((error: unknown) => {
+        sending = false;
+        if (error instanceof SessionEndedError) {
+          close();
+          app.ended(error.message);
+          return;
+        }
+        cancel.disabled = false;
+        confirm.textContent = "Revoke links";
+        const message = error instanceof ApiError ? error.message : "The revocation failed unexpectedly. Try again.";
+        // A refusal (permission, unknown export, nothing to revoke) will not change by retrying.
+        confirm.disabled = error instanceof ApiError && [403, 404, 422].includes(error.status);
+        replace(errorSlot, h("p", { class: "error", role: "alert" }, message));
+        cancel.focus();
+      });
+  });
+  dialog.showModal();
+  cancel.focus();
 }

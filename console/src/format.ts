@@ -90,6 +90,7 @@ const statusNames: Record<string, string> = {
   SUCCEEDED_WITH_ERRORS: "Succeeded with errors",
   FAILED: "Failed",
   EXPIRED: "Expired",
+  REVOKED: "Revoked",
 };
 
 export function status(s: string): string {

@@ -13,7 +13,7 @@ import {
   revoke,
 } from "./cognito";
 
-export type Permission = "StartDataExport" | "RetrieveDataExport";
+export type Permission = "StartDataExport" | "RetrieveDataExport" | "RevokeDataExport";
 
 export interface Session {
   tokens: Tokens;
@@ -34,6 +34,11 @@ export function holds(permission: Permission): boolean {
   return current?.claims.groups.includes(permission) ?? false;
 }
 
+/** May see the account's exports: RetrieveDataExport, or RevokeDataExport (whose role reads too). */
+export function canRead(): boolean {
+  return holds("RetrieveDataExport") || holds("RevokeDataExport");
+}
+
 export class NoPermissionError extends Error {
   constructor(readonly permission: Permission) {
     super(`Your sign-in does not include the ${permission} permission.`);
@@ -51,7 +56,7 @@ export async function establish(config: Config, tokens: Tokens): Promise<Session
   const c = claims(tokens.idToken);
   const identity = await identityId(config, tokens.idToken);
   const credentials: Session["credentials"] = {};
-  for (const permission of ["StartDataExport", "RetrieveDataExport"] as const) {
+  for (const permission of ["StartDataExport", "RetrieveDataExport", "RevokeDataExport"] as const) {
     const role = config.roles[permission];
     if (c.groups.includes(permission) && role) {
       credentials[permission] = await credentialsFor(config, identity, tokens.idToken, role);

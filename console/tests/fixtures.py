@@ -13,6 +13,12 @@
   disable-user --username U                         AdminDisableUser, as an operator does
   refresh --token T                                 REFRESH_TOKEN_AUTH with T: {"refreshed": true}
                                                     or {"refused": "<error code>"}
+  call-as --username U --password P --group G --method M --path P
+                                                    signs in as the console does (SRP), takes the
+                                                    identity pool's credentials of group G's role
+                                                    (CustomRoleArn), and sends M P to the API signed
+                                                    with them (SigV4, execute-api), as the console
+                                                    would: {"status", "body"}
 
 Prints one JSON object. The record format is crates/core/src/domain/model.rs (ExportRecord) as
 serde_dynamo writes it: camelCase attributes, numbers as N, times as fixed-width RFC 3339 UTC.
@@ -24,6 +30,7 @@ import os
 import secrets
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -212,6 +219,39 @@ def refresh(token: str) -> dict:
     return {"refreshed": True}
 
 
+def call_as(username: str, password: str, group: str, method: str, path: str) -> dict:
+    """One API call with a console user's own temporary credentials (group GROUP's role)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    config = console_config()
+    idp = boto3.client("cognito-idp", endpoint_url=config.get("cognitoIdpEndpoint") or os.environ.get("COGNITO_IDP_ENDPOINT"),
+                       region_name=config["region"])
+    id_token = srp_sign_in(idp, config, username, password)["IdToken"]
+    identity = boto3.client("cognito-identity", endpoint_url=config.get("cognitoIdentityEndpoint") or os.environ.get("COGNITO_IDENTITY_ENDPOINT"),
+                            region_name=config["region"])
+    logins = {f"cognito-idp.{config['region']}.amazonaws.com/{config['userPoolId']}": id_token}
+    identity_id = identity.get_id(IdentityPoolId=config["identityPoolId"], Logins=logins)["IdentityId"]
+    creds = identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins,
+                                                  CustomRoleArn=config["roles"][group])["Credentials"]
+    url = config["apiUrl"].rstrip("/") + path
+    request = AWSRequest(method=method, url=url, data=b"", headers={})
+    SigV4Auth(Credentials(creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"]), "execute-api",
+              config["region"]).add_auth(request)
+    prepared = urllib.request.Request(url, data=b"" if method != "GET" else None, method=method, headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:  # noqa: S310 (the local API)
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError:
+        parsed = body.decode(errors="replace")
+    return {"status": status, "body": parsed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +275,12 @@ def main() -> None:
     d.add_argument("--username", required=True)
     f = sub.add_parser("refresh")
     f.add_argument("--token", required=True)
+    c = sub.add_parser("call-as")
+    c.add_argument("--username", required=True)
+    c.add_argument("--password", required=True)
+    c.add_argument("--group", required=True, help="whose role's credentials: StartDataExport, RetrieveDataExport, RevokeDataExport")
+    c.add_argument("--method", required=True)
+    c.add_argument("--path", required=True, help="the API path, e.g. /accounts/A/data-exports/E/revoke")
     args = parser.parse_args()
     if args.command == "put-export":
         out = put_export(args.account_id, args.kind, args.hours_ago, args.expires_in)
@@ -252,6 +298,8 @@ def main() -> None:
         out = disable_user(args.username)
     elif args.command == "refresh":
         out = refresh(args.token)
+    elif args.command == "call-as":
+        out = call_as(args.username, args.password, args.group, args.method, args.path)
     else:
         out = {"code": totp_code()}
     json.dump(out, sys.stdout)

@@ -194,3 +194,11 @@ export async function expectNoLinksInPage(page: Page): Promise<void> {
   expect(html).not.toMatch(/X-Amz-Signature|X-Amz-Credential|https?:\/\/127\.0\.0\.1:18001/i);
 }
 
+
+/** One API call with USER's own console credentials (the identity pool's, for GROUP's role),
+ * SigV4-signed as the console signs (tests/fixtures.py call-as). */
+export function callAs(user: ConsoleUser, group: string, method: "GET" | "POST", path: string): { status: number; body: Record<string, unknown> } {
+  return lastJson(
+    run(PYTHON, [resolve(__dirname, "fixtures.py"), "call-as", "--username", user.username, "--password", user.password, "--group", group, "--method", method, "--path", path]),
+  ) as { status: number; body: Record<string, unknown> };
+}
