@@ -65,7 +65,7 @@ test("Revoke links: a keyboard-first confirmation, then REVOKED with who and whe
   }
   await page.getByRole("button", { name: "Download file" }).click();
   await expect(summary).toHaveText(`2 of ${total.toLocaleString("en-US")} files fetched`);
-  await expect(page.getByText("First fetch")).toBeVisible();
+  await expect(page.getByText("First fetch", { exact: true })).toBeVisible();
   await expectAccessible(page, testInfo, "export-downloads-summary");
 
   // The dialog by keyboard: Cancel has the focus; Tab reaches the confirmation; Escape closes.
