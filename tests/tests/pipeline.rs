@@ -147,8 +147,16 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
     let prefix = format!("exports/{}/{export_id}/", seeded.id);
     let keys: BTreeSet<String> =
         export_core::ports::ObjectStore::list(&objects, &prefix).await.unwrap().into_iter().collect();
-    let kept =
-        ["attachments.csv", "coverage.csv", "errors.csv", "statement.json", "statement.sig", "summary.json"];
+    // downloads.csv too: the GET above built it from the receipts.
+    let kept = [
+        "attachments.csv",
+        "coverage.csv",
+        "downloads.csv",
+        "errors.csv",
+        "statement.json",
+        "statement.sig",
+        "summary.json",
+    ];
     assert_eq!(keys, kept.iter().map(|k| format!("{prefix}{k}")).collect::<BTreeSet<_>>());
     let summary: serde_json::Value = serde_json::from_slice(
         &export_core::ports::ObjectStore::get(&objects, &format!("{prefix}summary.json")).await.unwrap(),

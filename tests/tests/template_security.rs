@@ -420,14 +420,24 @@ fn the_revoke_role_deletes_only_export_files_and_reads_nothing() {
     for statement in &statements {
         let sid = statement["Sid"].as_str().unwrap_or("?");
         if allows(statement, "dynamodb:UpdateItem") || allows(statement, "dynamodb:GetItem") {
-            assert!(is_get_att(&statement["Resource"], "ExportsTable", "Arn"), "{sid}: the exports table only");
+            assert!(
+                is_get_att(&statement["Resource"], "ExportsTable", "Arn"),
+                "{sid}: the exports table only"
+            );
         }
         if allows(statement, "s3:DeleteObject") {
             assert_eq!(sub_text(&statement["Resource"]), Some("${ExportBucket.Arn}/exports/*"), "{sid}");
         }
         if allows(statement, "s3:ListBucket") {
-            assert!(is_get_att(&statement["Resource"], "ExportBucket", "Arn"), "{sid}: the export bucket only");
-            assert_eq!(statement["Condition"]["StringLike"]["s3:prefix"].as_str(), Some("exports/*"), "{sid}");
+            assert!(
+                is_get_att(&statement["Resource"], "ExportBucket", "Arn"),
+                "{sid}: the export bucket only"
+            );
+            assert_eq!(
+                statement["Condition"]["StringLike"]["s3:prefix"].as_str(),
+                Some("exports/*"),
+                "{sid}"
+            );
         }
         if allows(statement, "events:PutEvents") {
             assert_eq!(
@@ -440,7 +450,9 @@ fn the_revoke_role_deletes_only_export_files_and_reads_nothing() {
             assert!(is_get_att(&statement["Resource"], "ConsoleUserPool", "Arn"), "{sid}");
             assert_eq!(
                 sub_text(&statement["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]),
-                Some("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-revoke-export-api"),
+                Some(
+                    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-revoke-export-api"
+                ),
                 "{sid}: for revoke-export-api only"
             );
         }
@@ -575,7 +587,8 @@ fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
         .collect();
     assert_eq!(functions, ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"]);
     // Exactly the functions operators invoke directly (DataExportOperator's DirectInvocation).
-    let operator = statements(&resource(&template, "DataExportOperatorPolicy")["Properties"]["PolicyDocument"]);
+    let operator =
+        statements(&resource(&template, "DataExportOperatorPolicy")["Properties"]["PolicyDocument"]);
     let mut invoked: Vec<String> = operator
         .iter()
         .filter(|s| allows(s, "lambda:InvokeFunction"))

@@ -63,6 +63,11 @@ impl From<ExportRecord> for Revoked {
     }
 }
 
+/// The route's body: nothing, or an empty object.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {}
+
 /// `aws lambda invoke` payload.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -107,9 +112,10 @@ impl<B: Backend> ApiFunction for RevokeExport<B> {
         }
         let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
         let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
-        // The route takes no body; one that is there must at least be JSON (`{}`).
+        // The route takes no body, or `{}`: anything in it is refused, not ignored.
         entry::require_json_body(request)?;
-        let _: Option<Value> = entry::api::parse_body(request.body.as_deref(), request.is_base64_encoded)?;
+        let _: Option<RevokeBody> =
+            entry::api::parse_body(request.body.as_deref(), request.is_base64_encoded)?;
         let person = entry::person(&self.people, request).await;
         let by = RequestedBy { principal, via: Via::Api, person };
         let revoked = self.revoker.revoke(&account, &export, by).await?;
@@ -144,6 +150,7 @@ mod tests {
         ("api-revoke-unknown-export.json", Expect::Http(404, Some("NotFoundException"))),
         ("api-revoke-bad-export-id.json", Expect::Http(400, Some("BadRequestException"))),
         ("api-revoke-no-identity.json", Expect::Http(403, Some("ForbiddenException"))),
+        ("api-revoke-unknown-field.json", Expect::Http(400, Some("BadRequestException"))),
         ("direct-payload.json", Expect::FunctionError("WrongEntryPointException")),
     ];
 

@@ -260,9 +260,28 @@ pub struct Retriever<B: Backend> {
 }
 
 impl<B: Backend> Retriever<B> {
+    /// downloads.csv's link, or none when it cannot be built (logged): the report is the
+    /// receipts' view, and never stands between an administrator and the manifest.
+    async fn downloads_report(
+        &self,
+        view: &ExportView,
+        manifest: Option<&[u8]>,
+        rows: u64,
+        now: Timestamp,
+    ) -> Option<ReportLink> {
+        match self.build_downloads_report(view, manifest, rows, now).await {
+            Ok(link) => Some(link),
+            Err(error) => {
+                let (account, export) = (&view.account_id, &view.export_id);
+                tracing::warn!(%account, %export, %error, "downloads.csv was not built");
+                None
+            }
+        }
+    }
+
     /// Builds downloads.csv from the manifest and every receipt, stores it beside the manifest and
     /// hands out its link.
-    async fn downloads_report(
+    async fn build_downloads_report(
         &self,
         view: &ExportView,
         manifest: Option<&[u8]>,
@@ -418,10 +437,18 @@ impl<B: Backend> Retriever<B> {
                 view.handouts = self.store.handouts(account, export, HANDOUTS_SHOWN).await?;
                 view.downloads = Some(self.store.download_summary(account, export).await?);
                 if result.attachment_count <= DOWNLOADS_REPORT_MAX_FILES {
-                    let manifest = self.objects.get(&result.manifest_key).await?;
+                    // A manifest that is gone (a lifecycle rule, an operator) leaves the receipts.
+                    let manifest = match self.objects.get(&result.manifest_key).await {
+                        Ok(bytes) => Some(bytes),
+                        Err(Error::NotFound(_)) => {
+                            tracing::warn!(%account, %export, "the manifest is gone: downloads.csv lists the fetched files only");
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    };
                     let rows = result.attachment_count;
                     view.downloads_report =
-                        Some(self.downloads_report(&view, Some(&manifest), rows, now).await?);
+                        self.downloads_report(&view, manifest.as_deref(), rows, now).await;
                 }
                 Ok(view)
             }
@@ -431,7 +458,7 @@ impl<B: Backend> Retriever<B> {
                 view.downloads = Some(self.store.download_summary(account, export).await?);
                 let rows = view.downloads.as_ref().map_or(0, |d| d.files_fetched);
                 if rows <= DOWNLOADS_REPORT_MAX_FILES {
-                    view.downloads_report = Some(self.downloads_report(&view, None, rows, now).await?);
+                    view.downloads_report = self.downloads_report(&view, None, rows, now).await;
                 }
                 Ok(view)
             }
