@@ -91,6 +91,16 @@ enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// Save an export's downloads.csv (RetrieveDataExport): which of its files were fetched
+    /// through their links, how often, when and from where — also after its links were revoked.
+    Downloads {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        export_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Revoke a delivered export's links (RevokeDataExport): within a minute every link of it —
     /// attachments, manifest, reports, statement — stops working, for good. Asks for confirmation
     /// unless `--yes`.
@@ -391,6 +401,36 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 print(json_mode, &shown, || describe(&reply.body));
                 return Ok(if status == "FAILED" { ExitCode::FAILURE } else { ExitCode::SUCCESS });
             }
+        }
+        Command::Downloads { account_id, export_id, out } => {
+            let api = ApiClient::new(&cli.api_url).await?;
+            let reply = api
+                .call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None)
+                .await?;
+            if reply.status != 200 {
+                return Err(refusal(&reply));
+            }
+            let report = &reply.body["downloadsReport"];
+            let link = report["url"].as_str().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "export {export_id} is {}: it has no downloads report (only delivered and revoked exports of up to 200,000 files do)",
+                    reply.body["status"]
+                ))
+            })?;
+            let expected = report["sha256"].as_str().unwrap_or_default().to_owned();
+            let (size, digest) = fetch_manifest(link, &out, Some(&expected)).await?;
+            let fetched = reply.body["downloads"]["filesFetched"].as_u64().unwrap_or(0);
+            let value = json!({"path": out, "bytes": size, "sha256": digest, "filesFetched": fetched,
+                "status": reply.body["status"]});
+            print(json_mode, &value, || {
+                format!(
+                    "downloads.csv saved to {} ({}); {fetched} of {} files fetched through their links",
+                    out.display(),
+                    bytes_human(size),
+                    reply.body["result"]["attachmentCount"].as_u64().unwrap_or(0)
+                )
+            });
+            Ok(ExitCode::SUCCESS)
         }
         Command::Revoke { account_id, export_id, yes } => {
             if !yes {

@@ -280,3 +280,67 @@ async fn status_and_manifest_of_an_export_with_errors() {
     let entries = read_manifest(&std::fs::read(&manifest).unwrap()).unwrap();
     assert_eq!(entries.len(), x.good.len());
 }
+
+/// Revocation through the real binary: `revoke` without `--yes` off a terminal revokes nothing;
+/// with it the export is REVOKED, `status` says so with who and when, a link of it is refused by
+/// `download` with the service's reason, and `downloads` saves what was fetched before.
+#[tokio::test]
+async fn revoke_status_and_downloads_through_the_binary() {
+    let stack = Stack::load();
+    let (report, entries) = exported(&stack, 12).await;
+    let account = report.account_id.to_string();
+    // The export's id, from a link's token.
+    let token = entries[0].url.rsplit('/').next().unwrap();
+    let export = export_core::domain::link_token::decode(token).unwrap().claims().export_id.to_string();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_attachment-export"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let printed =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!printed.contains("X-Amz-") && !printed.contains("/f/"), "no link is printed: {printed}");
+        (out.status.code(), printed)
+    };
+    // One file fetched before the revocation.
+    let out = out_dir();
+    let options = DownloadOptions { out: out.clone(), concurrency: 1, retries: 1 };
+    assert_eq!(download(&entries[..1], &options, &|_, _| {}).await.unwrap().downloaded, 1);
+
+    let (code, printed) = cli(&["revoke", "--account-id", &account, "--export-id", &export]);
+    assert_eq!(code, Some(2), "{printed}");
+    assert!(printed.contains("--yes"), "{printed}");
+    let (code, printed) = cli(&["status", "--account-id", &account, "--export-id", &export]);
+    assert!(code == Some(0) && printed.contains("SUCCEEDED"), "nothing was revoked: {printed}");
+
+    let (code, printed) = cli(&["revoke", "--account-id", &account, "--export-id", &export, "--yes"]);
+    assert_eq!(code, Some(0), "{printed}");
+    let (code, printed) = cli(&["status", "--account-id", &account, "--export-id", &export]);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("REVOKED") && printed.contains("links revoked at"), "{printed}");
+    assert!(printed.contains(&format!("1 of {} files fetched", entries.len())), "{printed}");
+
+    // A link of it: refused, with the service's reason, which names no one.
+    let again = DownloadOptions { out: out_dir(), concurrency: 1, retries: 0 };
+    let refused = download(&entries[1..2], &again, &|_, _| {}).await.unwrap();
+    let reason = &refused.failed[0].reason;
+    assert!(reason.contains("revoked at") && !reason.contains("arn:"), "{reason}");
+
+    let saved = out.join("downloads.csv");
+    let (code, printed) = cli(&[
+        "downloads",
+        "--account-id",
+        &account,
+        "--export-id",
+        &export,
+        "--out",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{printed}");
+    let csv = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(csv.lines().count(), 2, "the header and the one file fetched: {csv}");
+    assert!(csv.contains(entries[0].attachment_id.as_str()), "{csv}");
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&again.out).unwrap();
+}

@@ -208,7 +208,7 @@ mod tests {
         world.store.insert(record);
         let manifest = format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv");
         let header = "attachment_id,conversation_type,file_name\r\n";
-        world.objects.objects.lock().unwrap().insert(manifest, header.as_bytes().to_vec().into());
+        world.objects.objects.lock().unwrap().insert(manifest, header.as_bytes().to_vec());
         let retriever = world.retriever(Duration::from_secs(900), Duration::from_secs(604_800));
         let function =
             RetrieveExport { retriever, cors: entry::Cors::default(), people: world.people.clone() };
