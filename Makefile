@@ -38,7 +38,7 @@ unit: ## Unit tests only (no local stack needed)
 
 LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest download-export revoke-export revoke-export-api
 
-build: ## Release build of the eight Lambda functions (arm64), nothing else of the workspace
+build: ## Release build of the ten Lambda functions (arm64), nothing else of the workspace
 	infra/local/install.sh
 	source .local/venv/bin/activate && cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINARIES))
 

@@ -85,6 +85,17 @@ async fn the_logs_of_a_whole_export_hold_no_url_signature_or_secret() {
     let done = stack.wait_for_export(&seeded.id, &export_id, Duration::from_secs(120)).await;
     assert_eq!(done["status"], "SUCCEEDED");
     assert!(done["manifest"]["url"].as_str().unwrap().contains("X-Amz-Signature="));
+    // A download link used once and an altered one refused: neither token reaches a log.
+    let manifest = integration_tests::download_manifest(&done).await;
+    let link = integration_tests::rows(&manifest)[0][13].to_owned();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let last = if link.ends_with('A') { 'B' } else { 'A' };
+    let altered = format!("{}{last}", &link[..link.len() - 1]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(http.get(&link).send().await.unwrap().status(), 302);
+    let refused = http.get(&altered).send().await.unwrap().status();
+    assert_eq!(refused, 403);
+    let links = format!("{}/f/", stack.var("DOWNLOAD_BASE_URL"));
 
     let secret = stack.var("AWS_SECRET_ACCESS_KEY");
     let logs = repo_root().join(".local/logs");
@@ -93,7 +104,16 @@ async fn the_logs_of_a_whole_export_hold_no_url_signature_or_secret() {
         let path = entry.unwrap().path();
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         read += 1;
-        for forbidden in ["X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", secret] {
+        let altered_token = altered.rsplit('/').next().unwrap();
+        for forbidden in [
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "X-Amz-Security-Token",
+            secret,
+            &token,
+            altered_token,
+            &links,
+        ] {
             assert!(!text.contains(forbidden), "{} contains {forbidden:?}", path.display());
         }
     }

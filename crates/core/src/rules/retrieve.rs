@@ -438,17 +438,19 @@ impl<B: Backend> Retriever<B> {
                 view.downloads = Some(self.store.download_summary(account, export).await?);
                 if result.attachment_count <= DOWNLOADS_REPORT_MAX_FILES {
                     // A manifest that is gone (a lifecycle rule, an operator) leaves the receipts.
-                    let manifest = match self.objects.get(&result.manifest_key).await {
-                        Ok(bytes) => Some(bytes),
+                    let rows = result.attachment_count;
+                    view.downloads_report = match self.objects.get(&result.manifest_key).await {
+                        Ok(manifest) => self.downloads_report(&view, Some(&manifest), rows, now).await,
                         Err(Error::NotFound(_)) => {
                             tracing::warn!(%account, %export, "the manifest is gone: downloads.csv lists the fetched files only");
+                            self.downloads_report(&view, None, rows, now).await
+                        }
+                        // Not now (S3 busy): the hand-out goes ahead without the report.
+                        Err(error) => {
+                            tracing::warn!(%account, %export, %error, "downloads.csv was not built");
                             None
                         }
-                        Err(e) => return Err(e),
                     };
-                    let rows = result.attachment_count;
-                    view.downloads_report =
-                        self.downloads_report(&view, manifest.as_deref(), rows, now).await;
                 }
                 Ok(view)
             }

@@ -29,6 +29,11 @@ impl<B: Backend> Revoker<B> {
     ) -> Result<ExportRecord> {
         let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
         let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        let prefix = ExportJob::from(&record).prefix();
+        // A revocation cut short (after its write, before its files were gone) may not have told
+        // anyone: its repeat publishes the event again. Events are at least once.
+        let mut publish =
+            record.status == ExportStatus::Revoked && !self.objects.list(&prefix).await?.is_empty();
         if record.status != ExportStatus::Revoked {
             if !ExportStatus::Revoked.allowed_from().contains(&record.status) {
                 return Err(Error::Unprocessable(format!(
@@ -41,36 +46,38 @@ impl<B: Backend> Revoker<B> {
             match self.store.change_status(account, export, change).await {
                 Ok(()) => {
                     tracing::info!(%account, %export, principal = %by.principal, "export links revoked");
-                    self.notifier
-                        .publish(&StateChange {
-                            account_id: account.clone(),
-                            export_id: *export,
-                            status: ExportStatus::Revoked,
-                            requested_at: record.requested_at,
-                            completed_at: record.completed_at.unwrap_or(at),
-                            attachment_count: record.result.as_ref().map(|r| r.attachment_count),
-                            total_bytes: None,
-                            error_count: None,
-                            error_code: None,
-                            revoked_at: Some(at),
-                        })
-                        .await?;
+                    publish = true;
                 }
-                // Another revocation got there first: the same outcome.
+                // Another revocation got there first: the same outcome, its event its own.
                 Err(Error::StatusConflict(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        // The export's files: the hand-out links already given out stop at once (S3 is strongly
-        // consistent), and nothing is left to hand out.
-        let prefix = ExportJob::from(&record).prefix();
-        let keys = self.objects.list(&prefix).await?;
-        if !keys.is_empty() {
-            self.objects.delete(&keys).await?;
-        }
         let revoked = self.store.get(account, export).await?.ok_or_else(not_found)?;
         if revoked.status != ExportStatus::Revoked {
             return Err(Error::Internal(format!("export {export} did not stay REVOKED")));
+        }
+        if publish {
+            self.notifier
+                .publish(&StateChange {
+                    account_id: account.clone(),
+                    export_id: *export,
+                    status: ExportStatus::Revoked,
+                    requested_at: revoked.requested_at,
+                    completed_at: revoked.completed_at.unwrap_or_else(|| self.clock.now()),
+                    attachment_count: revoked.result.as_ref().map(|r| r.attachment_count),
+                    total_bytes: None,
+                    error_count: None,
+                    error_code: None,
+                    revoked_at: revoked.revoked_at,
+                })
+                .await?;
+        }
+        // The export's files: the hand-out links already given out stop at once (S3 is strongly
+        // consistent), and nothing is left to hand out.
+        let keys = self.objects.list(&prefix).await?;
+        if !keys.is_empty() {
+            self.objects.delete(&keys).await?;
         }
         Ok(revoked)
     }
@@ -162,6 +169,20 @@ mod tests {
         for status in ExportStatus::ALL {
             assert!(!ExportStatus::Revoked.can_move_to(status), "REVOKED -> {status}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_cut_short_before_its_event_tells_it_when_repeated() {
+        let world = World::at("2026-11-24T10:00:00Z");
+        let (account, export) = delivered(&world).await;
+        let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
+        // The write happened, the event and the deletion did not (the function died between).
+        let change = StatusChange::Revoked { at: world.clock.now(), by: by.clone() };
+        world.store.change_status(&account, &export, change).await.unwrap();
+        revoker(&world).revoke(&account, &export, by).await.unwrap();
+        let events = world.notifier.published.lock().unwrap().clone();
+        assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
+        assert!(world.objects.list(&format!("exports/{account}/{export}/")).await.unwrap().is_empty());
     }
 
     #[tokio::test]
