@@ -1,5 +1,5 @@
 //! Helpers for tests of every crate: the sample events under `events/` with their declared
-//! outcomes, and a CSV reader for what the encoders wrote.
+//! outcomes, the sample export as delivered, and a CSV reader for what the encoders wrote.
 
 /// The sample events of one function, read from `events/<function>/` (they are real events, usable
 /// with `cargo lambda invoke --data-file`), each with its expected outcome from `expected`. A file
@@ -43,4 +43,43 @@ pub fn csv_records(bytes: &[u8], has_headers: bool) -> Vec<Vec<String>> {
         .records()
         .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
         .collect()
+}
+
+/// The sample account of the events under `events/`.
+pub const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+/// The sample export of the events under `events/`.
+pub const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+
+/// The sample export as delivered: SUCCEEDED at the sample request time (2026-11-24T10:00:00Z),
+/// its files under its prefix, its links valid six days, requested by an IAM administrator.
+pub fn delivered_sample_record(attachment_count: u64) -> crate::domain::model::ExportRecord {
+    use crate::domain::ids::{AccountId, ExportId};
+    use crate::domain::model::{ExportFormat, ExportRecord, ExportResult, ExportStatus, RequestedBy, Via};
+    let account = AccountId::parse(SAMPLE_ACCOUNT).expect("the sample account id");
+    let at = crate::Timestamp::parse("2026-11-24T10:00:00Z").expect("a time");
+    let mut record = ExportRecord::new_request(
+        account.clone(),
+        ExportFormat::Csv,
+        RequestedBy::new("arn:aws:iam::123456789012:user/it-admin", Via::Api),
+        None,
+        at,
+    );
+    record.export_id = ExportId::parse(SAMPLE_EXPORT).expect("the sample export id");
+    record.status = ExportStatus::Succeeded;
+    let prefix = format!("exports/{account}/{SAMPLE_EXPORT}/");
+    record.result = Some(ExportResult {
+        attachment_count,
+        total_bytes: 10 * attachment_count,
+        by_conversation_type: Default::default(),
+        manifest_key: format!("{prefix}attachments.csv"),
+        manifest_bytes: 400,
+        manifest_sha256: "cd".repeat(32),
+        summary_key: format!("{prefix}summary.json"),
+        urls_expire_at: at.plus(std::time::Duration::from_secs(518_400)),
+        error_count: 0,
+        errors: None,
+        coverage_key: None,
+        statement: None,
+    });
+    record
 }

@@ -81,14 +81,9 @@ impl<B: Backend> UrlFunction for DownloadExport<B> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
     use export_core::Timestamp;
     use export_core::domain::ids::{AccountId, AttachmentId, ExportId};
-    use export_core::domain::model::{
-        AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, RequestedBy, Via,
-    };
+    use export_core::domain::model::AccountType;
     use export_core::memory::{Harness, InMemory, World};
     use export_core::ports::ExportStore;
     use lambda_runtime::{Context, LambdaEvent};
@@ -96,8 +91,7 @@ mod tests {
 
     use super::*;
 
-    const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
-    const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+    use export_core::testing::{SAMPLE_ACCOUNT, SAMPLE_EXPORT};
     const SAMPLE_FILE: &str = "0b7e4c1a-2d3f-4e5a-9b6c-7d8e9f0a1b2c";
     const SAMPLE_UPLOADED_AT: &str = "2026-11-20T08:30:00.125Z";
 
@@ -124,29 +118,7 @@ mod tests {
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
         world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
         let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
-        let mut record = ExportRecord::new_request(
-            account.clone(),
-            ExportFormat::Csv,
-            RequestedBy::new("arn:aws:iam::123456789012:user/it-admin", Via::Api),
-            None,
-            at,
-        );
-        record.export_id = ExportId::parse(SAMPLE_EXPORT).unwrap();
-        record.status = ExportStatus::Succeeded;
-        record.result = Some(ExportResult {
-            attachment_count: 1,
-            total_bytes: 20,
-            by_conversation_type: BTreeMap::new(),
-            manifest_key: format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv"),
-            manifest_bytes: 400,
-            manifest_sha256: "cd".repeat(32),
-            summary_key: format!("exports/{account}/{SAMPLE_EXPORT}/summary.json"),
-            urls_expire_at: at.plus(Duration::from_secs(518_400)),
-            error_count: 0,
-            errors: None,
-            coverage_key: None,
-            statement: None,
-        });
+        let record = export_core::testing::delivered_sample_record(1);
         world.store.insert(record);
         let mut file = export_core::contracts::attachments_a_minute_apart(&account, at, 1).remove(0);
         file.attachment_id = AttachmentId::parse(SAMPLE_FILE).unwrap();

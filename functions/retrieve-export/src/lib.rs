@@ -115,21 +115,16 @@ impl<B: Backend> ApiFunction for RetrieveExport<B> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use export_core::Timestamp;
-    use export_core::domain::model::{
-        AccountType, ExportFormat, ExportRecord, ExportResult, ExportStatus, RequestedBy, Via,
-    };
     use std::time::Duration;
+
+    use export_core::domain::model::AccountType;
 
     use export_core::memory::{Harness, InMemory, World};
     use lambda_runtime::{Context, LambdaEvent};
 
     use super::*;
 
-    const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
-    const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+    use export_core::testing::{SAMPLE_ACCOUNT, SAMPLE_EXPORT};
 
     #[derive(Debug, Clone, Copy)]
     pub(super) enum Expect {
@@ -177,34 +172,7 @@ mod tests {
         let world = World::at("2026-11-25T09:00:00Z");
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
         world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
-        let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
-        let mut record = ExportRecord::new_request(
-            account.clone(),
-            ExportFormat::Csv,
-            RequestedBy {
-                principal: "arn:aws:iam::123456789012:user/it-admin".into(),
-                via: Via::Api,
-                person: None,
-            },
-            None,
-            at,
-        );
-        record.export_id = ExportId::parse(SAMPLE_EXPORT).unwrap();
-        record.status = ExportStatus::Succeeded;
-        record.result = Some(ExportResult {
-            attachment_count: 2,
-            total_bytes: 20,
-            by_conversation_type: BTreeMap::new(),
-            manifest_key: format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv"),
-            manifest_bytes: 400,
-            manifest_sha256: "cd".repeat(32),
-            summary_key: format!("exports/{account}/{SAMPLE_EXPORT}/summary.json"),
-            urls_expire_at: at.plus(Duration::from_secs(518_400)),
-            error_count: 0,
-            errors: None,
-            coverage_key: None,
-            statement: None,
-        });
+        let record = export_core::testing::delivered_sample_record(2);
         world.store.insert(record);
         let manifest = format!("exports/{account}/{SAMPLE_EXPORT}/attachments.csv");
         let header = "attachment_id,conversation_type,file_name\r\n";

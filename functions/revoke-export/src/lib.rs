@@ -125,18 +125,14 @@ impl<B: Backend> ApiFunction for RevokeExport<B> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use export_core::domain::model::{AccountType, ExportFormat, ExportResult};
+    use export_core::domain::model::AccountType;
     use export_core::memory::{Harness, InMemory, World};
     use export_core::ports::ObjectStore;
     use lambda_runtime::{Context, LambdaEvent};
 
     use super::*;
 
-    const SAMPLE_ACCOUNT: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
-    const SAMPLE_EXPORT: &str = "01KAW6ZQ5V0000000000000000";
+    use export_core::testing::{SAMPLE_ACCOUNT, SAMPLE_EXPORT};
 
     #[derive(Debug, Clone, Copy)]
     enum Expect {
@@ -166,31 +162,8 @@ mod tests {
         let world = World::at("2026-11-25T09:00:00Z");
         let account = AccountId::parse(SAMPLE_ACCOUNT).unwrap();
         world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
-        let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
-        let mut record = ExportRecord::new_request(
-            account.clone(),
-            ExportFormat::Csv,
-            RequestedBy::new("arn:aws:iam::123456789012:user/it-admin", Via::Api),
-            None,
-            at,
-        );
-        record.export_id = ExportId::parse(SAMPLE_EXPORT).unwrap();
-        record.status = ExportStatus::Succeeded;
+        let record = export_core::testing::delivered_sample_record(2);
         let prefix = format!("exports/{account}/{SAMPLE_EXPORT}/");
-        record.result = Some(ExportResult {
-            attachment_count: 2,
-            total_bytes: 20,
-            by_conversation_type: BTreeMap::new(),
-            manifest_key: format!("{prefix}attachments.csv"),
-            manifest_bytes: 400,
-            manifest_sha256: "cd".repeat(32),
-            summary_key: format!("{prefix}summary.json"),
-            urls_expire_at: at.plus(Duration::from_secs(518_400)),
-            error_count: 0,
-            errors: None,
-            coverage_key: None,
-            statement: None,
-        });
         world.store.insert(record);
         world.objects.objects.lock().unwrap().insert(format!("{prefix}attachments.csv"), Default::default());
         let function = RevokeExport {

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::domain::key_layout::KeyLayout;
+use crate::domain::model::ExportRecord;
 use crate::rules::download::Downloader;
 use crate::rules::pipeline::{Enumerator, Finisher, PartWriter};
 use crate::rules::retrieve::Retriever;
@@ -116,6 +117,48 @@ impl World {
             manifest_link,
             window,
         }
+    }
+
+    /// A delivered export of `account` requested now, moved by the store's own rules (admitted,
+    /// running, succeeded) with `attachment_count` files; its result names files under its prefix
+    /// (not written) and links valid six days.
+    pub async fn deliver(
+        &self,
+        account: &crate::domain::ids::AccountId,
+        attachment_count: u64,
+    ) -> ExportRecord {
+        use crate::domain::model::{ExportFormat, ExportResult, RequestedBy, Via};
+        use crate::ports::{ExportStore, StatusChange};
+        let now = crate::ports::Clock::now(&self.clock);
+        let record = ExportRecord::new_request(
+            account.clone(),
+            ExportFormat::Csv,
+            RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
+            None,
+            now,
+        );
+        let export = record.export_id;
+        self.store.admit(&record, Duration::from_secs(604_800)).await.expect("the window is open");
+        let running = StatusChange::Running { started_at: now };
+        self.store.change_status(account, &export, running).await.expect("QUEUED -> RUNNING");
+        let prefix = crate::domain::payloads::ExportJob::from(&record).prefix();
+        let result = ExportResult {
+            attachment_count,
+            total_bytes: 10 * attachment_count,
+            by_conversation_type: Default::default(),
+            manifest_key: format!("{prefix}attachments.csv"),
+            manifest_bytes: 1,
+            manifest_sha256: "ab".repeat(32),
+            summary_key: format!("{prefix}summary.json"),
+            urls_expire_at: now.plus(Duration::from_secs(518_400)),
+            error_count: 0,
+            errors: None,
+            coverage_key: None,
+            statement: None,
+        };
+        let done = StatusChange::Succeeded { completed_at: now, result: Box::new(result) };
+        self.store.change_status(account, &export, done).await.expect("RUNNING -> SUCCEEDED");
+        self.store.record(account, &export).expect("just written")
     }
 
     pub fn revoker(&self) -> crate::rules::revoke::Revoker<InMemory> {

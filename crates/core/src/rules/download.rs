@@ -181,17 +181,12 @@ impl<B: Backend> Downloader<B> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::Timestamp;
     use crate::domain::ids::{AccountId, AttachmentId, ExportId};
     use crate::domain::link_token::LinkMaker;
-    use crate::domain::model::{
-        ConversationType, ExportFormat, ExportRecord, ExportResult, RequestedBy, Via,
-    };
+    use crate::domain::model::ConversationType;
     use crate::memory::World;
-    use crate::ports::StatusChange;
 
     const SIX_DAYS: Duration = Duration::from_secs(518_400);
 
@@ -210,36 +205,7 @@ mod tests {
         let world = World::at("2026-11-24T10:00:00Z");
         let account = world.directory.add_account(crate::domain::model::AccountType::Enterprise, false);
         let now = world.clock.now();
-        let record = ExportRecord::new_request(
-            account.clone(),
-            ExportFormat::Csv,
-            RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
-            None,
-            now,
-        );
-        let export = record.export_id;
-        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
-        world
-            .store
-            .change_status(&account, &export, StatusChange::Running { started_at: now })
-            .await
-            .unwrap();
-        let result = ExportResult {
-            attachment_count: 1,
-            total_bytes: 10,
-            by_conversation_type: BTreeMap::new(),
-            manifest_key: "m".into(),
-            manifest_bytes: 1,
-            manifest_sha256: "ab".repeat(32),
-            summary_key: "s".into(),
-            urls_expire_at: now.plus(SIX_DAYS),
-            error_count: 0,
-            errors: None,
-            coverage_key: None,
-            statement: None,
-        };
-        let done = StatusChange::Succeeded { completed_at: now, result: Box::new(result) };
-        world.store.change_status(&account, &export, done).await.unwrap();
+        let export = world.deliver(&account, 1).await.export_id;
         let mut files =
             crate::contracts::attachments_a_minute_apart(&account, now.plus(Duration::from_secs(0)), 2);
         // One uploaded before the cutoff (the request time), one after it.

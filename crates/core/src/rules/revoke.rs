@@ -88,46 +88,17 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::model::{AccountType, ExportFormat, ExportResult, Via};
+    use crate::domain::model::{AccountType, ExportFormat, Via};
     use crate::memory::World;
 
     async fn delivered(world: &World) -> (AccountId, ExportId) {
         let account = world.directory.add_account(AccountType::Enterprise, false);
-        let now = world.clock.now();
-        let record = ExportRecord::new_request(
-            account.clone(),
-            ExportFormat::Csv,
-            RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
-            None,
-            now,
-        );
-        let export = record.export_id;
-        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
-        world
-            .store
-            .change_status(&account, &export, StatusChange::Running { started_at: now })
-            .await
-            .unwrap();
+        let record = world.deliver(&account, 3).await;
         let prefix = ExportJob::from(&record).prefix();
         for name in ["attachments.csv", "summary.json", "statement.json"] {
             world.objects.put(&format!("{prefix}{name}"), b"x".to_vec(), "text/plain", &[]).await.unwrap();
         }
-        let result = ExportResult {
-            attachment_count: 3,
-            total_bytes: 10,
-            by_conversation_type: Default::default(),
-            manifest_key: format!("{prefix}attachments.csv"),
-            manifest_bytes: 1,
-            manifest_sha256: "ab".repeat(32),
-            summary_key: format!("{prefix}summary.json"),
-            urls_expire_at: now.plus(Duration::from_secs(518_400)),
-            error_count: 0,
-            errors: None,
-            coverage_key: None,
-            statement: None,
-        };
-        let done = StatusChange::Succeeded { completed_at: now, result: Box::new(result) };
-        world.store.change_status(&account, &export, done).await.unwrap();
+        let export = record.export_id;
         (account, export)
     }
 
