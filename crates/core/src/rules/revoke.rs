@@ -31,9 +31,14 @@ impl<B: Backend> Revoker<B> {
         let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
         let prefix = ExportJob::from(&record).prefix();
         // A revocation cut short (after its write, before its files were gone) may not have told
-        // anyone: its repeat publishes the event again. Events are at least once.
-        let mut publish =
-            record.status == ExportStatus::Revoked && !self.objects.list(&prefix).await?.is_empty();
+        // anyone: its repeat publishes the event again. Events are at least once. The manifest
+        // says so, not any file under the prefix: a revoked export's GET writes downloads.csv there.
+        let manifest = record.result.as_ref().map(|r| r.manifest_key.as_str());
+        let mut publish = record.status == ExportStatus::Revoked
+            && match manifest {
+                Some(key) => self.objects.head(key).await?.is_some(),
+                None => false,
+            };
         if record.status != ExportStatus::Revoked {
             if !ExportStatus::Revoked.allowed_from().contains(&record.status) {
                 return Err(Error::Unprocessable(format!(
@@ -150,10 +155,17 @@ mod tests {
         // The write happened, the event and the deletion did not (the function died between).
         let change = StatusChange::Revoked { at: world.clock.now(), by: by.clone() };
         world.store.change_status(&account, &export, change).await.unwrap();
+        revoker(&world).revoke(&account, &export, by.clone()).await.unwrap();
+        let events = world.notifier.published.lock().unwrap().clone();
+        assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
+        let prefix = format!("exports/{account}/{export}/");
+        assert!(world.objects.list(&prefix).await.unwrap().is_empty());
+        // The revoked export's downloads.csv (written by a GET since) is no sign of a cut-short
+        // revocation: a repeat publishes nothing more.
+        world.objects.put(&format!("{prefix}downloads.csv"), b"x".to_vec(), "text/csv", &[]).await.unwrap();
         revoker(&world).revoke(&account, &export, by).await.unwrap();
         let events = world.notifier.published.lock().unwrap().clone();
         assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
-        assert!(world.objects.list(&format!("exports/{account}/{export}/")).await.unwrap().is_empty());
     }
 
     #[tokio::test]
