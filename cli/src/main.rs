@@ -258,6 +258,18 @@ fn print(json_mode: bool, value: &Value, human: impl FnOnce() -> String) {
     }
 }
 
+/// One export as RetrieveDataExport answers it (a hand-out, for a delivered export), or the
+/// refusal.
+async fn export_view(api_url: &str, account_id: &str, export_id: &str) -> Result<Reply, CliError> {
+    let api = ApiClient::new(api_url).await?;
+    let reply =
+        api.call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None).await?;
+    if reply.status != 200 {
+        return Err(refusal(&reply));
+    }
+    Ok(reply)
+}
+
 fn refusal(reply: &Reply) -> CliError {
     let code = reply.body["code"].as_str().unwrap_or("HTTP error");
     let message = reply.body["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.body.to_string());
@@ -403,13 +415,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
         }
         Command::Downloads { account_id, export_id, out } => {
-            let api = ApiClient::new(&cli.api_url).await?;
-            let reply = api
-                .call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None)
-                .await?;
-            if reply.status != 200 {
-                return Err(refusal(&reply));
-            }
+            let reply = export_view(&cli.api_url, &account_id, &export_id).await?;
             let report = &reply.body["downloadsReport"];
             let link = report["url"].as_str().ok_or_else(|| {
                 CliError::Usage(format!(
@@ -491,13 +497,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Manifest { account_id, export_id, out } => {
-            let api = ApiClient::new(&cli.api_url).await?;
-            let reply = api
-                .call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None)
-                .await?;
-            if reply.status != 200 {
-                return Err(refusal(&reply));
-            }
+            let reply = export_view(&cli.api_url, &account_id, &export_id).await?;
             let link = reply.body["manifest"]["url"].as_str().ok_or_else(|| {
                 CliError::Usage(format!("export {export_id} is {}: no manifest yet", reply.body["status"]))
             })?;
