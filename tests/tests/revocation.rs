@@ -136,11 +136,16 @@ async fn revoking_an_export_refuses_all_its_links_within_a_minute_and_no_other_e
     assert_eq!(reply.body["status"], "REVOKED");
     assert_eq!(reply.body["revokedBy"]["principal"], Caller::TENANT_ARN);
     // Within a minute every link of it is refused: each file's link, and the manifest's.
+    // A link asked for before the revocation reaches the function's record cache is still served,
+    // and counted: those files join the two fetched above.
+    let mut counted: std::collections::BTreeSet<String> =
+        [html, pdf].iter().map(|r| r[0].to_owned()).collect();
     for row in &revoked_rows {
         loop {
             match link_status(&row[13]).await {
                 410 => break,
                 302 if started.elapsed() < Duration::from_secs(60) => {
+                    counted.insert(row[0].to_owned());
                     tokio::time::sleep(Duration::from_millis(250)).await
                 }
                 status => panic!("{}: {status} {:?} after revocation", &row[8], started.elapsed()),
@@ -160,7 +165,7 @@ async fn revoking_an_export_refuses_all_its_links_within_a_minute_and_no_other_e
     let after = stack.api(Method::GET, &path, None, None).await;
     assert_eq!((after.status, after.body["status"].as_str()), (200, Some("REVOKED")), "{:?}", after.body);
     assert!(after.body.get("manifest").is_none() && after.body["revokedAt"].is_string());
-    assert_eq!(after.body["downloads"]["filesFetched"], 2);
+    assert_eq!(after.body["downloads"]["filesFetched"], counted.len() as u64);
     // For good: revoking again changes nothing, and an undelivered export has nothing to revoke.
     let again = stack.api_as(&admin, Method::POST, &revoke, None).await;
     assert_eq!((again.status, &again.body["revokedAt"]), (200, &reply.body["revokedAt"]));
