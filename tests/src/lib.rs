@@ -90,6 +90,10 @@ impl Stack {
             .region(aws_config::Region::new(self.var("AWS_REGION").to_owned()))
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
             .behavior_version(aws_config::BehaviorVersion::latest())
+            // Standard retries, as the functions' own clients have (`aws_config::load_defaults`): a
+            // pooled connection the local S3 server closed while a request was being sent
+            // (hyper's IncompleteMessage) is retried, not a failed test.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
             .build()
     }
 

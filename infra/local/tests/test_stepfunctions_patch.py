@@ -93,3 +93,127 @@ class PagedHistory(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Quotas(unittest.TestCase):
+    """AWS's history and payload quotas, enforced on executions moto really runs (in-process)."""
+
+    def setUp(self):
+        from moto import mock_aws
+
+        self.mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self.mock.start()
+        import boto3
+
+        self.sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        # A smaller history quota keeps the executions short; the rule is the same at 25,000.
+        self.saved = stepfunctions.HISTORY_EVENTS
+        stepfunctions.HISTORY_EVENTS = 200
+
+    def tearDown(self):
+        stepfunctions.HISTORY_EVENTS = self.saved
+        self.mock.stop()
+
+    def run_machine(self, states: dict, start: str, execution_input: dict) -> tuple[dict, list]:
+        import time
+
+        machine = self.sfn.create_state_machine(
+            name=f"quota-{time.monotonic_ns()}",
+            definition=json.dumps({"StartAt": start, "States": states}),
+            roleArn="arn:aws:iam::123456789012:role/quota-test",
+        )["stateMachineArn"]
+        arn = self.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))["executionArn"]
+        deadline = time.monotonic() + 60
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            self.assertLess(time.monotonic(), deadline, "the execution never ended")
+            time.sleep(0.05)
+        events, token = [], None
+        while True:
+            page = self.sfn.get_execution_history(executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {}))
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return described, events
+
+    @staticmethod
+    def loop(iterations: int, catch_all: bool) -> dict:
+        """A counting loop of Pass and Choice states: four history events an iteration."""
+        count = {
+            "Type": "Pass",
+            "Parameters": {"n.$": "States.MathAdd($.n, 1)"},
+            "Next": "More",
+        }
+        if catch_all:
+            # A Pass cannot Catch: the counting step is a Parallel, which can.
+            count = {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "Add", "States": {"Add": {**count, "End": True}}}],
+                "OutputPath": "$[0]",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
+                "Next": "More",
+            }
+            del count["Branches"][0]["States"]["Add"]["Next"]
+        return {
+            "Count": count,
+            "More": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericLessThan": iterations, "Next": "Count"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+            "Caught": {"Type": "Pass", "Result": "caught", "End": True},
+        }
+
+    def test_an_execution_under_the_history_quota_succeeds(self):
+        described, events = self.run_machine(self.loop(20, False), "Count", {"n": 0})
+        self.assertEqual(described["status"], "SUCCEEDED")
+        self.assertLess(len(events), stepfunctions.HISTORY_EVENTS)
+
+    def test_the_event_at_the_quota_is_execution_failed_and_nothing_follows(self):
+        described, events = self.run_machine(self.loop(1000, False), "Count", {"n": 0})
+        self.assertEqual(described["status"], "FAILED")
+        self.assertEqual(described["error"], "States.Runtime")
+        self.assertEqual(described["cause"], stepfunctions.HISTORY_LIMIT_CAUSE)
+        self.assertEqual(len(events), stepfunctions.HISTORY_EVENTS, "exactly the quota, none after")
+        self.assertEqual(events[-1]["type"], "ExecutionFailed")
+        self.assertEqual(events[-1]["id"], stepfunctions.HISTORY_EVENTS)
+
+    def test_no_catch_or_retry_on_states_all_sees_the_history_quota(self):
+        described, events = self.run_machine(self.loop(1000, True), "Count", {"n": 0})
+        self.assertEqual(described["status"], "FAILED")
+        self.assertEqual(described["error"], "States.Runtime")
+        self.assertNotIn("Caught", json.dumps([e for e in events if "stateEnteredEventDetails" in e], default=str))
+
+    def test_a_state_output_over_256_kib_fails_the_execution(self):
+        # moto's own check (quotas.is_within_size_quota), which the quota tests rely on.
+        states = {"Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": True}}
+        described, _ = self.run_machine(states, "Double", {"s": "x" * (140 * 1024)})
+        self.assertEqual((described["status"], described["error"]), ("FAILED", "States.DataLimitExceeded"))
+        described, _ = self.run_machine(states, "Double", {"s": "x" * (100 * 1024)})
+        self.assertEqual(described["status"], "SUCCEEDED")
+
+    def test_states_all_matches_neither_terminal_error_but_a_named_one_does(self):
+        from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+            StatesErrorNameType as T,
+        )
+
+        class Env:
+            def __init__(self, error):
+                self.stack = [error]
+
+        def matches(equals, error) -> bool:
+            env = Env(error)
+            ErrorEqualsDecl(error_names=equals)._eval_body(env)
+            return env.stack[-1]
+
+        everything = [StatesErrorName(typ=T.StatesALL)]
+        runtime, data = StatesErrorName(typ=T.StatesRuntime), StatesErrorName(typ=T.StatesStatesDataLimitExceeded)
+        self.assertFalse(matches(everything, runtime))
+        self.assertFalse(matches(everything, data))
+        self.assertTrue(matches(everything, StatesErrorName(typ=T.StatesTaskFailed)))
+        self.assertTrue(matches(everything, CustomErrorName("TransientError")))
+        self.assertTrue(matches([StatesErrorName(typ=T.StatesStatesDataLimitExceeded)], data))

@@ -90,8 +90,38 @@ impl Unverified {
     }
 }
 
-fn uuid_bytes(id: &str) -> [u8; 16] {
-    *uuid::Uuid::parse_str(id).expect("ids are UUIDs by construction").as_bytes()
+/// Hex digit values, 0xff for anything else.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Where each byte's two hex digits start in a hyphenated UUID.
+const UUID_DIGITS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/// The 16 bytes of an id. Ids are lowercase hyphenated UUIDs by construction (`ids::parse`), so
+/// the digits sit at fixed places: about a fifth less time than `uuid::Uuid::parse_str`, which
+/// must also accept the other forms (`make bench` reports both as `links.uuid_decode`).
+pub fn uuid_bytes(id: &str) -> [u8; 16] {
+    let digits = id.as_bytes();
+    assert!(digits.len() == 36, "ids are hyphenated UUIDs by construction");
+    let mut bytes = [0u8; 16];
+    for (byte, at) in bytes.iter_mut().zip(UUID_DIGITS) {
+        let (high, low) = (HEX_VALUES[digits[at] as usize], HEX_VALUES[digits[at + 1] as usize]);
+        debug_assert!(high | low != 0xff, "ids are lowercase hex by construction");
+        *byte = high << 4 | low;
+    }
+    bytes
 }
 
 /// The token for `claims`, MAC'd with the export's link key. Times beyond the layout's range
@@ -154,7 +184,11 @@ impl LinkMaker {
             return false;
         };
         out.push_str(&self.prefix);
-        URL_SAFE_NO_PAD.encode_string(bytes, out);
+        // Into a buffer on the stack, then appended: a fifth faster than `encode_string`
+        // (`make bench` reports both as `links.base64`).
+        let mut encoded = [0u8; TOKEN_CHARS];
+        let written = URL_SAFE_NO_PAD.encode_slice(bytes, &mut encoded).expect("TOKEN_CHARS fits a token");
+        out.push_str(std::str::from_utf8(&encoded[..written]).expect("base64url is ASCII"));
         true
     }
 
@@ -209,6 +243,15 @@ mod tests {
     use proptest::prelude::*;
 
     const KEY: [u8; 32] = [7; 32];
+
+    proptest! {
+        #[test]
+        fn the_fixed_place_decode_reads_every_id_as_the_uuid_crate_does(raw in any::<[u8; 16]>()) {
+            let id = uuid::Uuid::from_bytes(raw).to_string();
+            prop_assert_eq!(uuid_bytes(&id), raw);
+            prop_assert_eq!(uuid_bytes(&id), *uuid::Uuid::parse_str(&id).unwrap().as_bytes());
+        }
+    }
 
     fn claims() -> LinkClaims {
         LinkClaims {

@@ -14,6 +14,19 @@ event, oldest first, in one page. AWS pages (100 events by default, at most 1,00
 (at most five), to see that the execution itself entered `RecordFailure` (DESIGN §6). The replacement pages and
 orders as AWS does; its page token is an offset, opaque to the caller as AWS's is.
 
+**The history quota is not enforced.** moto lets an execution's history grow without bound (a
+28,000-event execution SUCCEEDS). AWS fails an execution at its 25,000th history event unless that
+event is ExecutionSucceeded. The replacement does the same (`patch_history_quota`, one check per
+recorded event): the execution ends FAILED (States.Runtime) with the ExecutionFailed event, no
+event follows it, and no Catch or Retry sees it. (The payload quota moto does check: a state's
+output and a Lambda task's result over 256 KiB fail with States.DataLimitExceeded. It does not
+check a state's effective input after Parameters; our payloads carry ids and counts only.)
+
+**States.ALL catches everything.** On AWS it "can't catch the States.DataLimitExceeded terminal
+error type and runtime error types" (States.Runtime); an ErrorEquals that names them still does.
+The replacement matches as AWS does (`patch_states_all_excludes_terminal_errors`), so a Catch on
+States.ALL cannot turn a quota into an ordinary failure locally either.
+
 require_pinned_moto() refuses any moto but the pinned one before moto is imported.
 """
 
@@ -75,6 +88,102 @@ def patch_paged_execution_history() -> None:
     StepFunctionResponse.get_execution_history = get_execution_history
 
 
+# AWS's quota (Step Functions developer guide, "Service quotas" and "Avoid reaching the history
+# quota"); tests lower it through the module attribute to keep executions short.
+HISTORY_EVENTS = 25_000
+HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events (25000)."
+
+# The events that end an execution: the one that may be event 25,000 on AWS is ExecutionSucceeded.
+_TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+def _terminal_failure(error: str, cause: str):
+    """The exception that ends an execution as a quota does: a FailureEventException whose error no
+    Catch or Retry on States.ALL matches (see patch_states_all_excludes_terminal_errors)."""
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    # FailureEvent's constructor reads the environment, which the event manager does not have.
+    event = FailureEvent.__new__(FailureEvent)
+    event.state_name = ""
+    event.source_event_id = 0
+    # (moto's enum spells the second one StatesStatesDataLimitExceeded, so no lookup by name.)
+    typ = {
+        "States.Runtime": StatesErrorNameType.StatesRuntime,
+        "States.DataLimitExceeded": StatesErrorNameType.StatesStatesDataLimitExceeded,
+    }[error]
+    event.error_name = StatesErrorName(typ=typ)
+    event.event_type = HistoryEventType.ExecutionFailed
+    details = ExecutionFailedEventDetails(error=error, cause=cause)
+    event.event_details = EventDetails(executionFailedEventDetails=details)
+
+    class QuotaFailure(FailureEventException):
+        # As recorded: moto would prefix a States.Runtime cause with the (here unknown) state.
+        def get_execution_failed_event_details(self):
+            return ExecutionFailedEventDetails(error=error, cause=cause)
+
+    return QuotaFailure(event)
+
+
+def patch_history_quota() -> None:
+    """The 25,000th event of an execution is ExecutionSucceeded, or ExecutionFailed in its place;
+    nothing is recorded after it, and whatever was running when it came ends."""
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    original = EventManager.add_event
+
+    def add_event(self, context, event_type, event_details=None, timestamp=None, update_source_event_id=True):
+        name = getattr(event_type, "value", event_type)
+        ended = getattr(self, "_quota_failure", None)
+        if ended is not None:
+            # The execution already failed on a quota: what unwinds after it records nothing.
+            if name in _TERMINAL_EVENTS:
+                return self._event_id_gen._next_id - 1
+            raise ended
+        if self._event_id_gen._next_id >= HISTORY_EVENTS and name != "ExecutionSucceeded":
+            from moto.stepfunctions.parser.api import HistoryEventType
+
+            failure = _terminal_failure("States.Runtime", HISTORY_LIMIT_CAUSE)
+            self._quota_failure = failure
+            details = failure.failure_event.event_details
+            original(self, context, HistoryEventType.ExecutionFailed, details, timestamp, update_source_event_id)
+            raise failure
+        return original(self, context, event_type, event_details, timestamp, update_source_event_id)
+
+    EventManager.add_event = add_event
+
+
+def patch_states_all_excludes_terminal_errors() -> None:
+    """States.ALL matches every error but States.Runtime and States.DataLimitExceeded, as on AWS."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+
+    original = ErrorEqualsDecl._eval_body
+    terminal = ("States.Runtime", "States.DataLimitExceeded")
+
+    def _eval_body(self, env) -> None:
+        error_name = env.stack[-1] if env.stack else None
+        name = getattr(error_name, "error_name", None)
+        if name in terminal and not any(n.error_name == name for n in self.error_names):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body
+
+
 def apply() -> None:
     patch_serial_asl_parse()
     patch_paged_execution_history()
+    patch_history_quota()
+    patch_states_all_excludes_terminal_errors()
