@@ -526,13 +526,19 @@ fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
             }
         }
     }
-    // The export key's users are the three roles, through S3 only.
+    // The export key's users are the three functions' roles and the state machine's (its
+    // Distributed Map reads the part list), through S3 only.
     for statement in statements(&keys["ExportKey"]["Properties"]["KeyPolicy"]) {
         if KMS_USE.iter().any(|a| allows(&statement, a)) {
             let principal = get_att(&statement["Principal"]["AWS"]).expect("a role by GetAtt").0;
             assert!(
-                ["WriteManifestRole", "EnumerateAttachmentsRole", "RetrieveExportRole"]
-                    .contains(&principal.as_str()),
+                [
+                    "WriteManifestRole",
+                    "EnumerateAttachmentsRole",
+                    "RetrieveExportRole",
+                    "ExportStateMachineRole"
+                ]
+                .contains(&principal.as_str()),
                 "ExportKey: {principal} uses the key"
             );
             assert_eq!(
@@ -962,4 +968,52 @@ fn the_scanners_run_with_the_template_checks_and_every_suppression_is_reasoned_a
             assert!(reason.len() >= 40, "template.yaml:{}: ignore_checks without a reason comment", n + 1);
         }
     }
+}
+
+/// The WriteParts Distributed Map (DESIGN §6) needs the state machine's role to read a part list
+/// and to run child executions of its own machine: it may read `inventory/parts.json` and nothing
+/// else of any bucket, start its own state machine and no other, and describe and stop only that
+/// machine's executions.
+#[test]
+fn the_state_machine_role_reads_only_part_lists_and_runs_only_its_own_children() {
+    let template = template();
+    let mut found: Vec<Value> = Vec::new();
+    for policy in
+        resource(&template, "ExportStateMachineRole")["Properties"]["Policies"].as_sequence().unwrap()
+    {
+        found.extend(statements(&policy["PolicyDocument"]));
+    }
+    found.extend(statements(
+        &resource(&template, "ExportStateMachineStepsPolicy")["Properties"]["PolicyDocument"],
+    ));
+    let machine =
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-export";
+    let executions =
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-export/*";
+    let mut seen = BTreeSet::new();
+    for statement in &found {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        for action in string_list(&statement["Action"]) {
+            let expected = match action.as_str() {
+                "s3:GetObject" => "${ExportBucket.Arn}/exports/*/*/inventory/parts.json",
+                "states:StartExecution" => machine,
+                "states:DescribeExecution" | "states:StopExecution" => executions,
+                other => {
+                    assert!(
+                        !other.starts_with("s3:")
+                            && !other.starts_with("states:")
+                            && !other.starts_with("kms:"),
+                        "the state machine's role must not {other}"
+                    );
+                    continue;
+                }
+            };
+            assert_eq!(sub_text(&statement["Resource"]), Some(expected), "{action}");
+            seen.insert(action);
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["s3:GetObject", "states:DescribeExecution", "states:StartExecution", "states:StopExecution"]
+    );
 }

@@ -140,7 +140,10 @@ mod fuzz {
             Ok(reply) => {
                 prop_assert!(request.is_some(), "only a step input runs");
                 if reply.done {
-                    prop_assert_eq!(reply.parts, (1..=reply.part_count).collect::<Vec<_>>());
+                    let key = reply.parts_key.as_deref().unwrap_or_default();
+                    let listed: Vec<u32> =
+                        serde_json::from_slice(&deps.objects.objects.lock().unwrap()[key]).unwrap();
+                    prop_assert_eq!(listed, (1..=reply.part_count).collect::<Vec<_>>());
                 }
             }
             Err(e) => {

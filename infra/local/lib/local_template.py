@@ -109,6 +109,12 @@ class Template:
             return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.ref(name)}"
         if kind == "AWS::IAM::Role":
             return self.role_arn(name)
+        # Named in the state machine role's policies. Locally the S3 server knows one key (the
+        # stack's), so no S3 or KMS request is decided by them; their ARNs only need to parse.
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{self.ref(name)}"
+        if kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.ref(name)}"
         raise ValueError(f"local_template: cannot resolve !GetAtt {name}.Arn ({kind})")
 
     def sub(self, text: str, variables: dict | None = None) -> str:

@@ -64,6 +64,7 @@ impl Enumerator<Aws> {
             objects: S3ObjectStore::export_bucket(sdk, config)?,
             clock: SystemClock,
             part_items: config.part_items,
+            export_bucket: config.export_bucket()?.to_owned(),
         })
     }
 }

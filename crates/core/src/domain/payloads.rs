@@ -46,6 +46,11 @@ impl ExportJob {
         format!("{}inventory/part-{part:05}.jsonl", self.prefix())
     }
 
+    /// The part numbers (a JSON array), the WriteParts Map's items; written by Enumerate's last pass.
+    pub fn parts_list_key(&self) -> String {
+        format!("{}inventory/parts.json", self.prefix())
+    }
+
     pub fn manifest_part_key(&self, part: u32) -> String {
         format!("{}parts/part-{part:05}.{}", self.prefix(), self.format.extension())
     }
@@ -120,8 +125,10 @@ pub struct EnumerateResponse {
     pub done: bool,
     pub part_count: u32,
     pub listed: u64,
-    /// Part numbers 1..=part_count once done (the Map's items), empty before.
-    pub parts: Vec<u32>,
+    /// Once done: where the part numbers 1..=part_count are (a JSON array), which the WriteParts
+    /// Distributed Map reads as its items. Not in the payload: that would grow with the export.
+    pub parts_bucket: Option<String>,
+    pub parts_key: Option<String>,
     /// Once done: the signing time of every URL of this export, so all parts share one expiry.
     pub signed_at: Option<crate::domain::time::Timestamp>,
 }

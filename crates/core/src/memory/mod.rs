@@ -181,6 +181,7 @@ impl World {
             objects: self.objects.clone(),
             clock: self.clock.clone(),
             part_items,
+            export_bucket: "exports-test".into(),
         }
     }
 

@@ -27,6 +27,22 @@ error type and runtime error types" (States.Runtime); an ErrorEquals that names 
 The replacement matches as AWS does (`patch_states_all_excludes_terminal_errors`), so a Catch on
 States.ALL cannot turn a quota into an ordinary failure locally either.
 
+**A Distributed Map's ItemReader signs its S3 calls with moto's dummy key `ak`.** On AWS it reads
+with the state machine's role; locally the S3 server (s3s-fs) knows one key, the stack's, and
+refuses `ak`. The replacement (`patch_item_reader_credentials`) reads with the stack's key from the
+environment up.sh gives moto (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL_S3); the template grants the
+state machine's role exactly that read (tests/tests/template_security.rs checks it).
+
+**A Distributed Map's children are not run as AWS runs them** (`patch_distributed_map`):
+- a failed child leaves the Map Run SUCCEEDED: moto counts failures but ignores the tolerated-failure
+  thresholds. AWS fails the Map Run with States.ExceedToleratedFailureThreshold once more items
+  failed than ToleratedFailureCount, or a larger share than ToleratedFailurePercentage (both 0 by
+  default). The replacement checks both when the items are done.
+- all children of a Map Run write one shared history: on AWS each child execution has its own
+  (and its own 25,000-event quota). The replacement gives each child its own.
+- each worker runs its items by recursion, one frame per item, and raises RecursionError near
+  1,000 items. The replacement loops.
+
 require_pinned_moto() refuses any moto but the pinned one before moto is imported.
 """
 
@@ -97,9 +113,10 @@ HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history event
 _TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
 
-def _terminal_failure(error: str, cause: str):
-    """The exception that ends an execution as a quota does: a FailureEventException whose error no
-    Catch or Retry on States.ALL matches (see patch_states_all_excludes_terminal_errors)."""
+def _failure(error: str, cause: str):
+    """A FailureEventException of one of the States errors below, raised where moto has no
+    environment at hand. For the quotas' two errors no Catch or Retry on States.ALL matches (see
+    patch_states_all_excludes_terminal_errors)."""
     from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
         StatesErrorName,
@@ -121,6 +138,7 @@ def _terminal_failure(error: str, cause: str):
     typ = {
         "States.Runtime": StatesErrorNameType.StatesRuntime,
         "States.DataLimitExceeded": StatesErrorNameType.StatesStatesDataLimitExceeded,
+        "States.ExceedToleratedFailureThreshold": StatesErrorNameType.StatesExceedToleratedFailureThreshold,
     }[error]
     event.error_name = StatesErrorName(typ=typ)
     event.event_type = HistoryEventType.ExecutionFailed
@@ -153,7 +171,7 @@ def patch_history_quota() -> None:
         if self._event_id_gen._next_id >= HISTORY_EVENTS and name != "ExecutionSucceeded":
             from moto.stepfunctions.parser.api import HistoryEventType
 
-            failure = _terminal_failure("States.Runtime", HISTORY_LIMIT_CAUSE)
+            failure = _failure("States.Runtime", HISTORY_LIMIT_CAUSE)
             self._quota_failure = failure
             details = failure.failure_event.event_details
             original(self, context, HistoryEventType.ExecutionFailed, details, timestamp, update_source_event_id)
@@ -182,8 +200,111 @@ def patch_states_all_excludes_terminal_errors() -> None:
     ErrorEqualsDecl._eval_body = _eval_body
 
 
+def patch_item_reader_credentials() -> None:
+    """The ItemReader's S3 client signs with the stack's key, at the stack's S3 endpoint."""
+    import os
+
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import resource_eval_s3
+
+    # Read now, before mock_aws replaces the environment's credentials with its own fake ones.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3")
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+
+    def _get_s3_client(resource_runtime_part, state_credentials):
+        if not (endpoint and key and secret):
+            raise RuntimeError("the local ItemReader needs AWS_ENDPOINT_URL_S3 and the stack's key")
+        client = boto3.client(
+            "s3",
+            region_name=resource_runtime_part.region,
+            endpoint_url=endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+        )
+        # To the stack's S3 server, not to moto's own S3 (mock_aws intercepts every client).
+        from moto.core.models import botocore_stubber
+
+        client.meta.events.unregister("before-send", botocore_stubber)
+        return client
+
+    resource_eval_s3.ResourceEvalS3._get_s3_client = staticmethod(_get_s3_client)
+
+
+TOLERATED_FAILURE_CAUSE = "The specified tolerated failure threshold was exceeded"
+
+
+def exceeds_tolerance(failed: int, total: int, count: int, percentage: float) -> bool:
+    """AWS's rule: the Map Run fails once failures exceed either threshold."""
+    if failed == 0:
+        return False
+    return failed > (count or 0) or (total > 0 and 100.0 * failed / total > (percentage or 0.0))
+
+
+def patch_distributed_map() -> None:
+    """Tolerated-failure thresholds applied, one history per child, and workers that loop."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as component,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    original_map_run = component.DistributedIterationComponent._map_run
+
+    def _map_run(self, env, eval_input) -> None:
+        original_map_run(self, env, eval_input)
+        items = eval_input.map_run_record.item_counter
+        failed = items.failed.get() + items.timed_out.get() + items.aborted.get()
+        if exceeds_tolerance(
+            failed,
+            items.total.get(),
+            eval_input.tolerated_failure_count,
+            eval_input.tolerated_failure_percentage,
+        ):
+            raise _failure("States.ExceedToleratedFailureThreshold", TOLERATED_FAILURE_CAUSE)
+
+    component.DistributedIterationComponent._map_run = _map_run
+
+    original_eval_job = worker.DistributedItemProcessorWorker._eval_job
+
+    def _eval_job(self, env, job) -> None:
+        # The job's frame gets its own history: a child execution's, with its own quota.
+        env.event_manager = EventManager()
+        original_eval_job(self, env, job)
+
+    worker.DistributedItemProcessorWorker._eval_job = _eval_job
+
+    def _eval_pool(self, job, worker_frame) -> None:
+        # moto's own body, as a loop instead of one recursive call per item.
+        while True:
+            if job is None:
+                self._env.delete_frame(worker_frame)
+                return
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            self._job_pool.close_job(job)
+            job = next_job
+
+    worker.DistributedItemProcessorWorker._eval_pool = _eval_pool
+
+
 def apply() -> None:
     patch_serial_asl_parse()
     patch_paged_execution_history()
     patch_history_quota()
     patch_states_all_excludes_terminal_errors()
+    patch_item_reader_credentials()
+    patch_distributed_map()

@@ -24,6 +24,8 @@ pub struct Enumerator<B: Backend> {
     pub clock: B::Clock,
     /// Attachments per inventory part.
     pub part_items: usize,
+    /// The bucket `objects` writes to, named in the reply for the WriteParts Map's ItemReader.
+    pub export_bucket: String,
 }
 
 impl<B: Backend> Enumerator<B> {
@@ -74,7 +76,8 @@ impl<B: Backend> Enumerator<B> {
             done: false,
             part_count: resume.as_ref().map_or(0, |at| at.part_count),
             listed: resume.as_ref().map_or(0, |at| at.listed),
-            parts: Vec::new(),
+            parts_bucket: None,
+            parts_key: None,
             signed_at: None,
         };
         let mut part = Vec::with_capacity(self.part_items * 512);
@@ -160,8 +163,15 @@ impl<B: Backend> Enumerator<B> {
             Err(Error::StatusConflict(_)) => recorded_enumeration(&running_record(&self.store, job).await?)?,
             Err(e) => return Err(e),
         };
+        // The WriteParts Map's items, as a file its ItemReader reads: a payload listing them would
+        // grow with the export (rewritten the same by a retry; removed with the intermediates).
+        let parts: Vec<u32> = (1..=enumerated.part_count).collect();
+        let parts_json =
+            serde_json::to_vec(&parts).map_err(|e| Error::Internal(format!("part list: {e}")))?;
+        self.objects.put(&job.parts_list_key(), parts_json, "application/json", &[]).await?;
         out.done = true;
-        out.parts = (1..=enumerated.part_count).collect();
+        out.parts_bucket = Some(self.export_bucket.clone());
+        out.parts_key = Some(job.parts_list_key());
         out.signed_at = Some(enumerated.signed_at);
         tracing::info!(
             account = %job.account_id, export = %job.export_id, listed = out.listed, parts = out.part_count,

@@ -508,6 +508,12 @@ pub fn describe_failure(error: &StepError) -> FailureInfo {
         "States.Timeout" => "A step of the export took too long and was stopped. Request the export again; if it keeps \
                              timing out, give your AWS operator the export id."
             .to_owned(),
+        // The WriteParts Map Run failed: a part's child execution failed after its retries (the
+        // Map Run's failed execution in the console says which and why).
+        "States.ExceedToleratedFailureThreshold" => "A part of the export could not be written, even after retries. \
+                                                     Request the export again; if it keeps failing, give your AWS \
+                                                     operator the export id."
+            .to_owned(),
         "States.TaskFailed" | "States.Runtime" | "Lambda.Unknown" => {
             "A step of the export crashed. Request the export again; if it keeps failing, give your AWS operator \
              the export id."

@@ -20,9 +20,10 @@ use crate::ports::ExportStore;
 /// S3's smallest part of a multipart upload, except the last.
 pub const MIN_MULTIPART_PART: usize = 5 * 1024 * 1024;
 
-/// The most inventory parts an export may have: Enumerate's reply lists every part number (the
-/// WriteParts Map's items), and 20,000 of them take about 110 KB of Step Functions' 256 KB payload.
-pub const MAX_PARTS: u32 = 20_000;
+/// The most inventory parts an export may have. Finalize copies each manifest part of 5 MiB or
+/// more into the manifest as one part of a multipart upload, and S3 takes at most 10,000 of them
+/// (the part numbers themselves are in `inventory/parts.json`, not in any payload).
+pub const MAX_PARTS: u32 = 10_000;
 
 /// User metadata on a manifest part: when its URLs stop working.
 const EXPIRY_METADATA: &str = "urls-expire-at";
