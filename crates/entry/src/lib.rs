@@ -5,6 +5,7 @@
 
 pub mod api;
 mod audit;
+pub mod deadline;
 mod proxy;
 mod serve;
 pub mod startup;

@@ -1,8 +1,6 @@
 //! The Enumerate step's handler: parse the step input, run the enumeration within the invocation's
 //! time, return the loop state.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use export_core::domain::payloads::{EnumerateRequest, EnumerateResponse};
 use export_core::rules::pipeline::Enumerator;
 use export_core::{Backend, Error};
@@ -15,9 +13,7 @@ pub async fn handler<B: Backend>(
 ) -> Result<EnumerateResponse, Error> {
     let request: EnumerateRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not an Enumerate step input: {e}")))?;
-    let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-    let remaining = move || deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    enumerator.run(request, remaining).await
+    enumerator.run(request, entry::deadline::time_left(event.context.deadline)).await
 }
 
 #[cfg(test)]
@@ -27,6 +23,7 @@ mod tests {
     };
     use export_core::memory::{Harness, InMemory, World};
     use lambda_runtime::Context;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
 

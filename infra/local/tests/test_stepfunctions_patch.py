@@ -217,3 +217,50 @@ class Quotas(unittest.TestCase):
         self.assertTrue(matches(everything, StatesErrorName(typ=T.StatesTaskFailed)))
         self.assertTrue(matches(everything, CustomErrorName("TransientError")))
         self.assertTrue(matches([StatesErrorName(typ=T.StatesStatesDataLimitExceeded)], data))
+
+    def test_an_inline_map_that_crosses_the_quota_ends_the_execution_failed(self):
+        # 4 events an iteration (MapIterationStarted, PassStateEntered/Exited, …Succeeded).
+        states = {
+            "Each": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P",
+                                  "States": {"P": {"Type": "Pass", "End": True}}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        }
+        described, events = self.run_machine(states, "Each", {"items": list(range(100))})
+        self.assertEqual((described["status"], described["error"]), ("FAILED", "States.Runtime"))
+        self.assertEqual(described["cause"], stepfunctions.HISTORY_LIMIT_CAUSE)
+        self.assertEqual(len(events), stepfunctions.HISTORY_EVENTS)
+        described, _ = self.run_machine(states, "Each", {"items": list(range(20))})
+        self.assertEqual(described["status"], "SUCCEEDED")
+
+    def test_a_distributed_maps_child_has_its_own_quota_and_its_failure_fails_the_map_run(self):
+        # Each child counts to `n` in a loop (4 events a turn): 30 children of 40 turns each would
+        # be 4,800 events in one shared history; each child's own stays under 200.
+        child = {"StartAt": "Count", "States": {
+            "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)", "to.$": "$.to"}, "Next": "More"},
+            "More": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThanPath": "$.to", "Next": "Count"}],
+                     "Default": "Done"},
+            "Done": {"Type": "Succeed"}}}
+        states = {
+            "Each": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 4,
+                "ItemSelector": {"n": 0, "to.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, **child},
+                "ResultPath": None,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        }
+        described, events = self.run_machine(states, "Each", {"items": [40] * 30})
+        self.assertEqual(described["status"], "SUCCEEDED")
+        self.assertNotIn("error", json.loads(described["output"]))
+        self.assertLess(len(events), 20, "the children's events are theirs, not the parent's")
+        # One child counting past its own quota fails, and with it the Map Run: the Catch sees it.
+        described, _ = self.run_machine(states, "Each", {"items": [40] * 5 + [100]})
+        self.assertEqual(described["status"], "SUCCEEDED")
+        self.assertEqual(json.loads(described["output"])["error"]["Error"], "States.ExceedToleratedFailureThreshold")

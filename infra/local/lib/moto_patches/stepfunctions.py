@@ -109,14 +109,11 @@ def patch_paged_execution_history() -> None:
 HISTORY_EVENTS = 25_000
 HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events (25000)."
 
-# The events that end an execution: the one that may be event 25,000 on AWS is ExecutionSucceeded.
-_TERMINAL_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
 
 def _failure(error: str, cause: str):
     """A FailureEventException of one of the States errors below, raised where moto has no
-    environment at hand. For the quotas' two errors no Catch or Retry on States.ALL matches (see
-    patch_states_all_excludes_terminal_errors)."""
+    environment at hand (a Map Run's end)."""
     from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
         StatesErrorName,
@@ -145,40 +142,88 @@ def _failure(error: str, cause: str):
     details = ExecutionFailedEventDetails(error=error, cause=cause)
     event.event_details = EventDetails(executionFailedEventDetails=details)
 
-    class QuotaFailure(FailureEventException):
-        # As recorded: moto would prefix a States.Runtime cause with the (here unknown) state.
+    class StatesFailure(FailureEventException):
+        # As given: moto would prefix a States.Runtime cause with the (here unknown) state.
         def get_execution_failed_event_details(self):
             return ExecutionFailedEventDetails(error=error, cause=cause)
 
-    return QuotaFailure(event)
+    return StatesFailure(event)
 
 
 def patch_history_quota() -> None:
     """The 25,000th event of an execution is ExecutionSucceeded, or ExecutionFailed in its place;
-    nothing is recorded after it, and whatever was running when it came ends."""
+    nothing is recorded after it, and the execution (every Map iteration and branch in it) ends.
+
+    The event manager stops the execution through its root environment (set when the program, or
+    a Distributed Map child, starts): raising through moto's states instead reached handlers that
+    record more events, and an inline Map's worker that caught it left the execution RUNNING."""
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
-    original = EventManager.add_event
+    original_add = EventManager.add_event
 
     def add_event(self, context, event_type, event_details=None, timestamp=None, update_source_event_id=True):
+        if getattr(self, "_quota_failure", None) is not None:
+            return self._event_id_gen._next_id - 1  # nothing is recorded after the quota
         name = getattr(event_type, "value", event_type)
-        ended = getattr(self, "_quota_failure", None)
-        if ended is not None:
-            # The execution already failed on a quota: what unwinds after it records nothing.
-            if name in _TERMINAL_EVENTS:
-                return self._event_id_gen._next_id - 1
-            raise ended
-        if self._event_id_gen._next_id >= HISTORY_EVENTS and name != "ExecutionSucceeded":
-            from moto.stepfunctions.parser.api import HistoryEventType
-
-            failure = _failure("States.Runtime", HISTORY_LIMIT_CAUSE)
-            self._quota_failure = failure
-            details = failure.failure_event.event_details
-            original(self, context, HistoryEventType.ExecutionFailed, details, timestamp, update_source_event_id)
-            raise failure
-        return original(self, context, event_type, event_details, timestamp, update_source_event_id)
+        if self._event_id_gen._next_id < HISTORY_EVENTS or name == "ExecutionSucceeded":
+            return original_add(self, context, event_type, event_details, timestamp, update_source_event_id)
+        failure = ExecutionFailedEventDetails(error="States.Runtime", cause=HISTORY_LIMIT_CAUSE)
+        event_id = original_add(
+            self, context, HistoryEventType.ExecutionFailed,
+            EventDetails(executionFailedEventDetails=failure), timestamp, update_source_event_id,
+        )
+        self._quota_failure = failure
+        root = getattr(self, "_root_env", None)
+        if root is not None:
+            root.set_error(failure)  # reaches every frame: nothing runs on
+        return event_id
 
     EventManager.add_event = add_event
+
+    original_eval = Program.eval
+
+    def eval(self, env) -> None:
+        if not env.is_frame():
+            env.event_manager._root_env = env
+        original_eval(self, env)
+
+    Program.eval = eval
+
+    original_set_error = Environment.set_error
+
+    def set_error(self, error) -> None:
+        # What stops after the quota may report an error of its own; the execution's is the quota's.
+        quota = getattr(self.event_manager, "_quota_failure", None)
+        original_set_error(self, quota if quota is not None else error)
+
+    Environment.set_error = set_error
+
+
+def patch_states_error_names_from_failures() -> None:
+    """moto rebuilds a failed iteration's or branch's error as a custom error name, which may not
+    begin with "States.", so a States error (a quota, a tolerated-failure threshold) failing inside a
+    Map or Parallel raised ValueError instead and left the execution RUNNING. The States errors
+    themselves are accepted; any other "States." name is still refused."""
+    from moto.stepfunctions.parser.asl.component.common.error_name import custom_error_name
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    known = {t.to_name() for t in StatesErrorNameType} | {"States.DataLimitExceeded"}
+    original = custom_error_name.CustomErrorName.__init__
+
+    def __init__(self, error_name) -> None:
+        if error_name in known:
+            ErrorName.__init__(self, error_name=error_name)
+        else:
+            original(self, error_name)
+
+    custom_error_name.CustomErrorName.__init__ = __init__
 
 
 def patch_states_all_excludes_terminal_errors() -> None:
@@ -271,8 +316,10 @@ def patch_distributed_map() -> None:
     original_eval_job = worker.DistributedItemProcessorWorker._eval_job
 
     def _eval_job(self, env, job) -> None:
-        # The job's frame gets its own history: a child execution's, with its own quota.
+        # The job's frame gets its own history: a child execution's, with its own quota, which
+        # stops the child (not the parent) when it is reached.
         env.event_manager = EventManager()
+        env.event_manager._root_env = env
         original_eval_job(self, env, job)
 
     worker.DistributedItemProcessorWorker._eval_job = _eval_job
@@ -305,6 +352,7 @@ def apply() -> None:
     patch_serial_asl_parse()
     patch_paged_execution_history()
     patch_history_quota()
+    patch_states_error_names_from_failures()
     patch_states_all_excludes_terminal_errors()
     patch_item_reader_credentials()
     patch_distributed_map()
