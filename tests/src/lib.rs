@@ -140,6 +140,37 @@ impl Stack {
         aws_sdk_kms::Client::from_conf(conf)
     }
 
+    /// The ARN of the export's own execution (named by its export id).
+    pub fn export_execution_arn(&self, export_id: &str) -> String {
+        self.var("STATE_MACHINE_ARN").replace(":stateMachine:", ":execution:") + ":" + export_id
+    }
+
+    /// An execution's whole history, oldest first: its event types, and the states it entered.
+    pub async fn execution_history(&self, execution_arn: &str) -> (Vec<String>, Vec<String>) {
+        let (mut types, mut entered, mut token) = (Vec::new(), Vec::new(), None);
+        loop {
+            let page = self
+                .sfn()
+                .get_execution_history()
+                .execution_arn(execution_arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("GetExecutionHistory");
+            for event in page.events() {
+                types.push(event.r#type().as_str().to_owned());
+                if let Some(state) = event.state_entered_event_details() {
+                    entered.push(state.name().to_owned());
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return (types, entered);
+            }
+        }
+    }
+
     /// The functions' typed configuration on this stack.
     pub fn config(&self) -> Config {
         Config::from_lookup(|k| self.vars.get(k).cloned()).expect("the stack's variables make a valid config")

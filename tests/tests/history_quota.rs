@@ -90,27 +90,7 @@ async fn run(
         assert!(std::time::Instant::now() < deadline, "{name} still running");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
-    let (mut types, mut entered, mut token) = (Vec::new(), Vec::new(), None);
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(&execution)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .unwrap();
-        for event in page.events() {
-            types.push(event.r#type().as_str().to_owned());
-            if let Some(state) = event.state_entered_event_details() {
-                entered.push(state.name().to_owned());
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let (types, entered) = stack.execution_history(&execution).await;
     sfn.delete_state_machine().state_machine_arn(&machine).send().await.unwrap();
     (described.status().as_str().to_owned(), described.error().map(str::to_owned), types, entered)
 }

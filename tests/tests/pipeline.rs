@@ -225,32 +225,7 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     // (AWS fails an execution at 25,000 events; DESIGN §6).
     let parts = record.enumerated.expect("enumerated").part_count;
     assert!(parts >= 3, "{N} attachments span several parts ({parts})");
-    let execution =
-        stack.var("STATE_MACHINE_ARN").replace(":stateMachine:", ":execution:") + ":" + &export_id;
-    let mut types = Vec::new();
-    let mut entered = Vec::new();
-    let mut token = None;
-    loop {
-        let page = stack
-            .sfn()
-            .get_execution_history()
-            .execution_arn(&execution)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .unwrap();
-        for event in page.events() {
-            types.push(event.r#type().as_str().to_owned());
-            if let Some(state) = event.state_entered_event_details() {
-                entered.push(state.name().to_owned());
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let (types, entered) = stack.execution_history(&stack.export_execution_arn(&export_id)).await;
     assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 1, "{types:?}");
     assert!(!types.iter().any(|t| t.starts_with("MapIteration")), "no inline iterations: {types:?}");
     assert!(!entered.iter().any(|s| s == "WritePart"), "no part's step in the parent: {entered:?}");
