@@ -23,7 +23,8 @@ async fn the_export_store_keeps_the_contract() {
     contracts::written_parts_are_a_set_recorded_only_while_running(&store).await;
     contracts::retrievals_are_counted_on_delivered_exports_only(&store).await;
     contracts::the_enumeration_is_recorded_once_while_running(&store).await;
-    contracts::the_listing_checkpoint_moves_one_part_at_a_time(&store).await;
+    contracts::the_listing_plan_is_recorded_once_while_running(&store).await;
+    contracts::segment_checkpoints_move_one_part_at_a_time_each_on_its_own(&store).await;
     contracts::receipts_count_every_fetch_and_each_file_once(&store).await;
 }
 

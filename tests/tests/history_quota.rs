@@ -12,10 +12,14 @@ use integration_tests::Stack;
 /// records 4 events (7 with the real Task), so 6,500 parts is 26,000 events and more.
 const PARTS: u32 = 6_500;
 
-/// The state machine definition with every Task a Pass state that answers as the step would, and
-/// WriteParts as given by `inline`: the INLINE Map over a payload list (the former shape), or the
-/// Distributed Map over `parts_key` (the shape as built).
-fn shape(inline: bool, bucket: &str, parts_key: &str) -> Value {
+/// Listing segments in the shape's ListSegments Map (each a child execution).
+const SEGMENTS: u32 = 32;
+
+/// The state machine definition with every Task a Pass state that answers as the step would (the
+/// plan naming `segments_key`, each segment done in one pass), and WriteParts as given by
+/// `inline`: the INLINE Map over a payload list (the former shape), or the Distributed Map over
+/// `parts_key` (the shape as built).
+fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str) -> Value {
     let mut asl: Value = serde_json::from_str(
         &std::fs::read_to_string(integration_tests::repo_root().join("infra/statemachine/export.asl.json"))
             .unwrap(),
@@ -38,11 +42,19 @@ fn shape(inline: bool, bucket: &str, parts_key: &str) -> Value {
         }
         pass
     };
-    for name in ["Enumerate", "Finalize", "RecordFailure"] {
+    let plan = json!({"segments": SEGMENTS, "segmentsBucket": bucket, "segmentsKey": segments_key});
+    for name in ["Plan", "Close", "Finalize", "RecordFailure"] {
         assert_eq!(states[name]["Type"], "Task", "{name} is a step of the state machine");
-        let result = if name == "Enumerate" { enumeration.clone() } else { json!({}) };
+        let result = match name {
+            "Plan" => plan.clone(),
+            "Close" => enumeration.clone(),
+            _ => json!({}),
+        };
         states[name] = pass(&states[name], result);
     }
+    let list = &mut states["ListSegments"]["ItemProcessor"]["States"]["ListSegment"];
+    assert_eq!(list["Type"], "Task", "ListSegment is a step of the state machine");
+    *list = pass(list, json!({"done": true, "partCount": 1, "listed": 1}));
     let write_parts = &mut states["WriteParts"];
     assert_eq!(write_parts["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED", "as built");
     let part = write_parts["ItemProcessor"]["States"]["WritePart"].clone();
@@ -100,26 +112,36 @@ async fn thousands_of_parts_keep_the_exports_history_short_where_the_inline_map_
     let stack = Stack::load();
     let bucket = stack.var("EXPORT_BUCKET").to_owned();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let segments_key = format!("tests/history-quota/{suffix}/segments.json");
     let parts_key = format!("tests/history-quota/{suffix}/parts.json");
+    let segments: Vec<u32> = (0..SEGMENTS).collect();
     let parts: Vec<u32> = (1..=PARTS).collect();
-    stack
-        .s3()
-        .put_object()
-        .bucket(&bucket)
-        .key(&parts_key)
-        .body(serde_json::to_vec(&parts).unwrap().into())
-        .send()
-        .await
-        .unwrap();
+    for (key, items) in [(&segments_key, segments), (&parts_key, parts)] {
+        stack
+            .s3()
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(serde_json::to_vec(&items).unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    }
 
-    let (status, error, types, entered) =
-        run(&stack, &format!("quota-distributed-{suffix}"), &shape(false, &bucket, &parts_key)).await;
+    let (status, error, types, entered) = run(
+        &stack,
+        &format!("quota-distributed-{suffix}"),
+        &shape(false, &bucket, &segments_key, &parts_key),
+    )
+    .await;
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{types:?}");
     assert!(types.len() < 40, "{} parts, {} events in the export's own history", PARTS, types.len());
+    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 2, "segments, then parts");
     assert!(entered.contains(&"Finalize".to_owned()));
 
     let (status, error, types, entered) =
-        run(&stack, &format!("quota-inline-{suffix}"), &shape(true, &bucket, &parts_key)).await;
+        run(&stack, &format!("quota-inline-{suffix}"), &shape(true, &bucket, &segments_key, &parts_key))
+            .await;
     assert_eq!((status.as_str(), error.as_deref()), ("FAILED", Some("States.Runtime")));
     assert_eq!(types.len(), 25_000, "AWS's quota, to the event");
     assert_eq!(types.last().map(String::as_str), Some("ExecutionFailed"));

@@ -187,6 +187,8 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     let stack = Stack::load();
     let seeded = seed_account(&stack, AccountType::Enterprise, false).await;
     const N: u64 = 25_000;
+    // One upload every 2,000 s from 2025-01-01 (to August 2026): most of the plan's equal slices of
+    // time up to the cutoff hold some, so the segments are listed in parallel.
     let base = Timestamp::parse("2025-01-01T00:00:00Z").unwrap();
     let mut attachments: Vec<Attachment> = (0..N)
         .map(|i| {
@@ -194,7 +196,7 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
                 &seeded.id,
                 &seeded.managed_user,
                 ConversationType::Direct,
-                base.plus(Duration::from_secs(i)),
+                base.plus(Duration::from_secs(i * 2_000)),
             )
         })
         .collect();
@@ -220,17 +222,25 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.progress.attachments_listed, N);
 
-    // The parts were written by the WriteParts Distributed Map's children: the export's own
-    // history holds one Map Run and no event of any part, so it does not grow with the part count
-    // (AWS fails an execution at 25,000 events; DESIGN §6).
-    let parts = record.enumerated.expect("enumerated").part_count;
-    assert!(parts >= 3, "{N} attachments span several parts ({parts})");
+    // The segments were listed, and the parts written, by the two Distributed Maps' children: the
+    // export's own history holds two Map Runs and no event of any segment or part, so it does not
+    // grow with the export (AWS fails an execution at 25,000 events; DESIGN §6).
+    let plan = record.plan.expect("planned");
+    let enumerated = record.enumerated.expect("enumerated");
+    assert_eq!(plan.segments, 32, "LIST_SEGMENTS' default");
+    assert_eq!(enumerated.segment_parts.len(), 32);
+    // The slices after August 2026 (to the cutoff) are empty; the others each hold a part.
+    let listing = enumerated.segment_parts.iter().filter(|parts| **parts >= 1).count();
+    assert!(listing >= 24, "slices holding uploads: {:?}", enumerated.segment_parts);
+    let segments = stack.export_store().segments(&seeded.id, &export_id.parse().unwrap()).await.unwrap();
+    assert_eq!(segments.iter().map(|(_, at)| at.listed).sum::<u64>(), N, "each row in one segment");
     let (types, entered) = stack.execution_history(&stack.export_execution_arn(&export_id)).await;
-    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 1, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 2, "{types:?}");
     assert!(!types.iter().any(|t| t.starts_with("MapIteration")), "no inline iterations: {types:?}");
-    assert!(!entered.iter().any(|s| s == "WritePart"), "no part's step in the parent: {entered:?}");
-    let passes = entered.iter().filter(|s| *s == "Enumerate").count();
-    assert!(types.len() <= 20 + 6 * passes, "{} events for {passes} Enumerate passes", types.len());
+    for step in ["ListSegment", "WritePart"] {
+        assert!(!entered.iter().any(|s| s == step), "no {step} in the parent: {entered:?}");
+    }
+    assert!(types.len() <= 40, "{} events in the export's own history: {types:?}", types.len());
 }
 
 #[tokio::test]

@@ -570,9 +570,14 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     };
     let (enumerate, write) = (column("EnumerateAttachmentsFunction"), column("WriteManifestFunction"));
 
-    // N enumerations, and for each of N exports the Map's MaxConcurrency parts.
+    // For each of N exports, the ListSegments Map's MaxConcurrency segments and the WriteParts
+    // Map's parts; the code shares an export's read rate among as many segment workers.
     let width = asl()["States"]["WriteParts"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
     assert_eq!(width, 8, "DEPLOY.md's arithmetic assumes 8 parts at once");
+    let segments =
+        asl()["States"]["ListSegments"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
+    assert_eq!(segments, u64::from(export_core::rules::pipeline::SEGMENT_WORKERS), "SEGMENT_WORKERS");
+    assert_eq!(segments, 8, "DEPLOY.md's arithmetic assumes 8 segments at once");
     let parameters = &template["Parameters"];
     let allowed: Vec<u64> = parameters["ConcurrentExports"]["AllowedValues"]
         .as_sequence()
@@ -585,7 +590,7 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     assert_eq!(mapping.len(), allowed.len(), "one mapping row per allowed value");
     for n in &allowed {
         let row = &template["Mappings"]["ExportConcurrency"][n.to_string().as_str()];
-        assert_eq!(row[enumerate.as_str()].as_u64(), Some(*n), "ConcurrentExports {n}: enumerations");
+        assert_eq!(row[enumerate.as_str()].as_u64(), Some(n * segments), "ConcurrentExports {n}: segments");
         assert_eq!(row[write.as_str()].as_u64(), Some(n * width), "ConcurrentExports {n}: parts");
     }
 
@@ -593,7 +598,7 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     // pipeline's two, the download function.
     let default = |name: &str| parameters[name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
     let reserves = |api: u64, exports: u64, download: u64| {
-        5 + 5 + 5 + 1 + 3 * api + exports + exports * width + download
+        5 + 5 + 5 + 1 + 3 * api + exports * segments + exports * width + download
     };
     let (api, download) = (default("ApiConcurrency"), default("DownloadConcurrency"));
     let at_defaults = reserves(api, default("ConcurrentExports"), download);
@@ -649,7 +654,7 @@ fn every_step_waits_out_the_pipelines_cap_with_jittered_retries() {
     let definition = asl();
     let limit = definition["TimeoutSeconds"].as_f64().expect("the execution's time limit");
     let tasks = tasks(&definition["States"]);
-    assert_eq!(tasks.len(), 4, "Enumerate, WritePart, Finalize, RecordFailure");
+    assert_eq!(tasks.len(), 6, "Plan, ListSegment, Close, WritePart, Finalize, RecordFailure");
     for (name, task) in &tasks {
         let retry = task["Retry"].as_array().unwrap_or_else(|| panic!("{name}: no Retry"));
         let throttle = &retry[0];

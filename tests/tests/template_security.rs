@@ -970,12 +970,12 @@ fn the_scanners_run_with_the_template_checks_and_every_suppression_is_reasoned_a
     }
 }
 
-/// The WriteParts Distributed Map (DESIGN §6) needs the state machine's role to read a part list
-/// and to run child executions of its own machine: it may read `inventory/parts.json` and nothing
-/// else of any bucket, start its own state machine and no other, and describe and stop only that
-/// machine's executions.
+/// The ListSegments and WriteParts Distributed Maps (DESIGN §6) need the state machine's role to
+/// read their item lists and to run child executions of its own machine: it may read
+/// `inventory/segments.json` and `inventory/parts.json` and nothing else of any bucket, start its
+/// own state machine and no other, and describe and stop only that machine's executions.
 #[test]
-fn the_state_machine_role_reads_only_part_lists_and_runs_only_its_own_children() {
+fn the_state_machine_role_reads_only_item_lists_and_runs_only_its_own_children() {
     let template = template();
     let mut found: Vec<Value> = Vec::new();
     for policy in
@@ -994,8 +994,24 @@ fn the_state_machine_role_reads_only_part_lists_and_runs_only_its_own_children()
     for statement in &found {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         for action in string_list(&statement["Action"]) {
+            if action == "s3:GetObject" {
+                let lists: Vec<&str> = statement["Resource"]
+                    .as_sequence()
+                    .expect("a list")
+                    .iter()
+                    .filter_map(sub_text)
+                    .collect();
+                assert_eq!(
+                    lists,
+                    [
+                        "${ExportBucket.Arn}/exports/*/*/inventory/segments.json",
+                        "${ExportBucket.Arn}/exports/*/*/inventory/parts.json"
+                    ]
+                );
+                seen.insert(action);
+                continue;
+            }
             let expected = match action.as_str() {
-                "s3:GetObject" => "${ExportBucket.Arn}/exports/*/*/inventory/parts.json",
                 "states:StartExecution" => machine,
                 "states:DescribeExecution" | "states:StopExecution" => executions,
                 other => {

@@ -54,6 +54,12 @@ pub struct Config {
     pub manifest_link: Duration,
     /// Attachments per inventory part.
     pub part_items: usize,
+    /// How many segments the Plan step splits a listing into (`LIST_SEGMENTS`): more than the
+    /// ListSegments Map's workers, so a dense slice of time does not hold the others up for long.
+    pub list_segments: u32,
+    /// The most catalog rows an export reads a second, all its segments together (`MAX_READ_RATE`;
+    /// 0: no cap). AttachmentsTable is the chat service's production table.
+    pub max_read_rate: u32,
     pub s3_force_path_style: bool,
     /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
     /// choice (`ALLOW_UNCHECKED_EXPORTS`), off unless set.
@@ -147,6 +153,13 @@ impl Config {
             throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
             manifest_link,
             part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
+            list_segments: vars.number(
+                "LIST_SEGMENTS",
+                32,
+                1,
+                u64::from(crate::rules::pipeline::MAX_SEGMENTS),
+            )? as u32,
+            max_read_rate: vars.number("MAX_READ_RATE", 0, 0, 10_000_000)? as u32,
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
@@ -391,11 +404,14 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&'static str, &'static str); 7] = [
+        let cases: [(&'static str, &'static str); 10] = [
             ("URL_EXPIRY_SECONDS", "604801"),
             ("URL_EXPIRY_SECONDS", "six days"),
             ("THROTTLE_WINDOW_SECONDS", "0"),
             ("PART_ITEMS", "-3"),
+            ("LIST_SEGMENTS", "0"),
+            ("LIST_SEGMENTS", "100000"),
+            ("MAX_READ_RATE", "fast"),
             ("S3_FORCE_PATH_STYLE", "yes"),
             ("LOG_FORMAT", "xml"),
             ("MANIFEST_LINK_SECONDS", "999999"),

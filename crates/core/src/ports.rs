@@ -11,7 +11,7 @@ use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, AttachmentId, ExportId};
 use crate::domain::model::{
     Account, Attachment, CatalogRow, DownloadSummary, Enumerated, ExportRecord, ExportResult, FailureInfo,
-    Fetch, Handout, Listing, Person, Receipt, Room, Throttle, User,
+    Fetch, Handout, ListingPlan, Person, Receipt, Room, SegmentListing, Throttle, User,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
@@ -173,15 +173,44 @@ pub trait ExportStore: Send + Sync {
         execution_arn: &str,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Checkpoints the enumeration after inventory part `listing.part_count` and sets
-    /// `progress.attachmentsListed` to `listing.listed`, while the export is RUNNING. Accepted when
-    /// the record's checkpoint is the part before (none, for part 1) or already this one (a retried
-    /// pass); anything else (a skipped, repeated or forged part) is `Error::StatusConflict`.
-    fn checkpoint_listing(
+    /// Records how the listing is split, once, while the export is RUNNING (`Error::StatusConflict`
+    /// if it is not, or if a plan is recorded already: the first one stands).
+    fn record_plan(
         &self,
         account: &AccountId,
         export: &ExportId,
-        listing: &Listing,
+        plan: &ListingPlan,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Where segment `segment` of the export's listing stands (`None` before its first checkpoint).
+    fn segment(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        segment: u32,
+    ) -> impl Future<Output = Result<Option<SegmentListing>>> + Send;
+
+    /// Every checkpointed segment of the export's listing, in segment order. One item a segment:
+    /// bounded by the plan, not by the export.
+    fn segments(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+    ) -> impl Future<Output = Result<Vec<(u32, SegmentListing)>>> + Send;
+
+    /// Moves segment `segment`'s checkpoint from `from` (`None`: its start) to `to`, and adds the
+    /// rows between them to `progress.attachmentsListed`, at once and only while the export is
+    /// RUNNING. A checkpoint already at `to` (a retried pass) changes nothing and is `Ok`; anything
+    /// else (a skipped, repeated or forged part, a checkpoint elsewhere) is `Error::StatusConflict`.
+    /// `to` must follow `from` ([`SegmentListing::follows`]). Many segments checkpoint at once, each
+    /// its own item: no item's write rate or size grows with the export.
+    fn checkpoint_segment(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        segment: u32,
+        from: Option<&SegmentListing>,
+        to: &SegmentListing,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records what the enumeration found, once, while the export is RUNNING (`Error::StatusConflict`

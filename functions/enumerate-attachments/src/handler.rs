@@ -1,7 +1,7 @@
-//! The Enumerate step's handler: parse the step input, run the enumeration within the invocation's
-//! time, return the loop state.
+//! The listing's handler (Plan, a ListSegments pass, Close): parse the step input, run the step
+//! within the invocation's time, return its state.
 
-use export_core::domain::payloads::{EnumerateRequest, EnumerateResponse};
+use export_core::domain::payloads::{EnumerateReply, EnumerateRequest};
 use export_core::rules::pipeline::Enumerator;
 use export_core::{Backend, Error};
 use lambda_runtime::LambdaEvent;
@@ -10,7 +10,7 @@ use serde_json::Value;
 pub async fn handler<B: Backend>(
     enumerator: &Enumerator<B>,
     event: LambdaEvent<Value>,
-) -> Result<EnumerateResponse, Error> {
+) -> Result<EnumerateReply, Error> {
     let request: EnumerateRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not an Enumerate step input: {e}")))?;
     enumerator.run(request, entry::deadline::time_left(event.context.deadline)).await
@@ -27,21 +27,46 @@ mod tests {
 
     use super::*;
 
-    /// What each sample event under events/enumerate-attachments/ must produce.
+    /// What each sample event under events/enumerate-attachments/ must produce, on the sample
+    /// export (an empty account's, QUEUED) once the steps before it ran: for a segment or Close
+    /// event, the Plan step; for Close, segment 0 too.
     #[derive(Debug, Clone, Copy)]
     pub(super) enum Expect {
-        /// An empty account listed in one pass; the export RUNNING.
-        Listed,
+        /// One segment planned; the export RUNNING.
+        Planned,
+        /// The empty account's only segment listed in one pass.
+        SegmentListed,
+        /// The enumeration recorded: no parts.
+        Closed,
         FunctionError(&'static str),
     }
 
     const EVENTS: &[(&str, Expect)] = &[
-        ("first-pass.json", Expect::Listed),
-        // An input that names where to resume (the loop's old shape, or a forgery that would skip
-        // rows): refused; a pass resumes from the record's checkpoint only.
+        ("plan.json", Expect::Planned),
+        ("segment.json", Expect::SegmentListed),
+        ("close.json", Expect::Closed),
+        // A segment the plan does not have: refused, nothing written.
+        ("segment-beyond-plan.json", Expect::FunctionError("BadRequestException")),
+        // An input that names where to resume (a forgery that would skip rows): refused; a pass
+        // resumes from its segment's checkpoint only.
         ("forged-cursor.json", Expect::FunctionError("BadRequestException")),
+        // The single-cursor loop's input (an execution started before the segmented listing):
+        // refused with a clear error, which fails that export through RecordFailure.
+        ("old-shape.json", Expect::FunctionError("BadRequestException")),
         ("bad-input.json", Expect::FunctionError("BadRequestException")),
     ];
+
+    /// The steps that run before a sample event, by its mode.
+    pub(super) async fn steps_before(deps: &Harness<Enumerator<InMemory>>, json: &str) {
+        let input: Value = serde_json::from_str(json).unwrap();
+        let mode = input["mode"].as_str().unwrap_or_default();
+        if mode == "segment" || mode == "close" {
+            handler(&deps.function, event(sample("plan.json"))).await.unwrap();
+        }
+        if mode == "close" {
+            handler(&deps.function, event(sample("segment.json"))).await.unwrap();
+        }
+    }
 
     pub(super) fn events() -> Vec<(&'static str, &'static str, Expect)> {
         export_core::testing::sample_events(env!("CARGO_MANIFEST_DIR"), "enumerate-attachments", EVENTS)
@@ -81,17 +106,27 @@ mod tests {
     async fn every_sample_event_gives_its_documented_reply() {
         for (name, json, expect) in events() {
             let deps = deps();
+            steps_before(&deps, json).await;
             let outcome = handler(&deps.function, event(json)).await;
-            match expect {
-                Expect::FunctionError(code) => assert_eq!(outcome.unwrap_err().code(), code, "{name}"),
-                Expect::Listed => {
-                    let reply = outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert!(reply.done, "{name}: an empty account is listed in one pass");
-                    let record = deps.store.records(&"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap())
-                        [0]
-                    .clone();
-                    assert_eq!(record.status, ExportStatus::Running, "{name}");
+            let record =
+                || deps.store.records(&"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap())[0].clone();
+            match (expect, outcome) {
+                (Expect::FunctionError(code), outcome) => {
+                    assert_eq!(outcome.unwrap_err().code(), code, "{name}");
+                    assert!(record().enumerated.is_none(), "{name}: nothing recorded");
                 }
+                (Expect::Planned, Ok(EnumerateReply::Plan(plan))) => {
+                    assert_eq!(plan.segments, 1, "{name}: an empty account is one segment");
+                    assert_eq!(record().status, ExportStatus::Running, "{name}");
+                }
+                (Expect::SegmentListed, Ok(EnumerateReply::Segment(segment))) => {
+                    assert!(segment.done && segment.part_count == 0, "{name}: {segment:?}");
+                }
+                (Expect::Closed, Ok(EnumerateReply::Close(closed))) => {
+                    assert!(closed.done && closed.part_count == 0, "{name}: {closed:?}");
+                    assert_eq!(record().enumerated.map(|e| e.part_count), Some(0), "{name}");
+                }
+                (expect, outcome) => panic!("{name}: expected {expect:?}, got {outcome:?}"),
             }
         }
     }
@@ -133,10 +168,14 @@ mod fuzz {
         let mut event = super::tests::event("null");
         event.payload = input.clone();
         let request = serde_json::from_value::<EnumerateRequest>(input.clone()).ok();
+        // A mutated segment or Close input meets the sample export planned (and listed, for Close).
+        if request.is_some() {
+            runtime().block_on(super::tests::steps_before(&deps, &input.to_string()));
+        }
         match runtime().block_on(handler(&deps.function, event)) {
             Ok(reply) => {
                 prop_assert!(request.is_some(), "only a step input runs");
-                if reply.done {
+                if let EnumerateReply::Close(reply) = reply {
                     let key = reply.parts_key.as_deref().unwrap_or_default();
                     let listed: Vec<u32> =
                         serde_json::from_slice(&deps.objects.objects.lock().unwrap()[key]).unwrap();
@@ -170,11 +209,11 @@ mod fuzz {
 
     /// Once found by `mutated_sample_events_are_refused_cleanly`: a hostile `listed` at u64::MAX
     /// or `partCount` near u32::MAX in the input overflowed the counts. The input no longer names
-    /// counts: such an input is refused, and the pass counts from the record.
+    /// counts: such an input is refused, and the pass counts from the store.
     #[test]
     fn regression_hostile_counts_in_the_input_are_refused() {
         for (field, value) in [("listed", json!(u64::MAX)), ("partCount", json!(u32::MAX))] {
-            let mut input: Value = serde_json::from_str(super::tests::sample("first-pass.json")).unwrap();
+            let mut input: Value = serde_json::from_str(super::tests::sample("segment.json")).unwrap();
             input[field] = value;
             for deps in [super::tests::deps(), deps()] {
                 let mut event = super::tests::event("null");

@@ -100,6 +100,7 @@ mod tests {
             part_count: 1,
             listed: 1,
             signed_at: Timestamp::parse("2026-11-24T10:05:00Z").unwrap(),
+            segment_parts: vec![1],
         });
         let job = export_core::domain::payloads::ExportJob::from(&record);
         let world = World::at("2026-11-24T10:06:00Z");
@@ -133,7 +134,7 @@ mod tests {
             serde_json::to_vec(&InventoryLine::new(attachment, String::new(), "a@example.com".into(), true))
                 .unwrap();
         line.push(b'\n');
-        objects.put(&job.inventory_part_key(1), line, "application/x-ndjson", &[]).await.unwrap();
+        objects.put(&job.inventory_part_key(0, 1), line, "application/x-ndjson", &[]).await.unwrap();
         attachments.put_head("attachments-prod", &format!("{account}/q3.xlsx"), 2048, Some(&"ab".repeat(32)));
         let function = WriteManifest {
             parts: world.part_writer(&["attachments-prod"]),

@@ -64,6 +64,8 @@ impl Enumerator<Aws> {
             objects: S3ObjectStore::export_bucket(sdk, config)?,
             clock: SystemClock,
             part_items: config.part_items,
+            segments: config.list_segments,
+            max_read_rate: config.max_read_rate,
             export_bucket: config.export_bucket()?.to_owned(),
         })
     }

@@ -65,7 +65,8 @@ mod against_the_fakes {
         written_parts_are_a_set_recorded_only_while_running(&FakeStore::default()).await;
         retrievals_are_counted_on_delivered_exports_only(&FakeStore::default()).await;
         the_enumeration_is_recorded_once_while_running(&FakeStore::default()).await;
-        the_listing_checkpoint_moves_one_part_at_a_time(&FakeStore::default()).await;
+        the_listing_plan_is_recorded_once_while_running(&FakeStore::default()).await;
+        segment_checkpoints_move_one_part_at_a_time_each_on_its_own(&FakeStore::default()).await;
         receipts_count_every_fetch_and_each_file_once(&FakeStore::default()).await;
     }
 

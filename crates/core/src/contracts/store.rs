@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::Timestamp;
 use crate::domain::error::Error;
 use crate::domain::ids::{AccountId, ExportId};
-use crate::domain::model::{ExportStatus, FailureInfo, Handout, Listing, Person};
+use crate::domain::model::{ExportStatus, FailureInfo, Handout, Person, SegmentListing};
 use crate::ports::{Admission, ExportStore, StatusChange};
 
 use super::{WEEK, request};
@@ -109,9 +109,14 @@ pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: Export
     // A retried step re-enters RUNNING without moving startedAt.
     let later = started.plus(Duration::from_secs(5));
     store.change_status(&account, &id, StatusChange::Running { started_at: later }).await.unwrap();
-    let listing = Listing { part_count: 1, listed: 1234, cursor: "2026-11-24T09:00:00.000Z#a1".into() };
-    store.checkpoint_listing(&account, &id, &listing).await.unwrap();
-    store.checkpoint_listing(&account, &id, &listing).await.unwrap(); // retried: absolute, not added
+    let listing = SegmentListing {
+        part_count: 1,
+        listed: 1234,
+        cursor: "2026-11-24T09:00:00.000Z#a1".into(),
+        done: false,
+    };
+    store.checkpoint_segment(&account, &id, 0, None, &listing).await.unwrap();
+    store.checkpoint_segment(&account, &id, 0, None, &listing).await.unwrap(); // retried: not added
     store
         .set_execution_arn(&account, &id, "arn:aws:states:us-east-1:000000000000:execution:m:x")
         .await
@@ -134,8 +139,15 @@ pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: Export
         .change_status(&account, &id, StatusChange::Failed { completed_at: later, error: failed.clone() })
         .await;
     assert!(matches!(twice, Err(Error::StatusConflict(_))), "{twice:?}");
-    let next = Listing { part_count: 2, listed: 2000, cursor: "2026-11-24T09:30:00.000Z#b2".into() };
-    assert!(matches!(store.checkpoint_listing(&account, &id, &next).await, Err(Error::StatusConflict(_))));
+    let next = SegmentListing {
+        part_count: 2,
+        listed: 2000,
+        cursor: "2026-11-24T09:30:00.000Z#b2".into(),
+        done: false,
+    };
+    let moved = store.checkpoint_segment(&account, &id, 0, Some(&listing), &next).await;
+    assert!(matches!(moved, Err(Error::StatusConflict(ref m)) if m.contains("FAILED")), "{moved:?}");
+    assert_eq!(store.segment(&account, &id, 0).await.unwrap(), Some(listing), "the checkpoint stands");
     let r = store.get(&account, &id).await.unwrap().unwrap();
     assert_eq!((r.status, r.error, r.completed_at), (ExportStatus::Failed, Some(failed), Some(later)));
 
@@ -288,45 +300,104 @@ pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(stor
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
-    let first = Enumerated { part_count: 3, listed: 25_000, signed_at: at.plus(Duration::from_secs(60)) };
+    let first = Enumerated {
+        part_count: 3,
+        listed: 25_000,
+        signed_at: at.plus(Duration::from_secs(60)),
+        segment_parts: vec![1, 0, 2],
+    };
     let queued = store.record_enumerated(&account, &id, &first).await;
     assert!(matches!(queued, Err(Error::StatusConflict(_))), "{queued:?}");
     store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
     store.record_enumerated(&account, &id, &first).await.unwrap();
-    let second = Enumerated { part_count: 1, listed: 1, signed_at: at.plus(Duration::from_secs(86_400)) };
+    let second = Enumerated {
+        part_count: 1,
+        listed: 1,
+        signed_at: at.plus(Duration::from_secs(86_400)),
+        segment_parts: vec![1],
+    };
     let again = store.record_enumerated(&account, &id, &second).await;
     assert!(matches!(again, Err(Error::StatusConflict(_))), "{again:?}");
-    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().enumerated, Some(first));
+    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().enumerated, Some(first.clone()));
     let unknown = store.record_enumerated(&account, &ExportId::new(), &first).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
 
-/// The enumeration's checkpoint moves one part at a time, while the export runs: part 1 first,
-/// then each next part; a retried pass may write its own checkpoint again; a skipped part, a
-/// repeated part with another position, or going back is refused and the checkpoint stands.
-pub async fn the_listing_checkpoint_moves_one_part_at_a_time<S: ExportStore>(store: &S) {
+/// The listing plan is recorded once, while the export runs; the first stands.
+pub async fn the_listing_plan_is_recorded_once_while_running<S: ExportStore>(store: &S) {
+    use crate::domain::model::ListingPlan;
     let account = AccountId::random();
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
-    let part =
-        |n: u32, cursor: &str| Listing { part_count: n, listed: u64::from(n) * 10, cursor: cursor.into() };
-    let queued = store.checkpoint_listing(&account, &id, &part(1, "a")).await;
+    let first = ListingPlan { segments: 32, from: Timestamp::parse("2024-02-29T12:00:00.250Z").unwrap() };
+    let queued = store.record_plan(&account, &id, &first).await;
     assert!(matches!(queued, Err(Error::StatusConflict(_))), "only while RUNNING: {queued:?}");
     store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
-    let skipped = store.checkpoint_listing(&account, &id, &part(2, "b")).await;
+    store.record_plan(&account, &id, &first).await.unwrap();
+    let other = ListingPlan { segments: 1, from: at };
+    let again = store.record_plan(&account, &id, &other).await;
+    assert!(matches!(again, Err(Error::StatusConflict(ref m)) if m.contains("planned")), "{again:?}");
+    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().plan, Some(first));
+    let unknown = store.record_plan(&account, &ExportId::new(), &first).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+}
+
+/// Each segment's checkpoint moves one part at a time, while the export runs, apart from the
+/// other segments': part 1 first, then each next part, then done; a retried pass may write its own
+/// checkpoint again (counted once); a skipped part, a checkpoint from elsewhere, or going back is
+/// refused and the checkpoint stands. The export's listed count is the segments' sum.
+pub async fn segment_checkpoints_move_one_part_at_a_time_each_on_its_own<S: ExportStore>(store: &S) {
+    let account = AccountId::random();
+    let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let record = request(&account, at);
+    store.admit(&record, WEEK).await.unwrap();
+    let id = record.export_id;
+    let part = |n: u32, cursor: &str| SegmentListing {
+        part_count: n,
+        listed: u64::from(n) * 10,
+        cursor: cursor.into(),
+        done: false,
+    };
+    let done = |l: SegmentListing| SegmentListing { done: true, ..l };
+    let queued = store.checkpoint_segment(&account, &id, 3, None, &part(1, "a")).await;
+    assert!(matches!(queued, Err(Error::StatusConflict(_))), "only while RUNNING: {queued:?}");
+    store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
+    assert_eq!(store.segments(&account, &id).await.unwrap(), vec![]);
+    let skipped = store.checkpoint_segment(&account, &id, 3, Some(&part(1, "a")), &part(2, "b")).await;
     assert!(matches!(skipped, Err(Error::StatusConflict(_))), "part 1 comes first: {skipped:?}");
-    store.checkpoint_listing(&account, &id, &part(1, "a")).await.unwrap();
-    store.checkpoint_listing(&account, &id, &part(1, "a")).await.unwrap();
-    store.checkpoint_listing(&account, &id, &part(2, "b")).await.unwrap();
-    for refused in [part(1, "a"), part(2, "elsewhere"), part(4, "d")] {
-        let answer = store.checkpoint_listing(&account, &id, &refused).await;
+    store.checkpoint_segment(&account, &id, 3, None, &part(1, "a")).await.unwrap();
+    store.checkpoint_segment(&account, &id, 3, None, &part(1, "a")).await.unwrap();
+    store.checkpoint_segment(&account, &id, 3, Some(&part(1, "a")), &part(2, "b")).await.unwrap();
+    // Another segment, at once: its own checkpoint; an empty one is done at its start.
+    store.checkpoint_segment(&account, &id, 11, None, &part(1, "x")).await.unwrap();
+    store.checkpoint_segment(&account, &id, 0, None, &done(SegmentListing::default())).await.unwrap();
+    for (from, refused) in [
+        (None, part(1, "a")),
+        (Some(part(1, "a")), part(2, "elsewhere")),
+        (Some(part(1, "elsewhere")), part(2, "b2")),
+        (Some(part(3, "c")), part(4, "d")),
+    ] {
+        let answer = store.checkpoint_segment(&account, &id, 3, from.as_ref(), &refused).await;
         assert!(matches!(answer, Err(Error::StatusConflict(_))), "{refused:?}: {answer:?}");
     }
+    store.checkpoint_segment(&account, &id, 3, Some(&part(2, "b")), &done(part(2, "b"))).await.unwrap();
+    let past_the_end = store.checkpoint_segment(&account, &id, 3, Some(&part(2, "b")), &part(3, "c")).await;
+    assert!(matches!(past_the_end, Err(Error::StatusConflict(_))), "{past_the_end:?}");
+    assert_eq!(
+        store.segments(&account, &id).await.unwrap(),
+        vec![(0, done(SegmentListing::default())), (3, done(part(2, "b"))), (11, part(1, "x"))],
+        "in segment order"
+    );
+    assert_eq!(store.segment(&account, &id, 11).await.unwrap(), Some(part(1, "x")));
+    assert_eq!(store.segment(&account, &id, 12).await.unwrap(), None);
     let stored = store.get(&account, &id).await.unwrap().unwrap();
-    assert_eq!((stored.listing, stored.progress.attachments_listed), (Some(part(2, "b")), 20));
-    let unknown = store.checkpoint_listing(&account, &ExportId::new(), &part(1, "a")).await;
+    assert_eq!(stored.progress.attachments_listed, 30, "20 + 10, each part once");
+    // Another export of the account has none of them.
+    let other = request(&account, at.plus(Duration::from_secs(1)));
+    assert!(store.segments(&account, &other.export_id).await.unwrap().is_empty());
+    let unknown = store.checkpoint_segment(&account, &ExportId::new(), 0, None, &part(1, "a")).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 }
 

@@ -362,27 +362,100 @@ pub struct Progress {
     pub parts_written: u64,
 }
 
-/// The enumeration's checkpoint after inventory part `part_count`: how many attachments the parts
-/// so far hold and the catalog position to resume after. A pass reads it from the record, so a
-/// forged Enumerate input cannot skip or repeat rows of the export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How the listing is split into segments read in parallel (DESIGN §6): `segments` equal slices of
+/// upload time, from `from` (the first upload in scope) to the cutoff. Recorded once by the Plan
+/// step; a segment pass reads its bounds from here, never from its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Listing {
+pub struct ListingPlan {
+    pub segments: u32,
+    pub from: Timestamp,
+}
+
+impl ListingPlan {
+    /// A plan of at most `segments` slices from `from` to `cutoff`: fewer when the span has fewer
+    /// milliseconds than that (every slice must hold at least one instant), and at least one.
+    pub fn new(segments: u32, from: Timestamp, cutoff: Timestamp) -> Self {
+        let span = (cutoff.unix_millis() - from.unix_millis()).max(1);
+        Self { segments: segments.clamp(1, u32::try_from(span).unwrap_or(u32::MAX)), from }
+    }
+
+    /// Segment `segment`'s uploads: after the first bound (exclusive), up to the second
+    /// (inclusive). Segment 0 starts where the export does (`since`, or the first upload) and the
+    /// last ends at the cutoff, so the segments cover the export's range once, in upload order.
+    pub fn bounds(
+        &self,
+        segment: u32,
+        since: Option<Timestamp>,
+        cutoff: Timestamp,
+    ) -> Option<(Option<Timestamp>, Timestamp)> {
+        if segment >= self.segments {
+            return None;
+        }
+        let (from, span) = (self.from.unix_millis(), cutoff.unix_millis() - self.from.unix_millis());
+        let n = i64::from(self.segments);
+        // i64: a span of centuries in milliseconds times 2^32 segments still fits.
+        let bound = |i: u32| Timestamp::from_unix_millis(from + span * i64::from(i) / n);
+        let lower = if segment == 0 { since } else { Some(bound(segment)?) };
+        let upper = if segment + 1 == self.segments { cutoff } else { bound(segment + 1)? };
+        Some((lower, upper))
+    }
+}
+
+/// Where one segment of the listing stands after inventory part `part_count` of that segment: how
+/// many attachments its parts hold, the catalog position to resume after, and whether the segment
+/// is listed to its end. A pass reads it from the store, so a forged input cannot skip or repeat
+/// rows of the export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentListing {
     pub part_count: u32,
     pub listed: u64,
     pub cursor: String,
+    pub done: bool,
 }
 
-/// What the enumeration found, recorded by its last pass: the steps after it (WriteParts,
+impl SegmentListing {
+    /// Whether `self` is a checkpoint that may follow `from` (none: the segment's start): the next
+    /// part, or the same parts marked done.
+    pub fn follows(&self, from: Option<&SegmentListing>) -> bool {
+        let start = SegmentListing::default();
+        let from = from.unwrap_or(&start);
+        !from.done
+            && self.listed >= from.listed
+            && ((self.part_count == from.part_count + 1)
+                || (self.part_count == from.part_count && self.done && self.listed == from.listed))
+    }
+}
+
+/// What the enumeration found, recorded by its Close step: the steps after it (WriteParts,
 /// Finalize) take the part count and the signing time from here, never from their input, so a
 /// forged step input cannot make a manifest or a signed statement misstate the export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Enumerated {
     pub part_count: u32,
     pub listed: u64,
     /// When every URL of the export is signed, so all parts share one expiry.
     pub signed_at: Timestamp,
+    /// Inventory parts of each segment, in segment order: manifest part `n` is the inventory part
+    /// that comes `n`th in this order (bounded by the plan's segments, not by the export).
+    #[serde(default)]
+    pub segment_parts: Vec<u32>,
+}
+
+impl Enumerated {
+    /// Which segment's inventory part (segment, 1-based index) manifest part `part` is.
+    pub fn locate(&self, part: u32) -> Option<(u32, u32)> {
+        let mut before = 0u32;
+        for (segment, &count) in self.segment_parts.iter().enumerate() {
+            if part > before && part <= before.checked_add(count)? {
+                return Some((u32::try_from(segment).ok()?, part - before));
+            }
+            before = before.checked_add(count)?;
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -483,11 +556,11 @@ pub struct ExportRecord {
     /// is its size.
     #[serde(default, skip_serializing)]
     pub parts_done: Vec<u32>,
-    /// Where the enumeration stands: checkpointed by each inventory part it writes, and the only
-    /// place a pass resumes from (never its input).
+    /// How the listing is split into segments, set once by the Plan step (each segment's progress
+    /// is an item of its own, `ExportStore::checkpoint_segment`).
     #[serde(default, skip_serializing)]
-    pub listing: Option<Listing>,
-    /// Set once, by the enumeration's last pass.
+    pub plan: Option<ListingPlan>,
+    /// Set once, by the enumeration's Close step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enumerated: Option<Enumerated>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -532,7 +605,7 @@ impl ExportRecord {
             completed_at: None,
             progress: Progress::default(),
             parts_done: Vec::new(),
-            listing: None,
+            plan: None,
             enumerated: None,
             result: None,
             error: None,
@@ -648,5 +721,104 @@ mod tests {
         assert_eq!("jsonl".parse::<ExportFormat>().unwrap(), ExportFormat::Jsonl);
         assert!("CSV".parse::<ExportFormat>().is_err());
         assert!("xlsx".parse::<ExportFormat>().is_err());
+    }
+
+    mod listing_plan {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn at(ms: i64) -> Timestamp {
+            Timestamp::from_unix_millis(ms).unwrap()
+        }
+
+        /// The segment holding an upload at `t`, if any: its lower bound is exclusive, its upper
+        /// inclusive, as a catalog range is.
+        fn holder(plan: &ListingPlan, since: Option<Timestamp>, cutoff: Timestamp, t: Timestamp) -> Vec<u32> {
+            (0..plan.segments)
+                .filter(|&s| {
+                    let (lower, upper) = plan.bounds(s, since, cutoff).unwrap();
+                    lower.is_none_or(|l| t > l) && t <= upper
+                })
+                .collect()
+        }
+
+        #[test]
+        fn a_short_span_gets_fewer_segments_and_never_none() {
+            assert_eq!(ListingPlan::new(32, at(1_000), at(1_004)).segments, 4);
+            assert_eq!(ListingPlan::new(32, at(1_000), at(1_000)).segments, 1);
+            assert_eq!(ListingPlan::new(0, at(1_000), at(9_000)).segments, 1);
+            assert_eq!(ListingPlan::new(32, at(0), at(86_400_000)).segments, 32);
+            assert_eq!(ListingPlan::new(4, at(0), at(100)).bounds(4, None, at(100)), None);
+        }
+
+        #[test]
+        fn equal_slices_end_at_the_cutoff() {
+            let plan = ListingPlan::new(4, at(0), at(400));
+            let bounds: Vec<_> = (0..4).map(|s| plan.bounds(s, None, at(400)).unwrap()).collect();
+            assert_eq!(
+                bounds,
+                vec![
+                    (None, at(100)),
+                    (Some(at(100)), at(200)),
+                    (Some(at(200)), at(300)),
+                    (Some(at(300)), at(400))
+                ]
+            );
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(512) })]
+
+            /// Every upload of the export's range is in exactly one segment, and segment order is
+            /// upload order: the manifest stays in upload order when the segments are read apart.
+            #[test]
+            fn segments_cover_the_range_once_in_order(
+                since in proptest::option::of(0i64..1_000_000),
+                from_after in 1i64..1_000_000,
+                span in 0i64..10_000_000,
+                segments in 1u32..300,
+                offset in 0i64..11_000_000,
+            ) {
+                let since_at = since.map(at);
+                let from = at(since.unwrap_or(0) + from_after);
+                let cutoff = at(from.unix_millis() + span);
+                let plan = ListingPlan::new(segments, from, cutoff);
+                prop_assert!(plan.segments >= 1 && plan.segments <= segments.max(1));
+                let t = at(from.unix_millis() + offset.min(span));
+                prop_assert_eq!(holder(&plan, since_at, cutoff, t).len(), 1);
+                let mut last = since_at;
+                for s in 0..plan.segments {
+                    let (lower, upper) = plan.bounds(s, since_at, cutoff).unwrap();
+                    prop_assert_eq!(lower, last);
+                    prop_assert!(lower.is_none_or(|l| l < upper), "segment {} is empty of instants", s);
+                    last = Some(upper);
+                }
+                prop_assert_eq!(last, Some(cutoff));
+            }
+        }
+
+        #[test]
+        fn a_checkpoint_follows_the_one_before_or_marks_it_done() {
+            let part =
+                |n, listed, done| SegmentListing { part_count: n, listed, cursor: format!("c{n}"), done };
+            assert!(part(1, 10, false).follows(None));
+            assert!(part(0, 0, true).follows(None), "an empty segment is done at once");
+            assert!(part(2, 20, false).follows(Some(&part(1, 10, false))));
+            assert!(part(1, 10, true).follows(Some(&part(1, 10, false))));
+            assert!(!part(3, 30, false).follows(Some(&part(1, 10, false))), "a skipped part");
+            assert!(!part(2, 5, false).follows(Some(&part(1, 10, false))), "fewer rows listed");
+            assert!(!part(2, 20, false).follows(Some(&part(1, 10, true))), "past the segment's end");
+            assert!(!part(1, 11, true).follows(Some(&part(1, 10, false))), "done with other rows");
+        }
+
+        #[test]
+        fn manifest_parts_are_the_segments_parts_in_order() {
+            let e = Enumerated { part_count: 5, listed: 0, signed_at: at(0), segment_parts: vec![2, 0, 3] };
+            let located: Vec<_> = (0..=6).map(|p| e.locate(p)).collect();
+            assert_eq!(
+                located,
+                vec![None, Some((0, 1)), Some((0, 2)), Some((2, 1)), Some((2, 2)), Some((2, 3)), None]
+            );
+        }
     }
 }

@@ -42,11 +42,18 @@ impl ExportJob {
         format!("exports/{}/{}/", self.account_id, self.export_id)
     }
 
-    pub fn inventory_part_key(&self, part: u32) -> String {
-        format!("{}inventory/part-{part:05}.jsonl", self.prefix())
+    /// Inventory part `index` (from 1) of listing segment `segment`: the keys sort in the manifest's
+    /// order, segment by segment.
+    pub fn inventory_part_key(&self, segment: u32, index: u32) -> String {
+        format!("{}inventory/s{segment:04}-part-{index:05}.jsonl", self.prefix())
     }
 
-    /// The part numbers (a JSON array), the WriteParts Map's items; written by Enumerate's last pass.
+    /// The segment numbers (a JSON array), the ListSegments Map's items; written by the Plan step.
+    pub fn segments_list_key(&self) -> String {
+        format!("{}inventory/segments.json", self.prefix())
+    }
+
+    /// The part numbers (a JSON array), the WriteParts Map's items; written by the Close step.
     pub fn parts_list_key(&self) -> String {
         format!("{}inventory/parts.json", self.prefix())
     }
@@ -98,7 +105,7 @@ impl ExportJob {
         format!("{}parts/coverage-{part:05}.json", self.prefix())
     }
 
-    /// The users and rooms in scope (JSON), written by Enumerate's last pass.
+    /// The users and rooms in scope (JSON), written by the Close step.
     pub fn scope_key(&self) -> String {
         format!("{}inventory/scope.json", self.prefix())
     }
@@ -110,27 +117,70 @@ pub struct ExecutionInput {
     pub job: ExportJob,
 }
 
-/// Input of the Enumerate step (one pass of the loop): the export's ids only. Where the pass
-/// resumes is the record's checkpoint (`ExportRecord::listing`), never the input's.
+/// Input of enumerate-attachments, by mode: the export's ids, and for a segment its number. What
+/// the plan is and where a segment resumes are the store's (`ExportRecord::plan`,
+/// `ExportStore::segment`), never the input's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EnumerateRequest {
-    pub job: ExportJob,
+#[serde(tag = "mode", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EnumerateRequest {
+    /// The Plan step: split the export's range into segments; write their list.
+    Plan { job: ExportJob },
+    /// One pass of a ListSegments child: list segment `segment` from its checkpoint.
+    Segment { job: ExportJob, segment: u32 },
+    /// The Close step: number the segments' parts in order, record the enumeration.
+    Close { job: ExportJob },
 }
 
-/// Output of the Enumerate step; becomes `$.enumeration`.
+impl EnumerateRequest {
+    pub fn job(&self) -> &ExportJob {
+        match self {
+            Self::Plan { job } | Self::Segment { job, .. } | Self::Close { job } => job,
+        }
+    }
+}
+
+/// Output of the Plan step; becomes `$.plan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanResponse {
+    pub segments: u32,
+    /// Where the segment numbers 0..segments are (a JSON array), which the ListSegments
+    /// Distributed Map reads as its items.
+    pub segments_bucket: String,
+    pub segments_key: String,
+}
+
+/// Output of one pass over a segment; becomes the child's `$.listing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentResponse {
+    pub done: bool,
+    pub part_count: u32,
+    pub listed: u64,
+}
+
+/// Output of the Close step; becomes `$.enumeration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnumerateResponse {
     pub done: bool,
     pub part_count: u32,
     pub listed: u64,
-    /// Once done: where the part numbers 1..=part_count are (a JSON array), which the WriteParts
+    /// Where the part numbers 1..=part_count are (a JSON array), which the WriteParts
     /// Distributed Map reads as its items. Not in the payload: that would grow with the export.
     pub parts_bucket: Option<String>,
     pub parts_key: Option<String>,
-    /// Once done: the signing time of every URL of this export, so all parts share one expiry.
+    /// The signing time of every URL of this export, so all parts share one expiry.
     pub signed_at: Option<crate::domain::time::Timestamp>,
+}
+
+/// What enumerate-attachments answers, by mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnumerateReply {
+    Plan(PlanResponse),
+    Segment(SegmentResponse),
+    Close(EnumerateResponse),
 }
 
 /// The error a Catch hands on: Step Functions' `{"Error", "Cause"}`.
@@ -177,7 +227,8 @@ mod tests {
     fn keys_follow_the_design_layout() {
         let j = job();
         let base = "exports/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f/01JDZ3Q4V5W6X7Y8Z9A0B1C2D3/";
-        assert_eq!(j.inventory_part_key(1), format!("{base}inventory/part-00001.jsonl"));
+        assert_eq!(j.inventory_part_key(3, 1), format!("{base}inventory/s0003-part-00001.jsonl"));
+        assert!(j.inventory_part_key(2, 99_999) < j.inventory_part_key(10, 1), "segment order first");
         assert_eq!(j.manifest_key(), format!("{base}attachments.csv"));
         assert_eq!(j.summary_key(), format!("{base}summary.json"));
     }
@@ -200,6 +251,23 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(fail, WriteManifestRequest::Fail { .. }));
+    }
+
+    #[test]
+    fn enumerate_modes_refuse_a_cursor_or_counts_from_the_input() {
+        let job = serde_json::to_value(job()).unwrap();
+        let segment: EnumerateRequest =
+            serde_json::from_value(serde_json::json!({"mode": "segment", "job": job, "segment": 3})).unwrap();
+        assert_eq!(segment, EnumerateRequest::Segment { job: super::tests::job(), segment: 3 });
+        for forged in [
+            serde_json::json!({"mode": "segment", "job": job, "segment": 3, "cursor": "x"}),
+            serde_json::json!({"mode": "close", "job": job, "partCount": 9}),
+            serde_json::json!({"mode": "plan", "job": job, "segments": 9}),
+            serde_json::json!({"job": job}),
+            serde_json::json!({"mode": "segment", "job": job, "segment": -1}),
+        ] {
+            assert!(serde_json::from_value::<EnumerateRequest>(forged.clone()).is_err(), "{forged}");
+        }
     }
 
     #[test]

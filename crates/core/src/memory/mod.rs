@@ -181,6 +181,8 @@ impl World {
             objects: self.objects.clone(),
             clock: self.clock.clone(),
             part_items,
+            segments: 4,
+            max_read_rate: 0,
             export_bucket: "exports-test".into(),
         }
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, Listing, Receipt, Throttle,
-    ThrottleWindow,
+    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
+    SegmentListing, Throttle, ThrottleWindow,
 };
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -34,6 +34,8 @@ struct StoreState {
     /// Receipts by `{uploadedAt}#{attachmentId}`, the order the adapter's sort key gives them.
     receipts: HashMap<(AccountId, ExportId), BTreeMap<String, Receipt>>,
     summaries: HashMap<(AccountId, ExportId), DownloadSummary>,
+    /// Listing segments' checkpoints, in segment order.
+    segments: HashMap<(AccountId, ExportId), BTreeMap<u32, SegmentListing>>,
 }
 
 impl FakeStore {
@@ -64,6 +66,11 @@ impl FakeStore {
     /// A record as it would stand after some steps (handler tests use the sample events' ids).
     pub fn insert(&self, record: ExportRecord) {
         self.state.lock().unwrap().records.insert((record.account_id.clone(), record.export_id), record);
+    }
+
+    /// Drops an export's segment checkpoints, as if its listing had not begun.
+    pub fn forget_segments(&self, account: &AccountId, export: &ExportId) {
+        self.state.lock().unwrap().segments.remove(&(account.clone(), *export));
     }
 }
 
@@ -176,29 +183,69 @@ impl ExportStore for FakeStore {
         })
     }
 
-    async fn checkpoint_listing(
+    async fn record_plan(&self, account: &AccountId, export: &ExportId, plan: &ListingPlan) -> Result<()> {
+        self.update(account, export, |record| {
+            // As the adapter's condition: RUNNING, and no plan recorded yet.
+            require_status(record, &[ExportStatus::Running], "record its listing plan")?;
+            if record.plan.is_some() {
+                return Err(Error::StatusConflict(format!("export {export} is planned already")));
+            }
+            record.plan = Some(*plan);
+            Ok(())
+        })
+    }
+
+    async fn segment(
         &self,
         account: &AccountId,
         export: &ExportId,
-        listing: &Listing,
+        segment: u32,
+    ) -> Result<Option<SegmentListing>> {
+        let state = self.state.lock().unwrap();
+        Ok(state.segments.get(&(account.clone(), *export)).and_then(|s| s.get(&segment)).cloned())
+    }
+
+    async fn segments(&self, account: &AccountId, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .segments
+            .get(&(account.clone(), *export))
+            .map(|s| s.iter().map(|(n, l)| (*n, l.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    async fn checkpoint_segment(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        segment: u32,
+        from: Option<&SegmentListing>,
+        to: &SegmentListing,
     ) -> Result<()> {
-        self.update(account, export, |record| {
-            // As the adapter's condition: RUNNING, and the checkpoint before this part or this one.
-            require_status(record, &[ExportStatus::Running], "checkpoint its listing")?;
-            let follows = match &record.listing {
-                None => listing.part_count == 1,
-                Some(at) => at.part_count + 1 == listing.part_count || at == listing,
-            };
-            if !follows {
-                return Err(Error::StatusConflict(format!(
-                    "export {export}'s listing is not at the part before part {}",
-                    listing.part_count
-                )));
-            }
-            record.listing = Some(listing.clone());
-            record.progress.attachments_listed = listing.listed;
-            Ok(())
-        })
+        if !to.follows(from) {
+            return Err(Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")));
+        }
+        let mut state = self.state.lock().unwrap();
+        let key = (account.clone(), *export);
+        let stored = state.segments.get(&key).and_then(|s| s.get(&segment)).cloned();
+        // A retried pass: already there.
+        if stored.as_ref() == Some(to) {
+            return Ok(());
+        }
+        // As the adapter's transaction: the record RUNNING, the segment at `from`.
+        let record = state
+            .records
+            .get_mut(&key)
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        require_status(record, &[ExportStatus::Running], "checkpoint a listing segment")?;
+        if stored.as_ref() != from {
+            return Err(Error::StatusConflict(format!(
+                "export {export}'s listing segment {segment} has its checkpoint elsewhere"
+            )));
+        }
+        record.progress.attachments_listed += to.listed - from.map_or(0, |f| f.listed);
+        state.segments.entry(key).or_default().insert(segment, to.clone());
+        Ok(())
     }
 
     async fn record_enumerated(
@@ -213,7 +260,7 @@ impl ExportStore for FakeStore {
             if record.enumerated.is_some() {
                 return Err(Error::StatusConflict(format!("export {export} is enumerated already")));
             }
-            record.enumerated = Some(*enumerated);
+            record.enumerated = Some(enumerated.clone());
             Ok(())
         })
     }

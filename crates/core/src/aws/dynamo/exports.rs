@@ -13,8 +13,8 @@ use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{
-    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, Listing, Receipt, Throttle,
-    ThrottleWindow,
+    DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
+    SegmentListing, Throttle, ThrottleWindow,
 };
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
@@ -138,7 +138,7 @@ impl DynamoExportStore {
             .update_expression(expression)
             .condition_expression(&condition);
         // Reserved words are written `#word` in expressions.
-        for word in ["status", "result", "error", "cursor"] {
+        for word in ["status", "result", "error", "cursor", "plan"] {
             let name = format!("#{word}");
             if expression.contains(&name) || condition.contains(&name) {
                 request = request.expression_attribute_names(name, word);
@@ -364,35 +364,143 @@ impl ExportStore for DynamoExportStore {
         self.update_export(account, export, update).await
     }
 
-    async fn checkpoint_listing(
+    async fn record_plan(&self, account: &AccountId, export: &ExportId, plan: &ListingPlan) -> Result<()> {
+        let update = RecordUpdate {
+            what: "record its listing plan",
+            expression: "SET #plan = :plan",
+            allowed_from: &[ExportStatus::Running],
+            // Once: a duplicate Plan step finds the first one's, which the segments already use.
+            also: Some(("attribute_not_exists(#plan)", "is planned already")),
+            values: vec![(":plan", attr(plan)?)],
+        };
+        self.update_export(account, export, update).await
+    }
+
+    async fn segment(
         &self,
         account: &AccountId,
         export: &ExportId,
-        listing: &Listing,
-    ) -> Result<()> {
-        // The checkpoint before this part, or this one already (a retried pass writes the same).
-        let follows = if listing.part_count == 1 {
-            "(attribute_not_exists(listing) OR (listing.partCount = :part AND listing.#cursor = :cursor))"
-        } else {
-            "(listing.partCount = :previous OR (listing.partCount = :part AND listing.#cursor = :cursor))"
-        };
-        let mut values = vec![
-            (":listing", attr(listing)?),
-            (":listed", AttributeValue::N(listing.listed.to_string())),
-            (":part", AttributeValue::N(listing.part_count.to_string())),
-            (":cursor", s(&listing.cursor)),
-        ];
-        if listing.part_count > 1 {
-            values.push((":previous", AttributeValue::N((listing.part_count - 1).to_string())));
+        segment: u32,
+    ) -> Result<Option<SegmentListing>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::segment_sk(export, segment))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetItem ExportsTable (listing segment)", e))?;
+        out.item.map(|item| Ok(from_item(item)?)).transpose()
+    }
+
+    async fn segments(&self, account: &AccountId, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
+        let prefix = keys::segments_of(export);
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
+                .expression_attribute_values(":a", s(account.as_str()))
+                .expression_attribute_values(":p", s(&prefix))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| from_sdk("Query ExportsTable (listing segments)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let sk = string_attr(&item, "sk")?;
+                let number = sk
+                    .strip_prefix(&prefix)
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| Error::Internal(format!("not a listing segment's key: {sk}")))?;
+                found.push((number, from_item(item)?));
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(found),
+            }
         }
-        let update = RecordUpdate {
-            what: "checkpoint its listing",
-            expression: "SET listing = :listing, progress.attachmentsListed = :listed",
-            allowed_from: &[ExportStatus::Running],
-            also: Some((follows, "has its listing elsewhere")),
-            values,
+    }
+
+    async fn checkpoint_segment(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        segment: u32,
+        from: Option<&SegmentListing>,
+        to: &SegmentListing,
+    ) -> Result<()> {
+        if !to.follows(from) {
+            return Err(Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")));
+        }
+        let key = Self::key(account, keys::segment_sk(export, segment));
+        // The segment's item moves from `from` to `to` only: the condition is the whole of `from`.
+        let mut move_segment = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET partCount = :part, listed = :listed, #cursor = :cursor, done = :done")
+            .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_values(":part", AttributeValue::N(to.part_count.to_string()))
+            .expression_attribute_values(":listed", AttributeValue::N(to.listed.to_string()))
+            .expression_attribute_values(":cursor", s(&to.cursor))
+            .expression_attribute_values(":done", AttributeValue::Bool(to.done));
+        move_segment = match from {
+            None => move_segment.condition_expression("attribute_not_exists(sk)"),
+            Some(from) => move_segment
+                .condition_expression(
+                    "partCount = :fromPart AND listed = :fromListed AND #cursor = :fromCursor AND done = :no",
+                )
+                .expression_attribute_values(":fromPart", AttributeValue::N(from.part_count.to_string()))
+                .expression_attribute_values(":fromListed", AttributeValue::N(from.listed.to_string()))
+                .expression_attribute_values(":fromCursor", s(&from.cursor))
+                .expression_attribute_values(":no", AttributeValue::Bool(false)),
         };
-        self.update_export(account, export, update).await
+        // The export's progress grows by the rows between, in the same transaction: once per part.
+        let added = to.listed - from.map_or(0, |f| f.listed);
+        let progress = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .update_expression("SET progress.attachmentsListed = progress.attachmentsListed + :added")
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":added", AttributeValue::N(added.to_string()))
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder().update(move_segment.build().map_err(build_err)?).build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(progress).build())
+            .send()
+            .await;
+        let Err(err) = result else { return Ok(()) };
+        let canceled =
+            matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionCanceledException(_)));
+        if !canceled {
+            return Err(from_sdk("TransactWriteItems ExportsTable (listing segment)", err));
+        }
+        // Only one pass of a segment runs at a time (its child execution's loop), so a canceled
+        // transaction is a retry that got there before, or a record no longer RUNNING.
+        if self.segment(account, export, segment).await?.as_ref() == Some(to) {
+            return Ok(());
+        }
+        match self.get(account, export).await? {
+            None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+            Some(r) if r.status != ExportStatus::Running => Err(Error::StatusConflict(format!(
+                "export {export} is {}; cannot checkpoint a listing segment",
+                r.status
+            ))),
+            Some(_) => Err(Error::StatusConflict(format!(
+                "export {export}'s listing segment {segment} has its checkpoint elsewhere"
+            ))),
+        }
     }
 
     async fn record_enumerated(

@@ -18,6 +18,8 @@ pub const HANDOUT_PREFIX: &str = "HANDOUT#";
 /// fetched, in the manifest's order; and its summary, `FETCHSUM#{exportId}`.
 pub const FETCH_PREFIX: &str = "FETCH#";
 pub const FETCH_SUMMARY_PREFIX: &str = "FETCHSUM#";
+/// An export's listing segments: `SEGMENT#{exportId}#{segment:04}`, one checkpoint each.
+pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
@@ -62,6 +64,15 @@ pub fn receipts_of(export: &ExportId) -> String {
 /// One file's receipt: the prefix, then the file's catalog sort key.
 pub fn receipt_sk(export: &ExportId, uploaded_at: &Timestamp, id: &AttachmentId) -> String {
     format!("{}{}", receipts_of(export), attachment_sk(uploaded_at, id))
+}
+
+/// The prefix of one export's segment checkpoints; they sort in segment order within it.
+pub fn segments_of(export: &ExportId) -> String {
+    format!("{SEGMENT_PREFIX}{export}#")
+}
+
+pub fn segment_sk(export: &ExportId, segment: u32) -> String {
+    format!("{}{segment:04}", segments_of(export))
 }
 
 pub fn download_summary_sk(export: &ExportId) -> String {

@@ -1,22 +1,29 @@
-//! The Enumerate step: lists the attachments in scope into inventory parts.
+//! The listing (DESIGN §6), in three steps of one function: **Plan** splits the export's range of
+//! upload times into segments; **ListSegments** lists each segment into inventory parts, in
+//! parallel, each pass resuming from its segment's checkpoint; **Close** numbers the segments'
+//! parts in order and records the enumeration the later steps rely on.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{MAX_PARTS, recorded_enumeration, running_record};
+use super::{MAX_PARTS, MAX_SEGMENTS, SEGMENT_WORKERS, recorded_enumeration, running_record};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{RoomId, UserId};
 use crate::domain::manifest::InventoryLine;
-use crate::domain::model::{ConversationType, Enumerated, Listing};
-use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, ExportJob};
+use crate::domain::model::{
+    ConversationType, Enumerated, ExportRecord, ListingPlan, Room, SegmentListing, User,
+};
+use crate::domain::payloads::{
+    EnumerateReply, EnumerateRequest, EnumerateResponse, ExportJob, PlanResponse, SegmentResponse,
+};
 use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
 use crate::ports::{
     AttachmentCatalog, Clock, Directory, ExportStore, ObjectStore, StatusChange, UploadRange,
 };
 use crate::rules::scope::Scope;
 
-/// The Enumerate step.
+/// The listing's three steps.
 pub struct Enumerator<B: Backend> {
     pub catalog: B::Catalog,
     pub store: B::Store,
@@ -24,24 +31,38 @@ pub struct Enumerator<B: Backend> {
     pub clock: B::Clock,
     /// Attachments per inventory part.
     pub part_items: usize,
-    /// The bucket `objects` writes to, named in the reply for the WriteParts Map's ItemReader.
+    /// Segments a listing is split into (at most [`MAX_SEGMENTS`]).
+    pub segments: u32,
+    /// Catalog rows an export may read a second, its segments together (0: no cap).
+    pub max_read_rate: u32,
+    /// The bucket `objects` writes to, named in the replies for the Maps' ItemReaders.
     pub export_bucket: String,
 }
 
 impl<B: Backend> Enumerator<B> {
-    /// Lists from the record's checkpoint and writes whole inventory parts until the catalog is
-    /// exhausted or `remaining()` runs short. Each part written moves the checkpoint to its last
-    /// row, so a retry or the next pass writes exactly the parts that follow, and a forged pass
-    /// can only write what the real one would.
+    /// One step, by the request's mode; a segment pass stops at a part boundary when `remaining()`
+    /// runs short.
     pub async fn run(
         &self,
         request: EnumerateRequest,
         remaining: impl Fn() -> Duration,
-    ) -> Result<EnumerateResponse> {
-        // What defines the export (cutoff, since) and where its listing stands are its record's.
-        let record = running_record(&self.store, &request.job).await?;
+    ) -> Result<EnumerateReply> {
+        match request {
+            EnumerateRequest::Plan { job } => self.plan(&job).await.map(EnumerateReply::Plan),
+            EnumerateRequest::Segment { job, segment } => {
+                self.segment(&job, segment, remaining).await.map(EnumerateReply::Segment)
+            }
+            EnumerateRequest::Close { job } => self.close(&job).await.map(EnumerateReply::Close),
+        }
+    }
+
+    /// Moves the export to RUNNING and splits its range into equal slices of upload time, from its
+    /// first upload in range to its cutoff. An export whose range's catalog rows fit in one part is
+    /// one segment (found by reading that many): a small export costs one child execution, not
+    /// [`Self::segments`]. The plan is recorded once; a retry uses the recorded one.
+    pub async fn plan(&self, job: &ExportJob) -> Result<PlanResponse> {
+        let record = running_record(&self.store, job).await?;
         let job = &ExportJob::from(&record);
-        let resume = record.listing.clone();
         self.store
             .change_status(
                 &job.account_id,
@@ -49,48 +70,93 @@ impl<B: Backend> Enumerator<B> {
                 StatusChange::Running { started_at: self.clock.now() },
             )
             .await?;
+        let plan = match record.plan {
+            Some(plan) => plan,
+            None => {
+                let found = self.probe(job).await?;
+                match self.store.record_plan(&job.account_id, &job.export_id, &found).await {
+                    Ok(()) => found,
+                    // A duplicate Plan step got there first: its plan stands.
+                    Err(Error::StatusConflict(_)) => recorded_plan(&running_record(&self.store, job).await?)?,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let numbers: Vec<u32> = (0..plan.segments).collect();
+        let body = serde_json::to_vec(&numbers).map_err(|e| Error::Internal(format!("segment list: {e}")))?;
+        self.objects.put(&job.segments_list_key(), body, "application/json", &[]).await?;
+        tracing::info!(
+            account = %job.account_id, export = %job.export_id, segments = plan.segments, "listing planned"
+        );
+        Ok(PlanResponse {
+            segments: plan.segments,
+            segments_bucket: self.export_bucket.clone(),
+            segments_key: job.segments_list_key(),
+        })
+    }
+
+    async fn probe(&self, job: &ExportJob) -> Result<ListingPlan> {
+        let range = UploadRange { since: job.since, cutoff: job.cutoff };
+        // One row more than a part: a range whose first page ends it fits in one part. (A page
+        // DynamoDB cut at 1 MB names a next page: that range is split, at worst needlessly.)
+        let limit = u32::try_from(self.part_items).unwrap_or(u32::MAX).saturating_add(1);
+        let page = self.catalog.attachments(&job.account_id, range, None, Some(limit)).await?;
+        let fits = page.next.is_none();
+        // The first upload in range: the slices start there, not at the epoch. (A range that
+        // opens with unreadable rows only is listed as one segment; they carry no upload time.)
+        let first = page.items.iter().find_map(|row| row.as_ref().ok().map(|a| a.uploaded_at));
+        Ok(match (fits, first) {
+            (false, Some(from)) => ListingPlan::new(self.segments.clamp(1, MAX_SEGMENTS), from, job.cutoff),
+            _ => ListingPlan::new(1, job.cutoff, job.cutoff),
+        })
+    }
+
+    /// One pass over segment `segment`: lists from its checkpoint and writes whole inventory parts
+    /// until the segment's range is exhausted (then marks it done) or `remaining()` runs short.
+    /// Each part written moves the checkpoint to its last row, so a retry or the next pass writes
+    /// exactly the parts that follow, and a forged pass can only write what the real one would.
+    pub async fn segment(
+        &self,
+        job: &ExportJob,
+        segment: u32,
+        remaining: impl Fn() -> Duration,
+    ) -> Result<SegmentResponse> {
+        // What defines the export (cutoff, since) and its plan are its record's.
+        let record = running_record(&self.store, job).await?;
+        let job = &ExportJob::from(&record);
+        let plan = recorded_plan(&record)?;
+        let Some((since, cutoff)) = plan.bounds(segment, job.since, job.cutoff) else {
+            return Err(Error::BadRequest(format!(
+                "export {} is listed in segments 0 to {}, not {segment}; nothing was written",
+                job.export_id,
+                plan.segments - 1
+            )));
+        };
+        let mut at = self.store.segment(&job.account_id, &job.export_id, segment).await?;
+        if let Some(done) = at.as_ref().filter(|at| at.done) {
+            return Ok(SegmentResponse { done: true, part_count: done.part_count, listed: done.listed });
+        }
 
         let users = self.catalog.users(&job.account_id).await?;
         let rooms = self.catalog.rooms(&job.account_id).await?;
         let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
-        let scope_list = ScopeList {
-            users: users
-                .iter()
-                .filter_map(|u| Some((u.user_id.clone()?, u)))
-                .filter(|(id, _)| scope.is_managed(id))
-                .map(|(id, u)| ScopeEntry { id: id.to_string(), name: u.email.clone() })
-                .collect(),
-            rooms: rooms
-                .iter()
-                .filter_map(|r| Some((r.room_id.clone()?, r)))
-                .filter(|(id, _)| scope.is_managed_room(id))
-                .map(|(id, r)| ScopeEntry { id: id.to_string(), name: r.name.clone() })
-                .collect(),
-        };
         let directory: HashMap<UserId, (String, bool)> =
             users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
         let room_names: HashMap<RoomId, String> =
             rooms.into_iter().filter_map(|r| Some((r.room_id?, r.name))).collect();
 
-        let mut out = EnumerateResponse {
-            done: false,
-            part_count: resume.as_ref().map_or(0, |at| at.part_count),
-            listed: resume.as_ref().map_or(0, |at| at.listed),
-            parts_bucket: None,
-            parts_key: None,
-            signed_at: None,
-        };
         let mut part = Vec::with_capacity(self.part_items * 512);
         let mut part_lines = 0usize;
         // Where the catalog resumes after the last row written: the cursor of the next pass.
         let mut last_position = String::new();
         let mut slowest_part = Duration::ZERO;
         let mut part_started = Instant::now();
-        // An incremental export lists only what was uploaded after `since`.
-        let range = UploadRange { since: job.since, cutoff: job.cutoff };
-        let mut page_cursor = resume.map(|at| at.cursor);
+        let mut pace = ReadPace::new(self.max_read_rate, SEGMENT_WORKERS);
+        let range = UploadRange { since, cutoff };
+        let mut page_cursor = at.as_ref().map(|at| at.cursor.clone()).filter(|c| !c.is_empty());
         loop {
             let page = self.catalog.attachments(&job.account_id, range, page_cursor.as_deref(), None).await?;
+            let wait = pace.read(page.items.len());
             for row in page.items {
                 let position = B::Catalog::position(&row);
                 // The row's inventory line, if it is in scope: an attachment, or an item that
@@ -121,17 +187,18 @@ impl<B: Backend> Enumerator<B> {
                 part_lines += 1;
                 last_position = position;
                 if part_lines == self.part_items {
-                    if self.write_part(job, &mut out, &mut part, part_lines, &last_position).await?
-                        == Written::Behind
-                    {
-                        return Ok(out);
+                    let next =
+                        self.write_part(job, segment, at.as_ref(), &mut part, part_lines, &last_position);
+                    match next.await? {
+                        Some(next) => at = Some(next),
+                        None => return Ok(not_done(at.as_ref())),
                     }
                     part_lines = 0;
                     slowest_part = slowest_part.max(part_started.elapsed());
                     part_started = Instant::now();
                     // Stop at a part boundary while there is time for two more parts and the reply.
                     if remaining() < (slowest_part * 2).max(Duration::from_secs(5)) {
-                        return Ok(out);
+                        return Ok(not_done(at.as_ref()));
                     }
                 }
             }
@@ -139,93 +206,223 @@ impl<B: Backend> Enumerator<B> {
                 Some(next) => page_cursor = Some(next),
                 None => break,
             }
+            // Within the export's read rate: its share of it, before the next page.
+            if !wait.is_zero() {
+                tokio::time::sleep(wait.min(remaining().saturating_sub(Duration::from_secs(5)))).await;
+            }
         }
-        if part_lines > 0
-            && self.write_part(job, &mut out, &mut part, part_lines, &last_position).await? == Written::Behind
+        if part_lines > 0 {
+            match self.write_part(job, segment, at.as_ref(), &mut part, part_lines, &last_position).await? {
+                Some(next) => at = Some(next),
+                None => return Ok(not_done(at.as_ref())),
+            }
+        }
+        // The segment's end: the same parts, marked done.
+        let last = at.clone().unwrap_or_default();
+        let done = SegmentListing { done: true, ..last };
+        match self
+            .store
+            .checkpoint_segment(&job.account_id, &job.export_id, segment, at.as_ref(), &done)
+            .await
         {
-            return Ok(out);
-        }
-        // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
-        self.objects
-            .put(
-                &job.scope_key(),
-                serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?,
-                "application/json",
-                &[],
-            )
-            .await?;
-        // Recorded once: the later steps take the part count and the signing time from the record.
-        let found =
-            Enumerated { part_count: out.part_count, listed: out.listed, signed_at: self.clock.now() };
-        let enumerated = match self.store.record_enumerated(&job.account_id, &job.export_id, &found).await {
-            Ok(()) => found,
-            // A duplicate of this last pass got there first: its enumeration stands.
-            Err(Error::StatusConflict(_)) => recorded_enumeration(&running_record(&self.store, job).await?)?,
+            Ok(()) => {}
+            Err(Error::StatusConflict(_)) if self.ahead(job, segment, &done).await? => {}
             Err(e) => return Err(e),
+        }
+        Ok(SegmentResponse { done: true, part_count: done.part_count, listed: done.listed })
+    }
+
+    /// Writes the segment's next inventory part and checkpoints it: the new checkpoint, or `None`
+    /// if another pass of this segment (a duplicate, or a forged one) is ahead of this one and
+    /// wrote this part and more, the same (this pass then stops; the next resumes from the store).
+    async fn write_part(
+        &self,
+        job: &ExportJob,
+        segment: u32,
+        at: Option<&SegmentListing>,
+        part: &mut Vec<u8>,
+        lines: usize,
+        last_position: &str,
+    ) -> Result<Option<SegmentListing>> {
+        let index = at.map_or(0, |at| at.part_count) + 1;
+        if index > MAX_PARTS {
+            return Err(too_many_parts(job));
+        }
+        let body = std::mem::replace(part, Vec::with_capacity(part.capacity()));
+        self.objects.put(&job.inventory_part_key(segment, index), body, "application/x-ndjson", &[]).await?;
+        let next = SegmentListing {
+            part_count: index,
+            listed: at.map_or(0, |at| at.listed) + lines as u64,
+            cursor: last_position.to_owned(),
+            done: false,
         };
+        match self.store.checkpoint_segment(&job.account_id, &job.export_id, segment, at, &next).await {
+            Ok(()) => Ok(Some(next)),
+            Err(Error::StatusConflict(_)) if self.ahead(job, segment, &next).await? => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the segment's stored checkpoint is at or past `mine` (another pass got there).
+    async fn ahead(&self, job: &ExportJob, segment: u32, mine: &SegmentListing) -> Result<bool> {
+        // The export must still be RUNNING: a conflict on a finished export is that conflict.
+        running_record(&self.store, job).await?;
+        Ok(self
+            .store
+            .segment(&job.account_id, &job.export_id, segment)
+            .await?
+            .is_some_and(|at| at.part_count >= mine.part_count && (at.done || !mine.done)))
+    }
+
+    /// Numbers the segments' parts in segment order (which is upload order), writes the users and
+    /// rooms in scope and the WriteParts Map's items, and records the enumeration, once. Every
+    /// segment must be listed to its end.
+    pub async fn close(&self, job: &ExportJob) -> Result<EnumerateResponse> {
+        let record = running_record(&self.store, job).await?;
+        let job = &ExportJob::from(&record);
+        let plan = recorded_plan(&record)?;
+        let enumerated = match record.enumerated.clone() {
+            Some(enumerated) => enumerated,
+            None => {
+                let segments = self.store.segments(&job.account_id, &job.export_id).await?;
+                let listed_segments = segments.iter().filter(|(n, at)| *n < plan.segments && at.done).count();
+                if listed_segments != plan.segments as usize {
+                    return Err(Error::BadRequest(format!(
+                        "export {} has {listed_segments} of its {} listing segments listed; it cannot be \
+                         closed yet",
+                        job.export_id, plan.segments
+                    )));
+                }
+                let segment_parts: Vec<u32> = segments.iter().map(|(_, at)| at.part_count).collect();
+                let part_count = segment_parts.iter().try_fold(0u32, |sum, n| sum.checked_add(*n));
+                let part_count = part_count.filter(|n| *n <= MAX_PARTS).ok_or_else(|| too_many_parts(job))?;
+                let found = Enumerated {
+                    part_count,
+                    listed: segments.iter().map(|(_, at)| at.listed).sum(),
+                    signed_at: self.clock.now(),
+                    segment_parts,
+                };
+                match self.store.record_enumerated(&job.account_id, &job.export_id, &found).await {
+                    Ok(()) => found,
+                    // A duplicate Close got there first: its enumeration stands.
+                    Err(Error::StatusConflict(_)) => {
+                        recorded_enumeration(&running_record(&self.store, job).await?)?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
+        let users = self.catalog.users(&job.account_id).await?;
+        let rooms = self.catalog.rooms(&job.account_id).await?;
+        let scope_list = scope_list(job, &users, &rooms);
+        let scope_json =
+            serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?;
+        self.objects.put(&job.scope_key(), scope_json, "application/json", &[]).await?;
         // The WriteParts Map's items, as a file its ItemReader reads: a payload listing them would
         // grow with the export (rewritten the same by a retry; removed with the intermediates).
         let parts: Vec<u32> = (1..=enumerated.part_count).collect();
         let parts_json =
             serde_json::to_vec(&parts).map_err(|e| Error::Internal(format!("part list: {e}")))?;
         self.objects.put(&job.parts_list_key(), parts_json, "application/json", &[]).await?;
-        out.done = true;
-        out.parts_bucket = Some(self.export_bucket.clone());
-        out.parts_key = Some(job.parts_list_key());
-        out.signed_at = Some(enumerated.signed_at);
         tracing::info!(
-            account = %job.account_id, export = %job.export_id, listed = out.listed, parts = out.part_count,
-            "enumeration done"
+            account = %job.account_id, export = %job.export_id, listed = enumerated.listed,
+            parts = enumerated.part_count, segments = plan.segments, "enumeration done"
         );
-        Ok(out)
-    }
-
-    async fn write_part(
-        &self,
-        job: &ExportJob,
-        out: &mut EnumerateResponse,
-        part: &mut Vec<u8>,
-        lines: usize,
-        last_position: &str,
-    ) -> Result<Written> {
-        let number = out.part_count + 1;
-        if number > MAX_PARTS {
-            return Err(Error::BadRequest(format!(
-                "export {} would have more inventory parts than an export can ({MAX_PARTS})",
-                job.export_id
-            )));
-        }
-        let body = std::mem::replace(part, Vec::with_capacity(part.capacity()));
-        self.objects.put(&job.inventory_part_key(number), body, "application/x-ndjson", &[]).await?;
-        let listing = Listing {
-            part_count: number,
-            listed: out.listed + lines as u64,
-            cursor: last_position.to_owned(),
-        };
-        match self.store.checkpoint_listing(&job.account_id, &job.export_id, &listing).await {
-            Ok(()) => {}
-            // Another pass of this export (a duplicate, or a forged one) is ahead of this one: it
-            // wrote this part and more, the same. Stop here; the next pass resumes from the record.
-            Err(Error::StatusConflict(_))
-                if running_record(&self.store, job)
-                    .await?
-                    .listing
-                    .is_some_and(|at| at.part_count >= number) =>
-            {
-                return Ok(Written::Behind);
-            }
-            Err(e) => return Err(e),
-        }
-        out.part_count = number;
-        out.listed = listing.listed;
-        Ok(Written::Checkpointed)
+        Ok(EnumerateResponse {
+            done: true,
+            part_count: enumerated.part_count,
+            listed: enumerated.listed,
+            parts_bucket: Some(self.export_bucket.clone()),
+            parts_key: Some(job.parts_list_key()),
+            signed_at: Some(enumerated.signed_at),
+        })
     }
 }
 
-/// What writing a part came to.
-#[derive(Debug, PartialEq, Eq)]
-enum Written {
-    Checkpointed,
-    /// Another pass had checkpointed past it: this pass stops, not done; the next resumes.
-    Behind,
+fn not_done(at: Option<&SegmentListing>) -> SegmentResponse {
+    SegmentResponse {
+        done: false,
+        part_count: at.map_or(0, |at| at.part_count),
+        listed: at.map_or(0, |at| at.listed),
+    }
+}
+
+fn too_many_parts(job: &ExportJob) -> Error {
+    Error::BadRequest(format!(
+        "export {} would have more inventory parts than an export can ({MAX_PARTS})",
+        job.export_id
+    ))
+}
+
+/// The plan the Plan step recorded: a segment or Close step before it is refused.
+fn recorded_plan(record: &ExportRecord) -> Result<ListingPlan> {
+    record.plan.ok_or_else(|| {
+        Error::StatusConflict(format!("export {}'s listing is not planned yet", record.export_id))
+    })
+}
+
+/// The managed users and rooms in scope, for coverage.csv.
+fn scope_list(job: &ExportJob, users: &[User], rooms: &[Room]) -> ScopeList {
+    let scope = Scope::new(job.cutoff, users, rooms).with_since(job.since);
+    ScopeList {
+        users: users
+            .iter()
+            .filter_map(|u| Some((u.user_id.clone()?, u)))
+            .filter(|(id, _)| scope.is_managed(id))
+            .map(|(id, u)| ScopeEntry { id: id.to_string(), name: u.email.clone() })
+            .collect(),
+        rooms: rooms
+            .iter()
+            .filter_map(|r| Some((r.room_id.clone()?, r)))
+            .filter(|(id, _)| scope.is_managed_room(id))
+            .map(|(id, r)| ScopeEntry { id: id.to_string(), name: r.name.clone() })
+            .collect(),
+    }
+}
+
+/// One segment's share of the export's read rate: after each page, how long to wait so that the
+/// rows read since the pass began stay within `rate / workers` a second. A pass is one segment's
+/// only reader, so the export's segments together stay within `rate`.
+struct ReadPace {
+    per_second: f64,
+    started: Instant,
+    read: u64,
+}
+
+impl ReadPace {
+    fn new(rate: u32, workers: u32) -> Self {
+        Self { per_second: f64::from(rate) / f64::from(workers.max(1)), started: Instant::now(), read: 0 }
+    }
+
+    /// Counts a page's rows; the wait before the next page.
+    fn read(&mut self, rows: usize) -> Duration {
+        self.read += rows as u64;
+        pace_wait(self.read, self.per_second, self.started.elapsed())
+    }
+}
+
+/// How long a reader that has read `read` rows in `elapsed` waits to be within `per_second`
+/// (0: no cap).
+fn pace_wait(read: u64, per_second: f64, elapsed: Duration) -> Duration {
+    if per_second <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(read as f64 / per_second).saturating_sub(elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_waits_until_its_rows_fit_its_rate() {
+        // 1,000 rows at 500 a second take two seconds: after half a second, wait one and a half.
+        assert_eq!(pace_wait(1_000, 500.0, Duration::from_millis(500)), Duration::from_millis(1_500));
+        assert_eq!(pace_wait(1_000, 500.0, Duration::from_secs(3)), Duration::ZERO, "already slower");
+        assert_eq!(pace_wait(1_000_000, 0.0, Duration::ZERO), Duration::ZERO, "no cap");
+        // The export's rate is shared by its workers.
+        let pace = ReadPace::new(8_000, SEGMENT_WORKERS);
+        assert_eq!(pace.per_second, 1_000.0);
+    }
 }

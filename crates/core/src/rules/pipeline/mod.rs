@@ -1,8 +1,9 @@
 //! The export pipeline (DESIGN §6): the rules behind the state machine's steps, one file a step —
-//! [`enumerate`] (Enumerate), [`part`] (WriteParts), [`finalize`] (Finalize and RecordFailure). Each
-//! step is safe to run again with the same input: Enumerate rewrites the same part keys from the
-//! same cursor, a part is rewritten whole, Finalize of a SUCCEEDED export only tidies up, and
-//! recording a failure twice changes nothing.
+//! [`enumerate`] (Plan, ListSegments, Close), [`part`] (WriteParts), [`finalize`] (Finalize and
+//! RecordFailure). Each step is safe to run again with the same input: the plan is recorded once,
+//! a segment's pass rewrites the same part keys from the same checkpoint, Close numbers the same
+//! parts, a part is rewritten whole, Finalize of a SUCCEEDED export only tidies up, and recording a
+//! failure twice changes nothing.
 
 mod enumerate;
 mod finalize;
@@ -25,6 +26,15 @@ pub const MIN_MULTIPART_PART: usize = 5 * 1024 * 1024;
 /// (the part numbers themselves are in `inventory/parts.json`, not in any payload).
 pub const MAX_PARTS: u32 = 10_000;
 
+/// The most segments a listing is split into: the plan and the numbering of parts by segment
+/// (`Enumerated::segment_parts`) live on the export's record, which stays small.
+pub const MAX_SEGMENTS: u32 = 256;
+
+/// Segments listed at once: the ListSegments Map's MaxConcurrency (infra/statemachine/export.asl.json;
+/// tests/tests/template_consistency.rs keeps them equal). An export's read rate cap is shared
+/// among them.
+pub const SEGMENT_WORKERS: u32 = 8;
+
 /// User metadata on a manifest part: when its URLs stop working.
 const EXPIRY_METADATA: &str = "urls-expire-at";
 
@@ -43,6 +53,7 @@ async fn running_record<S: ExportStore>(store: &S, job: &ExportJob) -> Result<Ex
 fn recorded_enumeration(record: &ExportRecord) -> Result<Enumerated> {
     record
         .enumerated
+        .clone()
         .ok_or_else(|| Error::StatusConflict(format!("export {} is not enumerated yet", record.export_id)))
 }
 

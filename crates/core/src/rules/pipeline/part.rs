@@ -49,16 +49,18 @@ impl<B: Backend> PartWriter<B> {
     pub async fn run(&self, job: &ExportJob, part: u32, signed_at: Timestamp) -> Result<u64> {
         let record = running_record(&self.store, job).await?;
         let enumerated = recorded_enumeration(&record)?;
-        if part == 0 || part > enumerated.part_count {
+        // Which segment's inventory part this manifest part is: the enumeration's numbering.
+        let located = enumerated.locate(part).filter(|_| part <= enumerated.part_count);
+        let Some((segment, index)) = located else {
             return Err(Error::BadRequest(format!(
                 "export {} has parts 1 to {}, not {part}; nothing was written",
                 record.export_id, enumerated.part_count
             )));
-        }
+        };
         require_recorded(&record, "signedAt", signed_at, enumerated.signed_at)?;
         let job = &ExportJob::from(&record);
         let links = self.links.maker(&job.account_id, &job.export_id, enumerated.signed_at).await?;
-        let inventory = self.objects.get(&job.inventory_part_key(part)).await?;
+        let inventory = self.objects.get(&job.inventory_part_key(segment, index)).await?;
         let expires_at = links.expires_at().to_string();
         let mut encoder = ManifestEncoder::new(record.format, part == 1)?;
         let mut errors = ErrorEncoder::new(false)?;

@@ -10,7 +10,7 @@ use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
 use crate::domain::manifest::{InventoryLine, Summary, empty_manifest};
 use crate::domain::model::{AccountType, Attachment, ExportFormat, RequestedBy, Via};
 use crate::domain::model::{ConversationType, FailureInfo};
-use crate::domain::payloads::{EnumerateRequest, EnumerateResponse, StepError};
+use crate::domain::payloads::{EnumerateResponse, StepError};
 use crate::domain::time::Timestamp;
 use crate::ports::Admission;
 use crate::ports::{Clock, ObjectStore};
@@ -104,12 +104,21 @@ impl World {
         self.world.finisher()
     }
 
-    fn first_request(&self) -> EnumerateRequest {
-        EnumerateRequest { job: self.job.clone() }
+    /// The listing as the state machine runs it: Plan, every segment's passes until it is done
+    /// (the ListSegments Map, in any order: here last to first), Close.
+    async fn enumerate_all(&self, part_items: usize) -> EnumerateResponse {
+        list_all(&self.enumerator(part_items), &self.job, || Duration::from_secs(900)).await.0
     }
 
-    async fn enumerate_all(&self, part_items: usize) -> EnumerateResponse {
-        self.enumerator(part_items).run(self.first_request(), || Duration::from_secs(900)).await.unwrap()
+    /// The inventory parts in manifest order, as the enumeration numbered them.
+    fn inventory(&self, job: &ExportJob) -> Vec<Vec<u8>> {
+        let enumerated = self.store.record(&job.account_id, &job.export_id).unwrap().enumerated.unwrap();
+        (1..=enumerated.part_count)
+            .map(|p| {
+                let (segment, index) = enumerated.locate(p).unwrap();
+                self.object(&job.inventory_part_key(segment, index))
+            })
+            .collect()
     }
 
     /// The WriteParts Map's items: the part numbers the last pass wrote to `parts_key`.
@@ -141,6 +150,41 @@ impl World {
     }
 }
 
+/// Plan, every segment to its end, Close: the enumeration and the passes it took.
+async fn list_all(
+    e: &Enumerator<crate::memory::InMemory>,
+    job: &ExportJob,
+    remaining: impl Fn() -> Duration + Copy,
+) -> (EnumerateResponse, u32) {
+    let plan = e.plan(job).await.unwrap();
+    assert_eq!(plan.segments_bucket, "exports-test");
+    let segments: Vec<u32> =
+        serde_json::from_slice(&e.objects.objects.lock().unwrap()[&plan.segments_key]).unwrap();
+    assert_eq!(segments, (0..plan.segments).collect::<Vec<_>>());
+    let mut passes = 0;
+    for segment in segments.into_iter().rev() {
+        loop {
+            passes += 1;
+            let reply = e.segment(job, segment, remaining).await.unwrap();
+            if reply.done {
+                // A retried last pass answers the same and writes nothing new.
+                assert_eq!(e.segment(job, segment, remaining).await.unwrap(), reply);
+                break;
+            }
+        }
+    }
+    let closed = e.close(job).await.unwrap();
+    assert!(closed.done);
+    (closed, passes)
+}
+
+fn lines_of(body: &[u8]) -> Vec<InventoryLine> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn enumerate_writes_fixed_size_parts_of_the_in_scope_set_in_upload_order() {
     let w = world(7, ExportFormat::Csv).await;
@@ -148,14 +192,9 @@ async fn enumerate_writes_fixed_size_parts_of_the_in_scope_set_in_upload_order()
     assert!(e.done);
     assert_eq!((e.part_count, e.listed, w.parts(&e)), (3, 7, vec![1, 2, 3]));
     let mut listed = Vec::new();
-    for part in 1..=3 {
-        let body = w.object(&w.job.inventory_part_key(part));
-        let lines: Vec<InventoryLine> = body
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), if part < 3 { 3 } else { 1 });
+    for (part, body) in w.inventory(&w.job).into_iter().enumerate() {
+        let lines = lines_of(&body);
+        assert_eq!(lines.len(), if part < 2 { 3 } else { 1 });
         listed.extend(lines);
     }
     let ids: Vec<_> = listed.iter().map(|l| l.attachment_id.clone()).collect();
@@ -171,7 +210,8 @@ async fn enumerate_writes_fixed_size_parts_of_the_in_scope_set_in_upload_order()
 async fn enumerate_stops_at_a_part_boundary_when_time_runs_short_and_resumes_exactly() {
     let w = world(7, ExportFormat::Csv).await;
     let whole = w.enumerate_all(3).await;
-    let parts_whole: Vec<Vec<u8>> = (1..=3).map(|p| w.object(&w.job.inventory_part_key(p))).collect();
+    assert_eq!(whole.part_count, 3);
+    let parts_whole = w.inventory(&w.job);
 
     let w2 = world(0, ExportFormat::Csv).await;
     *w2.directory.attachments.lock().unwrap() = w.directory.attachments.lock().unwrap().clone();
@@ -186,25 +226,87 @@ async fn enumerate_stops_at_a_part_boundary_when_time_runs_short_and_resumes_exa
         ..w2.store.records(&w2.job.account_id)[0].clone()
     };
     w2.store.insert(record);
-    let request = EnumerateRequest { job: job.clone() };
-    let mut passes = 0;
-    loop {
-        passes += 1;
-        // No time left: each pass writes one part and returns; the next resumes from the record.
-        let response = w2.enumerator(3).run(request.clone(), || Duration::ZERO).await.unwrap();
-        assert_eq!(response.part_count, passes.min(3));
-        if response.done {
-            assert_eq!((response.part_count, response.listed), (whole.part_count, whole.listed));
-            // A retry of the last pass answers the enumeration recorded, and rewrites nothing new.
-            let retried = w2.enumerator(3).run(request.clone(), || Duration::ZERO).await.unwrap();
-            assert_eq!(retried, response);
-            break;
-        }
+    // No time left: each pass writes one part and returns; the next resumes from its segment's
+    // checkpoint. Segment 0 holds the 7 rows (3 passes); the 3 later slices are empty (1 each).
+    let (closed, passes) = list_all(&w2.enumerator(3), &job, || Duration::ZERO).await;
+    assert_eq!((closed.part_count, closed.listed), (whole.part_count, whole.listed));
+    assert_eq!(passes, 6);
+    assert_eq!(w2.inventory(&job), parts_whole, "the same parts, byte for byte");
+    // A retried Close answers the enumeration recorded.
+    assert_eq!(w2.enumerator(3).close(&job).await.unwrap(), closed);
+    let record = w2.store.record(&job.account_id, &job.export_id).unwrap();
+    assert_eq!(record.progress.attachments_listed, 7, "each part counted once");
+}
+
+/// Uploads spread over the year fall in several segments: each segment writes its own parts, and
+/// the parts numbered by segment are the in-scope set in upload order, whatever order the segments
+/// ran in; the manifest is assembled from them in that order.
+#[tokio::test]
+async fn segments_list_slices_of_time_apart_and_the_parts_keep_upload_order() {
+    let mut w = world(7, ExportFormat::Csv).await;
+    // Attachment i (and its out-of-scope twin) 40 days after attachment i-1, from 2026-01-01: the
+    // 4 slices from the first upload to the cutoff (2026-11-24) hold 3, 2, 2 and 0 of them.
+    let day = Duration::from_secs(86_400);
+    let first = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    for a in w.directory.attachments.lock().unwrap().get_mut(&w.job.account_id).unwrap().iter_mut() {
+        let i = u64::try_from(a.object_key.rsplit('/').next().unwrap().parse::<usize>().unwrap()).unwrap();
+        a.uploaded_at = first.plus(day * 40 * u32::try_from(i).unwrap());
     }
-    assert_eq!(passes, 3);
-    for (p, expected) in (1..=3).zip(parts_whole) {
-        assert_eq!(w2.object(&job.inventory_part_key(p)), expected, "part {p} identical");
+    for (i, a) in w.in_scope.iter_mut().enumerate() {
+        a.uploaded_at = first.plus(day * 40 * u32::try_from(i).unwrap());
     }
+    let e = w.enumerate_all(2).await;
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert_eq!(record.plan.map(|p| (p.segments, p.from)), Some((4, first)));
+    let enumerated = record.enumerated.unwrap();
+    assert_eq!(enumerated.segment_parts, vec![2, 1, 1, 0], "3 rows, 2 rows, 2 rows, none at 2 a part");
+    assert_eq!((e.part_count, e.listed, record.progress.attachments_listed), (4, 7, 7));
+    let listed: Vec<_> =
+        w.inventory(&w.job).iter().flat_map(|b| lines_of(b)).map(|l| l.attachment_id).collect();
+    let expected: Vec<_> = w.in_scope.iter().map(|a| a.attachment_id.clone()).collect();
+    assert_eq!(listed, expected, "upload order across segments");
+    w.write_parts(&e).await;
+    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let rows = csv_records(&w.object(&w.job.manifest_key()), true);
+    let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids, expected.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+}
+
+/// A segment or Close step out of its place is refused and writes nothing: before the plan, a
+/// segment the plan does not have, a Close before every segment is listed.
+#[tokio::test]
+async fn segment_steps_out_of_place_are_refused() {
+    let w = world(7, ExportFormat::Csv).await;
+    let e = w.enumerator(3);
+    let time = || Duration::from_secs(900);
+    // (7 rows in scope and 7 not, 3 a part: split in 4.)
+    let early = e.segment(&w.job, 0, time).await.unwrap_err();
+    assert_eq!(early.code(), "StatusConflict", "{early}");
+    assert_eq!(e.close(&w.job).await.unwrap_err().code(), "StatusConflict");
+    let plan = e.plan(&w.job).await.unwrap();
+    assert_eq!(plan.segments, 4);
+    assert_eq!(e.plan(&w.job).await.unwrap(), plan, "a retried Plan answers the recorded plan");
+    let beyond = e.segment(&w.job, 4, time).await.unwrap_err();
+    assert_eq!(beyond.code(), "BadRequestException", "{beyond}");
+    e.segment(&w.job, 0, time).await.unwrap();
+    let open = e.close(&w.job).await.unwrap_err();
+    assert_eq!(open.code(), "BadRequestException");
+    assert!(open.to_string().contains("1 of its 4 listing segments"), "{open}");
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    assert!(record.enumerated.is_none(), "nothing recorded");
+    assert!(!w.objects.objects.lock().unwrap().contains_key(&w.job.parts_list_key()));
+}
+
+/// A small export is one segment: its range's catalog rows (3 in scope, 3 not) fit in the part's
+/// worth the plan reads first; one row more and it is split.
+#[tokio::test]
+async fn an_export_that_fits_in_one_part_is_one_segment() {
+    let w = world(3, ExportFormat::Csv).await;
+    assert_eq!(w.enumerator(6).plan(&w.job).await.unwrap().segments, 1);
+    let w = world(3, ExportFormat::Csv).await;
+    assert_eq!(w.enumerator(5).plan(&w.job).await.unwrap().segments, 4);
+    let w = world(0, ExportFormat::Csv).await;
+    assert_eq!(w.enumerator(3).plan(&w.job).await.unwrap().segments, 1);
 }
 
 #[tokio::test]
@@ -317,8 +419,13 @@ async fn a_failure_is_recorded_once_and_gives_the_window_back() {
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].error_code.as_deref(), Some("TransientError"));
     // No step runs on a FAILED export.
-    let e = w.enumerator(2).run(w.first_request(), || Duration::from_secs(60)).await.unwrap_err();
-    assert_eq!(e.code(), "StatusConflict");
+    for e in [
+        w.enumerator(2).plan(&w.job).await.unwrap_err(),
+        w.enumerator(2).segment(&w.job, 0, || Duration::from_secs(60)).await.unwrap_err(),
+        w.enumerator(2).close(&w.job).await.unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "StatusConflict");
+    }
 }
 
 #[tokio::test]
@@ -684,8 +791,9 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     // record matches whichever copy was stored last.
     let mut running = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
     // (And its listing not yet begun, so its inventory parts are written again.)
-    (running.status, running.result, running.listing) = (ExportStatus::Running, None, None);
+    (running.status, running.result, running.plan) = (ExportStatus::Running, None, None);
     w.store.insert(running);
+    w.store.forget_segments(&w.job.account_id, &w.job.export_id);
     let replayed = w.enumerate_all(2).await;
     assert_eq!(replayed.signed_at, e.signed_at);
     w.write_parts(&e).await;
