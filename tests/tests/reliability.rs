@@ -33,8 +33,18 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
     // Every step's input delivered again, after the fact.
     let job =
         json!({"accountId": seeded.id, "exportId": export_id, "cutoff": before.cutoff, "format": "csv"});
-    let enumerate = stack.invoke_as_state_machine("enumerate-attachments", &json!({"job": job})).await;
-    assert_eq!(enumerate.unwrap_err().0, "StatusConflict", "no step runs again on a finished export");
+    for listing in [
+        json!({"mode": "plan", "job": job}),
+        json!({"mode": "segment", "job": job, "segment": 0}),
+        json!({"mode": "close", "job": job}),
+    ] {
+        let again = stack.invoke_as_state_machine("enumerate-attachments", &listing).await;
+        assert_eq!(
+            again.unwrap_err().0,
+            "StatusConflict",
+            "no step runs again on a finished export: {listing}"
+        );
+    }
     let part = stack
         .invoke_as_state_machine(
             "write-manifest",
