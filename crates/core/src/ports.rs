@@ -202,7 +202,7 @@ pub trait ExportStore: Send + Sync {
     /// rows between them to `progress.attachmentsListed`, at once and only while the export is
     /// RUNNING. A checkpoint already at `to` (a retried pass) changes nothing and is `Ok`; anything
     /// else (a skipped, repeated or forged part, a checkpoint elsewhere) is `Error::StatusConflict`.
-    /// `to` must follow `from` ([`SegmentListing::follows`]). Many segments checkpoint at once, each
+    /// `to` must follow `from` ([`SegmentListing::rows_after`]; else `Error::Internal`, nothing written). Many segments checkpoint at once, each
     /// its own item: no item's write rate or size grows with the export.
     fn checkpoint_segment(
         &self,

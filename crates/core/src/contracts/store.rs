@@ -382,6 +382,9 @@ pub async fn segment_checkpoints_move_one_part_at_a_time_each_on_its_own<S: Expo
         let answer = store.checkpoint_segment(&account, &id, 3, from.as_ref(), &refused).await;
         assert!(matches!(answer, Err(Error::StatusConflict(_))), "{refused:?}: {answer:?}");
     }
+    // A checkpoint that cannot follow the one it names (a part skipped) is the caller's bug.
+    let unfollowed = store.checkpoint_segment(&account, &id, 3, Some(&part(2, "b")), &part(4, "d")).await;
+    assert!(matches!(unfollowed, Err(Error::Internal(_))), "{unfollowed:?}");
     store.checkpoint_segment(&account, &id, 3, Some(&part(2, "b")), &done(part(2, "b"))).await.unwrap();
     let past_the_end = store.checkpoint_segment(&account, &id, 3, Some(&part(2, "b")), &part(3, "c")).await;
     assert!(matches!(past_the_end, Err(Error::StatusConflict(_))), "{past_the_end:?}");

@@ -416,15 +416,15 @@ pub struct SegmentListing {
 }
 
 impl SegmentListing {
-    /// Whether `self` is a checkpoint that may follow `from` (none: the segment's start): the next
-    /// part, or the same parts marked done.
-    pub fn follows(&self, from: Option<&SegmentListing>) -> bool {
+    /// The rows `self` adds to `from` (none: the segment's start), if it is a checkpoint that may
+    /// follow it: the next part, or the same parts marked done. `None` otherwise.
+    pub fn rows_after(&self, from: Option<&SegmentListing>) -> Option<u64> {
         let start = SegmentListing::default();
         let from = from.unwrap_or(&start);
-        !from.done
-            && self.listed >= from.listed
-            && ((self.part_count == from.part_count + 1)
-                || (self.part_count == from.part_count && self.done && self.listed == from.listed))
+        let added = self.listed.checked_sub(from.listed)?;
+        let next_part = self.part_count == from.part_count + 1;
+        let marks_done = self.part_count == from.part_count && self.done && added == 0;
+        (!from.done && (next_part || marks_done)).then_some(added)
     }
 }
 
@@ -801,14 +801,18 @@ mod tests {
         fn a_checkpoint_follows_the_one_before_or_marks_it_done() {
             let part =
                 |n, listed, done| SegmentListing { part_count: n, listed, cursor: format!("c{n}"), done };
-            assert!(part(1, 10, false).follows(None));
-            assert!(part(0, 0, true).follows(None), "an empty segment is done at once");
-            assert!(part(2, 20, false).follows(Some(&part(1, 10, false))));
-            assert!(part(1, 10, true).follows(Some(&part(1, 10, false))));
-            assert!(!part(3, 30, false).follows(Some(&part(1, 10, false))), "a skipped part");
-            assert!(!part(2, 5, false).follows(Some(&part(1, 10, false))), "fewer rows listed");
-            assert!(!part(2, 20, false).follows(Some(&part(1, 10, true))), "past the segment's end");
-            assert!(!part(1, 11, true).follows(Some(&part(1, 10, false))), "done with other rows");
+            assert_eq!(part(1, 10, false).rows_after(None), Some(10));
+            assert_eq!(part(0, 0, true).rows_after(None), Some(0), "an empty segment is done at once");
+            assert_eq!(part(2, 20, false).rows_after(Some(&part(1, 10, false))), Some(10));
+            assert_eq!(part(1, 10, true).rows_after(Some(&part(1, 10, false))), Some(0));
+            assert_eq!(part(3, 30, false).rows_after(Some(&part(1, 10, false))), None, "a skipped part");
+            assert_eq!(part(2, 5, false).rows_after(Some(&part(1, 10, false))), None, "fewer rows listed");
+            assert_eq!(
+                part(2, 20, false).rows_after(Some(&part(1, 10, true))),
+                None,
+                "past the segment's end"
+            );
+            assert_eq!(part(1, 11, true).rows_after(Some(&part(1, 10, false))), None, "done with other rows");
         }
 
         #[test]

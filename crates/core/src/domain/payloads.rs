@@ -131,14 +131,6 @@ pub enum EnumerateRequest {
     Close { job: ExportJob },
 }
 
-impl EnumerateRequest {
-    pub fn job(&self) -> &ExportJob {
-        match self {
-            Self::Plan { job } | Self::Segment { job, .. } | Self::Close { job } => job,
-        }
-    }
-}
-
 /// Output of the Plan step; becomes `$.plan`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

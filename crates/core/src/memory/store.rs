@@ -222,9 +222,9 @@ impl ExportStore for FakeStore {
         from: Option<&SegmentListing>,
         to: &SegmentListing,
     ) -> Result<()> {
-        if !to.follows(from) {
-            return Err(Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")));
-        }
+        let added = to
+            .rows_after(from)
+            .ok_or_else(|| Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")))?;
         let mut state = self.state.lock().unwrap();
         let key = (account.clone(), *export);
         let stored = state.segments.get(&key).and_then(|s| s.get(&segment)).cloned();
@@ -243,7 +243,7 @@ impl ExportStore for FakeStore {
                 "export {export}'s listing segment {segment} has its checkpoint elsewhere"
             )));
         }
-        record.progress.attachments_listed += to.listed - from.map_or(0, |f| f.listed);
+        record.progress.attachments_listed += added;
         state.segments.entry(key).or_default().insert(segment, to.clone());
         Ok(())
     }

@@ -434,9 +434,9 @@ impl ExportStore for DynamoExportStore {
         from: Option<&SegmentListing>,
         to: &SegmentListing,
     ) -> Result<()> {
-        if !to.follows(from) {
-            return Err(Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")));
-        }
+        let added = to
+            .rows_after(from)
+            .ok_or_else(|| Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")))?;
         let key = Self::key(account, keys::segment_sk(export, segment));
         // The segment's item moves from `from` to `to` only: the condition is the whole of `from`.
         let mut move_segment = Update::builder()
@@ -460,7 +460,6 @@ impl ExportStore for DynamoExportStore {
                 .expression_attribute_values(":no", AttributeValue::Bool(false)),
         };
         // The export's progress grows by the rows between, in the same transaction: once per part.
-        let added = to.listed - from.map_or(0, |f| f.listed);
         let progress = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(account, keys::export_sk(export))))

@@ -284,8 +284,14 @@ impl<B: Backend> Enumerator<B> {
         let enumerated = match record.enumerated.clone() {
             Some(enumerated) => enumerated,
             None => {
-                let segments = self.store.segments(&job.account_id, &job.export_id).await?;
-                let listed_segments = segments.iter().filter(|(n, at)| *n < plan.segments && at.done).count();
+                // The plan's segments listed to their end: the parts are theirs, in segment order.
+                let stored = self.store.segments(&job.account_id, &job.export_id).await?;
+                let segments: Vec<SegmentListing> = stored
+                    .into_iter()
+                    .filter(|(n, at)| *n < plan.segments && at.done)
+                    .map(|(_, at)| at)
+                    .collect();
+                let listed_segments = segments.len();
                 if listed_segments != plan.segments as usize {
                     return Err(Error::BadRequest(format!(
                         "export {} has {listed_segments} of its {} listing segments listed; it cannot be \
@@ -293,12 +299,12 @@ impl<B: Backend> Enumerator<B> {
                         job.export_id, plan.segments
                     )));
                 }
-                let segment_parts: Vec<u32> = segments.iter().map(|(_, at)| at.part_count).collect();
+                let segment_parts: Vec<u32> = segments.iter().map(|at| at.part_count).collect();
                 let part_count = segment_parts.iter().try_fold(0u32, |sum, n| sum.checked_add(*n));
                 let part_count = part_count.filter(|n| *n <= MAX_PARTS).ok_or_else(|| too_many_parts(job))?;
                 let found = Enumerated {
                     part_count,
-                    listed: segments.iter().map(|(_, at)| at.listed).sum(),
+                    listed: segments.iter().map(|at| at.listed).sum(),
                     signed_at: self.clock.now(),
                     segment_parts,
                 };
