@@ -20,7 +20,7 @@ async fn the_export_store_keeps_the_contract() {
     contracts::the_window_reopens_after_seven_days_and_a_failure_gives_it_back(&store).await;
     contracts::status_moves_forward_only_and_conditions_name_the_problem(&store).await;
     contracts::exports_list_newest_first_across_pages(&store).await;
-    contracts::written_parts_are_a_set_recorded_only_while_running(&store).await;
+    contracts::written_parts_are_counted_once_only_while_running(&store).await;
     contracts::retrievals_are_counted_on_delivered_exports_only(&store).await;
     contracts::the_enumeration_is_recorded_once_while_running(&store).await;
     contracts::the_listing_plan_is_recorded_once_while_running(&store).await;

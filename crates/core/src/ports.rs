@@ -222,7 +222,10 @@ pub trait ExportStore: Send + Sync {
         enumerated: &Enumerated,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Records that manifest part `part` is written (a set: a retried part is not counted twice).
+    /// Records that manifest part `part` is written and adds it to `progress.partsWritten`, once
+    /// however often its step runs, and only while the export is RUNNING (`Error::StatusConflict`
+    /// otherwise). Each part is an item of its own: many parts are written at once, and no item's
+    /// size or write rate grows with the export.
     fn mark_part_written(
         &self,
         account: &AccountId,

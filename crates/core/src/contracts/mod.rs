@@ -62,7 +62,7 @@ mod against_the_fakes {
         the_window_reopens_after_seven_days_and_a_failure_gives_it_back(&FakeStore::default()).await;
         status_moves_forward_only_and_conditions_name_the_problem(&FakeStore::default()).await;
         exports_list_newest_first_across_pages(&FakeStore::default()).await;
-        written_parts_are_a_set_recorded_only_while_running(&FakeStore::default()).await;
+        written_parts_are_counted_once_only_while_running(&FakeStore::default()).await;
         retrievals_are_counted_on_delivered_exports_only(&FakeStore::default()).await;
         the_enumeration_is_recorded_once_while_running(&FakeStore::default()).await;
         the_listing_plan_is_recorded_once_while_running(&FakeStore::default()).await;

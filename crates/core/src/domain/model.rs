@@ -552,10 +552,6 @@ pub struct ExportRecord {
     pub completed_at: Option<Timestamp>,
     #[serde(default)]
     pub progress: Progress,
-    /// Manifest parts written so far (a set, so a retried part counts once); `progress.partsWritten`
-    /// is its size.
-    #[serde(default, skip_serializing)]
-    pub parts_done: Vec<u32>,
     /// How the listing is split into segments, set once by the Plan step (each segment's progress
     /// is an item of its own, `ExportStore::checkpoint_segment`).
     #[serde(default, skip_serializing)]
@@ -604,7 +600,6 @@ impl ExportRecord {
             started_at: None,
             completed_at: None,
             progress: Progress::default(),
-            parts_done: Vec::new(),
             plan: None,
             enumerated: None,
             result: None,

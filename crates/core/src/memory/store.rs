@@ -36,6 +36,8 @@ struct StoreState {
     summaries: HashMap<(AccountId, ExportId), DownloadSummary>,
     /// Listing segments' checkpoints, in segment order.
     segments: HashMap<(AccountId, ExportId), BTreeMap<u32, SegmentListing>>,
+    /// Written manifest parts (the adapter's `PART#` items).
+    parts: HashMap<(AccountId, ExportId), std::collections::BTreeSet<u32>>,
 }
 
 impl FakeStore {
@@ -266,14 +268,18 @@ impl ExportStore for FakeStore {
     }
 
     async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
-        self.update(account, export, |record| {
-            require_status(record, &[ExportStatus::Running], "record a written part")?;
-            if !record.parts_done.contains(&part) {
-                record.parts_done.push(part);
-            }
-            record.progress.parts_written = record.parts_done.len() as u64;
-            Ok(())
-        })
+        let mut state = self.state.lock().unwrap();
+        let key = (account.clone(), *export);
+        let record = state
+            .records
+            .get_mut(&key)
+            .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
+        require_status(record, &[ExportStatus::Running], "record a written part")?;
+        // As the adapter: the part's own item, and the count grows only when the item is new.
+        if state.parts.entry(key.clone()).or_default().insert(part) {
+            state.records.get_mut(&key).expect("checked above").progress.parts_written += 1;
+        }
+        Ok(())
     }
 
     async fn record_retrieval(

@@ -178,11 +178,9 @@ struct RecordUpdate<'a> {
     values: Vec<(&'a str, AttributeValue)>,
 }
 
-/// An export record as stored, with `progress.partsWritten` derived from the `partsDone` set.
+/// An export record as stored.
 fn export_record(item: Item) -> Result<ExportRecord> {
-    let mut record: ExportRecord = from_item(item)?;
-    record.progress.parts_written = record.parts_done.len() as u64;
-    Ok(record)
+    Ok(from_item(item)?)
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
@@ -520,15 +518,54 @@ impl ExportStore for DynamoExportStore {
     }
 
     async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
-        let update = RecordUpdate {
-            what: "record a written part",
-            // A number set: adding a part twice leaves one entry.
-            expression: "ADD partsDone :part",
-            allowed_from: &[ExportStatus::Running],
-            also: None,
-            values: vec![(":part", AttributeValue::Ns(vec![part.to_string()]))],
+        // The part's own item, new only once, and the count in the same transaction: a retried part
+        // is counted once, and parts written at once contend on no growing item.
+        let put_part = Put::builder()
+            .table_name(&self.table)
+            .item("accountId", s(account.as_str()))
+            .item("sk", s(keys::part_sk(export, part)))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(build_err)?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .update_expression("ADD progress.partsWritten :one")
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .build()
+            .map_err(build_err)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_part).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        let Err(err) = result else { return Ok(()) };
+        let reasons: Vec<String> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                e.cancellation_reasons().iter().map(|r| r.code().unwrap_or_default().to_owned()).collect()
+            }
+            _ => return Err(from_sdk("TransactWriteItems ExportsTable (written part)", err)),
         };
-        self.update_export(account, export, update).await
+        let failed = |i: usize| reasons.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+        if failed(1) {
+            return match self.get(account, export).await? {
+                None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+                Some(r) => Err(Error::StatusConflict(format!(
+                    "export {export} is {}; cannot record a written part",
+                    r.status
+                ))),
+            };
+        }
+        if failed(0) {
+            // Written before (a retried part): counted then.
+            return Ok(());
+        }
+        Err(Error::Transient(format!("recording part {part} of export {export} was canceled: {reasons:?}")))
     }
 
     async fn record_retrieval(

@@ -20,6 +20,9 @@ pub const FETCH_PREFIX: &str = "FETCH#";
 pub const FETCH_SUMMARY_PREFIX: &str = "FETCHSUM#";
 /// An export's listing segments: `SEGMENT#{exportId}#{segment:04}`, one checkpoint each.
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
+/// An export's written manifest parts: `PART#{exportId}#{part:06}`, one item each, so a part is
+/// counted once however many writers race (no item grows with the export).
+pub const PART_PREFIX: &str = "PART#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
@@ -73,6 +76,10 @@ pub fn segments_of(export: &ExportId) -> String {
 
 pub fn segment_sk(export: &ExportId, segment: u32) -> String {
     format!("{}{segment:04}", segments_of(export))
+}
+
+pub fn part_sk(export: &ExportId, part: u32) -> String {
+    format!("{PART_PREFIX}{export}#{part:06}")
 }
 
 pub fn download_summary_sk(export: &ExportId) -> String {

@@ -75,14 +75,13 @@ impl<B: Backend> Finisher<B> {
         require_recorded(&record, "partCount", enumeration.part_count, recorded.part_count)?;
         require_recorded(&record, "listed", enumeration.listed, recorded.listed)?;
         require_recorded(&record, "signedAt", enumeration.signed_at, recorded.signed_at)?;
-        let mut written = record.parts_done.clone();
-        written.sort_unstable();
-        if written != (1..=recorded.part_count).collect::<Vec<_>>() {
+        // Each part is counted once, and only parts 1..=partCount are ever written (the part
+        // writer refuses others): the count says whether every part is.
+        let written = record.progress.parts_written;
+        if written != u64::from(recorded.part_count) {
             return Err(Error::BadRequest(format!(
-                "export {} has {} of its {} parts written; it cannot be finalized yet",
-                job.export_id,
-                written.len(),
-                recorded.part_count
+                "export {} has {written} of its {} parts written; it cannot be finalized yet",
+                job.export_id, recorded.part_count
             )));
         }
         // What defines the export (cutoff, since, format) is its record's, whatever the input says.
