@@ -246,7 +246,11 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
   echo "CONSOLE_ORIGIN=$CONSOLE_URL"
   # The download function: the template's 45-second redirect, and a 1-second record cache (5 on
   # AWS) so that the revocation tests wait 1 s, not 5, for a revoked export's links to stop.
-  echo REDIRECT_URL_SECONDS=45; echo LINK_STATE_CACHE_SECONDS=1; } \
+  echo REDIRECT_URL_SECONDS=45; echo LINK_STATE_CACHE_SECONDS=1
+  # Assembly groups of 4 parts (100 on AWS) and Finalize passes of 8 MiB (on AWS, as many as 15
+  # minutes allow), so that the tests' exports of thousands of rows run several AssembleGroups
+  # children and several Finalize passes, each resuming the hash from its checkpoint.
+  echo "ASSEMBLY_GROUP_PARTS=${ASSEMBLY_GROUP_PARTS:-4}"; echo "FINALIZE_PASS_BYTES=${FINALIZE_PASS_BYTES:-8388608}"; } \
     > "$LOCAL/functions.env"
 
 # cargo lambda watch starts each function with `cargo run --bin NAME` on its first invocation.

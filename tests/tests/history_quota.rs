@@ -19,7 +19,7 @@ const SEGMENTS: u32 = 32;
 /// plan naming `segments_key`, each segment done in one pass), and WriteParts as given by
 /// `inline`: the INLINE Map over a payload list (the former shape), or the Distributed Map over
 /// `parts_key` (the shape as built).
-fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str) -> Value {
+fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str, groups_key: &str) -> Value {
     let mut asl: Value = serde_json::from_str(
         &std::fs::read_to_string(integration_tests::repo_root().join("infra/statemachine/export.asl.json"))
             .unwrap(),
@@ -28,7 +28,7 @@ fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str) -> Val
     let states = asl["States"].as_object_mut().unwrap();
     let mut enumeration = json!({
         "done": true, "partCount": PARTS, "listed": PARTS, "signedAt": "2026-01-01T00:00:00.000Z",
-        "partsBucket": bucket, "partsKey": parts_key,
+        "partsBucket": bucket, "partsKey": parts_key, "groupsKey": groups_key,
     });
     if inline {
         enumeration["parts"] = json!((1..=PARTS).collect::<Vec<_>>());
@@ -48,6 +48,7 @@ fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str) -> Val
         let result = match name {
             "Plan" => plan.clone(),
             "Close" => enumeration.clone(),
+            "Finalize" => json!({"finished": true}),
             _ => json!({}),
         };
         states[name] = pass(&states[name], result);
@@ -55,6 +56,9 @@ fn shape(inline: bool, bucket: &str, segments_key: &str, parts_key: &str) -> Val
     let list = &mut states["ListSegments"]["ItemProcessor"]["States"]["ListSegment"];
     assert_eq!(list["Type"], "Task", "ListSegment is a step of the state machine");
     *list = pass(list, json!({"done": true, "partCount": 1, "listed": 1}));
+    let assemble = &mut states["AssembleGroups"]["ItemProcessor"]["States"]["AssembleGroup"];
+    assert_eq!(assemble["Type"], "Task", "AssembleGroup is a step of the state machine");
+    *assemble = pass(assemble, json!({}));
     let write_parts = &mut states["WriteParts"];
     assert_eq!(write_parts["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED", "as built");
     let part = write_parts["ItemProcessor"]["States"]["WritePart"].clone();
@@ -114,9 +118,11 @@ async fn thousands_of_parts_keep_the_exports_history_short_where_the_inline_map_
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let segments_key = format!("tests/history-quota/{suffix}/segments.json");
     let parts_key = format!("tests/history-quota/{suffix}/parts.json");
+    let groups_key = format!("tests/history-quota/{suffix}/groups.json");
     let segments: Vec<u32> = (0..SEGMENTS).collect();
     let parts: Vec<u32> = (1..=PARTS).collect();
-    for (key, items) in [(&segments_key, segments), (&parts_key, parts)] {
+    let groups: Vec<u32> = (1..=PARTS.div_ceil(export_core::rules::pipeline::DEFAULT_GROUP_PARTS)).collect();
+    for (key, items) in [(&segments_key, segments), (&parts_key, parts), (&groups_key, groups)] {
         stack
             .s3()
             .put_object()
@@ -131,17 +137,21 @@ async fn thousands_of_parts_keep_the_exports_history_short_where_the_inline_map_
     let (status, error, types, entered) = run(
         &stack,
         &format!("quota-distributed-{suffix}"),
-        &shape(false, &bucket, &segments_key, &parts_key),
+        &shape(false, &bucket, &segments_key, &parts_key, &groups_key),
     )
     .await;
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{types:?}");
-    assert!(types.len() < 40, "{} parts, {} events in the export's own history", PARTS, types.len());
-    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 2, "segments, then parts");
+    assert!(types.len() < 50, "{} parts, {} events in the export's own history", PARTS, types.len());
+    let maps = types.iter().filter(|t| *t == "MapRunStarted").count();
+    assert_eq!(maps, 3, "segments, parts, then groups");
     assert!(entered.contains(&"Finalize".to_owned()));
 
-    let (status, error, types, entered) =
-        run(&stack, &format!("quota-inline-{suffix}"), &shape(true, &bucket, &segments_key, &parts_key))
-            .await;
+    let (status, error, types, entered) = run(
+        &stack,
+        &format!("quota-inline-{suffix}"),
+        &shape(true, &bucket, &segments_key, &parts_key, &groups_key),
+    )
+    .await;
     assert_eq!((status.as_str(), error.as_deref()), ("FAILED", Some("States.Runtime")));
     assert_eq!(types.len(), 25_000, "AWS's quota, to the event");
     assert_eq!(types.last().map(String::as_str), Some("ExecutionFailed"));

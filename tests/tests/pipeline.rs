@@ -235,12 +235,27 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     let segments = stack.export_store().segments(&seeded.id, &export_id.parse().unwrap()).await.unwrap();
     assert_eq!(segments.iter().map(|(_, at)| at.listed).sum::<u64>(), N, "each row in one segment");
     let (types, entered) = stack.execution_history(&stack.export_execution_arn(&export_id)).await;
-    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 2, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 3, "{types:?}");
     assert!(!types.iter().any(|t| t.starts_with("MapIteration")), "no inline iterations: {types:?}");
-    for step in ["ListSegment", "WritePart"] {
+    for step in ["ListSegment", "WritePart", "AssembleGroup"] {
         assert!(!entered.iter().any(|s| s == step), "no {step} in the parent: {entered:?}");
     }
-    assert!(types.len() <= 40, "{} events in the export's own history: {types:?}", types.len());
+    // The parts were concatenated in groups of ASSEMBLY_GROUP_PARTS (4 locally) by the third Map's
+    // children, and Finalize hashed the manifest FINALIZE_PASS_BYTES (8 MiB locally) a pass, each
+    // pass resuming from its checkpoint: its passes are the only part of the history that grows,
+    // by 7 events a pass, with the manifest's size (not with its rows or parts).
+    assert_eq!(enumerated.group_parts, 4, "the local stack's ASSEMBLY_GROUP_PARTS");
+    assert!(enumerated.groups() >= 6, "{} groups", enumerated.groups());
+    let passes = entered.iter().filter(|s| *s == "Finalize").count() as u64;
+    let result = record.result.expect("delivered");
+    let hashed = result.manifest_bytes + result.errors.as_ref().expect("errors.csv").bytes;
+    assert_eq!(passes, hashed.div_ceil(8 * 1024 * 1024), "{hashed} bytes hashed 8 MiB a pass");
+    assert!(passes >= 2, "{passes} Finalize passes");
+    assert!(
+        types.len() as u64 <= 39 + 7 * passes,
+        "{} events in the export's own history: {types:?}",
+        types.len()
+    );
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ async fn the_object_store_keeps_the_contract() {
     let store = Stack::load().export_objects();
     contracts::multipart_upload_assembles_copied_parts_and_a_tail_server_side(&store, &prefix()).await;
     contracts::an_aborted_upload_leaves_nothing(&store, &prefix()).await;
+    contracts::ranges_read_and_copy_and_small_parts_are_refused(&store, &prefix()).await;
     contracts::a_missing_object_is_absent(&store, &prefix()).await;
 }
 

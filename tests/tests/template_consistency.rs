@@ -574,6 +574,10 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     // Map's parts; the code shares an export's read rate among as many segment workers.
     let width = asl()["States"]["WriteParts"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
     assert_eq!(width, 8, "DEPLOY.md's arithmetic assumes 8 parts at once");
+    // AssembleGroups runs after WriteParts, on the same function: no wider, so the same reserve.
+    let groups =
+        asl()["States"]["AssembleGroups"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
+    assert_eq!(groups, width, "AssembleGroups is as wide as WriteParts");
     let segments =
         asl()["States"]["ListSegments"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
     assert_eq!(segments, u64::from(export_core::rules::pipeline::SEGMENT_WORKERS), "SEGMENT_WORKERS");
@@ -654,7 +658,7 @@ fn every_step_waits_out_the_pipelines_cap_with_jittered_retries() {
     let definition = asl();
     let limit = definition["TimeoutSeconds"].as_f64().expect("the execution's time limit");
     let tasks = tasks(&definition["States"]);
-    assert_eq!(tasks.len(), 6, "Plan, ListSegment, Close, WritePart, Finalize, RecordFailure");
+    assert_eq!(tasks.len(), 7, "Plan, ListSegment, Close, WritePart, AssembleGroup, Finalize, RecordFailure");
     for (name, task) in &tasks {
         let retry = task["Retry"].as_array().unwrap_or_else(|| panic!("{name}: no Retry"));
         let throttle = &retry[0];

@@ -970,9 +970,9 @@ fn the_scanners_run_with_the_template_checks_and_every_suppression_is_reasoned_a
     }
 }
 
-/// The ListSegments and WriteParts Distributed Maps (DESIGN §6) need the state machine's role to
-/// read their item lists and to run child executions of its own machine: it may read
-/// `inventory/segments.json` and `inventory/parts.json` and nothing else of any bucket, start its
+/// The ListSegments, WriteParts and AssembleGroups Distributed Maps (DESIGN §6) need the state
+/// machine's role to read their item lists and to run child executions of its own machine: it may
+/// read `inventory/segments.json`, `parts.json` and `groups.json` and nothing else of any bucket, start its
 /// own state machine and no other, and describe and stop only that machine's executions.
 #[test]
 fn the_state_machine_role_reads_only_item_lists_and_runs_only_its_own_children() {
@@ -1005,7 +1005,8 @@ fn the_state_machine_role_reads_only_item_lists_and_runs_only_its_own_children()
                     lists,
                     [
                         "${ExportBucket.Arn}/exports/*/*/inventory/segments.json",
-                        "${ExportBucket.Arn}/exports/*/*/inventory/parts.json"
+                        "${ExportBucket.Arn}/exports/*/*/inventory/parts.json",
+                        "${ExportBucket.Arn}/exports/*/*/inventory/groups.json"
                     ]
                 );
                 seen.insert(action);

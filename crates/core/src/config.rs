@@ -60,6 +60,12 @@ pub struct Config {
     /// The most catalog rows an export reads a second, all its segments together (`MAX_READ_RATE`;
     /// 0: no cap). AttachmentsTable is the chat service's production table.
     pub max_read_rate: u32,
+    /// Manifest parts per assembly group (`ASSEMBLY_GROUP_PARTS`, 1–4999): the size of each
+    /// AssembleGroups child's work, and with `MAX_GROUPS` the ceiling of an export's parts.
+    pub assembly_group_parts: u32,
+    /// At most this many bytes hashed per Finalize pass (`FINALIZE_PASS_BYTES`; unset: as many as
+    /// the invocation's time allows). The local stack sets it to see the Finalize loop.
+    pub finalize_pass_bytes: Option<u64>,
     pub s3_force_path_style: bool,
     /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
     /// choice (`ALLOW_UNCHECKED_EXPORTS`), off unless set.
@@ -160,6 +166,16 @@ impl Config {
                 u64::from(crate::rules::pipeline::MAX_SEGMENTS),
             )? as u32,
             max_read_rate: vars.number("MAX_READ_RATE", 0, 0, 10_000_000)? as u32,
+            assembly_group_parts: vars.number(
+                "ASSEMBLY_GROUP_PARTS",
+                u64::from(crate::rules::pipeline::DEFAULT_GROUP_PARTS),
+                1,
+                u64::from(crate::rules::pipeline::MAX_GROUP_PARTS),
+            )? as u32,
+            finalize_pass_bytes: match vars.optional("FINALIZE_PASS_BYTES")? {
+                Some(_) => Some(vars.number("FINALIZE_PASS_BYTES", 0, 1, u64::MAX)?),
+                None => None,
+            },
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
@@ -404,13 +420,16 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&'static str, &'static str); 10] = [
+        let cases: [(&'static str, &'static str); 13] = [
             ("URL_EXPIRY_SECONDS", "604801"),
             ("URL_EXPIRY_SECONDS", "six days"),
             ("THROTTLE_WINDOW_SECONDS", "0"),
             ("PART_ITEMS", "-3"),
             ("LIST_SEGMENTS", "0"),
             ("LIST_SEGMENTS", "100000"),
+            ("ASSEMBLY_GROUP_PARTS", "0"),
+            ("ASSEMBLY_GROUP_PARTS", "5000"),
+            ("FINALIZE_PASS_BYTES", "0"),
             ("MAX_READ_RATE", "fast"),
             ("S3_FORCE_PATH_STYLE", "yes"),
             ("LOG_FORMAT", "xml"),

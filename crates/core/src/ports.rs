@@ -330,6 +330,10 @@ pub trait ObjectStore: Send + Sync {
     /// The whole object (`Error::NotFound` if absent). Only for bounded objects such as one part.
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>>> + Send;
 
+    /// Bytes `start..end` of the object (`Error::NotFound` if absent): a bounded read of a large
+    /// object, such as the manifest while Finalize hashes it.
+    fn get_range(&self, key: &str, start: u64, end: u64) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
     /// The object's size and metadata, or `None` if absent.
     fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectHead>>> + Send;
 
@@ -353,15 +357,19 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
     ) -> impl Future<Output = Result<UploadedPart>> + Send;
 
-    /// Copies a whole existing object in as a part, server-side.
+    /// Copies an existing object in as a part, server-side: all of it, or bytes `start..end`
+    /// (S3 copies a range only of a source larger than 5 MiB).
     fn upload_part_copy(
         &self,
         key: &str,
         upload_id: &str,
         part_number: i32,
         source_key: &str,
+        range: Option<(u64, u64)>,
     ) -> impl Future<Output = Result<UploadedPart>> + Send;
 
+    /// Completes the upload from `parts` in part-number order. As S3: every part but the last must
+    /// be at least 5 MiB (`EntityTooSmall`), and there are at most 10,000.
     fn complete_multipart(
         &self,
         key: &str,

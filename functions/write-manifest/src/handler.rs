@@ -1,15 +1,15 @@
-//! write-manifest's handler: one of three modes per invocation, each a rule of
-//! `export_core::rules::pipeline`. Replies carry counts and keys only, never a URL.
+//! write-manifest's handler: one of four modes per invocation (part, group, finalize, fail), each a
+//! rule of `export_core::rules::pipeline`. Replies carry counts and keys only, never a URL.
 
 use std::time::Duration;
 
 use export_core::domain::payloads::WriteManifestRequest;
-use export_core::rules::pipeline::{Enumeration, Finisher, PartWriter};
+use export_core::rules::pipeline::{Enumeration, Finalized, Finisher, PartWriter};
 use export_core::{Backend, Error};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
-/// The three steps' rules.
+/// The steps' rules.
 pub struct WriteManifest<B: Backend> {
     pub parts: PartWriter<B>,
     pub finisher: Finisher<B>,
@@ -21,6 +21,7 @@ pub async fn handler<B: Backend>(
     function: &WriteManifest<B>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
+    let deadline_ms = event.context.deadline;
     let request: WriteManifestRequest = serde_json::from_value(event.payload)
         .map_err(|e| Error::BadRequest(format!("not a write-manifest step input: {e}")))?;
     match request {
@@ -28,16 +29,27 @@ pub async fn handler<B: Backend>(
             let rows = function.parts.run(&job, part, signed_at).await?;
             Ok(json!({"part": part, "rows": rows}))
         }
+        WriteManifestRequest::Group { job, group } => {
+            let rows = function.finisher.assemble_group(&job, group).await?;
+            Ok(json!({"group": group, "rows": rows}))
+        }
         WriteManifestRequest::Finalize { job, part_count, listed, signed_at } => {
             let enumeration = Enumeration { part_count, listed, signed_at, url_expiry: function.url_expiry };
-            let result = function.finisher.finalize(&job, &enumeration).await?;
-            Ok(json!({
-                "status": result.status(),
-                "attachmentCount": result.attachment_count,
-                "errorCount": result.error_count,
-                "manifestKey": result.manifest_key,
-                "manifestBytes": result.manifest_bytes,
-            }))
+            let remaining = entry::deadline::time_left(deadline_ms);
+            match function.finisher.finalize(&job, &enumeration, remaining).await? {
+                // The state machine's FinalizeDone Choice runs Finalize again until `finished`.
+                Finalized::Hashing { hashed, bytes } => {
+                    Ok(json!({"finished": false, "hashedBytes": hashed, "bytes": bytes}))
+                }
+                Finalized::Done(result) => Ok(json!({
+                    "finished": true,
+                    "status": result.status(),
+                    "attachmentCount": result.attachment_count,
+                    "errorCount": result.error_count,
+                    "manifestKey": result.manifest_key,
+                    "manifestBytes": result.manifest_bytes,
+                })),
+            }
         }
         WriteManifestRequest::Fail { job } => {
             function.finisher.record_failure(&job).await?;
@@ -65,12 +77,16 @@ mod tests {
     /// says what each must produce.
     const EVENTS: &[(&str, ())] = &[
         ("part.json", ()),
+        ("group.json", ()),
         ("finalize.json", ()),
         ("fail.json", ()),
         ("unknown-mode.json", ()),
         // A Finalize whose input claims fewer parts than the enumeration recorded (anyone who may
         // invoke the function could send it): refused, see the test of that name.
         ("finalize-forged-part-count.json", ()),
+        // Group 2 of an export of one group, and a group before its parts are written: refused,
+        // writing nothing (`a_group_out_of_place_is_refused`).
+        ("group-beyond-plan.json", ()),
     ];
 
     pub(super) fn events() -> Vec<(&'static str, &'static str)> {
@@ -101,6 +117,7 @@ mod tests {
             listed: 1,
             signed_at: Timestamp::parse("2026-11-24T10:05:00Z").unwrap(),
             segment_parts: vec![1],
+            group_parts: 100,
         });
         let job = export_core::domain::payloads::ExportJob::from(&record);
         let world = World::at("2026-11-24T10:06:00Z");
@@ -155,6 +172,7 @@ mod tests {
     async fn a_finalize_claiming_fewer_parts_than_enumerated_is_refused() {
         let deps = deps().await;
         invoke(&deps, sample("part.json")).await.unwrap();
+        invoke(&deps, sample("group.json")).await.unwrap();
         let err = invoke(&deps, sample("finalize-forged-part-count.json")).await.unwrap_err();
         assert_eq!(err.code(), "BadRequestException", "{err}");
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
@@ -170,8 +188,13 @@ mod tests {
         let deps = deps().await;
         let part = invoke(&deps, sample("part.json")).await.unwrap();
         assert_eq!(part, json!({"part": 1, "rows": 1}));
+        let group = invoke(&deps, sample("group.json")).await.unwrap();
+        assert_eq!(group, json!({"group": 1, "rows": 1}));
         let finalize = invoke(&deps, sample("finalize.json")).await.unwrap();
-        assert_eq!(finalize["attachmentCount"], 1);
+        assert_eq!(
+            (finalize["finished"].clone(), finalize["attachmentCount"].clone()),
+            (json!(true), json!(1))
+        );
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let record = deps.store.records(&account)[0].clone();
         assert_eq!(record.status, ExportStatus::Succeeded);
@@ -222,8 +245,35 @@ mod tests {
         assert_eq!((record.status, record.error), (ExportStatus::Running, None));
         assert!(deps.notifier.published.lock().unwrap().is_empty());
         invoke(&deps, sample("part.json")).await.unwrap();
+        invoke(&deps, sample("group.json")).await.unwrap();
         let finalize = invoke(&deps, sample("finalize.json")).await.unwrap();
         assert_eq!(finalize["status"], "SUCCEEDED", "the export runs on: {finalize}");
+    }
+
+    /// A group the enumeration did not make, or one whose parts are not written yet, is refused
+    /// and writes nothing; so is a Finalize before its groups are assembled.
+    #[tokio::test]
+    async fn a_group_out_of_place_is_refused() {
+        let deps = deps().await;
+        let early = invoke(&deps, sample("group.json")).await.unwrap_err();
+        assert_eq!(early.code(), "BadRequestException", "{early}");
+        assert!(early.to_string().contains("not written yet"), "{early}");
+        invoke(&deps, sample("part.json")).await.unwrap();
+        let beyond = invoke(&deps, sample("group-beyond-plan.json")).await.unwrap_err();
+        assert_eq!(beyond.code(), "BadRequestException", "{beyond}");
+        let unassembled = invoke(&deps, sample("finalize.json")).await.unwrap_err();
+        assert!(unassembled.to_string().contains("not assembled yet"), "{unassembled}");
+        let job = export_core::domain::payloads::ExportJob::from(&deps.store.records(&deps_account())[0]);
+        for group in [1, 2] {
+            assert!(
+                deps.objects.head(&job.group_report_key(group)).await.unwrap().is_none(),
+                "nothing written"
+            );
+        }
+    }
+
+    fn deps_account() -> AccountId {
+        AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap()
     }
 }
 
@@ -246,8 +296,10 @@ mod fuzz {
         let outcome = runtime().block_on(async {
             let deps = super::tests::deps().await;
             if part_written {
-                let part = serde_json::from_str(super::tests::sample("part.json")).unwrap();
-                handler(&deps.function, LambdaEvent::new(part, Context::default())).await.unwrap();
+                for step in ["part.json", "group.json"] {
+                    let step = serde_json::from_str(super::tests::sample(step)).unwrap();
+                    handler(&deps.function, LambdaEvent::new(step, Context::default())).await.unwrap();
+                }
             }
             handler(&deps.function, LambdaEvent::new(input.clone(), Context::default())).await
         });

@@ -160,6 +160,35 @@ impl ObjectStore for S3ObjectStore {
         Ok(bytes.to_vec())
     }
 
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        if end <= start {
+            return Ok(Vec::new());
+        }
+        let range = format!("bytes={start}-{}", end - 1);
+        let out = self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await.map_err(
+            |e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    Error::NotFound(format!("object {key} not found"))
+                } else {
+                    from_sdk("GetObject (range)", e)
+                }
+            },
+        )?;
+        let bytes = out.body.collect().await.map_err(|e| Error::Service {
+            detail: format!("GetObject {key} (range): reading the body: {e}"),
+            transient: true,
+            source: Box::new(e),
+        })?;
+        let bytes = bytes.to_vec();
+        if bytes.len() as u64 != end - start {
+            return Err(Error::Internal(format!(
+                "GetObject {key} bytes {start}..{end} returned {} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectHead>> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(ObjectHead {
@@ -262,6 +291,7 @@ impl ObjectStore for S3ObjectStore {
         upload_id: &str,
         part_number: i32,
         source_key: &str,
+        range: Option<(u64, u64)>,
     ) -> Result<UploadedPart> {
         let out = self
             .client
@@ -271,6 +301,9 @@ impl ObjectStore for S3ObjectStore {
             .upload_id(upload_id)
             .part_number(part_number)
             .copy_source(copy_source(&self.bucket, source_key))
+            .set_copy_source_range(
+                range.map(|(start, end)| format!("bytes={start}-{}", end.saturating_sub(1))),
+            )
             .send()
             .await
             .map_err(|e| from_sdk("UploadPartCopy", e))?;

@@ -66,6 +66,7 @@ impl Enumerator<Aws> {
             part_items: config.part_items,
             segments: config.list_segments,
             max_read_rate: config.max_read_rate,
+            group_parts: config.assembly_group_parts,
             export_bucket: config.export_bucket()?.to_owned(),
         })
     }
@@ -100,6 +101,7 @@ impl Finisher<Aws> {
             clock: SystemClock,
             statement_key: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(sdk), config)?,
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
+            pass_bytes: config.finalize_pass_bytes,
         })
     }
 }

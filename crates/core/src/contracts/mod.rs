@@ -149,6 +149,7 @@ mod against_the_fakes {
         multipart_upload_assembles_copied_parts_and_a_tail_server_side(&FakeObjectStore::default(), "c/")
             .await;
         an_aborted_upload_leaves_nothing(&FakeObjectStore::default(), "c/").await;
+        ranges_read_and_copy_and_small_parts_are_refused(&FakeObjectStore::default(), "c/").await;
         a_missing_object_is_absent(&FakeObjectStore::default(), "c/").await;
     }
 

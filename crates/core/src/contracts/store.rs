@@ -310,6 +310,7 @@ pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(stor
         listed: 25_000,
         signed_at: at.plus(Duration::from_secs(60)),
         segment_parts: vec![1, 0, 2],
+        group_parts: 2,
     };
     let queued = store.record_enumerated(&account, &id, &first).await;
     assert!(matches!(queued, Err(Error::StatusConflict(_))), "{queued:?}");
@@ -320,6 +321,7 @@ pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(stor
         listed: 1,
         signed_at: at.plus(Duration::from_secs(86_400)),
         segment_parts: vec![1],
+        group_parts: 100,
     };
     let again = store.record_enumerated(&account, &id, &second).await;
     assert!(matches!(again, Err(Error::StatusConflict(_))), "{again:?}");

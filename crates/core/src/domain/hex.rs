@@ -20,8 +20,27 @@ pub fn encode(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex digits are ASCII")
 }
 
+/// The bytes of a hex string (either case), or `None` if it is not hex.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    text.chunks(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decodes_what_it_encodes_and_refuses_what_is_not_hex() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::decode(&super::encode(&bytes)), Some(bytes));
+        assert_eq!(super::decode("A5ff"), Some(vec![0xa5, 0xff]));
+        assert_eq!(super::decode("abc"), None);
+        assert_eq!(super::decode("zz"), None);
+    }
+
     #[test]
     fn encodes_lowercase_two_digits_a_byte() {
         assert_eq!(super::encode(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");

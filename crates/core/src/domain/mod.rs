@@ -2,6 +2,7 @@
 //! state machine's payloads, the files an export delivers (manifest, reports, statement), and the
 //! errors with their stable codes.
 
+pub mod assembly;
 pub mod content_disposition;
 pub mod downloads;
 pub mod error;

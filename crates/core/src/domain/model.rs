@@ -442,9 +442,33 @@ pub struct Enumerated {
     /// that comes `n`th in this order (bounded by the plan's segments, not by the export).
     #[serde(default)]
     pub segment_parts: Vec<u32>,
+    /// Manifest parts per assembly group (DESIGN §6): group `g` (from 1) is parts
+    /// `(g - 1) × groupParts + 1 ..= g × groupParts`, assembled by one AssembleGroups child.
+    #[serde(default = "default_group_parts")]
+    pub group_parts: u32,
+}
+
+/// What records enumerated before assembly groups existed are taken to have.
+fn default_group_parts() -> u32 {
+    crate::rules::pipeline::DEFAULT_GROUP_PARTS
 }
 
 impl Enumerated {
+    /// How many assembly groups the parts make (none for an export without parts).
+    pub fn groups(&self) -> u32 {
+        self.part_count.div_ceil(self.group_parts.max(1))
+    }
+
+    /// The manifest parts of assembly group `group` (from 1), if the export has that group.
+    pub fn group_range(&self, group: u32) -> Option<std::ops::RangeInclusive<u32>> {
+        if group == 0 || group > self.groups() {
+            return None;
+        }
+        let size = self.group_parts.max(1);
+        let first = (group - 1).checked_mul(size)?.checked_add(1)?;
+        Some(first..=first.saturating_add(size - 1).min(self.part_count))
+    }
+
     /// Which segment's inventory part (segment, 1-based index) manifest part `part` is.
     pub fn locate(&self, part: u32) -> Option<(u32, u32)> {
         let mut before = 0u32;
@@ -812,7 +836,13 @@ mod tests {
 
         #[test]
         fn manifest_parts_are_the_segments_parts_in_order() {
-            let e = Enumerated { part_count: 5, listed: 0, signed_at: at(0), segment_parts: vec![2, 0, 3] };
+            let e = Enumerated {
+                part_count: 5,
+                listed: 0,
+                signed_at: at(0),
+                segment_parts: vec![2, 0, 3],
+                group_parts: 2,
+            };
             let located: Vec<_> = (0..=6).map(|p| e.locate(p)).collect();
             assert_eq!(
                 located,

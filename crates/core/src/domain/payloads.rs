@@ -45,7 +45,7 @@ impl ExportJob {
     /// Inventory part `index` (from 1) of listing segment `segment`: the keys sort in the manifest's
     /// order, segment by segment.
     pub fn inventory_part_key(&self, segment: u32, index: u32) -> String {
-        format!("{}inventory/s{segment:04}-part-{index:05}.jsonl", self.prefix())
+        format!("{}inventory/s{segment:04}-part-{index:07}.jsonl", self.prefix())
     }
 
     /// The segment numbers (a JSON array), the ListSegments Map's items; written by the Plan step.
@@ -58,8 +58,33 @@ impl ExportJob {
         format!("{}inventory/parts.json", self.prefix())
     }
 
+    /// The assembly group numbers (a JSON array), the AssembleGroups Map's items; written by Close.
+    pub fn groups_list_key(&self) -> String {
+        format!("{}inventory/groups.json", self.prefix())
+    }
+
+    /// Assembly group `group`'s manifest parts, concatenated (an AssembleGroups child writes it).
+    pub fn group_manifest_key(&self, group: u32) -> String {
+        format!("{}parts/group-{group:05}.{}", self.prefix(), self.format.extension())
+    }
+
+    /// Assembly group `group`'s error rows, concatenated (CSV, no header).
+    pub fn group_errors_key(&self, group: u32) -> String {
+        format!("{}parts/group-{group:05}-errors.csv", self.prefix())
+    }
+
+    /// What assembly group `group` left for Finalize (JSON, written last: the group is done).
+    pub fn group_report_key(&self, group: u32) -> String {
+        format!("{}parts/group-{group:05}.json", self.prefix())
+    }
+
+    /// Finalize's checkpoint between its passes (how far the manifest and errors.csv are hashed).
+    pub fn finalize_checkpoint_key(&self) -> String {
+        format!("{}parts/finalize.json", self.prefix())
+    }
+
     pub fn manifest_part_key(&self, part: u32) -> String {
-        format!("{}parts/part-{part:05}.{}", self.prefix(), self.format.extension())
+        format!("{}parts/part-{part:07}.{}", self.prefix(), self.format.extension())
     }
 
     pub fn manifest_key(&self) -> String {
@@ -97,12 +122,12 @@ impl ExportJob {
 
     /// A part's error rows (CSV, no header), assembled into `errors.csv` by Finalize.
     pub fn errors_part_key(&self, part: u32) -> String {
-        format!("{}parts/errors-{part:05}.csv", self.prefix())
+        format!("{}parts/errors-{part:07}.csv", self.prefix())
     }
 
     /// A part's coverage counts (JSON), summed into `coverage.csv` by Finalize.
     pub fn coverage_part_key(&self, part: u32) -> String {
-        format!("{}parts/coverage-{part:05}.json", self.prefix())
+        format!("{}parts/coverage-{part:07}.json", self.prefix())
     }
 
     /// The users and rooms in scope (JSON), written by the Close step.
@@ -162,6 +187,10 @@ pub struct EnumerateResponse {
     /// Distributed Map reads as its items. Not in the payload: that would grow with the export.
     pub parts_bucket: Option<String>,
     pub parts_key: Option<String>,
+    /// Where the assembly group numbers 1..=groups are (a JSON array), which the AssembleGroups
+    /// Distributed Map reads as its items.
+    #[serde(default)]
+    pub groups_key: Option<String>,
     /// The signing time of every URL of this export, so all parts share one expiry.
     pub signed_at: Option<crate::domain::time::Timestamp>,
 }
@@ -191,7 +220,11 @@ pub enum WriteManifestRequest {
     /// Sign one inventory part into one manifest part.
     #[serde(rename_all = "camelCase")]
     Part { job: ExportJob, part: u32, signed_at: crate::domain::time::Timestamp },
-    /// Assemble the parts into the manifest, write the summary, mark SUCCEEDED.
+    /// Concatenate assembly group `group`'s manifest parts, error rows and reports.
+    #[serde(rename_all = "camelCase")]
+    Group { job: ExportJob, group: u32 },
+    /// Assemble the groups into the manifest and hash it (in as many passes as it takes), then
+    /// write the summary and statement and mark SUCCEEDED.
     #[serde(rename_all = "camelCase")]
     Finalize { job: ExportJob, part_count: u32, listed: u64, signed_at: crate::domain::time::Timestamp },
     /// Record FAILED and give the window back. The failure is read from the execution's history
@@ -219,7 +252,7 @@ mod tests {
     fn keys_follow_the_design_layout() {
         let j = job();
         let base = "exports/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f/01JDZ3Q4V5W6X7Y8Z9A0B1C2D3/";
-        assert_eq!(j.inventory_part_key(3, 1), format!("{base}inventory/s0003-part-00001.jsonl"));
+        assert_eq!(j.inventory_part_key(3, 1), format!("{base}inventory/s0003-part-0000001.jsonl"));
         assert!(j.inventory_part_key(2, 99_999) < j.inventory_part_key(10, 1), "segment order first");
         assert_eq!(j.manifest_key(), format!("{base}attachments.csv"));
         assert_eq!(j.summary_key(), format!("{base}summary.json"));

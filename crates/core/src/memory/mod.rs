@@ -183,6 +183,7 @@ impl World {
             part_items,
             segments: 4,
             max_read_rate: 0,
+            group_parts: 2,
             export_bucket: "exports-test".into(),
         }
     }
@@ -227,6 +228,7 @@ impl World {
             clock: self.clock.clone(),
             statement_key: self.statement_key.clone(),
             workflow: self.workflow.clone(),
+            pass_bytes: None,
         }
     }
 }

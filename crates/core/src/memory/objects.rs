@@ -8,6 +8,9 @@ use crate::domain::error::{Error, Result};
 
 type UploadParts = BTreeMap<i32, Vec<u8>>;
 
+/// S3's smallest part of a multipart upload but the last.
+const MIN_PART: usize = 5 * 1024 * 1024;
+
 /// An in-memory bucket. Its "pre-signed" links are recognisably fake and carry the lifetime.
 #[derive(Clone, Default)]
 pub struct FakeObjectStore {
@@ -17,6 +20,8 @@ pub struct FakeObjectStore {
     uploads: Arc<Mutex<HashMap<String, UploadParts>>>,
     /// The metadata each open upload's object will have.
     upload_metadata: Arc<Mutex<HashMap<String, HashMap<String, String>>>>,
+    /// Server-side part copies made (whole, ranged), so tests can see which path assembly took.
+    pub copies: Arc<Mutex<(usize, usize)>>,
 }
 
 impl FakeObjectStore {
@@ -46,6 +51,12 @@ impl crate::ports::ObjectStore for FakeObjectStore {
 
     async fn get(&self, key: &str) -> Result<Vec<u8>> {
         self.object(key)
+    }
+
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        let body = self.object(key)?;
+        let (start, end) = (start as usize, (end as usize).min(body.len()));
+        Ok(body.get(start..end).unwrap_or_default().to_vec())
     }
 
     async fn head(&self, key: &str) -> Result<Option<crate::ports::ObjectHead>> {
@@ -100,8 +111,23 @@ impl crate::ports::ObjectStore for FakeObjectStore {
         upload_id: &str,
         part_number: i32,
         source_key: &str,
+        range: Option<(u64, u64)>,
     ) -> Result<crate::ports::UploadedPart> {
-        let body = self.object(source_key)?;
+        let mut body = self.object(source_key)?;
+        {
+            let mut copies = self.copies.lock().unwrap();
+            if range.is_some() { copies.1 += 1 } else { copies.0 += 1 }
+        }
+        if let Some((start, end)) = range {
+            // As S3: a range only of a source larger than 5 MiB, and within it.
+            if body.len() <= MIN_PART || start >= end || end as usize > body.len() {
+                return Err(Error::BadRequest(format!(
+                    "InvalidRequest: cannot copy bytes {start}..{end} of a {}-byte object",
+                    body.len()
+                )));
+            }
+            body = body[start as usize..end as usize].to_vec();
+        }
         crate::ports::ObjectStore::upload_part(self, key, upload_id, part_number, body).await
     }
 
@@ -117,11 +143,21 @@ impl crate::ports::ObjectStore for FakeObjectStore {
             .unwrap()
             .remove(upload_id)
             .ok_or_else(|| Error::NotFound("no such upload".into()))?;
+        // As S3: at most 10,000 parts, in ascending order, each but the last at least 5 MiB.
+        if parts.len() > 10_000 || parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(Error::BadRequest("InvalidPartOrder or too many parts".into()));
+        }
         let mut body = Vec::new();
-        for p in parts {
-            body.extend_from_slice(
-                stored.get(&p.part_number).ok_or_else(|| Error::Internal("missing part".into()))?,
-            );
+        for (i, p) in parts.iter().enumerate() {
+            let part = stored.get(&p.part_number).ok_or_else(|| Error::Internal("missing part".into()))?;
+            if i + 1 < parts.len() && part.len() < MIN_PART {
+                return Err(Error::BadRequest(format!(
+                    "EntityTooSmall: part {} is {} bytes, under 5 MiB",
+                    p.part_number,
+                    part.len()
+                )));
+            }
+            body.extend_from_slice(part);
         }
         self.objects.lock().unwrap().insert(key.to_owned(), body);
         let metadata = self.upload_metadata.lock().unwrap().remove(upload_id).unwrap_or_default();

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{MAX_PARTS, MAX_SEGMENTS, SEGMENT_WORKERS, recorded_enumeration, running_record};
+use super::{
+    MAX_GROUP_PARTS, MAX_GROUPS, MAX_PARTS, MAX_SEGMENTS, SEGMENT_WORKERS, recorded_enumeration,
+    running_record,
+};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{RoomId, UserId};
@@ -35,6 +38,8 @@ pub struct Enumerator<B: Backend> {
     pub segments: u32,
     /// Catalog rows an export may read a second, its segments together (0: no cap).
     pub max_read_rate: u32,
+    /// Manifest parts per assembly group (at most [`MAX_GROUP_PARTS`]), recorded by Close.
+    pub group_parts: u32,
     /// The bucket `objects` writes to, named in the replies for the Maps' ItemReaders.
     pub export_bucket: String,
 }
@@ -301,12 +306,15 @@ impl<B: Backend> Enumerator<B> {
                 }
                 let segment_parts: Vec<u32> = segments.iter().map(|at| at.part_count).collect();
                 let part_count = segment_parts.iter().try_fold(0u32, |sum, n| sum.checked_add(*n));
-                let part_count = part_count.filter(|n| *n <= MAX_PARTS).ok_or_else(|| too_many_parts(job))?;
+                let group_parts = self.group_parts.clamp(1, MAX_GROUP_PARTS);
+                let ceiling = MAX_PARTS.min(MAX_GROUPS.saturating_mul(group_parts));
+                let part_count = part_count.filter(|n| *n <= ceiling).ok_or_else(|| too_many_parts(job))?;
                 let found = Enumerated {
                     part_count,
                     listed: segments.iter().map(|at| at.listed).sum(),
                     signed_at: self.clock.now(),
                     segment_parts,
+                    group_parts,
                 };
                 match self.store.record_enumerated(&job.account_id, &job.export_id, &found).await {
                     Ok(()) => found,
@@ -331,6 +339,11 @@ impl<B: Backend> Enumerator<B> {
         let parts_json =
             serde_json::to_vec(&parts).map_err(|e| Error::Internal(format!("part list: {e}")))?;
         self.objects.put(&job.parts_list_key(), parts_json, "application/json", &[]).await?;
+        // The AssembleGroups Map's items, likewise.
+        let groups: Vec<u32> = (1..=enumerated.groups()).collect();
+        let groups_json =
+            serde_json::to_vec(&groups).map_err(|e| Error::Internal(format!("group list: {e}")))?;
+        self.objects.put(&job.groups_list_key(), groups_json, "application/json", &[]).await?;
         tracing::info!(
             account = %job.account_id, export = %job.export_id, listed = enumerated.listed,
             parts = enumerated.part_count, segments = plan.segments, "enumeration done"
@@ -341,6 +354,7 @@ impl<B: Backend> Enumerator<B> {
             listed: enumerated.listed,
             parts_bucket: Some(self.export_bucket.clone()),
             parts_key: Some(job.parts_list_key()),
+            groups_key: Some(job.groups_list_key()),
             signed_at: Some(enumerated.signed_at),
         })
     }
@@ -356,7 +370,8 @@ fn not_done(at: Option<&SegmentListing>) -> SegmentResponse {
 
 fn too_many_parts(job: &ExportJob) -> Error {
     Error::BadRequest(format!(
-        "export {} would have more inventory parts than an export can ({MAX_PARTS})",
+        "export {} would have more inventory parts than an export of this deployment can ({MAX_GROUPS} \
+         assembly groups, at most {MAX_PARTS} parts); ask the AWS operator to raise ASSEMBLY_GROUP_PARTS",
         job.export_id
     ))
 }

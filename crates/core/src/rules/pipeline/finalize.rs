@@ -1,18 +1,24 @@
-//! The Finalize step (the manifest assembled from its parts, the summary, the outcome recorded and
+//! The AssembleGroups children (a group of manifest parts concatenated, with its error rows and
+//! reports), the Finalize step (the groups assembled into the manifest, the manifest hashed in as
+//! many passes as it takes, the summary and statement written, the outcome recorded and
 //! published) and the RecordFailure step.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::digest::common::hazmat::SerializableState;
 use sha2::{Digest, Sha256};
 
-use super::{EXPIRY_METADATA, MIN_MULTIPART_PART, recorded_enumeration, require_recorded};
+use super::{EXPIRY_METADATA, recorded_enumeration, require_recorded, running_record};
 use crate::backend::Backend;
+use crate::domain::assembly::{MAX_PART_BYTES, MAX_UPLOAD_PARTS, MIN_PART_BYTES, PlannedPart, plan_parts};
 use crate::domain::error::{Error, Result};
 use crate::domain::hex;
 use crate::domain::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest};
 use crate::domain::model::{
-    ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
+    Enumerated, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
 };
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::reports::{Coverage, PartReport, ScopeEntry, ScopeList, coverage_csv, errors_header};
@@ -22,6 +28,19 @@ use crate::ports::{
     Clock, ExportStore, Notifier, ObjectStore, StateChange, StatementSigner, StatusChange, UploadedPart,
     Workflow,
 };
+
+/// Objects read, copied or HEADed at once while assembling.
+const ASSEMBLY_CONCURRENCY: usize = 8;
+
+/// Bytes of the manifest read per request while hashing (a multiple of SHA-256's 64-byte block).
+const HASH_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// Chunks read ahead while hashing.
+const HASH_READ_AHEAD: usize = 4;
+
+/// A Finalize pass stops hashing, and checkpoints, with this much of its invocation left: enough
+/// for the chunks in flight and the checkpoint (or for delivering, once hashing is done).
+const PASS_MARGIN: Duration = Duration::from_secs(120);
 
 /// What a Finalize input claims of the enumeration: checked against what the enumeration recorded
 /// (a mismatch is refused). The counts and bytes come from the parts' reports, not from here.
@@ -34,6 +53,78 @@ pub struct Enumeration {
     pub url_expiry: Duration,
 }
 
+/// What one Finalize pass did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finalized {
+    /// The manifest and errors.csv are assembled and hashed this far: the state machine runs
+    /// Finalize again, which resumes from the checkpoint.
+    Hashing { hashed: u64, bytes: u64 },
+    /// The export is delivered.
+    Done(Box<ExportResult>),
+}
+
+/// What an AssembleGroups child leaves for Finalize (`parts/group-NNNNN.json`, written last: its
+/// existence says the group is assembled): its two files' sizes, the earliest expiry of its URLs
+/// and its parts' reports summed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupReport {
+    pub manifest_bytes: u64,
+    pub errors_bytes: u64,
+    #[serde(default)]
+    pub urls_expire_at: Option<Timestamp>,
+    pub report: PartReport,
+}
+
+/// Finalize's checkpoint between passes (`parts/finalize.json`): the manifest and errors.csv are
+/// assembled; how far each is hashed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    manifest: Hashing,
+    errors: Hashing,
+}
+
+/// One file's hash, resumable: the SHA-256 state after `hashed` bytes (a multiple of 64 until
+/// the end), and the line feeds in them; once `hashed` is `bytes`, `state` is the file's SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Hashing {
+    bytes: u64,
+    hashed: u64,
+    lines: u64,
+    /// Hex of `Sha256`'s serialized state (`SerializableState`).
+    state: String,
+}
+
+impl Hashing {
+    fn start(bytes: u64) -> Self {
+        // An empty file is hashed already.
+        let state = if bytes == 0 {
+            hex::encode(&Sha256::digest(b""))
+        } else {
+            hex::encode(&Sha256::new().serialize())
+        };
+        Self { bytes, hashed: 0, lines: 0, state }
+    }
+
+    /// The file's digest, once it is hashed to its end.
+    fn digest(&self, key: String) -> FileDigest {
+        FileDigest { key, bytes: self.bytes, lines: self.lines, sha256: self.state.clone() }
+    }
+
+    fn hasher(&self) -> Result<Sha256> {
+        let bad = || Error::Internal("Finalize's checkpoint holds no hash state".into());
+        let raw = hex::decode(&self.state).ok_or_else(bad)?;
+        let state = raw.as_slice().try_into().map_err(|_| bad())?;
+        Sha256::deserialize(state).map_err(|_| bad())
+    }
+
+    fn done(&self) -> bool {
+        self.hashed == self.bytes
+    }
+}
+
 /// The Finalize and RecordFailure steps.
 pub struct Finisher<B: Backend> {
     pub store: B::Store,
@@ -44,13 +135,76 @@ pub struct Finisher<B: Backend> {
     pub statement_key: B::StatementKey,
     /// Vouches for a failure before it is recorded: only the execution's own Catch ends an export.
     pub workflow: B::Workflow,
+    /// At most this many bytes hashed per Finalize pass (`None`: as many as its time allows).
+    pub pass_bytes: Option<u64>,
 }
 
 impl<B: Backend> Finisher<B> {
-    /// Assembles the manifest server-side, writes the summary, marks the export SUCCEEDED with its
-    /// result, removes the intermediates and announces it. The manifest's key exists only once it
-    /// is complete (a multipart upload is invisible until completed).
-    pub async fn finalize(&self, job: &ExportJob, enumeration: &Enumeration) -> Result<ExportResult> {
+    /// One AssembleGroups child: concatenates group `group`'s manifest parts into one object and
+    /// its parts' error rows into another (server-side where S3 allows), and sums their reports.
+    /// Returns the group's manifest rows. A retry rewrites the same three objects.
+    pub async fn assemble_group(&self, job: &ExportJob, group: u32) -> Result<u64> {
+        let record = running_record(&self.store, job).await?;
+        let enumerated = recorded_enumeration(&record)?;
+        let parts = enumerated.group_range(group).ok_or_else(|| {
+            Error::BadRequest(format!(
+                "export {} has assembly groups 1 to {}, not {group}; nothing was written",
+                record.export_id,
+                enumerated.groups()
+            ))
+        })?;
+        let job = &ExportJob::from(&record);
+        // Each part's files, as its writer left them (the manifest part last: it says the part is done).
+        let found: Vec<(u64, u64, Option<Timestamp>, PartReport)> = futures::stream::iter(parts.clone())
+            .map(|part| async move {
+                let not_written = || {
+                    Error::BadRequest(format!("part {part} of export {} is not written yet", job.export_id))
+                };
+                let head = self.objects.head(&job.manifest_part_key(part)).await?.ok_or_else(not_written)?;
+                let errors = self.objects.head(&job.errors_part_key(part)).await?.ok_or_else(not_written)?;
+                let raw = self.objects.get(&job.coverage_part_key(part)).await?;
+                let report: PartReport = serde_json::from_slice(&raw)
+                    .map_err(|e| Error::Internal(format!("report of part {part}: {e}")))?;
+                let expiry = head.metadata.get(EXPIRY_METADATA).and_then(|t| Timestamp::parse(t).ok());
+                Ok::<_, Error>((head.size, errors.size, expiry, report))
+            })
+            .buffered(ASSEMBLY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut summed = GroupReport::default();
+        for (_, _, expiry, report) in &found {
+            summed.report.add(report);
+            summed.urls_expire_at = match (summed.urls_expire_at, *expiry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let manifest: Vec<(String, u64)> =
+            parts.clone().zip(&found).map(|(p, f)| (job.manifest_part_key(p), f.0)).collect();
+        let errors: Vec<(String, u64)> =
+            parts.zip(&found).map(|(p, f)| (job.errors_part_key(p), f.1)).collect();
+        summed.manifest_bytes = self
+            .copy_into(&job.group_manifest_key(group), job.format.content_type(), Vec::new(), &manifest, &[])
+            .await?;
+        summed.errors_bytes = self
+            .copy_into(&job.group_errors_key(group), "text/csv; charset=utf-8", Vec::new(), &errors, &[])
+            .await?;
+        let json = serde_json::to_vec(&summed).map_err(|e| Error::Internal(format!("group report: {e}")))?;
+        self.objects.put(&job.group_report_key(group), json, "application/json", &[]).await?;
+        Ok(summed.report.rows)
+    }
+
+    /// One Finalize pass. The first assembles the groups into the manifest and errors.csv (the
+    /// manifest's key exists only once it is complete: a multipart upload is invisible until
+    /// then). Each pass then hashes them on from the checkpoint until its time or
+    /// `pass_bytes` runs short; the pass that finishes writes the summary and statement, marks the
+    /// export SUCCEEDED with its result, removes the intermediates and announces it.
+    pub async fn finalize(
+        &self,
+        job: &ExportJob,
+        enumeration: &Enumeration,
+        remaining: impl Fn() -> Duration,
+    ) -> Result<Finalized> {
         let record = self
             .store
             .get(&job.account_id, &job.export_id)
@@ -61,7 +215,7 @@ impl<B: Backend> Finisher<B> {
         {
             // A retried or duplicate Finalize: the work is done; only tidy up.
             self.remove_intermediates(job).await?;
-            return Ok(result);
+            return Ok(Finalized::Done(Box::new(result)));
         }
         if record.status != ExportStatus::Running {
             return Err(Error::StatusConflict(format!(
@@ -86,28 +240,178 @@ impl<B: Backend> Finisher<B> {
         }
         // What defines the export (cutoff, since, format) is its record's, whatever the input says.
         let job = &ExportJob::from(&record);
-
         let window = window(job);
         let window: Vec<(&str, &str)> = window.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (manifest, urls_expire_at) = self.assemble(job, enumeration, &window).await?;
-        let (manifest_bytes, manifest_sha256) = (manifest.bytes, manifest.sha256.clone());
-        // The parts' reports, summed: memory is one entry per user and room, not per attachment.
-        let mut sums = PartReport::default();
-        for part in 1..=enumeration.part_count {
-            let raw = self.objects.get(&job.coverage_part_key(part)).await?;
-            let report: PartReport = serde_json::from_slice(&raw)
-                .map_err(|e| Error::Internal(format!("report of part {part}: {e}")))?;
-            sums.add(&report);
+
+        let checkpoint = match self.checkpoint(job).await? {
+            Some(checkpoint) => checkpoint,
+            None => {
+                let groups = self.group_reports(job, &recorded).await?;
+                let checkpoint = self.assemble(job, &recorded, &groups, &window).await?;
+                self.save(job, &checkpoint).await?;
+                checkpoint
+            }
+        };
+        let checkpoint = self.hash_pass(job, checkpoint, &remaining).await?;
+        if !(checkpoint.manifest.done() && checkpoint.errors.done()) {
+            return Ok(Finalized::Hashing {
+                hashed: checkpoint.manifest.hashed + checkpoint.errors.hashed,
+                bytes: checkpoint.manifest.bytes + checkpoint.errors.bytes,
+            });
         }
-        let errors_digest = self
-            .concatenate(
-                &job.errors_key(),
-                "text/csv; charset=utf-8",
-                errors_header()?,
-                (1..=enumeration.part_count).map(|p| job.errors_part_key(p)).collect(),
-                &window,
-            )
+        let groups = self.group_reports(job, &recorded).await?;
+        self.deliver(job, &record, enumeration, &groups, &checkpoint, &window)
+            .await
+            .map(|r| Finalized::Done(Box::new(r)))
+    }
+
+    /// Every group's report, in group order; a group not assembled yet is refused.
+    async fn group_reports(&self, job: &ExportJob, enumerated: &Enumerated) -> Result<Vec<GroupReport>> {
+        futures::stream::iter(1..=enumerated.groups())
+            .map(|group| async move {
+                let raw = match self.objects.get(&job.group_report_key(group)).await {
+                    Ok(raw) => raw,
+                    Err(Error::NotFound(_)) => {
+                        return Err(Error::BadRequest(format!(
+                            "assembly group {group} of export {} is not assembled yet; it cannot be finalized",
+                            job.export_id
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                };
+                serde_json::from_slice::<GroupReport>(&raw)
+                    .map_err(|e| Error::Internal(format!("report of assembly group {group}: {e}")))
+            })
+            .buffered(ASSEMBLY_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// The groups' objects, in order, into the manifest and errors.csv: the checkpoint of a
+    /// hash about to begin.
+    async fn assemble(
+        &self,
+        job: &ExportJob,
+        enumerated: &Enumerated,
+        groups: &[GroupReport],
+        window: &[(&str, &str)],
+    ) -> Result<Checkpoint> {
+        let start = if enumerated.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
+        let numbered = || (1..=enumerated.groups()).zip(groups);
+        let manifest: Vec<(String, u64)> =
+            numbered().map(|(g, r)| (job.group_manifest_key(g), r.manifest_bytes)).collect();
+        let errors: Vec<(String, u64)> =
+            numbered().map(|(g, r)| (job.group_errors_key(g), r.errors_bytes)).collect();
+        let manifest_bytes =
+            self.copy_into(&job.manifest_key(), job.format.content_type(), start, &manifest, window).await?;
+        let errors_bytes = self
+            .copy_into(&job.errors_key(), "text/csv; charset=utf-8", errors_header()?, &errors, window)
             .await?;
+        Ok(Checkpoint { manifest: Hashing::start(manifest_bytes), errors: Hashing::start(errors_bytes) })
+    }
+
+    async fn checkpoint(&self, job: &ExportJob) -> Result<Option<Checkpoint>> {
+        match self.objects.get(&job.finalize_checkpoint_key()).await {
+            Ok(raw) => serde_json::from_slice(&raw)
+                .map(Some)
+                .map_err(|e| Error::Internal(format!("Finalize's checkpoint: {e}"))),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save(&self, job: &ExportJob, checkpoint: &Checkpoint) -> Result<()> {
+        let json = serde_json::to_vec(checkpoint)
+            .map_err(|e| Error::Internal(format!("Finalize's checkpoint: {e}")))?;
+        self.objects.put(&job.finalize_checkpoint_key(), json, "application/json", &[]).await
+    }
+
+    /// Hashes the manifest, then errors.csv, on from the checkpoint, in chunks read ahead, until
+    /// both are done or the pass's time or bytes run short (always one chunk at least, so every
+    /// pass moves on); saves the checkpoint when it stops short.
+    async fn hash_pass(
+        &self,
+        job: &ExportJob,
+        mut checkpoint: Checkpoint,
+        remaining: &impl Fn() -> Duration,
+    ) -> Result<Checkpoint> {
+        let mut budget = self.pass_bytes.unwrap_or(u64::MAX);
+        let stopped =
+            self.hash_file(&job.manifest_key(), &mut checkpoint.manifest, &mut budget, remaining).await?
+                || self.hash_file(&job.errors_key(), &mut checkpoint.errors, &mut budget, remaining).await?;
+        if stopped {
+            self.save(job, &checkpoint).await?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Hashes one file on from where `hashing` stands; true if it stopped short of the end.
+    async fn hash_file(
+        &self,
+        key: &str,
+        hashing: &mut Hashing,
+        budget: &mut u64,
+        remaining: &impl Fn() -> Duration,
+    ) -> Result<bool> {
+        if hashing.done() {
+            return Ok(false);
+        }
+        if *budget == 0 {
+            // The pass's bytes went to the file before: the next pass goes on.
+            return Ok(true);
+        }
+        let mut hasher = hashing.hasher()?;
+        // A pass's byte budget below a chunk makes smaller chunks (a multiple of 64 bytes, so the
+        // checkpointed state is on a block boundary).
+        let chunk = HASH_CHUNK.min(*budget / 64 * 64).max(64);
+        let chunks = (hashing.hashed..hashing.bytes)
+            .step_by(chunk as usize)
+            .map(|at| (at, (at + chunk).min(hashing.bytes)));
+        let mut reads = futures::stream::iter(chunks)
+            .map(|(at, end)| self.objects.get_range(key, at, end))
+            .buffered(HASH_READ_AHEAD);
+        while let Some(chunk) = reads.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            hashing.lines += statement::count_lines(&chunk);
+            hashing.hashed += chunk.len() as u64;
+            *budget = budget.saturating_sub(chunk.len() as u64);
+            if !hashing.done() && (*budget == 0 || remaining() < PASS_MARGIN) {
+                break;
+            }
+        }
+        if hashing.done() {
+            hashing.state = hex::encode(&hasher.finalize());
+            Ok(false)
+        } else {
+            hashing.state = hex::encode(&hasher.serialize());
+            Ok(true)
+        }
+    }
+
+    /// The pass that finishes: reports, summary, statement, the outcome recorded and announced.
+    async fn deliver(
+        &self,
+        job: &ExportJob,
+        record: &ExportRecord,
+        enumeration: &Enumeration,
+        groups: &[GroupReport],
+        checkpoint: &Checkpoint,
+        window: &[(&str, &str)],
+    ) -> Result<ExportResult> {
+        let manifest = checkpoint.manifest.digest(job.manifest_key());
+        let errors_digest = checkpoint.errors.digest(job.errors_key());
+        let manifest_bytes = manifest.bytes;
+        let manifest_sha256 = manifest.sha256.clone();
+        // The groups' reports, summed: memory is one entry per user and room, not per attachment.
+        let mut sums = PartReport::default();
+        let mut urls_expire_at = enumeration.signed_at.plus(enumeration.url_expiry);
+        for group in groups {
+            sums.add(&group.report);
+            if let Some(expiry) = group.urls_expire_at {
+                urls_expire_at = urls_expire_at.min(expiry);
+            }
+        }
         let scope: ScopeList = match self.objects.get(&job.scope_key()).await {
             Ok(raw) => {
                 serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("scope list: {e}")))?
@@ -117,7 +421,7 @@ impl<B: Backend> Finisher<B> {
         };
         let coverage = coverage_csv(&scope, &sums)?;
         let coverage_digest = FileDigest::of(job.coverage_key(), &coverage);
-        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", &window).await?;
+        self.objects.put(&job.coverage_key(), coverage, "text/csv; charset=utf-8", window).await?;
 
         let attachment_count = sums.rows;
         let error_count = sums.errors;
@@ -169,7 +473,7 @@ impl<B: Backend> Finisher<B> {
         };
         let summary_json =
             serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(format!("summary.json: {e}")))?;
-        self.objects.put(&job.summary_key(), summary_json, "application/json", &window).await?;
+        self.objects.put(&job.summary_key(), summary_json, "application/json", window).await?;
 
         let statement = Statement {
             version: statement::STATEMENT_VERSION,
@@ -223,7 +527,7 @@ impl<B: Backend> Finisher<B> {
             account = %job.account_id, export = %job.export_id, attachments = attachment_count,
             errors = error_count, manifest_bytes, "export succeeded"
         );
-        self.announce(&record, result.status(), now, Some(&result), None).await;
+        self.announce(record, result.status(), now, Some(&result), None).await;
         Ok(result)
     }
 
@@ -279,109 +583,76 @@ impl<B: Backend> Finisher<B> {
         Ok(record.is_some_and(|r| r.status.is_delivered()))
     }
 
-    /// Concatenates the manifest parts in order into the manifest. Returns its digest (size, lines,
-    /// SHA-256) and the earliest expiry of its URLs.
-    async fn assemble(
-        &self,
-        job: &ExportJob,
-        enumeration: &Enumeration,
-        window: &[(&str, &str)],
-    ) -> Result<(FileDigest, Timestamp)> {
-        let mut urls_expire_at = enumeration.signed_at.plus(enumeration.url_expiry);
-        // Not sized from part_count: it comes from the payload, and a count of u32::MAX would ask
-        // for 100 GB before the first missing part refused it (found by the fuzz test).
-        let mut part_keys = Vec::new();
-        for part in 1..=enumeration.part_count {
-            let part_key = job.manifest_part_key(part);
-            let head = self
-                .objects
-                .head(&part_key)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("manifest part {part} is missing")))?;
-            if let Some(expiry) = head.metadata.get(EXPIRY_METADATA).and_then(|t| Timestamp::parse(t).ok()) {
-                urls_expire_at = urls_expire_at.min(expiry);
-            }
-            part_keys.push(part_key);
-        }
-        let start = if enumeration.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
-        let digest = self
-            .concatenate(&job.manifest_key(), job.format.content_type(), start, part_keys, window)
-            .await?;
-        Ok((digest, urls_expire_at))
-    }
-
-    /// Writes `start` followed by the objects `part_keys` in order as the object `key`, copying
-    /// parts server-side where S3 allows (every part but the last must be at least 5 MiB) and
-    /// re-uploading small ones in groups; empty parts are skipped. Returns its size, lines and
-    /// SHA-256. Memory stays one part (plus a group below 5 MiB).
-    async fn concatenate(
+    /// Writes `start` followed by the objects `sources` (key, size) in order as the object `key`,
+    /// as `domain::assembly` plans it: large sources copied server-side, small ones read and
+    /// uploaded together. Returns its size. Memory stays a few parts of 5 MiB.
+    async fn copy_into(
         &self,
         key: &str,
         content_type: &str,
         start: Vec<u8>,
-        part_keys: Vec<String>,
+        sources: &[(String, u64)],
         window: &[(&str, &str)],
-    ) -> Result<FileDigest> {
-        if part_keys.is_empty() {
-            let digest = FileDigest::of(key.to_owned(), &start);
-            self.objects.put(key, start, content_type, window).await?;
-            return Ok(digest);
+    ) -> Result<u64> {
+        let sizes: Vec<u64> = sources.iter().map(|(_, size)| *size).collect();
+        let total = start.len() as u64 + sizes.iter().sum::<u64>();
+        let plan = plan_parts(start.len() as u64, &sizes, MIN_PART_BYTES, MAX_PART_BYTES);
+        if plan.len() <= 1 && sizes.iter().all(|s| *s < MIN_PART_BYTES) {
+            // Small enough to write in one request (an empty file, a small export).
+            let mut body = start;
+            for (source, size) in sources {
+                if *size > 0 {
+                    body.extend_from_slice(&self.objects.get(source).await?);
+                }
+            }
+            self.objects.put(key, body, content_type, window).await?;
+            return Ok(total);
+        }
+        if plan.len() > MAX_UPLOAD_PARTS {
+            return Err(Error::Internal(format!(
+                "{key} would be {} upload parts, over S3's 10,000",
+                plan.len()
+            )));
         }
         let upload = self.objects.start_multipart(key, content_type, window).await?;
+        let (start, upload_id) = (&start, upload.as_str());
         let assembled = async {
-            let mut hasher = Sha256::new();
-            hasher.update(&start);
-            let mut size = start.len() as u64;
-            let mut lines = statement::count_lines(&start);
-            let mut uploaded: Vec<UploadedPart> = Vec::new();
-            let mut pending: Vec<u8> = start;
-            let count = part_keys.len();
-            for (i, part_key) in part_keys.iter().enumerate() {
-                // Read for the SHA-256 (streamed part by part; memory stays one part).
-                let bytes = self.objects.get(part_key).await?;
-                let last = i + 1 == count;
-                if bytes.is_empty() {
-                    continue;
-                }
-                hasher.update(&bytes);
-                size += bytes.len() as u64;
-                lines += statement::count_lines(&bytes);
-                let number = uploaded.len() as i32 + 1;
-                if pending.is_empty() && (bytes.len() >= MIN_MULTIPART_PART || last) {
-                    uploaded.push(self.objects.upload_part_copy(key, &upload, number, part_key).await?);
-                } else {
-                    pending.extend_from_slice(&bytes);
-                    if pending.len() >= MIN_MULTIPART_PART {
-                        let body = std::mem::take(&mut pending);
-                        uploaded.push(self.objects.upload_part(key, &upload, number, body).await?);
+            let parts: Vec<UploadedPart> = futures::stream::iter(plan.iter().enumerate())
+                .map(|(i, part)| async move {
+                    let number = i as i32 + 1;
+                    match part {
+                        PlannedPart::Copy { source, range } => {
+                            let (source, size) = &sources[*source];
+                            let whole = range.start == 0 && range.end == *size;
+                            let range = (!whole).then_some((range.start, range.end));
+                            self.objects.upload_part_copy(key, upload_id, number, source, range).await
+                        }
+                        PlannedPart::Upload { with_start, pieces } => {
+                            let mut body = if *with_start { start.clone() } else { Vec::new() };
+                            for (source, range) in pieces {
+                                body.extend(
+                                    self.objects
+                                        .get_range(&sources[*source].0, range.start, range.end)
+                                        .await?,
+                                );
+                            }
+                            self.objects.upload_part(key, upload_id, number, body).await
+                        }
                     }
-                }
-            }
-            if !pending.is_empty() {
-                let number = uploaded.len() as i32 + 1;
-                uploaded.push(self.objects.upload_part(key, &upload, number, pending).await?);
-            }
-            if uploaded.is_empty() {
-                // Every part was empty (and so is `start`): an empty object.
-                self.objects.abort_multipart(key, &upload).await?;
-                self.objects.put(key, Vec::new(), content_type, window).await?;
-            } else {
-                self.objects.complete_multipart(key, &upload, uploaded).await?;
-            }
-            Ok::<_, Error>(FileDigest {
-                key: key.to_owned(),
-                bytes: size,
-                lines,
-                sha256: hex::encode(&hasher.finalize()),
-            })
+                })
+                .buffered(ASSEMBLY_CONCURRENCY)
+                .try_collect()
+                .await?;
+            self.objects.complete_multipart(key, upload_id, parts).await
         }
         .await;
-        if assembled.is_err()
-            && let Err(abort) = self.objects.abort_multipart(key, &upload).await
-        {
-            tracing::warn!(error = %abort, "could not abort an upload; the bucket lifecycle will");
+        if let Err(e) = assembled {
+            if let Err(abort) = self.objects.abort_multipart(key, &upload).await {
+                tracing::warn!(error = %abort, "could not abort an upload; the bucket lifecycle will");
+            }
+            return Err(e);
         }
-        assembled
+        Ok(total)
     }
 
     async fn remove_intermediates(&self, job: &ExportJob) -> Result<()> {

@@ -10,7 +10,7 @@ mod finalize;
 mod part;
 
 pub use enumerate::Enumerator;
-pub use finalize::{Enumeration, Finisher, describe_failure};
+pub use finalize::{Enumeration, Finalized, Finisher, GroupReport, describe_failure};
 pub use part::PartWriter;
 
 use crate::domain::error::{Error, Result};
@@ -21,10 +21,23 @@ use crate::ports::ExportStore;
 /// S3's smallest part of a multipart upload, except the last.
 pub const MIN_MULTIPART_PART: usize = 5 * 1024 * 1024;
 
-/// The most inventory parts an export may have. Finalize copies each manifest part of 5 MiB or
-/// more into the manifest as one part of a multipart upload, and S3 takes at most 10,000 of them
-/// (the part numbers themselves are in `inventory/parts.json`, not in any payload).
-pub const MAX_PARTS: u32 = 10_000;
+/// The most assembly groups an export may have: Finalize makes each group at most two parts of
+/// the manifest's multipart upload (a read top-up and a copy, `domain::assembly`), and S3 takes
+/// at most 10,000 (the group numbers themselves are in `inventory/groups.json`, not in a payload).
+pub const MAX_GROUPS: u32 = 4_999;
+
+/// Manifest parts per assembly group unless `ASSEMBLY_GROUP_PARTS` says otherwise: at 10,000 rows
+/// a part, a group is about 100 × 6 MB = 600 MB (a copy source may be 5 GiB), and 4,999 groups
+/// carry 5 billion attachments.
+pub const DEFAULT_GROUP_PARTS: u32 = 100;
+
+/// The most manifest parts a group may have: a group is one multipart upload of its parts.
+pub const MAX_GROUP_PARTS: u32 = 4_999;
+
+/// The most inventory (and manifest) parts an export may have, whatever its groups: part keys
+/// carry seven digits, so they sort in part order. An export's own ceiling is the smaller of this
+/// and `MAX_GROUPS` × its group size.
+pub const MAX_PARTS: u32 = 9_999_999;
 
 /// The most segments a listing is split into: the plan and the numbering of parts by segment
 /// (`Enumerated::segment_parts`) live on the export's record, which stays small.

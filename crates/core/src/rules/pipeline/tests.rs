@@ -8,7 +8,7 @@ use super::*;
 use crate::domain::hex;
 use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
 use crate::domain::manifest::{InventoryLine, Summary, empty_manifest};
-use crate::domain::model::{AccountType, Attachment, ExportFormat, RequestedBy, Via};
+use crate::domain::model::{AccountType, Attachment, ExportFormat, ExportResult, RequestedBy, Via};
 use crate::domain::model::{ConversationType, FailureInfo};
 use crate::domain::payloads::{EnumerateResponse, StepError};
 use crate::domain::time::Timestamp;
@@ -133,6 +133,25 @@ impl World {
         let writer = self.world.part_writer(&["attachments"]);
         for part in self.parts(e) {
             writer.run(&self.job, part, e.signed_at.unwrap()).await.unwrap();
+        }
+    }
+
+    /// Assembly and Finalize as the state machine runs them: every group the AssembleGroups Map's
+    /// items name (here last to first), then Finalize's passes until it delivers.
+    async fn finish(&self, job: &ExportJob, enumeration: &Enumeration) -> crate::Result<ExportResult> {
+        let finisher = self.finisher();
+        let groups: Vec<u32> = match self.objects.objects.lock().unwrap().get(&self.job.groups_list_key()) {
+            Some(raw) => serde_json::from_slice(raw).unwrap(),
+            None => Vec::new(),
+        };
+        for group in groups.into_iter().rev() {
+            finisher.assemble_group(job, group).await?;
+        }
+        loop {
+            match finisher.finalize(job, enumeration, || Duration::from_secs(900)).await? {
+                Finalized::Done(result) => return Ok(*result),
+                Finalized::Hashing { .. } => continue,
+            }
         }
     }
 
@@ -266,7 +285,7 @@ async fn segments_list_slices_of_time_apart_and_the_parts_keep_upload_order() {
     let expected: Vec<_> = w.in_scope.iter().map(|a| a.attachment_id.clone()).collect();
     assert_eq!(listed, expected, "upload order across segments");
     w.write_parts(&e).await;
-    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let rows = csv_records(&w.object(&w.job.manifest_key()), true);
     let ids: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     assert_eq!(ids, expected.iter().map(|a| a.to_string()).collect::<Vec<_>>());
@@ -316,7 +335,7 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     w.write_parts(&e).await;
     let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
     assert_eq!(record.progress.parts_written, 3);
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
 
     let manifest = w.object(&w.job.manifest_key());
     assert_eq!(result.manifest_bytes, manifest.len() as u64);
@@ -366,9 +385,87 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     assert_eq!((published[0].status, published[0].attachment_count), (ExportStatus::Succeeded, Some(7)));
 
     // A duplicate Finalize changes nothing and announces nothing new.
-    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let again = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     assert_eq!(again, result);
     assert_eq!(w.notifier.published.lock().unwrap().len(), 1);
+}
+
+/// At the size where S3's part rules bite: groups of parts are assembled into objects, and the
+/// groups into the manifest with every part but the last at least 5 MiB (the fake refuses
+/// otherwise, as S3 does) — large ones copied server-side, small ones read and topped up. Hashed
+/// 1 MiB a pass, Finalize takes many passes, each resuming the SHA-256 from the checkpoint, and
+/// the digest is the whole file's.
+#[tokio::test]
+async fn groups_assemble_within_s3s_part_rules_and_the_hash_resumes_across_passes() {
+    // Four segments of 12,000 rows, two parts each; groups of two parts are over 5 MiB.
+    let w = world(48_000, ExportFormat::Csv).await;
+    let e = w.enumerate_all(6_000).await;
+    w.write_parts(&e).await;
+    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let enumerated = record.enumerated.unwrap();
+    assert_eq!((enumerated.group_parts, enumerated.groups()), (2, e.part_count.div_ceil(2)));
+    let groups: Vec<u32> = serde_json::from_slice(&w.object(&w.job.groups_list_key())).unwrap();
+    assert_eq!(groups, (1..=enumerated.groups()).collect::<Vec<_>>(), "the AssembleGroups Map's items");
+    let part_bytes: Vec<usize> =
+        (1..=e.part_count).map(|p| w.object(&w.job.manifest_part_key(p)).len()).collect();
+    let expected: Vec<u8> = (1..=e.part_count).flat_map(|p| w.object(&w.job.manifest_part_key(p))).collect();
+    assert!(expected.len() > 3 * 5 * 1024 * 1024, "large enough for several upload parts: {part_bytes:?}");
+
+    let finisher = Finisher { pass_bytes: Some(1024 * 1024), ..w.finisher() };
+    for group in groups.into_iter().rev() {
+        finisher.assemble_group(&w.job, group).await.unwrap();
+    }
+    let mut passes = 0;
+    let result = loop {
+        passes += 1;
+        match finisher.finalize(&w.job, &w.enumeration(&e), || Duration::from_secs(900)).await.unwrap() {
+            Finalized::Done(result) => break *result,
+            Finalized::Hashing { hashed, bytes } => {
+                assert!(hashed < bytes);
+                assert_eq!(hashed, passes * 1024 * 1024, "each pass hashes its budget, on from the last");
+            }
+        }
+    };
+    let manifest = w.object(&w.job.manifest_key());
+    assert!(manifest == expected, "the manifest is its parts in order");
+    // One pass a MiB; errors.csv (its header) fits in what the last one has left.
+    assert_eq!(passes as usize, manifest.len().div_ceil(1024 * 1024));
+    assert_eq!(result.manifest_sha256, hex::encode(&Sha256::digest(&manifest)), "the whole file's SHA-256");
+    assert_eq!(result.manifest_bytes, manifest.len() as u64);
+    assert_eq!(result.attachment_count, 48_000);
+    let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
+    assert_eq!(summary.manifest.lines, 48_001);
+    let (whole, _ranged) = *w.objects.copies.lock().unwrap();
+    assert!(
+        whole >= 3,
+        "groups over 5 MiB are copied into the manifest server-side, not read: {part_bytes:?}"
+    );
+    assert!(
+        w.objects.list(&format!("{}parts/", w.job.prefix())).await.unwrap().is_empty(),
+        "intermediates removed"
+    );
+
+    // With no time left, each pass still hashes a chunk, so the loop ends.
+    let w = world(2_000, ExportFormat::Jsonl).await;
+    let e = w.enumerate_all(500).await;
+    w.write_parts(&e).await;
+    let finisher = Finisher { pass_bytes: Some(64 * 1024), ..w.finisher() };
+    let groups: Vec<u32> = serde_json::from_slice(&w.object(&w.job.groups_list_key())).unwrap();
+    for group in groups {
+        finisher.assemble_group(&w.job, group).await.unwrap();
+    }
+    let mut passes = 0;
+    let result = loop {
+        passes += 1;
+        assert!(passes < 1_000);
+        if let Finalized::Done(result) =
+            finisher.finalize(&w.job, &w.enumeration(&e), || Duration::ZERO).await.unwrap()
+        {
+            break *result;
+        }
+    };
+    assert!(passes > 2, "{passes} passes");
+    assert_eq!(result.manifest_sha256, hex::encode(&Sha256::digest(w.object(&w.job.manifest_key()))));
 }
 
 #[tokio::test]
@@ -376,7 +473,7 @@ async fn an_empty_account_gets_a_header_only_manifest() {
     let w = world(0, ExportFormat::Csv).await;
     let e = w.enumerate_all(3).await;
     assert_eq!((e.part_count, e.listed, w.parts(&e).len()), (0, 0, 0));
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     assert_eq!(w.object(&w.job.manifest_key()), empty_manifest(ExportFormat::Csv).unwrap());
     assert_eq!(result.attachment_count, 0);
 }
@@ -386,7 +483,7 @@ async fn jsonl_manifests_have_no_header() {
     let w = world(4, ExportFormat::Jsonl).await;
     let e = w.enumerate_all(3).await;
     w.write_parts(&e).await;
-    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
     assert_eq!(manifest.lines().count(), 4);
     assert!(manifest.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
@@ -433,7 +530,7 @@ async fn a_late_failure_report_leaves_a_succeeded_export_and_its_window_alone() 
     let w = world(3, ExportFormat::Csv).await;
     let e = w.enumerate_all(2).await;
     w.write_parts(&e).await;
-    w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     w.workflow.enter_failure(&w.job.export_id, StepError { error: "States.Timeout".into(), cause: None });
     w.finisher().record_failure(&w.job).await.unwrap();
     let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
@@ -490,18 +587,18 @@ async fn forged_step_inputs_cannot_change_what_defines_the_export() {
     let errors = String::from_utf8(w.object(&w.job.errors_part_key(1))).unwrap();
     assert!(errors.contains("missing-object"), "{errors}");
 
-    let early = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap_err();
+    let early = w.finish(&w.job, &w.enumeration(&e)).await.unwrap_err();
     assert_eq!(early.code(), "BadRequestException", "{early}");
     writer.run(&w.job, 3, signed_at).await.unwrap();
     let fewer = Enumeration { part_count: 2, ..w.enumeration(&e) };
-    let short = w.finisher().finalize(&w.job, &fewer).await.unwrap_err();
+    let short = w.finish(&w.job, &fewer).await.unwrap_err();
     assert!(short.to_string().contains("partCount"), "{short}");
     assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
     assert!(w.objects.head(&w.job.statement_key()).await.unwrap().is_none(), "no statement");
 
     // The input's cutoff is not the statement's: the record's is.
     let earlier = ExportJob { cutoff: w.job.cutoff.plus(Duration::from_secs(1)), ..w.job.clone() };
-    w.finisher().finalize(&earlier, &w.enumeration(&e)).await.unwrap();
+    w.finish(&earlier, &w.enumeration(&e)).await.unwrap();
     let statement = crate::domain::statement::parse(&w.object(&w.job.statement_key())).unwrap();
     assert_eq!(statement.cutoff, w.job.cutoff);
 }
@@ -515,7 +612,7 @@ async fn a_refused_head_is_an_object_unreadable_row() {
     w.attachments.refuse(&refused.bucket, &refused.object_key);
     let e = w.enumerate_all(10).await;
     w.write_parts(&e).await;
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let errors = csv_records(&w.object(&w.job.errors_key()), true);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0][4], "object-unreadable");
@@ -604,7 +701,7 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     let e = w.enumerate_all(3).await;
     assert_eq!(e.listed, 9, "eight attachments and the unreadable item");
     w.write_parts(&e).await;
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
 
     // Every other row is in the manifest, signed; no bad row is.
     let good: Vec<&Attachment> =
@@ -675,7 +772,7 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
         (2, 1, 1)
     );
     // A retried Finalize of the delivered export changes nothing.
-    assert_eq!(w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap(), result);
+    assert_eq!(w.finish(&w.job, &w.enumeration(&e)).await.unwrap(), result);
 }
 
 #[tokio::test]
@@ -688,7 +785,7 @@ async fn a_retried_part_rewrites_the_same_errors_and_counts_them_once() {
     w.write_parts(&e).await;
     let again: Vec<Vec<u8>> = (1..=e.part_count).map(|p| w.object(&w.job.errors_part_key(p))).collect();
     assert_eq!(first, again);
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     assert_eq!((result.attachment_count, result.error_count), (4, 5));
     let manifest = String::from_utf8(w.object(&w.job.manifest_key())).unwrap();
     assert_eq!(manifest.lines().count(), 4, "JSON Lines: the good rows only");
@@ -706,7 +803,7 @@ async fn without_object_checks_only_the_bucket_is_checked() {
     let e = w.enumerate_all(3).await;
     w.write_parts(&e).await;
     assert_eq!(w.attachments.heads.load(std::sync::atomic::Ordering::SeqCst), 0, "no HEAD at all");
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let errors = csv_records(&w.object(&w.job.errors_key()), true);
     let mut codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
     codes.sort();
@@ -743,7 +840,7 @@ async fn a_row_pointing_at_another_tenants_object_is_never_signed() {
         }
         let e = w.enumerate_all(4).await;
         w.write_parts(&e).await;
-        let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+        let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
         let errors = csv_records(&w.object(&w.job.errors_key()), true);
         let codes: Vec<&str> = errors.iter().map(|r| r[4].as_str()).collect();
         assert_eq!(codes, ["foreign-key", "foreign-key"], "verifyObjects {verify_objects}");
@@ -764,7 +861,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     let mut w = world(5, ExportFormat::Csv).await;
     let e = w.enumerate_all(2).await;
     w.write_parts(&e).await;
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let file = result.statement.clone().expect("a statement");
     let bytes = w.object(&w.job.statement_key());
     assert_eq!((file.bytes, file.sha256.clone()), (bytes.len() as u64, hex::encode(&Sha256::digest(&bytes))));
@@ -798,7 +895,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     assert_eq!(replayed.signed_at, e.signed_at);
     w.write_parts(&e).await;
     w.clock.advance(Duration::from_secs(90));
-    let again = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let again = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     assert_eq!(w.object(&w.job.statement_key()), bytes, "the same bytes, whatever the clock says");
     assert_eq!(again.statement.unwrap().sha256, file.sha256);
 
@@ -827,7 +924,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     w.job = second_job;
     let e = w.enumerate_all(10).await;
     w.write_parts(&e).await;
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let next = statement::parse(&w.object(&w.job.statement_key())).unwrap();
     assert_eq!(
         next.previous,
@@ -844,7 +941,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     let e = w.enumerate_all(10).await;
     w.write_parts(&e).await;
     w.statement_key.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
-    let err = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap_err();
+    let err = w.finish(&w.job, &w.enumeration(&e)).await.unwrap_err();
     assert_eq!(err.code(), "TransientError");
     assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
 }
@@ -864,7 +961,7 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
     w.job = ExportJob::from(&record);
     let e = w.enumerate_all(2).await;
     w.write_parts(&e).await;
-    let result = w.finisher().finalize(&w.job, &w.enumeration(&e)).await.unwrap();
+    let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     let rows = csv_records(&w.object(&w.job.manifest_key()), true);
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     let expected: Vec<String> = w.in_scope[5..].iter().map(|a| a.attachment_id.to_string()).collect();
