@@ -19,6 +19,9 @@ cargo build --quiet --release -p bench
 say "link maker and manifest writing (one core)"
 cpu_json="$(target/release/bench cpu)"
 echo "$cpu_json"
+# The scale model (export_core::scale): AWS's figures for 1M to 1B attachments, from the state
+# machine definition and the code's constants; not a measurement.
+scale_json="$(target/release/bench scale)"
 
 started_stack=0
 if [[ -f .local/stack.env ]] && infra/local/up.sh --check >/dev/null 2>&1; then
@@ -152,9 +155,9 @@ echo "$checks"
 mkdir -p bench/results
 profile=debug
 grep -q -- '--release' "/proc/$(cat .local/pids/lambda-watch.pid)/cmdline" 2>/dev/null && profile=release
-python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "$cold" "$checks" "make bench N=$N" "$profile" <<'PY'
+python3 - "$out" "$cpu_json" "$small" "$large" "$rss" "$cold" "$checks" "$scale_json" "make bench N=$N" "$profile" <<'PY'
 import json, platform, sys, os
-out, cpu, small, large, rss, cold, checks, command, profile = sys.argv[1], *map(json.loads, sys.argv[2:8]), sys.argv[8], sys.argv[9]
+out, cpu, small, large, rss, cold, checks, scale, command, profile = sys.argv[1], *map(json.loads, sys.argv[2:9]), sys.argv[9], sys.argv[10]
 info = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), platform.processor())
 flags = next((l for l in info.splitlines() if l.startswith("flags")), "")
@@ -163,7 +166,7 @@ machine = f"{model}, {os.cpu_count()} cores, {mem_gib} GiB, SHA extensions: {'ye
 e2e = dict(large, peak_rss_mb=rss, ratio_export_vs_raw_read=round(large["export_s"] / large["raw_read_s"], 2),
            growth_from_n_over_10=round(large["export_s"] / small["export_s"], 2), small=small,
            note=f"functions run as {profile} builds under cargo lambda watch; Step Functions is moto's interpreter")
-result = dict(cpu, e2e=e2e, row_checks=checks, cold_start=cold, machine=machine, command=command)
+result = dict(cpu, e2e=e2e, row_checks=checks, cold_start=cold, scale=scale, machine=machine, command=command)
 json.dump(result, open(out + ".json", "w"), indent=2)
 l = cpu["links"]
 m = cpu["manifest"]

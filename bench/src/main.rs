@@ -284,8 +284,24 @@ async fn main() {
     let result = match args.get(1).map(String::as_str) {
         Some("cpu") => tokio::task::spawn_blocking(cpu).await.unwrap(),
         Some("raw-read") => raw_read(args.get(2).expect("raw-read ACCOUNT_ID")).await,
+        Some("scale") => {
+            let asl: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../infra/statemachine/export.asl.json"
+                ))
+                .expect("the state machine definition"),
+            )
+            .expect("JSON");
+            let deployment = export_core::scale::Deployment::from_asl(&asl);
+            if args.get(2).map(String::as_str) == Some("--markdown") {
+                print!("{}", export_core::scale::markdown(&deployment));
+                return;
+            }
+            json!({"deployment": deployment, "exports": export_core::scale::table(&deployment)})
+        }
         _ => {
-            eprintln!("usage: bench cpu | bench raw-read ACCOUNT_ID");
+            eprintln!("usage: bench cpu | bench raw-read ACCOUNT_ID | bench scale [--markdown]");
             std::process::exit(2);
         }
     };

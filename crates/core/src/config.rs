@@ -158,10 +158,15 @@ impl Config {
             url_expiry,
             throttle_window: vars.seconds("THROTTLE_WINDOW_SECONDS", 604_800, 1)?,
             manifest_link,
-            part_items: vars.number("PART_ITEMS", 10_000, 1, 1_000_000)? as usize,
+            part_items: vars.number(
+                "PART_ITEMS",
+                crate::rules::pipeline::DEFAULT_PART_ITEMS as u64,
+                1,
+                1_000_000,
+            )? as usize,
             list_segments: vars.number(
                 "LIST_SEGMENTS",
-                32,
+                u64::from(crate::rules::pipeline::DEFAULT_LIST_SEGMENTS),
                 1,
                 u64::from(crate::rules::pipeline::MAX_SEGMENTS),
             )? as u32,

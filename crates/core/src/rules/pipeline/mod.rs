@@ -11,7 +11,7 @@ mod part;
 
 pub use enumerate::Enumerator;
 pub use finalize::{Enumeration, Finalized, Finisher, GroupReport, describe_failure};
-pub use part::PartWriter;
+pub use part::{HEAD_CONCURRENCY, PartWriter};
 
 use crate::domain::error::{Error, Result};
 use crate::domain::model::{Enumerated, ExportRecord, ExportStatus};
@@ -38,6 +38,13 @@ pub const MAX_GROUP_PARTS: u32 = 4_999;
 /// carry seven digits, so they sort in part order. An export's own ceiling is the smaller of this
 /// and `MAX_GROUPS` × its group size.
 pub const MAX_PARTS: u32 = 9_999_999;
+
+/// Attachments per inventory part unless `PART_ITEMS` says otherwise (the template's `PartItems`).
+pub const DEFAULT_PART_ITEMS: usize = 10_000;
+
+/// Segments a listing is split into unless `LIST_SEGMENTS` says otherwise: more than the workers,
+/// so a dense slice of time does not hold the others up for long.
+pub const DEFAULT_LIST_SEGMENTS: u32 = 32;
 
 /// The most segments a listing is split into: the plan and the numbering of parts by segment
 /// (`Enumerated::segment_parts`) live on the export's record, which stays small.
