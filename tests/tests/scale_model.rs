@@ -22,21 +22,16 @@ fn no_export_up_to_a_billion_attachments_crosses_a_quota() {
     let d = Deployment::from_asl(&asl());
     for s in scale::table(&d) {
         let crossed = d.crossings(&s);
-        assert!(
-            crossed.is_empty(),
-            "{} attachments (checked: {}): {crossed:?}\n{s:#?}",
-            s.attachments,
-            s.checked
-        );
+        assert!(crossed.is_empty(), "{} attachments ({:?}): {crossed:?}\n{s:#?}", s.attachments, s.checks);
     }
     // And the model can see a crossing: the former 6-hour limit, or Finalize in one pass at 1B.
     let mut six_hours = d.clone();
     six_hours.timeout_seconds = 21_600.0;
-    let billion = six_hours.export(1_000_000_000, false);
+    let billion = six_hours.export(1_000_000_000, scale::Checks::Unchecked);
     assert!(!six_hours.crossings(&billion).is_empty(), "{billion:#?}");
     let mut one_group = d.clone();
     one_group.group_parts = 1;
-    let crossed = one_group.crossings(&one_group.export(1_000_000_000, false));
+    let crossed = one_group.crossings(&one_group.export(1_000_000_000, scale::Checks::Unchecked));
     assert!(crossed.iter().any(|c| c.contains("assembly groups")), "{crossed:?}");
 }
 
@@ -48,6 +43,7 @@ fn the_models_defaults_are_the_templates() {
         |name: &str| template["Parameters"][name]["Default"].as_u64().unwrap_or_else(|| panic!("{name}"));
     assert_eq!(default("PartItems"), export_core::rules::pipeline::DEFAULT_PART_ITEMS as u64);
     assert_eq!(default("MaxReadRate"), scale::DEFAULT_MAX_READ_RATE);
+    assert_eq!(default("MaxCheckRate"), scale::DEFAULT_MAX_CHECK_RATE);
     assert_eq!(default("UrlExpirySeconds") as f64, scale::assumed::URL_EXPIRY_SECONDS);
     let memory =
         |function: &str| template["Resources"][function]["Properties"]["MemorySize"].as_u64().unwrap();

@@ -574,6 +574,7 @@ fn the_api_reserves_concurrency_and_the_pipeline_is_capped_at_the_maps_width() {
     // Map's parts; the code shares an export's read rate among as many segment workers.
     let width = asl()["States"]["WriteParts"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");
     assert_eq!(width, 8, "DEPLOY.md's arithmetic assumes 8 parts at once");
+    assert_eq!(width, u64::from(export_core::rules::pipeline::PART_WORKERS), "PART_WORKERS");
     // AssembleGroups runs after WriteParts, on the same function: no wider, so the same reserve.
     let groups =
         asl()["States"]["AssembleGroups"]["MaxConcurrency"].as_u64().expect("the Map's MaxConcurrency");

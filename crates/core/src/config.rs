@@ -60,6 +60,9 @@ pub struct Config {
     /// The most catalog rows an export reads a second, all its segments together (`MAX_READ_RATE`;
     /// 0: no cap). AttachmentsTable is the chat service's production table.
     pub max_read_rate: u32,
+    /// The most attachments an export HEADs a second, its parts together (`MAX_CHECK_RATE`; 0: no
+    /// cap): the attachment bucket serves 5,500 a second per partitioned prefix.
+    pub max_check_rate: u32,
     /// Manifest parts per assembly group (`ASSEMBLY_GROUP_PARTS`, 1–4999): the size of each
     /// AssembleGroups child's work, and with `MAX_GROUPS` the ceiling of an export's parts.
     pub assembly_group_parts: u32,
@@ -171,6 +174,7 @@ impl Config {
                 u64::from(crate::rules::pipeline::MAX_SEGMENTS),
             )? as u32,
             max_read_rate: vars.number("MAX_READ_RATE", 0, 0, 10_000_000)? as u32,
+            max_check_rate: vars.number("MAX_CHECK_RATE", 0, 0, 10_000_000)? as u32,
             assembly_group_parts: vars.number(
                 "ASSEMBLY_GROUP_PARTS",
                 u64::from(crate::rules::pipeline::DEFAULT_GROUP_PARTS),

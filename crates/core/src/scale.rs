@@ -88,6 +88,8 @@ pub struct Deployment {
     pub head_concurrency: u64,
     /// `MaxReadRate`: catalog rows an export reads a second (0: no cap).
     pub max_read_rate: u64,
+    /// `MaxCheckRate`: attachment HEADs an export makes a second (0: no cap).
+    pub max_check_rate: u64,
     /// Lambda memory, GB: enumerate-attachments, write-manifest.
     pub enumerate_gb: f64,
     pub write_gb: f64,
@@ -96,6 +98,20 @@ pub struct Deployment {
 /// The template's defaults the model is of (`MaxReadRate`; the two functions' `MemorySize`, in MB:
 /// Lambda bills a GB as 1,024 of them). `tests/tests/scale_model.rs` keeps them the template's.
 pub const DEFAULT_MAX_READ_RATE: u64 = 20_000;
+pub const DEFAULT_MAX_CHECK_RATE: u64 = 20_000;
+
+/// Whether and how fast an export checks its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Checks {
+    /// `"verifyObjects": false`: the bucket and folder checks only.
+    Unchecked,
+    /// A HEAD per attachment at `MaxCheckRate`, the account's objects spread over prefixes that S3
+    /// has partitioned to serve it.
+    Checked,
+    /// A HEAD per attachment on one S3 prefix: at most 5,500 a second, however the rate is set.
+    OnePrefix,
+}
 pub const ENUMERATE_MEMORY_MB: u64 = 1_024;
 pub const WRITE_MANIFEST_MEMORY_MB: u64 = 1_769;
 
@@ -182,6 +198,7 @@ impl Deployment {
             group_parts: u64::from(DEFAULT_GROUP_PARTS),
             head_concurrency: HEAD_CONCURRENCY as u64,
             max_read_rate: DEFAULT_MAX_READ_RATE,
+            max_check_rate: DEFAULT_MAX_CHECK_RATE,
             enumerate_gb: ENUMERATE_MEMORY_MB as f64 / 1024.0,
             write_gb: WRITE_MANIFEST_MEMORY_MB as f64 / 1024.0,
         }
@@ -202,8 +219,9 @@ impl Deployment {
         self.parent_path.iter().map(|(_, _, looped)| if *looped { passes } else { 1 }).sum()
     }
 
-    /// The model of an export of `n` attachments, with or without the object checks.
-    pub fn export(&self, n: u64, checked: bool) -> Scale {
+    /// The model of an export of `n` attachments, with its object checks as `checks` says.
+    pub fn export(&self, n: u64, checks: Checks) -> Scale {
+        let checked = checks != Checks::Unchecked;
         use assumed::*;
         let nf = n as f64;
         // Listing: equal slices of time; an account's uploads are not spread evenly, so the
@@ -223,8 +241,13 @@ impl Deployment {
         // Parts: each segment's last one is short.
         let parts = n.div_ceil(self.part_items) + segments.saturating_sub(1).min(n);
         let part_rows = self.part_items.min(n) as f64;
-        let head_rate = (self.head_concurrency as f64 / HEAD_SECONDS) * self.part_workers as f64;
-        let head_rate = head_rate.min(HEADS_PER_PREFIX_PER_SECOND);
+        let mut head_rate = (self.head_concurrency as f64 / HEAD_SECONDS) * self.part_workers as f64;
+        if self.max_check_rate > 0 {
+            head_rate = head_rate.min(self.max_check_rate as f64);
+        }
+        if checks == Checks::OnePrefix {
+            head_rate = head_rate.min(HEADS_PER_PREFIX_PER_SECOND);
+        }
         let part_seconds = PART_FIXED_SECONDS
             + part_rows / LINKS_PER_SECOND
             + if checked { part_rows * self.part_workers as f64 / head_rate } else { 0.0 };
@@ -295,7 +318,7 @@ impl Deployment {
         let upload_parts = (2 * groups + 1).min(manifest_bytes as u64 / MIN_PART_BYTES + groups + 1);
         Scale {
             attachments: n,
-            checked,
+            checks,
             segments,
             parts,
             groups,
@@ -399,7 +422,7 @@ fn largest_payload() -> u64 {
 #[serde(rename_all = "camelCase")]
 pub struct Scale {
     pub attachments: u64,
-    pub checked: bool,
+    pub checks: Checks,
     pub segments: u64,
     pub parts: u64,
     pub groups: u64,
@@ -434,9 +457,12 @@ pub struct Cost {
 /// The sizes the model is shown for.
 pub const SIZES: [u64; 4] = [1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
-/// The model for [`SIZES`], unchecked and checked.
+/// The model for [`SIZES`]: unchecked, checked, checked on one prefix.
 pub fn table(deployment: &Deployment) -> Vec<Scale> {
-    [false, true].into_iter().flat_map(|checked| SIZES.map(|n| deployment.export(n, checked))).collect()
+    [Checks::Unchecked, Checks::Checked, Checks::OnePrefix]
+        .into_iter()
+        .flat_map(|checks| SIZES.map(|n| deployment.export(n, checks)))
+        .collect()
 }
 
 /// DEPLOY.md's table of the model (`tests/tests/scale_model.rs` keeps DEPLOY's copy equal).
@@ -446,7 +472,8 @@ pub fn markdown(deployment: &Deployment) -> String {
     let mut out =
         format!("| per export | {} |\n| --- |{}\n", head.join(" | "), " ---: |".repeat(SIZES.len()));
     let unchecked = &rows[..SIZES.len()];
-    let checked = &rows[SIZES.len()..];
+    let checked = &rows[SIZES.len()..2 * SIZES.len()];
+    let one_prefix = &rows[2 * SIZES.len()..];
     let line = |out: &mut String, name: &str, f: &dyn Fn(&Scale) -> String, rows: &[Scale]| {
         let cells: Vec<String> = rows.iter().map(f).collect();
         out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
@@ -469,13 +496,9 @@ pub fn markdown(deployment: &Deployment) -> String {
     );
     line(&mut out, "longest invocation", &|s| format!("{} s", s.longest_invocation_seconds), unchecked);
     line(&mut out, "wall time, unchecked", &|s| hours(s.wall_seconds), unchecked);
-    line(&mut out, "wall time, objects checked", &|s| hours(s.wall_seconds), checked);
-    line(
-        &mut out,
-        "links' life left at delivery, objects checked",
-        &|s| hours(s.links_left_seconds),
-        checked,
-    );
+    line(&mut out, "wall time, objects checked (`MaxCheckRate`)", &|s| hours(s.wall_seconds), checked);
+    line(&mut out, "wall time, objects checked on one S3 prefix", &|s| hours(s.wall_seconds), one_prefix);
+    line(&mut out, "links' life left at delivery (one prefix)", &|s| hours(s.links_left_seconds), one_prefix);
     line(&mut out, "Lambda", &|s| usd(s.cost.lambda), unchecked);
     line(&mut out, "Step Functions", &|s| usd(s.cost.step_functions), unchecked);
     line(&mut out, "DynamoDB", &|s| usd(s.cost.dynamodb), unchecked);

@@ -113,6 +113,17 @@ pub fn client(sdk: &aws_config::SdkConfig, config: &Config) -> Client {
     )
 }
 
+/// The client that HEADs attachments: adaptive retries, so a prefix S3 is still partitioning
+/// (503 SlowDown) slows the export's checks down instead of failing its parts.
+pub fn attachments_client(sdk: &aws_config::SdkConfig, config: &Config) -> Client {
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.s3_force_path_style)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::adaptive().with_max_attempts(8))
+            .build(),
+    )
+}
+
 fn missing_etag(op: &str) -> Error {
     Error::Internal(format!("{op}: S3 returned no ETag"))
 }

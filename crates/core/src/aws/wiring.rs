@@ -80,7 +80,7 @@ impl PartWriter<Aws> {
         Ok(PartWriter {
             store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
             objects: S3ObjectStore::export_bucket(sdk, config)?,
-            attachments: S3AttachmentObjects::new(super::s3::client(sdk, config)),
+            attachments: S3AttachmentObjects::new(super::s3::attachments_client(sdk, config)),
             buckets: config.attachment_buckets()?.to_vec(),
             key_layout: config.attachment_key_layout()?,
             links: crate::rules::links::ManifestLinks {
@@ -88,6 +88,7 @@ impl PartWriter<Aws> {
                 base_url: config.download_base_url()?.to_owned(),
                 lifetime: config.url_expiry,
             },
+            max_check_rate: config.max_check_rate,
         })
     }
 }

@@ -202,6 +202,7 @@ impl World {
                 base_url: FAKE_DOWNLOAD_URL.into(),
                 lifetime: Duration::from_secs(518_400),
             },
+            max_check_rate: 0,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::pace::ReadPace;
 use super::{
     MAX_GROUP_PARTS, MAX_GROUPS, MAX_PARTS, MAX_SEGMENTS, SEGMENT_WORKERS, recorded_enumeration,
     running_record,
@@ -399,51 +400,5 @@ fn scope_list(job: &ExportJob, users: &[User], rooms: &[Room]) -> ScopeList {
             .filter(|(id, _)| scope.is_managed_room(id))
             .map(|(id, r)| ScopeEntry { id: id.to_string(), name: r.name.clone() })
             .collect(),
-    }
-}
-
-/// One segment's share of the export's read rate: after each page, how long to wait so that the
-/// rows read since the pass began stay within `rate / workers` a second. A pass is one segment's
-/// only reader, so the export's segments together stay within `rate`.
-struct ReadPace {
-    per_second: f64,
-    started: Instant,
-    read: u64,
-}
-
-impl ReadPace {
-    fn new(rate: u32, workers: u32) -> Self {
-        Self { per_second: f64::from(rate) / f64::from(workers.max(1)), started: Instant::now(), read: 0 }
-    }
-
-    /// Counts a page's rows; the wait before the next page.
-    fn read(&mut self, rows: usize) -> Duration {
-        self.read += rows as u64;
-        pace_wait(self.read, self.per_second, self.started.elapsed())
-    }
-}
-
-/// How long a reader that has read `read` rows in `elapsed` waits to be within `per_second`
-/// (0: no cap).
-fn pace_wait(read: u64, per_second: f64, elapsed: Duration) -> Duration {
-    if per_second <= 0.0 {
-        return Duration::ZERO;
-    }
-    Duration::from_secs_f64(read as f64 / per_second).saturating_sub(elapsed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reader_waits_until_its_rows_fit_its_rate() {
-        // 1,000 rows at 500 a second take two seconds: after half a second, wait one and a half.
-        assert_eq!(pace_wait(1_000, 500.0, Duration::from_millis(500)), Duration::from_millis(1_500));
-        assert_eq!(pace_wait(1_000, 500.0, Duration::from_secs(3)), Duration::ZERO, "already slower");
-        assert_eq!(pace_wait(1_000_000, 0.0, Duration::ZERO), Duration::ZERO, "no cap");
-        // The export's rate is shared by its workers.
-        let pace = ReadPace::new(8_000, SEGMENT_WORKERS);
-        assert_eq!(pace.per_second, 1_000.0);
     }
 }

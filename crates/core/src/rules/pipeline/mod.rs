@@ -7,6 +7,7 @@
 
 mod enumerate;
 mod finalize;
+mod pace;
 mod part;
 
 pub use enumerate::Enumerator;
@@ -54,6 +55,10 @@ pub const MAX_SEGMENTS: u32 = 256;
 /// tests/tests/template_consistency.rs keeps them equal). An export's read rate cap is shared
 /// among them.
 pub const SEGMENT_WORKERS: u32 = 8;
+
+/// Parts written at once: the WriteParts Map's MaxConcurrency (tests/tests/template_consistency.rs
+/// keeps them equal). An export's object-check rate cap is shared among them.
+pub const PART_WORKERS: u32 = 8;
 
 /// User metadata on a manifest part: when its URLs stop working.
 const EXPIRY_METADATA: &str = "urls-expire-at";

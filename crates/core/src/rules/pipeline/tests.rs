@@ -468,6 +468,25 @@ async fn groups_assemble_within_s3s_part_rules_and_the_hash_resumes_across_passe
     assert_eq!(result.manifest_sha256, hex::encode(&Sha256::digest(w.object(&w.job.manifest_key()))));
 }
 
+/// A part's checks keep to its share of the export's check rate (`MAX_CHECK_RATE` / the 8 part
+/// workers): 40 checks at 10 a second take four seconds (of paused time: nothing waits for real);
+/// without a cap, or without checks, they start at once.
+#[tokio::test(start_paused = true)]
+async fn a_parts_object_checks_keep_to_its_share_of_the_check_rate() {
+    let w = world(40, ExportFormat::Csv).await;
+    let e = w.enumerate_all(100).await;
+    assert_eq!(e.part_count, 1);
+    let paced = PartWriter { max_check_rate: 80, ..w.world.part_writer(&["attachments"]) };
+    let started = tokio::time::Instant::now();
+    assert_eq!(paced.run(&w.job, 1, e.signed_at.unwrap()).await.unwrap(), 40);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(3_900) && took < Duration::from_secs(5), "{took:?}");
+    let free = w.world.part_writer(&["attachments"]);
+    let started = tokio::time::Instant::now();
+    free.run(&w.job, 1, e.signed_at.unwrap()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(100), "no cap: {:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn an_empty_account_gets_a_header_only_manifest() {
     let w = world(0, ExportFormat::Csv).await;
