@@ -242,6 +242,8 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
   echo ALLOW_UNCHECKED_EXPORTS=true
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"
+  # The template's ConcurrentExports default: the sweep's exports in flight at once.
+  echo "SWEEP_MAX_RUNNING=${SWEEP_MAX_RUNNING:-10}"
   # The one origin the API functions answer CORS for (the console's; in AWS its CloudFront URL).
   echo "CONSOLE_ORIGIN=$CONSOLE_URL"
   # The download function: the template's 45-second redirect, and a 1-second record cache (5 on

@@ -82,6 +82,9 @@ pub struct Config {
     /// At most this many accounts (and stuck-export candidates) per sweep invocation, besides the
     /// time budget; `None`: the time budget alone.
     pub sweep_max_items: Option<u32>,
+    /// At most this many of a sweep's exports in flight at once (`SWEEP_MAX_RUNNING`; the
+    /// template: `ConcurrentExports`); `None`: no cap.
+    pub sweep_max_running: Option<u32>,
     pub log_format: LogFormat,
 }
 
@@ -193,6 +196,10 @@ impl Config {
             sweep_resume_rule_name: vars.optional("SWEEP_RESUME_RULE_NAME")?,
             sweep_max_items: match vars.optional("SWEEP_MAX_ITEMS_PER_INVOCATION")? {
                 Some(_) => Some(vars.number("SWEEP_MAX_ITEMS_PER_INVOCATION", 0, 1, 10_000_000)? as u32),
+                None => None,
+            },
+            sweep_max_running: match vars.optional("SWEEP_MAX_RUNNING")? {
+                Some(_) => Some(vars.number("SWEEP_MAX_RUNNING", 0, 1, 100_000)? as u32),
                 None => None,
             },
             log_format,
@@ -429,7 +436,7 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_variable() {
-        let cases: [(&'static str, &'static str); 13] = [
+        let cases: [(&'static str, &'static str); 14] = [
             ("URL_EXPIRY_SECONDS", "604801"),
             ("URL_EXPIRY_SECONDS", "six days"),
             ("THROTTLE_WINDOW_SECONDS", "0"),
@@ -439,6 +446,7 @@ mod tests {
             ("ASSEMBLY_GROUP_PARTS", "0"),
             ("ASSEMBLY_GROUP_PARTS", "5000"),
             ("FINALIZE_PASS_BYTES", "0"),
+            ("SWEEP_MAX_RUNNING", "0"),
             ("MAX_READ_RATE", "fast"),
             ("S3_FORCE_PATH_STYLE", "yes"),
             ("LOG_FORMAT", "xml"),

@@ -51,6 +51,7 @@ impl Sweeper<Aws> {
             starter: Starter::on_aws(config, sdk)?,
             ledger: DynamoSweepLedger::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
             start_exports: config.scheduled_exports,
+            max_running: config.sweep_max_running,
         })
     }
 }

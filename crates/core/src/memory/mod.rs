@@ -171,7 +171,12 @@ impl World {
     }
 
     pub fn sweeper(&self, window: Duration, start_exports: bool) -> Sweeper<InMemory> {
-        Sweeper { starter: self.starter(window), ledger: self.ledger.clone(), start_exports }
+        Sweeper {
+            starter: self.starter(window),
+            ledger: self.ledger.clone(),
+            start_exports,
+            max_running: None,
+        }
     }
 
     pub fn enumerator(&self, part_items: usize) -> Enumerator<InMemory> {

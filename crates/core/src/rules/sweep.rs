@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::AccountId;
-use crate::domain::model::{AccountType, ExportFormat, ExportRecord, FailureInfo, RequestedBy, Via};
+use crate::domain::model::{
+    AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Via,
+};
 use crate::domain::time::Timestamp;
 use crate::ports::{Clock, Directory, ExecutionState, ExportStore, StatusChange, SweepLedger, Workflow};
 use crate::rules::start::{NOT_STARTED_GRACE, StartRequest, Starter, throttled};
@@ -34,6 +36,18 @@ pub struct SweepReport {
     /// Stuck exports (execution ended or never started without a final status) marked FAILED,
     /// their windows given back.
     pub recovered: u32,
+    /// Invocations that stopped starting exports because the sweep's exports in flight reached
+    /// the pipeline's cap (`SWEEP_MAX_RUNNING`); the next one carries on.
+    #[serde(default)]
+    pub paced: u32,
+}
+
+/// An export the sweep started, while it may still be running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InFlight {
+    pub account_id: AccountId,
+    pub export_id: crate::domain::ids::ExportId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +82,10 @@ pub struct SweepRecord {
     pub lease_until: Timestamp,
     /// Bumped by every save; a save expects the version it read.
     pub version: u64,
+    /// The exports this sweep started that were QUEUED or RUNNING when last looked at: at most
+    /// `SWEEP_MAX_RUNNING` of them, so the list stays small.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<InFlight>,
 }
 
 impl SweepRecord {
@@ -84,6 +102,7 @@ impl SweepRecord {
             completed_at: None,
             lease_until: now,
             version: 0,
+            in_flight: Vec::new(),
         }
     }
 
@@ -144,6 +163,12 @@ pub struct Sweeper<B: Backend> {
     pub ledger: B::Ledger,
     /// `SCHEDULED_EXPORTS`: whether a sweep starts exports, besides closing stuck ones.
     pub start_exports: bool,
+    /// `SWEEP_MAX_RUNNING`: at most this many of the sweep's exports in flight at once (the
+    /// template: `ConcurrentExports`, what the pipeline's reserved concurrency runs at full speed,
+    /// far below the account's 1,000 open Map Runs). Exports past it would only queue in the
+    /// state machine's throttle retries and could outwait them; the rest start at later
+    /// invocations, as these finish. `None`: no cap.
+    pub max_running: Option<u32>,
 }
 
 impl<B: Backend> Sweeper<B> {
@@ -171,8 +196,23 @@ impl<B: Backend> Sweeper<B> {
         tracing::info!(sweep = %record.started_at, invocation = record.invocations, phase = ?record.phase, "sweep: claimed");
 
         let mut done = 0;
+        if record.phase == SweepPhase::Accounts {
+            self.refresh_in_flight(&mut record).await?;
+        }
         while record.phase != SweepPhase::Done && !(done > 0 && budget.exhausted(done)) {
-            let limit = budget.page_limit(done);
+            let mut limit = budget.page_limit(done);
+            if record.phase == SweepPhase::Accounts
+                && let Some(cap) = self.max_running
+            {
+                // A page no longer than the exports it may still start: never past the cap.
+                let free = cap.saturating_sub(record.in_flight.len() as u32);
+                if free == 0 {
+                    record.report.paced += 1;
+                    tracing::info!(sweep = %record.started_at, in_flight = record.in_flight.len(), cap, "sweep: paced; the next invocation carries on");
+                    break;
+                }
+                limit = limit.min(free);
+            }
             let next = match record.phase {
                 SweepPhase::Recover => self.recover_page(&mut record, limit).await?,
                 SweepPhase::Accounts => self.accounts_page(&mut record, limit).await?,
@@ -181,7 +221,12 @@ impl<B: Backend> Sweeper<B> {
             done += limit;
             match next {
                 Some(cursor) => record.cursor = Some(cursor),
-                None => record.next_phase(),
+                None => {
+                    record.next_phase();
+                    if record.phase == SweepPhase::Accounts {
+                        self.refresh_in_flight(&mut record).await?;
+                    }
+                }
             }
             if !self.save(&mut record, &mut expected).await? {
                 tracing::warn!(sweep = %record.started_at, "sweep: lost the lease; stopping");
@@ -241,6 +286,7 @@ impl<B: Backend> Sweeper<B> {
             match self.sweep_one(&account_id, &record.rule).await {
                 Ok(Some(export)) => {
                     report.started += 1;
+                    record.in_flight.push(InFlight { account_id: account_id.clone(), export_id: export });
                     tracing::info!(account = %account_id, %export, "sweep: started");
                 }
                 Ok(None) => report.skipped += 1,
@@ -255,6 +301,19 @@ impl<B: Backend> Sweeper<B> {
             }
         }
         Ok(page.next)
+    }
+
+    /// Keeps the sweep's exports that are still QUEUED or RUNNING (one read each, at most the cap).
+    async fn refresh_in_flight(&self, record: &mut SweepRecord) -> Result<()> {
+        let mut still = Vec::new();
+        for started in std::mem::take(&mut record.in_flight) {
+            let stored = self.starter.store.get(&started.account_id, &started.export_id).await?;
+            if stored.is_some_and(|r| matches!(r.status, ExportStatus::Queued | ExportStatus::Running)) {
+                still.push(started);
+            }
+        }
+        record.in_flight = still;
+        Ok(())
     }
 
     async fn recover_one(&self, record: &ExportRecord) -> Result<bool> {
@@ -437,7 +496,7 @@ mod tests {
 
         let (reply, _) = w.sweep(true, None).await;
         assert_eq!(reply.outcome, "done");
-        assert_eq!(report(&reply), SweepReport { started: 2, skipped: 3, failed: 1, recovered: 0 });
+        assert_eq!(report(&reply), SweepReport { started: 2, skipped: 3, failed: 1, recovered: 0, paced: 0 });
         for account in [&opted_in, &opted_in_2] {
             let records = w.store.records(account);
             assert_eq!(records.len(), 1);
@@ -447,7 +506,7 @@ mod tests {
         // A second sweep the same day starts nothing.
         w.clock.advance(Duration::from_secs(3600));
         let (again, _) = w.sweep(true, None).await;
-        assert_eq!(report(&again), SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0 });
+        assert_eq!(report(&again), SweepReport { started: 0, skipped: 5, failed: 1, recovered: 0, paced: 0 });
     }
 
     /// An account with `scheduledExportsIncremental`: its first scheduled export is full, the next
@@ -498,7 +557,7 @@ mod tests {
         assert!(invocations >= 5, "{invocations} invocations");
         let sweep = reply.sweep.unwrap();
         assert_eq!(sweep.invocations, invocations);
-        assert_eq!(sweep.report, SweepReport { started: 10, skipped: 37, failed: 0, recovered: 0 });
+        assert_eq!(sweep.report, SweepReport { started: 10, skipped: 37, failed: 0, recovered: 0, paced: 0 });
         for account in &opted_in {
             assert_eq!(w.store.records(account).len(), 1, "every opted-in account started once");
         }
@@ -506,6 +565,62 @@ mod tests {
         // The resume rule then finds nothing to do.
         let idle = w.sweeper(true).advance(Trigger::Resume, "resume", &w.budget(Some(10))).await.unwrap();
         assert_eq!(idle.outcome, "idle");
+    }
+
+    /// With the pipeline's cap at 2, the sweep never has more than 2 of its exports QUEUED or
+    /// RUNNING: an invocation stops starting at the cap (paced; the cursor stays), the next ones
+    /// start none while those run, and carry on as they finish, until every opted-in account has
+    /// started exactly once.
+    #[tokio::test]
+    async fn the_sweep_starts_no_more_exports_at_once_than_the_pipelines_cap() {
+        let w = World::new();
+        let opted_in: Vec<AccountId> =
+            (0..5).map(|_| w.directory.add_account(AccountType::Enterprise, true)).collect();
+        for _ in 0..3 {
+            w.directory.add_account(AccountType::Enterprise, false);
+        }
+        let sweeper = Sweeper { max_running: Some(2), ..w.sweeper(true) };
+        let unfinished = || {
+            opted_in
+                .iter()
+                .flat_map(|a| w.store.records(a))
+                .filter(|r| matches!(r.status, ExportStatus::Queued | ExportStatus::Running))
+                .collect::<Vec<_>>()
+        };
+        let first = sweeper.advance(Trigger::Begin, "daily", &w.budget(None)).await.unwrap();
+        assert_eq!(first.outcome, "progress", "{first:?}");
+        assert_eq!(unfinished().len(), 2, "two started, at the cap");
+        let record = first.sweep.unwrap();
+        assert_eq!((record.report.started, record.report.paced, record.in_flight.len()), (2, 1, 2));
+
+        // While those run, the resume rule starts nothing more.
+        let held = sweeper.advance(Trigger::Resume, "resume", &w.budget(None)).await.unwrap();
+        assert_eq!((held.outcome, held.sweep.as_ref().unwrap().report.started), ("progress", 2));
+        assert_eq!(unfinished().len(), 2);
+
+        // As exports finish, later invocations start the rest, never past the cap.
+        let mut invocations = 0;
+        loop {
+            for r in unfinished() {
+                let done = StatusChange::Failed {
+                    completed_at: w.clock.now(),
+                    error: FailureInfo { code: "X".into(), message: "y".into() },
+                };
+                w.store.change_status(&r.account_id, &r.export_id, done).await.unwrap();
+            }
+            let reply = sweeper.advance(Trigger::Resume, "resume", &w.budget(None)).await.unwrap();
+            assert!(unfinished().len() <= 2, "never more than the cap in flight");
+            invocations += 1;
+            if reply.outcome == "done" {
+                let report = reply.sweep.unwrap().report;
+                assert_eq!((report.started, report.skipped), (5, 3), "{report:?}");
+                break;
+            }
+            assert!(invocations < 10, "the sweep finishes");
+        }
+        for account in &opted_in {
+            assert_eq!(w.store.records(account).len(), 1, "every opted-in account started once");
+        }
     }
 
     #[tokio::test]
