@@ -6,6 +6,7 @@
 //! `bench raw-read ACCOUNT` — the read ceiling: a bare Query of all the account's catalog items.
 //! Both print one JSON object; scripts/bench.sh runs them and the export, and writes the results.
 
+use futures::StreamExt;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -258,24 +259,66 @@ fn manifest_rates() -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
-/// The read ceiling: every catalog item of one account, all pages, nothing else done.
+/// The read ceiling: every catalog item of one account, nothing else done, read as the export
+/// reads it — the same equal slices of upload time (`ListingPlan`, `LIST_SEGMENTS` of them from
+/// the first upload to now), `SEGMENT_WORKERS` Queries at once, each paging to its slice's end.
 async fn raw_read(account: &str) -> serde_json::Value {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use export_core::aws::dynamo::keys;
+    use export_core::domain::model::ListingPlan;
+    use export_core::rules::pipeline::{DEFAULT_LIST_SEGMENTS, SEGMENT_WORKERS};
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = std::env::var("ATTACHMENTS_TABLE").expect("ATTACHMENTS_TABLE (source .local/stack.env)");
     let started = Instant::now();
-    let mut items = 0u64;
-    let mut pages = client
+    let cutoff = Timestamp::now();
+    let first = client
         .query()
-        .table_name(table)
+        .table_name(&table)
         .key_condition_expression("accountId = :a")
-        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S(account.into()))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        items += page.expect("Query").items().len() as u64;
-    }
-    json!({"items": items, "raw_read_s": started.elapsed().as_secs_f64()})
+        .expression_attribute_values(":a", AttributeValue::S(account.into()))
+        .limit(1)
+        .send()
+        .await
+        .expect("Query");
+    let from = first
+        .items()
+        .first()
+        .and_then(|item| item.get("sk")?.as_s().ok()?.split('#').next().map(str::to_owned))
+        .and_then(|t| Timestamp::parse(&t).ok())
+        .unwrap_or(cutoff);
+    let plan = ListingPlan::new(DEFAULT_LIST_SEGMENTS, from, cutoff);
+    let slices: Vec<(Option<Timestamp>, Timestamp)> =
+        (0..plan.segments).filter_map(|s| plan.bounds(s, None, cutoff)).collect();
+    let reads = slices.into_iter().map(|(lower, upper)| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let query = client
+                .query()
+                .table_name(table)
+                .expression_attribute_values(":a", AttributeValue::S(account.into()))
+                .expression_attribute_values(":upper", AttributeValue::S(keys::after_uploads_at(&upper)));
+            let query = match lower {
+                None => query.key_condition_expression("accountId = :a AND sk <= :upper"),
+                Some(lower) => query
+                    .key_condition_expression("accountId = :a AND sk BETWEEN :lower AND :upper")
+                    .expression_attribute_values(":lower", AttributeValue::S(keys::after_uploads_at(&lower))),
+            };
+            let mut pages = query.into_paginator().send();
+            let mut items = 0u64;
+            while let Some(page) = pages.next().await {
+                items += page.expect("Query").items().len() as u64;
+            }
+            items
+        }
+    });
+    let items: u64 = futures::stream::iter(reads)
+        .buffer_unordered(SEGMENT_WORKERS as usize)
+        .collect::<Vec<u64>>()
+        .await
+        .iter()
+        .sum();
+    json!({"items": items, "raw_read_s": started.elapsed().as_secs_f64(), "segments": plan.segments, "workers": SEGMENT_WORKERS})
 }
 
 #[tokio::main]
