@@ -29,7 +29,8 @@ if [[ -f .local/stack.env ]] && infra/local/up.sh --check >/dev/null 2>&1; then
     say "reusing the running local stack"
 else
     say "starting the local stack (release builds of the functions, as on Lambda)"
-    WATCH_RELEASE=1 infra/local/up.sh >/dev/null
+    # The template's assembly groups and Finalize passes, not the test suite's small ones.
+    WATCH_RELEASE=1 ASSEMBLY_GROUP_PARTS=100 FINALIZE_PASS_BYTES=0 infra/local/up.sh >/dev/null
     started_stack=1
     trap 'infra/local/down.sh >/dev/null' EXIT
 fi

@@ -252,6 +252,7 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
   # Assembly groups of 4 parts (100 on AWS) and Finalize passes of 8 MiB (on AWS, as many as 15
   # minutes allow), so that the tests' exports of thousands of rows run several AssembleGroups
   # children and several Finalize passes, each resuming the hash from its checkpoint.
+  # FINALIZE_PASS_BYTES=0: no cap (make bench: as on AWS).
   echo "ASSEMBLY_GROUP_PARTS=${ASSEMBLY_GROUP_PARTS:-4}"; echo "FINALIZE_PASS_BYTES=${FINALIZE_PASS_BYTES:-8388608}"; } \
     > "$LOCAL/functions.env"
 

@@ -66,8 +66,8 @@ pub struct Config {
     /// Manifest parts per assembly group (`ASSEMBLY_GROUP_PARTS`, 1–4999): the size of each
     /// AssembleGroups child's work, and with `MAX_GROUPS` the ceiling of an export's parts.
     pub assembly_group_parts: u32,
-    /// At most this many bytes hashed per Finalize pass (`FINALIZE_PASS_BYTES`; unset: as many as
-    /// the invocation's time allows). The local stack sets it to see the Finalize loop.
+    /// At most this many bytes hashed per Finalize pass (`FINALIZE_PASS_BYTES`; unset or 0: as many
+    /// as the invocation's time allows). The local stack sets it to see the Finalize loop.
     pub finalize_pass_bytes: Option<u64>,
     pub s3_force_path_style: bool,
     /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
@@ -184,10 +184,8 @@ impl Config {
                 1,
                 u64::from(crate::rules::pipeline::MAX_GROUP_PARTS),
             )? as u32,
-            finalize_pass_bytes: match vars.optional("FINALIZE_PASS_BYTES")? {
-                Some(_) => Some(vars.number("FINALIZE_PASS_BYTES", 0, 1, u64::MAX)?),
-                None => None,
-            },
+            // 0, like unset: no cap.
+            finalize_pass_bytes: Some(vars.number("FINALIZE_PASS_BYTES", 0, 0, u64::MAX)?).filter(|n| *n > 0),
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
@@ -445,7 +443,7 @@ mod tests {
             ("LIST_SEGMENTS", "100000"),
             ("ASSEMBLY_GROUP_PARTS", "0"),
             ("ASSEMBLY_GROUP_PARTS", "5000"),
-            ("FINALIZE_PASS_BYTES", "0"),
+            ("FINALIZE_PASS_BYTES", "-1"),
             ("SWEEP_MAX_RUNNING", "0"),
             ("MAX_READ_RATE", "fast"),
             ("S3_FORCE_PATH_STYLE", "yes"),
