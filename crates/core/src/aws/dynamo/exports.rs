@@ -166,6 +166,29 @@ impl DynamoExportStore {
     }
 }
 
+impl DynamoExportStore {
+    /// `expression` on the export's record, on condition that it is RUNNING: a step's progress,
+    /// written in the same transaction as the item the step moves (a segment's checkpoint, a part).
+    fn running_progress(
+        &self,
+        account: &AccountId,
+        export: &ExportId,
+        expression: &str,
+        (name, value): (&str, AttributeValue),
+    ) -> Result<Update> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .update_expression(expression)
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(name, value)
+            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
+            .build()
+            .map_err(build_err)
+    }
+}
+
 /// A conditional update of one export record.
 struct RecordUpdate<'a> {
     /// What the update does, for messages: "move to RUNNING".
@@ -458,16 +481,12 @@ impl ExportStore for DynamoExportStore {
                 .expression_attribute_values(":no", AttributeValue::Bool(false)),
         };
         // The export's progress grows by the rows between, in the same transaction: once per part.
-        let progress = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::export_sk(export))))
-            .update_expression("SET progress.attachmentsListed = progress.attachmentsListed + :added")
-            .condition_expression("#status = :running")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":added", AttributeValue::N(added.to_string()))
-            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
-            .build()
-            .map_err(build_err)?;
+        let progress = self.running_progress(
+            account,
+            export,
+            "SET progress.attachmentsListed = progress.attachmentsListed + :added",
+            (":added", AttributeValue::N(added.to_string())),
+        )?;
         let result = self
             .client
             .transact_write_items()
@@ -527,16 +546,12 @@ impl ExportStore for DynamoExportStore {
             .condition_expression("attribute_not_exists(sk)")
             .build()
             .map_err(build_err)?;
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::export_sk(export))))
-            .update_expression("ADD progress.partsWritten :one")
-            .condition_expression("#status = :running")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":running", s(ExportStatus::Running.as_str()))
-            .build()
-            .map_err(build_err)?;
+        let count = self.running_progress(
+            account,
+            export,
+            "ADD progress.partsWritten :one",
+            (":one", AttributeValue::N("1".into())),
+        )?;
         let result = self
             .client
             .transact_write_items()
