@@ -112,8 +112,9 @@ fn cpu() -> serde_json::Value {
         let files: Vec<AttachmentId> = (0..keys.len()).map(|_| AttachmentId::random()).collect();
         let expires = signed_at().plus(SIX_DAYS);
         let base = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+        let account = AccountId::random();
         let maker =
-            LinkMaker::new(base, 1, &AccountId::random(), &ExportId::new(), expires, &[7u8; 32]).unwrap();
+            LinkMaker::new(base, 1, &account.clone().into(), &ExportId::new(), expires, &[7u8; 32]).unwrap();
         let mut link = String::with_capacity(256);
         let timed = |f: &mut dyn FnMut(&AttachmentId)| {
             let started = Instant::now();
@@ -133,7 +134,7 @@ fn cpu() -> serde_json::Value {
         let (mut per_sec, mut floor) = (0f64, 0f64);
         for _ in 0..5 {
             per_sec = per_sec.max(timed(&mut |file| {
-                maker.link(file, uploaded, &mut link);
+                maker.link(&account, file, uploaded, &mut link);
                 black_box(&link);
             }));
             floor = floor.max(timed(&mut |_| {
@@ -145,7 +146,7 @@ fn cpu() -> serde_json::Value {
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         for _ in 0..100 {
             for file in &files {
-                maker.link(file, uploaded, &mut link);
+                maker.link(&account, file, uploaded, &mut link);
                 black_box(&link);
             }
         }
@@ -230,10 +231,11 @@ fn manifest_rates() -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for format in [ExportFormat::Csv, ExportFormat::Jsonl] {
         let base = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+        let account = AccountId::random();
         let maker = LinkMaker::new(
             base,
             1,
-            &AccountId::random(),
+            &account.clone().into(),
             &ExportId::new(),
             signed_at().plus(SIX_DAYS),
             &[7u8; 32],
@@ -246,7 +248,7 @@ fn manifest_rates() -> serde_json::Value {
         let mut url = String::with_capacity(2048);
         for _ in 0..rows {
             let parsed: InventoryLine = serde_json::from_slice(black_box(&line)).unwrap();
-            maker.link(&parsed.attachment_id, parsed.uploaded_at, &mut url);
+            maker.link(&account, &parsed.attachment_id, parsed.uploaded_at, &mut url);
             encoder.row(&parsed, &url, &expires).unwrap();
         }
         let bytes = encoder.finish().unwrap().len() as f64;

@@ -533,14 +533,14 @@ mod tests {
         let maker = export_core::domain::link_token::LinkMaker::new(
             "https://x.lambda-url.us-east-1.on.aws",
             1,
-            &AccountId::random(),
+            &AccountId::random().into(),
             &ExportId::new(),
             expires,
             &[1; 32],
         )
         .unwrap();
         let mut link = String::new();
-        assert!(maker.link(&AttachmentId::random(), expires, &mut link));
+        assert!(maker.link(&AccountId::random(), &AttachmentId::random(), expires, &mut link));
         assert_eq!(link_expiry(&link), Some(expires));
         assert!(link_expiry("https://x/y").is_none());
     }

@@ -147,9 +147,9 @@ pub async fn verify(
         "statement",
         true,
         format!(
-            "export {} of account {}: files uploaded up to {}{}; {} attachments, {} error rows",
+            "export {} of {}: files uploaded up to {}{}; {} attachments, {} error rows",
             statement.export_id,
-            statement.account_id,
+            statement.owner,
             statement.cutoff,
             statement.since.map(|s| format!(" and after {s}")).unwrap_or_default(),
             statement.attachment_count,
@@ -283,8 +283,8 @@ fn check_chain(verdict: &mut Verdict, statement: &Statement, previous: &Path, ke
     };
     let sha = export_core::domain::hex::encode(&statement::digest(&bytes));
     let mut problems = Vec::new();
-    if earlier.account_id != statement.account_id {
-        problems.push("it is another account's".to_owned());
+    if earlier.owner != statement.owner {
+        problems.push("it is another account's or user's".to_owned());
     }
     if earlier.export_id != link.export_id {
         problems.push(format!("it is export {}, the chain names {}", earlier.export_id, link.export_id));

@@ -203,18 +203,18 @@ async fn a_changed_object_fails_its_sha256_and_an_expired_url_is_named_as_such()
     let mut expired = entries[1].clone();
     let c = claims(&expired.url);
     let keys = export_core::aws::KmsLinkKeys::new(stack.kms(), vec![stack.var("LINK_KEY_IDS").to_owned()]);
-    let key = export_core::ports::LinkKeys::derive(&keys, 1, &c.account_id, &c.export_id).await.unwrap();
+    let key = export_core::ports::LinkKeys::derive(&keys, 1, &c.owner, &c.export_id).await.unwrap();
     let past = export_core::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
     let maker = export_core::domain::link_token::LinkMaker::new(
         stack.var("DOWNLOAD_BASE_URL"),
         1,
-        &c.account_id,
+        &c.owner,
         &c.export_id,
         past,
         &key,
     )
     .unwrap();
-    assert!(maker.link(&c.attachment_id, c.uploaded_at, &mut expired.url));
+    assert!(maker.link(&c.account_id, &c.attachment_id, c.uploaded_at, &mut expired.url));
     changed.file_name = "../../escape attempt".into();
 
     let report = download(&[changed.clone(), expired.clone(), entries[2].clone()], &options, &|_, _| {})

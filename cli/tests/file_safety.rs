@@ -366,14 +366,14 @@ async fn no_failure_report_error_or_json_output_holds_a_link_or_signature() {
         let maker = export_core::domain::link_token::LinkMaker::new(
             &format!("http://{}", server.addr),
             1,
-            &AccountId::random(),
+            &AccountId::random().into(),
             &ExportId::new(),
             expires,
             &[3; 32],
         )
         .unwrap();
         let mut link = String::new();
-        assert!(maker.link(&AttachmentId::random(), expires, &mut link));
+        assert!(maker.link(&AccountId::random(), &AttachmentId::random(), expires, &mut link));
         link.split_once(&server.addr.to_string()).unwrap().1.to_owned()
     };
     let gone = br#"{"code":"GoneException","message":"This download link expired at 2020-01-01T00:01:00.000Z. Ask your administrator for a new export."}"#;

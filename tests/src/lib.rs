@@ -246,6 +246,13 @@ pub struct SeededAccount {
     pub unmanaged_room: RoomId,
 }
 
+impl SeededAccount {
+    /// The account as the owner of its exports (ExportsTable's key).
+    pub fn owner(&self) -> export_core::domain::owner::ExportOwner {
+        self.id.clone().into()
+    }
+}
+
 pub async fn seed_account(stack: &Stack, account_type: AccountType, scheduled: bool) -> SeededAccount {
     let client = stack.dynamodb();
     let table = stack.var("ACCOUNTS_TABLE");

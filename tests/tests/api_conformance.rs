@@ -54,7 +54,8 @@ async fn the_api_answers_generated_requests_as_its_openapi_document_says() {
     assert!(generated >= 100, "only {generated} requests generated:\n{report}");
     // The seeded account was exercised: at most one export accepted in its window, the rest refused.
     let exports = stack.export_store();
-    let page = export_core::ports::ExportStore::list(&exports, &account, 10, None).await.unwrap();
+    let page =
+        export_core::ports::ExportStore::list(&exports, &account.clone().into(), 10, None).await.unwrap();
     assert!(page.items.len() <= 1, "one accepted request per window: {}", page.items.len());
 }
 

@@ -55,7 +55,7 @@ async fn assert_kept_its_promise(stack: &Stack, seeded: &SeededAccount, export_i
             }
         }
         "FAILED" => {
-            let throttle = stack.export_store().throttle(&seeded.id).await.unwrap();
+            let throttle = stack.export_store().throttle(&seeded.owner()).await.unwrap();
             assert!(
                 throttle.is_none_or(|t| t.current.last_export_id.to_string() != export_id),
                 "a FAILED export gives its window back"
@@ -83,7 +83,8 @@ async fn the_s3_server_stopped_during_write_parts_and_started_again() {
     s3.stop();
     held.release().await; // WriteParts now runs against a stopped S3 server
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let during = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let during =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert!(!during.status.is_final(), "nothing can finish while S3 is down: {}", during.status);
     s3.start();
 
@@ -177,9 +178,10 @@ async fn the_schedule_fails_an_export_whose_execution_ended_and_gives_its_window
         assert!(std::time::Instant::now() < deadline, "the stopped execution never ended");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let stuck = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let stuck =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert!(!stuck.status.is_final(), "stuck: {}", stuck.status);
-    let throttle = stack.export_store().throttle(&seeded.id).await.unwrap().unwrap();
+    let throttle = stack.export_store().throttle(&seeded.owner()).await.unwrap().unwrap();
     assert_eq!(throttle.current.last_export_id.to_string(), export_id, "and holding the window");
 
     // The daily schedule finds it.
@@ -190,7 +192,8 @@ async fn the_schedule_fails_an_export_whose_execution_ended_and_gives_its_window
     assert_eq!(view["status"], "FAILED", "{view}");
     assert_eq!(view["error"]["code"], "ExecutionAborted", "{view}");
     assert!(view["error"]["message"].as_str().unwrap().contains("request an export again now"));
-    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let record =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.status, ExportStatus::Failed);
     assert_kept_its_promise(&stack, &seeded, &export_id, &view).await;
 }

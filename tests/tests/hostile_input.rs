@@ -51,9 +51,12 @@ async fn hostile_bodies_get_the_documented_refusal_and_start_nothing() {
         let message = reply["message"].as_str().unwrap();
         assert!(message.contains(says), "{what}: {message}");
     }
-    let exports = stack.export_store().list(&account, 10, None).await.unwrap();
+    let exports = stack.export_store().list(&account.clone().into(), 10, None).await.unwrap();
     assert!(exports.items.is_empty(), "no refused request started an export");
-    assert!(stack.export_store().throttle(&account).await.unwrap().is_none(), "nor took the window");
+    assert!(
+        stack.export_store().throttle(&account.clone().into()).await.unwrap().is_none(),
+        "nor took the window"
+    );
 }
 
 #[tokio::test]
@@ -81,5 +84,5 @@ async fn hostile_ids_in_direct_invocations_are_refused_before_any_lookup() {
             .unwrap_err();
         assert_eq!(error_type, "BadRequestException", "exportId {id:?}");
     }
-    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
+    assert!(stack.export_store().list(&account.clone().into(), 10, None).await.unwrap().items.is_empty());
 }

@@ -39,7 +39,7 @@ async fn the_step_functions_workflow_keeps_the_contract() {
     let stack = Stack::load();
     let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
     let record = ExportRecord::new_request(
-        account,
+        account.into(),
         ExportFormat::Csv,
         RequestedBy {
             principal: "arn:aws:iam::000000000000:user/local-admin".into(),
@@ -60,7 +60,7 @@ async fn the_step_functions_workflow_keeps_the_contract() {
     // An export that was never admitted: Enumerate finds no record, the Catch records nothing and
     // the execution ends FAILED.
     let never_admitted = ExportRecord::new_request(
-        record.account_id.clone(),
+        record.owner.clone(),
         ExportFormat::Csv,
         record.requested_by.clone(),
         None,
@@ -84,7 +84,7 @@ async fn the_step_functions_workflow_keeps_the_contract() {
 async fn the_eventbridge_notifier_keeps_the_contract() {
     let stack = Stack::load();
     let change = contracts::example_change();
-    let events = AccountEvents::subscribe(&stack, &change.account_id).await;
+    let events = AccountEvents::subscribe(&stack, change.owner.account().unwrap()).await;
     let notifier = EventBridgeNotifier::new(aws_sdk_eventbridge::Client::from_conf(
         aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config())
             .endpoint_url(stack.var("AWS_ENDPOINT_URL_EVENTS"))

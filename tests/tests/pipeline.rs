@@ -127,10 +127,10 @@ async fn the_manifest_holds_exactly_the_in_scope_set_and_every_url_downloads_its
     let store = stack.export_store();
     let export = export_core::domain::ids::ExportId::parse(&export_id).unwrap();
     let summary =
-        export_core::ports::ExportStore::download_summary(&store, &seeded.id, &export).await.unwrap();
+        export_core::ports::ExportStore::download_summary(&store, &seeded.owner(), &export).await.unwrap();
     assert_eq!(summary.files_fetched, expected.len() as u64);
     let receipts =
-        export_core::ports::ExportStore::receipts(&store, &seeded.id, &export, None, 100).await.unwrap();
+        export_core::ports::ExportStore::receipts(&store, &seeded.owner(), &export, None, 100).await.unwrap();
     let fetched: Vec<&str> = receipts.items.iter().map(|r| r.attachment_id.as_str()).collect();
     assert_eq!(
         fetched,
@@ -219,7 +219,8 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     assert_eq!(ids.len() as u64, N);
     let expected: Vec<String> = attachments.iter().map(|a| a.attachment_id.to_string()).collect();
     assert!(ids == expected, "every attachment once, in upload order");
-    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let record =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.progress.attachments_listed, N);
 
     // The segments were listed, and the parts written, by the two Distributed Maps' children: the
@@ -232,7 +233,7 @@ async fn a_large_account_spans_several_parts_in_order_as_jsonl() {
     // The slices after August 2026 (to the cutoff) are empty; the others each hold a part.
     let listing = enumerated.segment_parts.iter().filter(|parts| **parts >= 1).count();
     assert!(listing >= 24, "slices holding uploads: {:?}", enumerated.segment_parts);
-    let segments = stack.export_store().segments(&seeded.id, &export_id.parse().unwrap()).await.unwrap();
+    let segments = stack.export_store().segments(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap();
     assert_eq!(segments.iter().map(|(_, at)| at.listed).sum::<u64>(), N, "each row in one segment");
     let (types, entered) = stack.execution_history(&stack.export_execution_arn(&export_id)).await;
     assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 3, "{types:?}");
@@ -287,8 +288,9 @@ async fn a_step_that_keeps_failing_ends_failed_and_gives_the_window_back() {
     assert_eq!(view["status"], "FAILED", "{view}");
     assert_eq!(view["error"]["code"], "ServiceFailureException");
     assert!(view["error"]["message"].as_str().unwrap().len() > 10);
-    assert!(stack.export_store().throttle(&seeded.id).await.unwrap().is_none(), "window given back");
-    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    assert!(stack.export_store().throttle(&seeded.owner()).await.unwrap().is_none(), "window given back");
+    let record =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.status, ExportStatus::Failed);
     // No manifest was left behind, and the administrator can ask again at once.
     let objects = stack.export_objects();
@@ -313,14 +315,16 @@ async fn a_forged_failure_step_cannot_end_a_running_export() {
     let held = stack.hold("write-manifest", &seeded.id, Some("finalize")).await;
     let export_id = request_export(&stack, &seeded.id, "{}").await;
     held.arrived(WAIT).await;
-    let record = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let record =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     let job = export_core::domain::payloads::ExportJob::from(&record);
     let forged = serde_json::json!({"mode": "fail", "job": job});
     let (code, _) = stack.invoke("write-manifest", &forged).await.unwrap_err();
     assert_eq!(code, "AccessDeniedException", "the operator's key may not invoke a step");
     let (code, message) = stack.invoke_as_state_machine("write-manifest", &forged).await.unwrap_err();
     assert_eq!(code, "BadRequestException", "{message}");
-    let after = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let after =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!((after.status, after.error), (ExportStatus::Running, None));
     held.release().await;
     let view = stack.wait_for_export(&seeded.id, &export_id, WAIT).await;

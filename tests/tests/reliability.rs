@@ -28,7 +28,8 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
     let export_id = reply.body["exportId"].as_str().unwrap().to_owned();
     let done = stack.wait_for_export(&seeded.id, &export_id, Duration::from_secs(120)).await;
     assert_eq!(done["status"], "SUCCEEDED");
-    let before = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let before =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
 
     // Every step's input delivered again, after the fact.
     let job =
@@ -65,11 +66,12 @@ async fn a_duplicate_delivery_of_any_step_leaves_the_same_final_state() {
     let fail = stack.invoke_as_state_machine("write-manifest", &json!({"mode": "fail", "job": job})).await;
     assert_eq!(fail.unwrap_err().0, "BadRequestException");
 
-    let after = stack.export_store().get(&seeded.id, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let after =
+        stack.export_store().get(&seeded.owner(), &export_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(after.status, ExportStatus::Succeeded);
     assert_eq!(after.result, before.result, "same manifest, same counts");
     assert_eq!(after.progress, before.progress);
-    let throttle = stack.export_store().throttle(&seeded.id).await.unwrap().unwrap();
+    let throttle = stack.export_store().throttle(&seeded.owner()).await.unwrap().unwrap();
     assert_eq!(throttle.current.last_export_id.to_string(), export_id, "the window stays taken");
     let view = stack
         .api(Method::GET, &format!("/accounts/{}/data-exports/{export_id}", seeded.id), None, None)

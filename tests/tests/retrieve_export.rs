@@ -23,7 +23,7 @@ async fn put_record(
     requested_at: Timestamp,
 ) -> ExportRecord {
     let mut record = ExportRecord::new_request(
-        account.clone(),
+        account.clone().into(),
         ExportFormat::Csv,
         RequestedBy { principal: "arn:aws:iam::000000000000:user/it".into(), via: Via::Api, person: None },
         None,
@@ -156,7 +156,8 @@ async fn each_status_has_its_shape_and_a_succeeded_export_hands_out_a_counted_li
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
 
     stack.api(Method::GET, &path(&account, Some(&succeeded.export_id)), None, None).await;
-    let record = stack.export_store().get(&account, &succeeded.export_id).await.unwrap().unwrap();
+    let record =
+        stack.export_store().get(&account.clone().into(), &succeeded.export_id).await.unwrap().unwrap();
     assert_eq!(record.retrievals, 2, "each hand-out counted");
     assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::000000000000:user/local-admin"));
     // The list shows the export without handing out a link.
@@ -188,7 +189,8 @@ async fn an_expired_export_is_gone() {
     assert!(line.contains("arn:aws:iam::000000000000:user/local-admin"), "{line}");
     let list = stack.api(Method::GET, &path(&account, None), None, None).await.body;
     assert_eq!(list["exports"][0]["status"], "EXPIRED");
-    let record = stack.export_store().get(&account, &expired.export_id).await.unwrap().unwrap();
+    let record =
+        stack.export_store().get(&account.clone().into(), &expired.export_id).await.unwrap().unwrap();
     assert_eq!(record.retrievals, 0);
 }
 

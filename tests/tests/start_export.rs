@@ -32,7 +32,12 @@ async fn accepted_then_throttled_then_repeated_by_token() {
     let export_id = first.body["exportId"].as_str().unwrap().to_owned();
     assert_eq!(first.body["status"], "QUEUED");
     assert_eq!(first.body["requestedAt"], first.body["cutoff"]);
-    let record = stack.export_store().get(&account, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let record = stack
+        .export_store()
+        .get(&account.clone().into(), &export_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.requested_by.principal, LOCAL_PRINCIPAL);
     assert_eq!(record.requested_by.via, Via::Api);
     assert_eq!(record.format, export_core::domain::model::ExportFormat::Jsonl);
@@ -59,7 +64,7 @@ async fn accepted_then_throttled_then_repeated_by_token() {
         .await;
     assert_eq!(repeat.status, 200, "{:?}", repeat.body);
     assert_eq!(repeat.body["exportId"], export_id.as_str());
-    assert_eq!(stack.export_store().list(&account, 10, None).await.unwrap().items.len(), 1);
+    assert_eq!(stack.export_store().list(&account.clone().into(), 10, None).await.unwrap().items.len(), 1);
 }
 
 #[tokio::test]
@@ -98,8 +103,8 @@ async fn refusals_carry_the_documented_codes_and_write_nothing() {
     assert!(reply_has(&stack.api(Method::POST, &path(&team), None, None).await, "claim"));
     // Nothing was written for any refused request.
     for account in [&team, &enterprise] {
-        assert!(stack.export_store().list(account, 10, None).await.unwrap().items.is_empty());
-        assert!(stack.export_store().throttle(account).await.unwrap().is_none());
+        assert!(stack.export_store().list(&account.into(), 10, None).await.unwrap().items.is_empty());
+        assert!(stack.export_store().throttle(&account.into()).await.unwrap().is_none());
     }
 }
 
@@ -124,7 +129,7 @@ async fn twenty_concurrent_api_requests_get_exactly_one_202() {
     let mut expected = vec![202];
     expected.extend([429; 19]);
     assert_eq!(statuses, expected);
-    assert_eq!(stack.export_store().list(&account, 50, None).await.unwrap().items.len(), 1);
+    assert_eq!(stack.export_store().list(&account.clone().into(), 50, None).await.unwrap().items.len(), 1);
 }
 
 #[tokio::test]
@@ -135,7 +140,12 @@ async fn direct_invocation_answers_the_same_json_and_refuses_with_error_types() 
         stack.invoke("start-export", &json!({"accountId": account, "clientToken": "cli-1"})).await.unwrap();
     assert_eq!(reply["status"], "QUEUED");
     let export_id = reply["exportId"].as_str().unwrap();
-    let record = stack.export_store().get(&account, &export_id.parse().unwrap()).await.unwrap().unwrap();
+    let record = stack
+        .export_store()
+        .get(&account.clone().into(), &export_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.requested_by.via, Via::Invoke);
     assert!(record.requested_by.principal.contains("CloudTrail"), "{}", record.requested_by.principal);
     assert_eq!(record.format, export_core::domain::model::ExportFormat::Csv);
@@ -174,12 +184,12 @@ async fn forged_api_and_scheduled_events_sent_to_start_export_are_refused_and_wr
         assert!(message.contains("Nothing was read or recorded"), "{message}");
         assert!(!message.contains("someone-else"), "{message}");
     }
-    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
-    assert!(stack.export_store().throttle(&account).await.unwrap().is_none());
+    assert!(stack.export_store().list(&account.clone().into(), 10, None).await.unwrap().items.is_empty());
+    assert!(stack.export_store().throttle(&account.clone().into()).await.unwrap().is_none());
     // Nor is the API function reachable by the operator's own invocation.
     let (error_type, _) = stack.invoke("start-export-api", &forged_api).await.unwrap_err();
     assert_eq!(error_type, "AccessDeniedException");
-    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
+    assert!(stack.export_store().list(&account.clone().into(), 10, None).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]
@@ -190,7 +200,7 @@ async fn an_unsigned_request_gets_api_gateways_own_answer_and_reaches_no_functio
     assert_eq!(reply.status, 403);
     assert_eq!(reply.body, json!({"message": "Missing Authentication Token"}));
     assert_eq!(reply.headers["x-amzn-errortype"], "MissingAuthenticationTokenException");
-    assert!(stack.export_store().list(&account, 10, None).await.unwrap().items.is_empty());
+    assert!(stack.export_store().list(&account.clone().into(), 10, None).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]
@@ -212,7 +222,7 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
         allow_unchecked: false,
     };
     let request = StartRequest {
-        account_id: account.clone(),
+        owner: account.clone().into(),
         client_token: None,
         format: export_core::domain::model::ExportFormat::Csv,
         verify_objects: true,
@@ -225,11 +235,11 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
     };
     let err = starter.start(request).await.unwrap_err();
     assert_eq!(err.into_api().code(), "ServiceFailureException");
-    let records = store.list(&account, 10, None).await.unwrap().items;
+    let records = store.list(&account.clone().into(), 10, None).await.unwrap().items;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].status, ExportStatus::Failed);
     assert!(records[0].error.as_ref().unwrap().message.contains("request an export again now"));
-    assert!(store.throttle(&account).await.unwrap().is_none(), "window given back");
+    assert!(store.throttle(&account.clone().into()).await.unwrap().is_none(), "window given back");
 
     // The administrator can ask again at once, through the real stack.
     let again = stack.api(Method::POST, &path(&account), None, None).await;

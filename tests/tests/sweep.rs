@@ -11,7 +11,7 @@ use integration_tests::{SWEEP_RULE_ARN, Stack, batch_put, scheduled_event, seed_
 use serde_json::json;
 
 async fn exports(stack: &Stack, account: &AccountId) -> Vec<export_core::domain::model::ExportRecord> {
-    stack.export_store().list(account, 10, None).await.unwrap().items
+    stack.export_store().list(&account.into(), 10, None).await.unwrap().items
 }
 
 #[tokio::test]

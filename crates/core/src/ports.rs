@@ -13,6 +13,7 @@ use crate::domain::model::{
     Account, Attachment, CatalogRow, DownloadSummary, Enumerated, ExportRecord, ExportResult, FailureInfo,
     Fetch, Handout, ListingPlan, Person, Receipt, Room, SegmentListing, Throttle, User,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::time::Timestamp;
 
@@ -122,10 +123,10 @@ pub enum Admission {
     WindowClosed { throttle: Throttle },
 }
 
-/// ExportsTable: export records and the per-account throttle.
+/// ExportsTable: export records and each owner's throttle (an account's, or a self-service user's).
 pub trait ExportStore: Send + Sync {
-    /// Writes the QUEUED record and takes the account's window in one transaction (DESIGN §4): of
-    /// any number of simultaneous calls for one account, exactly one is accepted.
+    /// Writes the QUEUED record and takes its owner's window in one transaction (DESIGN §4): of
+    /// any number of simultaneous calls for one owner, exactly one is accepted.
     fn admit(
         &self,
         record: &ExportRecord,
@@ -134,11 +135,11 @@ pub trait ExportStore: Send + Sync {
 
     fn get(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
     ) -> impl Future<Output = Result<Option<ExportRecord>>> + Send;
 
-    /// Exports of every account that are still QUEUED or RUNNING, a page at a time (the sweep's
+    /// Exports of every owner that are still QUEUED or RUNNING, a page at a time (the sweep's
     /// search for stuck exports; a full-table read, once a day). `limit` caps the items examined.
     fn unfinished(
         &self,
@@ -146,29 +147,29 @@ pub trait ExportStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
-    /// The account's exports, newest first, at most `limit`, after (older than) the export `after`.
+    /// The owner's exports, newest first, at most `limit`, after (older than) the export `after`.
     /// `next` is the id of the last export listed when more may follow.
     fn list(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         limit: u32,
         after: Option<&ExportId>,
     ) -> impl Future<Output = Result<Page<ExportRecord>>> + Send;
 
-    fn throttle(&self, account: &AccountId) -> impl Future<Output = Result<Option<Throttle>>> + Send;
+    fn throttle(&self, owner: &ExportOwner) -> impl Future<Output = Result<Option<Throttle>>> + Send;
 
     /// Moves the status on condition that the stored status allows it (`Error::StatusConflict`
     /// otherwise; `Error::NotFound` for an unknown export).
     fn change_status(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         change: StatusChange,
     ) -> impl Future<Output = Result<()>> + Send;
 
     fn set_execution_arn(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         execution_arn: &str,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -177,7 +178,7 @@ pub trait ExportStore: Send + Sync {
     /// if it is not, or if a plan is recorded already: the first one stands).
     fn record_plan(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         plan: &ListingPlan,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -185,7 +186,7 @@ pub trait ExportStore: Send + Sync {
     /// Where segment `segment` of the export's listing stands (`None` before its first checkpoint).
     fn segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
     ) -> impl Future<Output = Result<Option<SegmentListing>>> + Send;
@@ -194,7 +195,7 @@ pub trait ExportStore: Send + Sync {
     /// bounded by the plan, not by the export.
     fn segments(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
     ) -> impl Future<Output = Result<Vec<(u32, SegmentListing)>>> + Send;
 
@@ -206,7 +207,7 @@ pub trait ExportStore: Send + Sync {
     /// its own item: no item's write rate or size grows with the export.
     fn checkpoint_segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
         from: Option<&SegmentListing>,
@@ -217,7 +218,7 @@ pub trait ExportStore: Send + Sync {
     /// if it is not, or if an enumeration is recorded already: the first one stands).
     fn record_enumerated(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         enumerated: &Enumerated,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -228,7 +229,7 @@ pub trait ExportStore: Send + Sync {
     /// size or write rate grows with the export.
     fn mark_part_written(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         part: u32,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -238,15 +239,15 @@ pub trait ExportStore: Send + Sync {
     /// (`Error::StatusConflict` unless the export is delivered: nothing is kept then).
     fn record_retrieval(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         handout: &Handout,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// The export's hand-outs, newest first, at most `limit`; none for another account's export.
+    /// The export's hand-outs, newest first, at most `limit`; none for another owner's export.
     fn handouts(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Handout>>> + Send;
@@ -256,7 +257,7 @@ pub trait ExportStore: Send + Sync {
     /// per file, however many fetches race or are retried.
     fn record_fetch(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         fetch: &Fetch,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -265,7 +266,7 @@ pub trait ExportStore: Send + Sync {
     /// account's export).
     fn download_summary(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
     ) -> impl Future<Output = Result<DownloadSummary>> + Send;
 
@@ -273,7 +274,7 @@ pub trait ExportStore: Send + Sync {
     /// position `after` (a previous page's `next`).
     fn receipts(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         after: Option<&str>,
         limit: u32,
@@ -283,7 +284,7 @@ pub trait ExportStore: Send + Sync {
     /// condition that `export` still holds the window. Returns whether anything changed.
     fn release_window(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
     ) -> impl Future<Output = Result<bool>> + Send;
 }
@@ -425,7 +426,8 @@ pub trait AttachmentObjects: Send + Sync {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateChange {
-    pub account_id: AccountId,
+    #[serde(flatten)]
+    pub owner: ExportOwner,
     pub export_id: ExportId,
     pub status: crate::domain::model::ExportStatus,
     pub requested_at: Timestamp,
@@ -518,20 +520,24 @@ pub trait LinkKeys: Send + Sync {
     fn current_kid(&self) -> u8;
 
     /// The link key of `export` under key `kid`: the same every time, another for every other
-    /// export, account or kid. An unknown `kid` is `Error::NotFound` (a link of a retired key).
+    /// export, owner or kid. An unknown `kid` is `Error::NotFound` (a link of a retired key).
     fn derive(
         &self,
         kid: u8,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
     ) -> impl Future<Output = Result<[u8; 32]>> + Send;
 }
 
-/// What a link key is derived from: a fixed label, then the account's and the export's 16 bytes.
-pub fn link_key_context(account: &AccountId, export: &ExportId) -> Vec<u8> {
-    let mut message = b"attachment-export/link/v1\0".to_vec();
-    let account_bytes = uuid::Uuid::parse_str(account.as_str()).map(|u| *u.as_bytes()).unwrap_or_default();
-    message.extend_from_slice(&account_bytes);
+/// What a link key is derived from: a fixed label, then the owner's and the export's 16 bytes. A
+/// user's export has a label of its own, so a user and an account of the same id never share a key.
+pub fn link_key_context(owner: &ExportOwner, export: &ExportId) -> Vec<u8> {
+    let mut message = match owner {
+        ExportOwner::Account(_) => b"attachment-export/link/v1\0".to_vec(),
+        ExportOwner::User(_) => b"attachment-export/link/user/v1\0".to_vec(),
+    };
+    let owner_bytes = uuid::Uuid::parse_str(owner.id()).map(|u| *u.as_bytes()).unwrap_or_default();
+    message.extend_from_slice(&owner_bytes);
     message.extend_from_slice(&export.to_bytes());
     message
 }

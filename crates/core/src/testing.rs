@@ -58,7 +58,7 @@ pub fn delivered_sample_record(attachment_count: u64) -> crate::domain::model::E
     let account = AccountId::parse(SAMPLE_ACCOUNT).expect("the sample account id");
     let at = crate::Timestamp::parse("2026-11-24T10:00:00Z").expect("a time");
     let mut record = ExportRecord::new_request(
-        account.clone(),
+        account.clone().into(),
         ExportFormat::Csv,
         RequestedBy::new("arn:aws:iam::123456789012:user/it-admin", Via::Api),
         None,

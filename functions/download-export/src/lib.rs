@@ -179,15 +179,20 @@ mod tests {
         assert!(location.contains("minutes%2Ehtml"), "named, as a download: {location}");
         let (account, export) =
             (AccountId::parse(SAMPLE_ACCOUNT).unwrap(), ExportId::parse(SAMPLE_EXPORT).unwrap());
-        let summary = deps.world.store.download_summary(&account, &export).await.unwrap();
+        let summary = deps.world.store.download_summary(&account.clone().into(), &export).await.unwrap();
         assert_eq!(summary.files_fetched, 1);
-        let receipts = deps.world.store.receipts(&account, &export, None, 10).await.unwrap().items;
+        let receipts =
+            deps.world.store.receipts(&account.clone().into(), &export, None, 10).await.unwrap().items;
         assert_eq!((receipts[0].fetch_count, receipts[0].first_source_ip.as_str()), (1, "203.0.113.7"));
         // A second fetch counts on the receipt, not in the summary.
         invoke(&deps, include_str!("../../../events/download-export/link.json")).await.unwrap();
-        assert_eq!(deps.world.store.download_summary(&account, &export).await.unwrap().files_fetched, 1);
         assert_eq!(
-            deps.world.store.receipts(&account, &export, None, 10).await.unwrap().items[0].fetch_count,
+            deps.world.store.download_summary(&account.clone().into(), &export).await.unwrap().files_fetched,
+            1
+        );
+        assert_eq!(
+            deps.world.store.receipts(&account.clone().into(), &export, None, 10).await.unwrap().items[0]
+                .fetch_count,
             2
         );
     }
@@ -200,6 +205,9 @@ mod tests {
         assert_eq!(reply["statusCode"], 403);
         let (account, export) =
             (AccountId::parse(SAMPLE_ACCOUNT).unwrap(), ExportId::parse(SAMPLE_EXPORT).unwrap());
-        assert_eq!(deps.world.store.download_summary(&account, &export).await.unwrap().files_fetched, 0);
+        assert_eq!(
+            deps.world.store.download_summary(&account.clone().into(), &export).await.unwrap().files_fetched,
+            0
+        );
     }
 }

@@ -82,7 +82,7 @@ mod tests {
             export_core::domain::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         world.directory.insert_account(account.clone(), AccountType::Enterprise, false);
         let mut record = ExportRecord::new_request(
-            account,
+            account.into(),
             ExportFormat::Csv,
             RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
@@ -92,6 +92,10 @@ mod tests {
         world.store.insert(record);
         let function = world.enumerator(100);
         Harness { world, function }
+    }
+
+    fn sample_owner() -> export_core::domain::owner::ExportOwner {
+        export_core::domain::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap().into()
     }
 
     pub(super) fn event(json: &str) -> LambdaEvent<Value> {
@@ -108,8 +112,7 @@ mod tests {
             let deps = deps();
             steps_before(&deps, json).await;
             let outcome = handler(&deps.function, event(json)).await;
-            let record =
-                || deps.store.records(&"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".parse().unwrap())[0].clone();
+            let record = || deps.store.records(sample_owner())[0].clone();
             match (expect, outcome) {
                 (Expect::FunctionError(code), outcome) => {
                     assert_eq!(outcome.unwrap_err().code(), code, "{name}");

@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(error.code(), "WrongEntryPointException");
         let record = deps
             .store
-            .record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
+            .record(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
             .unwrap();
         assert_eq!(record.retrievals, 0, "no hand-out counted");
     }
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(body["urlsExpireAt"], "2026-11-30T10:00:00.000Z");
         let record = deps
             .store
-            .record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
+            .record(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &ExportId::parse(SAMPLE_EXPORT).unwrap())
             .unwrap();
         assert_eq!(record.retrievals, 1);
         assert_eq!(record.last_retrieved_by.as_deref(), Some("arn:aws:iam::123456789012:user/it-admin"));

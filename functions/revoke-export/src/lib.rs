@@ -44,7 +44,8 @@ impl RevokeExport<Aws> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Revoked {
-    pub account_id: AccountId,
+    #[serde(flatten)]
+    pub owner: export_core::domain::owner::ExportOwner,
     pub export_id: ExportId,
     pub status: ExportStatus,
     pub revoked_at: Option<Timestamp>,
@@ -54,7 +55,7 @@ pub struct Revoked {
 impl From<ExportRecord> for Revoked {
     fn from(r: ExportRecord) -> Self {
         Self {
-            account_id: r.account_id,
+            owner: r.owner,
             export_id: r.export_id,
             status: r.status,
             revoked_at: r.revoked_at,

@@ -101,7 +101,7 @@ fn start_request(
     let format = format.as_deref().map(str::parse).transpose()?.unwrap_or(ExportFormat::Csv);
     let verify_objects = verify_objects.unwrap_or(true);
     let since = since.as_deref().map(Since::parse).transpose()?;
-    Ok(StartRequest { account_id, client_token, format, verify_objects, since, requested_by })
+    Ok(StartRequest { owner: account_id.into(), client_token, format, verify_objects, since, requested_by })
 }
 
 /// start-export: direct invocations only. The caller is not known to the function (Lambda does not
@@ -289,7 +289,7 @@ mod tests {
             let response =
                 api_handler(&deps.function, LambdaEvent::new(payload, Context::default())).await.unwrap();
             assert_eq!(response["statusCode"], 202, "{response}");
-            let record = deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap())[0].clone();
+            let record = deps.store.records(AccountId::parse(SAMPLE_ACCOUNT).unwrap())[0].clone();
             let person = record.requested_by.person.as_ref();
             assert_eq!(person.and_then(|p| p.name.as_deref()), expected_name);
             assert!(record.requested_by.principal.contains(&sub), "the ARN and sub stay as the detail");
@@ -342,7 +342,7 @@ mod tests {
                     assert_eq!(diagnostic.error_type, code, "{name}");
                     assert!(deps.workflow.started.lock().unwrap().is_empty(), "{name}: nothing started");
                     assert!(
-                        deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty(),
+                        deps.store.records(AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty(),
                         "{name}: nothing recorded"
                     );
                 }
@@ -360,13 +360,15 @@ mod tests {
         assert_eq!(error.code(), "WrongEntryPointException");
         assert!(error.to_string().contains("API Gateway"), "{error}");
         assert!(!error.to_string().contains("it-admin"), "the refusal echoes nothing of the event");
-        assert!(deps.store.records(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty());
-        assert!(deps.store.throttle(&AccountId::parse(SAMPLE_ACCOUNT).unwrap()).await.unwrap().is_none());
+        assert!(deps.store.records(AccountId::parse(SAMPLE_ACCOUNT).unwrap()).is_empty());
+        assert!(
+            deps.store.throttle(&AccountId::parse(SAMPLE_ACCOUNT).unwrap().into()).await.unwrap().is_none()
+        );
 
         let direct =
             invoke_direct(&deps, include_str!("../../../events/start-export/direct.json")).await.unwrap();
         let export_id = direct["exportId"].as_str().unwrap().parse().unwrap();
-        let record = deps.store.record(&AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &export_id).unwrap();
+        let record = deps.store.record(AccountId::parse(SAMPLE_ACCOUNT).unwrap(), &export_id).unwrap();
         assert_eq!(record.requested_by.via, Via::Invoke);
         assert_eq!(record.requested_by.principal, DIRECT_INVOKE_PRINCIPAL);
         assert!(record.requested_by.principal.contains("CloudTrail"));

@@ -104,7 +104,7 @@ mod tests {
     pub(super) async fn deps() -> TestDeps {
         let account = AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap();
         let mut record = ExportRecord::new_request(
-            account.clone(),
+            account.clone().into(),
             ExportFormat::Csv,
             RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
@@ -125,7 +125,7 @@ mod tests {
         store.insert(record.clone());
         store
             .change_status(
-                &account,
+                &record.owner,
                 &record.export_id,
                 StatusChange::Running { started_at: record.requested_at },
             )
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(beyond.code(), "BadRequestException", "{beyond}");
         let unassembled = invoke(&deps, sample("finalize.json")).await.unwrap_err();
         assert!(unassembled.to_string().contains("not assembled yet"), "{unassembled}");
-        let job = export_core::domain::payloads::ExportJob::from(&deps.store.records(&deps_account())[0]);
+        let job = export_core::domain::payloads::ExportJob::from(&deps.store.records(deps_account())[0]);
         for group in [1, 2] {
             assert!(
                 deps.objects.head(&job.group_report_key(group)).await.unwrap().is_none(),

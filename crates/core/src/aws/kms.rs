@@ -99,7 +99,7 @@ impl crate::ports::LinkKeys for KmsLinkKeys {
     async fn derive(
         &self,
         kid: u8,
-        account: &crate::domain::ids::AccountId,
+        owner: &crate::domain::owner::ExportOwner,
         export: &crate::domain::ids::ExportId,
     ) -> Result<[u8; 32]> {
         let key = usize::from(kid)
@@ -111,7 +111,7 @@ impl crate::ports::LinkKeys for KmsLinkKeys {
             .generate_mac()
             .key_id(key)
             .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
-            .message(Blob::new(crate::ports::link_key_context(account, export)))
+            .message(Blob::new(crate::ports::link_key_context(owner, export)))
             .send()
             .await
             .map_err(|e| from_sdk("KMS GenerateMac", e))?;

@@ -30,15 +30,15 @@ pub use workflow::*;
 use std::time::Duration;
 
 use crate::Timestamp;
-use crate::domain::ids::AccountId;
 use crate::domain::model::{ExportFormat, ExportRecord, RequestedBy, Via};
+use crate::domain::owner::ExportOwner;
 
 const WEEK: Duration = Duration::from_secs(604_800);
 const MIB: usize = 1024 * 1024;
 
-fn request(account: &AccountId, at: Timestamp) -> ExportRecord {
+fn request(owner: &ExportOwner, at: Timestamp) -> ExportRecord {
     ExportRecord::new_request(
-        account.clone(),
+        owner.clone(),
         ExportFormat::Csv,
         RequestedBy {
             principal: "arn:aws:iam::000000000000:user/local-admin".into(),
@@ -54,6 +54,7 @@ fn request(account: &AccountId, at: Timestamp) -> ExportRecord {
 mod against_the_fakes {
     //! The same suites against the in-memory fakes the unit tests use.
     use super::*;
+    use crate::domain::ids::AccountId;
     use crate::memory::{FakeObjectStore, FakeStore, FakeSweepLedger};
 
     #[tokio::test]
@@ -68,6 +69,7 @@ mod against_the_fakes {
         the_listing_plan_is_recorded_once_while_running(&FakeStore::default()).await;
         segment_checkpoints_move_one_part_at_a_time_each_on_its_own(&FakeStore::default()).await;
         receipts_count_every_fetch_and_each_file_once(&FakeStore::default()).await;
+        a_users_exports_and_window_are_apart_from_every_accounts(&FakeStore::default()).await;
     }
 
     /// Writes a seeded account into the fake's maps, as the chat service writes AccountsTable.
@@ -115,7 +117,7 @@ mod against_the_fakes {
 
     #[tokio::test]
     async fn the_fake_workflow_keeps_the_contract() {
-        let record = request(&AccountId::random(), Timestamp::now());
+        let record = request(&AccountId::random().into(), Timestamp::now());
         let job = crate::domain::payloads::ExportJob::from(&record);
         an_execution_is_named_by_its_export_and_starting_twice_is_harmless(
             &crate::memory::FakeWorkflow::default(),
@@ -125,7 +127,7 @@ mod against_the_fakes {
         use crate::ports::Workflow;
         let workflow = crate::memory::FakeWorkflow::default();
         let doomed =
-            crate::domain::payloads::ExportJob::from(&request(&AccountId::random(), Timestamp::now()));
+            crate::domain::payloads::ExportJob::from(&request(&AccountId::random().into(), Timestamp::now()));
         only_a_failing_execution_names_a_failure(&workflow, &doomed, async || {
             assert_eq!(workflow.failure(&doomed.export_id).await.unwrap(), None, "running normally");
             workflow.end(&doomed.export_id, "FAILED");

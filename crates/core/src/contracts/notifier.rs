@@ -9,7 +9,7 @@ use crate::ports::{Notifier, StateChange};
 /// A change of a fresh account's export, as Finalize publishes it.
 pub fn example_change() -> StateChange {
     StateChange {
-        account_id: AccountId::random(),
+        owner: AccountId::random().into(),
         export_id: ExportId::new(),
         status: ExportStatus::SucceededWithErrors,
         requested_at: Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),

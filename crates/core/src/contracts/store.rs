@@ -6,6 +6,7 @@ use crate::Timestamp;
 use crate::domain::error::Error;
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{ExportStatus, FailureInfo, Handout, Person, SegmentListing};
+use crate::domain::owner::ExportOwner;
 use crate::ports::{Admission, ExportStore, StatusChange};
 
 use super::{WEEK, request};
@@ -13,7 +14,7 @@ use super::{WEEK, request};
 /// Of twenty simultaneous admissions for one account exactly one takes the window; the rest see it
 /// closed by the winner, and only the winner's record exists.
 pub async fn exactly_one_of_twenty_concurrent_requests_takes_the_window<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let now = Timestamp::now();
 
     let attempts = (0..20).map(|_| {
@@ -48,7 +49,7 @@ pub async fn exactly_one_of_twenty_concurrent_requests_takes_the_window<S: Expor
 
 /// The window closes for exactly its length, and releasing it restores what the previous export set.
 pub async fn the_window_reopens_after_seven_days_and_a_failure_gives_it_back<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let first_at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
 
     let first = request(&account, first_at);
@@ -99,7 +100,7 @@ pub async fn the_window_reopens_after_seven_days_and_a_failure_gives_it_back<S: 
 
 /// Status moves only forward; retried steps are idempotent; a final status is final.
 pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let record = request(&account, Timestamp::now());
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
@@ -155,13 +156,13 @@ pub async fn status_moves_forward_only_and_conditions_name_the_problem<S: Export
     let missing = store.change_status(&account, &unknown, StatusChange::Running { started_at: later }).await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
     // Another account's export is unknown here, whatever its id.
-    let other = AccountId::random();
+    let other = ExportOwner::from(AccountId::random());
     assert!(store.get(&other, &id).await.unwrap().is_none());
 }
 
 /// An account's exports list newest first, page after page, with the last id as the cursor.
 pub async fn exports_list_newest_first_across_pages<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     // Five accepted requests a week apart (each reopens the window).
     let start = Timestamp::parse("2025-01-01T00:00:00Z").unwrap();
     let mut ids = Vec::new();
@@ -191,7 +192,7 @@ pub async fn exports_list_newest_first_across_pages<S: ExportStore>(store: &S) {
 /// A written part is counted once however often its step runs, however many parts are written at
 /// once, and only while the export runs.
 pub async fn written_parts_are_counted_once_only_while_running<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let record = request(&account, Timestamp::now());
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
@@ -228,7 +229,7 @@ pub async fn written_parts_are_counted_once_only_while_running<S: ExportStore>(s
 /// or failed, or unknown, counts and keeps nothing, and another account sees no history.
 pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(store: &S) {
     let handout = |principal: &str, at: Timestamp| Handout { at, principal: principal.into(), person: None };
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
@@ -267,7 +268,10 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
     let history = store.handouts(&account, &id, 10).await.unwrap();
     assert_eq!(history, vec![by_jane.clone(), handout("arn:aws:iam::1:user/a", at)], "newest first");
     assert_eq!(store.handouts(&account, &id, 1).await.unwrap(), vec![by_jane], "at most the limit");
-    assert!(store.handouts(&AccountId::random(), &id, 10).await.unwrap().is_empty(), "another account's");
+    assert!(
+        store.handouts(&ExportOwner::from(AccountId::random()), &id, 10).await.unwrap().is_empty(),
+        "another account's"
+    );
     let r = store.get(&account, &id).await.unwrap().unwrap();
     assert_eq!(r.retrievals, 2);
     assert_eq!(r.last_retrieved_at, Some(later));
@@ -276,7 +280,7 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
     let unknown = store.record_retrieval(&account, &ExportId::new(), &handout("p", at)).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
     // Another account's export is unknown here, and its count does not move.
-    let other = store.record_retrieval(&AccountId::random(), &id, &handout("p", at)).await;
+    let other = store.record_retrieval(&ExportOwner::from(AccountId::random()), &id, &handout("p", at)).await;
     assert!(matches!(other, Err(Error::NotFound(_))), "{other:?}");
     assert_eq!(store.get(&account, &id).await.unwrap().unwrap().retrievals, 2);
 
@@ -300,7 +304,7 @@ pub async fn retrievals_are_counted_on_delivered_exports_only<S: ExportStore>(st
 /// pass, or a forged one) is refused and the first stands.
 pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(store: &S) {
     use crate::domain::model::Enumerated;
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
@@ -333,7 +337,7 @@ pub async fn the_enumeration_is_recorded_once_while_running<S: ExportStore>(stor
 /// The listing plan is recorded once, while the export runs; the first stands.
 pub async fn the_listing_plan_is_recorded_once_while_running<S: ExportStore>(store: &S) {
     use crate::domain::model::ListingPlan;
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
@@ -356,7 +360,7 @@ pub async fn the_listing_plan_is_recorded_once_while_running<S: ExportStore>(sto
 /// checkpoint again (counted once); a skipped part, a checkpoint from elsewhere, or going back is
 /// refused and the checkpoint stands. The export's listed count is the segments' sum.
 pub async fn segment_checkpoints_move_one_part_at_a_time_each_on_its_own<S: ExportStore>(store: &S) {
-    let account = AccountId::random();
+    let account = ExportOwner::from(AccountId::random());
     let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
@@ -417,7 +421,7 @@ pub async fn segment_checkpoints_move_one_part_at_a_time_each_on_its_own<S: Expo
 pub async fn receipts_count_every_fetch_and_each_file_once<S: ExportStore>(store: &S) {
     use crate::domain::ids::AttachmentId;
     use crate::domain::model::Fetch;
-    let (account, export) = (AccountId::random(), ExportId::new());
+    let (account, export) = (ExportOwner::from(AccountId::random()), ExportId::new());
     let t0 = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
     let files: Vec<(Timestamp, AttachmentId)> = (0..3u64)
         .map(|i| {
@@ -478,8 +482,53 @@ pub async fn receipts_count_every_fetch_and_each_file_once<S: ExportStore>(store
         "another export's"
     );
     assert!(
-        store.receipts(&AccountId::random(), &export, None, 10).await.unwrap().items.is_empty(),
+        store
+            .receipts(&ExportOwner::from(AccountId::random()), &export, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
         "another account's"
     );
-    assert_eq!(store.download_summary(&AccountId::random(), &export).await.unwrap().files_fetched, 0);
+    assert_eq!(
+        store.download_summary(&ExportOwner::from(AccountId::random()), &export).await.unwrap().files_fetched,
+        0
+    );
+}
+
+/// A self-service user's exports and window are the user's own: an account whose id is the
+/// user's id (the two are UUIDs of separate spaces) and another user see none of them, and each
+/// window closes for its owner only.
+pub async fn a_users_exports_and_window_are_apart_from_every_accounts<S: ExportStore>(store: &S) {
+    use crate::domain::ids::UserId;
+    let user_id = UserId::random();
+    let user = ExportOwner::User(user_id.clone());
+    let same_id_account = ExportOwner::Account(AccountId::parse(user_id.as_str()).unwrap());
+    let other_user = ExportOwner::User(UserId::random());
+    let now = Timestamp::now();
+
+    let mine = request(&user, now);
+    assert!(matches!(store.admit(&mine, WEEK).await.unwrap(), Admission::Accepted { .. }));
+    let stored = store.get(&user, &mine.export_id).await.unwrap().expect("the user's record");
+    assert_eq!(stored.owner, user);
+    assert_eq!(stored, mine, "stored as written");
+    for other in [&same_id_account, &other_user] {
+        assert!(store.get(other, &mine.export_id).await.unwrap().is_none(), "{other} sees it");
+        assert!(store.list(other, 10, None).await.unwrap().items.is_empty(), "{other} lists it");
+        assert!(store.throttle(other).await.unwrap().is_none(), "{other} has the user's window");
+        // Each has a window of its own, open.
+        let theirs = request(other, now);
+        assert!(matches!(store.admit(&theirs, WEEK).await.unwrap(), Admission::Accepted { .. }), "{other}");
+    }
+    // The user's own window is closed, and theirs did not change it.
+    let again = request(&user, now.plus(Duration::from_secs(1)));
+    assert!(matches!(store.admit(&again, WEEK).await.unwrap(), Admission::WindowClosed { .. }));
+    let listed = store.list(&user, 10, None).await.unwrap();
+    assert_eq!(listed.items.iter().map(|r| r.export_id).collect::<Vec<_>>(), vec![mine.export_id]);
+    // A status move through the user's key, and none through the account's of the same id.
+    let running = StatusChange::Running { started_at: now };
+    let wrong = store.change_status(&same_id_account, &mine.export_id, running.clone()).await;
+    assert!(matches!(wrong, Err(Error::NotFound(_))), "{wrong:?}");
+    store.change_status(&user, &mine.export_id, running).await.unwrap();
+    assert_eq!(store.get(&user, &mine.export_id).await.unwrap().unwrap().status, ExportStatus::Running);
 }

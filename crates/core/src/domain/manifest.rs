@@ -33,6 +33,11 @@ pub const CSV_HEADER: [&str; 15] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryLine {
+    /// The account whose catalog the row is in (a self-service user's rows come from many).
+    /// Absent from inventories written before self-service existed, whose rows are their
+    /// export's account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
     pub attachment_id: AttachmentId,
     pub conversation_type: ConversationType,
     pub conversation_id: ConversationId,
@@ -60,6 +65,7 @@ impl InventoryLine {
         uploader_managed: bool,
     ) -> Self {
         Self {
+            account_id: Some(a.account_id),
             attachment_id: a.attachment_id,
             conversation_type: a.conversation_type,
             conversation_id: a.conversation_id,
@@ -253,7 +259,9 @@ impl NumberBuffer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    pub account_id: AccountId,
+    /// `accountId`, or `userId` for a self-service user's export.
+    #[serde(flatten)]
+    pub owner: crate::domain::owner::ExportOwner,
     pub export_id: ExportId,
     pub cutoff: Timestamp,
     /// An incremental export covers files uploaded after this time (and up to `cutoff`).
@@ -304,6 +312,7 @@ mod tests {
 
     fn line(file_name: &str) -> InventoryLine {
         InventoryLine {
+            account_id: None,
             attachment_id: AttachmentId::parse("11111111-1111-4111-8111-111111111111").unwrap(),
             conversation_type: ConversationType::Room,
             conversation_id: ConversationId::parse("22222222-2222-4222-8222-222222222222").unwrap(),
@@ -465,6 +474,7 @@ mod fuzz {
             object_key in hostile(),
         ) -> InventoryLine {
             InventoryLine {
+                account_id: None,
                 attachment_id: AttachmentId::parse(&ids.0).unwrap(),
                 conversation_type,
                 conversation_id: ConversationId::parse(&ids.1).unwrap(),

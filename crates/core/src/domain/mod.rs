@@ -12,6 +12,7 @@ pub mod key_layout;
 pub mod link_token;
 pub mod manifest;
 pub mod model;
+pub mod owner;
 pub mod payloads;
 pub mod reports;
 pub mod statement;

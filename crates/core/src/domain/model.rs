@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::error::Error;
 use crate::domain::ids::{AccountId, AttachmentId, ConversationId, ExportId, MessageId, RoomId, UserId};
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -553,7 +554,9 @@ pub struct FailureInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportRecord {
-    pub account_id: AccountId,
+    /// The account, or the self-service user, whose export it is (`accountId` or `userId`).
+    #[serde(flatten)]
+    pub owner: ExportOwner,
     pub export_id: ExportId,
     pub status: ExportStatus,
     pub format: ExportFormat,
@@ -603,14 +606,14 @@ pub struct ExportRecord {
 impl ExportRecord {
     /// A new request, QUEUED, whose snapshot is everything uploaded up to the request time.
     pub fn new_request(
-        account_id: AccountId,
+        owner: ExportOwner,
         format: ExportFormat,
         requested_by: RequestedBy,
         client_token: Option<String>,
         now: Timestamp,
     ) -> Self {
         Self {
-            account_id,
+            owner,
             export_id: ExportId::at(now),
             status: ExportStatus::Queued,
             format,
@@ -709,7 +712,7 @@ mod tests {
     fn succeeded_export_shows_expired_once_urls_die() {
         let now = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
         let mut record = ExportRecord::new_request(
-            AccountId::random(),
+            AccountId::random().into(),
             ExportFormat::Csv,
             RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api, person: None },
             None,

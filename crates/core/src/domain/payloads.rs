@@ -3,15 +3,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::{AccountId, ExportId, UserId};
 use crate::domain::model::{ExportFormat, ExportRecord};
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 
-/// What every step needs to know about the export.
+/// What every step needs to know about the export. Carried as `accountId` or `userId` (its
+/// owner, [`ExportOwner`]) beside the other fields; any other field is refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(try_from = "JobWire", into = "JobWire")]
 pub struct ExportJob {
-    pub account_id: AccountId,
+    pub owner: ExportOwner,
     pub export_id: ExportId,
     pub cutoff: Timestamp,
     /// Incremental: only files uploaded after this time (left out for a full export).
@@ -23,10 +25,61 @@ pub struct ExportJob {
     pub verify_objects: bool,
 }
 
+/// [`ExportJob`] as the state machine carries it: serde refuses unknown fields only without
+/// `flatten`, so the owner is two optional fields here, exactly one of them set.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JobWire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_id: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_id: Option<UserId>,
+    export_id: ExportId,
+    cutoff: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<Timestamp>,
+    format: ExportFormat,
+    #[serde(default = "crate::domain::model::yes", skip_serializing_if = "crate::domain::model::is_true")]
+    verify_objects: bool,
+}
+
+impl TryFrom<JobWire> for ExportJob {
+    type Error = String;
+    fn try_from(w: JobWire) -> Result<Self, String> {
+        let owner = match (w.account_id, w.user_id) {
+            (Some(account), None) => ExportOwner::Account(account),
+            (None, Some(user)) => ExportOwner::User(user),
+            _ => return Err("a job names exactly one of accountId and userId".into()),
+        };
+        Ok(Self {
+            owner,
+            export_id: w.export_id,
+            cutoff: w.cutoff,
+            since: w.since,
+            format: w.format,
+            verify_objects: w.verify_objects,
+        })
+    }
+}
+
+impl From<ExportJob> for JobWire {
+    fn from(j: ExportJob) -> Self {
+        Self {
+            account_id: j.owner.account().cloned(),
+            user_id: j.owner.user().cloned(),
+            export_id: j.export_id,
+            cutoff: j.cutoff,
+            since: j.since,
+            format: j.format,
+            verify_objects: j.verify_objects,
+        }
+    }
+}
+
 impl From<&ExportRecord> for ExportJob {
     fn from(r: &ExportRecord) -> Self {
         Self {
-            account_id: r.account_id.clone(),
+            owner: r.owner.clone(),
             export_id: r.export_id,
             cutoff: r.cutoff,
             since: r.since,
@@ -39,7 +92,7 @@ impl From<&ExportRecord> for ExportJob {
 impl ExportJob {
     /// Prefix of every object this export writes.
     pub fn prefix(&self) -> String {
-        format!("exports/{}/{}/", self.account_id, self.export_id)
+        format!("exports/{}/{}/", self.owner.folder(), self.export_id)
     }
 
     /// Inventory part `index` (from 1) of listing segment `segment`: the keys sort in the manifest's
@@ -239,7 +292,7 @@ mod tests {
 
     fn job() -> ExportJob {
         ExportJob {
-            account_id: AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap(),
+            owner: AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap().into(),
             export_id: ExportId::parse("01JDZ3Q4V5W6X7Y8Z9A0B1C2D3").unwrap(),
             cutoff: Timestamp::parse("2026-11-24T10:15:30.123Z").unwrap(),
             since: None,
@@ -303,5 +356,25 @@ mod tests {
         let mut v = serde_json::to_value(job()).unwrap();
         v["accountId"] = serde_json::json!("../other");
         assert!(serde_json::from_value::<ExportJob>(v).is_err());
+        let mut v = serde_json::to_value(job()).unwrap();
+        v["userId"] = serde_json::json!(UserId::random());
+        assert!(serde_json::from_value::<ExportJob>(v).is_err(), "two owners");
+        let mut v = serde_json::to_value(job()).unwrap();
+        v.as_object_mut().unwrap().remove("accountId");
+        assert!(serde_json::from_value::<ExportJob>(v).is_err(), "no owner");
+    }
+
+    #[test]
+    fn a_users_job_keeps_its_files_in_the_users_folder() {
+        let user = UserId::parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").unwrap();
+        let j = ExportJob { owner: user.clone().into(), ..job() };
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["userId"], user.as_str());
+        assert!(v.get("accountId").is_none());
+        assert_eq!(serde_json::from_value::<ExportJob>(v).unwrap(), j);
+        assert_eq!(
+            j.manifest_key(),
+            format!("exports/users/{user}/01JDZ3Q4V5W6X7Y8Z9A0B1C2D3/attachments.csv")
+        );
     }
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::error::{Error, Result};
 use crate::domain::hex;
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::model::ExportFormat;
 use crate::domain::time::Timestamp;
 
@@ -38,7 +38,9 @@ pub const SIGNING_ALGORITHM: &str = "ECDSA_SHA_256";
 #[serde(rename_all = "camelCase")]
 pub struct Statement {
     pub version: u32,
-    pub account_id: AccountId,
+    /// `accountId`, or `userId` for a self-service user's export.
+    #[serde(flatten)]
+    pub owner: crate::domain::owner::ExportOwner,
     pub export_id: ExportId,
     /// Files uploaded at or before this time are covered.
     pub cutoff: Timestamp,
@@ -196,7 +198,9 @@ mod tests {
         let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
         Statement {
             version: STATEMENT_VERSION,
-            account_id: AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f").unwrap(),
+            owner: crate::domain::ids::AccountId::parse("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f")
+                .unwrap()
+                .into(),
             export_id: ExportId::at(at),
             cutoff: at,
             since: None,

@@ -5,7 +5,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::ports::{LinkKeys, link_key_context};
 
 /// `keys` long-term keys (kid 1..=keys), the last current.
@@ -25,12 +25,17 @@ impl LinkKeys for FakeLinkKeys {
         self.keys
     }
 
-    async fn derive(&self, kid: u8, account: &AccountId, export: &ExportId) -> Result<[u8; 32]> {
+    async fn derive(
+        &self,
+        kid: u8,
+        owner: &crate::domain::owner::ExportOwner,
+        export: &ExportId,
+    ) -> Result<[u8; 32]> {
         if kid == 0 || kid > self.keys {
             return Err(Error::NotFound(format!("no link key {kid}")));
         }
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[kid; 32]).expect("any key length");
-        mac.update(&link_key_context(account, export));
+        mac.update(&link_key_context(owner, export));
         Ok(mac.finalize().into_bytes().into())
     }
 }

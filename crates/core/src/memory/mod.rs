@@ -124,14 +124,14 @@ impl World {
     /// (not written) and links valid six days.
     pub async fn deliver(
         &self,
-        account: &crate::domain::ids::AccountId,
+        owner: &crate::domain::owner::ExportOwner,
         attachment_count: u64,
     ) -> ExportRecord {
         use crate::domain::model::{ExportFormat, ExportResult, RequestedBy, Via};
         use crate::ports::{ExportStore, StatusChange};
         let now = crate::ports::Clock::now(&self.clock);
         let record = ExportRecord::new_request(
-            account.clone(),
+            owner.clone(),
             ExportFormat::Csv,
             RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
             None,
@@ -140,7 +140,7 @@ impl World {
         let export = record.export_id;
         self.store.admit(&record, Duration::from_secs(604_800)).await.expect("the window is open");
         let running = StatusChange::Running { started_at: now };
-        self.store.change_status(account, &export, running).await.expect("QUEUED -> RUNNING");
+        self.store.change_status(owner, &export, running).await.expect("QUEUED -> RUNNING");
         let prefix = crate::domain::payloads::ExportJob::from(&record).prefix();
         let result = ExportResult {
             attachment_count,
@@ -157,8 +157,8 @@ impl World {
             statement: None,
         };
         let done = StatusChange::Succeeded { completed_at: now, result: Box::new(result) };
-        self.store.change_status(account, &export, done).await.expect("RUNNING -> SUCCEEDED");
-        self.store.record(account, &export).expect("just written")
+        self.store.change_status(owner, &export, done).await.expect("RUNNING -> SUCCEEDED");
+        self.store.record(owner, &export).expect("just written")
     }
 
     pub fn revoker(&self) -> crate::rules::revoke::Revoker<InMemory> {

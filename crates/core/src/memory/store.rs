@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::model::{
     DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
     SegmentListing, Throttle, ThrottleWindow,
 };
+use crate::domain::owner::ExportOwner;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 /// The adapter's status condition, with its message.
@@ -28,58 +29,60 @@ pub struct FakeStore {
 
 #[derive(Clone, Default)]
 struct StoreState {
-    records: HashMap<(AccountId, ExportId), ExportRecord>,
-    throttles: HashMap<AccountId, Throttle>,
-    handouts: HashMap<(AccountId, ExportId), Vec<Handout>>,
+    records: HashMap<(ExportOwner, ExportId), ExportRecord>,
+    throttles: HashMap<ExportOwner, Throttle>,
+    handouts: HashMap<(ExportOwner, ExportId), Vec<Handout>>,
     /// Receipts by `{uploadedAt}#{attachmentId}`, the order the adapter's sort key gives them.
-    receipts: HashMap<(AccountId, ExportId), BTreeMap<String, Receipt>>,
-    summaries: HashMap<(AccountId, ExportId), DownloadSummary>,
+    receipts: HashMap<(ExportOwner, ExportId), BTreeMap<String, Receipt>>,
+    summaries: HashMap<(ExportOwner, ExportId), DownloadSummary>,
     /// Listing segments' checkpoints, in segment order.
-    segments: HashMap<(AccountId, ExportId), BTreeMap<u32, SegmentListing>>,
+    segments: HashMap<(ExportOwner, ExportId), BTreeMap<u32, SegmentListing>>,
     /// Written manifest parts (the adapter's `PART#` items).
-    parts: HashMap<(AccountId, ExportId), std::collections::BTreeSet<u32>>,
+    parts: HashMap<(ExportOwner, ExportId), std::collections::BTreeSet<u32>>,
 }
 
 impl FakeStore {
     /// Runs `change` on a stored record (`Error::NotFound` if there is none), under the lock.
     fn update<T>(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         change: impl FnOnce(&mut ExportRecord) -> Result<T>,
     ) -> Result<T> {
         let mut state = self.state.lock().unwrap();
         let record = state
             .records
-            .get_mut(&(account.clone(), *export))
+            .get_mut(&(owner.clone(), *export))
             .ok_or_else(|| Error::NotFound(format!("export {export} not found")))?;
         change(record)
     }
 
-    pub fn record(&self, account: &AccountId, export: &ExportId) -> Option<ExportRecord> {
-        self.state.lock().unwrap().records.get(&(account.clone(), *export)).cloned()
+    /// One record (tests name its owner by an account id or an owner).
+    pub fn record(&self, owner: impl Into<ExportOwner>, export: &ExportId) -> Option<ExportRecord> {
+        self.state.lock().unwrap().records.get(&(owner.into(), *export)).cloned()
     }
 
-    pub fn records(&self, account: &AccountId) -> Vec<ExportRecord> {
+    pub fn records(&self, owner: impl Into<ExportOwner>) -> Vec<ExportRecord> {
+        let owner = owner.into();
         let state = self.state.lock().unwrap();
-        state.records.values().filter(|r| &r.account_id == account).cloned().collect()
+        state.records.values().filter(|r| r.owner == owner).cloned().collect()
     }
 
     /// A record as it would stand after some steps (handler tests use the sample events' ids).
     pub fn insert(&self, record: ExportRecord) {
-        self.state.lock().unwrap().records.insert((record.account_id.clone(), record.export_id), record);
+        self.state.lock().unwrap().records.insert((record.owner.clone(), record.export_id), record);
     }
 
     /// Drops an export's segment checkpoints, as if its listing had not begun.
-    pub fn forget_segments(&self, account: &AccountId, export: &ExportId) {
-        self.state.lock().unwrap().segments.remove(&(account.clone(), *export));
+    pub fn forget_segments(&self, owner: &ExportOwner, export: &ExportId) {
+        self.state.lock().unwrap().segments.remove(&(owner.clone(), *export));
     }
 }
 
 impl ExportStore for FakeStore {
     async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
         let mut state = self.state.lock().unwrap();
-        let account = record.account_id.clone();
+        let account = record.owner.clone();
         let seen = state.throttles.get(&account).cloned();
         if let Some(t) = &seen
             && !t.is_open_at(record.requested_at)
@@ -99,8 +102,8 @@ impl ExportStore for FakeStore {
         Ok(Admission::Accepted { throttle })
     }
 
-    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
-        Ok(self.record(account, export))
+    async fn get(&self, owner: &ExportOwner, export: &ExportId) -> Result<Option<ExportRecord>> {
+        Ok(self.record(owner, export))
     }
 
     async fn unfinished(&self, after: Option<&str>, _limit: u32) -> Result<Page<ExportRecord>> {
@@ -118,11 +121,11 @@ impl ExportStore for FakeStore {
 
     async fn list(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         limit: u32,
         after: Option<&ExportId>,
     ) -> Result<Page<ExportRecord>> {
-        let mut all = self.records(account);
+        let mut all = self.records(owner);
         all.sort_by_key(|r| std::cmp::Reverse(r.export_id));
         let items: Vec<ExportRecord> =
             all.into_iter().filter(|r| after.is_none_or(|a| r.export_id < *a)).take(limit as usize).collect();
@@ -131,17 +134,17 @@ impl ExportStore for FakeStore {
         Ok(Page { items, next })
     }
 
-    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
-        Ok(self.state.lock().unwrap().throttles.get(account).cloned())
+    async fn throttle(&self, owner: &ExportOwner) -> Result<Option<Throttle>> {
+        Ok(self.state.lock().unwrap().throttles.get(owner).cloned())
     }
 
     async fn change_status(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         change: StatusChange,
     ) -> Result<()> {
-        self.update(account, export, |record| {
+        self.update(owner, export, |record| {
             let to = match &change {
                 StatusChange::Running { .. } => ExportStatus::Running,
                 StatusChange::Succeeded { result, .. } => result.status(),
@@ -175,18 +178,18 @@ impl ExportStore for FakeStore {
 
     async fn set_execution_arn(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         execution_arn: &str,
     ) -> Result<()> {
-        self.update(account, export, |record| {
+        self.update(owner, export, |record| {
             record.execution_arn = Some(execution_arn.to_owned());
             Ok(())
         })
     }
 
-    async fn record_plan(&self, account: &AccountId, export: &ExportId, plan: &ListingPlan) -> Result<()> {
-        self.update(account, export, |record| {
+    async fn record_plan(&self, owner: &ExportOwner, export: &ExportId, plan: &ListingPlan) -> Result<()> {
+        self.update(owner, export, |record| {
             // As the adapter's condition: RUNNING, and no plan recorded yet.
             require_status(record, &[ExportStatus::Running], "record its listing plan")?;
             if record.plan.is_some() {
@@ -199,26 +202,26 @@ impl ExportStore for FakeStore {
 
     async fn segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
     ) -> Result<Option<SegmentListing>> {
         let state = self.state.lock().unwrap();
-        Ok(state.segments.get(&(account.clone(), *export)).and_then(|s| s.get(&segment)).cloned())
+        Ok(state.segments.get(&(owner.clone(), *export)).and_then(|s| s.get(&segment)).cloned())
     }
 
-    async fn segments(&self, account: &AccountId, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
+    async fn segments(&self, owner: &ExportOwner, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
         let state = self.state.lock().unwrap();
         Ok(state
             .segments
-            .get(&(account.clone(), *export))
+            .get(&(owner.clone(), *export))
             .map(|s| s.iter().map(|(n, l)| (*n, l.clone())).collect())
             .unwrap_or_default())
     }
 
     async fn checkpoint_segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
         from: Option<&SegmentListing>,
@@ -228,7 +231,7 @@ impl ExportStore for FakeStore {
             .rows_after(from)
             .ok_or_else(|| Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")))?;
         let mut state = self.state.lock().unwrap();
-        let key = (account.clone(), *export);
+        let key = (owner.clone(), *export);
         let stored = state.segments.get(&key).and_then(|s| s.get(&segment)).cloned();
         // A retried pass: already there.
         if stored.as_ref() == Some(to) {
@@ -252,11 +255,11 @@ impl ExportStore for FakeStore {
 
     async fn record_enumerated(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         enumerated: &Enumerated,
     ) -> Result<()> {
-        self.update(account, export, |record| {
+        self.update(owner, export, |record| {
             // As the adapter's condition: RUNNING, and no enumeration recorded yet.
             require_status(record, &[ExportStatus::Running], "record its enumeration")?;
             if record.enumerated.is_some() {
@@ -267,9 +270,9 @@ impl ExportStore for FakeStore {
         })
     }
 
-    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+    async fn mark_part_written(&self, owner: &ExportOwner, export: &ExportId, part: u32) -> Result<()> {
         let mut state = self.state.lock().unwrap();
-        let key = (account.clone(), *export);
+        let key = (owner.clone(), *export);
         let record = state
             .records
             .get_mut(&key)
@@ -284,11 +287,11 @@ impl ExportStore for FakeStore {
 
     async fn record_retrieval(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         handout: &Handout,
     ) -> Result<()> {
-        self.update(account, export, |record| {
+        self.update(owner, export, |record| {
             // As the adapter's condition.
             require_status(record, &ExportStatus::DELIVERED, "count a manifest retrieval")?;
             record.retrievals += 1;
@@ -297,13 +300,13 @@ impl ExportStore for FakeStore {
             Ok(())
         })?;
         let mut state = self.state.lock().unwrap();
-        state.handouts.entry((account.clone(), *export)).or_default().push(handout.clone());
+        state.handouts.entry((owner.clone(), *export)).or_default().push(handout.clone());
         Ok(())
     }
 
-    async fn handouts(&self, account: &AccountId, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
+    async fn handouts(&self, owner: &ExportOwner, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
         let state = self.state.lock().unwrap();
-        let mut all = state.handouts.get(&(account.clone(), *export)).cloned().unwrap_or_default();
+        let mut all = state.handouts.get(&(owner.clone(), *export)).cloned().unwrap_or_default();
         // Newest first, as the adapter's descending Query (equal times keep their order of arrival).
         all.reverse();
         all.sort_by_key(|h| std::cmp::Reverse(h.at));
@@ -311,10 +314,10 @@ impl ExportStore for FakeStore {
         Ok(all)
     }
 
-    async fn record_fetch(&self, account: &AccountId, export: &ExportId, fetch: &Fetch) -> Result<()> {
+    async fn record_fetch(&self, owner: &ExportOwner, export: &ExportId, fetch: &Fetch) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         let position = format!("{}#{}", fetch.uploaded_at, fetch.attachment_id);
-        let receipts = state.receipts.entry((account.clone(), *export)).or_default();
+        let receipts = state.receipts.entry((owner.clone(), *export)).or_default();
         let first = !receipts.contains_key(&position);
         let receipt = receipts.entry(position).or_insert_with(|| Receipt {
             uploaded_at: fetch.uploaded_at,
@@ -328,7 +331,7 @@ impl ExportStore for FakeStore {
         receipt.fetch_count += 1;
         (receipt.last_at, receipt.last_source_ip) = (fetch.at, fetch.source_ip.clone());
         if first {
-            let summary = state.summaries.entry((account.clone(), *export)).or_default();
+            let summary = state.summaries.entry((owner.clone(), *export)).or_default();
             summary.files_fetched += 1;
             summary.first_at.get_or_insert(fetch.at);
             summary.last_first_fetch_at = Some(fetch.at);
@@ -336,20 +339,20 @@ impl ExportStore for FakeStore {
         Ok(())
     }
 
-    async fn download_summary(&self, account: &AccountId, export: &ExportId) -> Result<DownloadSummary> {
+    async fn download_summary(&self, owner: &ExportOwner, export: &ExportId) -> Result<DownloadSummary> {
         let state = self.state.lock().unwrap();
-        Ok(state.summaries.get(&(account.clone(), *export)).cloned().unwrap_or_default())
+        Ok(state.summaries.get(&(owner.clone(), *export)).cloned().unwrap_or_default())
     }
 
     async fn receipts(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Receipt>> {
         let state = self.state.lock().unwrap();
-        let Some(all) = state.receipts.get(&(account.clone(), *export)) else {
+        let Some(all) = state.receipts.get(&(owner.clone(), *export)) else {
             return Ok(Page { items: Vec::new(), next: None });
         };
         let from = after.map_or(std::ops::Bound::Unbounded, |a| std::ops::Bound::Excluded(a.to_owned()));
@@ -361,9 +364,9 @@ impl ExportStore for FakeStore {
         Ok(Page { items: page.into_iter().map(|(_, r)| r.clone()).collect(), next })
     }
 
-    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
+    async fn release_window(&self, owner: &ExportOwner, export: &ExportId) -> Result<bool> {
         let mut state = self.state.lock().unwrap();
-        let Some(current) = state.throttles.get(account).cloned() else {
+        let Some(current) = state.throttles.get(owner).cloned() else {
             return Ok(false);
         };
         if current.current.last_export_id != *export {
@@ -371,10 +374,10 @@ impl ExportStore for FakeStore {
         }
         match current.previous {
             Some(previous) => {
-                state.throttles.insert(account.clone(), Throttle { current: previous, previous: None });
+                state.throttles.insert(owner.clone(), Throttle { current: previous, previous: None });
             }
             None => {
-                state.throttles.remove(account);
+                state.throttles.remove(owner);
             }
         }
         Ok(true)

@@ -11,10 +11,11 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::domain::content_disposition;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::key_layout::KeyLayout;
 use crate::domain::link_token::{self, LinkError};
 use crate::domain::model::{ExportRecord, ExportStatus, Fetch};
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 use crate::ports::{AttachmentCatalog, AttachmentObjects, Clock, ExportStore, LinkKeys};
 
@@ -53,8 +54,8 @@ pub struct Downloader<B: Backend> {
 /// export, not per file) and its record for `record_cache`.
 #[derive(Default)]
 pub struct Caches {
-    keys: Mutex<HashMap<(u8, AccountId, ExportId), [u8; 32]>>,
-    records: Mutex<HashMap<(AccountId, ExportId), (Timestamp, ExportRecord)>>,
+    keys: Mutex<HashMap<(u8, ExportOwner, ExportId), [u8; 32]>>,
+    records: Mutex<HashMap<(ExportOwner, ExportId), (Timestamp, ExportRecord)>>,
 }
 
 /// One request for a link: its token and the client's address (for the receipt).
@@ -80,9 +81,9 @@ impl<B: Backend> Downloader<B> {
     pub async fn redirect(&self, request: &LinkRequest<'_>) -> Result<String> {
         let unverified = link_token::decode(request.token).map_err(|_| Error::Forbidden(NOT_OURS.into()))?;
         let claims = unverified.claims().clone();
-        let key = self.link_key(claims.kid, &claims.account_id, &claims.export_id).await?;
+        let key = self.link_key(claims.kid, &claims.owner, &claims.export_id).await?;
         let claims = unverified.verify(&key).map_err(|e: LinkError| {
-            tracing::warn!(account = %claims.account_id, export = %claims.export_id, "download link refused: {e}");
+            tracing::warn!(owner = %claims.owner, export = %claims.export_id, "download link refused: {e}");
             Error::Forbidden(NOT_OURS.into())
         })?;
         let now = self.clock.now();
@@ -92,15 +93,17 @@ impl<B: Backend> Downloader<B> {
                 claims.expires_at
             )));
         }
-        let record = self.record(&claims.account_id, &claims.export_id, now).await?;
+        let record = self.record(&claims.owner, &claims.export_id, now).await?;
         match record.visible_status(now) {
             ExportStatus::Succeeded | ExportStatus::SucceededWithErrors => {}
             ExportStatus::Revoked => {
                 // When, not who: whoever holds the link learns nothing of the account's people.
                 let at = record.revoked_at.map_or_else(|| "an earlier time".to_owned(), |at| at.to_string());
-                return Err(Error::Gone(format!(
-                    "The links of this export were revoked at {at} by the account's administrators."
-                )));
+                let by = match claims.owner {
+                    ExportOwner::Account(_) => " by the account's administrators",
+                    ExportOwner::User(_) => "",
+                };
+                return Err(Error::Gone(format!("The links of this export were revoked at {at}{by}.")));
             }
             ExportStatus::Expired => {
                 return Err(Error::Gone("The export this link belongs to has expired.".into()));
@@ -126,7 +129,7 @@ impl<B: Backend> Downloader<B> {
         if !self.buckets.contains(&attachment.bucket)
             || !self.key_layout.holds(&claims.account_id, &attachment.object_key)
         {
-            tracing::warn!(account = %claims.account_id, export = %claims.export_id, "download of a row outside the account's objects refused");
+            tracing::warn!(owner = %claims.owner, export = %claims.export_id, "download of a row outside the account's objects refused");
             return Err(not_found());
         }
         let disposition = content_disposition::attachment(&attachment.file_name);
@@ -141,18 +144,18 @@ impl<B: Backend> Downloader<B> {
             at: now,
             source_ip: request.source_ip.to_owned(),
         };
-        self.store.record_fetch(&claims.account_id, &claims.export_id, &fetch).await?;
-        tracing::info!(account = %claims.account_id, export = %claims.export_id, attachment = %claims.attachment_id, "download redirected");
+        self.store.record_fetch(&claims.owner, &claims.export_id, &fetch).await?;
+        tracing::info!(owner = %claims.owner, export = %claims.export_id, attachment = %claims.attachment_id, "download redirected");
         Ok(url)
     }
 
     /// The export's link key under `kid`, derived once per environment.
-    async fn link_key(&self, kid: u8, account: &AccountId, export: &ExportId) -> Result<[u8; 32]> {
-        let cache_key = (kid, account.clone(), *export);
+    async fn link_key(&self, kid: u8, owner: &ExportOwner, export: &ExportId) -> Result<[u8; 32]> {
+        let cache_key = (kid, owner.clone(), *export);
         if let Some(key) = self.caches.keys.lock().expect("never poisoned").get(&cache_key) {
             return Ok(*key);
         }
-        let key = match self.link_keys.derive(kid, account, export).await {
+        let key = match self.link_keys.derive(kid, owner, export).await {
             Ok(key) => key,
             Err(Error::NotFound(_)) => return Err(Error::Forbidden(NOT_OURS.into())),
             Err(e) => return Err(e),
@@ -162,8 +165,8 @@ impl<B: Backend> Downloader<B> {
     }
 
     /// The export's record, read again once it is `record_cache` old.
-    async fn record(&self, account: &AccountId, export: &ExportId, now: Timestamp) -> Result<ExportRecord> {
-        let cache_key = (account.clone(), *export);
+    async fn record(&self, owner: &ExportOwner, export: &ExportId, now: Timestamp) -> Result<ExportRecord> {
+        let cache_key = (owner.clone(), *export);
         if let Some((read_at, record)) = self.caches.records.lock().expect("never poisoned").get(&cache_key)
             && now < read_at.plus(self.record_cache)
         {
@@ -171,7 +174,7 @@ impl<B: Backend> Downloader<B> {
         }
         let record = self
             .store
-            .get(account, export)
+            .get(owner, export)
             .await?
             .ok_or_else(|| Error::Gone("The export this link belongs to no longer exists.".into()))?;
         remember(&self.caches.records, cache_key, (now, record.clone()));
@@ -205,7 +208,7 @@ mod tests {
         let world = World::at("2026-11-24T10:00:00Z");
         let account = world.directory.add_account(crate::domain::model::AccountType::Enterprise, false);
         let now = world.clock.now();
-        let export = world.deliver(&account, 1).await.export_id;
+        let export = world.deliver(&account.clone().into(), 1).await.export_id;
         let mut files =
             crate::contracts::attachments_a_minute_apart(&account, now.plus(Duration::from_secs(0)), 2);
         // One uploaded before the cutoff (the request time), one after it.
@@ -219,12 +222,19 @@ mod tests {
         files[1].object_key = format!("{account}/late.txt");
         world.directory.attachments.lock().unwrap().insert(account.clone(), files.clone());
         let keys = crate::memory::FakeLinkKeys::default();
-        let key = keys.derive(1, &account, &export).await.unwrap();
-        let maker =
-            LinkMaker::new("https://dl.invalid", 1, &account, &export, now.plus(SIX_DAYS), &key).unwrap();
+        let key = keys.derive(1, &account.clone().into(), &export).await.unwrap();
+        let maker = LinkMaker::new(
+            "https://dl.invalid",
+            1,
+            &account.clone().into(),
+            &export,
+            now.plus(SIX_DAYS),
+            &key,
+        )
+        .unwrap();
         let token = |i: usize| {
             let mut link = String::new();
-            assert!(maker.link(&files[i].attachment_id, files[i].uploaded_at, &mut link));
+            assert!(maker.link(&account, &files[i].attachment_id, files[i].uploaded_at, &mut link));
             link.rsplit('/').next().unwrap().to_owned()
         };
         Setup {
@@ -267,7 +277,7 @@ mod tests {
         altered[50] = if altered[50] == b'A' { b'B' } else { b'A' };
         let another_export = {
             let keys = crate::memory::FakeLinkKeys::default();
-            let key = keys.derive(1, &s.account, &ExportId::new()).await.unwrap();
+            let key = keys.derive(1, &s.account.clone().into(), &ExportId::new()).await.unwrap();
             let claims = link_token::decode(&s.page_link).unwrap().claims().clone();
             link_token::encode(&claims, &key).unwrap()
         };
@@ -275,7 +285,8 @@ mod tests {
             let keys = crate::memory::FakeLinkKeys { keys: 2 };
             let mut claims = link_token::decode(&s.page_link).unwrap().claims().clone();
             claims.kid = 2;
-            link_token::encode(&claims, &keys.derive(2, &s.account, &s.export).await.unwrap()).unwrap()
+            link_token::encode(&claims, &keys.derive(2, &s.account.clone().into(), &s.export).await.unwrap())
+                .unwrap()
         };
         for token in
             [String::from_utf8(altered).unwrap(), another_export, retired, "x".repeat(103), String::new()]

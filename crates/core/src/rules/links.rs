@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::link_token::LinkMaker;
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 use crate::ports::LinkKeys;
 
@@ -25,14 +26,14 @@ impl<K: LinkKeys> ManifestLinks<K> {
     /// all use the enumeration's `signed_at`.
     pub async fn maker(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         signed_at: Timestamp,
     ) -> Result<LinkMaker> {
         let kid = self.keys.current_kid();
-        let key = self.keys.derive(kid, account, export).await?;
+        let key = self.keys.derive(kid, owner, export).await?;
         let expires_at = signed_at.plus(self.lifetime);
-        LinkMaker::new(&self.base_url, kid, account, export, expires_at, &key)
+        LinkMaker::new(&self.base_url, kid, owner, export, expires_at, &key)
             .ok_or_else(|| Error::Internal(format!("links cannot expire at {expires_at}")))
     }
 }
@@ -52,19 +53,20 @@ mod tests {
             base_url: "https://dl.invalid".into(),
             lifetime: Duration::from_secs(518_400),
         };
-        let (account, export) = (AccountId::random(), ExportId::new());
+        let (account_id, export) = (crate::domain::ids::AccountId::random(), ExportId::new());
+        let account = ExportOwner::from(account_id.clone());
         let signed_at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
         let maker = links.maker(&account, &export, signed_at).await.unwrap();
         assert_eq!(maker.expires_at(), signed_at.plus(Duration::from_secs(518_400)));
         let (file, uploaded_at) =
             (AttachmentId::random(), Timestamp::parse("2026-11-01T08:00:00.125Z").unwrap());
         let mut link = String::from("left over");
-        assert!(maker.link(&file, uploaded_at, &mut link));
+        assert!(maker.link(&account_id, &file, uploaded_at, &mut link));
         let token = link.strip_prefix("https://dl.invalid/f/").expect("a link of the download function");
         let unverified = link_token::decode(token).unwrap();
         let claims = unverified.claims().clone();
         assert_eq!(
-            (claims.kid, &claims.account_id, claims.export_id, &claims.attachment_id, claims.uploaded_at),
+            (claims.kid, &claims.owner, claims.export_id, &claims.attachment_id, claims.uploaded_at),
             (2, &account, export, &file, uploaded_at),
             "made with the newest key"
         );
@@ -76,7 +78,7 @@ mod tests {
         // Another part of the same export makes the same link.
         let again = links.maker(&account, &export, signed_at).await.unwrap();
         let mut same = String::new();
-        assert!(again.link(&file, uploaded_at, &mut same));
+        assert!(again.link(&account_id, &file, uploaded_at, &mut same));
         assert_eq!(same, link);
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::model::{
     Account, AccountType, DownloadSummary, ExportFormat, ExportRecord, ExportResult, ExportStatus,
     FailureInfo, Handout, Person, Progress, RequestedBy, Throttle,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 use crate::ports::{Clock, Directory, ExportStore, ObjectStore};
 use crate::rules::start;
@@ -101,7 +102,9 @@ pub struct StatementLink {
 #[serde(rename_all = "camelCase")]
 pub struct ExportView {
     pub export_id: ExportId,
-    pub account_id: AccountId,
+    /// `accountId`, or `userId` for a self-service user's export.
+    #[serde(flatten)]
+    pub owner: ExportOwner,
     pub status: ExportStatus,
     pub format: ExportFormat,
     pub requested_at: Timestamp,
@@ -171,7 +174,7 @@ impl ExportView {
         let running = matches!(status, ExportStatus::Queued | ExportStatus::Running);
         Self {
             export_id: record.export_id,
-            account_id: record.account_id,
+            owner: record.owner,
             status,
             format: record.format,
             requested_at: record.requested_at,
@@ -272,8 +275,8 @@ impl<B: Backend> Retriever<B> {
         match self.build_downloads_report(view, manifest, rows, now).await {
             Ok(link) => Some(link),
             Err(error) => {
-                let (account, export) = (&view.account_id, &view.export_id);
-                tracing::warn!(%account, %export, %error, "downloads.csv was not built");
+                let (owner, export) = (&view.owner, &view.export_id);
+                tracing::warn!(%owner, %export, %error, "downloads.csv was not built");
                 None
             }
         }
@@ -288,11 +291,11 @@ impl<B: Backend> Retriever<B> {
         rows: u64,
         now: Timestamp,
     ) -> Result<ReportLink> {
-        let (account, export) = (&view.account_id, &view.export_id);
+        let (owner, export) = (&view.owner, &view.export_id);
         let mut receipts = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.store.receipts(account, export, after.as_deref(), 1000).await?;
+            let page = self.store.receipts(owner, export, after.as_deref(), 1000).await?;
             receipts.extend(page.items);
             match page.next {
                 Some(next) => after = Some(next),
@@ -301,7 +304,7 @@ impl<B: Backend> Retriever<B> {
         }
         let body = crate::domain::downloads::report(view.format, manifest, receipts)?;
         let key = crate::domain::payloads::ExportJob {
-            account_id: account.clone(),
+            owner: owner.clone(),
             export_id: *export,
             cutoff: view.cutoff,
             since: view.since,
@@ -331,10 +334,11 @@ impl<B: Backend> Retriever<B> {
     pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {
         let item = self.require_account(account).await?;
         let now = self.clock.now();
-        let page = self.store.list(account, query.max_results, query.after.as_ref()).await?;
+        let owner = ExportOwner::from(account);
+        let page = self.store.list(&owner, query.max_results, query.after.as_ref()).await?;
         let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
-        let throttle = self.store.throttle(account).await?;
-        let refusal = start::refusal(&item, throttle.as_ref(), now, self.window);
+        let throttle = self.store.throttle(&owner).await?;
+        let refusal = start::refusal(&owner, &item, throttle.as_ref(), now, self.window);
         Ok(ExportList {
             exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
             next_token,
@@ -363,17 +367,35 @@ impl<B: Backend> Retriever<B> {
     ) -> Result<ExportView> {
         self.require_account(account).await?;
         let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
-        let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        self.hand_out(&ExportOwner::from(account), export, principal, person, not_found).await
+    }
+
+    /// One export of `owner` (whoever may ask for it has been decided): its view, and for a
+    /// delivered export its links, counted and kept in its hand-out history. `not_found` is the
+    /// refusal for an export the owner does not have.
+    pub async fn hand_out(
+        &self,
+        owner: &ExportOwner,
+        export: &ExportId,
+        principal: &str,
+        person: Option<Person>,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<ExportView> {
+        let record = self.store.get(owner, export).await?.ok_or_else(not_found)?;
         let now = self.clock.now();
         let mut view = ExportView::of(record, now);
         match view.status {
             ExportStatus::Expired => {
                 let expired_at = view.urls_expire_at.unwrap_or(now);
-                let next = next_allowed_at(self.store.throttle(account).await?.as_ref(), now);
+                let next = next_allowed_at(self.store.throttle(owner).await?.as_ref(), now);
                 let when = if next <= now { "now".to_owned() } else { format!("from {next}") };
+                let who = match owner {
+                    ExportOwner::Account(_) => "this account",
+                    ExportOwner::User(_) => "you",
+                };
                 Err(Error::Gone(format!(
                     "Export {export} expired at {expired_at}: the download links in its manifest no longer work. \
-                     Request a new export; this account can request one {when}."
+                     Request a new export; {who} can request one {when}."
                 )))
             }
             ExportStatus::Succeeded | ExportStatus::SucceededWithErrors => {
@@ -383,10 +405,10 @@ impl<B: Backend> Retriever<B> {
                     .ok_or_else(|| Error::Internal(format!("export {export} has no result")))?;
                 // Counted and kept before it is handed out: no hand-out ever goes unrecorded.
                 let handout = Handout { at: now, principal: principal.to_owned(), person };
-                self.store.record_retrieval(account, export, &handout).await?;
+                self.store.record_retrieval(owner, export, &handout).await?;
                 let url = self.objects.presign_get(&result.manifest_key, self.manifest_link).await?;
                 let person = handout.person.as_ref().map(Person::display);
-                tracing::info!(%account, %export, %principal, ?person, "manifest link handed out");
+                tracing::info!(%owner, %export, %principal, ?person, "manifest link handed out");
                 view.manifest = Some(ManifestLink {
                     url,
                     url_expires_at: now.plus(self.manifest_link),
@@ -434,20 +456,20 @@ impl<B: Backend> Retriever<B> {
                 view.retrievals += 1;
                 view.last_retrieved_at = Some(now);
                 view.last_retrieved_by = Some(principal.to_owned());
-                view.handouts = self.store.handouts(account, export, HANDOUTS_SHOWN).await?;
-                view.downloads = Some(self.store.download_summary(account, export).await?);
+                view.handouts = self.store.handouts(owner, export, HANDOUTS_SHOWN).await?;
+                view.downloads = Some(self.store.download_summary(owner, export).await?);
                 if result.attachment_count <= DOWNLOADS_REPORT_MAX_FILES {
                     // A manifest that is gone (a lifecycle rule, an operator) leaves the receipts.
                     let rows = result.attachment_count;
                     view.downloads_report = match self.objects.get(&result.manifest_key).await {
                         Ok(manifest) => self.downloads_report(&view, Some(&manifest), rows, now).await,
                         Err(Error::NotFound(_)) => {
-                            tracing::warn!(%account, %export, "the manifest is gone: downloads.csv lists the fetched files only");
+                            tracing::warn!(%owner, %export, "the manifest is gone: downloads.csv lists the fetched files only");
                             self.downloads_report(&view, None, rows, now).await
                         }
                         // Not now (S3 busy): the hand-out goes ahead without the report.
                         Err(error) => {
-                            tracing::warn!(%account, %export, %error, "downloads.csv was not built");
+                            tracing::warn!(%owner, %export, %error, "downloads.csv was not built");
                             None
                         }
                     };
@@ -457,7 +479,7 @@ impl<B: Backend> Retriever<B> {
             ExportStatus::Revoked => {
                 // Who fetched what before the links stopped (the manifest is gone: the fetched
                 // files only); nothing else is handed out.
-                view.downloads = Some(self.store.download_summary(account, export).await?);
+                view.downloads = Some(self.store.download_summary(owner, export).await?);
                 let rows = view.downloads.as_ref().map_or(0, |d| d.files_fetched);
                 if rows <= DOWNLOADS_REPORT_MAX_FILES {
                     view.downloads_report = self.downloads_report(&view, None, rows, now).await;
@@ -516,7 +538,7 @@ mod tests {
 
         async fn export(&self, status: ExportStatus) -> ExportId {
             let record = ExportRecord::new_request(
-                self.account.clone(),
+                self.account.clone().into(),
                 ExportFormat::Csv,
                 RequestedBy { principal: "arn:aws:iam::1:user/a".into(), via: Via::Api, person: None },
                 None,
@@ -527,7 +549,11 @@ mod tests {
             let now = self.clock.now();
             if status != ExportStatus::Queued {
                 self.store
-                    .change_status(&self.account, &id, StatusChange::Running { started_at: now })
+                    .change_status(
+                        &self.account.clone().into(),
+                        &id,
+                        StatusChange::Running { started_at: now },
+                    )
                     .await
                     .unwrap();
             }
@@ -568,7 +594,7 @@ mod tests {
                         .unwrap();
                     self.store
                         .change_status(
-                            &self.account,
+                            &self.account.clone().into(),
                             &id,
                             StatusChange::Succeeded { completed_at: now, result: Box::new(result) },
                         )
@@ -579,7 +605,11 @@ mod tests {
                     let error =
                         FailureInfo { code: "TransientError".into(), message: "S3 was unavailable".into() };
                     self.store
-                        .change_status(&self.account, &id, StatusChange::Failed { completed_at: now, error })
+                        .change_status(
+                            &self.account.clone().into(),
+                            &id,
+                            StatusChange::Failed { completed_at: now, error },
+                        )
                         .await
                         .unwrap();
                 }
@@ -619,8 +649,8 @@ mod tests {
             at: w.clock.now(),
             source_ip: ip.into(),
         };
-        w.store.record_fetch(&w.account, &id, &fetch(1, "192.0.2.1")).await.unwrap();
-        w.store.record_fetch(&w.account, &id, &fetch(1, "192.0.2.2")).await.unwrap();
+        w.store.record_fetch(&w.account.clone().into(), &id, &fetch(1, "192.0.2.1")).await.unwrap();
+        w.store.record_fetch(&w.account.clone().into(), &id, &fetch(1, "192.0.2.2")).await.unwrap();
         let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();
         assert_eq!(view.downloads.as_ref().map(|d| d.files_fetched), Some(1));
         let report = view.downloads_report.expect("downloads.csv is handed out");
@@ -666,7 +696,7 @@ mod tests {
         let running = w.export(ExportStatus::Running).await;
         let view = w.retriever().get(&w.account, &running, role, None).await.unwrap();
         assert!(view.handouts.is_empty());
-        assert!(w.store.handouts(&w.account, &running, 10).await.unwrap().is_empty());
+        assert!(w.store.handouts(&w.account.clone().into(), &running, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -791,7 +821,7 @@ mod tests {
         let w = World::new();
         let starter = |account: &AccountId| {
             let request = StartRequest {
-                account_id: account.clone(),
+                owner: account.clone().into(),
                 client_token: None,
                 format: ExportFormat::Csv,
                 verify_objects: true,

@@ -9,6 +9,7 @@ use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, ExportId};
 use crate::domain::model::{ExportRecord, ExportStatus, RequestedBy};
+use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::ExportJob;
 use crate::ports::{Clock, ExportStore, Notifier, ObjectStore, StateChange, StatusChange};
 
@@ -28,7 +29,8 @@ impl<B: Backend> Revoker<B> {
         by: RequestedBy,
     ) -> Result<ExportRecord> {
         let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
-        let record = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        let owner = &ExportOwner::from(account);
+        let record = self.store.get(owner, export).await?.ok_or_else(not_found)?;
         let prefix = ExportJob::from(&record).prefix();
         // A revocation cut short (after its write, before its files were gone) may not have told
         // anyone: its repeat publishes the event again. Events are at least once. The manifest
@@ -48,9 +50,9 @@ impl<B: Backend> Revoker<B> {
             }
             let at = self.clock.now();
             let change = StatusChange::Revoked { at, by: by.clone() };
-            match self.store.change_status(account, export, change).await {
+            match self.store.change_status(owner, export, change).await {
                 Ok(()) => {
-                    tracing::info!(%account, %export, principal = %by.principal, "export links revoked");
+                    tracing::info!(%owner, %export, principal = %by.principal, "export links revoked");
                     publish = true;
                 }
                 // Another revocation got there first: the same outcome, its event its own.
@@ -58,14 +60,14 @@ impl<B: Backend> Revoker<B> {
                 Err(e) => return Err(e),
             }
         }
-        let revoked = self.store.get(account, export).await?.ok_or_else(not_found)?;
+        let revoked = self.store.get(owner, export).await?.ok_or_else(not_found)?;
         if revoked.status != ExportStatus::Revoked {
             return Err(Error::Internal(format!("export {export} did not stay REVOKED")));
         }
         if publish {
             self.notifier
                 .publish(&StateChange {
-                    account_id: account.clone(),
+                    owner: owner.clone(),
                     export_id: *export,
                     status: ExportStatus::Revoked,
                     requested_at: revoked.requested_at,
@@ -98,7 +100,7 @@ mod tests {
 
     async fn delivered(world: &World) -> (AccountId, ExportId) {
         let account = world.directory.add_account(AccountType::Enterprise, false);
-        let record = world.deliver(&account, 3).await;
+        let record = world.deliver(&account.clone().into(), 3).await;
         let prefix = ExportJob::from(&record).prefix();
         for name in ["attachments.csv", "summary.json", "statement.json"] {
             world.objects.put(&format!("{prefix}{name}"), b"x".to_vec(), "text/plain", &[]).await.unwrap();
@@ -154,7 +156,7 @@ mod tests {
         let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
         // The write happened, the event and the deletion did not (the function died between).
         let change = StatusChange::Revoked { at: world.clock.now(), by: by.clone() };
-        world.store.change_status(&account, &export, change).await.unwrap();
+        world.store.change_status(&account.clone().into(), &export, change).await.unwrap();
         revoker(&world).revoke(&account, &export, by.clone()).await.unwrap();
         let events = world.notifier.published.lock().unwrap().clone();
         assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
@@ -173,7 +175,7 @@ mod tests {
         let world = World::at("2026-11-24T10:00:00Z");
         let account = world.directory.add_account(AccountType::Enterprise, false);
         let record = ExportRecord::new_request(
-            account.clone(),
+            account.clone().into(),
             ExportFormat::Csv,
             RequestedBy::new("arn:aws:iam::1:user/it", Via::Api),
             None,

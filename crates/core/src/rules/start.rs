@@ -7,10 +7,11 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId, quote_for_message};
+use crate::domain::ids::{ExportId, quote_for_message};
 use crate::domain::model::{
     Account, AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Throttle,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::ExportJob;
 use crate::domain::time::Timestamp;
 use crate::ports::{Admission, Clock, Directory, ExportStore, StatusChange, Workflow};
@@ -31,7 +32,8 @@ const CLIENT_TOKEN_MAX: usize = 64;
 /// A validated request to start an export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartRequest {
-    pub account_id: AccountId,
+    /// Whose export: an account's (its administrators ask) or a self-service user's (they ask).
+    pub owner: ExportOwner,
     pub client_token: Option<String>,
     pub format: ExportFormat,
     /// Whether each object is checked (HEAD) before its URL is signed; `verifyObjects`, default true.
@@ -128,21 +130,26 @@ impl<B: Backend> Starter<B> {
         if !request.verify_objects && !self.allow_unchecked {
             return Err(Error::BadRequest(UNCHECKED_REFUSED.to_owned()));
         }
-        let account_id = &request.account_id;
-        let account = self
-            .directory
-            .account(account_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("No account with accountId {account_id} exists.")))?;
-        require_enterprise(&account)?;
+        let owner = &request.owner;
+        match owner {
+            ExportOwner::Account(account_id) => {
+                let account = self.directory.account(account_id).await?.ok_or_else(|| {
+                    Error::NotFound(format!("No account with accountId {account_id} exists."))
+                })?;
+                require_enterprise(&account)?;
+            }
+            ExportOwner::User(_) => {
+                return Err(Error::Forbidden("Self-service exports are not available.".into()));
+            }
+        }
 
         let now = self.clock.now();
         let since = match request.since {
             None => None,
-            Some(since) => Some(self.resolve_since(account_id, since, now).await?),
+            Some(since) => Some(self.resolve_since(owner, since, now).await?),
         };
         let mut record = ExportRecord::new_request(
-            account_id.clone(),
+            owner.clone(),
             request.format,
             request.requested_by.clone(),
             request.client_token.clone(),
@@ -157,7 +164,7 @@ impl<B: Backend> Starter<B> {
             }
         };
         tracing::info!(
-            account = %account_id,
+            %owner,
             export = %record.export_id,
             principal = %request.requested_by.principal,
             via = ?request.requested_by.via,
@@ -173,15 +180,19 @@ impl<B: Backend> Starter<B> {
     /// `previous` is the cutoff of the account's newest delivered export (SUCCEEDED or
     /// SUCCEEDED_WITH_ERRORS, expired or not), and without one the request is refused (400) rather
     /// than silently made full.
-    async fn resolve_since(&self, account: &AccountId, since: Since, now: Timestamp) -> Result<Timestamp> {
+    async fn resolve_since(&self, owner: &ExportOwner, since: Since, now: Timestamp) -> Result<Timestamp> {
         match since {
             Since::After(time) if time > now => Err(Error::BadRequest(format!(
                 "since {time} is in the future: an export covers files uploaded up to the request time ({now})"
             ))),
             Since::After(time) => Ok(time),
-            Since::Previous => self.last_delivered_cutoff(account).await?.ok_or_else(|| {
+            Since::Previous => self.last_delivered_cutoff(owner).await?.ok_or_else(|| {
+                let who = match owner {
+                    ExportOwner::Account(account) => format!("account {account} has"),
+                    ExportOwner::User(_) => "you have".to_owned(),
+                };
                 Error::BadRequest(format!(
-                    "since \"previous\" needs an earlier export that delivered, and account {account} has none: \
+                    "since \"previous\" needs an earlier export that delivered, and {who} none: \
                      request a full export (leave since out), or give a time"
                 ))
             }),
@@ -189,10 +200,10 @@ impl<B: Backend> Starter<B> {
     }
 
     /// The cutoff of the account's newest delivered export, if any.
-    pub async fn last_delivered_cutoff(&self, account: &AccountId) -> Result<Option<Timestamp>> {
+    pub async fn last_delivered_cutoff(&self, owner: &ExportOwner) -> Result<Option<Timestamp>> {
         let mut after: Option<ExportId> = None;
         loop {
-            let page = self.store.list(account, 100, after.as_ref()).await?;
+            let page = self.store.list(owner, 100, after.as_ref()).await?;
             if let Some(record) = page.items.iter().find(|r| r.status.is_delivered()) {
                 return Ok(Some(record.cutoff));
             }
@@ -206,18 +217,18 @@ impl<B: Backend> Starter<B> {
     /// Starts the state machine. If that fails, the export ends FAILED and the window is given
     /// back, so the administrator can retry at once and nothing is left QUEUED forever.
     async fn launch(&self, record: &ExportRecord) -> Result<()> {
-        let (account, export) = (&record.account_id, &record.export_id);
+        let (owner, export) = (&record.owner, &record.export_id);
         match self.workflow.start(&ExportJob::from(record)).await {
             Ok(execution_arn) => {
                 // The execution is running either way; a missing ARN on the record only costs a
                 // look-up, so it is not worth failing the request over.
-                if let Err(e) = self.store.set_execution_arn(account, export, &execution_arn).await {
-                    tracing::warn!(%account, %export, error = %e, "could not record the execution ARN");
+                if let Err(e) = self.store.set_execution_arn(owner, export, &execution_arn).await {
+                    tracing::warn!(%owner, %export, error = %e, "could not record the execution ARN");
                 }
                 Ok(())
             }
             Err(start_error) => {
-                tracing::error!(%account, %export, error = %start_error, "StartExecution failed; marking the export FAILED");
+                tracing::error!(%owner, %export, error = %start_error, "StartExecution failed; marking the export FAILED");
                 let failure = FailureInfo {
                     code: start_error.code().to_owned(),
                     message: "The export could not be started. No export window was used: you can request \
@@ -226,12 +237,12 @@ impl<B: Backend> Starter<B> {
                 };
                 self.store
                     .change_status(
-                        account,
+                        owner,
                         export,
                         StatusChange::Failed { completed_at: self.clock.now(), error: failure },
                     )
                     .await?;
-                self.store.release_window(account, export).await?;
+                self.store.release_window(owner, export).await?;
                 Err(start_error)
             }
         }
@@ -246,12 +257,12 @@ impl<B: Backend> Starter<B> {
     ) -> Result<StartReply> {
         let last = &throttle.current.last_export_id;
         if let Some(token) = &request.client_token
-            && let Some(accepted) = self.store.get(&request.account_id, last).await?
+            && let Some(accepted) = self.store.get(&request.owner, last).await?
             && accepted.client_token.as_deref() == Some(token)
         {
             return Ok(StartReply::of(&accepted, &throttle, true));
         }
-        Err(throttled(&throttle, now, self.window))
+        Err(throttled(&request.owner, &throttle, now, self.window))
     }
 }
 
@@ -267,6 +278,7 @@ pub fn require_enterprise(account: &Account) -> Result<()> {
 /// rule, then the window. `Starter::start` applies the same two rules, the window atomically
 /// through `ExportStore::admit`; RetrieveDataExport's list reports this beforehand.
 pub fn refusal(
+    owner: &ExportOwner,
     account: &Account,
     throttle: Option<&Throttle>,
     now: Timestamp,
@@ -274,18 +286,22 @@ pub fn refusal(
 ) -> Option<Error> {
     require_enterprise(account)
         .err()
-        .or_else(|| throttle.filter(|t| !t.is_open_at(now)).map(|t| throttled(t, now, window)))
+        .or_else(|| throttle.filter(|t| !t.is_open_at(now)).map(|t| throttled(owner, t, now, window)))
 }
 
 /// The refusal inside the window: when the window closed, by which export, and when it reopens.
-pub fn throttled(throttle: &Throttle, now: Timestamp, window: Duration) -> Error {
+pub fn throttled(owner: &ExportOwner, throttle: &Throttle, now: Timestamp, window: Duration) -> Error {
     let next = throttle.current.next_allowed_at;
     let retry_after_seconds = now.seconds_until(&next).max(1);
+    let (who, per) = match owner {
+        ExportOwner::Account(_) => ("This account", "account"),
+        ExportOwner::User(_) => ("You", "user"),
+    };
     Error::Throttled {
         message: format!(
-            "This account accepted an export request at {} (exportId {}). One export is accepted per \
-             account every {}; the next request is possible at {next}. To get the files of the \
-             accepted export, retrieve it with its exportId.",
+            "{who} accepted an export request at {} (exportId {}). One export is accepted per {per} \
+             every {}; the next request is possible at {next}. To get the files of the accepted \
+             export, retrieve it with its exportId.",
             throttle.current.last_requested_at,
             throttle.current.last_export_id,
             describe_window(window)
@@ -310,6 +326,7 @@ pub fn describe_window(window: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::AccountId;
     use crate::domain::model::Via;
     use crate::memory::{FakeWorkflow, World};
 
@@ -317,7 +334,7 @@ mod tests {
 
     fn request(account: &AccountId, token: Option<&str>) -> StartRequest {
         StartRequest {
-            account_id: account.clone(),
+            owner: account.into(),
             client_token: token.map(str::to_owned),
             format: ExportFormat::Jsonl,
             verify_objects: true,
@@ -387,7 +404,7 @@ mod tests {
         let mut f = w.store.record(&account, &failed.export_id).unwrap();
         f.status = ExportStatus::Failed;
         w.store.insert(f);
-        w.store.release_window(&account, &failed.export_id).await.unwrap();
+        w.store.release_window(&account.clone().into(), &failed.export_id).await.unwrap();
         w.clock.advance(Duration::from_secs(60));
         let next = w.starter(WEEK).start(with(Since::Previous)).await.unwrap();
         assert_eq!(next.since, Some(delivered.cutoff));
@@ -460,7 +477,7 @@ mod tests {
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].status, ExportStatus::Failed);
         assert!(records[0].error.as_ref().unwrap().message.contains("request an export again now"));
-        assert!(w.store.throttle(&account).await.unwrap().is_none());
+        assert!(w.store.throttle(&account.clone().into()).await.unwrap().is_none());
         // The administrator retries at once and is accepted.
         w.workflow.fail.store(false, std::sync::atomic::Ordering::SeqCst);
         assert!(w.starter(WEEK).start(request(&account, None)).await.is_ok());
@@ -487,7 +504,7 @@ mod tests {
         assert_eq!((err.code(), err.http_status()), ("BadRequestException", 400));
         assert!(err.to_string().contains("verifyObjects"), "{err}");
         assert!(w.store.records(&account).is_empty());
-        assert!(w.store.throttle(&account).await.unwrap().is_none(), "no window taken");
+        assert!(w.store.throttle(&account.clone().into()).await.unwrap().is_none(), "no window taken");
         assert!(w.workflow.started.lock().unwrap().is_empty());
         let reply = starter.start(request(&account, None)).await.unwrap();
         assert!(w.store.record(&account, &reply.export_id).unwrap().verify_objects);

@@ -19,6 +19,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::model::{
     AccountType, ExportFormat, ExportRecord, ExportStatus, FailureInfo, RequestedBy, Via,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 use crate::ports::{Clock, Directory, ExecutionState, ExportStore, StatusChange, SweepLedger, Workflow};
 use crate::rules::start::{NOT_STARTED_GRACE, StartRequest, Starter, throttled};
@@ -271,7 +272,7 @@ impl<B: Backend> Sweeper<B> {
                 Ok(false) => {}
                 // One unreadable execution must not stop the search.
                 Err(e) => tracing::error!(
-                    account = %export.account_id, export = %export.export_id, code = e.code(), error = %e,
+                    owner = %export.owner, export = %export.export_id, code = e.code(), error = %e,
                     "sweep: could not check a possibly stuck export"
                 ),
             }
@@ -307,7 +308,8 @@ impl<B: Backend> Sweeper<B> {
     async fn refresh_in_flight(&self, record: &mut SweepRecord) -> Result<()> {
         let mut still = Vec::new();
         for started in std::mem::take(&mut record.in_flight) {
-            let stored = self.starter.store.get(&started.account_id, &started.export_id).await?;
+            let stored =
+                self.starter.store.get(&ExportOwner::from(&started.account_id), &started.export_id).await?;
             if stored.is_some_and(|r| matches!(r.status, ExportStatus::Queued | ExportStatus::Running)) {
                 still.push(started);
             }
@@ -317,7 +319,7 @@ impl<B: Backend> Sweeper<B> {
     }
 
     async fn recover_one(&self, record: &ExportRecord) -> Result<bool> {
-        let (account, export) = (&record.account_id, &record.export_id);
+        let (owner, export) = (&record.owner, &record.export_id);
         let now = self.starter.clock.now();
         let code = match self.starter.workflow.state(export).await? {
             ExecutionState::Running => return Ok(false),
@@ -337,11 +339,11 @@ impl<B: Backend> Sweeper<B> {
                       export window was used: you can request an export again now."
                 .to_owned(),
         };
-        tracing::warn!(%account, %export, status = %record.status, code = %failure.code, "sweep: recovering a stuck export");
+        tracing::warn!(%owner, %export, status = %record.status, code = %failure.code, "sweep: recovering a stuck export");
         match self
             .starter
             .store
-            .change_status(account, export, StatusChange::Failed { completed_at: now, error: failure })
+            .change_status(owner, export, StatusChange::Failed { completed_at: now, error: failure })
             .await
         {
             Ok(()) => {}
@@ -349,7 +351,7 @@ impl<B: Backend> Sweeper<B> {
             Err(Error::StatusConflict(_)) => return Ok(false),
             Err(e) => return Err(e),
         }
-        self.starter.store.release_window(account, export).await?;
+        self.starter.store.release_window(owner, export).await?;
         Ok(true)
     }
 
@@ -366,22 +368,23 @@ impl<B: Backend> Sweeper<B> {
             return Ok(None);
         }
         // Cheap check first: most weeks most windows are closed, and a refused transaction costs more.
-        if let Some(t) = self.starter.store.throttle(account_id).await?
+        let owner = ExportOwner::from(account_id);
+        if let Some(t) = self.starter.store.throttle(&owner).await?
             && !t.is_open_at(self.starter.clock.now())
         {
-            return Err(throttled(&t, self.starter.clock.now(), self.starter.window));
+            return Err(throttled(&owner, &t, self.starter.clock.now(), self.starter.window));
         }
         // An account that asked for incremental scheduled exports gets `since: previous`, once it
         // has an export that delivered; its first scheduled export is full.
         let since = if account.scheduled_exports_incremental
-            && self.starter.last_delivered_cutoff(account_id).await?.is_some()
+            && self.starter.last_delivered_cutoff(&owner).await?.is_some()
         {
             Some(crate::rules::start::Since::Previous)
         } else {
             None
         };
         let request = StartRequest {
-            account_id: account_id.clone(),
+            owner,
             client_token: None,
             format: ExportFormat::Csv,
             verify_objects: true,
@@ -481,7 +484,7 @@ mod tests {
         let broken = w.directory.add_account(AccountType::Enterprise, true);
         w.directory.broken.lock().unwrap().push(broken.clone());
         let request = StartRequest {
-            account_id: throttled_account.clone(),
+            owner: throttled_account.clone().into(),
             client_token: None,
             format: ExportFormat::Csv,
             verify_objects: true,
@@ -606,7 +609,7 @@ mod tests {
                     completed_at: w.clock.now(),
                     error: FailureInfo { code: "X".into(), message: "y".into() },
                 };
-                w.store.change_status(&r.account_id, &r.export_id, done).await.unwrap();
+                w.store.change_status(&r.owner, &r.export_id, done).await.unwrap();
             }
             let reply = sweeper.advance(Trigger::Resume, "resume", &w.budget(None)).await.unwrap();
             assert!(unfinished().len() <= 2, "never more than the cap in flight");
@@ -674,7 +677,7 @@ mod tests {
         let mut ids = Vec::new();
         for account in [&timed_out, &running] {
             let request = StartRequest {
-                account_id: account.clone(),
+                owner: account.clone().into(),
                 client_token: None,
                 format: ExportFormat::Jsonl,
                 verify_objects: true,
@@ -686,7 +689,7 @@ mod tests {
         w.workflow.ended.lock().unwrap().insert(ids[0], "TIMED_OUT".into());
         // Admitted, but start-export died before StartExecution.
         let orphan = ExportRecord::new_request(
-            never_started.clone(),
+            never_started.clone().into(),
             ExportFormat::Csv,
             RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
@@ -699,7 +702,7 @@ mod tests {
         let record = w.store.record(&timed_out, &ids[0]).unwrap();
         assert_eq!(record.status, ExportStatus::Failed);
         assert_eq!(record.error.unwrap().code, "States.Timeout");
-        assert!(w.store.throttle(&timed_out).await.unwrap().is_none(), "window given back");
+        assert!(w.store.throttle(&timed_out.clone().into()).await.unwrap().is_none(), "window given back");
         assert_eq!(w.store.record(&running, &ids[1]).unwrap().status, ExportStatus::Queued);
         assert_eq!(w.store.record(&never_started, &orphan.export_id).unwrap().status, ExportStatus::Queued);
 

@@ -1,4 +1,4 @@
-//! ExportsTable: export records and the per-account window.
+//! ExportsTable: export records and each owner's window (an account's, or a self-service user's).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,11 +11,12 @@ use serde_dynamo::from_item;
 use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::model::{
     DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
     SegmentListing, Throttle, ThrottleWindow,
 };
+use crate::domain::owner::ExportOwner;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 use super::{Item, attr, items, keys, s, string_attr};
@@ -40,8 +41,8 @@ impl DynamoExportStore {
         Self { client, table: table.into() }
     }
 
-    fn key(account: &AccountId, sk: String) -> Item {
-        HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
+    fn key(owner: &ExportOwner, sk: String) -> Item {
+        HashMap::from([("accountId".to_owned(), s(keys::exports_pk(owner))), ("sk".to_owned(), s(sk))])
     }
 
     /// One attempt at the admission transaction. `Ok(false)` means the throttle changed under us.
@@ -51,7 +52,7 @@ impl DynamoExportStore {
         seen: Option<&Throttle>,
         window: Duration,
     ) -> Result<bool> {
-        let account = &record.account_id;
+        let owner = &record.owner;
         let taken = Throttle {
             current: ThrottleWindow {
                 last_export_id: record.export_id,
@@ -63,7 +64,7 @@ impl DynamoExportStore {
         // DESIGN §4's condition (window open), plus "still the throttle we read", so that `previous`
         // is exactly what the acceptance replaced and a failure restores the right window.
         let mut throttle_put =
-            Put::builder().table_name(&self.table).set_item(Some(items::throttle(account, &taken)?));
+            Put::builder().table_name(&self.table).set_item(Some(items::throttle(owner, &taken)?));
         throttle_put = match seen {
             None => throttle_put.condition_expression("attribute_not_exists(nextAllowedAt)"),
             Some(t) => throttle_put
@@ -114,7 +115,7 @@ impl DynamoExportStore {
     /// fails: an unknown export, or a status that does not allow the change.
     async fn update_export(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         update: RecordUpdate<'_>,
     ) -> Result<()> {
@@ -134,7 +135,7 @@ impl DynamoExportStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .set_key(Some(Self::key(owner, keys::export_sk(export))))
             .update_expression(expression)
             .condition_expression(&condition);
         // Reserved words are written `#word` in expressions.
@@ -150,8 +151,8 @@ impl DynamoExportStore {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                match self.get(account, export).await? {
-                    None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+                match self.get(owner, export).await? {
+                    None => Err(Error::NotFound(format!("export {export} not found for {owner}"))),
                     Some(r) if allowed_from.is_empty() || allowed_from.contains(&r.status) => {
                         let (_, described) = also.unwrap_or(("", "changed meanwhile"));
                         Err(Error::StatusConflict(format!("export {export} {described}; cannot {what}")))
@@ -171,14 +172,14 @@ impl DynamoExportStore {
     /// written in the same transaction as the item the step moves (a segment's checkpoint, a part).
     fn running_progress(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         expression: &str,
         (name, value): (&str, AttributeValue),
     ) -> Result<Update> {
         Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .set_key(Some(Self::key(owner, keys::export_sk(export))))
             .update_expression(expression)
             .condition_expression("#status = :running")
             .expression_attribute_names("#status", "status")
@@ -201,8 +202,12 @@ struct RecordUpdate<'a> {
     values: Vec<(&'a str, AttributeValue)>,
 }
 
-/// An export record as stored.
-fn export_record(item: Item) -> Result<ExportRecord> {
+/// An export record as stored. A user's record holds its partition key (`USER#{userId}`) in
+/// `accountId` beside its owner's `userId`; the key is not the record's.
+fn export_record(mut item: Item) -> Result<ExportRecord> {
+    if item.get("accountId").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(keys::USER_PREFIX)) {
+        item.remove("accountId");
+    }
     Ok(from_item(item)?)
 }
 
@@ -213,7 +218,7 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
 impl ExportStore for DynamoExportStore {
     async fn admit(&self, record: &ExportRecord, window: Duration) -> Result<Admission> {
         for _ in 0..ADMIT_ATTEMPTS {
-            let seen = self.throttle(&record.account_id).await?;
+            let seen = self.throttle(&record.owner).await?;
             if let Some(t) = &seen
                 && !t.is_open_at(record.requested_at)
             {
@@ -221,24 +226,24 @@ impl ExportStore for DynamoExportStore {
             }
             if self.try_admit(record, seen.as_ref(), window).await? {
                 let throttle = self
-                    .throttle(&record.account_id)
+                    .throttle(&record.owner)
                     .await?
                     .ok_or_else(|| Error::Internal("throttle vanished after admission".into()))?;
                 return Ok(Admission::Accepted { throttle });
             }
         }
         Err(Error::Transient(format!(
-            "gave up taking the export window of account {} after {ADMIT_ATTEMPTS} contended attempts",
-            record.account_id
+            "gave up taking the export window of {} after {ADMIT_ATTEMPTS} contended attempts",
+            record.owner
         )))
     }
 
-    async fn get(&self, account: &AccountId, export: &ExportId) -> Result<Option<ExportRecord>> {
+    async fn get(&self, owner: &ExportOwner, export: &ExportId) -> Result<Option<ExportRecord>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::export_sk(export))))
+            .set_key(Some(Self::key(owner, keys::export_sk(export))))
             .consistent_read(true)
             .send()
             .await
@@ -284,7 +289,7 @@ impl ExportStore for DynamoExportStore {
 
     async fn list(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         limit: u32,
         after: Option<&ExportId>,
     ) -> Result<Page<ExportRecord>> {
@@ -293,11 +298,11 @@ impl ExportStore for DynamoExportStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
-            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":a", s(keys::exports_pk(owner)))
             .expression_attribute_values(":p", s(keys::EXPORT_PREFIX))
             .scan_index_forward(false)
             .limit(limit as i32)
-            .set_exclusive_start_key(after.map(|id| Self::key(account, keys::export_sk(id))))
+            .set_exclusive_start_key(after.map(|id| Self::key(owner, keys::export_sk(id))))
             .send()
             .await
             .map_err(|e| from_sdk("Query ExportsTable", e))?;
@@ -315,12 +320,12 @@ impl ExportStore for DynamoExportStore {
         Ok(Page { items, next })
     }
 
-    async fn throttle(&self, account: &AccountId) -> Result<Option<Throttle>> {
+    async fn throttle(&self, owner: &ExportOwner) -> Result<Option<Throttle>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+            .set_key(Some(Self::key(owner, keys::THROTTLE_SK.into())))
             .consistent_read(true)
             .send()
             .await
@@ -330,7 +335,7 @@ impl ExportStore for DynamoExportStore {
 
     async fn change_status(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         change: StatusChange,
     ) -> Result<()> {
@@ -366,12 +371,12 @@ impl ExportStore for DynamoExportStore {
             also: None,
             values,
         };
-        self.update_export(account, export, update).await
+        self.update_export(owner, export, update).await
     }
 
     async fn set_execution_arn(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         execution_arn: &str,
     ) -> Result<()> {
@@ -382,10 +387,10 @@ impl ExportStore for DynamoExportStore {
             also: None,
             values: vec![(":arn", s(execution_arn))],
         };
-        self.update_export(account, export, update).await
+        self.update_export(owner, export, update).await
     }
 
-    async fn record_plan(&self, account: &AccountId, export: &ExportId, plan: &ListingPlan) -> Result<()> {
+    async fn record_plan(&self, owner: &ExportOwner, export: &ExportId, plan: &ListingPlan) -> Result<()> {
         let update = RecordUpdate {
             what: "record its listing plan",
             expression: "SET #plan = :plan",
@@ -394,12 +399,12 @@ impl ExportStore for DynamoExportStore {
             also: Some(("attribute_not_exists(#plan)", "is planned already")),
             values: vec![(":plan", attr(plan)?)],
         };
-        self.update_export(account, export, update).await
+        self.update_export(owner, export, update).await
     }
 
     async fn segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
     ) -> Result<Option<SegmentListing>> {
@@ -407,7 +412,7 @@ impl ExportStore for DynamoExportStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::segment_sk(export, segment))))
+            .set_key(Some(Self::key(owner, keys::segment_sk(export, segment))))
             .consistent_read(true)
             .send()
             .await
@@ -415,7 +420,7 @@ impl ExportStore for DynamoExportStore {
         out.item.map(|item| Ok(from_item(item)?)).transpose()
     }
 
-    async fn segments(&self, account: &AccountId, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
+    async fn segments(&self, owner: &ExportOwner, export: &ExportId) -> Result<Vec<(u32, SegmentListing)>> {
         let prefix = keys::segments_of(export);
         let mut found = Vec::new();
         let mut start = None;
@@ -425,7 +430,7 @@ impl ExportStore for DynamoExportStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
-                .expression_attribute_values(":a", s(account.as_str()))
+                .expression_attribute_values(":a", s(keys::exports_pk(owner)))
                 .expression_attribute_values(":p", s(&prefix))
                 .set_exclusive_start_key(start)
                 .consistent_read(true)
@@ -449,7 +454,7 @@ impl ExportStore for DynamoExportStore {
 
     async fn checkpoint_segment(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         segment: u32,
         from: Option<&SegmentListing>,
@@ -458,7 +463,7 @@ impl ExportStore for DynamoExportStore {
         let added = to
             .rows_after(from)
             .ok_or_else(|| Error::Internal(format!("segment checkpoint {to:?} does not follow {from:?}")))?;
-        let key = Self::key(account, keys::segment_sk(export, segment));
+        let key = Self::key(owner, keys::segment_sk(export, segment));
         // The segment's item moves from `from` to `to` only: the condition is the whole of `from`.
         let mut move_segment = Update::builder()
             .table_name(&self.table)
@@ -482,7 +487,7 @@ impl ExportStore for DynamoExportStore {
         };
         // The export's progress grows by the rows between, in the same transaction: once per part.
         let progress = self.running_progress(
-            account,
+            owner,
             export,
             "SET progress.attachmentsListed = progress.attachmentsListed + :added",
             (":added", AttributeValue::N(added.to_string())),
@@ -504,11 +509,11 @@ impl ExportStore for DynamoExportStore {
         }
         // Only one pass of a segment runs at a time (its child execution's loop), so a canceled
         // transaction is a retry that got there before, or a record no longer RUNNING.
-        if self.segment(account, export, segment).await?.as_ref() == Some(to) {
+        if self.segment(owner, export, segment).await?.as_ref() == Some(to) {
             return Ok(());
         }
-        match self.get(account, export).await? {
-            None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+        match self.get(owner, export).await? {
+            None => Err(Error::NotFound(format!("export {export} not found for {owner}"))),
             Some(r) if r.status != ExportStatus::Running => Err(Error::StatusConflict(format!(
                 "export {export} is {}; cannot checkpoint a listing segment",
                 r.status
@@ -521,7 +526,7 @@ impl ExportStore for DynamoExportStore {
 
     async fn record_enumerated(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         enumerated: &Enumerated,
     ) -> Result<()> {
@@ -533,21 +538,21 @@ impl ExportStore for DynamoExportStore {
             also: Some(("attribute_not_exists(enumerated)", "is enumerated already")),
             values: vec![(":enumerated", attr(enumerated)?)],
         };
-        self.update_export(account, export, update).await
+        self.update_export(owner, export, update).await
     }
 
-    async fn mark_part_written(&self, account: &AccountId, export: &ExportId, part: u32) -> Result<()> {
+    async fn mark_part_written(&self, owner: &ExportOwner, export: &ExportId, part: u32) -> Result<()> {
         // The part's own item, new only once, and the count in the same transaction: a retried part
         // is counted once, and parts written at once contend on no growing item.
         let put_part = Put::builder()
             .table_name(&self.table)
-            .item("accountId", s(account.as_str()))
+            .item("accountId", s(keys::exports_pk(owner)))
             .item("sk", s(keys::part_sk(export, part)))
             .condition_expression("attribute_not_exists(sk)")
             .build()
             .map_err(build_err)?;
         let count = self.running_progress(
-            account,
+            owner,
             export,
             "ADD progress.partsWritten :one",
             (":one", AttributeValue::N("1".into())),
@@ -568,8 +573,8 @@ impl ExportStore for DynamoExportStore {
         };
         let failed = |i: usize| reasons.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
         if failed(1) {
-            return match self.get(account, export).await? {
-                None => Err(Error::NotFound(format!("export {export} not found for account {account}"))),
+            return match self.get(owner, export).await? {
+                None => Err(Error::NotFound(format!("export {export} not found for {owner}"))),
                 Some(r) => Err(Error::StatusConflict(format!(
                     "export {export} is {}; cannot record a written part",
                     r.status
@@ -585,7 +590,7 @@ impl ExportStore for DynamoExportStore {
 
     async fn record_retrieval(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         handout: &Handout,
     ) -> Result<()> {
@@ -602,7 +607,7 @@ impl ExportStore for DynamoExportStore {
                 (":by", s(principal)),
             ],
         };
-        self.update_export(account, export, update).await?;
+        self.update_export(owner, export, update).await?;
         // Counted first (the condition says the export is delivered), then kept: a hand-out whose
         // history item failed to write is refused, never handed out uncounted.
         let mut item = match attr(handout)? {
@@ -610,7 +615,7 @@ impl ExportStore for DynamoExportStore {
             _ => return Err(Error::Internal("a hand-out is not a map".into())),
         };
         let nonce = crate::domain::ids::ExportId::new().to_string();
-        item.extend(Self::key(account, keys::handout_sk(export, &at, &nonce)));
+        item.extend(Self::key(owner, keys::handout_sk(export, &at, &nonce)));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -621,13 +626,13 @@ impl ExportStore for DynamoExportStore {
         Ok(())
     }
 
-    async fn handouts(&self, account: &AccountId, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
+    async fn handouts(&self, owner: &ExportOwner, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
-            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":a", s(keys::exports_pk(owner)))
             .expression_attribute_values(":p", s(keys::handouts_of(export)))
             // Strongly consistent: the view lists the hand-out just written.
             .consistent_read(true)
@@ -639,9 +644,9 @@ impl ExportStore for DynamoExportStore {
         out.items.unwrap_or_default().into_iter().map(|item| Ok(from_item(item)?)).collect()
     }
 
-    async fn record_fetch(&self, account: &AccountId, export: &ExportId, fetch: &Fetch) -> Result<()> {
+    async fn record_fetch(&self, owner: &ExportOwner, export: &ExportId, fetch: &Fetch) -> Result<()> {
         let receipt_key =
-            Self::key(account, keys::receipt_sk(export, &fetch.uploaded_at, &fetch.attachment_id));
+            Self::key(owner, keys::receipt_sk(export, &fetch.uploaded_at, &fetch.attachment_id));
         let (at, ip) = (s(fetch.at.to_string()), s(&fetch.source_ip));
         // One write per fetch. ADD is atomic, so racing fetches are all counted.
         let old = self
@@ -670,7 +675,7 @@ impl ExportStore for DynamoExportStore {
         // on condition that it is not counted yet, so a retried or racing first fetch counts once.
         let summary = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::download_summary_sk(export))))
+            .set_key(Some(Self::key(owner, keys::download_summary_sk(export))))
             .update_expression(
                 "ADD filesFetched :one SET firstAt = if_not_exists(firstAt, :at), lastFirstFetchAt = :at",
             )
@@ -717,12 +722,12 @@ impl ExportStore for DynamoExportStore {
         ))
     }
 
-    async fn download_summary(&self, account: &AccountId, export: &ExportId) -> Result<DownloadSummary> {
+    async fn download_summary(&self, owner: &ExportOwner, export: &ExportId) -> Result<DownloadSummary> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(account, keys::download_summary_sk(export))))
+            .set_key(Some(Self::key(owner, keys::download_summary_sk(export))))
             .consistent_read(true)
             .send()
             .await
@@ -735,19 +740,19 @@ impl ExportStore for DynamoExportStore {
 
     async fn receipts(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Receipt>> {
         let prefix = keys::receipts_of(export);
-        let start = after.map(|position| Self::key(account, format!("{prefix}{position}")));
+        let start = after.map(|position| Self::key(owner, format!("{prefix}{position}")));
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("accountId = :a AND begins_with(sk, :p)")
-            .expression_attribute_values(":a", s(account.as_str()))
+            .expression_attribute_values(":a", s(keys::exports_pk(owner)))
             .expression_attribute_values(":p", s(&prefix))
             .set_exclusive_start_key(start)
             .limit(limit.max(1) as i32)
@@ -765,8 +770,8 @@ impl ExportStore for DynamoExportStore {
         Ok(Page { items, next })
     }
 
-    async fn release_window(&self, account: &AccountId, export: &ExportId) -> Result<bool> {
-        let Some(current) = self.throttle(account).await? else {
+    async fn release_window(&self, owner: &ExportOwner, export: &ExportId) -> Result<bool> {
+        let Some(current) = self.throttle(owner).await? else {
             return Ok(false);
         };
         if current.current.last_export_id != *export {
@@ -779,7 +784,7 @@ impl ExportStore for DynamoExportStore {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(items::throttle(account, &Throttle { current: previous, previous: None })?))
+                .set_item(Some(items::throttle(owner, &Throttle { current: previous, previous: None })?))
                 .condition_expression("lastExportId = :id")
                 .expression_attribute_values(":id", id)
                 .send()
@@ -790,7 +795,7 @@ impl ExportStore for DynamoExportStore {
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key(account, keys::THROTTLE_SK.into())))
+                .set_key(Some(Self::key(owner, keys::THROTTLE_SK.into())))
                 .condition_expression("lastExportId = :id")
                 .expression_attribute_values(":id", id)
                 .send()

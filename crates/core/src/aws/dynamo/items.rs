@@ -6,6 +6,7 @@ use serde_dynamo::to_item;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, RoomId, UserId};
 use crate::domain::model::{Account, Attachment, ExportRecord, Room, Throttle, User};
+use crate::domain::owner::ExportOwner;
 
 use super::{Item, keys};
 
@@ -45,18 +46,24 @@ pub fn attachment(a: &Attachment) -> Result<Item> {
     Ok(to_item(SortKeyed { sk: keys::attachment_sk(&a.uploaded_at, &a.attachment_id), value: a })?)
 }
 
+/// An export record: an account's carries its partition key as its own `accountId`; a user's
+/// (`userId`) gets `accountId = USER#{userId}` beside it.
 pub fn export(record: &ExportRecord) -> Result<Item> {
-    Ok(to_item(SortKeyed { sk: keys::export_sk(&record.export_id), value: record })?)
+    let mut item: Item = to_item(SortKeyed { sk: keys::export_sk(&record.export_id), value: record })?;
+    if record.owner.user().is_some() {
+        item.insert("accountId".into(), super::s(keys::exports_pk(&record.owner)));
+    }
+    Ok(item)
 }
 
-pub fn throttle(account: &AccountId, throttle: &Throttle) -> Result<Item> {
+pub fn throttle(owner: &ExportOwner, throttle: &Throttle) -> Result<Item> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct ThrottleItem<'a> {
-        account_id: &'a AccountId,
+        account_id: String,
         sk: &'static str,
         #[serde(flatten)]
         throttle: &'a Throttle,
     }
-    Ok(to_item(ThrottleItem { account_id: account, sk: keys::THROTTLE_SK, throttle })?)
+    Ok(to_item(ThrottleItem { account_id: keys::exports_pk(owner), sk: keys::THROTTLE_SK, throttle })?)
 }

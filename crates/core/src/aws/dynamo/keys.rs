@@ -4,6 +4,7 @@
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, AttachmentId, ExportId, RoomId, UserId};
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 
 pub const ACCOUNT_SK: &str = "ACCOUNT";
@@ -26,6 +27,16 @@ pub const PART_PREFIX: &str = "PART#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+
+/// ExportsTable's partition key (its attribute is named `accountId`, for the accounts it first
+/// held): an account's id, or `USER#{userId}` for a self-service user's exports and throttle, which
+/// no account id (a bare UUID) can equal.
+pub fn exports_pk(owner: &ExportOwner) -> String {
+    match owner {
+        ExportOwner::Account(id) => id.to_string(),
+        ExportOwner::User(id) => format!("{USER_PREFIX}{id}"),
+    }
+}
 
 pub fn account_pk(id: &AccountId) -> String {
     format!("{ACCOUNT_PREFIX}{id}")

@@ -70,17 +70,13 @@ impl<B: Backend> Enumerator<B> {
         let record = running_record(&self.store, job).await?;
         let job = &ExportJob::from(&record);
         self.store
-            .change_status(
-                &job.account_id,
-                &job.export_id,
-                StatusChange::Running { started_at: self.clock.now() },
-            )
+            .change_status(&job.owner, &job.export_id, StatusChange::Running { started_at: self.clock.now() })
             .await?;
         let plan = match record.plan {
             Some(plan) => plan,
             None => {
                 let found = self.probe(job).await?;
-                match self.store.record_plan(&job.account_id, &job.export_id, &found).await {
+                match self.store.record_plan(&job.owner, &job.export_id, &found).await {
                     Ok(()) => found,
                     // A duplicate Plan step got there first: its plan stands.
                     Err(Error::StatusConflict(_)) => recorded_plan(&running_record(&self.store, job).await?)?,
@@ -92,7 +88,7 @@ impl<B: Backend> Enumerator<B> {
         let body = serde_json::to_vec(&numbers).map_err(|e| Error::Internal(format!("segment list: {e}")))?;
         self.objects.put(&job.segments_list_key(), body, "application/json", &[]).await?;
         tracing::info!(
-            account = %job.account_id, export = %job.export_id, segments = plan.segments, "listing planned"
+            owner = %job.owner, export = %job.export_id, segments = plan.segments, "listing planned"
         );
         Ok(PlanResponse {
             segments: plan.segments,
@@ -106,7 +102,7 @@ impl<B: Backend> Enumerator<B> {
         // One row more than a part: a range whose first page ends it fits in one part. (A page
         // DynamoDB cut at 1 MB names a next page: that range is split, at worst needlessly.)
         let limit = u32::try_from(self.part_items).unwrap_or(u32::MAX).saturating_add(1);
-        let page = self.catalog.attachments(&job.account_id, range, None, Some(limit)).await?;
+        let page = self.catalog.attachments(listed_account(job)?, range, None, Some(limit)).await?;
         let fits = page.next.is_none();
         // The first upload in range: the slices start there, not at the epoch. (A range that
         // opens with unreadable rows only is listed as one segment; they carry no upload time.)
@@ -138,13 +134,13 @@ impl<B: Backend> Enumerator<B> {
                 plan.segments - 1
             )));
         };
-        let mut at = self.store.segment(&job.account_id, &job.export_id, segment).await?;
+        let mut at = self.store.segment(&job.owner, &job.export_id, segment).await?;
         if let Some(done) = at.as_ref().filter(|at| at.done) {
             return Ok(SegmentResponse { done: true, part_count: done.part_count, listed: done.listed });
         }
 
-        let users = self.catalog.users(&job.account_id).await?;
-        let rooms = self.catalog.rooms(&job.account_id).await?;
+        let users = self.catalog.users(listed_account(job)?).await?;
+        let rooms = self.catalog.rooms(listed_account(job)?).await?;
         let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
         let directory: HashMap<UserId, (String, bool)> =
             users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
@@ -161,7 +157,8 @@ impl<B: Backend> Enumerator<B> {
         let range = UploadRange { since, cutoff };
         let mut page_cursor = at.as_ref().map(|at| at.cursor.clone()).filter(|c| !c.is_empty());
         loop {
-            let page = self.catalog.attachments(&job.account_id, range, page_cursor.as_deref(), None).await?;
+            let page =
+                self.catalog.attachments(listed_account(job)?, range, page_cursor.as_deref(), None).await?;
             let wait = pace.read(page.items.len());
             for row in page.items {
                 let position = B::Catalog::position(&row);
@@ -226,11 +223,7 @@ impl<B: Backend> Enumerator<B> {
         // The segment's end: the same parts, marked done.
         let last = at.clone().unwrap_or_default();
         let done = SegmentListing { done: true, ..last };
-        match self
-            .store
-            .checkpoint_segment(&job.account_id, &job.export_id, segment, at.as_ref(), &done)
-            .await
-        {
+        match self.store.checkpoint_segment(&job.owner, &job.export_id, segment, at.as_ref(), &done).await {
             Ok(()) => {}
             Err(Error::StatusConflict(_)) if self.ahead(job, segment, &done).await? => {}
             Err(e) => return Err(e),
@@ -262,7 +255,7 @@ impl<B: Backend> Enumerator<B> {
             cursor: last_position.to_owned(),
             done: false,
         };
-        match self.store.checkpoint_segment(&job.account_id, &job.export_id, segment, at, &next).await {
+        match self.store.checkpoint_segment(&job.owner, &job.export_id, segment, at, &next).await {
             Ok(()) => Ok(Some(next)),
             Err(Error::StatusConflict(_)) if self.ahead(job, segment, &next).await? => Ok(None),
             Err(e) => Err(e),
@@ -275,7 +268,7 @@ impl<B: Backend> Enumerator<B> {
         running_record(&self.store, job).await?;
         Ok(self
             .store
-            .segment(&job.account_id, &job.export_id, segment)
+            .segment(&job.owner, &job.export_id, segment)
             .await?
             .is_some_and(|at| at.part_count >= mine.part_count && (at.done || !mine.done)))
     }
@@ -291,7 +284,7 @@ impl<B: Backend> Enumerator<B> {
             Some(enumerated) => enumerated,
             None => {
                 // The plan's segments listed to their end: the parts are theirs, in segment order.
-                let stored = self.store.segments(&job.account_id, &job.export_id).await?;
+                let stored = self.store.segments(&job.owner, &job.export_id).await?;
                 let segments: Vec<SegmentListing> = stored
                     .into_iter()
                     .filter(|(n, at)| *n < plan.segments && at.done)
@@ -317,7 +310,7 @@ impl<B: Backend> Enumerator<B> {
                     segment_parts,
                     group_parts,
                 };
-                match self.store.record_enumerated(&job.account_id, &job.export_id, &found).await {
+                match self.store.record_enumerated(&job.owner, &job.export_id, &found).await {
                     Ok(()) => found,
                     // A duplicate Close got there first: its enumeration stands.
                     Err(Error::StatusConflict(_)) => {
@@ -328,8 +321,8 @@ impl<B: Backend> Enumerator<B> {
             }
         };
         // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
-        let users = self.catalog.users(&job.account_id).await?;
-        let rooms = self.catalog.rooms(&job.account_id).await?;
+        let users = self.catalog.users(listed_account(job)?).await?;
+        let rooms = self.catalog.rooms(listed_account(job)?).await?;
         let scope_list = scope_list(job, &users, &rooms);
         let scope_json =
             serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?;
@@ -346,7 +339,7 @@ impl<B: Backend> Enumerator<B> {
             serde_json::to_vec(&groups).map_err(|e| Error::Internal(format!("group list: {e}")))?;
         self.objects.put(&job.groups_list_key(), groups_json, "application/json", &[]).await?;
         tracing::info!(
-            account = %job.account_id, export = %job.export_id, listed = enumerated.listed,
+            owner = %job.owner, export = %job.export_id, listed = enumerated.listed,
             parts = enumerated.part_count, segments = plan.segments, "enumeration done"
         );
         Ok(EnumerateResponse {
@@ -375,6 +368,13 @@ fn too_many_parts(job: &ExportJob) -> Error {
          assembly groups, at most {MAX_PARTS} parts); ask the AWS operator to raise ASSEMBLY_GROUP_PARTS",
         job.export_id
     ))
+}
+
+/// The account whose catalog partition an account's export lists.
+fn listed_account(job: &ExportJob) -> Result<&crate::domain::ids::AccountId> {
+    job.owner.account().ok_or_else(|| {
+        Error::Internal(format!("export {} of {} is not an account's export", job.export_id, job.owner))
+    })
 }
 
 /// The plan the Plan step recorded: a segment or Close step before it is refused.

@@ -207,7 +207,7 @@ impl<B: Backend> Finisher<B> {
     ) -> Result<Finalized> {
         let record = self
             .store
-            .get(&job.account_id, &job.export_id)
+            .get(&job.owner, &job.export_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("export {} not found", job.export_id)))?;
         if record.status.is_delivered()
@@ -442,7 +442,7 @@ impl<B: Backend> Finisher<B> {
         let users_with_files = with_files(&scope.users, &sums.users);
         let rooms_with_files = with_files(&scope.rooms, &sums.rooms);
         let summary = Summary {
-            account_id: job.account_id.clone(),
+            owner: job.owner.clone(),
             export_id: job.export_id,
             cutoff: job.cutoff,
             since: job.since,
@@ -477,7 +477,7 @@ impl<B: Backend> Finisher<B> {
 
         let statement = Statement {
             version: statement::STATEMENT_VERSION,
-            account_id: job.account_id.clone(),
+            owner: job.owner.clone(),
             export_id: job.export_id,
             cutoff: job.cutoff,
             since: job.since,
@@ -516,7 +516,7 @@ impl<B: Backend> Finisher<B> {
             statement: Some(statement),
         };
         let change = StatusChange::Succeeded { completed_at: now, result: Box::new(result.clone()) };
-        match self.store.change_status(&job.account_id, &job.export_id, change).await {
+        match self.store.change_status(&job.owner, &job.export_id, change).await {
             Ok(()) => {}
             // A concurrent duplicate got there first with the same manifest: fine.
             Err(Error::StatusConflict(_)) if self.is_succeeded(job).await? => {}
@@ -524,7 +524,7 @@ impl<B: Backend> Finisher<B> {
         }
         self.remove_intermediates(job).await?;
         tracing::info!(
-            account = %job.account_id, export = %job.export_id, attachments = attachment_count,
+            owner = %job.owner, export = %job.export_id, attachments = attachment_count,
             errors = error_count, manifest_bytes, "export succeeded"
         );
         self.announce(record, result.status(), now, Some(&result), None).await;
@@ -538,7 +538,7 @@ impl<B: Backend> Finisher<B> {
     async fn previous_statement(&self, job: &ExportJob) -> Result<Option<ChainLink>> {
         let mut after: Option<crate::domain::ids::ExportId> = None;
         loop {
-            let page = self.store.list(&job.account_id, 100, after.as_ref()).await?;
+            let page = self.store.list(&job.owner, 100, after.as_ref()).await?;
             for record in &page.items {
                 if record.export_id >= job.export_id || !record.status.is_delivered() {
                     continue;
@@ -579,7 +579,7 @@ impl<B: Backend> Finisher<B> {
     }
 
     async fn is_succeeded(&self, job: &ExportJob) -> Result<bool> {
-        let record = self.store.get(&job.account_id, &job.export_id).await?;
+        let record = self.store.get(&job.owner, &job.export_id).await?;
         Ok(record.is_some_and(|r| r.status.is_delivered()))
     }
 
@@ -668,13 +668,13 @@ impl<B: Backend> Finisher<B> {
     /// (`Workflow::failure`); the step input names the export only. An input for an export whose
     /// execution runs normally is refused and changes nothing.
     pub async fn record_failure(&self, job: &ExportJob) -> Result<()> {
-        let Some(record) = self.store.get(&job.account_id, &job.export_id).await? else {
+        let Some(record) = self.store.get(&job.owner, &job.export_id).await? else {
             tracing::warn!(export = %job.export_id, "failure of an unknown export; nothing to record");
             return Ok(());
         };
         let Some(error) = self.workflow.failure(&job.export_id).await? else {
             tracing::warn!(
-                account = %job.account_id, export = %job.export_id,
+                owner = %job.owner, export = %job.export_id,
                 "a failure step input for an export whose execution is not failing; refused"
             );
             return Err(Error::BadRequest(format!(
@@ -684,12 +684,12 @@ impl<B: Backend> Finisher<B> {
         };
         let failure = describe_failure(&error);
         tracing::error!(
-            account = %job.account_id, export = %job.export_id, code = %failure.code, "export failed: {}",
+            owner = %job.owner, export = %job.export_id, code = %failure.code, "export failed: {}",
             failure.message
         );
         let now = self.clock.now();
         let change = StatusChange::Failed { completed_at: now, error: failure.clone() };
-        let newly_failed = match self.store.change_status(&job.account_id, &job.export_id, change).await {
+        let newly_failed = match self.store.change_status(&job.owner, &job.export_id, change).await {
             Ok(()) => true,
             Err(Error::StatusConflict(_)) => false, // already FAILED or SUCCEEDED: leave it
             Err(e) => return Err(e),
@@ -699,14 +699,14 @@ impl<B: Backend> Finisher<B> {
         let failed = newly_failed
             || self
                 .store
-                .get(&job.account_id, &job.export_id)
+                .get(&job.owner, &job.export_id)
                 .await?
                 .is_some_and(|r| r.status == ExportStatus::Failed);
         if !failed {
             tracing::warn!(export = %job.export_id, "failure reported for an export that did not fail; ignored");
             return Ok(());
         }
-        self.store.release_window(&job.account_id, &job.export_id).await?;
+        self.store.release_window(&job.owner, &job.export_id).await?;
         if let Err(e) = self.remove_intermediates(job).await {
             tracing::warn!(error = %e, "could not remove a failed export's intermediates; the bucket lifecycle will");
         }
@@ -726,7 +726,7 @@ impl<B: Backend> Finisher<B> {
         error_code: Option<&str>,
     ) {
         let change = StateChange {
-            account_id: record.account_id.clone(),
+            owner: record.owner.clone(),
             export_id: record.export_id,
             status,
             requested_at: record.requested_at,

@@ -65,9 +65,10 @@ const EXPIRY_METADATA: &str = "urls-expire-at";
 
 /// The export's record, if a step may still work on it (QUEUED or RUNNING).
 async fn running_record<S: ExportStore>(store: &S, job: &ExportJob) -> Result<ExportRecord> {
-    let record = store.get(&job.account_id, &job.export_id).await?.ok_or_else(|| {
-        Error::NotFound(format!("export {} of account {} not found", job.export_id, job.account_id))
-    })?;
+    let record = store
+        .get(&job.owner, &job.export_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("export {} of {} not found", job.export_id, job.owner)))?;
     match record.status {
         ExportStatus::Queued | ExportStatus::Running => Ok(record),
         status => Err(Error::StatusConflict(format!("export {} is already {status}", job.export_id))),

@@ -63,7 +63,7 @@ impl<B: Backend> PartWriter<B> {
         };
         require_recorded(&record, "signedAt", signed_at, enumerated.signed_at)?;
         let job = &ExportJob::from(&record);
-        let links = self.links.maker(&job.account_id, &job.export_id, enumerated.signed_at).await?;
+        let links = self.links.maker(&job.owner, &job.export_id, enumerated.signed_at).await?;
         let inventory = self.objects.get(&job.inventory_part_key(segment, index)).await?;
         let expires_at = links.expires_at().to_string();
         let mut encoder = ManifestEncoder::new(record.format, part == 1)?;
@@ -132,7 +132,14 @@ impl<B: Backend> PartWriter<B> {
                 .then(|| line.conversation_id.as_str().to_owned());
             match check {
                 Check::Ok => {
-                    if !links.link(&line.attachment_id, line.uploaded_at, &mut url) {
+                    // The row's account passed the folder check (`check`), so it is there.
+                    let Some(account) = job.owner.account().or(line.account_id.as_ref()) else {
+                        return Err(Error::Internal(format!(
+                            "attachment {} names no account",
+                            line.attachment_id
+                        )));
+                    };
+                    if !links.link(account, &line.attachment_id, line.uploaded_at, &mut url) {
                         return Err(Error::Internal(format!(
                             "attachment {} has an upload time no link can carry",
                             line.attachment_id
@@ -183,10 +190,10 @@ impl<B: Backend> PartWriter<B> {
                 &[(EXPIRY_METADATA, &expires_at)],
             )
             .await?;
-        self.store.mark_part_written(&job.account_id, &job.export_id, part).await?;
+        self.store.mark_part_written(&job.owner, &job.export_id, part).await?;
         if report.errors > 0 {
             tracing::warn!(
-                account = %job.account_id, export = %job.export_id, part, errors = report.errors,
+                owner = %job.owner, export = %job.export_id, part, errors = report.errors,
                 "rows left out of the manifest (listed in errors.csv)"
             );
         }
@@ -201,7 +208,10 @@ impl<B: Backend> PartWriter<B> {
             ));
         }
         // Whatever the export's checks: the signing identity can read every tenant's objects.
-        if !self.key_layout.holds(&job.account_id, &line.object_key) {
+        // An account's rows are its own; a self-service user's come from many accounts, each row
+        // bound to its own account's folder.
+        let tenant = job.owner.account().or(line.account_id.as_ref());
+        if !tenant.is_some_and(|tenant| self.key_layout.holds(tenant, &line.object_key)) {
             return Ok(Check::Failed(
                 Problem::ForeignKey,
                 format!("the object is not under this account's folder ({})", self.key_layout),

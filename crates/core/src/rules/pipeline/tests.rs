@@ -23,6 +23,8 @@ struct World {
     world: crate::memory::World,
     job: ExportJob,
     in_scope: Vec<Attachment>,
+    /// The account whose export `job` is.
+    account: AccountId,
 }
 
 impl std::ops::Deref for World {
@@ -81,7 +83,7 @@ async fn world(n: usize, format: ExportFormat) -> World {
         attachments.put_head(&a.bucket, &a.object_key, a.size_bytes, None);
     }
     let record = ExportRecord::new_request(
-        account,
+        account.clone().into(),
         format,
         RequestedBy { principal: "p".into(), via: Via::Api, person: None },
         None,
@@ -92,7 +94,7 @@ async fn world(n: usize, format: ExportFormat) -> World {
         store.admit(&record, Duration::from_secs(604_800)).await.unwrap(),
         Admission::Accepted { .. }
     ));
-    World { world, job, in_scope }
+    World { world, job, in_scope, account }
 }
 
 impl World {
@@ -112,7 +114,7 @@ impl World {
 
     /// The inventory parts in manifest order, as the enumeration numbered them.
     fn inventory(&self, job: &ExportJob) -> Vec<Vec<u8>> {
-        let enumerated = self.store.record(&job.account_id, &job.export_id).unwrap().enumerated.unwrap();
+        let enumerated = self.store.record(&job.owner, &job.export_id).unwrap().enumerated.unwrap();
         (1..=enumerated.part_count)
             .map(|p| {
                 let (segment, index) = enumerated.locate(p).unwrap();
@@ -221,7 +223,7 @@ async fn enumerate_writes_fixed_size_parts_of_the_in_scope_set_in_upload_order()
     assert_eq!(ids, expected);
     assert_eq!(listed[0].conversation_name, "R", "room name resolved");
     assert!(listed[0].uploader_managed && listed[0].uploader_email.ends_with("@example.com"));
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!((record.status, record.progress.attachments_listed), (ExportStatus::Running, 7));
 }
 
@@ -238,11 +240,11 @@ async fn enumerate_stops_at_a_part_boundary_when_time_runs_short_and_resumes_exa
     w2.directory.rooms.lock().unwrap().extend(w.directory.rooms.lock().unwrap().clone());
     let mut job = w.job.clone();
     job.export_id = w2.job.export_id;
-    job.account_id = w.job.account_id.clone();
+    job.owner = w.job.owner.clone();
     let record = ExportRecord {
         export_id: job.export_id,
-        account_id: job.account_id.clone(),
-        ..w2.store.records(&w2.job.account_id)[0].clone()
+        owner: job.owner.clone(),
+        ..w2.store.records(&w2.job.owner)[0].clone()
     };
     w2.store.insert(record);
     // No time left: each pass writes one part and returns; the next resumes from its segment's
@@ -253,7 +255,7 @@ async fn enumerate_stops_at_a_part_boundary_when_time_runs_short_and_resumes_exa
     assert_eq!(w2.inventory(&job), parts_whole, "the same parts, byte for byte");
     // A retried Close answers the enumeration recorded.
     assert_eq!(w2.enumerator(3).close(&job).await.unwrap(), closed);
-    let record = w2.store.record(&job.account_id, &job.export_id).unwrap();
+    let record = w2.store.record(&job.owner, &job.export_id).unwrap();
     assert_eq!(record.progress.attachments_listed, 7, "each part counted once");
 }
 
@@ -267,7 +269,7 @@ async fn segments_list_slices_of_time_apart_and_the_parts_keep_upload_order() {
     // 4 slices from the first upload to the cutoff (2026-11-24) hold 3, 2, 2 and 0 of them.
     let day = Duration::from_secs(86_400);
     let first = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
-    for a in w.directory.attachments.lock().unwrap().get_mut(&w.job.account_id).unwrap().iter_mut() {
+    for a in w.directory.attachments.lock().unwrap().get_mut(&w.account).unwrap().iter_mut() {
         let i = u64::try_from(a.object_key.rsplit('/').next().unwrap().parse::<usize>().unwrap()).unwrap();
         a.uploaded_at = first.plus(day * 40 * u32::try_from(i).unwrap());
     }
@@ -275,7 +277,7 @@ async fn segments_list_slices_of_time_apart_and_the_parts_keep_upload_order() {
         a.uploaded_at = first.plus(day * 40 * u32::try_from(i).unwrap());
     }
     let e = w.enumerate_all(2).await;
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.plan.map(|p| (p.segments, p.from)), Some((4, first)));
     let enumerated = record.enumerated.unwrap();
     assert_eq!(enumerated.segment_parts, vec![2, 1, 1, 0], "3 rows, 2 rows, 2 rows, none at 2 a part");
@@ -311,7 +313,7 @@ async fn segment_steps_out_of_place_are_refused() {
     let open = e.close(&w.job).await.unwrap_err();
     assert_eq!(open.code(), "BadRequestException");
     assert!(open.to_string().contains("1 of its 4 listing segments"), "{open}");
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert!(record.enumerated.is_none(), "nothing recorded");
     assert!(!w.objects.objects.lock().unwrap().contains_key(&w.job.parts_list_key()));
 }
@@ -333,7 +335,7 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     let w = world(7, ExportFormat::Csv).await;
     let e = w.enumerate_all(3).await;
     w.write_parts(&e).await;
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.progress.parts_written, 3);
     let result = w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
 
@@ -353,10 +355,7 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
         let token = row[13].strip_prefix("https://dl.invalid/f/").expect("a download link");
         let claims = crate::domain::link_token::decode(token).unwrap().claims().clone();
         assert_eq!((&claims.attachment_id, claims.uploaded_at), (&a.attachment_id, a.uploaded_at));
-        assert_eq!(
-            (claims.account_id.clone(), claims.export_id),
-            (w.job.account_id.clone(), w.job.export_id)
-        );
+        assert_eq!((claims.owner.clone(), claims.export_id), (w.job.owner.clone(), w.job.export_id));
     }
     let summary: Summary = serde_json::from_slice(&w.object(&w.job.summary_key())).unwrap();
     assert_eq!((summary.manifest.lines, summary.attachment_count), (8, 7));
@@ -377,7 +376,7 @@ async fn parts_sign_every_line_and_finalize_assembles_one_manifest() {
     );
     assert_eq!(w.object(&w.job.errors_key()), crate::domain::reports::errors_header().unwrap());
     assert_eq!((result.error_count, summary.error_count, summary.objects_checked), (0, 0, true));
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.status, ExportStatus::Succeeded);
     assert_eq!(record.result.as_ref(), Some(&result));
     let published = w.notifier.published.lock().unwrap().clone();
@@ -401,7 +400,7 @@ async fn groups_assemble_within_s3s_part_rules_and_the_hash_resumes_across_passe
     let w = world(48_000, ExportFormat::Csv).await;
     let e = w.enumerate_all(6_000).await;
     w.write_parts(&e).await;
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     let enumerated = record.enumerated.unwrap();
     assert_eq!((enumerated.group_parts, enumerated.groups()), (2, e.part_count.div_ceil(2)));
     let groups: Vec<u32> = serde_json::from_slice(&w.object(&w.job.groups_list_key())).unwrap();
@@ -519,17 +518,17 @@ async fn a_failure_is_recorded_once_and_gives_the_window_back() {
     // Refused until the execution itself is in its failure step: a claim alone ends nothing.
     let refused = w.finisher().record_failure(&w.job).await.unwrap_err();
     assert_eq!(refused.code(), "BadRequestException");
-    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+    assert_eq!(w.store.record(&w.job.owner, &w.job.export_id).unwrap().status, ExportStatus::Running);
     w.workflow.enter_failure(&w.job.export_id, error);
     w.finisher().record_failure(&w.job).await.unwrap();
     w.finisher().record_failure(&w.job).await.unwrap();
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.status, ExportStatus::Failed);
     assert_eq!(
         record.error.unwrap(),
         FailureInfo { code: "TransientError".into(), message: "The service is busy.".into() }
     );
-    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_none());
+    assert!(w.store.throttle(&w.job.owner).await.unwrap().is_none());
     assert!(w.objects.objects.lock().unwrap().is_empty(), "intermediates removed");
     let published = w.notifier.published.lock().unwrap().clone();
     assert_eq!(published.len(), 1);
@@ -552,9 +551,9 @@ async fn a_late_failure_report_leaves_a_succeeded_export_and_its_window_alone() 
     w.finish(&w.job, &w.enumeration(&e)).await.unwrap();
     w.workflow.enter_failure(&w.job.export_id, StepError { error: "States.Timeout".into(), cause: None });
     w.finisher().record_failure(&w.job).await.unwrap();
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.status, ExportStatus::Succeeded);
-    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window stays taken");
+    assert!(w.store.throttle(&w.job.owner).await.unwrap().is_some(), "the window stays taken");
     assert!(w.objects.objects.lock().unwrap().contains_key(&w.job.manifest_key()), "the manifest stays");
     assert_eq!(w.notifier.published.lock().unwrap().len(), 1, "no FAILED event");
 }
@@ -612,7 +611,7 @@ async fn forged_step_inputs_cannot_change_what_defines_the_export() {
     let fewer = Enumeration { part_count: 2, ..w.enumeration(&e) };
     let short = w.finish(&w.job, &fewer).await.unwrap_err();
     assert!(short.to_string().contains("partCount"), "{short}");
-    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+    assert_eq!(w.store.record(&w.job.owner, &w.job.export_id).unwrap().status, ExportStatus::Running);
     assert!(w.objects.head(&w.job.statement_key()).await.unwrap().is_none(), "no statement");
 
     // The input's cutoff is not the statement's: the record's is.
@@ -674,7 +673,7 @@ fn spoil(w: &World) -> Vec<(String, &'static str)> {
     {
         let mut catalog = w.directory.attachments.lock().unwrap();
         let row = catalog
-            .get_mut(&w.job.account_id)
+            .get_mut(&w.account)
             .unwrap()
             .iter_mut()
             .find(|r| r.attachment_id == a[2].attachment_id)
@@ -701,9 +700,9 @@ fn spoil(w: &World) -> Vec<(String, &'static str)> {
         deleted: false,
         detail: "sizeBytes is not a whole number of bytes".into(),
     };
-    w.directory.unreadable.lock().unwrap().insert(w.job.account_id.clone(), vec![unreadable]);
-    let idle = w.directory.add_user(&w.job.account_id, true);
-    w.directory.add_room(&w.job.account_id, &idle);
+    w.directory.unreadable.lock().unwrap().insert(w.account.clone(), vec![unreadable]);
+    let idle = w.directory.add_user(&w.account, true);
+    w.directory.add_room(&w.account, &idle);
     vec![
         (a[0].attachment_id.to_string(), "missing-object"),
         (a[1].attachment_id.to_string(), "size-mismatch"),
@@ -751,11 +750,11 @@ async fn bad_rows_go_to_errors_csv_and_the_export_succeeds_with_errors() {
     let errors_file = result.errors.clone().unwrap();
     assert_eq!(errors_file.bytes, errors_body.len() as u64);
     assert_eq!(errors_file.sha256, hex::encode(&Sha256::digest(&errors_body)));
-    let record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     assert_eq!(record.status, ExportStatus::SucceededWithErrors);
     let published = w.notifier.published.lock().unwrap().clone();
     assert_eq!(published[0].status, ExportStatus::SucceededWithErrors);
-    assert!(w.store.throttle(&w.job.account_id).await.unwrap().is_some(), "the window is used");
+    assert!(w.store.throttle(&w.job.owner).await.unwrap().is_some(), "the window is used");
 
     // coverage.csv: every managed user and managed room, the idle ones with zeros.
     let coverage = csv_records(&w.object(&w.job.coverage_key()), true);
@@ -813,7 +812,7 @@ async fn a_retried_part_rewrites_the_same_errors_and_counts_them_once() {
 #[tokio::test]
 async fn without_object_checks_only_the_bucket_is_checked() {
     let mut w = world(8, ExportFormat::Csv).await;
-    let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let mut record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     record.verify_objects = false;
     w.store.insert(record.clone());
     w.job = ExportJob::from(&record);
@@ -839,16 +838,15 @@ async fn without_object_checks_only_the_bucket_is_checked() {
 async fn a_row_pointing_at_another_tenants_object_is_never_signed() {
     for verify_objects in [true, false] {
         let mut w = world(6, ExportFormat::Csv).await;
-        let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+        let mut record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
         record.verify_objects = verify_objects;
         w.store.insert(record.clone());
         w.job = ExportJob::from(&record);
         let victim = AccountId::random();
-        let foreign =
-            [format!("{victim}/secret.pdf"), format!("{}/../{victim}/secret.pdf", w.job.account_id)];
+        let foreign = [format!("{victim}/secret.pdf"), format!("{}/../{victim}/secret.pdf", w.account)];
         {
             let mut catalog = w.directory.attachments.lock().unwrap();
-            let rows = catalog.get_mut(&w.job.account_id).unwrap();
+            let rows = catalog.get_mut(&w.account).unwrap();
             for (row, key) in
                 rows.iter_mut().filter(|r| r.uploader_id == w.in_scope[0].uploader_id).zip(&foreign)
             {
@@ -887,8 +885,8 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     assert_eq!(file.key_id, "fake-statement-key-1");
     let first = statement::parse(&bytes).unwrap();
     assert_eq!(
-        (first.account_id.clone(), first.export_id, first.cutoff),
-        (w.job.account_id.clone(), w.job.export_id, w.job.cutoff)
+        (first.owner.clone(), first.export_id, first.cutoff),
+        (w.job.owner.clone(), w.job.export_id, w.job.cutoff)
     );
     assert_eq!(first.previous, None, "the account's first statement has no predecessor");
     for (digest, key) in [
@@ -905,11 +903,11 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     // A duplicate Finalize that ran before the first recorded the outcome (the record still
     // RUNNING, the parts still there) writes the very same statement, later: its SHA-256 on the
     // record matches whichever copy was stored last.
-    let mut running = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let mut running = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     // (And its listing not yet begun, so its inventory parts are written again.)
     (running.status, running.result, running.plan) = (ExportStatus::Running, None, None);
     w.store.insert(running);
-    w.store.forget_segments(&w.job.account_id, &w.job.export_id);
+    w.store.forget_segments(&w.job.owner, &w.job.export_id);
     let replayed = w.enumerate_all(2).await;
     assert_eq!(replayed.signed_at, e.signed_at);
     w.write_parts(&e).await;
@@ -922,7 +920,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     let next_job = |days: u64| {
         w.clock.advance(Duration::from_secs(days * 86_400));
         let record = ExportRecord::new_request(
-            w.job.account_id.clone(),
+            w.job.owner.clone(),
             ExportFormat::Csv,
             RequestedBy { principal: "p".into(), via: Via::Api, person: None },
             None,
@@ -962,7 +960,7 @@ async fn the_statement_binds_the_files_is_signed_and_chains_to_the_accounts_prev
     w.statement_key.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
     let err = w.finish(&w.job, &w.enumeration(&e)).await.unwrap_err();
     assert_eq!(err.code(), "TransientError");
-    assert_eq!(w.store.record(&w.job.account_id, &w.job.export_id).unwrap().status, ExportStatus::Running);
+    assert_eq!(w.store.record(&w.job.owner, &w.job.export_id).unwrap().status, ExportStatus::Running);
 }
 
 /// An incremental export (`job.since`) lists exactly the in-scope files uploaded after `since`,
@@ -974,7 +972,7 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
     // Attachment i was uploaded i minutes after 2026-01-01T00:00Z; since = attachment 4's time.
     let since = w.in_scope[4].uploaded_at;
     // As StartDataExport records it: the steps read it from the record.
-    let mut record = w.store.record(&w.job.account_id, &w.job.export_id).unwrap();
+    let mut record = w.store.record(&w.job.owner, &w.job.export_id).unwrap();
     record.since = Some(since);
     w.store.insert(record.clone());
     w.job = ExportJob::from(&record);
