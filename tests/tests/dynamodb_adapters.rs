@@ -34,8 +34,9 @@ async fn the_export_store_keeps_the_contract() {
 async fn the_directory_keeps_the_contract() {
     let stack = Stack::load();
     let seeded: Vec<contracts::SeededAccount> = (0..3).map(|_| contracts::SeededAccount::example()).collect();
+    let (around, user) = contracts::accounts_around_a_user();
     let mut items = Vec::new();
-    for s in &seeded {
+    for s in seeded.iter().chain(&around) {
         items.push(dynamo::items::account(&s.id, &s.account).unwrap());
         for user in &s.users {
             items.push(dynamo::items::user(&s.id, user.user_id.as_ref().unwrap(), user).unwrap());
@@ -49,6 +50,7 @@ async fn the_directory_keeps_the_contract() {
     contracts::an_account_reads_back_with_its_users_and_rooms(&directory, &seeded[0]).await;
     let ids: Vec<_> = seeded.iter().map(|s| s.id.clone()).collect();
     contracts::every_account_is_listed_once_across_pages(&directory, &ids).await;
+    contracts::a_users_memberships_and_rooms_are_found_across_accounts(&directory, &around, &user).await;
 }
 
 /// The AttachmentCatalog contract on AttachmentsTable.

@@ -8,10 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::error::Result;
-use crate::domain::ids::{AccountId, AttachmentId, ExportId};
+use crate::domain::ids::{AccountId, AttachmentId, ExportId, UserId};
 use crate::domain::model::{
     Account, Attachment, CatalogRow, DownloadSummary, Enumerated, ExportRecord, ExportResult, FailureInfo,
-    Fetch, Handout, ListingPlan, Person, Receipt, Room, SegmentListing, Throttle, User,
+    Fetch, Handout, ListingPlan, Membership, Person, Receipt, Room, SegmentListing, Throttle, User,
 };
 use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::{ExportJob, StepError};
@@ -48,6 +48,14 @@ pub trait Directory: Send + Sync {
 
     /// Every room of the account (ids filled in).
     fn rooms(&self, account: &AccountId) -> impl Future<Output = Result<Vec<Room>>> + Send;
+
+    /// Every account whose directory lists `user`, and whether as managed (AccountsTable's
+    /// inverted index on `USER#{userId}`: no Scan). None for a user outside every account.
+    fn memberships(&self, user: &UserId) -> impl Future<Output = Result<Vec<Membership>>> + Send;
+
+    /// Every room `user` created, in any account, with that account (AccountsTable's `by-creator`
+    /// index), rooms' ids filled in.
+    fn rooms_created_by(&self, user: &UserId) -> impl Future<Output = Result<Vec<(AccountId, Room)>>> + Send;
 
     /// Every account id, at most `limit` a page (the sweep).
     fn accounts(

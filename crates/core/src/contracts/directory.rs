@@ -93,3 +93,72 @@ pub async fn every_account_is_listed_once_across_pages<D: Directory>(directory: 
         assert!(distinct.contains(id), "account {id} was never listed");
     }
 }
+
+/// Three accounts around one chat user: an Enterprise account that lists them as a guest (not
+/// managed) and where they created a room, a Team account they are a member of, and an Enterprise
+/// account that does not list them but holds a room they created (a guest's room). The suite
+/// [`a_users_memberships_and_rooms_are_found_across_accounts`] reads them back.
+pub fn accounts_around_a_user() -> (Vec<SeededAccount>, UserId) {
+    let user_id = UserId::random();
+    let listed = |managed: bool| User {
+        user_id: Some(user_id.clone()),
+        email: format!("{user_id}@people.example"),
+        display_name: "Sam".into(),
+        managed,
+    };
+    let room =
+        |name: &str| Room { room_id: Some(RoomId::random()), name: name.into(), created_by: user_id.clone() };
+    let mut hosting = SeededAccount::example();
+    hosting.users.push(listed(false));
+    hosting.rooms.push(room("Sam's room"));
+    let mut team = SeededAccount::example();
+    team.account.account_type = AccountType::Team;
+    team.account.name = "Book Club".into();
+    team.users.push(listed(false));
+    let mut elsewhere = SeededAccount::example();
+    elsewhere.rooms.push(room("Sam's other room"));
+    (vec![hosting, team, elsewhere], user_id)
+}
+
+/// Every account that lists the user is found, with how it lists them; every room they created,
+/// in any account, with that account, and none of anyone else's; a user outside every account has
+/// neither.
+pub async fn a_users_memberships_and_rooms_are_found_across_accounts<D: Directory>(
+    directory: &D,
+    seeded: &[SeededAccount],
+    user: &UserId,
+) {
+    let mut found: Vec<(AccountType, String, bool)> = directory
+        .memberships(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.account.account_type, m.account.name, m.managed))
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        found,
+        vec![
+            (AccountType::Team, "Book Club".into(), false),
+            (AccountType::Enterprise, "Contract Ltd".into(), false)
+        ]
+    );
+    let mut rooms: Vec<(AccountId, String)> =
+        directory.rooms_created_by(user).await.unwrap().into_iter().map(|(a, r)| (a, r.name)).collect();
+    rooms.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        rooms,
+        vec![(seeded[2].id.clone(), "Sam's other room".into()), (seeded[0].id.clone(), "Sam's room".into())]
+    );
+    for (_, room) in directory.rooms_created_by(user).await.unwrap() {
+        assert!(room.room_id.is_some() && &room.created_by == user);
+    }
+    let outsider = UserId::random();
+    assert!(directory.memberships(&outsider).await.unwrap().is_empty());
+    assert!(directory.rooms_created_by(&outsider).await.unwrap().is_empty());
+    // The managed user of the first account is found as managed there, and only there.
+    let managed = seeded[0].users[0].user_id.clone().unwrap();
+    let theirs = directory.memberships(&managed).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert!(theirs[0].managed && theirs[0].account.account_id.as_ref() == Some(&seeded[0].id));
+}

@@ -89,6 +89,13 @@ mod against_the_fakes {
         an_account_reads_back_with_its_users_and_rooms(&directory, &seeded[0]).await;
         let ids: Vec<AccountId> = seeded.iter().map(|s| s.id.clone()).collect();
         every_account_is_listed_once_across_pages(&directory, &ids).await;
+
+        let directory = crate::memory::FakeDirectory::default();
+        let (around, user) = accounts_around_a_user();
+        for account in &around {
+            seed(&directory, account);
+        }
+        a_users_memberships_and_rooms_are_found_across_accounts(&directory, &around, &user).await;
     }
 
     #[tokio::test]

@@ -49,6 +49,16 @@ pub struct User {
     pub managed: bool,
 }
 
+/// One account whose directory lists a chat user (a `USER#{userId}` item), and how: what the
+/// self-service rule (DESIGN §15) decides who may ask from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    /// The account (its id filled in).
+    pub account: Account,
+    /// The account's `USER#` item says `managed`.
+    pub managed: bool,
+}
+
 /// A `ROOM#{roomId}` item of AccountsTable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

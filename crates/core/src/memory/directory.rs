@@ -68,6 +68,29 @@ impl FakeDirectory {
 }
 
 impl Directory for FakeDirectory {
+    async fn memberships(&self, user: &UserId) -> Result<Vec<crate::domain::model::Membership>> {
+        let users = self.users.lock().unwrap().clone();
+        let accounts = self.accounts.lock().unwrap().clone();
+        Ok(users
+            .iter()
+            .filter_map(|(account, users)| {
+                let listed = users.iter().find(|u| u.user_id.as_ref() == Some(user))?;
+                let account = accounts.get(account.as_str())?.clone();
+                Some(crate::domain::model::Membership { account, managed: listed.managed })
+            })
+            .collect())
+    }
+
+    async fn rooms_created_by(&self, user: &UserId) -> Result<Vec<(AccountId, Room)>> {
+        let rooms = self.rooms.lock().unwrap();
+        Ok(rooms
+            .iter()
+            .flat_map(|(account, rooms)| {
+                rooms.iter().filter(|r| &r.created_by == user).map(|r| (account.clone(), r.clone()))
+            })
+            .collect())
+    }
+
     async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
         if self.broken.lock().unwrap().contains(account) {
             return Err(Error::Internal(format!("account {account} is broken")));

@@ -57,6 +57,17 @@ impl Directory for DynamoCatalog {
     async fn accounts(&self, after: Option<&str>, limit: u32) -> Result<Page<AccountId>> {
         self.directory.accounts(after, limit).await
     }
+
+    async fn memberships(
+        &self,
+        user: &crate::domain::ids::UserId,
+    ) -> Result<Vec<crate::domain::model::Membership>> {
+        self.directory.memberships(user).await
+    }
+
+    async fn rooms_created_by(&self, user: &crate::domain::ids::UserId) -> Result<Vec<(AccountId, Room)>> {
+        self.directory.rooms_created_by(user).await
+    }
 }
 
 impl AttachmentCatalog for DynamoCatalog {

@@ -10,7 +10,7 @@ use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, RoomId, UserId};
-use crate::domain::model::{Account, Room, User};
+use crate::domain::model::{Account, Membership, Room, User};
 use crate::ports::{Directory, Page};
 
 use super::{Item, keys, s, string_attr};
@@ -63,6 +63,72 @@ impl DynamoDirectory {
 }
 
 impl Directory for DynamoDirectory {
+    async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>> {
+        // The inverted index names every account partition holding `USER#{userId}` (keys only);
+        // each account and the user's item in it are then read. A user is in a handful of
+        // accounts at most, and this runs once a request.
+        let keys_only: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.accounts_table)
+            .index_name(keys::BY_ITEM_TYPE_INDEX)
+            .key_condition_expression("sk = :sk")
+            .expression_attribute_values(":sk", s(keys::user_sk(user)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| from_sdk("Query AccountsTable by-item-type", e))?;
+        let mut memberships = Vec::new();
+        for key in keys_only {
+            let account_id = keys::account_from_pk(&string_attr(&key, "pk")?)?;
+            let Some(account) = self.account(&account_id).await? else { continue };
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.accounts_table)
+                .key("pk", s(keys::account_pk(&account_id)))
+                .key("sk", s(keys::user_sk(user)))
+                .send()
+                .await
+                .map_err(|e| from_sdk("GetItem AccountsTable", e))?
+                .item;
+            // Removed between the two reads: no longer a member.
+            let Some(item) = item else { continue };
+            let listed: User = from_item(item)?;
+            memberships.push(Membership { account, managed: listed.managed });
+        }
+        Ok(memberships)
+    }
+
+    async fn rooms_created_by(&self, user: &UserId) -> Result<Vec<(AccountId, Room)>> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.accounts_table)
+            .index_name(keys::BY_CREATOR_INDEX)
+            .key_condition_expression("createdBy = :u AND begins_with(sk, :room)")
+            .expression_attribute_values(":u", s(user.as_str()))
+            .expression_attribute_values(":room", s(keys::ROOM_PREFIX))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| from_sdk("Query AccountsTable by-creator", e))?;
+        items
+            .into_iter()
+            .map(|item| {
+                let account = keys::account_from_pk(&string_attr(&item, "pk")?)?;
+                let sk = string_attr(&item, "sk")?;
+                let mut room: Room = from_item(item)?;
+                room.room_id = Some(RoomId::parse(&sk[keys::ROOM_PREFIX.len()..])?);
+                Ok((account, room))
+            })
+            .collect()
+    }
+
     async fn account(&self, account: &AccountId) -> Result<Option<Account>> {
         let out = self
             .client

@@ -26,6 +26,9 @@ pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 pub const PART_PREFIX: &str = "PART#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
+/// AccountsTable's rooms by their creator (`createdBy` HASH, `sk` RANGE, all attributes): a
+/// self-service user's rooms without a Scan (DESIGN §15).
+pub const BY_CREATOR_INDEX: &str = "by-creator";
 const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 
 /// ExportsTable's partition key (its attribute is named `accountId`, for the accounts it first
