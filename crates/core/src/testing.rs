@@ -83,3 +83,29 @@ pub fn delivered_sample_record(attachment_count: u64) -> crate::domain::model::E
     });
     record
 }
+
+/// An attachment of a random account, message and id, as a scope rule sees it.
+pub fn attachment(
+    kind: crate::domain::model::ConversationType,
+    conversation: &crate::domain::ids::ConversationId,
+    uploader: &crate::domain::ids::UserId,
+    at: crate::Timestamp,
+) -> crate::domain::model::Attachment {
+    use crate::domain::ids::{AccountId, AttachmentId, MessageId};
+    crate::domain::model::Attachment {
+        account_id: AccountId::random(),
+        attachment_id: AttachmentId::random(),
+        message_id: MessageId::random(),
+        conversation_id: conversation.clone(),
+        conversation_type: kind,
+        uploader_id: uploader.clone(),
+        file_name: "f.txt".into(),
+        content_type: "text/plain".into(),
+        size_bytes: 1,
+        sha256: String::new(),
+        bucket: "b".into(),
+        object_key: "k".into(),
+        uploaded_at: at,
+        deleted: false,
+    }
+}

@@ -131,7 +131,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
+    use crate::domain::ids::ConversationId;
 
     fn user(managed: bool) -> User {
         User {
@@ -142,29 +142,7 @@ mod tests {
         }
     }
 
-    fn attachment(
-        kind: ConversationType,
-        conversation: &ConversationId,
-        uploader: &UserId,
-        at: Timestamp,
-    ) -> Attachment {
-        Attachment {
-            account_id: AccountId::random(),
-            attachment_id: AttachmentId::random(),
-            message_id: MessageId::random(),
-            conversation_id: conversation.clone(),
-            conversation_type: kind,
-            uploader_id: uploader.clone(),
-            file_name: "f.txt".into(),
-            content_type: "text/plain".into(),
-            size_bytes: 1,
-            sha256: String::new(),
-            bucket: "b".into(),
-            object_key: "k".into(),
-            uploaded_at: at,
-            deleted: false,
-        }
-    }
+    use crate::testing::attachment;
 
     /// Every conversation type × uploader managed or not × room creator managed or not × deleted ×
     /// before/at/after the cutoff, against the rule written out independently.

@@ -142,7 +142,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::domain::ids::{AccountId, AttachmentId, ConversationId, MessageId};
+    use crate::domain::ids::{AccountId, ConversationId};
     use crate::domain::model::Account;
 
     fn account(kind: AccountType, name: &str) -> Account {
@@ -196,29 +196,7 @@ mod tests {
         }
     }
 
-    fn attachment(
-        kind: ConversationType,
-        conversation: &ConversationId,
-        uploader: &UserId,
-        at: Timestamp,
-    ) -> Attachment {
-        Attachment {
-            account_id: AccountId::random(),
-            attachment_id: AttachmentId::random(),
-            message_id: MessageId::random(),
-            conversation_id: conversation.clone(),
-            conversation_type: kind,
-            uploader_id: uploader.clone(),
-            file_name: "f.txt".into(),
-            content_type: "text/plain".into(),
-            size_bytes: 1,
-            sha256: String::new(),
-            bucket: "b".into(),
-            object_key: "k".into(),
-            uploaded_at: at,
-            deleted: false,
-        }
-    }
+    use crate::testing::attachment;
 
     /// Every conversation type × the user's own upload or another's × a room the user created or
     /// not × deleted × before, at and after the cutoff × before and after `since`, against the rule
