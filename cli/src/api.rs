@@ -13,6 +13,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: String,
     signing: Option<(aws_credential_types::provider::SharedCredentialsProvider, String)>,
+    /// On the local gateway, the caller a self-service user's request names (X-Local-*).
+    local_caller: Vec<(&'static str, String)>,
 }
 
 /// A reply: status and JSON body.
@@ -39,7 +41,22 @@ impl ApiClient {
             Some((provider, region))
         };
         let http = crate::safety::http_client(Duration::from_secs(60)).map_err(CliError::Http)?;
-        Ok(Self { http, base, signing })
+        Ok(Self { http, base, signing, local_caller: Vec::new() })
+    }
+
+    /// Calls as chat user `user` (DESIGN §15). On AWS the credential chain's principal must carry
+    /// the `chatUserId` tag (the chat service's federation sets it) and the SelfServiceDataExport
+    /// policy; nothing is added to the request. The local gateway, which has no federation, is
+    /// told the same by its X-Local-* headers.
+    pub fn as_user(mut self, user: &str) -> Self {
+        if self.signing.is_none() {
+            self.local_caller = vec![
+                ("X-Local-Principal", format!("arn:aws:sts::000000000000:assumed-role/chat-user/{user}")),
+                ("X-Local-Principal-Tags", format!("chatUserId={user}")),
+                ("X-Local-Policies", "SelfServiceDataExport".to_owned()),
+            ];
+        }
+        self
     }
 
     pub async fn call(
@@ -51,6 +68,9 @@ impl ApiClient {
         let url = format!("{}{path}", self.base);
         let body_bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut request = self.http.request(method.clone(), &url).header("content-type", "application/json");
+        for (name, value) in &self.local_caller {
+            request = request.header(*name, value);
+        }
         if let Some((provider, region)) = &self.signing {
             for (name, value) in sign(provider, region, method.as_str(), &url, &body_bytes).await? {
                 request = request.header(name, value);

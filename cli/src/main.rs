@@ -39,6 +39,38 @@ struct Cli {
     command: Command,
 }
 
+/// Whose exports: an account's (its administrators) or a self-service user's own (DESIGN §15).
+#[derive(clap::Args, Clone)]
+#[group(required = true, multiple = false)]
+struct OwnerArgs {
+    /// The chat account (administrators).
+    #[arg(long)]
+    account_id: Option<String>,
+    /// A chat user whom no account manages, for their own files (the /users routes).
+    #[arg(long)]
+    user_id: Option<String>,
+}
+
+impl OwnerArgs {
+    /// The API's path of the owner's exports.
+    fn exports_path(&self) -> String {
+        match (&self.account_id, &self.user_id) {
+            (Some(account), _) => format!("/accounts/{account}/data-exports"),
+            (None, Some(user)) => format!("/users/{user}/data-exports"),
+            (None, None) => unreachable!("clap requires one of --account-id and --user-id"),
+        }
+    }
+
+    /// The client, calling as the user for a user's routes (see [`ApiClient::as_user`]).
+    async fn client(&self, api_url: &str) -> Result<ApiClient, CliError> {
+        let api = ApiClient::new(api_url).await?;
+        Ok(match &self.user_id {
+            Some(user) => api.as_user(user),
+            None => api,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a realistic Enterprise account (and a Team account) with attachments.
@@ -65,10 +97,11 @@ enum Command {
         #[arg(long, env = "ATTACHMENT_BUCKET")]
         attachment_bucket: String,
     },
-    /// Request an export (StartDataExport).
+    /// Request an export (StartDataExport): an account's (`--account-id`), or a self-service
+    /// user's own files (`--user-id`).
     Start {
-        #[arg(long)]
-        account_id: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long, default_value = "csv")]
         format: String,
         #[arg(long)]
@@ -84,8 +117,8 @@ enum Command {
     },
     /// Show an export (RetrieveDataExport); `--wait` follows it until it ends.
     Status {
-        #[arg(long)]
-        account_id: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long)]
         export_id: String,
         #[arg(long)]
@@ -113,17 +146,17 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// List an account's exports, newest first.
+    /// List an account's exports, or a self-service user's own, newest first.
     List {
-        #[arg(long)]
-        account_id: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
     },
     /// Fetch a finished export's manifest through RetrieveDataExport and verify its SHA-256; its
     /// reports and signed statement are saved beside it (FILE.errors.csv, FILE.coverage.csv,
     /// FILE.statement.json, FILE.statement.sig).
     Manifest {
-        #[arg(long)]
-        account_id: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long)]
         export_id: String,
         #[arg(long)]
@@ -260,10 +293,9 @@ fn print(json_mode: bool, value: &Value, human: impl FnOnce() -> String) {
 
 /// One export as RetrieveDataExport answers it (a hand-out, for a delivered export), or the
 /// refusal.
-async fn export_view(api_url: &str, account_id: &str, export_id: &str) -> Result<Reply, CliError> {
-    let api = ApiClient::new(api_url).await?;
-    let reply =
-        api.call(Method::GET, &format!("/accounts/{account_id}/data-exports/{export_id}"), None).await?;
+async fn export_view(api_url: &str, owner: &OwnerArgs, export_id: &str) -> Result<Reply, CliError> {
+    let api = owner.client(api_url).await?;
+    let reply = api.call(Method::GET, &format!("{}/{export_id}", owner.exports_path()), None).await?;
     if reply.status != 200 {
         return Err(refusal(&reply));
     }
@@ -342,8 +374,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start { account_id, format, client_token, no_verify_objects, since } => {
-            let api = ApiClient::new(&cli.api_url).await?;
+        Command::Start { owner, format, client_token, no_verify_objects, since } => {
+            let api = owner.client(&cli.api_url).await?;
             let mut body = json!({"format": format});
             if let Some(t) = client_token {
                 body["clientToken"] = json!(t);
@@ -354,8 +386,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             if let Some(since) = since {
                 body["since"] = json!(since);
             }
-            let reply =
-                api.call(Method::POST, &format!("/accounts/{account_id}/data-exports"), Some(body)).await?;
+            let reply = api.call(Method::POST, &owner.exports_path(), Some(body)).await?;
             if reply.status == 202 || reply.status == 200 {
                 print(json_mode, &reply.body, || {
                     format!(
@@ -377,9 +408,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 Err(refusal(&reply))
             }
         }
-        Command::Status { account_id, export_id, wait } => {
-            let api = ApiClient::new(&cli.api_url).await?;
-            let path = format!("/accounts/{account_id}/data-exports/{export_id}");
+        Command::Status { owner, export_id, wait } => {
+            let api = owner.client(&cli.api_url).await?;
+            let path = format!("{}/{export_id}", owner.exports_path());
             let spinner = if wait && !json_mode { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
             loop {
                 let reply = api.call(Method::GET, &path, None).await?;
@@ -415,7 +446,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
         }
         Command::Downloads { account_id, export_id, out } => {
-            let reply = export_view(&cli.api_url, &account_id, &export_id).await?;
+            let owner = OwnerArgs { account_id: Some(account_id), user_id: None };
+            let reply = export_view(&cli.api_url, &owner, &export_id).await?;
             let report = &reply.body["downloadsReport"];
             let link = report["url"].as_str().ok_or_else(|| {
                 CliError::Usage(format!(
@@ -469,19 +501,22 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             print(json_mode, &reply.body, || describe(&reply.body));
             Ok(ExitCode::SUCCESS)
         }
-        Command::List { account_id } => {
-            let api = ApiClient::new(&cli.api_url).await?;
-            let reply = api.call(Method::GET, &format!("/accounts/{account_id}/data-exports"), None).await?;
+        Command::List { owner } => {
+            let api = owner.client(&cli.api_url).await?;
+            let reply = api.call(Method::GET, &owner.exports_path(), None).await?;
             if reply.status != 200 {
                 return Err(refusal(&reply));
             }
             print(json_mode, &reply.body, || {
                 let body = &reply.body;
-                let mut lines = vec![format!(
-                    "account {} ({})",
-                    body["account"]["name"].as_str().unwrap_or("?"),
-                    body["account"]["type"].as_str().unwrap_or("?")
-                )];
+                let mut lines = vec![match body["userId"].as_str() {
+                    Some(user) => format!("your exports (user {user})"),
+                    None => format!(
+                        "account {} ({})",
+                        body["account"]["name"].as_str().unwrap_or("?"),
+                        body["account"]["type"].as_str().unwrap_or("?")
+                    ),
+                }];
                 lines.extend(body["exports"].as_array().into_iter().flatten().map(describe));
                 // The API's own words when a request would be refused now (Team account, window).
                 lines.push(match body["request"]["message"].as_str() {
@@ -496,8 +531,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Manifest { account_id, export_id, out } => {
-            let reply = export_view(&cli.api_url, &account_id, &export_id).await?;
+        Command::Manifest { owner, export_id, out } => {
+            let reply = export_view(&cli.api_url, &owner, &export_id).await?;
             let link = reply.body["manifest"]["url"].as_str().ok_or_else(|| {
                 CliError::Usage(format!("export {export_id} is {}: no manifest yet", reply.body["status"]))
             })?;

@@ -88,6 +88,27 @@ pub struct SeedReport {
     /// How many attachments an export requested now must list (the scope rule applied here).
     pub expected_in_export: u64,
     pub expected_bytes: u64,
+    /// The self-service users (DESIGN §15): one whom no account manages, and a Team member.
+    pub self_service: SelfServiceSeed,
+}
+
+/// The self-service users `seed` writes, and what each one's own export must list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfServiceSeed {
+    /// No account manages them: uploads in 1:1s of Example Corp and groups of Partner Ltd (which
+    /// lists them as a guest), a room they created in Example Corp where others uploaded, and an
+    /// upload to someone else's room (not theirs to export).
+    pub user_id: UserId,
+    /// The other account their uploads are in.
+    pub partner_account_id: AccountId,
+    /// What their export requested now must list (own uploads and their room's files).
+    pub expected_in_export: u64,
+    pub expected_bytes: u64,
+    /// A member of the Team account, refused until the Team's administrator removes them.
+    pub team_member_id: UserId,
+    /// What the Team member's export must list once they are removed from the Team.
+    pub team_member_expected_in_export: u64,
 }
 
 /// Where seeding writes.
@@ -268,6 +289,11 @@ pub async fn seed(
     let rooms: Vec<Room> =
         dir.rooms.iter().map(|(id, r)| Room { room_id: Some(id.clone()), ..r.clone() }).collect();
     let scope = Scope::new(now, &users, &rooms);
+    // The self-service users' files are the account's catalog too: the rows they add to
+    // Example Corp count for its export by the account's own rule.
+    let (self_rows, self_service) =
+        self_service_users(target, options, &account_id, &team_account_id, &dir, now).await?;
+    let theirs: Vec<&Attachment> = self_rows.iter().filter(|a| scope.includes(a)).collect();
 
     let mut report = SeedReport {
         account_id: account_id.clone(),
@@ -279,8 +305,9 @@ pub async fn seed(
         attachments: 0,
         attachment_bytes: 0,
         deleted: 0,
-        expected_in_export: 0,
-        expected_bytes: 0,
+        expected_in_export: theirs.len() as u64,
+        expected_bytes: theirs.iter().map(|a| a.size_bytes).sum(),
+        self_service,
     };
 
     // Generate messages in batches and write each batch (catalog + objects) in parallel.
@@ -353,6 +380,128 @@ pub async fn seed(
         }
     }
     Ok(report)
+}
+
+/// Writes the self-service users (DESIGN §15) and their files: a user no account manages, with
+/// uploads in two accounts, a room they created where others uploaded (and a deleted upload, and
+/// one to another's room, neither theirs to export); and a member of the Team account with
+/// uploads there. Returns every row written and what each user's export must list.
+async fn self_service_users(
+    target: &SeedTarget,
+    options: &SeedOptions,
+    account_id: &AccountId,
+    team_account_id: &AccountId,
+    dir: &Directory,
+    now: Timestamp,
+) -> Result<(Vec<Attachment>, SelfServiceSeed), CliError> {
+    use export_core::rules::self_service::{SelfDecision, SelfScope};
+    let (user, team_member) = (UserId::random(), UserId::random());
+    let partner = AccountId::random();
+    let own_room = RoomId::random();
+    let items = vec![
+        dynamo::items::account(
+            &partner,
+            &Account {
+                account_id: None,
+                account_type: AccountType::Enterprise,
+                name: "Partner Ltd".into(),
+                domains: vec!["partner.example.org".into()],
+                scheduled_exports: false,
+                scheduled_exports_incremental: false,
+            },
+        )?,
+        // A guest of Partner Ltd (not managed): that does not stop them asking.
+        dynamo::items::user(
+            &partner,
+            &user,
+            &User {
+                user_id: None,
+                email: "sam@people.example".into(),
+                display_name: "Sam".into(),
+                managed: false,
+            },
+        )?,
+        dynamo::items::room(
+            account_id,
+            &own_room,
+            &Room { room_id: None, name: "Sam's book swap".into(), created_by: user.clone() },
+        )?,
+        dynamo::items::user(
+            team_account_id,
+            &team_member,
+            &User {
+                user_id: None,
+                email: "tea@example.net".into(),
+                display_name: "Tea".into(),
+                managed: false,
+            },
+        )?,
+    ];
+    write_items(&target.dynamodb, &target.accounts_table, items, options.concurrency).await?;
+
+    let someone = dir.users[0].0.clone();
+    let managed_room = ConversationId::parse(dir.rooms[0].0.as_str())?;
+    let own_room_conversation = ConversationId::parse(own_room.as_str())?;
+    let (direct, group) = (ConversationId::random(), ConversationId::random());
+    let team_direct = ConversationId::random();
+    // (account, uploader, kind, conversation, deleted)
+    let plan: Vec<(&AccountId, &UserId, ConversationType, &ConversationId, bool)> = vec![
+        (account_id, &user, ConversationType::Direct, &direct, false),
+        (account_id, &user, ConversationType::Direct, &direct, false),
+        (&partner, &user, ConversationType::Group, &group, false),
+        (&partner, &user, ConversationType::Group, &group, false),
+        (account_id, &someone, ConversationType::Room, &own_room_conversation, false),
+        (account_id, &user, ConversationType::Room, &own_room_conversation, false),
+        (account_id, &someone, ConversationType::Room, &own_room_conversation, false),
+        (account_id, &user, ConversationType::Group, &group, true),
+        (account_id, &user, ConversationType::Room, &managed_room, false),
+        (team_account_id, &team_member, ConversationType::Direct, &team_direct, false),
+        (team_account_id, &team_member, ConversationType::Direct, &team_direct, false),
+        (team_account_id, &team_member, ConversationType::Group, &group, false),
+    ];
+    let first = now.unix_millis() - 30 * 86_400_000;
+    let batch = plan
+        .into_iter()
+        .enumerate()
+        .map(|(i, (account, uploader, kind, conversation, deleted))| {
+            let id = AttachmentId::random();
+            let name = format!("self-service-{i}.txt");
+            let attachment = Attachment {
+                account_id: account.clone(),
+                attachment_id: id.clone(),
+                message_id: MessageId::random(),
+                conversation_id: conversation.clone(),
+                conversation_type: kind,
+                uploader_id: uploader.clone(),
+                content_type: content_type(&name).into(),
+                object_key: format!("{account}/{conversation}/{id}"),
+                file_name: name,
+                size_bytes: 100 + i as u64,
+                sha256: String::new(),
+                bucket: target.attachment_bucket.clone(),
+                uploaded_at: Timestamp::from_unix_millis(first + 3_600_000 * i as i64).expect("a time"),
+                deleted,
+            };
+            (attachment, options.upload_objects.then_some(0x5e1f + i as u64))
+        })
+        .collect();
+    let rows = write_attachments(target, batch, options, &|_| {}).await?;
+    let count = |scope: &SelfScope| {
+        rows.iter()
+            .filter(|a| matches!(scope.decide(a), SelfDecision::InScope(_)))
+            .fold((0u64, 0u64), |(n, b), a| (n + 1, b + a.size_bytes))
+    };
+    let (expected_in_export, expected_bytes) = count(&SelfScope::new(user.clone(), now, [own_room]));
+    let (team_member_expected_in_export, _) = count(&SelfScope::new(team_member.clone(), now, []));
+    let seeded = SelfServiceSeed {
+        user_id: user,
+        partner_account_id: partner,
+        expected_in_export,
+        expected_bytes,
+        team_member_id: team_member,
+        team_member_expected_in_export,
+    };
+    Ok((rows, seeded))
 }
 
 /// Uploads the objects (bounded concurrency), then writes the catalog entries with their SHA-256.

@@ -14,7 +14,7 @@ use attachment_export_cli::seed::{
 };
 use common::write_manifest;
 use export_core::Timestamp;
-use export_core::ports::{AttachmentCatalog, Directory, UploadRange};
+use export_core::ports::{AttachmentCatalog, CatalogSource, Directory, UploadRange};
 use integration_tests::Stack;
 
 fn target(stack: &Stack) -> SeedTarget {
@@ -77,7 +77,7 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
     loop {
         let page = catalog
             .attachments(
-                &report.account_id,
+                &CatalogSource::Account(report.account_id.clone()),
                 UploadRange { since: None, cutoff: far_future },
                 cursor.as_deref(),
                 None,
@@ -90,7 +90,9 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
             None => break,
         }
     }
-    assert_eq!(all.len(), 3_000);
+    // The 3,000, and the 7 the self-service users add to this account (two 1:1 uploads, three in
+    // the room one of them created, a deleted one, one in a managed user's room).
+    assert_eq!(all.len(), 3_007);
     let mut per_message: HashMap<String, (usize, u64)> = HashMap::new();
     for a in &all {
         assert!(a.size_bytes >= 1 && a.size_bytes <= MAX_ATTACHMENT_BYTES);
@@ -98,7 +100,8 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
         m.0 += 1;
         m.1 += a.size_bytes;
     }
-    assert_eq!(per_message.len() as u64, report.messages);
+    // Each of the self-service users' 7 rows here is a message of its own.
+    assert_eq!(per_message.len() as u64, report.messages + 7);
     assert!(
         per_message
             .values()
@@ -116,6 +119,21 @@ async fn seeding_respects_the_message_limits_and_reports_the_in_scope_count() {
     assert!(report.expected_in_export > 0 && report.expected_in_export < 3_000);
     let team = catalog.account(&report.team_account_id).await.unwrap().unwrap();
     assert_eq!(team.account_type, export_core::domain::model::AccountType::Team);
+
+    // The self-service users (DESIGN §15): one no account manages (a guest of Partner Ltd only),
+    // with a room of their own in this account; and a member of the Team.
+    let own = &report.self_service;
+    let memberships = catalog.memberships(&own.user_id).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!((memberships[0].account.name.as_str(), memberships[0].managed), ("Partner Ltd", false));
+    let rooms = catalog.rooms_created_by(&own.user_id).await.unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].0, report.account_id);
+    assert_eq!(own.expected_in_export, 7, "4 own uploads in two accounts, 3 files of their room");
+    let member = catalog.memberships(&own.team_member_id).await.unwrap();
+    assert_eq!(member.len(), 1);
+    assert_eq!(member[0].account.account_type, export_core::domain::model::AccountType::Team);
+    assert_eq!(own.team_member_expected_in_export, 3);
 }
 
 #[tokio::test]

@@ -240,6 +240,8 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
   echo "ATTACHMENT_BUCKETS=$ATTACHMENT_BUCKET"; echo "ATTACHMENT_KEY_LAYOUT={accountId}/"
   # The local stack lets a request skip the object checks (the tests of that path); the template's default does not.
   echo ALLOW_UNCHECKED_EXPORTS=true
+  # Self-service on, as the template's SelfServiceEnabled default (DESIGN §15).
+  echo SELF_SERVICE_ENABLED=true
   echo "RUST_LOG=${RUST_LOG:-info}"; echo SWEEP_RULE_NAME=attachment-export-sweep
   echo SWEEP_RESUME_RULE_NAME=attachment-export-sweep-resume; echo "SWEEP_MAX_ITEMS_PER_INVOCATION=${SWEEP_MAX_ITEMS_PER_INVOCATION:-1000}"
   # The template's ConcurrentExports default: the sweep's exports in flight at once.

@@ -767,6 +767,16 @@ impl Caller {
     pub fn unsigned() -> Self {
         Self { principal: None, tags: Vec::new(), policies: Vec::new() }
     }
+
+    /// A chat user signed in for their own files (DESIGN §15): the chatUserId tag and the
+    /// SelfServiceDataExport policy.
+    pub fn chat_user(user: &UserId) -> Self {
+        Self {
+            principal: Some(format!("arn:aws:sts::000000000000:assumed-role/chat-user/{user}")),
+            tags: vec![("chatUserId".to_owned(), user.as_str().to_owned())],
+            policies: vec!["SelfServiceDataExport".to_owned()],
+        }
+    }
 }
 
 impl Stack {

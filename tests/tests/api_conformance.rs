@@ -22,6 +22,8 @@ use integration_tests::{Stack, repo_root, seed_account};
 async fn the_api_answers_generated_requests_as_its_openapi_document_says() {
     let stack = Stack::load();
     let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    // A chat user outside every account: the /users routes' caller.
+    let user = export_core::domain::ids::UserId::random();
     let root = repo_root();
     let document = without_security(&root.join("infra/api/openapi.yaml"));
     let output = std::process::Command::new(root.join(".local/schemathesis/bin/st"))
@@ -37,6 +39,7 @@ async fn the_api_answers_generated_requests_as_its_openapi_document_says() {
         .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "60", "--workers", "1"])
         .args(["--no-color", "--generation-database", "none"])
         .env("ST_ACCOUNT_ID", account.as_str())
+        .env("ST_USER_ID", user.as_str())
         .output()
         .expect("Schemathesis is installed by infra/local/install.sh");
     let report = String::from_utf8_lossy(&output.stdout);
@@ -57,6 +60,10 @@ async fn the_api_answers_generated_requests_as_its_openapi_document_says() {
     let page =
         export_core::ports::ExportStore::list(&exports, &account.clone().into(), 10, None).await.unwrap();
     assert!(page.items.len() <= 1, "one accepted request per window: {}", page.items.len());
+    // The chat user was exercised too, as themselves: their one request of the window was accepted.
+    let theirs =
+        export_core::ports::ExportStore::list(&exports, &user.clone().into(), 10, None).await.unwrap();
+    assert_eq!(theirs.items.len(), 1, "the user's routes reached start-export as the user");
 }
 
 /// The OpenAPI document minus its security requirements and schemes, in a temporary file.
@@ -80,7 +87,7 @@ fn without_security(path: &Path) -> PathBuf {
             }
         }
     }
-    assert_eq!((signed, preflights), (4, 3), "every route requires SigV4; each path has a preflight");
+    assert_eq!((signed, preflights), (7, 5), "every route requires SigV4; each path has a preflight");
     if let Some(components) = document["components"].as_mapping_mut() {
         components.remove("securitySchemes");
     }

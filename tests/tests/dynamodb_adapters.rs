@@ -9,7 +9,7 @@ use export_core::Timestamp;
 use export_core::aws::dynamo;
 use export_core::contracts;
 use export_core::domain::model::{AccountType, ConversationType};
-use export_core::ports::{AttachmentCatalog, Directory, UploadRange};
+use export_core::ports::{AttachmentCatalog, CatalogSource, Directory, UploadRange};
 use integration_tests::{Stack, attachment, batch_put, seed_account};
 
 /// The ExportStore contract (export_core::contracts), which the in-memory fake keeps too.
@@ -64,6 +64,18 @@ async fn the_catalog_keeps_the_contract() {
     batch_put(&stack.dynamodb(), stack.var("ATTACHMENTS_TABLE"), items).await;
     contracts::a_range_lists_in_upload_order_and_resumes_after_any_row(&stack.catalog(), &account, &seeded)
         .await;
+
+    // The by-uploader and by-conversation indexes (DESIGN §15), on rows of two accounts.
+    let (rows, user, room) = contracts::attachments_around_a_user(first);
+    let items = rows.iter().map(|a| dynamo::items::attachment(a).unwrap()).collect();
+    batch_put(&stack.dynamodb(), stack.var("ATTACHMENTS_TABLE"), items).await;
+    contracts::an_index_lists_a_users_uploads_and_a_rooms_files_across_accounts(
+        &stack.catalog(),
+        &rows,
+        &user,
+        &room,
+    )
+    .await;
 }
 
 /// The SweepLedger contract, on a key of its own beside the stack's sweep record.
@@ -141,7 +153,12 @@ async fn attachment_query_pages_past_one_megabyte_in_upload_order_up_to_the_cuto
     let mut cursor: Option<String> = None;
     loop {
         let page = catalog
-            .attachments(&seeded.id, UploadRange { since: None, cutoff }, cursor.as_deref(), None)
+            .attachments(
+                &CatalogSource::Account(seeded.id.clone()),
+                UploadRange { since: None, cutoff },
+                cursor.as_deref(),
+                None,
+            )
             .await
             .unwrap();
         pages += 1;
@@ -157,11 +174,23 @@ async fn attachment_query_pages_past_one_megabyte_in_upload_order_up_to_the_cuto
     assert_eq!(listed, all, "every attachment, once, in upload order, none after the cutoff");
 
     // An explicit limit pages too, and the cursor resumes exactly after the last item.
-    let first =
-        catalog.attachments(&seeded.id, UploadRange { since: None, cutoff }, None, Some(7)).await.unwrap();
+    let first = catalog
+        .attachments(
+            &CatalogSource::Account(seeded.id.clone()),
+            UploadRange { since: None, cutoff },
+            None,
+            Some(7),
+        )
+        .await
+        .unwrap();
     assert_eq!(first.items.len(), 7);
     let second = catalog
-        .attachments(&seeded.id, UploadRange { since: None, cutoff }, first.next.as_deref(), Some(7))
+        .attachments(
+            &CatalogSource::Account(seeded.id.clone()),
+            UploadRange { since: None, cutoff },
+            first.next.as_deref(),
+            Some(7),
+        )
         .await
         .unwrap();
     assert_eq!(second.items[0], Ok(all[7].clone()));

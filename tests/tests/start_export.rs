@@ -220,6 +220,7 @@ async fn a_failed_start_execution_leaves_the_export_failed_and_the_window_open()
         clock: SystemClock,
         window: Duration::from_secs(604_800),
         allow_unchecked: false,
+        self_service: false,
     };
     let request = StartRequest {
         owner: account.clone().into(),

@@ -16,12 +16,20 @@ use serde_yaml::Value;
 const LIBRARY_CRATES: [&str; 3] = ["core", "entry", "fuzzing"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
-const DESIGN_ROUTES: [(&str, &str, &str); 4] = [
+const DESIGN_ROUTES: [(&str, &str, &str); 7] = [
     ("POST", "/accounts/{accountId}/data-exports", "StartExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
     ("POST", "/accounts/{accountId}/data-exports/{exportId}/revoke", "RevokeExportApiFunction"),
+    // A self-service user's own (DESIGN §15).
+    ("POST", "/users/{userId}/data-exports", "StartExportApiFunction"),
+    ("GET", "/users/{userId}/data-exports", "RetrieveExportApiFunction"),
+    ("GET", "/users/{userId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
 ];
+
+/// The self-service user's policy: the routes it allows, after `.../users/${aws:PrincipalTag/chatUserId}`.
+const SELF_SERVICE_ROUTES: [&str; 3] = ["POST /data-exports", "GET /data-exports", "GET /data-exports/*"];
+const TAGGED_USER: &str = "${!aws:PrincipalTag/chatUserId}";
 
 /// The tenants' managed policies: (logical id, the routes each allows, as `METHOD path` with the
 /// path after `.../accounts/${aws:PrincipalTag/chatAccountId}`).
@@ -826,16 +834,63 @@ fn each_tenant_policy_allows_exactly_its_routes_and_only_revoke_policies_revoke(
         expected.sort();
         assert_eq!(allowed, expected, "{name}: the routes it allows");
     }
-    // Every route of the API is some tenant policy's, so a tenant can be given any of them.
+    // Every route of the API is some tenant policy's, so a tenant can be given any of them; a
+    // /users route is the self-service policy's and no account's.
     let document = openapi();
     for (method, path, _) in openapi_routes(&document) {
         let path = path.replace("{exportId}", "*");
-        let path = path.strip_prefix("/accounts/{accountId}").expect("every route is under an account");
+        if let Some(path) = path.strip_prefix("/users/{userId}") {
+            let route = format!("{method} {path}");
+            assert!(
+                SELF_SERVICE_ROUTES.contains(&route.as_str()),
+                "SelfServiceDataExport does not allow {route}"
+            );
+            continue;
+        }
+        let path = path.strip_prefix("/accounts/{accountId}").expect("every other route is under an account");
         let route = format!("{method} {path}");
         assert!(
             TENANT_POLICIES.iter().any(|(_, routes)| routes.contains(&route.as_str())),
             "no tenant policy allows {route}"
         );
+    }
+    // SelfServiceDataExport: exactly its routes, each under the caller's own chatUserId, the tag
+    // required; and no account's policy, the operator's included, reaches a user's exports.
+    let own = &policies["SelfServiceDataExportPolicy"];
+    let statements_of = |p: &Value| statements(&p["Properties"]["PolicyDocument"]);
+    let mut allowed: Vec<String> = statements_of(own)
+        .iter()
+        .flat_map(|s| strings(&s["Resource"]))
+        .map(|resource| {
+            let rest = resource.strip_prefix(&format!("{API_ARN}/*/")).expect("a route of ExportApi");
+            let (method, path) = rest.split_once('/').unwrap();
+            let path = path.strip_prefix(&format!("users/{TAGGED_USER}")).expect("under the tagged user");
+            format!("{method} {path}")
+        })
+        .collect();
+    allowed.sort();
+    let mut expected: Vec<String> = SELF_SERVICE_ROUTES.iter().map(|r| r.to_string()).collect();
+    expected.sort();
+    assert_eq!(allowed, expected, "SelfServiceDataExport: the routes it allows");
+    for statement in statements_of(own) {
+        assert_eq!(strings(&statement["Action"]), ["execute-api:Invoke"]);
+        assert_eq!(statement["Condition"]["Null"]["aws:PrincipalTag/chatUserId"].as_str(), Some("false"));
+    }
+    let user = "33333333-3333-4333-8333-333333333333";
+    let mine = format!("{API_ARN}/prod/GET/users/{user}/data-exports");
+    let theirs = format!("{API_ARN}/prod/GET/users/44444444-4444-4444-8444-444444444444/data-exports");
+    let may = |p: &Value, arn: &str| {
+        statements_of(p).iter().any(|s| {
+            strings(&s["Resource"])
+                .iter()
+                .any(|r| arn_glob(&r.replace(TAGGED_USER, user).replace(TAGGED, user), arn))
+        })
+    };
+    assert!(may(own, &mine) && !may(own, &theirs), "a user reaches their own exports only");
+    for (name, policy) in &policies {
+        if name != "SelfServiceDataExportPolicy" {
+            assert!(!may(policy, &mine), "{name} reaches a self-service user's exports");
+        }
     }
 
     // As IAM decides, for a principal tagged with account A.

@@ -763,7 +763,7 @@ fn the_api_writes_json_access_logs_naming_caller_route_and_status_and_never_a_si
         let route = route.as_str().expect("a path");
         for segment in route.split('/').filter(|s| s.starts_with('{')) {
             assert!(
-                ["{accountId}", "{exportId}"].contains(&segment),
+                ["{accountId}", "{userId}", "{exportId}"].contains(&segment),
                 "{route}: {segment} would put more than an id in the access log"
             );
         }

@@ -73,6 +73,9 @@ pub struct Config {
     /// Whether a request may skip the object checks (`"verifyObjects": false`): the operator's
     /// choice (`ALLOW_UNCHECKED_EXPORTS`), off unless set.
     pub allow_unchecked_exports: bool,
+    /// `SELF_SERVICE_ENABLED`: users whom no account manages may export their own files (DESIGN
+    /// §15). Off unless set.
+    pub self_service_enabled: bool,
     /// Whether the daily schedule starts exports for opted-in accounts (it always closes stuck ones).
     pub scheduled_exports: bool,
     /// sweep-exports' two EventBridge rules, by name: the daily rule begins a sweep, the resume rule
@@ -188,6 +191,7 @@ impl Config {
             finalize_pass_bytes: Some(vars.number("FINALIZE_PASS_BYTES", 0, 0, u64::MAX)?).filter(|n| *n > 0),
             s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
             allow_unchecked_exports: vars.flag("ALLOW_UNCHECKED_EXPORTS")?,
+            self_service_enabled: vars.flag("SELF_SERVICE_ENABLED")?,
             scheduled_exports: vars.optional("SCHEDULED_EXPORTS")?.is_none()
                 || vars.flag("SCHEDULED_EXPORTS")?,
             sweep_rule_name: vars.optional("SWEEP_RULE_NAME")?,

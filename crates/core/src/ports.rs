@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::error::Result;
-use crate::domain::ids::{AccountId, AttachmentId, ExportId, UserId};
+use crate::domain::ids::{AccountId, AttachmentId, ConversationId, ExportId, UserId};
 use crate::domain::model::{
     Account, Attachment, CatalogRow, DownloadSummary, Enumerated, ExportRecord, ExportResult, FailureInfo,
     Fetch, Handout, ListingPlan, Membership, Person, Receipt, Room, SegmentListing, Throttle, User,
@@ -73,23 +73,37 @@ pub struct UploadRange {
     pub cutoff: Timestamp,
 }
 
+/// Which catalog rows a listing reads (DESIGN §6, §15).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CatalogSource {
+    /// An account's partition: an account's export.
+    Account(AccountId),
+    /// A user's uploads, in every account (AttachmentsTable's `by-uploader` index).
+    Uploader(UserId),
+    /// One conversation's files, in whichever account holds it (the `by-conversation` index): a
+    /// room a self-service user created.
+    Conversation(ConversationId),
+}
+
 /// The chat service's attachment catalog (AttachmentsTable), read beside its directory (only the
 /// Enumerate step needs it). Read-only to the exporter.
 pub trait AttachmentCatalog: Directory {
-    /// The account's attachments uploaded in `range`, in upload order, one page at a time. `after`
+    /// The source's attachments uploaded in `range`, in upload order, one page at a time. `after`
     /// is where the previous page (its `next`) or a row (its [`Self::position`]) left off; `limit`
     /// caps the items read (DynamoDB still stops at 1 MB). An item that cannot be read as an
     /// attachment is an `Err` row, not an error of the page.
     fn attachments(
         &self,
-        account: &AccountId,
+        source: &CatalogSource,
         range: UploadRange,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> impl Future<Output = Result<Page<CatalogRow>>> + Send;
 
-    /// Where a listing resumes after `row`: an opaque cursor, for the `after` of a later call.
-    fn position(row: &CatalogRow) -> String;
+    /// Where a listing of `source` resumes after `row`: an opaque cursor, for the `after` of a
+    /// later call of the same source.
+    fn position(source: &CatalogSource, row: &CatalogRow) -> String;
 
     /// One attachment of the account, by its upload time and id (the catalog's key): `None` if
     /// there is none, or if its item cannot be read as an attachment.

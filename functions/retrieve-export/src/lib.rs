@@ -10,7 +10,7 @@ use entry::api::HttpReply;
 use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, to_value};
 use export_core::aws::{Aws, CognitoPeople};
 use export_core::config::ConfigError;
-use export_core::domain::ids::{AccountId, ExportId};
+use export_core::domain::ids::{AccountId, ExportId, UserId};
 use export_core::rules::retrieve::{ListQuery, Retriever};
 use export_core::{Backend, Error};
 use serde::Deserialize;
@@ -18,6 +18,9 @@ use serde_json::Value;
 
 pub const LIST_ROUTE: &str = "/accounts/{accountId}/data-exports";
 pub const GET_ROUTE: &str = "/accounts/{accountId}/data-exports/{exportId}";
+/// A self-service user's own exports (DESIGN §15).
+pub const USER_LIST_ROUTE: &str = "/users/{userId}/data-exports";
+pub const USER_GET_ROUTE: &str = "/users/{userId}/data-exports/{exportId}";
 
 /// RetrieveDataExport on both trust paths: the rules, and the console's origin (CONSOLE_ORIGIN)
 /// for the API's replies.
@@ -88,17 +91,20 @@ impl<B: Backend> ApiFunction for RetrieveExport<B> {
 
     async fn answer(&self, request: &ApiGatewayProxyRequest) -> Result<HttpReply, Error> {
         let principal = entry::principal(request, "RetrieveDataExport")?;
-        let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
         let route = (request.http_method.as_str(), request.resource.as_deref().unwrap_or_default());
+        let list_query = || {
+            ListQuery::parse(
+                request.query_string_parameters.first("maxResults"),
+                request.query_string_parameters.first("nextToken"),
+            )
+        };
         match route {
             ("GET", LIST_ROUTE) => {
-                let query = ListQuery::parse(
-                    request.query_string_parameters.first("maxResults"),
-                    request.query_string_parameters.first("nextToken"),
-                )?;
-                self.retriever.list(&account, &query).await.map(|list| HttpReply::json(200, &list))
+                let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
+                self.retriever.list(&account, &list_query()?).await.map(|list| HttpReply::json(200, &list))
             }
             ("GET", GET_ROUTE) => {
+                let account = AccountId::parse(entry::path_parameter(request, "accountId"))?;
                 let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
                 let person = entry::person(&self.people, request).await;
                 self.retriever
@@ -106,8 +112,21 @@ impl<B: Backend> ApiFunction for RetrieveExport<B> {
                     .await
                     .map(|view| HttpReply::json(200, &view))
             }
+            // A self-service user's own exports (DESIGN §15): IAM confines the caller to the
+            // userId of their `chatUserId` tag (SelfServiceDataExport).
+            ("GET", USER_LIST_ROUTE) => {
+                let user = UserId::parse(entry::path_parameter(request, "userId"))?;
+                let list = self.retriever.list_for_user(&user, &list_query()?).await?;
+                Ok(HttpReply::json(200, &list))
+            }
+            ("GET", USER_GET_ROUTE) => {
+                let user = UserId::parse(entry::path_parameter(request, "userId"))?;
+                let export = ExportId::parse(entry::path_parameter(request, "exportId"))?;
+                let view = self.retriever.get_for_user(&user, &export, &principal).await?;
+                Ok(HttpReply::json(200, &view))
+            }
             (method, resource) => Err(Error::NotFound(format!(
-                "retrieve-export serves GET {LIST_ROUTE} and GET {GET_ROUTE}, not {method} {resource}"
+                "retrieve-export serves GET {LIST_ROUTE}, {GET_ROUTE}, {USER_LIST_ROUTE} and {USER_GET_ROUTE}, not {method} {resource}"
             ))),
         }
     }

@@ -11,15 +11,19 @@ use entry::api::{HttpReply, parse_body};
 use entry::{ApiFunction, DIRECT_INVOKE_PRINCIPAL, DirectFunction, principal, to_value};
 use export_core::aws::{Aws, CognitoPeople};
 use export_core::config::ConfigError;
-use export_core::domain::ids::AccountId;
+use export_core::domain::ids::{AccountId, UserId};
 use export_core::domain::model::{ExportFormat, RequestedBy, Via};
+use export_core::domain::owner::ExportOwner;
 use export_core::rules::start::{Since, StartReply, StartRequest, Starter, validate_client_token};
 use export_core::{Backend, Error};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The only route start-export-api serves.
+/// An account's StartDataExport (its administrators).
 pub const ROUTE: &str = "/accounts/{accountId}/data-exports";
+/// A self-service user's own (DESIGN §15): IAM confines the caller to the userId of their
+/// `chatUserId` tag (SelfServiceDataExport).
+pub const USER_ROUTE: &str = "/users/{userId}/data-exports";
 
 /// StartDataExport on both trust paths: the rules, and the console's origin (CONSOLE_ORIGIN) for
 /// the API's replies.
@@ -87,21 +91,20 @@ fn present_flag<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<boo
 const DIRECT_SHAPE: &str = "a direct invocation {\"accountId\": \"...\", \"clientToken\"?: \"...\", \"format\"?: \"csv\" | \"jsonl\", \"verifyObjects\"?: true | false, \"since\"?: \"previous\" | \"<RFC 3339 time>\"}";
 
 fn start_request(
-    account_id: &str,
+    owner: ExportOwner,
     client_token: Option<String>,
     format: Option<String>,
     verify_objects: Option<bool>,
     since: Option<String>,
     requested_by: RequestedBy,
 ) -> Result<StartRequest, Error> {
-    let account_id = AccountId::parse(account_id)?;
     if let Some(token) = &client_token {
         validate_client_token(token)?;
     }
     let format = format.as_deref().map(str::parse).transpose()?.unwrap_or(ExportFormat::Csv);
     let verify_objects = verify_objects.unwrap_or(true);
     let since = since.as_deref().map(Since::parse).transpose()?;
-    Ok(StartRequest { owner: account_id.into(), client_token, format, verify_objects, since, requested_by })
+    Ok(StartRequest { owner, client_token, format, verify_objects, since, requested_by })
 }
 
 /// start-export: direct invocations only. The caller is not known to the function (Lambda does not
@@ -115,7 +118,7 @@ impl<B: Backend> DirectFunction for StartExport<B> {
         let requested_by =
             RequestedBy { principal: DIRECT_INVOKE_PRINCIPAL.into(), via: Via::Invoke, person: None };
         let request = start_request(
-            &request.account_id,
+            AccountId::parse(&request.account_id)?.into(),
             request.client_token,
             request.format,
             request.verify_objects,
@@ -136,21 +139,28 @@ impl<B: Backend> ApiFunction for StartExport<B> {
 
     async fn answer(&self, request: &ApiGatewayProxyRequest) -> Result<HttpReply, Error> {
         let principal = principal(request, "StartDataExport")?;
-        if request.resource.as_deref() != Some(ROUTE) || request.http_method.as_str() != "POST" {
-            return Err(Error::NotFound(format!(
-                "start-export serves POST {ROUTE}, not {} {}",
-                request.http_method,
-                request.resource.as_deref().unwrap_or("?")
-            )));
-        }
-        let account_id = entry::path_parameter(request, "accountId");
+        let owner: ExportOwner = match (request.http_method.as_str(), request.resource.as_deref()) {
+            ("POST", Some(ROUTE)) => AccountId::parse(entry::path_parameter(request, "accountId"))?.into(),
+            ("POST", Some(USER_ROUTE)) => UserId::parse(entry::path_parameter(request, "userId"))?.into(),
+            (method, resource) => {
+                return Err(Error::NotFound(format!(
+                    "start-export serves POST {ROUTE} and POST {USER_ROUTE}, not {method} {}",
+                    resource.unwrap_or("?")
+                )));
+            }
+        };
         entry::require_json_body(request)?;
         let body: StartBody = parse_body(request.body.as_deref(), request.is_base64_encoded)?
             .unwrap_or(StartBody { client_token: None, format: None, verify_objects: None, since: None });
-        let person = entry::person(&self.people, request).await;
+        // A console administrator is named from the user pool; a self-service user is the chat
+        // service's, and the principal is theirs.
+        let person = match owner {
+            ExportOwner::Account(_) => entry::person(&self.people, request).await,
+            ExportOwner::User(_) => None,
+        };
         let requested_by = RequestedBy { principal, via: Via::Api, person };
         let start = start_request(
-            account_id,
+            owner,
             body.client_token,
             body.format,
             body.verify_objects,

@@ -59,7 +59,7 @@ class FormatTest(unittest.TestCase):
         for _, template, _ in local_gateway.ROUTES:
             for segment in template.split("/"):
                 if segment.startswith("{"):
-                    self.assertIn(segment, ("{accountId}", "{exportId}"), template)
+                    self.assertIn(segment, ("{accountId}", "{userId}", "{exportId}"), template)
 
 
 class AccessLogTest(unittest.TestCase):

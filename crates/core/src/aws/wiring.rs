@@ -26,6 +26,7 @@ impl Starter<Aws> {
             clock: SystemClock,
             window: config.throttle_window,
             allow_unchecked: config.allow_unchecked_exports,
+            self_service: config.self_service_enabled,
         })
     }
 }
@@ -41,6 +42,7 @@ impl Retriever<Aws> {
             clock: SystemClock,
             manifest_link: config.manifest_link,
             window: config.throttle_window,
+            self_service: config.self_service_enabled,
         })
     }
 }

@@ -106,6 +106,20 @@ mod against_the_fakes {
         let seeded = attachments_a_minute_apart(&account, first, 10);
         directory.attachments.lock().unwrap().insert(account.clone(), seeded.clone());
         a_range_lists_in_upload_order_and_resumes_after_any_row(&directory, &account, &seeded).await;
+
+        let directory = crate::memory::FakeDirectory::default();
+        let (rows, user, room) = attachments_around_a_user(first);
+        for row in &rows {
+            directory
+                .attachments
+                .lock()
+                .unwrap()
+                .entry(row.account_id.clone())
+                .or_default()
+                .push(row.clone());
+        }
+        an_index_lists_a_users_uploads_and_a_rooms_files_across_accounts(&directory, &rows, &user, &room)
+            .await;
     }
 
     /// The wall clock is not an AWS adapter: both clocks are held to the contract here.

@@ -342,17 +342,40 @@ pub async fn the_listing_plan_is_recorded_once_while_running<S: ExportStore>(sto
     let record = request(&account, at);
     store.admit(&record, WEEK).await.unwrap();
     let id = record.export_id;
-    let first = ListingPlan { segments: 32, from: Timestamp::parse("2024-02-29T12:00:00.250Z").unwrap() };
+    let first = ListingPlan {
+        segments: 32,
+        from: Timestamp::parse("2024-02-29T12:00:00.250Z").unwrap(),
+        rooms: None,
+    };
     let queued = store.record_plan(&account, &id, &first).await;
     assert!(matches!(queued, Err(Error::StatusConflict(_))), "only while RUNNING: {queued:?}");
     store.change_status(&account, &id, StatusChange::Running { started_at: at }).await.unwrap();
     store.record_plan(&account, &id, &first).await.unwrap();
-    let other = ListingPlan { segments: 1, from: at };
+    let other = ListingPlan { segments: 1, from: at, rooms: None };
     let again = store.record_plan(&account, &id, &other).await;
     assert!(matches!(again, Err(Error::StatusConflict(ref m)) if m.contains("planned")), "{again:?}");
-    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().plan, Some(first));
+    assert_eq!(store.get(&account, &id).await.unwrap().unwrap().plan.as_ref(), Some(&first));
     let unknown = store.record_plan(&account, &ExportId::new(), &first).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+
+    // A self-service user's plan keeps their rooms, in order, as written.
+    use crate::domain::ids::{RoomId, UserId};
+    use crate::domain::model::PlannedRoom;
+    let user = ExportOwner::User(UserId::random());
+    let theirs = request(&user, at);
+    store.admit(&theirs, WEEK).await.unwrap();
+    store.change_status(&user, &theirs.export_id, StatusChange::Running { started_at: at }).await.unwrap();
+    let rooms = (0..3)
+        .map(|i| PlannedRoom {
+            account_id: AccountId::random(),
+            room_id: RoomId::random(),
+            name: format!("room {i}"),
+        })
+        .collect();
+    let by_source = ListingPlan::by_source(rooms, at);
+    assert_eq!(by_source.segments, 4);
+    store.record_plan(&user, &theirs.export_id, &by_source).await.unwrap();
+    assert_eq!(store.get(&user, &theirs.export_id).await.unwrap().unwrap().plan, Some(by_source));
 }
 
 /// Each segment's checkpoint moves one part at a time, while the export runs, apart from the

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, AttachmentId, ConversationId, ExportId, MessageId, UserId};
 use crate::domain::model::{Attachment, ConversationType, ExportFormat, TypeTotals};
+use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
 
 pub const CSV_HEADER: [&str; 15] = [
@@ -28,6 +29,28 @@ pub const CSV_HEADER: [&str; 15] = [
     "url",
     "url_expires_at",
 ];
+
+/// Why a row is in a self-service user's export (DESIGN §15): the manifest's `in_scope_because`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InScopeBecause {
+    /// The user uploaded it to a 1:1 or group conversation.
+    OwnUpload,
+    /// It is in a room the user created, whoever uploaded it.
+    CreatedRoom,
+}
+
+impl InScopeBecause {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::OwnUpload => "own-upload",
+            Self::CreatedRoom => "created-room",
+        }
+    }
+}
+
+/// A self-service user's manifest has one column more, last: why each row is theirs.
+pub const IN_SCOPE_BECAUSE_COLUMN: &str = "in_scope_because";
 
 /// One line of an inventory part: an in-scope attachment with its directory names resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +78,9 @@ pub struct InventoryLine {
     pub uploaded_at: Timestamp,
     pub bucket: String,
     pub object_key: String,
+    /// A self-service user's row: why it is theirs (absent on an account's export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_scope_because: Option<InScopeBecause>,
 }
 
 impl InventoryLine {
@@ -81,6 +107,7 @@ impl InventoryLine {
             uploaded_at: a.uploaded_at,
             bucket: a.bucket,
             object_key: a.object_key,
+            in_scope_because: None,
         }
     }
 }
@@ -104,6 +131,8 @@ struct JsonRow<'a> {
     uploaded_at: &'a Timestamp,
     url: &'a str,
     url_expires_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_scope_because: Option<&'static str>,
 }
 
 /// Writes manifest rows into one in-memory part (bounded by the part size).
@@ -113,6 +142,8 @@ pub struct ManifestEncoder {
     cell: String,
     time: String,
     rows: u64,
+    /// A self-service user's manifest: the `in_scope_because` column, last.
+    reason_column: bool,
 }
 
 enum Sink {
@@ -121,22 +152,40 @@ enum Sink {
 }
 
 impl ManifestEncoder {
-    /// `header`: whether this part starts the manifest (CSV writes its header row there).
+    /// An account's manifest. `header`: whether this part starts the manifest (CSV writes its
+    /// header row there).
     pub fn new(format: ExportFormat, header: bool) -> Result<Self> {
+        Self::with_columns(format, header, false)
+    }
+
+    /// The manifest of `owner`'s export: a self-service user's has the `in_scope_because` column.
+    pub fn for_owner(format: ExportFormat, header: bool, owner: &ExportOwner) -> Result<Self> {
+        Self::with_columns(format, header, owner.user().is_some())
+    }
+
+    fn with_columns(format: ExportFormat, header: bool, reason_column: bool) -> Result<Self> {
         let sink = match format {
             ExportFormat::Csv => {
                 let mut w = csv::WriterBuilder::new()
                     .terminator(csv::Terminator::CRLF)
                     .quote_style(csv::QuoteStyle::Necessary)
                     .from_writer(Vec::with_capacity(1 << 20));
-                if header {
+                if header && reason_column {
+                    w.write_record(CSV_HEADER.iter().chain([&IN_SCOPE_BECAUSE_COLUMN])).map_err(csv_error)?;
+                } else if header {
                     w.write_record(CSV_HEADER).map_err(csv_error)?;
                 }
                 Sink::Csv(Box::new(w))
             }
             ExportFormat::Jsonl => Sink::Jsonl(Vec::with_capacity(1 << 20)),
         };
-        Ok(Self { sink, cell: String::with_capacity(256), time: String::with_capacity(32), rows: 0 })
+        Ok(Self {
+            sink,
+            cell: String::with_capacity(256),
+            time: String::with_capacity(32),
+            rows: 0,
+            reason_column,
+        })
     }
 
     pub fn row(&mut self, line: &InventoryLine, url: &str, url_expires_at: &str) -> Result<()> {
@@ -159,6 +208,7 @@ impl ManifestEncoder {
                     uploaded_at: &line.uploaded_at,
                     url,
                     url_expires_at,
+                    in_scope_because: line.in_scope_because.map(|r| r.as_str()),
                 };
                 serde_json::to_writer(&mut *out, &row)
                     .map_err(|e| Error::Internal(format!("JSONL row: {e}")))?;
@@ -195,6 +245,10 @@ impl ManifestEncoder {
                 w.write_field(self.time.as_bytes()).map_err(csv_error)?;
                 w.write_field(url.as_bytes()).map_err(csv_error)?;
                 w.write_field(url_expires_at.as_bytes()).map_err(csv_error)?;
+                if self.reason_column {
+                    let reason = line.in_scope_because.map_or("", |r| r.as_str());
+                    w.write_field(reason.as_bytes()).map_err(csv_error)?;
+                }
                 w.write_record(None::<&[u8]>).map_err(csv_error)?;
             }
         }
@@ -216,6 +270,11 @@ impl ManifestEncoder {
 /// The manifest of an export with no attachments: the CSV header alone, or an empty JSONL file.
 pub fn empty_manifest(format: ExportFormat) -> Result<Vec<u8>> {
     ManifestEncoder::new(format, true)?.finish()
+}
+
+/// The empty manifest of `owner`'s export (a self-service user's CSV header has its column more).
+pub fn empty_manifest_for(format: ExportFormat, owner: &ExportOwner) -> Result<Vec<u8>> {
+    ManifestEncoder::for_owner(format, true, owner)?.finish()
 }
 
 /// A cell as written to a CSV file: prefixed with `'` if a spreadsheet would run it as a formula.
@@ -328,7 +387,33 @@ mod tests {
             uploaded_at: Timestamp::parse("2026-11-24T10:15:30.123Z").unwrap(),
             bucket: "b".into(),
             object_key: "k".into(),
+            in_scope_because: None,
         }
+    }
+
+    #[test]
+    fn a_self_service_users_manifest_says_why_each_row_is_theirs() {
+        let owner = crate::domain::owner::ExportOwner::User(UserId::random());
+        let mut e = ManifestEncoder::for_owner(ExportFormat::Csv, true, &owner).unwrap();
+        let mut row = line("a.txt");
+        row.in_scope_because = Some(InScopeBecause::CreatedRoom);
+        e.row(&row, "https://dl/f/t", "2026-11-30T10:00:00.000Z").unwrap();
+        let rows = csv_records(&e.finish().unwrap(), false);
+        assert_eq!(rows[0].last().map(String::as_str), Some(IN_SCOPE_BECAUSE_COLUMN));
+        assert_eq!(rows[0].len(), CSV_HEADER.len() + 1);
+        assert_eq!(rows[1].last().map(String::as_str), Some("created-room"));
+        let mut j = ManifestEncoder::for_owner(ExportFormat::Jsonl, true, &owner).unwrap();
+        j.row(&row, "https://dl/f/t", "2026-11-30T10:00:00.000Z").unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&j.finish().unwrap()).unwrap();
+        assert_eq!(value["in_scope_because"], "created-room");
+        // An account's manifest keeps its columns.
+        let account = crate::domain::owner::ExportOwner::Account(crate::domain::ids::AccountId::random());
+        let empty = empty_manifest_for(ExportFormat::Csv, &account).unwrap();
+        assert_eq!(empty, empty_manifest(ExportFormat::Csv).unwrap());
+        let mut j = ManifestEncoder::new(ExportFormat::Jsonl, true).unwrap();
+        j.row(&line("b.txt"), "u", "t").unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&j.finish().unwrap()).unwrap();
+        assert!(value.get("in_scope_because").is_none());
     }
 
     #[test]
@@ -490,6 +575,7 @@ mod fuzz {
                 uploaded_at: Timestamp::from_unix_millis(uploaded_at).unwrap(),
                 bucket,
                 object_key,
+                in_scope_because: None,
             }
         }
     }

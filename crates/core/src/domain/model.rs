@@ -124,6 +124,9 @@ pub struct Attachment {
 pub struct UnreadableAttachment {
     /// The item's sort key (always there: it is the table's key); orders it among the others.
     pub sort_key: String,
+    /// The item's partition key (always there): where an index's listing resumes after it.
+    #[serde(default)]
+    pub account_id: String,
     pub attachment_id: String,
     pub conversation_type: Option<ConversationType>,
     pub conversation_id: String,
@@ -373,14 +376,29 @@ pub struct Progress {
     pub parts_written: u64,
 }
 
-/// How the listing is split into segments read in parallel (DESIGN §6): `segments` equal slices of
-/// upload time, from `from` (the first upload in scope) to the cutoff. Recorded once by the Plan
-/// step; a segment pass reads its bounds from here, never from its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the listing is split into segments read in parallel (DESIGN §6): for an account's export,
+/// `segments` equal slices of upload time, from `from` (the first upload in scope) to the cutoff;
+/// for a self-service user's (DESIGN §15), one segment for their own uploads and one for each room
+/// they created (`rooms`), each over the whole range. Recorded once by the Plan step; a segment
+/// pass reads its bounds and source from here, never from its input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListingPlan {
     pub segments: u32,
     pub from: Timestamp,
+    /// A self-service user's rooms, in segment order from segment 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<PlannedRoom>>,
+}
+
+/// A room a self-service user created, as their export's plan keeps it: where it is and what it
+/// is called (the manifest's `conversation_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedRoom {
+    pub account_id: AccountId,
+    pub room_id: RoomId,
+    pub name: String,
 }
 
 impl ListingPlan {
@@ -388,7 +406,13 @@ impl ListingPlan {
     /// milliseconds than that (every slice must hold at least one instant), and at least one.
     pub fn new(segments: u32, from: Timestamp, cutoff: Timestamp) -> Self {
         let span = (cutoff.unix_millis() - from.unix_millis()).max(1);
-        Self { segments: segments.clamp(1, u32::try_from(span).unwrap_or(u32::MAX)), from }
+        Self { segments: segments.clamp(1, u32::try_from(span).unwrap_or(u32::MAX)), from, rooms: None }
+    }
+
+    /// A self-service user's plan: their uploads, then each room, over the whole range.
+    pub fn by_source(rooms: Vec<PlannedRoom>, cutoff: Timestamp) -> Self {
+        let segments = u32::try_from(rooms.len()).unwrap_or(u32::MAX).saturating_add(1);
+        Self { segments, from: cutoff, rooms: Some(rooms) }
     }
 
     /// Segment `segment`'s uploads: after the first bound (exclusive), up to the second
@@ -402,6 +426,9 @@ impl ListingPlan {
     ) -> Option<(Option<Timestamp>, Timestamp)> {
         if segment >= self.segments {
             return None;
+        }
+        if self.rooms.is_some() {
+            return Some((since, cutoff));
         }
         let (from, span) = (self.from.unix_millis(), cutoff.unix_millis() - self.from.unix_millis());
         let n = i64::from(self.segments);

@@ -9,7 +9,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, RoomId, UserId};
 use crate::domain::model::CatalogRow;
 use crate::domain::model::{Account, AccountType, Attachment, Room, User};
-use crate::ports::{AttachmentCatalog, Directory, Page, UploadRange};
+use crate::ports::{AttachmentCatalog, CatalogSource, Directory, Page, UploadRange};
 
 #[derive(Clone, Default)]
 pub struct FakeDirectory {
@@ -135,53 +135,63 @@ impl AttachmentCatalog for FakeDirectory {
 
     async fn attachments(
         &self,
-        account: &AccountId,
+        source: &CatalogSource,
         range: UploadRange,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Page<CatalogRow>> {
-        let mut all: Vec<CatalogRow> = self
-            .attachments
-            .lock()
-            .unwrap()
-            .get(account)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
+        // The source's rows, as the table (an account) or an index (every account) holds them.
+        let readable = self.attachments.lock().unwrap().clone();
+        let unreadable = self.unreadable.lock().unwrap().clone();
+        let holds = |account: &AccountId, uploader: &str, conversation: &str| match source {
+            CatalogSource::Account(a) => a == account,
+            CatalogSource::Uploader(u) => u.as_str() == uploader,
+            CatalogSource::Conversation(c) => c.as_str() == conversation,
+        };
+        let mut all: Vec<CatalogRow> = readable
+            .into_values()
+            .flatten()
+            .filter(|a| holds(&a.account_id, a.uploader_id.as_str(), a.conversation_id.as_str()))
             .map(Ok)
             .collect();
         all.extend(
-            self.unreadable
-                .lock()
-                .unwrap()
-                .get(account)
-                .cloned()
-                .unwrap_or_default()
+            unreadable
                 .into_iter()
+                .flat_map(|(account, rows)| {
+                    rows.into_iter().map(move |mut u| {
+                        u.account_id = account.to_string();
+                        u
+                    })
+                })
+                .filter(|u| {
+                    AccountId::parse(&u.account_id)
+                        .is_ok_and(|a| holds(&a, &u.uploader_id, &u.conversation_id))
+                })
                 .map(|u| Err(Box::new(u))),
         );
-        // Rows in AttachmentsTable's sort-key order, with its range bounds, so unreadable items
-        // (which carry their stored sort key) fall among the others as they do in the table.
-        all.sort_by_key(Self::position);
+        // Rows in the sort key's order (an index's ties cannot happen: the key ends with the
+        // attachment id), with the range bounds, so unreadable items (which carry their stored
+        // sort key) fall among the others as they do in the table.
+        let sort_key =
+            |r: &CatalogRow| keys::catalog_position(&CatalogSource::Account(AccountId::random()), r);
+        all.sort_by_key(sort_key);
         let lower = range.since.as_ref().map(keys::after_uploads_at);
         let upper = keys::after_uploads_at(&range.cutoff);
+        let resume = after.map(|after| after.rsplit_once('|').map_or(after, |(_, sk)| sk).to_owned());
         let items: Vec<CatalogRow> = all
             .into_iter()
-            .filter(|r| Self::position(r) <= upper && lower.as_ref().is_none_or(|l| Self::position(r) > *l))
-            .filter(|r| after.is_none_or(|after| Self::position(r).as_str() > after))
+            .filter(|r| sort_key(r) <= upper && lower.as_ref().is_none_or(|l| sort_key(r) > *l))
+            .filter(|r| resume.as_ref().is_none_or(|after| sort_key(r) > *after))
             .take(limit.map_or(usize::MAX, |l| l as usize))
             .collect();
         let next = match limit {
-            Some(l) if items.len() == l as usize => items.last().map(Self::position),
+            Some(l) if items.len() == l as usize => items.last().map(|r| Self::position(source, r)),
             _ => None,
         };
         Ok(Page { items, next })
     }
 
-    fn position(row: &CatalogRow) -> String {
-        match row {
-            Ok(a) => keys::attachment_sk(&a.uploaded_at, &a.attachment_id),
-            Err(unreadable) => unreadable.sort_key.clone(),
-        }
+    fn position(source: &CatalogSource, row: &CatalogRow) -> String {
+        keys::catalog_position(source, row)
     }
 }

@@ -105,6 +105,7 @@ impl World {
             window,
             // As the local stack: the path without object checks is tested too.
             allow_unchecked: true,
+            self_service: true,
         }
     }
 
@@ -116,6 +117,7 @@ impl World {
             clock: self.clock.clone(),
             manifest_link,
             window,
+            self_service: true,
         }
     }
 

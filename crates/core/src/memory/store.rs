@@ -195,7 +195,7 @@ impl ExportStore for FakeStore {
             if record.plan.is_some() {
                 return Err(Error::StatusConflict(format!("export {export} is planned already")));
             }
-            record.plan = Some(*plan);
+            record.plan = Some(plan.clone());
             Ok(())
         })
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId, quote_for_message};
+use crate::domain::ids::{AccountId, ExportId, UserId, quote_for_message};
 use crate::domain::model::{
     Account, AccountType, DownloadSummary, ExportFormat, ExportRecord, ExportResult, ExportStatus,
     FailureInfo, Handout, Person, Progress, RequestedBy, Throttle,
@@ -216,6 +216,20 @@ pub struct ExportList {
     pub request: NextRequest,
 }
 
+/// A self-service user's own exports (DESIGN §15): no account is named, and none of its
+/// settings; `request` says whether StartDataExport would accept the user's request now, with
+/// the same refusals it would answer (self-service off, managed, Team member, the window).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserExportList {
+    pub user_id: UserId,
+    pub exports: Vec<ExportView>,
+    pub next_token: Option<String>,
+    /// When the user may next request an export (now, if their window is open).
+    pub next_allowed_at: Timestamp,
+    pub request: NextRequest,
+}
+
 /// The account as its administrators see it: no setting, no user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -260,6 +274,8 @@ pub struct Retriever<B: Backend> {
     pub manifest_link: Duration,
     /// StartDataExport's window, for [`NextRequest`]'s message.
     pub window: Duration,
+    /// Whether self-service is on (`SELF_SERVICE_ENABLED`, DESIGN §15).
+    pub self_service: bool,
 }
 
 impl<B: Backend> Retriever<B> {
@@ -329,6 +345,51 @@ impl<B: Backend> Retriever<B> {
             .account(account)
             .await?
             .ok_or_else(|| Error::NotFound(format!("No account with accountId {account} exists.")))
+    }
+
+    /// A self-service user's exports, newest first, and whether they may ask now. With
+    /// self-service off, nothing is listed: the refusal is the answer.
+    pub async fn list_for_user(&self, user: &UserId, query: &ListQuery) -> Result<UserExportList> {
+        let eligibility =
+            match crate::rules::self_service::require(self.self_service, &self.directory, user).await {
+                Err(Error::Forbidden(message)) => return Err(Error::Forbidden(message)),
+                other => other,
+            };
+        let now = self.clock.now();
+        let owner = ExportOwner::User(user.clone());
+        let page = self.store.list(&owner, query.max_results, query.after.as_ref()).await?;
+        let next_token = page.items.last().filter(|_| page.next.is_some()).map(|r| r.export_id.to_string());
+        let throttle = self.store.throttle(&owner).await?;
+        let refusal = eligibility.err().or_else(|| {
+            throttle
+                .as_ref()
+                .filter(|t| !t.is_open_at(now))
+                .map(|t| start::throttled(&owner, t, now, self.window))
+        });
+        Ok(UserExportList {
+            user_id: user.clone(),
+            exports: page.items.into_iter().map(|r| ExportView::of(r, now)).collect(),
+            next_token,
+            next_allowed_at: next_allowed_at(throttle.as_ref(), now),
+            request: refusal
+                .as_ref()
+                .map_or(NextRequest { allowed: true, code: None, message: None }, NextRequest::refused),
+        })
+    }
+
+    /// One of a self-service user's exports: as [`Self::hand_out`] for the user's own key, so
+    /// another user's or an account's export of the same id is not found.
+    pub async fn get_for_user(
+        &self,
+        user: &UserId,
+        export: &ExportId,
+        principal: &str,
+    ) -> Result<ExportView> {
+        if !self.self_service {
+            return Err(Error::Forbidden(crate::rules::self_service::SELF_SERVICE_OFF.to_owned()));
+        }
+        let not_found = || Error::NotFound(format!("You have no export {export}."));
+        self.hand_out(&ExportOwner::User(user.clone()), export, principal, None, not_found).await
     }
 
     pub async fn list(&self, account: &AccountId, query: &ListQuery) -> Result<ExportList> {

@@ -13,12 +13,12 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-
-use crate::domain::error::Error;
+use crate::domain::error::{Error, Result};
 use crate::domain::ids::{RoomId, UserId};
-use crate::domain::model::{AccountType, Attachment, ConversationType, Membership};
+pub use crate::domain::manifest::InScopeBecause as Reason;
+use crate::domain::model::{AccountType, Attachment, ConversationType, Membership, UnreadableAttachment};
 use crate::domain::time::Timestamp;
+use crate::ports::Directory;
 
 /// Whether the user may export their own files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,22 +65,24 @@ impl Eligibility {
     }
 }
 
-/// Why a file is in a user's export (the manifest's `inScopeBecause` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reason {
-    /// The user uploaded it to a 1:1 or group conversation.
-    OwnUpload,
-    /// It is in a room the user created.
-    CreatedRoom,
-}
+/// What a self-service request gets when the operator turned self-service off.
+pub const SELF_SERVICE_OFF: &str = "Getting your own attachments is turned off for this service. Ask the \
+service's operator; an account's IT administrators can still export their users' files.";
 
-impl Reason {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Reason::OwnUpload => "own-upload",
-            Reason::CreatedRoom => "created-room",
+/// Whether `user` may export their own files now: self-service is `enabled`, and the directory's
+/// memberships pass [`eligibility`]. Every entry point (the API, the Assistant, the console's
+/// view) asks this, so all refuse alike.
+pub async fn require<D: Directory>(enabled: bool, directory: &D, user: &UserId) -> Result<()> {
+    if !enabled {
+        return Err(Error::Forbidden(SELF_SERVICE_OFF.to_owned()));
+    }
+    let memberships = directory.memberships(user).await?;
+    match eligibility(&memberships).refusal() {
+        Some(refusal) => {
+            tracing::info!(%user, code = refusal.code(), "self-service refused");
+            Err(refusal)
         }
+        None => Ok(()),
     }
 }
 
@@ -134,6 +136,32 @@ impl SelfScope {
             }
             _ => SelfDecision::NotTheUsers,
         }
+    }
+
+    /// Whether an unreadable catalog item of the user's listing is reported (errors.csv): by the
+    /// same rule as far as its attributes can be read; one whose conversation type cannot be read
+    /// came from the user's own sources (their uploads, their rooms) and is reported.
+    pub fn includes_unreadable(&self, u: &UnreadableAttachment) -> bool {
+        if u.deleted || u.uploaded_at.is_some_and(|t| t > self.cutoff) {
+            return false;
+        }
+        if let (Some(since), Some(at)) = (self.since, u.uploaded_at)
+            && at <= since
+        {
+            return false;
+        }
+        match u.conversation_type {
+            Some(ConversationType::Direct | ConversationType::Group) => u.uploader_id == self.user.as_str(),
+            Some(ConversationType::Room) => {
+                RoomId::parse(&u.conversation_id).is_ok_and(|id| self.rooms.contains(&id))
+            }
+            None => true,
+        }
+    }
+
+    /// The user whose scope it is.
+    pub fn user(&self) -> &UserId {
+        &self.user
     }
 }
 

@@ -123,6 +123,9 @@ pub struct Starter<B: Backend> {
     pub window: Duration,
     /// Whether a request may skip the object checks (`ALLOW_UNCHECKED_EXPORTS`).
     pub allow_unchecked: bool,
+    /// Whether users whom no account manages may export their own files (`SELF_SERVICE_ENABLED`,
+    /// the template's `SelfServiceEnabled`; DESIGN §15).
+    pub self_service: bool,
 }
 
 impl<B: Backend> Starter<B> {
@@ -138,9 +141,7 @@ impl<B: Backend> Starter<B> {
                 })?;
                 require_enterprise(&account)?;
             }
-            ExportOwner::User(_) => {
-                return Err(Error::Forbidden("Self-service exports are not available.".into()));
-            }
+            ExportOwner::User(user) => self.require_self_service(user).await?,
         }
 
         let now = self.clock.now();
@@ -174,6 +175,12 @@ impl<B: Backend> Starter<B> {
         );
         self.launch(&record).await?;
         Ok(StartReply::of(&record, &throttle, false))
+    }
+
+    /// A self-service user may ask (DESIGN §15): self-service is on, and no Enterprise account
+    /// manages them and no Team holds them (each refusal names the account, nothing else of it).
+    pub async fn require_self_service(&self, user: &crate::domain::ids::UserId) -> Result<()> {
+        crate::rules::self_service::require(self.self_service, &self.directory, user).await
     }
 
     /// The time an incremental export starts after: a given time must not be in the future;
@@ -408,6 +415,45 @@ mod tests {
         w.clock.advance(Duration::from_secs(60));
         let next = w.starter(WEEK).start(with(Since::Previous)).await.unwrap();
         assert_eq!(next.since, Some(delivered.cutoff));
+    }
+
+    /// A self-service user's request (DESIGN §15): refused with the operator's message when
+    /// self-service is off, with the account's guidance for a managed user or a Team member,
+    /// before any write; an eligible user's is accepted under a window of their own, apart from
+    /// the account whose guest they are.
+    #[tokio::test]
+    async fn self_service_requests_follow_the_users_standing_and_their_own_window() {
+        use crate::domain::ids::UserId;
+        let w = World::at("2026-11-24T10:00:00Z");
+        let enterprise = w.directory.add_account(AccountType::Enterprise, false);
+        let team = w.directory.add_account(AccountType::Team, false);
+        let managed = w.directory.add_user(&enterprise, true);
+        let guest = w.directory.add_user(&enterprise, false);
+        let member = w.directory.add_user(&team, false);
+        let outside = UserId::random();
+        let ask = |user: &UserId| StartRequest { owner: user.clone().into(), ..request(&enterprise, None) };
+
+        let off = Starter { self_service: false, ..w.starter(WEEK) };
+        let refused = off.start(ask(&outside)).await.unwrap_err();
+        assert_eq!(refused.code(), "ForbiddenException");
+        assert!(refused.to_string().contains("turned off"), "{refused}");
+        for (user, says) in [(&managed, "IT administrator"), (&member, "remove you from the Team")] {
+            let refused = w.starter(WEEK).start(ask(user)).await.unwrap_err();
+            assert_eq!(refused.code(), "UnprocessableEntityException");
+            assert!(refused.to_string().contains(says), "{refused}");
+            assert!(w.store.records(ExportOwner::User(user.clone())).is_empty(), "nothing written");
+        }
+        assert!(w.workflow.started.lock().unwrap().is_empty(), "no execution started");
+
+        for user in [&guest, &outside] {
+            let reply = w.starter(WEEK).start(ask(user)).await.unwrap();
+            assert_eq!(reply.status, ExportStatus::Queued);
+            let again = w.starter(WEEK).start(ask(user)).await.unwrap_err();
+            assert_eq!(again.code(), "ThrottledClientException");
+            assert!(again.to_string().starts_with("You accepted"), "{again}");
+        }
+        // The account's own window is untouched by its guest's request.
+        assert!(w.starter(WEEK).start(request(&enterprise, None)).await.is_ok());
     }
 
     #[tokio::test]

@@ -8,11 +8,11 @@ use serde_dynamo::from_item;
 
 use super::from_sdk;
 use crate::config::ConfigError;
-use crate::domain::error::Result;
+use crate::domain::error::{Error, Result};
 use crate::domain::ids::{AccountId, AttachmentId, UserId};
 use crate::domain::model::{Account, Attachment, CatalogRow, Room, UnreadableAttachment, User};
 use crate::domain::time::Timestamp;
-use crate::ports::{AttachmentCatalog, Directory, Page, UploadRange};
+use crate::ports::{AttachmentCatalog, CatalogSource, Directory, Page, UploadRange};
 
 use super::{DynamoDirectory, Item, keys, s, string_attr};
 
@@ -73,36 +73,65 @@ impl Directory for DynamoCatalog {
 impl AttachmentCatalog for DynamoCatalog {
     async fn attachments(
         &self,
-        account: &AccountId,
+        source: &CatalogSource,
         range: UploadRange,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Page<CatalogRow>> {
         // Both ends of the range are key conditions, so nothing outside it is even read. No
-        // attachment has the bound keys themselves.
+        // attachment has the bound keys themselves. An index keeps the table's sort key as its
+        // own, so the same bounds hold there.
+        let (index, key, value) = match source {
+            CatalogSource::Account(a) => (None, "accountId", a.as_str()),
+            CatalogSource::Uploader(u) => (Some(keys::BY_UPLOADER_INDEX), "uploaderId", u.as_str()),
+            CatalogSource::Conversation(c) => {
+                (Some(keys::BY_CONVERSATION_INDEX), "conversationId", c.as_str())
+            }
+        };
         let upper = s(keys::after_uploads_at(&range.cutoff));
         let query = self
             .directory
             .client
             .query()
             .table_name(&self.attachments_table)
-            .expression_attribute_values(":a", s(account.as_str()))
+            .set_index_name(index.map(str::to_owned))
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":a", s(value))
             .expression_attribute_values(":upper", upper);
         let query = match range.since {
-            None => query.key_condition_expression("accountId = :a AND sk <= :upper"),
+            None => query.key_condition_expression("#key = :a AND sk <= :upper"),
             Some(since) => query
-                .key_condition_expression("accountId = :a AND sk BETWEEN :lower AND :upper")
+                .key_condition_expression("#key = :a AND sk BETWEEN :lower AND :upper")
                 .expression_attribute_values(":lower", s(keys::after_uploads_at(&since))),
         };
+        // An index's position names the table's key too: `{accountId}|{sk}`.
+        let start = match (after, index) {
+            (None, _) => None,
+            (Some(sk), None) => {
+                Some(HashMap::from([("accountId".to_owned(), s(value)), ("sk".to_owned(), s(sk))]))
+            }
+            (Some(position), Some(_)) => {
+                let (account, sk) = position
+                    .split_once('|')
+                    .ok_or_else(|| Error::Internal("an index listing's cursor names no account".into()))?;
+                Some(HashMap::from([
+                    ("accountId".to_owned(), s(account)),
+                    ("sk".to_owned(), s(sk)),
+                    (key.to_owned(), s(value)),
+                ]))
+            }
+        };
         let out = query
-            .set_exclusive_start_key(after.map(|sk| {
-                HashMap::from([("accountId".to_owned(), s(account.as_str())), ("sk".to_owned(), s(sk))])
-            }))
+            .set_exclusive_start_key(start)
             .set_limit(limit.map(|l| l as i32))
             .send()
             .await
             .map_err(|e| from_sdk("Query AttachmentsTable", e))?;
-        let next = out.last_evaluated_key.as_ref().map(|k| string_attr(k, "sk")).transpose()?;
+        let next = match (&out.last_evaluated_key, index) {
+            (None, _) => None,
+            (Some(k), None) => Some(string_attr(k, "sk")?),
+            (Some(k), Some(_)) => Some(format!("{}|{}", string_attr(k, "accountId")?, string_attr(k, "sk")?)),
+        };
         let items = out.items.unwrap_or_default().into_iter().map(catalog_row).collect();
         Ok(Page { items, next })
     }
@@ -126,12 +155,10 @@ impl AttachmentCatalog for DynamoCatalog {
         Ok(out.item.and_then(|item| catalog_row(item).ok()))
     }
 
-    /// The row's sort key: a Query's exclusive start key.
-    fn position(row: &CatalogRow) -> String {
-        match row {
-            Ok(a) => keys::attachment_sk(&a.uploaded_at, &a.attachment_id),
-            Err(unreadable) => unreadable.sort_key.clone(),
-        }
+    /// The row's sort key (an account's listing), or its partition and sort keys (an index's):
+    /// what a Query's exclusive start key is made of.
+    fn position(source: &CatalogSource, row: &CatalogRow) -> String {
+        keys::catalog_position(source, row)
     }
 }
 
@@ -215,6 +242,7 @@ fn unreadable(item: &Item) -> UnreadableAttachment {
     let detail = unreadable_detail(item);
     UnreadableAttachment {
         sort_key: text("sk"),
+        account_id: text("accountId"),
         attachment_id: text("attachmentId"),
         conversation_type: serde_json::from_value(serde_json::Value::String(text("conversationType"))).ok(),
         conversation_id: text("conversationId"),

@@ -26,6 +26,11 @@ pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 pub const PART_PREFIX: &str = "PART#";
 /// AccountsTable's inverted index (sk → pk): lists accounts without a Scan.
 pub const BY_ITEM_TYPE_INDEX: &str = "by-item-type";
+/// AttachmentsTable's rows by uploader and by conversation (`uploaderId` or `conversationId`
+/// HASH, `sk` RANGE, all attributes): a self-service user's own uploads and their rooms' files,
+/// in upload order, without a Scan (DESIGN §15).
+pub const BY_UPLOADER_INDEX: &str = "by-uploader";
+pub const BY_CONVERSATION_INDEX: &str = "by-conversation";
 /// AccountsTable's rooms by their creator (`createdBy` HASH, `sk` RANGE, all attributes): a
 /// self-service user's rooms without a Scan (DESIGN §15).
 pub const BY_CREATOR_INDEX: &str = "by-creator";
@@ -104,6 +109,22 @@ pub fn download_summary_sk(export: &ExportId) -> String {
 /// attachment id.
 pub fn attachment_sk(uploaded_at: &Timestamp, id: &AttachmentId) -> String {
     format!("{uploaded_at}#{id}")
+}
+
+/// Where a listing of `source` resumes after `row`: its sort key in an account's partition; in an
+/// index (whose rows come from many partitions), `{accountId}|{sort key}`.
+pub fn catalog_position(
+    source: &crate::ports::CatalogSource,
+    row: &crate::domain::model::CatalogRow,
+) -> String {
+    let (account, sk) = match row {
+        Ok(a) => (a.account_id.as_str(), attachment_sk(&a.uploaded_at, &a.attachment_id)),
+        Err(unreadable) => (unreadable.account_id.as_str(), unreadable.sort_key.clone()),
+    };
+    match source {
+        crate::ports::CatalogSource::Account(_) => sk,
+        _ => format!("{account}|{sk}"),
+    }
 }
 
 /// A sort key after every attachment uploaded at `time` and before any uploaded later (`~` sorts

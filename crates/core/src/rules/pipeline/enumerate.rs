@@ -13,19 +13,22 @@ use super::{
 };
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{RoomId, UserId};
+use crate::domain::ids::{AccountId, ConversationId, RoomId, UserId};
 use crate::domain::manifest::InventoryLine;
 use crate::domain::model::{
-    ConversationType, Enumerated, ExportRecord, ListingPlan, Room, SegmentListing, User,
+    Attachment, ConversationType, Enumerated, ExportRecord, ListingPlan, PlannedRoom, Room, SegmentListing,
+    UnreadableAttachment, User,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::{
     EnumerateReply, EnumerateRequest, EnumerateResponse, ExportJob, PlanResponse, SegmentResponse,
 };
 use crate::domain::reports::{ScopeEntry, ScopeList, UnreadableLine};
 use crate::ports::{
-    AttachmentCatalog, Clock, Directory, ExportStore, ObjectStore, StatusChange, UploadRange,
+    AttachmentCatalog, CatalogSource, Clock, Directory, ExportStore, ObjectStore, StatusChange, UploadRange,
 };
 use crate::rules::scope::Scope;
+use crate::rules::self_service::{Reason, SelfDecision, SelfScope};
 
 /// The listing's three steps.
 pub struct Enumerator<B: Backend> {
@@ -72,10 +75,13 @@ impl<B: Backend> Enumerator<B> {
         self.store
             .change_status(&job.owner, &job.export_id, StatusChange::Running { started_at: self.clock.now() })
             .await?;
-        let plan = match record.plan {
+        let plan = match record.plan.clone() {
             Some(plan) => plan,
             None => {
-                let found = self.probe(job).await?;
+                let found = match &job.owner {
+                    ExportOwner::Account(account) => self.probe(job, account).await?,
+                    ExportOwner::User(user) => self.plan_by_source(job, user).await?,
+                };
                 match self.store.record_plan(&job.owner, &job.export_id, &found).await {
                     Ok(()) => found,
                     // A duplicate Plan step got there first: its plan stands.
@@ -97,12 +103,36 @@ impl<B: Backend> Enumerator<B> {
         })
     }
 
-    async fn probe(&self, job: &ExportJob) -> Result<ListingPlan> {
+    /// A self-service user's plan (DESIGN §15): their own uploads (the `by-uploader` index), then
+    /// each room they created (`by-conversation`), in account and room order, so a retried Plan
+    /// finds the same; each segment over the export's whole range.
+    async fn plan_by_source(&self, job: &ExportJob, user: &UserId) -> Result<ListingPlan> {
+        let mut rooms: Vec<PlannedRoom> = self
+            .catalog
+            .rooms_created_by(user)
+            .await?
+            .into_iter()
+            .filter_map(|(account_id, r)| Some(PlannedRoom { account_id, room_id: r.room_id?, name: r.name }))
+            .collect();
+        rooms.sort_by(|a, b| (&a.account_id, &a.room_id).cmp(&(&b.account_id, &b.room_id)));
+        if rooms.len() >= MAX_SEGMENTS as usize {
+            return Err(Error::BadRequest(format!(
+                "export {} would list {} rooms the user created; an export lists at most {}",
+                job.export_id,
+                rooms.len(),
+                MAX_SEGMENTS - 1
+            )));
+        }
+        Ok(ListingPlan::by_source(rooms, job.cutoff))
+    }
+
+    async fn probe(&self, job: &ExportJob, account: &AccountId) -> Result<ListingPlan> {
         let range = UploadRange { since: job.since, cutoff: job.cutoff };
         // One row more than a part: a range whose first page ends it fits in one part. (A page
         // DynamoDB cut at 1 MB names a next page: that range is split, at worst needlessly.)
         let limit = u32::try_from(self.part_items).unwrap_or(u32::MAX).saturating_add(1);
-        let page = self.catalog.attachments(listed_account(job)?, range, None, Some(limit)).await?;
+        let source = CatalogSource::Account(account.clone());
+        let page = self.catalog.attachments(&source, range, None, Some(limit)).await?;
         let fits = page.next.is_none();
         // The first upload in range: the slices start there, not at the epoch. (A range that
         // opens with unreadable rows only is listed as one segment; they carry no upload time.)
@@ -139,13 +169,8 @@ impl<B: Backend> Enumerator<B> {
             return Ok(SegmentResponse { done: true, part_count: done.part_count, listed: done.listed });
         }
 
-        let users = self.catalog.users(listed_account(job)?).await?;
-        let rooms = self.catalog.rooms(listed_account(job)?).await?;
-        let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
-        let directory: HashMap<UserId, (String, bool)> =
-            users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
-        let room_names: HashMap<RoomId, String> =
-            rooms.into_iter().filter_map(|r| Some((r.room_id?, r.name))).collect();
+        let source = listing_source(job, &plan, segment)?;
+        let rule = self.row_rule(job, &plan, segment).await?;
 
         let mut part = Vec::with_capacity(self.part_items * 512);
         let mut part_lines = 0usize;
@@ -157,33 +182,21 @@ impl<B: Backend> Enumerator<B> {
         let range = UploadRange { since, cutoff };
         let mut page_cursor = at.as_ref().map(|at| at.cursor.clone()).filter(|c| !c.is_empty());
         loop {
-            let page =
-                self.catalog.attachments(listed_account(job)?, range, page_cursor.as_deref(), None).await?;
+            let page = self.catalog.attachments(&source, range, page_cursor.as_deref(), None).await?;
             let wait = pace.read(page.items.len());
             for row in page.items {
-                let position = B::Catalog::position(&row);
+                let position = B::Catalog::position(&source, &row);
                 // The row's inventory line, if it is in scope: an attachment, or an item that
                 // cannot be read (reported in errors.csv by the part writer, never signed).
                 let written = match row {
-                    Ok(attachment) if scope.includes(&attachment) => {
-                        let conversation_name = match attachment.conversation_type {
-                            ConversationType::Room => room_names
-                                .get(&RoomId::from(&attachment.conversation_id))
-                                .cloned()
-                                .unwrap_or_default(),
-                            _ => String::new(),
-                        };
-                        let (email, managed) =
-                            directory.get(&attachment.uploader_id).cloned().unwrap_or_default();
-                        serde_json::to_writer(
-                            &mut part,
-                            &InventoryLine::new(attachment, conversation_name, email, managed),
-                        )
-                    }
-                    Err(unreadable) if scope.includes_unreadable(&unreadable) => {
+                    Ok(attachment) => match rule.line(attachment) {
+                        Some(line) => serde_json::to_writer(&mut part, &line),
+                        None => continue,
+                    },
+                    Err(unreadable) if rule.includes_unreadable(&unreadable) => {
                         serde_json::to_writer(&mut part, &UnreadableLine { unreadable: *unreadable })
                     }
-                    _ => continue,
+                    Err(_) => continue,
                 };
                 written.map_err(|e| Error::Internal(format!("inventory line: {e}")))?;
                 part.push(b'\n');
@@ -321,9 +334,23 @@ impl<B: Backend> Enumerator<B> {
             }
         };
         // The users and rooms in scope, for coverage.csv (one small object; rewritten on a retry).
-        let users = self.catalog.users(listed_account(job)?).await?;
-        let rooms = self.catalog.rooms(listed_account(job)?).await?;
-        let scope_list = scope_list(job, &users, &rooms);
+        let scope_list = match &job.owner {
+            ExportOwner::Account(account) => {
+                let users = self.catalog.users(account).await?;
+                let rooms = self.catalog.rooms(account).await?;
+                scope_list(job, &users, &rooms)
+            }
+            // The user, and the rooms they created; no other account's directory is read.
+            ExportOwner::User(user) => ScopeList {
+                users: vec![ScopeEntry { id: user.to_string(), name: String::new() }],
+                rooms: plan
+                    .rooms
+                    .iter()
+                    .flatten()
+                    .map(|r| ScopeEntry { id: r.room_id.to_string(), name: r.name.clone() })
+                    .collect(),
+            },
+        };
         let scope_json =
             serde_json::to_vec(&scope_list).map_err(|e| Error::Internal(format!("scope list: {e}")))?;
         self.objects.put(&job.scope_key(), scope_json, "application/json", &[]).await?;
@@ -370,16 +397,99 @@ fn too_many_parts(job: &ExportJob) -> Error {
     ))
 }
 
-/// The account whose catalog partition an account's export lists.
-fn listed_account(job: &ExportJob) -> Result<&crate::domain::ids::AccountId> {
-    job.owner.account().ok_or_else(|| {
-        Error::Internal(format!("export {} of {} is not an account's export", job.export_id, job.owner))
-    })
+/// What segment `segment` of the plan reads: the account's partition (every segment of an
+/// account's export), or for a self-service user's, their uploads (segment 0) or a room.
+fn listing_source(job: &ExportJob, plan: &ListingPlan, segment: u32) -> Result<CatalogSource> {
+    match (&job.owner, &plan.rooms) {
+        (ExportOwner::Account(account), None) => Ok(CatalogSource::Account(account.clone())),
+        (ExportOwner::User(user), Some(_)) if segment == 0 => Ok(CatalogSource::Uploader(user.clone())),
+        (ExportOwner::User(_), Some(rooms)) => {
+            let room = rooms.get(segment as usize - 1).ok_or_else(|| {
+                Error::Internal(format!("export {} has no room for segment {segment}", job.export_id))
+            })?;
+            Ok(CatalogSource::Conversation(ConversationId::parse(room.room_id.as_str())?))
+        }
+        _ => Err(Error::Internal(format!("export {}'s plan is not {}'s", job.export_id, job.owner))),
+    }
+}
+
+/// Which rows of a listing are the export's, and their inventory lines.
+enum RowRule {
+    /// An account's export: the scope rule of DESIGN §1, the directory's names.
+    Account { scope: Scope, directory: HashMap<UserId, (String, bool)>, room_names: HashMap<RoomId, String> },
+    /// A self-service user's (DESIGN §15): their own uploads and their rooms; no other account's
+    /// directory is read, so no uploader's address is shown. A segment keeps the rows of its own
+    /// source's reason only (`only`): their uploads to a room they created come from that room's
+    /// segment, not again from their uploads'.
+    User { scope: SelfScope, room_names: HashMap<RoomId, String>, only: Reason },
+}
+
+impl RowRule {
+    fn line(&self, attachment: Attachment) -> Option<InventoryLine> {
+        let room = (attachment.conversation_type == ConversationType::Room)
+            .then(|| RoomId::from(&attachment.conversation_id));
+        match self {
+            RowRule::Account { scope, directory, room_names } => {
+                if !scope.includes(&attachment) {
+                    return None;
+                }
+                let name = room.and_then(|r| room_names.get(&r).cloned()).unwrap_or_default();
+                let (email, managed) = directory.get(&attachment.uploader_id).cloned().unwrap_or_default();
+                Some(InventoryLine::new(attachment, name, email, managed))
+            }
+            RowRule::User { scope, room_names, only } => {
+                let reason = match scope.decide(&attachment) {
+                    SelfDecision::InScope(reason) if reason == *only => reason,
+                    _ => return None,
+                };
+                let name = room.and_then(|r| room_names.get(&r).cloned()).unwrap_or_default();
+                let mut line = InventoryLine::new(attachment, name, String::new(), false);
+                line.in_scope_because = Some(reason);
+                Some(line)
+            }
+        }
+    }
+
+    fn includes_unreadable(&self, unreadable: &UnreadableAttachment) -> bool {
+        match self {
+            RowRule::Account { scope, .. } => scope.includes_unreadable(unreadable),
+            RowRule::User { scope, only, .. } => {
+                // An unreadable row of a room is the room's to report; of their uploads, theirs.
+                let room = unreadable.conversation_type == Some(ConversationType::Room);
+                scope.includes_unreadable(unreadable) && (room == (*only == Reason::CreatedRoom))
+            }
+        }
+    }
+}
+
+impl<B: Backend> Enumerator<B> {
+    /// The rule of `job`'s rows, read once a pass.
+    async fn row_rule(&self, job: &ExportJob, plan: &ListingPlan, segment: u32) -> Result<RowRule> {
+        Ok(match &job.owner {
+            ExportOwner::Account(account) => {
+                let users = self.catalog.users(account).await?;
+                let rooms = self.catalog.rooms(account).await?;
+                let scope = Scope::new(job.cutoff, &users, &rooms).with_since(job.since);
+                let directory =
+                    users.into_iter().filter_map(|u| Some((u.user_id?, (u.email, u.managed)))).collect();
+                let room_names = rooms.into_iter().filter_map(|r| Some((r.room_id?, r.name))).collect();
+                RowRule::Account { scope, directory, room_names }
+            }
+            ExportOwner::User(user) => {
+                let rooms = plan.rooms.clone().unwrap_or_default();
+                let ids = rooms.iter().map(|r| r.room_id.clone());
+                let scope = SelfScope::new(user.clone(), job.cutoff, ids).with_since(job.since);
+                let only = if segment == 0 { Reason::OwnUpload } else { Reason::CreatedRoom };
+                let room_names = rooms.into_iter().map(|r| (r.room_id, r.name)).collect();
+                RowRule::User { scope, room_names, only }
+            }
+        })
+    }
 }
 
 /// The plan the Plan step recorded: a segment or Close step before it is refused.
 fn recorded_plan(record: &ExportRecord) -> Result<ListingPlan> {
-    record.plan.ok_or_else(|| {
+    record.plan.clone().ok_or_else(|| {
         Error::StatusConflict(format!("export {}'s listing is not planned yet", record.export_id))
     })
 }

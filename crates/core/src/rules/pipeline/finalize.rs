@@ -16,7 +16,7 @@ use crate::backend::Backend;
 use crate::domain::assembly::{MAX_PART_BYTES, MAX_UPLOAD_PARTS, MIN_PART_BYTES, PlannedPart, plan_parts};
 use crate::domain::error::{Error, Result};
 use crate::domain::hex;
-use crate::domain::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest};
+use crate::domain::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest_for};
 use crate::domain::model::{
     Enumerated, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
 };
@@ -296,7 +296,8 @@ impl<B: Backend> Finisher<B> {
         groups: &[GroupReport],
         window: &[(&str, &str)],
     ) -> Result<Checkpoint> {
-        let start = if enumerated.part_count == 0 { empty_manifest(job.format)? } else { Vec::new() };
+        let start =
+            if enumerated.part_count == 0 { empty_manifest_for(job.format, &job.owner)? } else { Vec::new() };
         let numbered = || (1..=enumerated.groups()).zip(groups);
         let manifest: Vec<(String, u64)> =
             numbered().map(|(g, r)| (job.group_manifest_key(g), r.manifest_bytes)).collect();

@@ -66,7 +66,7 @@ impl<B: Backend> PartWriter<B> {
         let links = self.links.maker(&job.owner, &job.export_id, enumerated.signed_at).await?;
         let inventory = self.objects.get(&job.inventory_part_key(segment, index)).await?;
         let expires_at = links.expires_at().to_string();
-        let mut encoder = ManifestEncoder::new(record.format, part == 1)?;
+        let mut encoder = ManifestEncoder::for_owner(record.format, part == 1, &record.owner)?;
         let mut errors = ErrorEncoder::new(false)?;
         let mut report = PartReport::default();
 

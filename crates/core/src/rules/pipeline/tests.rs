@@ -691,6 +691,7 @@ fn spoil(w: &World) -> Vec<(String, &'static str)> {
     );
     let unreadable = crate::domain::model::UnreadableAttachment {
         sort_key: format!("{}#{}", a[3].uploaded_at, "99999999-9999-4999-8999-999999999999"),
+        account_id: w.account.to_string(),
         attachment_id: "99999999-9999-4999-8999-999999999999".into(),
         conversation_type: Some(ConversationType::Direct),
         conversation_id: a[3].conversation_id.to_string(),
@@ -994,4 +995,125 @@ async fn an_incremental_export_holds_exactly_the_files_after_since() {
         assert_eq!(metadata.get("export-window-since"), Some(&since.to_string()), "{key}");
         assert_eq!(metadata.get("export-window-cutoff"), Some(&w.job.cutoff.to_string()), "{key}");
     }
+}
+
+/// A self-service user's export (DESIGN §15), through Plan, the segments, the parts, the groups
+/// and Finalize: exactly their own DIRECT and GROUP uploads, in both accounts, and every file of
+/// the room they created, whoever uploaded it; none of anyone else's DIRECT or GROUP files, none
+/// of their uploads to a room someone else created, none deleted, none after the cutoff. Each row
+/// says why it is theirs; each link names its file's own account; the statement is the user's.
+#[tokio::test]
+async fn a_users_export_is_their_uploads_and_their_rooms_files_across_accounts() {
+    use crate::domain::ids::{RoomId, UserId};
+    use crate::domain::manifest::InScopeBecause;
+    use crate::domain::owner::ExportOwner;
+    let world = crate::memory::World::at("2026-11-24T10:00:00Z");
+    let (hosting, elsewhere) = (
+        world.directory.add_account(AccountType::Enterprise, false),
+        world.directory.add_account(AccountType::Enterprise, false),
+    );
+    let user = UserId::random();
+    let someone = world.directory.add_user(&elsewhere, true);
+    let my_room = world.directory.add_room(&hosting, &user);
+    let their_room = world.directory.add_room(&elsewhere, &someone);
+    let base = Timestamp::parse("2026-05-01T00:00:00Z").unwrap();
+    let mut n = 0u64;
+    let mut row =
+        |account: &AccountId, uploader: &UserId, kind: ConversationType, conversation: ConversationId| {
+            n += 1;
+            Attachment {
+                account_id: account.clone(),
+                attachment_id: AttachmentId::random(),
+                message_id: MessageId::random(),
+                conversation_id: conversation,
+                conversation_type: kind,
+                uploader_id: uploader.clone(),
+                file_name: format!("f{n}.txt"),
+                content_type: "text/plain".into(),
+                size_bytes: n,
+                sha256: "00".repeat(32),
+                bucket: "attachments".into(),
+                object_key: format!("{account}/{n}"),
+                uploaded_at: base.plus(Duration::from_secs(60 * n)),
+                deleted: false,
+            }
+        };
+    let room = |r: &RoomId| ConversationId::parse(r.as_str()).unwrap();
+    let own_direct = row(&hosting, &user, ConversationType::Direct, ConversationId::random());
+    let own_group_elsewhere = row(&elsewhere, &user, ConversationType::Group, ConversationId::random());
+    let in_my_room = row(&hosting, &someone, ConversationType::Room, room(&my_room));
+    let mine_in_my_room = row(&hosting, &user, ConversationType::Room, room(&my_room));
+    let others_direct = row(&hosting, &someone, ConversationType::Direct, ConversationId::random());
+    let mine_in_their_room = row(&elsewhere, &user, ConversationType::Room, room(&their_room));
+    let mut deleted = row(&hosting, &user, ConversationType::Group, ConversationId::random());
+    deleted.deleted = true;
+    let mut later = row(&elsewhere, &user, ConversationType::Direct, ConversationId::random());
+    later.uploaded_at = Timestamp::parse("2026-12-01T00:00:00Z").unwrap();
+    let all = [
+        &own_direct,
+        &own_group_elsewhere,
+        &in_my_room,
+        &mine_in_my_room,
+        &others_direct,
+        &mine_in_their_room,
+        &deleted,
+        &later,
+    ];
+    for a in all {
+        world.directory.attachments.lock().unwrap().entry(a.account_id.clone()).or_default().push(a.clone());
+        world.attachments.put_head(&a.bucket, &a.object_key, a.size_bytes, None);
+    }
+    let owner = ExportOwner::User(user.clone());
+    let record = ExportRecord::new_request(
+        owner.clone(),
+        ExportFormat::Csv,
+        RequestedBy {
+            principal: "arn:aws:sts::1:assumed-role/chat-user/sam".into(),
+            via: Via::Api,
+            person: None,
+        },
+        None,
+        world.clock.now(),
+    );
+    let job = ExportJob::from(&record);
+    assert!(matches!(
+        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap(),
+        Admission::Accepted { .. }
+    ));
+    let w = World { world, job: job.clone(), in_scope: Vec::new(), account: hosting.clone() };
+
+    let e = w.enumerate_all(2).await;
+    let plan = w.store.record(&owner, &job.export_id).unwrap().plan.unwrap();
+    assert_eq!(plan.segments, 2, "their uploads, then the one room they created");
+    w.write_parts(&e).await;
+    let result = w.finish(&job, &w.enumeration(&e)).await.unwrap();
+    assert_eq!(result.attachment_count, 4);
+    assert!(result.manifest_key.starts_with(&format!("exports/users/{user}/")), "{}", result.manifest_key);
+
+    let manifest = w.object(&result.manifest_key);
+    let rows = csv_records(&manifest, false);
+    assert_eq!(rows[0].last().map(String::as_str), Some("in_scope_because"), "the column, last");
+    let listed: Vec<(String, String)> = rows[1..].iter().map(|r| (r[0].clone(), r[15].clone())).collect();
+    let expected = [
+        (&own_direct, InScopeBecause::OwnUpload),
+        (&own_group_elsewhere, InScopeBecause::OwnUpload),
+        (&in_my_room, InScopeBecause::CreatedRoom),
+        (&mine_in_my_room, InScopeBecause::CreatedRoom),
+    ];
+    assert_eq!(
+        listed,
+        expected
+            .iter()
+            .map(|(a, why)| (a.attachment_id.to_string(), why.as_str().to_owned()))
+            .collect::<Vec<_>>(),
+        "their uploads in upload order, then their room's files"
+    );
+    for (r, (a, _)) in rows[1..].iter().zip(expected) {
+        assert_eq!(r[6], "", "no uploader's address from any account's directory");
+        let token = r[13].strip_prefix("https://dl.invalid/f/").expect("a download link");
+        let claims = crate::domain::link_token::decode(token).unwrap().claims().clone();
+        assert_eq!((claims.owner.clone(), claims.account_id.clone()), (owner.clone(), a.account_id.clone()));
+    }
+    let statement = crate::domain::statement::parse(&w.object(&job.statement_key())).unwrap();
+    assert_eq!(statement.owner, owner);
 }
