@@ -36,7 +36,7 @@ check: ## fmt, unused dependencies, clippy and asl-validator only
 unit: ## Unit tests only (no local stack needed)
 	cargo nextest run --workspace --lib --bins
 
-LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest download-export revoke-export revoke-export-api
+LAMBDA_BINARIES := start-export start-export-api retrieve-export retrieve-export-api sweep-exports enumerate-attachments write-manifest download-export revoke-export revoke-export-api assistant
 
 build: ## Release build of the ten Lambda functions (arm64), nothing else of the workspace
 	infra/local/install.sh

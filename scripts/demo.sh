@@ -2,7 +2,8 @@
 # `make demo`: the product's main job, end to end on the local stack, as an administrator would do
 # it: seed an Enterprise account, request an export through the API, follow it, fetch the manifest
 # through RetrieveDataExport, download and verify every file, and see that a second request is
-# refused for 7 days. Then the console: a second Enterprise account, whose 7-day window stays open,
+# refused for 7 days; a Team member, once removed from the Team, gets their own files through the
+# Assistant (the demo plays the chat service). Then the console: a second Enterprise account, whose 7-day window stays open,
 # with its console users, and a headless browser that downloads the walkthrough's manifest in the
 # console. Stops the stack at the end unless KEEP=1.
 set -euo pipefail
@@ -81,7 +82,42 @@ $CLI verify "$OUT/manifest.csv" --key-id "$STATEMENT_KEY_ID" --files "$OUT/files
 say "7. A second request inside the 7-day window is refused"
 $CLI start --account-id "$account" 2>&1 | sed 's/^/   /' && { echo "   expected a refusal" >&2; exit 1; } || true
 
-say "8. Seeding the console's account: another Enterprise account, whose 7-day window stays open"
+say "8. A Team member gets their own attachments through the Assistant, once removed from the Team"
+member="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["selfService"]["teamMemberId"])' <<<"$seed_json")"
+member_expected="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["selfService"]["teamMemberExpectedInExport"])' <<<"$seed_json")"
+# assistant TEXT: the chat service delivering the member's 1:1 message (its role's key locally:
+# AKIALOCALCHATSVC0001, which may invoke the Assistant and nothing else); prints the reply.
+assistant() {
+    python3 -c 'import json,sys; print(json.dumps({"userId": sys.argv[1], "text": sys.argv[2]}))' "$member" "$1" \
+        > "$OUT/assistant-message.json"
+    AWS_ACCESS_KEY_ID=AKIALOCALCHATSVC0001 aws lambda invoke --function-name assistant \
+        --payload "fileb://$OUT/assistant-message.json" "$OUT/assistant-reply.json" >/dev/null
+    field reply < "$OUT/assistant-reply.json"
+}
+mkdir -p "$OUT"
+echo "   user $member writes \"Get my attachments\"; the Assistant answers:"
+assistant "Get my attachments" | sed 's/^/     /'
+echo "   the Team's administrator removes them from the Team (the chat service deletes their USER# item)"
+aws dynamodb delete-item --table-name "$ACCOUNTS_TABLE" \
+    --key "{\"pk\": {\"S\": \"ACCOUNT#$team\"}, \"sk\": {\"S\": \"USER#$member\"}}"
+echo "   \"Get my attachments\" again:"
+reply="$(assistant "Get my attachments")"
+sed 's/^/     /' <<<"$reply"
+code="$(sed -n 's/.*Get my attachments \([a-z]\{6\}\).*/\1/p' <<<"$reply" | head -1)"
+[[ -n "$code" ]] || { echo "   no confirmation code in the reply" >&2; exit 1; }
+echo "   they send the command back:"
+assistant "Get my attachments $code" | sed 's/^/     /'
+member_export="$($CLI list --user-id "$member" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exports"][0]["exportId"])')"
+$CLI status --user-id "$member" --export-id "$member_export" --wait | sed 's/^/   /'
+$CLI manifest --user-id "$member" --export-id "$member_export" --out "$OUT/member-manifest.csv" | sed 's/^/   /'
+member_listed=$(($(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$OUT/member-manifest.csv") - 1))
+echo "   their manifest lists $member_listed attachments (expected $member_expected), each saying why it is theirs"
+[[ "$member_listed" == "$member_expected" ]] || { echo "   MISMATCH: not exactly the user's files" >&2; exit 1; }
+rm -rf "$OUT/member-files"
+$CLI download "$OUT/member-manifest.csv" --out "$OUT/member-files" | grep 'files downloaded' | sed 's/^/   /'
+$CLI verify "$OUT/member-manifest.csv" --key-id "$STATEMENT_KEY_ID" --files "$OUT/member-files" | tail -1 | sed 's/^/   /'
+
+say "9. Seeding the console's account: another Enterprise account, whose 7-day window stays open"
 console_json="$($CLI seed --attachments "$ATTACHMENTS" --sizes small --json)"
 console_account="$(field accountId <<<"$console_json")"
 echo "   account $console_account: $(field attachments <<<"$console_json") attachments, no export yet"
@@ -105,7 +141,7 @@ for user in "${users[@]}"; do
     python3 -c 'import json,sys; u=json.loads(sys.argv[1]); print("   %s: account %s, groups %s" % (u["username"], u["accountId"], ",".join(u["groups"])))' "$user"
 done
 
-say "9. The console, in a headless browser"
+say "10. The console, in a headless browser"
 # console/tests/demo.spec.ts (tagged @demo): other-admin downloads the manifest of step 5 with
 # Download file; demo-admin is offered Request attachments, not confirmed. Playwright's output is
 # shown only on failure.

@@ -23,7 +23,7 @@ IDENTITY_PORT="${IDENTITY_PORT:-18006}"
 CONSOLE_PORT="${CONSOLE_PORT:-18007}"
 FUNCTION_URL_PORT="${FUNCTION_URL_PORT:-18008}"
 # Every function of template.yaml, by its binary's name (the API's and the direct ones apart).
-FUNCTIONS="start-export,start-export-api,retrieve-export,retrieve-export-api,revoke-export,revoke-export-api,sweep-exports,enumerate-attachments,write-manifest,download-export"
+FUNCTIONS="start-export,start-export-api,retrieve-export,retrieve-export-api,revoke-export,revoke-export-api,sweep-exports,enumerate-attachments,write-manifest,download-export,assistant"
 # Instances per function under watch; the invoke proxy lets no more invocations through at once.
 WATCH_CONCURRENCY="${WATCH_CONCURRENCY:-4}"
 # WATCH_RELEASE=1 serves release builds, as Lambda runs them (make bench); debug builds otherwise.

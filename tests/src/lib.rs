@@ -381,6 +381,9 @@ impl Stack {
 /// ExportStateMachineRole.
 pub const STATE_MACHINE_ACCESS_KEY: &str = "ak";
 
+/// The access key id the invoke proxy takes for the chat service's role (ChatServiceAssistant).
+pub const CHAT_SERVICE_ACCESS_KEY: &str = "AKIALOCALCHATSVC0001";
+
 impl Stack {
     /// Invokes a function signed with `access_key` (SigV4's `Credential=`; the local stack does not
     /// check signatures, the key id names the caller). Same results as `invoke`.
@@ -394,6 +397,16 @@ impl Stack {
             "AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"
         );
         self.invoke_with(function, &[("Authorization", authorization)], payload).await
+    }
+
+    /// Invokes a function as the chat service does (its role holds ChatServiceAssistant): the
+    /// invoke proxy takes the key `AKIALOCALCHATSVC0001` for that role.
+    pub async fn invoke_as_chat_service(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        self.invoke_signed(function, CHAT_SERVICE_ACCESS_KEY, payload).await
     }
 
     /// Invokes a function as the state machine does (ExportStateMachineRole).

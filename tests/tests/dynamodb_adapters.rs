@@ -27,6 +27,7 @@ async fn the_export_store_keeps_the_contract() {
     contracts::segment_checkpoints_move_one_part_at_a_time_each_on_its_own(&store).await;
     contracts::receipts_count_every_fetch_and_each_file_once(&store).await;
     contracts::a_users_exports_and_window_are_apart_from_every_accounts(&store).await;
+    contracts::a_confirmation_is_redeemed_once_by_its_user_before_it_expires(&store).await;
 }
 
 /// The Directory contract on AccountsTable, the accounts written as the chat service writes them.

@@ -752,6 +752,7 @@ fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
         "RetrieveExportApiFunction",
         "RevokeExportApiFunction",
         "SweepExportsFunction",
+        "AssistantFunction",
     ] {
         assert!(!operator.contains(forbidden), "DataExportOperator must not invoke {forbidden}");
     }
@@ -766,6 +767,18 @@ fn tenant_policies_reach_only_the_tagged_account_through_the_api() {
         let id = id.as_str().unwrap();
         // (The state machine's invoke is checked to name its two step functions exactly, above.)
         if id == "DataExportOperatorPolicy" || id == "ExportStateMachineStepsPolicy" {
+            continue;
+        }
+        // The chat service's: the Assistant, and nothing else (DESIGN §15).
+        if id == "ChatServiceAssistantPolicy" {
+            let statements = statements(&resource["Properties"]["PolicyDocument"]);
+            assert_eq!(statements.len(), 1, "{id}");
+            assert_eq!(strings(&statements[0]["Action"]), ["lambda:InvokeFunction"], "{id}");
+            assert_eq!(
+                serde_yaml::to_string(&statements[0]["Resource"]).unwrap().trim(),
+                "!GetAtt AssistantFunction.Arn",
+                "{id}"
+            );
             continue;
         }
         let text = serde_yaml::to_string(&resource["Properties"]).unwrap();

@@ -256,6 +256,25 @@ pub trait ExportStore: Send + Sync {
         part: u32,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Keeps `user`'s pending Assistant confirmation (DESIGN §15): the SHA-256 of its code, until
+    /// `expires_at`. One a user: a new one replaces the last.
+    fn put_confirmation(
+        &self,
+        user: &UserId,
+        code_sha256: &str,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Redeems `user`'s pending confirmation if its code's SHA-256 is `code_sha256` and it has not
+    /// expired at `now`: `true` once, and it is gone; `false` (nothing changes) for any other code,
+    /// a used or expired one, or another user's.
+    fn take_confirmation(
+        &self,
+        user: &UserId,
+        code_sha256: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Counts one hand-out of a delivered export's links (`retrievals`, `lastRetrievedAt`,
     /// `lastRetrievedBy`) and keeps it in the export's hand-out history, once the count is taken
     /// (`Error::StatusConflict` unless the export is delivered: nothing is kept then).

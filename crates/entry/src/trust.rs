@@ -48,12 +48,22 @@ pub fn direct_payload<T: serde::de::DeserializeOwned>(
     serves: &str,
     payload: Value,
 ) -> Result<T, Error> {
+    direct_payload_naming(function, serves, "accountId", payload)
+}
+
+/// [`direct_payload`] for a function whose payload names `field` (the Assistant's `userId`).
+pub fn direct_payload_naming<T: serde::de::DeserializeOwned>(
+    function: &str,
+    serves: &str,
+    field: &str,
+    payload: Value,
+) -> Result<T, Error> {
     let shape = shape_of(&payload);
     if shape != Shape::Other {
         return Err(wrong_entry_point(function, serves, shape));
     }
-    if payload.get("accountId").is_none() {
-        return Err(Error::BadRequest(format!("{function} takes {serves}; this payload has no accountId.")));
+    if payload.get(field).is_none() {
+        return Err(Error::BadRequest(format!("{function} takes {serves}; this payload has no {field}.")));
     }
     serde_json::from_value(payload).map_err(|e| {
         Error::BadRequest(format!(

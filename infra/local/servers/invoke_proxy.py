@@ -36,7 +36,8 @@ Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.
     caller. AKIALOCALEXPORT00001 (the stack's key) is the operator, holding the managed policies in
     LOCAL_OPERATOR_POLICIES (default DataExportOperator); `ak`, the key moto's Step Functions
     interpreter signs with (moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for), is
-    ExportStateMachineRole, holding that role's policies.
+    ExportStateMachineRole, holding that role's policies; AKIALOCALCHATSVC0001 is the chat service's
+    role, holding ChatServiceAssistant (it may invoke the Assistant, and nothing else).
 Refusals are Lambda's: 403 MissingAuthenticationTokenException (neither), 403
 UnrecognizedClientException (unknown key), 403 AccessDeniedException (no policy allows), with the
 header `x-amzn-ErrorType`. A qualifier `:$LATEST` is authorized as the unqualified function.
@@ -83,6 +84,8 @@ REGION = local_template.REGION
 ACCOUNT = local_template.ACCOUNT
 OPERATOR_KEY = "AKIALOCALEXPORT00001"
 STATE_MACHINE_KEY = "ak"
+# The chat service's role (DESIGN §15): it holds ChatServiceAssistant, so it may invoke the Assistant.
+CHAT_SERVICE_KEY = "AKIALOCALCHATSVC0001"
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 # Access key id -> (principal ARN, identity policies); filled in main() from template.yaml.
 IDENTITIES: dict[str, tuple[str, list[dict]]] = {}
@@ -104,6 +107,8 @@ def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
         OPERATOR_KEY: (f"arn:aws:iam::{ACCOUNT}:user/local-admin", [managed[n] for n in names]),
         STATE_MACHINE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/ExportStateMachineRole/local",
                             template.role_policies("ExportStateMachineRole")),
+        CHAT_SERVICE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/chat-service/local",
+                           [managed["ChatServiceAssistant"]]),
     }
 
 

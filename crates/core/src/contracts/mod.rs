@@ -70,6 +70,7 @@ mod against_the_fakes {
         segment_checkpoints_move_one_part_at_a_time_each_on_its_own(&FakeStore::default()).await;
         receipts_count_every_fetch_and_each_file_once(&FakeStore::default()).await;
         a_users_exports_and_window_are_apart_from_every_accounts(&FakeStore::default()).await;
+        a_confirmation_is_redeemed_once_by_its_user_before_it_expires(&FakeStore::default()).await;
     }
 
     /// Writes a seeded account into the fake's maps, as the chat service writes AccountsTable.

@@ -555,3 +555,25 @@ pub async fn a_users_exports_and_window_are_apart_from_every_accounts<S: ExportS
     store.change_status(&user, &mine.export_id, running).await.unwrap();
     assert_eq!(store.get(&user, &mine.export_id).await.unwrap().unwrap().status, ExportStatus::Running);
 }
+
+/// An Assistant confirmation (DESIGN §15) is redeemed once, by its own user, with its own code,
+/// before it expires; a new one replaces the last; two racing redemptions succeed once.
+pub async fn a_confirmation_is_redeemed_once_by_its_user_before_it_expires<S: ExportStore>(store: &S) {
+    use crate::domain::ids::UserId;
+    let (me, other) = (UserId::random(), UserId::random());
+    let at = Timestamp::parse("2026-11-24T10:00:00Z").unwrap();
+    let until = at.plus(Duration::from_secs(600));
+    store.put_confirmation(&me, "aa", until).await.unwrap();
+    assert!(!store.take_confirmation(&me, "bb", at).await.unwrap(), "another code");
+    assert!(!store.take_confirmation(&other, "aa", at).await.unwrap(), "another user");
+    assert!(!store.take_confirmation(&me, "aa", until).await.unwrap(), "expired at its end");
+    let racing = futures::future::join_all((0..5).map(|_| store.take_confirmation(&me, "aa", at))).await;
+    assert_eq!(racing.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1, "once");
+    assert!(!store.take_confirmation(&me, "aa", at).await.unwrap(), "used");
+    store.put_confirmation(&me, "cc", until).await.unwrap();
+    store.put_confirmation(&me, "dd", until).await.unwrap();
+    assert!(!store.take_confirmation(&me, "cc", at).await.unwrap(), "replaced");
+    assert!(store.take_confirmation(&me, "dd", at).await.unwrap());
+    // A user's confirmation is none of an account's records.
+    assert!(store.list(&ExportOwner::User(me.clone()), 10, None).await.unwrap().items.is_empty());
+}

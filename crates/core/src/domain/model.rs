@@ -271,6 +271,9 @@ pub enum Via {
     #[serde(alias = "cli")]
     Invoke,
     Schedule,
+    /// A self-service user's confirmed request to the Assistant (DESIGN §15), which the chat
+    /// service delivered for them.
+    Assistant,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

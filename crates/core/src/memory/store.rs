@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::ExportId;
+use crate::domain::ids::{ExportId, UserId};
 use crate::domain::model::{
     DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
     SegmentListing, Throttle, ThrottleWindow,
 };
 use crate::domain::owner::ExportOwner;
+use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 /// The adapter's status condition, with its message.
@@ -37,6 +38,8 @@ struct StoreState {
     summaries: HashMap<(ExportOwner, ExportId), DownloadSummary>,
     /// Listing segments' checkpoints, in segment order.
     segments: HashMap<(ExportOwner, ExportId), BTreeMap<u32, SegmentListing>>,
+    /// Pending Assistant confirmations: the code's SHA-256 and its expiry, by user.
+    confirmations: HashMap<UserId, (String, Timestamp)>,
     /// Written manifest parts (the adapter's `PART#` items).
     parts: HashMap<(ExportOwner, ExportId), std::collections::BTreeSet<u32>>,
 }
@@ -283,6 +286,21 @@ impl ExportStore for FakeStore {
             state.records.get_mut(&key).expect("checked above").progress.parts_written += 1;
         }
         Ok(())
+    }
+
+    async fn put_confirmation(&self, user: &UserId, code_sha256: &str, expires_at: Timestamp) -> Result<()> {
+        self.state.lock().unwrap().confirmations.insert(user.clone(), (code_sha256.to_owned(), expires_at));
+        Ok(())
+    }
+
+    async fn take_confirmation(&self, user: &UserId, code_sha256: &str, now: Timestamp) -> Result<bool> {
+        let mut state = self.state.lock().unwrap();
+        let valid =
+            state.confirmations.get(user).is_some_and(|(code, until)| code == code_sha256 && *until > now);
+        if valid {
+            state.confirmations.remove(user);
+        }
+        Ok(valid)
     }
 
     async fn record_retrieval(

@@ -5,6 +5,7 @@
 //! steps (`pipeline`) with the manifest's links (`links`), and the answer of a download link
 //! (`download`).
 
+pub mod assistant;
 pub mod download;
 pub mod links;
 pub mod pipeline;

@@ -11,12 +11,13 @@ use serde_dynamo::from_item;
 use super::from_sdk;
 use crate::config::ConfigError;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::ExportId;
+use crate::domain::ids::{ExportId, UserId};
 use crate::domain::model::{
     DownloadSummary, Enumerated, ExportRecord, ExportStatus, Fetch, Handout, ListingPlan, Receipt,
     SegmentListing, Throttle, ThrottleWindow,
 };
 use crate::domain::owner::ExportOwner;
+use crate::domain::time::Timestamp;
 use crate::ports::{Admission, ExportStore, Page, StatusChange};
 
 use super::{Item, attr, items, keys, s, string_attr};
@@ -39,6 +40,18 @@ impl DynamoExportStore {
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
+    }
+
+    /// One unconditional PutItem; `what` names the item in an error.
+    async fn put(&self, item: Item, what: &str) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("PutItem ExportsTable ({what})"), e))?;
+        Ok(())
     }
 
     fn key(owner: &ExportOwner, sk: String) -> Item {
@@ -588,6 +601,34 @@ impl ExportStore for DynamoExportStore {
         Err(Error::Transient(format!("recording part {part} of export {export} was canceled: {reasons:?}")))
     }
 
+    async fn put_confirmation(&self, user: &UserId, code_sha256: &str, expires_at: Timestamp) -> Result<()> {
+        let mut item = Self::key(&ExportOwner::User(user.clone()), keys::CONFIRMATION_SK.into());
+        item.insert("codeSha256".into(), s(code_sha256));
+        item.insert("expiresAt".into(), s(expires_at.to_string()));
+        self.put(item, "confirmation").await
+    }
+
+    async fn take_confirmation(&self, user: &UserId, code_sha256: &str, now: Timestamp) -> Result<bool> {
+        // One conditional delete: of two racing redemptions of one code, one wins.
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&ExportOwner::User(user.clone()), keys::CONFIRMATION_SK.into())))
+            .condition_expression("codeSha256 = :code AND expiresAt > :now")
+            .expression_attribute_values(":code", s(code_sha256))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(from_sdk("DeleteItem ExportsTable (confirmation)", e)),
+        }
+    }
+
     async fn record_retrieval(
         &self,
         owner: &ExportOwner,
@@ -616,14 +657,7 @@ impl ExportStore for DynamoExportStore {
         };
         let nonce = crate::domain::ids::ExportId::new().to_string();
         item.extend(Self::key(owner, keys::handout_sk(export, &at, &nonce)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| from_sdk("PutItem ExportsTable (hand-out)", e))?;
-        Ok(())
+        self.put(item, "hand-out").await
     }
 
     async fn handouts(&self, owner: &ExportOwner, export: &ExportId, limit: u32) -> Result<Vec<Handout>> {

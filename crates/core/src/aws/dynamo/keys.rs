@@ -46,6 +46,9 @@ pub fn exports_pk(owner: &ExportOwner) -> String {
     }
 }
 
+/// A self-service user's pending Assistant confirmation, beside their exports (`USER#{userId}`).
+pub const CONFIRMATION_SK: &str = "CONFIRMATION";
+
 pub fn account_pk(id: &AccountId) -> String {
     format!("{ACCOUNT_PREFIX}{id}")
 }
