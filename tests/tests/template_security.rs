@@ -591,7 +591,10 @@ fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
         .iter()
         .map(|arn| get_att(arn).expect("a function ARN by GetAtt").0)
         .collect();
-    assert_eq!(functions, ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"]);
+    assert_eq!(
+        functions,
+        ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction", "AssistantFunction"]
+    );
     // Exactly the functions operators invoke directly (DataExportOperator's DirectInvocation).
     let operator =
         statements(&resource(&template, "DataExportOperatorPolicy")["Properties"]["PolicyDocument"]);
@@ -602,9 +605,12 @@ fn the_invoke_trail_is_on_by_default_encrypted_validated_and_in_every_region() {
         .map(|arn| get_att(&arn).expect("a function ARN by GetAtt").0)
         .collect();
     invoked.sort();
+    // The chat service's one function too (ChatServiceAssistant): who vouched for which user.
+    invoked.push("AssistantFunction".to_owned());
+    invoked.sort();
     let mut traced = functions.clone();
     traced.sort();
-    assert_eq!(invoked, traced, "the trail records every function operators may invoke");
+    assert_eq!(invoked, traced, "the trail records every function operators and the chat service may invoke");
 
     let key = resource(&template, "InvokeTrailKey");
     assert_eq!(key["DeletionPolicy"].as_str(), Some("Retain"), "the retained log files stay readable");
