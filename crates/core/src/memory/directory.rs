@@ -172,8 +172,7 @@ impl AttachmentCatalog for FakeDirectory {
         // Rows in the sort key's order (an index's ties cannot happen: the key ends with the
         // attachment id), with the range bounds, so unreadable items (which carry their stored
         // sort key) fall among the others as they do in the table.
-        let sort_key =
-            |r: &CatalogRow| keys::catalog_position(&CatalogSource::Account(AccountId::random()), r);
+        let sort_key = keys::catalog_sort_key;
         all.sort_by_key(sort_key);
         let lower = range.since.as_ref().map(keys::after_uploads_at);
         let upper = keys::after_uploads_at(&range.cutoff);

@@ -385,9 +385,7 @@ impl<B: Backend> Retriever<B> {
         export: &ExportId,
         principal: &str,
     ) -> Result<ExportView> {
-        if !self.self_service {
-            return Err(Error::Forbidden(crate::rules::self_service::SELF_SERVICE_OFF.to_owned()));
-        }
+        crate::rules::self_service::require_enabled(self.self_service)?;
         let not_found = || Error::NotFound(format!("You have no export {export}."));
         self.hand_out(&ExportOwner::User(user.clone()), export, principal, None, not_found).await
     }

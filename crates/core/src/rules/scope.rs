@@ -23,10 +23,59 @@ pub enum Decision {
     RoomNotCreatedByManagedUser,
 }
 
+/// The part of every scope about time and deletion, an account's and a self-service user's alike:
+/// not deleted, uploaded after `since` (when incremental) and up to the cutoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadWindow {
+    pub cutoff: Timestamp,
+    pub since: Option<Timestamp>,
+}
+
+/// Why a file is outside its export's [`UploadWindow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideWindow {
+    Deleted,
+    AfterCutoff,
+    BeforeSince,
+}
+
+impl UploadWindow {
+    /// Why `a` is outside the window, if it is.
+    pub fn outside(&self, a: &Attachment) -> Option<OutsideWindow> {
+        if a.deleted {
+            Some(OutsideWindow::Deleted)
+        } else if a.uploaded_at > self.cutoff {
+            Some(OutsideWindow::AfterCutoff)
+        } else if self.since.is_some_and(|since| a.uploaded_at <= since) {
+            Some(OutsideWindow::BeforeSince)
+        } else {
+            None
+        }
+    }
+
+    /// Whether an unreadable catalog item may be in the window, as far as its attributes can be
+    /// read. Its time unreadable: it is in the window only if its sort key (which starts with the
+    /// upload time) is after `since`, which the catalog's key condition already ensured.
+    pub fn may_hold(&self, u: &UnreadableAttachment) -> bool {
+        !u.deleted
+            && u.uploaded_at.is_none_or(|t| t <= self.cutoff)
+            && !matches!((self.since, u.uploaded_at), (Some(since), Some(at)) if at <= since)
+    }
+}
+
+impl From<OutsideWindow> for Decision {
+    fn from(outside: OutsideWindow) -> Self {
+        match outside {
+            OutsideWindow::Deleted => Decision::Deleted,
+            OutsideWindow::AfterCutoff => Decision::AfterCutoff,
+            OutsideWindow::BeforeSince => Decision::BeforeSince,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Scope {
-    cutoff: Timestamp,
-    since: Option<Timestamp>,
+    window: UploadWindow,
     managed_users: HashSet<UserId>,
     managed_rooms: HashSet<RoomId>,
 }
@@ -45,28 +94,22 @@ impl Scope {
             .filter(|r| managed_users.contains(&r.created_by))
             .filter_map(|r| r.room_id.clone())
             .collect();
-        Self { cutoff, since: None, managed_users, managed_rooms }
+        Self { window: UploadWindow { cutoff, since: None }, managed_users, managed_rooms }
     }
 
     /// An incremental export's scope: only files uploaded after `since`.
     pub fn with_since(mut self, since: Option<Timestamp>) -> Self {
-        self.since = since;
+        self.window.since = since;
         self
     }
 
     pub fn cutoff(&self) -> Timestamp {
-        self.cutoff
+        self.window.cutoff
     }
 
     pub fn decide(&self, a: &Attachment) -> Decision {
-        if a.deleted {
-            return Decision::Deleted;
-        }
-        if a.uploaded_at > self.cutoff {
-            return Decision::AfterCutoff;
-        }
-        if self.since.is_some_and(|since| a.uploaded_at <= since) {
-            return Decision::BeforeSince;
+        if let Some(outside) = self.window.outside(a) {
+            return outside.into();
         }
         match a.conversation_type {
             ConversationType::Direct | ConversationType::Group => {
@@ -94,14 +137,7 @@ impl Scope {
     /// can be read; one whose conversation cannot be told is reported (it is the account's own
     /// catalog, and silently leaving it out would hide it).
     pub fn includes_unreadable(&self, u: &UnreadableAttachment) -> bool {
-        if u.deleted || u.uploaded_at.is_some_and(|t| t > self.cutoff) {
-            return false;
-        }
-        // Its time unreadable: it is in the window only if its sort key (which starts with the
-        // upload time) is after `since`, which the catalog's key condition already ensured.
-        if let (Some(since), Some(at)) = (self.since, u.uploaded_at)
-            && at <= since
-        {
+        if !self.window.may_hold(u) {
             return false;
         }
         match u.conversation_type {

@@ -19,6 +19,7 @@ pub use crate::domain::manifest::InScopeBecause as Reason;
 use crate::domain::model::{AccountType, Attachment, ConversationType, Membership, UnreadableAttachment};
 use crate::domain::time::Timestamp;
 use crate::ports::Directory;
+use crate::rules::scope::{OutsideWindow, UploadWindow};
 
 /// Whether the user may export their own files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,13 +70,17 @@ impl Eligibility {
 pub const SELF_SERVICE_OFF: &str = "Getting your own attachments is turned off for this service. Ask the \
 service's operator; an account's IT administrators can still export their users' files.";
 
+/// Whether the operator left self-service on (`SELF_SERVICE_ENABLED`): the one refusal that
+/// also holds for a user's exports made before.
+pub fn require_enabled(enabled: bool) -> Result<()> {
+    if enabled { Ok(()) } else { Err(Error::Forbidden(SELF_SERVICE_OFF.to_owned())) }
+}
+
 /// Whether `user` may export their own files now: self-service is `enabled`, and the directory's
 /// memberships pass [`eligibility`]. Every entry point (the API, the Assistant, the console's
 /// view) asks this, so all refuse alike.
 pub async fn require<D: Directory>(enabled: bool, directory: &D, user: &UserId) -> Result<()> {
-    if !enabled {
-        return Err(Error::Forbidden(SELF_SERVICE_OFF.to_owned()));
-    }
+    require_enabled(enabled)?;
     let memberships = directory.memberships(user).await?;
     match eligibility(&memberships).refusal() {
         Some(refusal) => {
@@ -102,30 +107,33 @@ pub enum SelfDecision {
 #[derive(Debug, Clone)]
 pub struct SelfScope {
     user: UserId,
-    cutoff: Timestamp,
-    since: Option<Timestamp>,
+    window: UploadWindow,
     rooms: HashSet<RoomId>,
+}
+
+impl From<OutsideWindow> for SelfDecision {
+    fn from(outside: OutsideWindow) -> Self {
+        match outside {
+            OutsideWindow::Deleted => SelfDecision::Deleted,
+            OutsideWindow::AfterCutoff => SelfDecision::AfterCutoff,
+            OutsideWindow::BeforeSince => SelfDecision::BeforeSince,
+        }
+    }
 }
 
 impl SelfScope {
     pub fn new(user: UserId, cutoff: Timestamp, rooms: impl IntoIterator<Item = RoomId>) -> Self {
-        Self { user, cutoff, since: None, rooms: rooms.into_iter().collect() }
+        Self { user, window: UploadWindow { cutoff, since: None }, rooms: rooms.into_iter().collect() }
     }
 
     pub fn with_since(mut self, since: Option<Timestamp>) -> Self {
-        self.since = since;
+        self.window.since = since;
         self
     }
 
     pub fn decide(&self, a: &Attachment) -> SelfDecision {
-        if a.deleted {
-            return SelfDecision::Deleted;
-        }
-        if a.uploaded_at > self.cutoff {
-            return SelfDecision::AfterCutoff;
-        }
-        if self.since.is_some_and(|since| a.uploaded_at <= since) {
-            return SelfDecision::BeforeSince;
+        if let Some(outside) = self.window.outside(a) {
+            return outside.into();
         }
         match a.conversation_type {
             ConversationType::Direct | ConversationType::Group if a.uploader_id == self.user => {
@@ -142,12 +150,7 @@ impl SelfScope {
     /// same rule as far as its attributes can be read; one whose conversation type cannot be read
     /// came from the user's own sources (their uploads, their rooms) and is reported.
     pub fn includes_unreadable(&self, u: &UnreadableAttachment) -> bool {
-        if u.deleted || u.uploaded_at.is_some_and(|t| t > self.cutoff) {
-            return false;
-        }
-        if let (Some(since), Some(at)) = (self.since, u.uploaded_at)
-            && at <= since
-        {
+        if !self.window.may_hold(u) {
             return false;
         }
         match u.conversation_type {

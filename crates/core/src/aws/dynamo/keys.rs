@@ -120,13 +120,22 @@ pub fn catalog_position(
     source: &crate::ports::CatalogSource,
     row: &crate::domain::model::CatalogRow,
 ) -> String {
-    let (account, sk) = match row {
-        Ok(a) => (a.account_id.as_str(), attachment_sk(&a.uploaded_at, &a.attachment_id)),
-        Err(unreadable) => (unreadable.account_id.as_str(), unreadable.sort_key.clone()),
+    let sk = catalog_sort_key(row);
+    let account = match row {
+        Ok(a) => a.account_id.as_str(),
+        Err(unreadable) => unreadable.account_id.as_str(),
     };
     match source {
         crate::ports::CatalogSource::Account(_) => sk,
         _ => format!("{account}|{sk}"),
+    }
+}
+
+/// A catalog row's sort key, read or not (an unreadable item keeps the one it is stored under).
+pub fn catalog_sort_key(row: &crate::domain::model::CatalogRow) -> String {
+    match row {
+        Ok(a) => attachment_sk(&a.uploaded_at, &a.attachment_id),
+        Err(unreadable) => unreadable.sort_key.clone(),
     }
 }
 
