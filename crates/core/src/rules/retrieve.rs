@@ -350,10 +350,12 @@ impl<B: Backend> Retriever<B> {
     /// A self-service user's exports, newest first, and whether they may ask now. With
     /// self-service off, nothing is listed: the refusal is the answer.
     pub async fn list_for_user(&self, user: &UserId, query: &ListQuery) -> Result<UserExportList> {
+        // Self-service off is the answer itself; a managed user's or a Team member's refusal is
+        // what `request` reports; any other failure (the directory unreachable) is the reply's.
         let eligibility =
             match crate::rules::self_service::require(self.self_service, &self.directory, user).await {
-                Err(Error::Forbidden(message)) => return Err(Error::Forbidden(message)),
-                other => other,
+                Err(refused @ Error::Unprocessable(_)) => Err(refused),
+                other => Ok(other?),
             };
         let now = self.clock.now();
         let owner = ExportOwner::User(user.clone());
