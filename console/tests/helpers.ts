@@ -82,7 +82,7 @@ export function putExport(
 
 /** Turns on TOTP MFA for a user in moto's user pool (tests/fixtures.py). */
 export function enableTotp(user: ConsoleUser): { code: string } {
-  return lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "enable-totp", "--username", user.username, "--password", user.password])) as {
+  return lastJson(run(PYTHON, [resolve(__dirname, "fixtures.py"), "enable-totp", "--username", user.username, `--password=${user.password}`])) as {
     code: string;
   };
 }
@@ -199,6 +199,6 @@ export async function expectNoLinksInPage(page: Page): Promise<void> {
  * SigV4-signed as the console signs (tests/fixtures.py call-as). */
 export function callAs(user: ConsoleUser, group: string, method: "GET" | "POST", path: string): { status: number; body: Record<string, unknown> } {
   return lastJson(
-    run(PYTHON, [resolve(__dirname, "fixtures.py"), "call-as", "--username", user.username, "--password", user.password, "--group", group, "--method", method, "--path", path]),
+    run(PYTHON, [resolve(__dirname, "fixtures.py"), "call-as", "--username", user.username, `--password=${user.password}`, "--group", group, "--method", method, "--path", path]),
   ) as { status: number; body: Record<string, unknown> };
 }
