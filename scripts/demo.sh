@@ -105,11 +105,34 @@ reply="$(assistant "Get my attachments")"
 sed 's/^/     /' <<<"$reply"
 code="$(sed -n 's/.*Get my attachments \([a-z]\{6\}\).*/\1/p' <<<"$reply" | head -1)"
 [[ -n "$code" ]] || { echo "   no confirmation code in the reply" >&2; exit 1; }
+# The chat service's subscription to the Assistant's replies: an SQS queue behind a rule on the
+# stack's reply bus (moto serves both), made before the export can end.
+replies_queue="$(aws sqs create-queue --endpoint-url "$AWS_ENDPOINT_URL_EVENTS" --queue-name "demo-replies-$member" \
+    --query QueueUrl --output text)"
+aws events put-rule --event-bus-name "$ASSISTANT_REPLY_BUS" --name "demo-replies-${member:0:8}" \
+    --event-pattern "{\"source\": [\"attachment-export\"], \"detail\": {\"userId\": [\"$member\"]}}" >/dev/null
+aws events put-targets --event-bus-name "$ASSISTANT_REPLY_BUS" --rule "demo-replies-${member:0:8}" \
+    --targets "Id=q,Arn=arn:aws:sqs:$AWS_REGION:000000000000:demo-replies-$member" >/dev/null
 echo "   they send the command back:"
 assistant "Get my attachments $code" | sed 's/^/     /'
 member_export="$($CLI list --user-id "$member" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exports"][0]["exportId"])')"
 $CLI status --user-id "$member" --export-id "$member_export" --wait | sed 's/^/   /'
+# The Assistant's reply, as the chat service receives it (the link shown without its token).
+for _ in $(seq 20); do
+    aws sqs receive-message --endpoint-url "$AWS_ENDPOINT_URL_EVENTS" --queue-url "$replies_queue" \
+        --wait-time-seconds 1 --query 'Messages[0].Body' --output text > "$OUT/assistant-reply-event.json"
+    grep -q '"Assistant Reply"' "$OUT/assistant-reply-event.json" && break
+done
+grep -q '"Assistant Reply"' "$OUT/assistant-reply-event.json" || { echo "   no Assistant Reply event" >&2; exit 1; }
+echo "   when the export ends, the Assistant's reply (an \"Assistant Reply\" event on $ASSISTANT_REPLY_BUS):"
+python3 -c 'import json,sys,re; print(re.sub(r"/m/[A-Za-z0-9_-]+", "/m/<token>", json.load(open(sys.argv[1]))["detail"]["reply"]))' \
+    "$OUT/assistant-reply-event.json" | sed 's/^/     /'
+reply_link="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["detail"]["link"])' "$OUT/assistant-reply-event.json")"
+curl -sfL "$reply_link" -o "$OUT/member-manifest-from-reply.csv"
 $CLI manifest --user-id "$member" --export-id "$member_export" --out "$OUT/member-manifest.csv" | sed 's/^/   /'
+cmp -s "$OUT/member-manifest.csv" "$OUT/member-manifest-from-reply.csv" \
+    || { echo "   the reply's link did not give the export's manifest" >&2; exit 1; }
+echo "   the reply's link gives that same manifest (a counted hand-out; revoking the export stops it)"
 member_listed=$(($(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$OUT/member-manifest.csv") - 1))
 echo "   their manifest lists $member_listed attachments (expected $member_expected), each saying why it is theirs"
 [[ "$member_listed" == "$member_expected" ]] || { echo "   MISMATCH: not exactly the user's files" >&2; exit 1; }

@@ -94,6 +94,9 @@ export CONSOLE_URL=http://127.0.0.1:$CONSOLE_PORT
 # The download function's URL (template DownloadExportUrl; servers/local_function_url.py), which the
 # manifest's links start with. LINK_KEY_IDS follows once provision.py has made the link key.
 export DOWNLOAD_BASE_URL=http://127.0.0.1:$FUNCTION_URL_PORT
+# The Assistant's replies (template AssistantReplyBus, stack "attachment-export"), in moto's
+# EventBridge; provision.py creates it.
+export ASSISTANT_REPLY_BUS=attachment-export-assistant-replies
 # The statement signing key (template StatementKey), by the alias provision.py gives it in moto.
 export STATEMENT_KEY_ID=alias/attachment-export-statement
 # The pinned AWS CLI (v1, in .local/awscli) first on PATH: plain "aws ..." reaches the local stack.

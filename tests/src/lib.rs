@@ -15,7 +15,7 @@ use export_core::domain::model::{Account, AccountType, Attachment, ConversationT
 use export_core::{Config, Timestamp};
 
 /// The variables `make up` writes to `.local/stack.env` (DESIGN §11). The names are a contract.
-pub const STACK_VARIABLES: [&str; 20] = [
+pub const STACK_VARIABLES: [&str; 21] = [
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -35,6 +35,7 @@ pub const STACK_VARIABLES: [&str; 20] = [
     "STATEMENT_KEY_ID",
     "S3_FORCE_PATH_STYLE",
     "DOWNLOAD_BASE_URL",
+    "ASSISTANT_REPLY_BUS",
     "LINK_KEY_IDS",
 ];
 
@@ -1018,6 +1019,24 @@ pub struct AccountEvents {
 
 impl AccountEvents {
     pub async fn subscribe(stack: &Stack, account: &AccountId) -> Self {
+        let pattern = serde_json::json!({
+            "source": ["attachment-export"],
+            "detail-type": ["Data Export State Change"],
+            "detail": {"accountId": [account.as_str()]}
+        });
+        let name = format!("events-{account}");
+        Self::subscribe_to(stack, "default", &name, pattern).await
+    }
+
+    /// A subscriber to one user's "Assistant Reply" events on the Assistant's bus
+    /// (`ASSISTANT_REPLY_BUS`), as the chat service subscribes; it matches on the user only, so a
+    /// state change published there would be received too.
+    pub async fn assistant_replies(stack: &Stack, user: &str) -> Self {
+        let pattern = serde_json::json!({"source": ["attachment-export"], "detail": {"userId": [user]}});
+        Self::subscribe_to(stack, stack.var("ASSISTANT_REPLY_BUS"), &format!("replies-{user}"), pattern).await
+    }
+
+    async fn subscribe_to(stack: &Stack, bus: &str, name: &str, pattern: serde_json::Value) -> Self {
         let moto = stack.var("AWS_ENDPOINT_URL_EVENTS");
         let sqs = aws_sdk_sqs::Client::from_conf(
             aws_sdk_sqs::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
@@ -1025,25 +1044,21 @@ impl AccountEvents {
         let events = aws_sdk_eventbridge::Client::from_conf(
             aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config()).endpoint_url(moto).build(),
         );
-        let queue = sqs
-            .create_queue()
-            .queue_name(format!("events-{account}"))
+        let queue = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+        let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:{name}");
+        let rule = format!("export-{}", &name[..name.len().min(40)]);
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(bus)
+            .event_pattern(pattern.to_string())
             .send()
             .await
-            .unwrap()
-            .queue_url
             .unwrap();
-        let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:events-{account}");
-        let pattern = serde_json::json!({
-            "source": ["attachment-export"],
-            "detail-type": ["Data Export State Change"],
-            "detail": {"accountId": [account.as_str()]}
-        });
-        let rule = format!("export-events-{}", &account.as_str()[..8]);
-        events.put_rule().name(&rule).event_pattern(pattern.to_string()).send().await.unwrap();
         events
             .put_targets()
             .rule(&rule)
+            .event_bus_name(bus)
             .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&queue_arn).build().unwrap())
             .send()
             .await

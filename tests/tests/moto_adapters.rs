@@ -100,6 +100,36 @@ async fn the_eventbridge_notifier_keeps_the_contract() {
     contracts::a_published_change_reaches_the_accounts_subscriber_once(&notifier, &change, received).await;
 }
 
+/// The reply half of the Notifier contract on the Assistant's bus: a reply reaches the chat
+/// service's rule there, and a state change of the same user's export does not (it goes to the
+/// default bus).
+#[tokio::test]
+async fn the_eventbridge_notifier_keeps_the_reply_contract() {
+    let stack = Stack::load();
+    let reply = contracts::example_reply();
+    let replies = AccountEvents::assistant_replies(&stack, reply.user_id.as_str()).await;
+    let notifier = EventBridgeNotifier::new(aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&stack.sdk_config())
+            .endpoint_url(stack.var("AWS_ENDPOINT_URL_EVENTS"))
+            .build(),
+    ))
+    .with_reply_bus(stack.var("ASSISTANT_REPLY_BUS"));
+    let received = async || {
+        let bodies = replies.receive().await;
+        bodies
+            .iter()
+            .map(|b| {
+                let event = serde_json::from_str::<serde_json::Value>(b).unwrap();
+                (event["detail-type"].as_str().unwrap().to_owned(), event["detail"].clone())
+            })
+            .collect()
+    };
+    contracts::a_reply_reaches_the_users_subscriber_once_and_a_state_change_does_not(
+        &notifier, &reply, received,
+    )
+    .await;
+}
+
 /// The LinkKeys contract on KMS HMAC keys (moto's KMS implements HMAC_256 and GenerateMac), with
 /// one key and with a replaced one (two keys, the newer current).
 #[tokio::test]

@@ -366,23 +366,37 @@ fn the_api_limits_each_caller_by_session_and_address_never_by_the_paths_account(
 }
 
 /// The download function's credentials serve pre-signed GETs only (SigV4 in the query string,
-/// over HTTPS), each honoured no longer than the redirect's configured lifetime.
+/// over HTTPS), each honoured no longer than the redirect's configured lifetime: of attachments,
+/// and of self-service users' manifests (the Assistant's reply link), never an account's export
+/// files or a user's reports.
 #[test]
 fn the_download_role_signs_only_short_presigned_sigv4_gets_over_https() {
     let template = template();
     let statements = role_statements(&template, "DownloadExportRole");
     let gets: Vec<&Value> = statements.iter().filter(|s| allows(s, "s3:GetObject")).collect();
-    assert_eq!(gets.len(), 1, "one s3:GetObject statement");
-    let condition = &gets[0]["Condition"];
-    assert_eq!(condition["StringEquals"]["s3:authType"].as_str(), Some("REST-QUERY-STRING"));
-    assert_eq!(condition["StringEquals"]["s3:signatureversion"].as_str(), Some("AWS4-HMAC-SHA256"));
-    assert_eq!(condition["Bool"]["aws:SecureTransport"].as_str(), Some("true"));
+    assert_eq!(gets.len(), 2, "the attachments' and the users' manifests' s3:GetObject statements");
+    for get in &gets {
+        let condition = &get["Condition"];
+        assert_eq!(condition["StringEquals"]["s3:authType"].as_str(), Some("REST-QUERY-STRING"));
+        assert_eq!(condition["StringEquals"]["s3:signatureversion"].as_str(), Some("AWS4-HMAC-SHA256"));
+        assert_eq!(condition["Bool"]["aws:SecureTransport"].as_str(), Some("true"));
+        assert_eq!(
+            sub_text(&condition["NumericLessThanEquals"]["s3:signatureAge"]),
+            Some("${RedirectUrlSeconds}000"),
+            "a redirect URL is honoured for its lifetime only (milliseconds)"
+        );
+        assert_eq!(string_list(&get["Action"]), ["s3:GetObject"], "the download role reads, nothing else");
+    }
+    let manifests = gets.iter().find(|s| s["Sid"] == "RedirectToUsersManifests").expect("users' manifests");
+    let resources: Vec<&str> =
+        manifests["Resource"].as_sequence().unwrap().iter().map(|r| sub_text(r).unwrap()).collect();
     assert_eq!(
-        sub_text(&condition["NumericLessThanEquals"]["s3:signatureAge"]),
-        Some("${RedirectUrlSeconds}000"),
-        "a redirect URL is honoured for its lifetime only (milliseconds)"
+        resources,
+        [
+            "${ExportBucket.Arn}/exports/users/*/attachments.csv",
+            "${ExportBucket.Arn}/exports/users/*/attachments.jsonl"
+        ]
     );
-    assert_eq!(string_list(&gets[0]["Action"]), ["s3:GetObject"], "the download role reads, nothing else");
 }
 
 /// RevokeDataExport's role (issue 25) does what a revocation needs and nothing more: the record's
@@ -536,6 +550,7 @@ fn no_key_policy_lets_a_principal_grant_itself_decrypt() {
                     "WriteManifestRole",
                     "EnumerateAttachmentsRole",
                     "RetrieveExportRole",
+                    "DownloadExportRole",
                     "ExportStateMachineRole"
                 ]
                 .contains(&principal.as_str()),

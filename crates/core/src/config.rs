@@ -44,6 +44,8 @@ pub struct Config {
     link_key_ids: Option<Vec<String>>,
     /// The download function's URL (`DOWNLOAD_BASE_URL`): every link of a manifest starts with it.
     download_base_url: Option<String>,
+    /// The EventBridge bus of the Assistant's replies (`ASSISTANT_REPLY_BUS`, DESIGN §15).
+    assistant_reply_bus: Option<String>,
     /// The lifetime of the S3 URL a link redirects to (`REDIRECT_URL_SECONDS`, 1–300).
     pub redirect_url: Duration,
     /// How long the download function trusts an export's record before reading it again
@@ -162,6 +164,7 @@ impl Config {
                 .optional("LINK_KEY_IDS")?
                 .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()),
             download_base_url: vars.optional("DOWNLOAD_BASE_URL")?.map(download_base_url).transpose()?,
+            assistant_reply_bus: vars.optional("ASSISTANT_REPLY_BUS")?,
             redirect_url: Duration::from_secs(vars.number("REDIRECT_URL_SECONDS", 45, 1, 300)?),
             link_state_cache: Duration::from_secs(vars.number("LINK_STATE_CACHE_SECONDS", 5, 0, 60)?),
             url_expiry,
@@ -279,6 +282,10 @@ impl Config {
 
     pub fn download_base_url(&self) -> Result<&str, ConfigError> {
         required(&self.download_base_url, "DOWNLOAD_BASE_URL")
+    }
+
+    pub fn assistant_reply_bus(&self) -> Result<&str, ConfigError> {
+        required(&self.assistant_reply_bus, "ASSISTANT_REPLY_BUS")
     }
 
     pub fn attachment_buckets(&self) -> Result<&[String], ConfigError> {

@@ -487,9 +487,37 @@ pub struct StateChange {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// Where export state changes are published (EventBridge).
+/// What the Assistant says to a user when their export ends (DESIGN §15), for the chat service to
+/// deliver in the user's 1:1 chat: the reply's text and, for a delivered export, the manifest link
+/// (revocable, `domain::manifest_link`) and when it stops working. It holds a link, so it goes to
+/// the Assistant's own bus, never to the default bus or a log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssistantReply {
+    pub user_id: crate::domain::ids::UserId,
+    pub export_id: ExportId,
+    pub status: crate::domain::model::ExportStatus,
+    /// What the user reads; it repeats the link, so the chat service can post it as it is.
+    pub reply: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// Where export state changes are published (EventBridge's default bus), and the Assistant's
+/// replies (its own bus).
 pub trait Notifier: Send + Sync {
     fn publish(&self, change: &StateChange) -> impl Future<Output = Result<()>> + Send;
+
+    /// Publishes the Assistant's reply to a user's ended export.
+    fn reply(&self, reply: &AssistantReply) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The state machine.

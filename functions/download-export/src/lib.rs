@@ -1,7 +1,8 @@
 //! The download link's endpoint (docs/DESIGN.md §8) over `export_core::rules::download`: a
 //! `GET /f/{token}` of the function URL is answered `302` to a short-lived S3 URL that serves the
-//! file as a download, once the link, its export and its file check out and the fetch is counted.
-//! Nothing else is served, and nothing of a token or a URL is logged.
+//! file as a download, once the link, its export and its file check out and the fetch is counted;
+//! a `GET /m/{token}` (a self-service user's manifest link, §15) likewise to the manifest, once
+//! the hand-out is counted. Nothing else is served, and nothing of a token or a URL is logged.
 
 pub use entry::url_handler;
 
@@ -15,6 +16,9 @@ use export_core::{Backend, Error};
 
 /// Where links live on the function URL: `/f/` and the token.
 pub const LINK_PREFIX: &str = "/f/";
+/// A self-service user's manifest link (the Assistant's reply, DESIGN §15): `/m/` and its token.
+pub const MANIFEST_LINK_PREFIX: &str = export_core::domain::manifest_link::PATH_PREFIX;
+const MANIFEST_ROUTE: &str = "/m/{token}";
 
 pub struct DownloadExport<B: Backend> {
     pub downloader: Downloader<B>,
@@ -53,9 +57,13 @@ impl<B: Backend> UrlFunction for DownloadExport<B> {
         }
         let path = request.raw_path.as_deref().unwrap_or_default();
         let source_ip = request.request_context.http.source_ip.as_deref().unwrap_or_default();
-        let answer = match path.strip_prefix(LINK_PREFIX).filter(|t| !t.contains('/')) {
-            Some(token) => self.downloader.redirect(&LinkRequest { token, source_ip }).await,
-            None => Err(Error::NotFound("There is nothing here but download links.".into())),
+        let token = |prefix: &str| path.strip_prefix(prefix).filter(|t| !t.contains('/'));
+        let (route, answer) = if let Some(token) = token(LINK_PREFIX) {
+            (Self::ROUTE, self.downloader.redirect(&LinkRequest { token, source_ip }).await)
+        } else if let Some(token) = token(MANIFEST_LINK_PREFIX) {
+            (MANIFEST_ROUTE, self.downloader.manifest_redirect(token).await)
+        } else {
+            (Self::ROUTE, Err(Error::NotFound("There is nothing here but download links.".into())))
         };
         match answer {
             Ok(url) => {
@@ -64,7 +72,7 @@ impl<B: Backend> UrlFunction for DownloadExport<B> {
             Err(e) => {
                 // Logged here, by route template and address: the path is the token.
                 let caller = entry::Caller::of_function_url(request);
-                entry::log_unsuccessful(Self::NAME, &caller, &format!("GET {}", Self::ROUTE), &e);
+                entry::log_unsuccessful(Self::NAME, &caller, &format!("GET {route}"), &e);
                 // A busy table or KMS is worth a retry: 503 with Retry-After, which download tools
                 // honour (the API's replies fold it into a 500).
                 if e.http_status() == 503 {
@@ -107,6 +115,9 @@ mod tests {
         ("link-altered.json", Expect::Http(403, Some("ForbiddenException"))),
         ("link-head.json", Expect::Http(405, Some("MethodNotAllowedException"))),
         ("not-a-link.json", Expect::Http(404, Some("NotFoundException"))),
+        ("manifest-link.json", Expect::Http(302, None)),
+        ("manifest-link-altered.json", Expect::Http(403, Some("ForbiddenException"))),
+        ("manifest-link-as-file-link.json", Expect::Http(403, Some("ForbiddenException"))),
         ("api-event.json", Expect::FunctionError("WrongEntryPointException")),
         ("direct-payload.json", Expect::FunctionError("WrongEntryPointException")),
     ];
@@ -125,8 +136,25 @@ mod tests {
         file.uploaded_at = Timestamp::parse(SAMPLE_UPLOADED_AT).unwrap();
         (file.file_name, file.object_key) = ("minutes.html".into(), format!("{account}/minutes.html"));
         world.directory.attachments.lock().unwrap().insert(account, vec![file]);
+        world.store.insert(sample_user_record());
         let function = DownloadExport { downloader: world.downloader(&["attachments"]) };
         Harness { world, function }
+    }
+
+    /// The sample user's delivered export (through the Assistant): the sample export's record, but
+    /// theirs, and the manifest the link of `manifest-link.json` fetches.
+    const SAMPLE_USER: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+
+    fn sample_user_record() -> export_core::domain::model::ExportRecord {
+        let mut record = export_core::testing::delivered_sample_record(2);
+        record.owner = export_core::domain::ids::UserId::parse(SAMPLE_USER).unwrap().into();
+        record.requested_by = export_core::domain::model::RequestedBy::new(
+            "chat-service:assistant",
+            export_core::domain::model::Via::Assistant,
+        );
+        let result = record.result.as_mut().unwrap();
+        result.manifest_key = format!("exports/users/{SAMPLE_USER}/{SAMPLE_EXPORT}/attachments.csv");
+        record
     }
 
     async fn invoke(deps: &Harness<DownloadExport<InMemory>>, json: &str) -> Result<Value, Error> {
@@ -195,6 +223,65 @@ mod tests {
                 .fetch_count,
             2
         );
+    }
+
+    #[tokio::test]
+    async fn a_manifest_link_redirects_to_the_users_manifest_as_a_counted_hand_out_until_revoked() {
+        use export_core::domain::manifest_link::{self, ManifestClaims};
+        use export_core::ports::{LinkKeys, StatusChange};
+        let deps = deps();
+        let record = sample_user_record();
+        let (owner, export) = (record.owner.clone(), record.export_id);
+        // The event's token is the sample user's export's, made as Finalize makes it.
+        let user = export_core::domain::ids::UserId::parse(SAMPLE_USER).unwrap();
+        let key = deps.world.link_keys.derive(1, &owner, &export).await.unwrap();
+        let claims = ManifestClaims {
+            kid: 1,
+            user,
+            export_id: export,
+            expires_at: record.result.unwrap().urls_expire_at,
+        };
+        let event = include_str!("../../../events/download-export/manifest-link.json");
+        assert!(
+            event.contains(&manifest_link::link("", &claims, &key).unwrap()),
+            "the event holds the real token"
+        );
+
+        let reply = invoke(&deps, event).await.unwrap();
+        assert_eq!(reply["statusCode"], 302, "{reply}");
+        let location = reply["headers"]["location"].as_str().unwrap();
+        assert!(
+            location.contains(&format!("exports/users/{SAMPLE_USER}/{SAMPLE_EXPORT}/attachments.csv")),
+            "{location}"
+        );
+        let view = deps.world.store.get(&owner, &export).await.unwrap().unwrap();
+        assert_eq!(view.retrievals, 1, "a hand-out, counted");
+        let handouts = deps.world.store.handouts(&owner, &export, 5).await.unwrap();
+        assert_eq!(handouts[0].principal, "assistant-reply-link");
+
+        // An altered link, or one read as a file link, is not counted.
+        for refused in ["manifest-link-altered.json", "manifest-link-as-file-link.json"] {
+            let path = format!("{}/../../events/download-export/{refused}", env!("CARGO_MANIFEST_DIR"));
+            let reply = invoke(&deps, &std::fs::read_to_string(path).unwrap()).await.unwrap();
+            assert_eq!(reply["statusCode"], 403, "{refused}");
+        }
+        assert_eq!(deps.world.store.get(&owner, &export).await.unwrap().unwrap().retrievals, 1);
+
+        // Revoked: the link stops at once (the record is read afresh), and says when.
+        let at = Timestamp::parse("2026-11-25T09:00:00Z").unwrap();
+        let by = export_core::domain::model::RequestedBy::new(
+            "arn:aws:iam::123456789012:user/op",
+            export_core::domain::model::Via::Api,
+        );
+        let revoked = StatusChange::Revoked { at, by };
+        deps.world.store.change_status(&owner, &export, revoked).await.unwrap();
+        let reply = invoke(&deps, event).await.unwrap();
+        assert_eq!(reply["statusCode"], 410, "{reply}");
+        assert!(reply["body"].as_str().unwrap().contains("revoked at 2026-11-25T09:00:00"), "{reply}");
+        // Past its expiry it is gone too, whatever the record says.
+        deps.world.clock.advance(std::time::Duration::from_secs(5 * 86_400 + 3_600));
+        let reply = invoke(&deps, event).await.unwrap();
+        assert!(reply["body"].as_str().unwrap().contains("expired at"), "{reply}");
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-"""Creates the local stack's tables, buckets, statement and link keys and state machine from the definitions the deployable
+"""Creates the local stack's tables, buckets, statement and link keys, event buses and state machine from the definitions the deployable
 template uses: the tables of template.yaml (keys, GSIs) and the ASL of infra/statemachine. Nothing
 here restates a table's shape, so the two cannot drift (tests/tests/template_drift.rs checks it).
 
@@ -42,6 +42,8 @@ LINK_KEYS = {"LinkKey": "LinkKeyAlias"}
 LINK_KEY_ENV = ROOT / ".local/link-key.env"
 NOT_LOCAL_KEYS = {"ExportKey", "SigningSecretKey", "LogsKey", "InvokeTrailKey"}
 STATE_MACHINE_NAME = "ExportStateMachine"
+# EventBridge buses of template.yaml -> the stack variable naming the local one.
+BUS_VARIABLES = {"AssistantReplyBus": "ASSISTANT_REPLY_BUS"}
 
 
 def template_resources(kind: str) -> dict:
@@ -138,6 +140,23 @@ def provision_link_key(kms, logical_id: str, props: dict) -> None:
     LINK_KEY_ENV.write_text(f"export LINK_KEY_IDS={arn}\n")
 
 
+def provision_buses(region: str) -> None:
+    """The template's own EventBridge buses, in moto (the default bus is always there)."""
+    events = boto3.client("events", region_name=region)
+    buses = template_resources("AWS::Events::EventBus")
+    unknown = set(buses) - set(BUS_VARIABLES)
+    if unknown:
+        sys.exit(f"provision: template.yaml has event buses the local stack does not name: {sorted(unknown)}")
+    existing = {b["Name"] for b in events.list_event_buses()["EventBuses"]}
+    for logical_id in buses:
+        name = os.environ[BUS_VARIABLES[logical_id]]
+        if name in existing:
+            print(f"  event bus {name}: exists")
+        else:
+            events.create_event_bus(Name=name)
+            print(f"  event bus {name}: created")
+
+
 def crate_name(pascal: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"-\1", pascal).lower()
 
@@ -182,6 +201,7 @@ def main() -> None:
     provision_tables(region)
     provision_buckets(region)
     provision_keys(region)
+    provision_buses(region)
     arn = provision_state_machine(region)
     expected = os.environ.get("STATE_MACHINE_ARN")
     if expected and expected != arn:

@@ -101,11 +101,16 @@ impl Finisher<Aws> {
         Ok(Finisher {
             store: DynamoExportStore::from_config(aws_sdk_dynamodb::Client::new(sdk), config)?,
             objects: S3ObjectStore::export_bucket(sdk, config)?,
-            notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(sdk)),
+            notifier: EventBridgeNotifier::new(aws_sdk_eventbridge::Client::new(sdk))
+                .with_reply_bus(config.assistant_reply_bus()?),
             clock: SystemClock,
             statement_key: KmsStatementSigner::from_config(aws_sdk_kms::Client::new(sdk), config)?,
             workflow: StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(sdk), config.state_machine_arn()?),
             pass_bytes: config.finalize_pass_bytes,
+            reply_links: crate::rules::assistant::ReplyLinks {
+                keys: KmsLinkKeys::new(aws_sdk_kms::Client::new(sdk), config.link_key_ids()?.to_vec()),
+                base_url: config.download_base_url()?.to_owned(),
+            },
         })
     }
 }
@@ -115,6 +120,8 @@ impl Downloader<Aws> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Downloader {
             store: DynamoExportStore::from_config(dynamodb.clone(), config)?,
+            // A user's manifest, signed by the function's role for the redirect's minute.
+            objects: S3ObjectStore::export_bucket(sdk, config)?,
             catalog: DynamoCatalog::from_config(dynamodb, config)?,
             files: S3AttachmentObjects::new(super::s3::client(sdk, config)),
             link_keys: KmsLinkKeys::new(aws_sdk_kms::Client::new(sdk), config.link_key_ids()?.to_vec()),

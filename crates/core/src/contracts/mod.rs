@@ -166,6 +166,17 @@ mod against_the_fakes {
             published.iter().map(|c| serde_json::to_value(c).unwrap()).collect()
         };
         a_published_change_reaches_the_accounts_subscriber_once(&notifier, &example_change(), received).await;
+        let notifier = crate::memory::FakeNotifier::default();
+        let replies = async || {
+            let replies = notifier.replies.lock().unwrap().clone();
+            replies.iter().map(|r| ("Assistant Reply".to_owned(), serde_json::to_value(r).unwrap())).collect()
+        };
+        a_reply_reaches_the_users_subscriber_once_and_a_state_change_does_not(
+            &notifier,
+            &example_reply(),
+            replies,
+        )
+        .await;
     }
 
     #[tokio::test]

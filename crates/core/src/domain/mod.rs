@@ -11,6 +11,7 @@ pub mod ids;
 pub mod key_layout;
 pub mod link_token;
 pub mod manifest;
+pub mod manifest_link;
 pub mod model;
 pub mod owner;
 pub mod payloads;

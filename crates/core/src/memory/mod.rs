@@ -216,6 +216,7 @@ impl World {
     pub fn downloader(&self, buckets: &[&str]) -> Downloader<InMemory> {
         Downloader {
             store: self.store.clone(),
+            objects: self.objects.clone(),
             catalog: self.directory.clone(),
             files: self.attachments.clone(),
             link_keys: self.link_keys.clone(),
@@ -237,6 +238,10 @@ impl World {
             statement_key: self.statement_key.clone(),
             workflow: self.workflow.clone(),
             pass_bytes: None,
+            reply_links: crate::rules::assistant::ReplyLinks {
+                keys: self.link_keys.clone(),
+                base_url: FAKE_DOWNLOAD_URL.into(),
+            },
         }
     }
 }

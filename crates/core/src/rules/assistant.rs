@@ -14,9 +14,13 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
 use crate::domain::hex;
-use crate::domain::ids::UserId;
-use crate::domain::model::{ExportFormat, RequestedBy, Via};
-use crate::ports::{Clock, ExportStore};
+use crate::domain::ids::{ExportId, UserId};
+use crate::domain::manifest_link::{self, ManifestClaims};
+use crate::domain::model::{
+    ExportFormat, ExportRecord, ExportResult, ExportStatus, FailureInfo, RequestedBy, Via,
+};
+use crate::domain::time::Timestamp;
+use crate::ports::{AssistantReply, Clock, ExportStore, LinkKeys};
 use crate::rules::start::{StartRequest, Starter, throttled};
 
 /// How long a confirmation code works.
@@ -137,14 +141,115 @@ impl<B: Backend> Assistant<B> {
                 tracing::info!(%user, export = %reply.export_id, "assistant: export accepted");
                 Ok(format!(
                     "Thank you. I am gathering your attachments (export {}): every file you uploaded to 1:1 \
-                     and group conversations, and every file in the rooms you created. The file of download \
-                     links will be under your exports; its links work for about 6 days.",
+                     and group conversations, and every file in the rooms you created. When it is ready \
+                     (usually within a day) I send you a link to the file of download links; its links \
+                     work for about 6 days.",
                     reply.export_id
                 ))
             }
             Err(e) => Ok(refusal_reply(Err(e))?.unwrap_or_default()),
         }
     }
+}
+
+/// How the Assistant's reply links a user's manifest when their export ends: the link keys (the
+/// export's own key, as its files' links) and the download function's URL.
+#[derive(Clone)]
+pub struct ReplyLinks<K: LinkKeys> {
+    pub keys: K,
+    pub base_url: String,
+}
+
+impl<K: LinkKeys> ReplyLinks<K> {
+    /// The manifest link of `user`'s export, working until `expires_at`; `None` (logged) when it
+    /// cannot be made: the reply then says where else the file is.
+    pub async fn manifest_link(
+        &self,
+        user: &UserId,
+        export: &ExportId,
+        expires_at: Timestamp,
+    ) -> Option<String> {
+        let kid = self.keys.current_kid();
+        let key = match self.keys.derive(kid, &user.clone().into(), export).await {
+            Ok(key) => key,
+            Err(error) => {
+                tracing::warn!(%user, %export, %error, "the reply's manifest link was not made");
+                return None;
+            }
+        };
+        let claims = ManifestClaims { kid, user: user.clone(), export_id: *export, expires_at };
+        manifest_link::link(&self.base_url, &claims, &key)
+    }
+}
+
+fn files(n: u64) -> String {
+    if n == 1 { "1 file".to_owned() } else { format!("{n} files") }
+}
+
+fn utc(at: Timestamp) -> String {
+    at.as_datetime().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// What the Assistant says when `record` (a user's export) ends: delivered with its manifest link
+/// (`link`, working until the manifest's links stop), delivered without one (the link could not be
+/// made), or failed with the failure's message. The window is given back on failure, so the user
+/// may ask again at once.
+pub fn ended_reply(
+    record: &ExportRecord,
+    user: &UserId,
+    result: Option<&ExportResult>,
+    failure: Option<&FailureInfo>,
+    link: Option<String>,
+) -> AssistantReply {
+    let export = record.export_id;
+    let mut reply = AssistantReply {
+        user_id: user.clone(),
+        export_id: export,
+        status: record.status,
+        reply: String::new(),
+        link: None,
+        link_expires_at: None,
+        attachment_count: None,
+        error_count: None,
+        error_code: failure.map(|f| f.code.clone()),
+    };
+    let Some(result) = result else {
+        let why = failure.map_or("it could not be finished.", |f| f.message.as_str());
+        reply.status = ExportStatus::Failed;
+        reply.reply = format!(
+            "I could not gather your attachments (export {export}): {why} Nothing counts against your 7 days: \
+             write \"Get my attachments\" to ask again."
+        );
+        return reply;
+    };
+    reply.status = result.status();
+    reply.attachment_count = Some(result.attachment_count);
+    reply.error_count = Some(result.error_count);
+    let expires = utc(result.urls_expire_at);
+    let found = match result.attachment_count {
+        0 => format!(
+            "I found no attachments of yours (export {export}), so the file of download links is empty."
+        ),
+        n => format!("Your attachments are ready (export {export}): {}.", files(n)),
+    };
+    let missing = match result.error_count {
+        0 => String::new(),
+        n => format!(
+            " {} could not be included; the export's errors report, under your exports, says which and why.",
+            files(n)
+        ),
+    };
+    reply.reply = match &link {
+        Some(link) => format!(
+            "{found}{missing}\nThe file of download links: {link}\nIt and the links in it work until {expires}."
+        ),
+        None => format!(
+            "{found}{missing}\nThe file of download links is under your exports; its links work until {expires}."
+        ),
+    };
+    reply.link_expires_at = link.as_ref().map(|_| result.urls_expire_at);
+    reply.link = link;
+    reply
 }
 
 /// A refusal the user should read (self-service off, managed, Team, the window, a bad request) as
@@ -230,6 +335,44 @@ mod tests {
         // Inside the window, no code is issued: the window is the answer.
         let closed = a.answer(&me, "Get my attachments").await.unwrap();
         assert!(closed.starts_with("You accepted an export request"), "{closed}");
+    }
+
+    #[test]
+    fn the_end_of_export_reply_says_how_many_files_what_is_missing_and_until_when() {
+        let user = UserId::random();
+        let mut record = crate::testing::delivered_sample_record(1);
+        record.owner = user.clone().into();
+        let mut result = record.result.clone().unwrap();
+        let link = "https://dl.example/m/token".to_owned();
+        let one = ended_reply(&record, &user, Some(&result), None, Some(link.clone()));
+        assert!(
+            one.reply.starts_with("Your attachments are ready") && one.reply.contains("1 file."),
+            "{}",
+            one.reply
+        );
+        assert!(
+            one.reply.contains(&link) && one.reply.contains("until 2026-11-30 10:00 UTC"),
+            "{}",
+            one.reply
+        );
+        assert_eq!(
+            (one.link.as_deref(), one.link_expires_at),
+            (Some(link.as_str()), Some(result.urls_expire_at))
+        );
+        (result.attachment_count, result.error_count) = (12, 2);
+        let some = ended_reply(&record, &user, Some(&result), None, None);
+        assert_eq!(some.status, ExportStatus::SucceededWithErrors);
+        assert!(
+            some.reply.contains("12 files") && some.reply.contains("2 files could not be included"),
+            "{}",
+            some.reply
+        );
+        assert!(
+            some.link.is_none() && some.reply.contains("under your exports"),
+            "no link made: {}",
+            some.reply
+        );
+        assert!(!some.reply.contains("http"), "{}", some.reply);
     }
 
     #[tokio::test]

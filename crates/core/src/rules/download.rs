@@ -14,10 +14,11 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::ExportId;
 use crate::domain::key_layout::KeyLayout;
 use crate::domain::link_token::{self, LinkError};
-use crate::domain::model::{ExportRecord, ExportStatus, Fetch};
+use crate::domain::manifest_link;
+use crate::domain::model::{ExportRecord, ExportStatus, Fetch, Handout};
 use crate::domain::owner::ExportOwner;
 use crate::domain::time::Timestamp;
-use crate::ports::{AttachmentCatalog, AttachmentObjects, Clock, ExportStore, LinkKeys};
+use crate::ports::{AttachmentCatalog, AttachmentObjects, Clock, ExportStore, LinkKeys, ObjectStore};
 
 /// How long the redirect's S3 URL works: long enough for a client to follow it and for each
 /// connection of a segmented download to start, short enough that a revoked export's links stop
@@ -32,9 +33,14 @@ pub const DEFAULT_RECORD_CACHE: Duration = Duration::from_secs(5);
 /// a time, and a flood of forged exports must not grow its memory.
 const CACHE_ENTRIES: usize = 1024;
 
+/// Who a hand-out through a manifest link is recorded as: the link the Assistant sent, followed.
+pub const MANIFEST_LINK_PRINCIPAL: &str = "assistant-reply-link";
+
 /// The download endpoint's rule.
 pub struct Downloader<B: Backend> {
     pub store: B::Store,
+    /// The export bucket: a user's manifest, for the link of the Assistant's reply.
+    pub objects: B::Objects,
     pub catalog: B::Catalog,
     pub files: B::Attachments,
     pub link_keys: B::LinkKeys,
@@ -146,6 +152,55 @@ impl<B: Backend> Downloader<B> {
         };
         self.store.record_fetch(&claims.owner, &claims.export_id, &fetch).await?;
         tracing::info!(owner = %claims.owner, export = %claims.export_id, attachment = %claims.attachment_id, "download redirected");
+        Ok(url)
+    }
+
+    /// The short-lived URL of a self-service user's manifest (`/m/{token}`, the link of the
+    /// Assistant's reply, DESIGN §15), once the link and its export check out and the hand-out is
+    /// counted and kept in the export's history. The record is read afresh: a revocation stops the
+    /// link at once.
+    pub async fn manifest_redirect(&self, token: &str) -> Result<String> {
+        let unverified = manifest_link::decode(token).map_err(|_| Error::Forbidden(NOT_OURS.into()))?;
+        let claims = unverified.claims().clone();
+        let owner = ExportOwner::User(claims.user.clone());
+        let key = self.link_key(claims.kid, &owner, &claims.export_id).await?;
+        let claims = unverified.verify(&key).map_err(|e: LinkError| {
+            tracing::warn!(%owner, export = %claims.export_id, "manifest link refused: {e}");
+            Error::Forbidden(NOT_OURS.into())
+        })?;
+        let now = self.clock.now();
+        let export = claims.export_id;
+        if now >= claims.expires_at {
+            return Err(Error::Gone(format!(
+                "This link expired at {}. Write \"Get my attachments\" to the Assistant for a new export.",
+                claims.expires_at
+            )));
+        }
+        let record = self
+            .store
+            .get(&owner, &export)
+            .await?
+            .ok_or_else(|| Error::Gone("The export this link belongs to no longer exists.".into()))?;
+        let result = match (record.visible_status(now), record.result.as_ref()) {
+            (ExportStatus::Succeeded | ExportStatus::SucceededWithErrors, Some(result)) => result,
+            (ExportStatus::Revoked, _) => {
+                let at = record.revoked_at.map_or_else(|| "an earlier time".to_owned(), |at| at.to_string());
+                return Err(Error::Gone(format!("The links of this export were revoked at {at}.")));
+            }
+            (ExportStatus::Expired, _) => {
+                return Err(Error::Gone("The export this link belongs to has expired.".into()));
+            }
+            (status, _) => {
+                return Err(Error::Gone(format!(
+                    "The export this link belongs to is {status}, not delivered."
+                )));
+            }
+        };
+        // Counted and kept before the redirect: no hand-out goes unrecorded.
+        let handout = Handout { at: now, principal: MANIFEST_LINK_PRINCIPAL.to_owned(), person: None };
+        self.store.record_retrieval(&owner, &export, &handout).await?;
+        let url = self.objects.presign_get(&result.manifest_key, self.redirect).await?;
+        tracing::info!(%owner, %export, principal = MANIFEST_LINK_PRINCIPAL, "manifest link handed out");
         Ok(url)
     }
 

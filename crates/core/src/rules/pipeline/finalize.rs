@@ -18,8 +18,9 @@ use crate::domain::error::{Error, Result};
 use crate::domain::hex;
 use crate::domain::manifest::{Summary, SummaryCoverage, SummaryManifest, empty_manifest_for};
 use crate::domain::model::{
-    Enumerated, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile,
+    Enumerated, ExportRecord, ExportResult, ExportStatus, FailureInfo, ReportFile, StatementFile, Via,
 };
+use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::{ExportJob, StepError};
 use crate::domain::reports::{Coverage, PartReport, ScopeEntry, ScopeList, coverage_csv, errors_header};
 use crate::domain::statement::{self, ChainLink, FileDigest, SignatureInfo, Statement};
@@ -28,6 +29,7 @@ use crate::ports::{
     Clock, ExportStore, Notifier, ObjectStore, StateChange, StatementSigner, StatusChange, UploadedPart,
     Workflow,
 };
+use crate::rules::assistant::{self, ReplyLinks};
 
 /// Objects read, copied or HEADed at once while assembling.
 const ASSEMBLY_CONCURRENCY: usize = 8;
@@ -137,6 +139,8 @@ pub struct Finisher<B: Backend> {
     pub workflow: B::Workflow,
     /// At most this many bytes hashed per Finalize pass (`None`: as many as its time allows).
     pub pass_bytes: Option<u64>,
+    /// The manifest link of the Assistant's reply to a user's ended export (DESIGN §15).
+    pub reply_links: ReplyLinks<B::LinkKeys>,
 }
 
 impl<B: Backend> Finisher<B> {
@@ -529,6 +533,7 @@ impl<B: Backend> Finisher<B> {
             errors = error_count, manifest_bytes, "export succeeded"
         );
         self.announce(record, result.status(), now, Some(&result), None).await;
+        self.reply_to_user(record, Some(&result), None).await;
         Ok(result)
     }
 
@@ -713,8 +718,37 @@ impl<B: Backend> Finisher<B> {
         }
         if newly_failed {
             self.announce(&record, ExportStatus::Failed, now, None, Some(&failure.code)).await;
+            self.reply_to_user(&record, None, Some(&failure)).await;
         }
         Ok(())
+    }
+
+    /// The Assistant's reply to an export it started (DESIGN §15); best effort, as the event. An
+    /// export a user asked for in the console or the API is shown there, and gets no reply.
+    async fn reply_to_user(
+        &self,
+        record: &ExportRecord,
+        result: Option<&ExportResult>,
+        failure: Option<&FailureInfo>,
+    ) {
+        let ExportOwner::User(user) = &record.owner else { return };
+        if record.requested_by.via != Via::Assistant {
+            return;
+        }
+        let link = match result {
+            Some(r) => self.reply_links.manifest_link(user, &record.export_id, r.urls_expire_at).await,
+            None => None,
+        };
+        let reply = assistant::ended_reply(record, user, result, failure, link);
+        match self.notifier.reply(&reply).await {
+            // Who and which export, never the reply: it holds the link.
+            Ok(()) => {
+                tracing::info!(%user, export = %record.export_id, status = %reply.status, "assistant: reply published")
+            }
+            Err(e) => {
+                tracing::warn!(%user, export = %record.export_id, error = %e, "could not publish the assistant's reply")
+            }
+        }
     }
 
     /// Best effort: a lost notification must not turn a finished export into a failed one.

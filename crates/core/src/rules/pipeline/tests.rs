@@ -1116,4 +1116,78 @@ async fn a_users_export_is_their_uploads_and_their_rooms_files_across_accounts()
     }
     let statement = crate::domain::statement::parse(&w.object(&job.statement_key())).unwrap();
     assert_eq!(statement.owner, owner);
+    assert!(w.notifier.replies.lock().unwrap().is_empty(), "asked through the API: no Assistant reply");
+}
+
+/// A user's export that the Assistant started ends with the Assistant's reply (DESIGN §15): the
+/// manifest link (the export's own key made it; it works as long as the manifest's links) with the
+/// count, or, for a failed export, the failure's message and that the user may ask again. Both go
+/// to the reply port only: the state change carries no link.
+#[tokio::test]
+async fn an_assistant_export_ends_with_a_reply_that_links_the_manifest_or_says_why_it_failed() {
+    use crate::domain::ids::UserId;
+    use crate::domain::manifest_link;
+    use crate::domain::owner::ExportOwner;
+    use crate::ports::LinkKeys;
+    let world = crate::memory::World::at("2026-11-24T10:00:00Z");
+    let account = world.directory.add_account(AccountType::Enterprise, false);
+    let begin = async |user: &UserId| {
+        let record = ExportRecord::new_request(
+            ExportOwner::User(user.clone()),
+            ExportFormat::Csv,
+            RequestedBy::new(crate::rules::assistant::ASSISTANT_PRINCIPAL, Via::Assistant),
+            None,
+            world.clock.now(),
+        );
+        world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
+        ExportJob::from(&record)
+    };
+    let (done, doomed) = (UserId::random(), UserId::random());
+    let (done_job, doomed_job) = (begin(&done).await, begin(&doomed).await);
+    let w = World { world, job: done_job.clone(), in_scope: Vec::new(), account };
+
+    let e = w.enumerate_all(2).await;
+    w.write_parts(&e).await;
+    let result = w.finish(&done_job, &w.enumeration(&e)).await.unwrap();
+    let replies = w.notifier.replies.lock().unwrap().clone();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let reply = &replies[0];
+    assert_eq!((&reply.user_id, reply.export_id), (&done, done_job.export_id));
+    assert_eq!((reply.attachment_count, reply.link_expires_at), (Some(0), Some(result.urls_expire_at)));
+    let link = reply.link.as_deref().expect("the manifest link");
+    let token = link.strip_prefix("https://dl.invalid/m/").expect("on the download function, under /m/");
+    let key = w
+        .link_keys
+        .derive(w.link_keys.current_kid(), &done.clone().into(), &done_job.export_id)
+        .await
+        .unwrap();
+    let claims = manifest_link::decode(token).unwrap().verify(&key).unwrap();
+    assert_eq!((claims.user, claims.expires_at), (done.clone(), result.urls_expire_at));
+    assert!(reply.reply.contains("no attachments") && reply.reply.contains(link), "{}", reply.reply);
+    assert!(reply.reply.contains("2026-11-30 10:00 UTC"), "when the links stop: {}", reply.reply);
+    let changes = serde_json::to_string(&*w.notifier.published.lock().unwrap()).unwrap();
+    assert!(!changes.contains("dl.invalid"), "no link in a state change: {changes}");
+
+    // The other export fails: the reply says why, and that the week is not spent.
+    w.enumerator(2).plan(&doomed_job).await.unwrap();
+    let error = StepError {
+        error: "TransientError".into(),
+        cause: Some(r#"{"errorType":"TransientError","errorMessage":"The service is busy."}"#.into()),
+    };
+    w.workflow.enter_failure(&doomed_job.export_id, error);
+    w.finisher().record_failure(&doomed_job).await.unwrap();
+    w.finisher().record_failure(&doomed_job).await.unwrap();
+    let replies = w.notifier.replies.lock().unwrap().clone();
+    assert_eq!(replies.len(), 2, "one reply per ended export, however often it is reported");
+    let failed = &replies[1];
+    assert_eq!(
+        (&failed.user_id, failed.status, failed.link.as_deref()),
+        (&doomed, ExportStatus::Failed, None)
+    );
+    assert_eq!(failed.error_code.as_deref(), Some("TransientError"));
+    assert!(
+        failed.reply.contains("The service is busy.") && failed.reply.contains("ask again"),
+        "{}",
+        failed.reply
+    );
 }
