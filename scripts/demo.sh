@@ -132,7 +132,7 @@ curl -sfL "$reply_link" -o "$OUT/member-manifest-from-reply.csv"
 $CLI manifest --user-id "$member" --export-id "$member_export" --out "$OUT/member-manifest.csv" | sed 's/^/   /'
 cmp -s "$OUT/member-manifest.csv" "$OUT/member-manifest-from-reply.csv" \
     || { echo "   the reply's link did not give the export's manifest" >&2; exit 1; }
-echo "   the reply's link gives that same manifest (a counted hand-out; revoking the export stops it)"
+echo "   the reply's link gives that same manifest (a counted hand-out in the export's history)"
 member_listed=$(($(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$OUT/member-manifest.csv") - 1))
 echo "   their manifest lists $member_listed attachments (expected $member_expected), each saying why it is theirs"
 [[ "$member_listed" == "$member_expected" ]] || { echo "   MISMATCH: not exactly the user's files" >&2; exit 1; }
