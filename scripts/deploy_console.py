@@ -35,6 +35,8 @@ OUTPUTS = {
     "ConsoleUserPoolId": "userPoolId",
     "ConsoleUserPoolClientId": "userPoolClientId",
     "ConsoleIdentityPoolId": "identityPoolId",
+    # My attachments (chat users signed in by the chat service).
+    "ChatUserIdentityPoolId": "chatUserIdentityPoolId",
 }
 ROLE_OUTPUTS = {"ConsoleStartRoleArn": "StartDataExport", "ConsoleRetrieveRoleArn": "RetrieveDataExport",
                 "ConsoleRevokeRoleArn": "RevokeDataExport"}

@@ -5,7 +5,7 @@
 
 import { AwsClient } from "aws4fetch";
 import type { Config } from "./config";
-import { type Permission, credentialsOf, holds } from "./session";
+import { type Permission, type SignedPermission, SELF_SERVICE, credentialsOf, holds } from "./session";
 import { noUrls, when } from "./format";
 
 export type ExportStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "SUCCEEDED_WITH_ERRORS" | "FAILED" | "EXPIRED" | "REVOKED";
@@ -64,7 +64,9 @@ export interface Downloads {
 
 export interface Export {
   exportId: string;
+  /** An account's export; a chat user's own (My attachments) has userId instead. */
   accountId: string;
+  userId?: string;
   status: ExportStatus;
   format: string;
   requestedAt: string;
@@ -126,6 +128,15 @@ export interface ExportList {
   request?: RequestState;
 }
 
+/** A chat user's own exports (GET /users/{userId}/data-exports). */
+export interface UserExportList {
+  userId: string;
+  exports: Export[];
+  nextToken?: string | null;
+  nextAllowedAt: string;
+  request?: RequestState;
+}
+
 export interface StartReply {
   exportId: string;
   status: ExportStatus;
@@ -146,7 +157,20 @@ export class ApiError extends Error {
   }
 }
 
-function describe(status: number, code: string, apiMessage: string, nextAllowedAt: string | undefined, what: string): string {
+function describe(
+  status: number,
+  code: string,
+  apiMessage: string,
+  nextAllowedAt: string | undefined,
+  what: string,
+  permission: SignedPermission,
+): string {
+  if (permission === SELF_SERVICE && status === 403) {
+    // The function's own refusal (self-service turned off) has a code; IAM's has none.
+    return code && apiMessage
+      ? noUrls(apiMessage)
+      : `Access denied: you can ${what} only for yourself, as the chat signed you in (the service answered 403 Forbidden).`;
+  }
   switch (status) {
     case 400:
       return `The request was not valid: ${noUrls(apiMessage) || "the service refused it."}`;
@@ -174,7 +198,7 @@ export class Api {
   constructor(private readonly config: Config) {}
 
   private async send(
-    permission: Permission,
+    permission: SignedPermission,
     method: "GET" | "POST",
     path: string,
     what: string,
@@ -217,7 +241,7 @@ export class Api {
         const retry = Number(response.headers.get("Retry-After"));
         if (Number.isFinite(retry) && retry > 0) next = new Date(Date.now() + retry * 1000).toISOString();
       }
-      throw new ApiError(response.status, code, describe(response.status, code, apiMessage, next, what), next);
+      throw new ApiError(response.status, code, describe(response.status, code, apiMessage, next, what, permission), next);
     }
     return data;
   }
@@ -253,6 +277,28 @@ export class Api {
       "request attachments for this account",
       { format, clientToken },
     ) as Promise<StartReply>;
+  }
+
+  /** The signed-in chat user's own exports, newest first (My attachments). */
+  myExports(userId: string): Promise<UserExportList> {
+    return this.send(SELF_SERVICE, "GET", `/users/${encodeURIComponent(userId)}/data-exports?maxResults=20`, "see attachment exports") as Promise<UserExportList>;
+  }
+
+  /** One of the chat user's exports; a delivered one hands out its manifest link (counted). */
+  myExport(userId: string, exportId: string): Promise<Export> {
+    return this.send(
+      SELF_SERVICE,
+      "GET",
+      `/users/${encodeURIComponent(userId)}/data-exports/${encodeURIComponent(exportId)}`,
+      "download attachment exports",
+    ) as Promise<Export>;
+  }
+
+  startMine(userId: string, format: "csv" | "jsonl", clientToken: string): Promise<StartReply> {
+    return this.send(SELF_SERVICE, "POST", `/users/${encodeURIComponent(userId)}/data-exports`, "request attachments", {
+      format,
+      clientToken,
+    }) as Promise<StartReply>;
   }
 
   /** Revokes every link of a delivered export, for good (RevokeDataExport; no body). */

@@ -394,6 +394,10 @@ export async function credentialsFor(
     Logins: logins(config, idToken),
     CustomRoleArn: roleArn,
   });
+  return parseCredentials(data);
+}
+
+function parseCredentials(data: Record<string, unknown>): AwsCredentials {
   const c = data["Credentials"] as Record<string, unknown> | undefined;
   if (!c || typeof c["AccessKeyId"] !== "string" || typeof c["SecretKey"] !== "string" || typeof c["SessionToken"] !== "string") {
     throw new CognitoError("InvalidResponse", "The identity pool gave no credentials.");
@@ -402,4 +406,36 @@ export async function credentialsFor(
   const expiresAt =
     typeof exp === "number" ? exp * 1000 : typeof exp === "string" ? Date.parse(exp) || Date.now() + 3600_000 : Date.now() + 3600_000;
   return { accessKeyId: c["AccessKeyId"], secretAccessKey: c["SecretKey"], sessionToken: c["SessionToken"], expiresAt };
+}
+
+// --- Chat users (My attachments) ----------------------------------------------------------------
+
+/** What the console reads (does not verify: the identity pool does) of the OpenID token the chat
+ * service made for a chat user: the identity it names, the pool it is for, when it expires. */
+export interface ChatToken {
+  identityId: string;
+  identityPoolId: string;
+  expiresAt: number;
+}
+
+export function chatToken(token: string): ChatToken | undefined {
+  const payload = token.split(".")[1];
+  if (!payload || token.split(".").length !== 3) return undefined;
+  try {
+    const data = JSON.parse(base64UrlDecode(payload)) as Record<string, unknown>;
+    if (typeof data["sub"] !== "string" || typeof data["aud"] !== "string" || typeof data["exp"] !== "number") return undefined;
+    return { identityId: data["sub"], identityPoolId: data["aud"], expiresAt: data["exp"] * 1000 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The chat users' pool's credentials for that token: its one role (ChatUserConsoleRole), tagged
+ * with the chatUserId the chat service set. No CustomRoleArn: the pool has no other role. */
+export async function credentialsForChatToken(config: Config, identity: string, token: string): Promise<AwsCredentials> {
+  const data = await call(config.cognitoIdentityEndpoint, `${IDENTITY}.GetCredentialsForIdentity`, {
+    IdentityId: identity,
+    Logins: { "cognito-identity.amazonaws.com": token },
+  });
+  return parseCredentials(data);
 }

@@ -14,6 +14,8 @@ export interface Config {
   userPoolId: string;
   userPoolClientId: string;
   identityPoolId: string;
+  /** The chat users' identity pool (My attachments); absent: the console has no My attachments. */
+  chatUserIdentityPoolId?: string;
   roles: Roles;
   /** Only locally: the user pool's endpoint. In AWS: https://cognito-idp.<region>.amazonaws.com/ */
   cognitoIdpEndpoint: string;
@@ -47,6 +49,9 @@ export function parseConfig(raw: unknown): Config {
     userPoolId: text(r, "userPoolId"),
     userPoolClientId: text(r, "userPoolClientId"),
     identityPoolId: text(r, "identityPoolId"),
+    ...(typeof r["chatUserIdentityPoolId"] === "string" && r["chatUserIdentityPoolId"]
+      ? { chatUserIdentityPoolId: r["chatUserIdentityPoolId"] }
+      : {}),
     roles,
     cognitoIdpEndpoint: optional("cognitoIdpEndpoint", `https://cognito-idp.${region}.amazonaws.com/`),
     cognitoIdentityEndpoint: optional("cognitoIdentityEndpoint", `https://cognito-identity.${region}.amazonaws.com/`),

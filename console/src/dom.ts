@@ -60,3 +60,20 @@ export function uid(prefix: string): string {
   uniqueCounter += 1;
   return `${prefix}-${uniqueCounter}`;
 }
+
+/** Navigates a temporary link to the pre-signed URL; the link never stays in the page. */
+export function navigateDownload(url: string): void {
+  const a = document.createElement("a");
+  a.href = url;
+  a.rel = "noopener noreferrer";
+  a.referrerPolicy = "no-referrer";
+  a.download = "";
+  a.hidden = true;
+  document.body.appendChild(a);
+  try {
+    a.click();
+  } finally {
+    a.remove();
+    a.removeAttribute("href");
+  }
+}

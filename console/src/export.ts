@@ -6,7 +6,7 @@
 
 import type { App } from "./app";
 import { accountHref } from "./routes";
-import { announce, h, replace, uid } from "./dom";
+import { announce, h, navigateDownload, replace, uid } from "./dom";
 import { Api, ApiError, type Export, type ExportList, type Handout, type Link, type RevokeReply } from "./api";
 import { nextRequest, renderFailure, who } from "./common";
 import { SessionEndedError, canRead, holds } from "./session";
@@ -40,23 +40,6 @@ async function find(api: Api, accountId: string, exportId: string): Promise<{ li
     token = list.nextToken;
   }
   return { list: firstPage as ExportList };
-}
-
-/** Navigates a temporary link to the pre-signed URL; the link never stays in the page. */
-function navigateDownload(url: string): void {
-  const a = document.createElement("a");
-  a.href = url;
-  a.rel = "noopener noreferrer";
-  a.referrerPolicy = "no-referrer";
-  a.download = "";
-  a.hidden = true;
-  document.body.appendChild(a);
-  try {
-    a.click();
-  } finally {
-    a.remove();
-    a.removeAttribute("href");
-  }
 }
 
 function dl(pairs: [string, string | Node | null | undefined][]): HTMLElement {

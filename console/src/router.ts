@@ -6,12 +6,13 @@
 import type { Config } from "./config";
 import { type App, Screen } from "./app";
 import { h, replace, announce } from "./dom";
-import { accountHref, parseRoute, SECURITY_HREF } from "./routes";
-import { session, signOut } from "./session";
+import { accountHref, MY_ATTACHMENTS_HREF, parseRoute, SECURITY_HREF } from "./routes";
+import { chatSession, forgetChatUser, session, signOut } from "./session";
 import { renderSignIn } from "./signin";
 import { renderAccount } from "./account";
 import { renderExport } from "./export";
 import { renderSecurity } from "./security";
+import { renderChatEnded, renderMine, signInChatUser } from "./mine";
 
 /** The address asked for before signing in, shown once the user has signed in. */
 let pendingHash: string | undefined;
@@ -20,6 +21,19 @@ function renderSession(a: App): void {
   const slot = document.getElementById("session");
   if (!slot) return;
   const s = session();
+  if (!s && chatSession()) {
+    replace(
+      slot,
+      h(
+        "nav",
+        { "aria-label": "Session", class: "session-nav" },
+        h("span", { class: "who" }, "Signed in from the chat"),
+        h("a", { href: MY_ATTACHMENTS_HREF }, "My attachments"),
+        h("button", { type: "button", class: "secondary", onclick: () => void doSignOut(a, "You have signed out of My attachments. Your credentials were forgotten.") }, "Sign out"),
+      ),
+    );
+    return;
+  }
   if (!s) {
     replace(slot);
     return;
@@ -50,11 +64,18 @@ function renderSession(a: App): void {
 
 async function doSignOut(a: App, message: string): Promise<void> {
   a.screen.dispose();
+  // A chat user goes back to the chat, never to the administrators' sign-in form.
+  const chatUser = !session() && chatSession() !== undefined;
   await signOut(a.config);
   pendingHash = undefined;
   renderSession(a);
-  if (location.hash !== "" && location.hash !== "#/") history.replaceState(null, "", "#/");
   a.screen = new Screen();
+  if (chatUser || (!session() && parseRoute(location.hash).kind === "mine")) {
+    if (location.hash !== MY_ATTACHMENTS_HREF) history.replaceState(null, "", MY_ATTACHMENTS_HREF);
+    renderChatEnded(a, chatUser ? message : `${message} Open My attachments from the chat again to sign in.`);
+    return;
+  }
+  if (location.hash !== "" && location.hash !== "#/") history.replaceState(null, "", "#/");
   renderSignIn(a, message);
 }
 
@@ -62,14 +83,33 @@ async function doSignOut(a: App, message: string): Promise<void> {
 export function route(a: App): void {
   a.screen.dispose();
   a.screen = new Screen();
+  const r = parseRoute(location.hash);
+  if (r.kind === "mineSignIn") {
+    // The chat service's token must not stay in the address bar or history: drop it first. A
+    // new hand-over is for whoever the chat says now: an earlier chat user's credentials go.
+    history.replaceState(null, "", MY_ATTACHMENTS_HREF);
+    forgetChatUser();
+    renderSession(a);
+    void signInChatUser(a, r.userId ?? "", r.token ?? "");
+    return;
+  }
   renderSession(a);
+  if (chatSession() && !session()) {
+    // A chat user sees My attachments only.
+    if (r.kind !== "mine") history.replaceState(null, "", MY_ATTACHMENTS_HREF);
+    renderMine(a);
+    return;
+  }
+  if (r.kind === "mine" && !session()) {
+    renderChatEnded(a, "You are not signed in to My attachments. Open My attachments from the chat again to sign in.");
+    return;
+  }
   const s = session();
   if (!s) {
     if (location.hash && location.hash !== "#/") pendingHash = location.hash;
     renderSignIn(a);
     return;
   }
-  const r = parseRoute(location.hash);
   const own = s.claims.chatAccountId;
   if (r.kind === "home") {
     if (own) {

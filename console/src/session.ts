@@ -8,12 +8,16 @@ import {
   CognitoError,
   claims,
   credentialsFor,
+  credentialsForChatToken,
   identityId,
   refreshTokens,
   revoke,
 } from "./cognito";
 
 export type Permission = "StartDataExport" | "RetrieveDataExport" | "RevokeDataExport";
+/** The chat user's one permission (ChatUserConsoleRole): their own /users/{id}/data-exports routes. */
+export const SELF_SERVICE = "SelfServiceDataExport";
+export type SignedPermission = Permission | typeof SELF_SERVICE;
 
 export interface Session {
   tokens: Tokens;
@@ -30,6 +34,29 @@ export function session(): Session | undefined {
   return current;
 }
 
+/** A chat user signed in through the chat service (My attachments): no user pool tokens, one set
+ * of credentials for the hour the identity pool gives; then they open My attachments again. */
+export interface ChatSession {
+  userId: string;
+  identityId: string;
+  credentials: AwsCredentials;
+}
+
+let chat: ChatSession | undefined;
+
+export function chatSession(): ChatSession | undefined {
+  return chat;
+}
+
+/** Exchanges the chat service's token for the chat user's credentials; USERID is what the link
+ * says the token is for (IAM holds the credentials to the chatUserId tag whatever it says). */
+export async function establishChatUser(config: Config, userId: string, identity: string, token: string): Promise<ChatSession> {
+  const credentials = await credentialsForChatToken(config, identity, token);
+  chat = { userId, identityId: identity, credentials };
+  return chat;
+}
+
+
 export function holds(permission: Permission): boolean {
   return current?.claims.groups.includes(permission) ?? false;
 }
@@ -45,9 +72,21 @@ export class NoPermissionError extends Error {
   }
 }
 
+/** Forgets the chat user's credentials (a new hand-over from the chat replaces them). */
+export function forgetChatUser(): void {
+  chat = undefined;
+}
+
 export class SessionEndedError extends Error {
+  constructor(message = "Your session has ended. Sign in again.") {
+    super(message);
+  }
+}
+
+/** A chat user's hour is over (or they signed out): only the chat service can sign them in again. */
+export class ChatSessionEndedError extends SessionEndedError {
   constructor() {
-    super("Your session has ended. Sign in again.");
+    super("Your sign-in to My attachments has ended. Open My attachments from the chat again.");
   }
 }
 
@@ -108,7 +147,17 @@ export async function accessToken(config: Config): Promise<string> {
 }
 
 /** The credentials for a permission, renewed with the ID token when they are about to expire. */
-export async function credentialsOf(config: Config, permission: Permission): Promise<AwsCredentials> {
+export async function credentialsOf(config: Config, permission: SignedPermission): Promise<AwsCredentials> {
+  if (permission === SELF_SERVICE) {
+    const c = chat;
+    if (!c) throw new ChatSessionEndedError();
+    // No refresh: only the chat service can vouch for the user again.
+    if (c.credentials.expiresAt - Date.now() < 60_000) {
+      chat = undefined;
+      throw new ChatSessionEndedError();
+    }
+    return c.credentials;
+  }
   const s = current;
   if (!s) throw new SessionEndedError();
   await freshTokens(config, s);
@@ -126,6 +175,7 @@ export async function credentialsOf(config: Config, permission: Permission): Pro
 export async function signOut(config: Config | undefined): Promise<void> {
   const s = current;
   current = undefined;
+  chat = undefined;
   try {
     localStorage.clear();
     sessionStorage.clear();

@@ -14,6 +14,8 @@ const CLI = resolve(ROOT, "target/debug/attachment-export");
 export interface Seeded {
   accountId: string;
   teamAccountId: string;
+  /** The users of My attachments: one whom no account manages, and a Team member. */
+  selfService: { userId: string; expectedInExport: number; teamMemberId: string };
 }
 
 export interface ConsoleUser {
@@ -45,7 +47,7 @@ export function seed(): Seeded {
   const accountId = String(data["accountId"]);
   const teamAccountId = String(data["teamAccountId"]);
   expect(accountId).toMatch(/^[0-9a-f-]{36}$/);
-  return { accountId, teamAccountId };
+  return { accountId, teamAccountId, selfService: data["selfService"] as Seeded["selfService"] };
 }
 
 let userCounter = 0;

@@ -24,6 +24,10 @@ const RETRIEVE_ROLE: &str = "arn:aws:iam::000000000000:role/ConsoleRetrieveRole"
 const SIGNATURE_MISMATCH: &str =
     "The request signature we calculated does not match the signature you provided.";
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+/// The chat service's role's key on the local stack (infra/local/lib/local_keys.py).
+const CHAT_SERVICE_KEY: &str = "AKIALOCALCHATSVC0001";
+const OPERATOR_KEY: &str = "AKIALOCALEXPORT00001";
+const CHAT_USER_ROLE: &str = "arn:aws:iam::000000000000:role/ChatUserConsoleRole";
 
 /// The console's coordinates: stack.env's USER_POOL_ID, … (written by `make up`).
 struct Console {
@@ -68,6 +72,8 @@ impl Console {
             "COGNITO_IDENTITY_ENDPOINT",
             "CONSOLE_URL",
             "API_URL",
+            "CHAT_USER_IDENTITY_POOL_ID",
+            "CHAT_USER_DEVELOPER_PROVIDER",
         ] {
             assert!(env.contains_key(name), "stack.env lacks {name}; run `make up` again");
         }
@@ -195,6 +201,86 @@ impl Console {
         let expires = c["Expiration"].as_f64().unwrap();
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
         assert!((3000.0..=3700.0).contains(&(expires - now)), "credentials last an hour: {expires}");
+        Ok(Creds {
+            access_key: c["AccessKeyId"].as_str().unwrap().to_owned(),
+            secret_key: c["SecretKey"].as_str().unwrap().to_owned(),
+            session_token: c["SessionToken"].as_str().unwrap().to_owned(),
+        })
+    }
+
+    /// GetOpenIdTokenForDeveloperIdentity as the chat service calls it: SigV4-signed with `key`
+    /// (cognito-identity, us-east-1), or unsigned.
+    async fn developer_token(&self, key: Option<&str>, request: Value) -> (u16, Value) {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        let url = format!("{}/", self.var("COGNITO_IDENTITY_ENDPOINT"));
+        let target = "AWSCognitoIdentityService.GetOpenIdTokenForDeveloperIdentity";
+        let body = request.to_string();
+        let mut http = self
+            .http
+            .post(&url)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", target)
+            .body(body.clone());
+        if let Some(key) = key {
+            let identity =
+                Credentials::new(key, self.var("AWS_SECRET_ACCESS_KEY"), None, None, "chat-service").into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("cognito-identity")
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+            let signable =
+                SignableRequest::new("POST", &url, headers.into_iter(), SignableBody::Bytes(body.as_bytes()))
+                    .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            for (k, v) in instructions.headers() {
+                http = http.header(k, v);
+            }
+        }
+        let response = http.send().await.expect("the identity stand-in answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The chat service's request for USER: their login and the chatUserId tag.
+    fn chat_login(&self, user: &str, seconds: u64) -> Value {
+        json!({"IdentityPoolId": self.var("CHAT_USER_IDENTITY_POOL_ID"),
+               "Logins": {self.var("CHAT_USER_DEVELOPER_PROVIDER"): user},
+               "PrincipalTags": {"chatUserId": user},
+               "TokenDuration": seconds})
+    }
+
+    /// (IdentityId, Token) the chat service gets for USER.
+    async fn chat_token(&self, user: &str) -> (String, String) {
+        let (status, reply) = self.developer_token(Some(CHAT_SERVICE_KEY), self.chat_login(user, 300)).await;
+        assert_eq!(status, 200, "{reply}");
+        (reply["IdentityId"].as_str().unwrap().to_owned(), reply["Token"].as_str().unwrap().to_owned())
+    }
+
+    /// GetCredentialsForIdentity with the chat service's token, as the console's My attachments does.
+    async fn chat_credentials(
+        &self,
+        identity: &str,
+        token: &str,
+        custom_role: Option<&str>,
+    ) -> Result<Creds, (u16, Value)> {
+        let mut request =
+            json!({"IdentityId": identity, "Logins": {"cognito-identity.amazonaws.com": token}});
+        if let Some(role) = custom_role {
+            request["CustomRoleArn"] = json!(role);
+        }
+        let (status, reply) = self.identity("GetCredentialsForIdentity", request).await;
+        if status != 200 {
+            return Err((status, reply));
+        }
+        let c = &reply["Credentials"];
         Ok(Creds {
             access_key: c["AccessKeyId"].as_str().unwrap().to_owned(),
             secret_key: c["SecretKey"].as_str().unwrap().to_owned(),
@@ -541,4 +627,106 @@ async fn preflight_answers_the_console_origin_only() {
             }
         }
     }
+}
+
+fn users_list(user: &str) -> String {
+    format!("/users/{user}/data-exports")
+}
+
+/// My attachments' trust path: the chat service signs a chat user in (an OpenID token of
+/// ChatUserIdentityPool, tagged chatUserId), the token buys credentials of ChatUserConsoleRole
+/// only, and those reach the user's own /users routes and nothing else: not another user's, not
+/// an account's.
+#[tokio::test]
+async fn a_chat_user_signed_in_by_the_chat_service_reaches_their_own_exports_only() {
+    let (stack, console) = (Stack::load(), Console::load());
+    let account = seed_account(&stack, AccountType::Enterprise, false).await.id;
+    let (user, other) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let (identity, token) = console.chat_token(&user).await;
+    assert!(identity.starts_with("us-east-1:"), "{identity}");
+    // One identity per chat user, however often the chat service signs them in.
+    assert_eq!(console.chat_token(&user).await.0, identity);
+    assert_ne!(console.chat_token(&other).await.0, identity);
+
+    let creds = console.chat_credentials(&identity, &token, None).await.expect("the chat user's credentials");
+    let own = console.api(&creds, Method::GET, &users_list(&user), b"").await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["userId"], user.as_str(), "{}", own.body);
+
+    for (method, path) in [
+        (Method::GET, users_list(&other)),
+        (Method::POST, users_list(&other)),
+        (Method::GET, format!("{}/01JD0000000000000000000000", users_list(&other))),
+        (Method::GET, list(&account)),
+        (Method::POST, list(&account)),
+    ] {
+        let refused = console.api(&creds, method.clone(), &path, b"{}").await;
+        assert_eq!(refused.status, 403, "{method} {path}: {}", refused.body);
+        assert_eq!(refused.message(), denial("ChatUserConsoleRole", method.as_str(), &path));
+    }
+    // The token is the chat user's, and asks for nothing else: the console's roles are not its.
+    let (status, reply) = console.chat_credentials(&identity, &token, Some(START_ROLE)).await.err().unwrap();
+    assert_eq!((status, reply["__type"].as_str()), (400, Some("NotAuthorizedException")), "{reply}");
+    assert!(console.chat_credentials(&identity, &token, Some(CHAT_USER_ROLE)).await.is_ok());
+}
+
+/// Who may NOT sign a chat user in: nobody without ChatServiceConsoleSignIn (the operator's key,
+/// an unsigned or unknown caller), not on another pool, not for another provider; and what a
+/// chat user cannot do with a token: change its tags, use it for another identity, use it late.
+#[tokio::test]
+async fn only_the_chat_service_signs_chat_users_in() {
+    let console = Console::load();
+    let user = uuid::Uuid::new_v4().to_string();
+    let login = console.chat_login(&user, 300);
+
+    let (status, reply) = console.developer_token(Some(OPERATOR_KEY), login.clone()).await;
+    assert_eq!((status, reply["__type"].as_str()), (400, Some("AccessDeniedException")), "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("user/local-admin is not authorized"), "{reply}");
+    let (status, reply) = console.developer_token(None, login.clone()).await;
+    assert_eq!((status, reply["__type"].as_str()), (403, Some("MissingAuthenticationTokenException")));
+    let (_, reply) = console.developer_token(Some("AKIAUNKNOWN000000000"), login.clone()).await;
+    assert_eq!(reply["__type"].as_str(), Some("UnrecognizedClientException"), "{reply}");
+    // The policy names the chat users' pool only: the console's pool is refused by IAM.
+    let mut elsewhere = login.clone();
+    elsewhere["IdentityPoolId"] = json!(console.var("IDENTITY_POOL_ID"));
+    let (_, reply) = console.developer_token(Some(CHAT_SERVICE_KEY), elsewhere).await;
+    assert_eq!(reply["__type"].as_str(), Some("AccessDeniedException"), "{reply}");
+    let mut foreign_provider = login.clone();
+    foreign_provider["Logins"] = json!({"accounts.google.com": user});
+    let (_, reply) = console.developer_token(Some(CHAT_SERVICE_KEY), foreign_provider).await;
+    assert_eq!(reply["__type"].as_str(), Some("NotAuthorizedException"), "{reply}");
+
+    let (identity, token) = console.chat_token(&user).await;
+    // The user re-tags their token: the signature no longer holds.
+    let parts: Vec<&str> = token.split('.').collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["https://aws.amazon.com/tags"]["principal_tags"]["chatUserId"][0], user.as_str());
+    claims["https://aws.amazon.com/tags"]["principal_tags"]["chatUserId"] =
+        json!([uuid::Uuid::new_v4().to_string()]);
+    let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    let (_, reply) = console.chat_credentials(&identity, &forged, None).await.err().unwrap();
+    assert_eq!(reply["__type"].as_str(), Some("NotAuthorizedException"), "{reply}");
+    // Another user's identity with this token.
+    let (theirs, _) = console.chat_token(&uuid::Uuid::new_v4().to_string()).await;
+    let (_, reply) = console.chat_credentials(&theirs, &token, None).await.err().unwrap();
+    assert_eq!(reply["__type"].as_str(), Some("NotAuthorizedException"), "{reply}");
+    // An ID token of the console's user pool is no chat login, nor is a chat token a user pool login.
+    let logins = json!({ console.provider(): token });
+    let (status, _) = console
+        .identity("GetId", json!({"IdentityPoolId": console.var("IDENTITY_POOL_ID"), "Logins": logins}))
+        .await;
+    assert_eq!(status, 400);
+    // A token used after its TokenDuration.
+    let (status, short) = console.developer_token(Some(CHAT_SERVICE_KEY), console.chat_login(&user, 1)).await;
+    assert_eq!(status, 200, "{short}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, reply) = console
+        .chat_credentials(short["IdentityId"].as_str().unwrap(), short["Token"].as_str().unwrap(), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(reply["__type"].as_str(), Some("NotAuthorizedException"), "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("expired"), "{reply}");
 }

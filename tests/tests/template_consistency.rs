@@ -1173,6 +1173,7 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
     assert_eq!(config["userPoolId"], "value-of-ConsoleUserPoolId");
     assert_eq!(config["userPoolClientId"], "value-of-ConsoleUserPoolClientId");
     assert_eq!(config["identityPoolId"], "value-of-ConsoleIdentityPoolId");
+    assert_eq!(config["chatUserIdentityPoolId"], "value-of-ChatUserIdentityPoolId");
     assert_eq!(config["roles"]["StartDataExport"], "value-of-ConsoleStartRoleArn");
     assert_eq!(config["roles"]["RetrieveDataExport"], "value-of-ConsoleRetrieveRoleArn");
     assert_eq!(config["roles"]["RevokeDataExport"], "value-of-ConsoleRevokeRoleArn");
@@ -1185,7 +1186,7 @@ fn the_deployed_consoles_config_comes_from_the_templates_outputs() {
             "config.json has {key}, which the console does not read"
         );
     }
-    assert_eq!(keys.len(), 6, "no local-only endpoint in the deployed config: {keys:?}");
+    assert_eq!(keys.len(), 7, "no local-only endpoint in the deployed config: {keys:?}");
     // An output the script reads that the template lacks is refused, not written as a blank.
     deploy.outputs.remove("ConsoleIdentityPoolId");
     let refused = deploy.run(&["--print-config"]);

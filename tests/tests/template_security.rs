@@ -1055,3 +1055,79 @@ fn the_state_machine_role_reads_only_item_lists_and_runs_only_its_own_children()
         ["s3:GetObject", "states:DescribeExecution", "states:StartExecution", "states:StopExecution"]
     );
 }
+
+/// My attachments (DESIGN §15): a chat user's console credentials come from ChatUserIdentityPool,
+/// which takes the chat service's developer logins only (no user pool, no OpenID provider, no
+/// unauthenticated or classic flow a browser could use on its own), and hand out one role,
+/// ChatUserConsoleRole, that trusts only that pool's signed-in identities and holds only
+/// SelfServiceDataExport. Only ChatServiceConsoleSignIn lets anyone mint such a login, and only
+/// on that pool: no other statement of the template grants GetOpenIdTokenForDeveloperIdentity.
+#[test]
+fn only_the_chat_service_signs_chat_users_in_and_only_to_their_own_exports() {
+    let template = template();
+    let pool = &resource(&template, "ChatUserIdentityPool")["Properties"];
+    assert_eq!(pool["AllowUnauthenticatedIdentities"].as_bool(), Some(false));
+    assert_eq!(pool["AllowClassicFlow"].as_bool(), Some(false));
+    assert!(pool["CognitoIdentityProviders"].is_null(), "no user pool signs chat users in");
+    assert!(pool["OpenIdConnectProviderARNs"].is_null() && pool["SamlProviderARNs"].is_null());
+    assert!(pool["SupportedLoginProviders"].is_null(), "no public provider either");
+    assert!(sub_text(&pool["DeveloperProviderName"]).is_some_and(|s| !s.is_empty()));
+
+    let attachment = &resource(&template, "ChatUserIdentityPoolRoles")["Properties"];
+    assert_eq!(ref_target(&attachment["IdentityPoolId"]), Some("ChatUserIdentityPool"));
+    assert!(is_get_att(&attachment["Roles"]["authenticated"], "ChatUserConsoleRole", "Arn"));
+    assert!(attachment["Roles"]["unauthenticated"].is_null() && attachment["RoleMappings"].is_null());
+
+    let role = &resource(&template, "ChatUserConsoleRole")["Properties"];
+    let managed: Vec<&str> =
+        role["ManagedPolicyArns"].as_sequence().unwrap().iter().filter_map(ref_target).collect();
+    assert_eq!(managed, ["SelfServiceDataExportPolicy"]);
+    assert!(role["Policies"].is_null() && role_statements(&template, "ChatUserConsoleRole").is_empty());
+    let trust = statements(&role["AssumeRolePolicyDocument"]);
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Principal"]["Federated"].as_str(), Some("cognito-identity.amazonaws.com"));
+    assert_eq!(
+        ref_target(&trust[0]["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"]),
+        Some("ChatUserIdentityPool")
+    );
+    assert_eq!(
+        trust[0]["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"].as_str(),
+        Some("authenticated")
+    );
+    // The console's roles trust their own pool only, so a chat user's token reaches none of them.
+    for other in ["ConsoleStartRole", "ConsoleRetrieveRole", "ConsoleRevokeRole"] {
+        let trust = statements(&resource(&template, other)["Properties"]["AssumeRolePolicyDocument"]);
+        assert_eq!(
+            ref_target(&trust[0]["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"]),
+            Some("ConsoleIdentityPool"),
+            "{other}"
+        );
+    }
+
+    let mut minting = Vec::new();
+    for (id, policy) in resources_of_type(&template, "AWS::IAM::ManagedPolicy") {
+        for statement in statements(&policy["Properties"]["PolicyDocument"]) {
+            if allows(&statement, "cognito-identity:GetOpenIdTokenForDeveloperIdentity") {
+                minting.push((id.clone(), sub_text(&statement["Resource"]).map(str::to_owned)));
+            }
+        }
+    }
+    for role in resources_of_type(&template, "AWS::IAM::Role").keys() {
+        for statement in role_statements(&template, role) {
+            assert!(
+                !allows(&statement, "cognito-identity:GetOpenIdTokenForDeveloperIdentity"),
+                "{role} may mint chat users' logins"
+            );
+        }
+    }
+    assert_eq!(
+        minting,
+        [(
+            "ChatServiceConsoleSignInPolicy".to_owned(),
+            Some(
+                "arn:${AWS::Partition}:cognito-identity:${AWS::Region}:${AWS::AccountId}:identitypool/${ChatUserIdentityPool}"
+                    .to_owned()
+            )
+        )]
+    );
+}

@@ -60,6 +60,8 @@ ACCOUNT = local_template.ACCOUNT
 USER_POOL = "ConsoleUserPool"
 USER_POOL_CLIENT = "ConsoleUserPoolClient"
 IDENTITY_POOL = "ConsoleIdentityPool"
+# The chat users' pool (My attachments): developer-authenticated identities the chat service signs in.
+CHAT_IDENTITY_POOL = "ChatUserIdentityPool"
 # The managed policy each console group's role carries, by group name (config.json's "roles").
 GROUP_NAMES = ("StartDataExport", "RetrieveDataExport", "RevokeDataExport")
 
@@ -69,7 +71,8 @@ class CognitoTemplate(local_template.Template):
 
     def __init__(self, document: dict, user_pool_id: str = "", client_id: str = ""):
         super().__init__(document)
-        self.values = {USER_POOL: user_pool_id, USER_POOL_CLIENT: client_id, IDENTITY_POOL: identity_pool_id()}
+        self.values = {USER_POOL: user_pool_id, USER_POOL_CLIENT: client_id, IDENTITY_POOL: identity_pool_id(),
+                       CHAT_IDENTITY_POOL: identity_pool_id(CHAT_IDENTITY_POOL)}
 
     def ref(self, name: str) -> str:
         if name in self.values:
@@ -94,9 +97,9 @@ class CognitoTemplate(local_template.Template):
         return self.resolve(self.resources[logical_id].get("Properties", {}))
 
 
-def identity_pool_id() -> str:
-    """A stable identity pool id (AWS form `<region>:<uuid>`): the stand-in has one pool."""
-    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_template.STACK_NAME}/{IDENTITY_POOL}')}"
+def identity_pool_id(logical_id: str = IDENTITY_POOL) -> str:
+    """A stable id (AWS form `<region>:<uuid>`) of one of the template's identity pools."""
+    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{local_template.STACK_NAME}/{logical_id}')}"
 
 
 def provider_name(user_pool_id: str) -> str:
@@ -186,49 +189,29 @@ def provision(region: str) -> dict[str, str]:
         else:
             idp.create_group(UserPoolId=pool_id, GroupName=group["GroupName"], **request)
             print(f"  group {group['GroupName']}: created ({request.get('RoleArn', 'no role')})")
-    return {"USER_POOL_ID": pool_id, "USER_POOL_CLIENT_ID": client_id, "IDENTITY_POOL_ID": identity_pool_id()}
+    chat = ChatUserPool()
+    return {"USER_POOL_ID": pool_id, "USER_POOL_CLIENT_ID": client_id, "IDENTITY_POOL_ID": identity_pool_id(),
+            "CHAT_USER_IDENTITY_POOL_ID": chat.id, "CHAT_USER_DEVELOPER_PROVIDER": chat.developer_provider}
 
 
 # --- The identity pool (local_identity.py)
 
 
-class IdentityPool:
-    """The template's identity pool, role mapping and principal tags, with the local ids."""
+class Pool:
+    """What both identity pools share: the id, the default roles of its role attachment, and the
+    trust and policies of a role it hands out."""
 
-    def __init__(self, user_pool_id: str, client_id: str):
-        t = template(user_pool_id, client_id)
+    def __init__(self, t: CognitoTemplate, logical_id: str):
         self.template = t
-        self.id = identity_pool_id()
-        pool_logical, _ = t.one("AWS::Cognito::IdentityPool")
-        props = t.properties(pool_logical)
-        self.allow_unauthenticated = bool(props.get("AllowUnauthenticatedIdentities", False))
-        # provider name -> the app client ids it accepts (the token's aud)
-        self.providers: dict[str, set[str]] = {}
-        self.server_side_token_check: dict[str, bool] = {}
-        for provider in props.get("CognitoIdentityProviders", []):
-            self.providers.setdefault(provider["ProviderName"], set()).add(provider["ClientId"])
-            self.server_side_token_check[provider["ProviderName"]] = bool(provider.get("ServerSideTokenCheck"))
-        # provider name -> {tag: claim}
-        self.principal_tags: dict[str, dict[str, str]] = {}
-        for logical_id in t.of_type("AWS::Cognito::IdentityPoolPrincipalTag"):
-            tag = t.properties(logical_id)
-            if tag["IdentityPoolId"] != self.id:
-                continue
-            mapping = dict(tag.get("PrincipalTags") or {})
-            if tag.get("UseDefaults") and not mapping:
-                # AWS's defaults for a user pool: the client id and the subject.
-                mapping = {"client": "aud", "username": "sub"}
-            self.principal_tags[tag["IdentityProviderName"]] = mapping
-        # "provider:client" -> {"Type", "AmbiguousRoleResolution"}; default roles by kind.
-        self.role_mappings: dict[str, dict] = {}
+        self.id = identity_pool_id(logical_id)
+        self.props = t.properties(logical_id)
         self.roles: dict[str, str] = {}
-        for logical_id in t.of_type("AWS::Cognito::IdentityPoolRoleAttachment"):
-            attachment = t.properties(logical_id)
-            if attachment["IdentityPoolId"] != self.id:
-                continue
-            self.roles.update(attachment.get("Roles") or {})
-            for key, mapping in (attachment.get("RoleMappings") or {}).items():
-                self.role_mappings[mapping.get("IdentityProvider", key)] = mapping
+        self.attachments: list[dict] = []
+        for attachment_id in t.of_type("AWS::Cognito::IdentityPoolRoleAttachment"):
+            attachment = t.properties(attachment_id)
+            if attachment["IdentityPoolId"] == self.id:
+                self.roles.update(attachment.get("Roles") or {})
+                self.attachments.append(attachment)
 
     def role_logical_id(self, arn: str) -> str | None:
         return self.template.role_logical_id(arn)
@@ -265,3 +248,51 @@ class IdentityPool:
         logical_id = self.role_logical_id(role_arn)
         props = self.template.properties(logical_id) if logical_id else {}
         return int(props.get("MaxSessionDuration", 3600))
+
+
+class ChatUserPool(Pool):
+    """The chat users' identity pool (ChatUserIdentityPool): developer-authenticated identities
+    only, whose logins the chat service vouches for; every identity gets the authenticated role."""
+
+    def __init__(self):
+        super().__init__(template(), CHAT_IDENTITY_POOL)
+        self.developer_provider: str = self.props["DeveloperProviderName"]
+        self.allow_unauthenticated = bool(self.props.get("AllowUnauthenticatedIdentities", False))
+        if self.props.get("CognitoIdentityProviders") or self.props.get("OpenIdConnectProviderARNs"):
+            raise SystemExit("local_cognito: the stand-in serves ChatUserIdentityPool's developer logins only")
+
+    def arn(self) -> str:
+        return f"arn:aws:cognito-identity:{REGION}:{ACCOUNT}:identitypool/{self.id}"
+
+
+class IdentityPool(Pool):
+    """The console's identity pool (ConsoleIdentityPool): role mapping and principal tags, with the local ids."""
+
+    def __init__(self, user_pool_id: str, client_id: str):
+        t = template(user_pool_id, client_id)
+        super().__init__(t, IDENTITY_POOL)
+        props = self.props
+        self.allow_unauthenticated = bool(props.get("AllowUnauthenticatedIdentities", False))
+        # provider name -> the app client ids it accepts (the token's aud)
+        self.providers: dict[str, set[str]] = {}
+        self.server_side_token_check: dict[str, bool] = {}
+        for provider in props.get("CognitoIdentityProviders", []):
+            self.providers.setdefault(provider["ProviderName"], set()).add(provider["ClientId"])
+            self.server_side_token_check[provider["ProviderName"]] = bool(provider.get("ServerSideTokenCheck"))
+        # provider name -> {tag: claim}
+        self.principal_tags: dict[str, dict[str, str]] = {}
+        for logical_id in t.of_type("AWS::Cognito::IdentityPoolPrincipalTag"):
+            tag = t.properties(logical_id)
+            if tag["IdentityPoolId"] != self.id:
+                continue
+            mapping = dict(tag.get("PrincipalTags") or {})
+            if tag.get("UseDefaults") and not mapping:
+                # AWS's defaults for a user pool: the client id and the subject.
+                mapping = {"client": "aud", "username": "sub"}
+            self.principal_tags[tag["IdentityProviderName"]] = mapping
+        # "provider:client" -> {"Type", "AmbiguousRoleResolution"}; default roles are Pool.roles.
+        self.role_mappings: dict[str, dict] = {}
+        for attachment in self.attachments:
+            for key, mapping in (attachment.get("RoleMappings") or {}).items():
+                self.role_mappings[mapping.get("IdentityProvider", key)] = mapping
+

@@ -116,6 +116,7 @@ def console_config(env: dict[str, str]) -> dict | None:
         "userPoolId": env["USER_POOL_ID"],
         "userPoolClientId": env["USER_POOL_CLIENT_ID"],
         "identityPoolId": env["IDENTITY_POOL_ID"],
+        **({"chatUserIdentityPoolId": env["CHAT_USER_IDENTITY_POOL_ID"]} if env.get("CHAT_USER_IDENTITY_POOL_ID") else {}),
         "roles": {group: arn for group, arn in local_cognito.role_arns_by_group().items()},
         "cognitoIdpEndpoint": env["COGNITO_IDP_ENDPOINT"],
         "cognitoIdentityEndpoint": env["COGNITO_IDENTITY_ENDPOINT"],

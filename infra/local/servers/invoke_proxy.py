@@ -33,11 +33,11 @@ Every invocation is authorized first, as Lambda does (infra/local/lib/local_iam.
     making, which the function's trust path checks as it checks any request);
   - or an IAM identity, named by the access key id of the SigV4 `Authorization` header
     (`Credential=<KEY>/...`). Signatures are NOT verified locally: the key id alone names the
-    caller. AKIALOCALEXPORT00001 (the stack's key) is the operator, holding the managed policies in
-    LOCAL_OPERATOR_POLICIES (default DataExportOperator); `ak`, the key moto's Step Functions
-    interpreter signs with (moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for), is
-    ExportStateMachineRole, holding that role's policies; AKIALOCALCHATSVC0001 is the chat service's
-    role, holding ChatServiceAssistant (it may invoke the Assistant, and nothing else).
+    caller (lib/local_keys.py): AKIALOCALEXPORT00001 (the stack's key) is the operator, holding the
+    managed policies in LOCAL_OPERATOR_POLICIES (default DataExportOperator); `ak`, the key moto's
+    Step Functions interpreter signs with (moto.stepfunctions.parser.asl.utils.boto_client), is
+    ExportStateMachineRole; AKIALOCALCHATSVC0001 is the chat service's role, whose only Lambda
+    power is invoking the Assistant (ChatServiceAssistant).
 Refusals are Lambda's: 403 MissingAuthenticationTokenException (neither), 403
 UnrecognizedClientException (unknown key), 403 AccessDeniedException (no policy allows), with the
 header `x-amzn-ErrorType`. A qualifier `:$LATEST` is authorized as the unqualified function.
@@ -62,7 +62,7 @@ from pathlib import Path
 # (this file is run as a script: `python infra/local/servers/invoke_proxy.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import local_iam, local_template  # noqa: E402
+from lib import local_iam, local_keys, local_template  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
@@ -82,10 +82,6 @@ SLOTS: dict[str, threading.BoundedSemaphore] = {}
 
 REGION = local_template.REGION
 ACCOUNT = local_template.ACCOUNT
-OPERATOR_KEY = "AKIALOCALEXPORT00001"
-STATE_MACHINE_KEY = "ak"
-# The chat service's role (DESIGN §15): it holds ChatServiceAssistant, so it may invoke the Assistant.
-CHAT_SERVICE_KEY = "AKIALOCALCHATSVC0001"
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 # Access key id -> (principal ARN, identity policies); filled in main() from template.yaml.
 IDENTITIES: dict[str, tuple[str, list[dict]]] = {}
@@ -94,22 +90,6 @@ FUNCTION_POLICIES: dict[str, dict] = {}
 # Function ARN -> its function URL's properties (the template's AWS::Lambda::Url resources).
 FUNCTION_URLS: dict[str, dict] = {}
 FUNCTION_URL_HEADER = "X-Local-Invoked-Via-Function-Url"
-
-
-def identities(operator_policies: str) -> dict[str, tuple[str, list[dict]]]:
-    template = local_template.template()
-    managed = template.managed_policies()
-    names = [n.strip() for n in operator_policies.split(",") if n.strip()]
-    unknown = [n for n in names if n not in managed]
-    if unknown:
-        raise SystemExit(f"invoke proxy: LOCAL_OPERATOR_POLICIES names unknown policies {unknown}; known: {sorted(managed)}")
-    return {
-        OPERATOR_KEY: (f"arn:aws:iam::{ACCOUNT}:user/local-admin", [managed[n] for n in names]),
-        STATE_MACHINE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/ExportStateMachineRole/local",
-                            template.role_policies("ExportStateMachineRole")),
-        CHAT_SERVICE_KEY: (f"arn:aws:sts::{ACCOUNT}:assumed-role/chat-service/local",
-                           [managed["ChatServiceAssistant"]]),
-    }
 
 
 class FaultError(ValueError):
@@ -398,7 +378,7 @@ def main() -> None:
     parser.add_argument("--functions", required=True, help="comma-separated function names")
     parser.add_argument("--concurrency", type=int, default=4, help="watch's --concurrency")
     args = parser.parse_args()
-    IDENTITIES.update(identities(os.environ.get("LOCAL_OPERATOR_POLICIES") or "DataExportOperator"))
+    IDENTITIES.update(local_keys.identities())
     FUNCTION_POLICIES.update(local_template.template().function_policies())
     FUNCTION_URLS.update(local_template.template().function_urls())
     WATCH_URL = f"http://127.0.0.1:{args.watch_port}"

@@ -1,4 +1,6 @@
-"""The local stand-in for the console's Cognito identity pool (ConsoleIdentityPool in template.yaml).
+"""The local stand-in for the console's two Cognito identity pools (template.yaml): ConsoleIdentityPool,
+whose administrators sign in to the user pool, and ChatUserIdentityPool, whose chat users the chat
+service signs in (developer-authenticated identities, "My attachments").
 
 Speaks Cognito Identity's JSON protocol (POST /, Content-Type application/x-amz-json-1.1,
 X-Amz-Target AWSCognitoIdentityService.<Operation>; errors are HTTP 400
@@ -8,7 +10,21 @@ against it unchanged, only pointed at COGNITO_IDENTITY_ENDPOINT:
       -> {IdentityId}: `<region>:<uuid>`, stable per user (derived from the token's sub).
   GetCredentialsForIdentity {IdentityId, Logins, CustomRoleArn?}
       -> {IdentityId, Credentials: {AccessKeyId (ASIA…), SecretKey, SessionToken, Expiration}}.
-Both verify the ID token as the identity pool does: RS256 signature against the user pool's JWKS
+  GetOpenIdTokenForDeveloperIdentity {IdentityPoolId, Logins: {<DeveloperProviderName>: chatUserId},
+      PrincipalTags?, TokenDuration?, IdentityId?}  (ChatUserIdentityPool; IAM-signed)
+      -> {IdentityId, Token}: an OpenID token (RS256, iss https://cognito-identity.amazonaws.com,
+      aud = the pool, sub = the identity, amr ["authenticated", provider, provider:pool:login],
+      the principal tags as STS's session-tag claim), valid TokenDuration seconds (default 900,
+      at most 86,400). Only a caller whose IAM policies allow
+      cognito-identity:GetOpenIdTokenForDeveloperIdentity on the pool's ARN gets one: locally the
+      chat service's key (lib/local_keys.py), named by its key id as the invoke proxy names it.
+  GetCredentialsForIdentity {IdentityId, Logins: {"cognito-identity.amazonaws.com": token}}
+      -> credentials of the pool's authenticated role (ChatUserConsoleRole), tagged with the
+      token's principal tags; the token verified (signature, iss, aud = this pool, exp, sub =
+      IdentityId). CustomRoleArn is refused: the pool has one role and no mapping.
+      The signing key is made when the stand-in starts: a restart ends every unspent token, as a
+      key rotation would (the console then asks the user to open My attachments from the chat again).
+The user-pool logins verify the ID token as the identity pool does: RS256 signature against the user pool's JWKS
 (moto's), iss = the provider, aud = an app client of the pool's CognitoIdentityProviders,
 token_use = id, exp; and, with ServerSideTokenCheck, that the user still exists and is enabled.
 
@@ -32,6 +48,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import string
 import sys
@@ -45,13 +62,13 @@ from pathlib import Path
 import boto3
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 # infra/local on sys.path, once, so that the stand-ins' shared library imports as the package `lib`
 # (this file is run as a script: `python infra/local/servers/local_identity.py`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib import ROOT, local_cognito  # noqa: E402
+from lib import ROOT, local_cognito, local_iam, local_keys  # noqa: E402
 from lib.local_http import JsonHandler, log_line, serve  # noqa: E402
 from lib.stack_env import STACK_ENV, read_stack_env  # noqa: E402
 
@@ -122,6 +139,14 @@ class Config:
 
 
 CONFIG = Config()
+CHAT_POOL = local_cognito.ChatUserPool()
+# The key that signs the chat users' OpenID tokens (made at start: see the module's docstring).
+DEVELOPER_TOKEN_KEY = RSAKey.generate_key(2048, {"kid": "local-chat-users", "use": "sig", "alg": "RS256"})
+DEVELOPER_ISSUER = "https://cognito-identity.amazonaws.com"
+DEVELOPER_LOGIN = "cognito-identity.amazonaws.com"
+# STS's claim of session tags in a web identity token.
+TAGS_CLAIM = "https://aws.amazon.com/tags"
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
 def b64json(segment: str) -> dict:
@@ -255,7 +280,7 @@ def role_unique_id(role_arn: str) -> str:
     return "AROA" + base64.b32encode(digest).decode()[:17]
 
 
-def get_id(config: Config, request: dict) -> dict:
+def get_id(config: Config, request: dict, headers=None) -> dict:
     require(request, "IdentityPoolId")
     if request["IdentityPoolId"] != config.pool.id:
         raise CognitoError("ResourceNotFoundException", f"IdentityPool '{request['IdentityPoolId']}' not found.")
@@ -263,9 +288,12 @@ def get_id(config: Config, request: dict) -> dict:
     return {"IdentityId": identity_id(config, provider, claims)}
 
 
-def get_credentials(config: Config, request: dict) -> dict:
+def get_credentials(config: Config, request: dict, headers=None) -> dict:
     require(request, "IdentityId")
-    provider, claims = verified_login(config, request.get("Logins"))
+    logins = request.get("Logins")
+    if isinstance(logins, dict) and list(logins) == [DEVELOPER_LOGIN]:
+        return developer_credentials(request)
+    provider, claims = verified_login(config, logins)
     identity = identity_id(config, provider, claims)
     if request["IdentityId"] != identity:
         raise not_authorized("Logins don't match. Please include at least one valid login for this identity or "
@@ -277,7 +305,13 @@ def get_credentials(config: Config, request: dict) -> dict:
     if not config.pool.trusts(role_arn, with_tags=bool(tags)):
         raise CognitoError("InvalidIdentityPoolConfigurationException",
                            "Invalid identity pool configuration. Check assigned IAM roles for this pool.")
-    expiration = int(time.time()) + min(3600, config.pool.max_session_seconds(role_arn))
+    return mint(role_arn, tags, identity, config.pool.id, provider, claims["sub"],
+                config.pool.max_session_seconds(role_arn))
+
+
+def mint(role_arn: str, tags: dict, identity: str, pool_id: str, provider: str, sub: str, max_seconds: int) -> dict:
+    """Temporary credentials of ROLE_ARN with TAGS, recorded for the gateway (record_session)."""
+    expiration = int(time.time()) + min(3600, max_seconds)
     access_key = random_id("ASIA", 16)
     secret_key = base64.b64encode(secrets.token_bytes(30)).decode()
     session_token = "IQoJb3JpZ2luX2VjL" + base64.b64encode(secrets.token_bytes(256)).decode()
@@ -291,15 +325,108 @@ def get_credentials(config: Config, request: dict) -> dict:
         "roleId": role_unique_id(role_arn),
         "principalTags": tags,
         "identityId": identity,
-        "identityPoolId": config.pool.id,
+        "identityPoolId": pool_id,
         "provider": provider,
-        "sub": claims["sub"],
+        "sub": sub,
     })
     return {
         "IdentityId": identity,
         "Credentials": {"AccessKeyId": access_key, "SecretKey": secret_key, "SessionToken": session_token,
                         "Expiration": expiration},
     }
+
+
+def developer_identity_id(login: str) -> str:
+    """A stable identity per chat user, as the pool keeps one per developer login."""
+    return f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{CHAT_POOL.id}/{CHAT_POOL.developer_provider}/{login}')}"
+
+
+def signer_of(headers) -> tuple[str, list[dict]]:
+    """(principal ARN, identity policies) of the IAM caller, named by its key (lib/local_keys.py)."""
+    found = CREDENTIAL.search(headers.get("Authorization") or "")
+    if not found:
+        raise CognitoError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+    identities = local_keys.identities()
+    if found[1] not in identities:
+        raise CognitoError("UnrecognizedClientException", "The security token included in the request is invalid.")
+    return identities[found[1]]
+
+
+def get_open_id_token_for_developer_identity(config: Config, request: dict, headers) -> dict:
+    caller, policies = signer_of(headers)
+    require(request, "IdentityPoolId")
+    pool_id = request["IdentityPoolId"]
+    resource = f"arn:aws:cognito-identity:{REGION}:{local_cognito.ACCOUNT}:identitypool/{pool_id}"
+    action = "cognito-identity:GetOpenIdTokenForDeveloperIdentity"
+    allowed = local_iam.is_allowed(policies, local_iam.Request(action, resource, {"AWS": caller},
+                                                               local_iam.identity_context(caller)))
+    if not allowed:
+        raise CognitoError("AccessDeniedException",
+                           f"User: {caller} is not authorized to perform: {action} on resource: {resource} "
+                           "because no identity-based policy allows the action")
+    if pool_id != CHAT_POOL.id:
+        raise CognitoError("ResourceNotFoundException", f"IdentityPool '{pool_id}' not found.")
+    logins = request.get("Logins")
+    if not isinstance(logins, dict) or list(logins) != [CHAT_POOL.developer_provider]:
+        raise not_authorized("Invalid login token. The only login is the pool's developer provider, "
+                             f"{CHAT_POOL.developer_provider!r}.")
+    login = logins[CHAT_POOL.developer_provider]
+    if not isinstance(login, str) or not 1 <= len(login) <= 128:
+        raise CognitoError("InvalidParameterException", "A developer user identifier is 1 to 128 characters.")
+    tags = request.get("PrincipalTags") or {}
+    if (not isinstance(tags, dict) or len(tags) > 50
+            or not all(isinstance(k, str) and 1 <= len(k) <= 128 and isinstance(v, str) and len(v) <= 256
+                       for k, v in tags.items())):
+        raise CognitoError("InvalidParameterException",
+                           "PrincipalTags: at most 50 tags, keys of 1 to 128 characters, values of at most 256.")
+    duration = request.get("TokenDuration", 900)
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 86_400:
+        raise CognitoError("InvalidParameterException", "TokenDuration is 1 to 86400 seconds.")
+    identity = developer_identity_id(login)
+    if request.get("IdentityId") not in (None, identity):
+        raise CognitoError("DeveloperUserAlreadyRegisteredException",
+                           "The developer user identifier is already registered with another identity.")
+    now = int(time.time())
+    claims = {"iss": DEVELOPER_ISSUER, "aud": CHAT_POOL.id, "sub": identity, "iat": now, "exp": now + duration,
+              "amr": ["authenticated", CHAT_POOL.developer_provider,
+                      f"{CHAT_POOL.developer_provider}:{CHAT_POOL.id}:{login}"],
+              TAGS_CLAIM: {"principal_tags": {k: [v] for k, v in tags.items()}}}
+    token = jwt.encode({"alg": "RS256", "kid": DEVELOPER_TOKEN_KEY.kid}, claims, DEVELOPER_TOKEN_KEY)
+    return {"IdentityId": identity, "Token": token}
+
+
+def verified_developer_token(token) -> dict:
+    """The claims of an OpenID token this stand-in minted for ChatUserIdentityPool."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise not_authorized("Invalid login token. Not a valid OpenId Connect identity token.")
+    try:
+        claims = jwt.decode(token, DEVELOPER_TOKEN_KEY, algorithms=["RS256"]).claims
+    except (JoseError, ValueError, KeyError):
+        raise not_authorized("Invalid login token. Couldn't verify signed token.")
+    if claims.get("iss") != DEVELOPER_ISSUER or claims.get("aud") != CHAT_POOL.id:
+        raise not_authorized("Invalid login token. Incorrect token audience.")
+    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= time.time():
+        raise not_authorized(f"Invalid login token. Token expired: {claims.get('exp')} >= {int(time.time())}")
+    return claims
+
+
+def developer_credentials(request: dict) -> dict:
+    claims = verified_developer_token(request["Logins"][DEVELOPER_LOGIN])
+    if request["IdentityId"] != claims.get("sub"):
+        raise not_authorized("Logins don't match. Please include at least one valid login for this identity or "
+                             "identity pool.")
+    role_arn = CHAT_POOL.roles.get("authenticated")
+    if role_arn is None:
+        raise CognitoError("InvalidIdentityPoolConfigurationException",
+                           "Invalid identity pool configuration. Check assigned IAM roles for this pool.")
+    if request.get("CustomRoleArn") not in (None, role_arn):
+        raise not_authorized("Invalid CustomRoleArn: this pool has no role mapping.")
+    tags = {k: v[0] for k, v in ((claims.get(TAGS_CLAIM) or {}).get("principal_tags") or {}).items() if v}
+    if not CHAT_POOL.trusts(role_arn, with_tags=bool(tags)):
+        raise CognitoError("InvalidIdentityPoolConfigurationException",
+                           "Invalid identity pool configuration. Check assigned IAM roles for this pool.")
+    return mint(role_arn, tags, claims["sub"], CHAT_POOL.id, CHAT_POOL.developer_provider, claims["sub"],
+                CHAT_POOL.max_session_seconds(role_arn))
 
 
 def require(request: dict, *names: str) -> None:
@@ -311,7 +438,8 @@ def require(request: dict, *names: str) -> None:
                                "Member must not be null")
 
 
-OPERATIONS = {"GetId": get_id, "GetCredentialsForIdentity": get_credentials}
+OPERATIONS = {"GetId": get_id, "GetCredentialsForIdentity": get_credentials,
+              "GetOpenIdTokenForDeveloperIdentity": get_open_id_token_for_developer_identity}
 CONSOLE_ORIGIN = ""
 
 
@@ -359,7 +487,7 @@ class Handler(JsonHandler):
                 raise CognitoError("SerializationException", "The request body is not JSON")
             if not isinstance(request, dict):
                 raise CognitoError("SerializationException", "The request body is not a JSON object")
-            result = OPERATIONS[operation](CONFIG.current(), request)
+            result = OPERATIONS[operation](CONFIG.current(), request, self.headers)
             identity = result.get("IdentityId", "-")
             status, out = 200, json.dumps(result).encode()
             headers = {}
