@@ -134,12 +134,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Revoke a delivered export's links (RevokeDataExport): within a minute every link of it —
-    /// attachments, manifest, reports, statement — stops working, for good. Asks for confirmation
-    /// unless `--yes`.
+    /// Revoke a delivered export's links (RevokeDataExport; a self-service user's own with
+    /// --user-id): within a minute every link of it — attachments, manifest, reports, statement,
+    /// the Assistant's reply link — stops working, for good. Asks for confirmation unless `--yes`.
     Revoke {
-        #[arg(long)]
-        account_id: String,
+        #[command(flatten)]
+        owner: OwnerArgs,
         #[arg(long)]
         export_id: String,
         /// Do not ask (scripts).
@@ -470,7 +470,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Revoke { account_id, export_id, yes } => {
+        Command::Revoke { owner, export_id, yes } => {
             if !yes {
                 use std::io::{BufRead, IsTerminal};
                 if !std::io::stdin().is_terminal() {
@@ -492,8 +492,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     return Ok(ExitCode::FAILURE);
                 }
             }
-            let api = ApiClient::new(&cli.api_url).await?;
-            let path = format!("/accounts/{account_id}/data-exports/{export_id}/revoke");
+            let api = owner.client(&cli.api_url).await?;
+            let path = format!("{}/{export_id}/revoke", owner.exports_path());
             let reply = api.call(Method::POST, &path, Some(json!({}))).await?;
             if reply.status != 200 {
                 return Err(refusal(&reply));

@@ -311,15 +311,10 @@ async fn revoke_status_and_downloads_through_the_binary() {
     let token = entries[0].url.rsplit('/').next().unwrap();
     let export = export_core::domain::link_token::decode(token).unwrap().claims().export_id.to_string();
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_attachment-export"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let printed =
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (code, out, err) = run_cli(args);
+        let printed = format!("{out}{err}");
         assert!(!printed.contains("X-Amz-") && !printed.contains("/f/"), "no link is printed: {printed}");
-        (out.status.code(), printed)
+        (code, printed)
     };
     // One file fetched before the revocation.
     let out = out_dir();
@@ -361,4 +356,54 @@ async fn revoke_status_and_downloads_through_the_binary() {
     assert!(csv.contains(entries[0].attachment_id.as_str()), "{csv}");
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&again.out).unwrap();
+}
+
+/// A chat user's own export through the binary (DESIGN §15): `start`, `status --wait` and
+/// `revoke --user-id` call the /users routes as the user; another user's id finds nothing to revoke.
+#[tokio::test]
+async fn a_user_revokes_their_own_export_through_the_binary() {
+    let _stack = Stack::load();
+    // A user in no account: may ask, and gets an empty (delivered) export.
+    let user = export_core::domain::ids::UserId::random().to_string();
+    let (code, out, err) = run_cli(&["start", "--user-id", &user, "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let started: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let export = started["exportId"].as_str().unwrap().to_owned();
+    let (code, out, err) =
+        run_cli(&["status", "--user-id", &user, "--export-id", &export, "--wait", "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("SUCCEEDED"), "{out}");
+
+    let other = export_core::domain::ids::UserId::random().to_string();
+    let (code, out, err) = run_cli(&["revoke", "--user-id", &other, "--export-id", &export, "--yes"]);
+    assert_ne!(code, Some(0), "another user revokes nothing: {out}");
+    assert!(err.contains("no export"), "{err}");
+    let (code, out, err) =
+        run_cli(&["revoke", "--user-id", &user, "--export-id", &export, "--yes", "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let revoked: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (revoked["status"].as_str(), revoked["userId"].as_str()),
+        (Some("REVOKED"), Some(user.as_str()))
+    );
+    let (_, out, _) = run_cli(&["status", "--user-id", &user, "--export-id", &export, "--json"]);
+    assert!(out.contains("REVOKED"), "{out}");
+    // Both owners at once is a usage error, before any call.
+    let (code, _, err) =
+        run_cli(&["revoke", "--user-id", &user, "--account-id", &user, "--export-id", &export, "--yes"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+/// The binary with ARGS, stdin closed (not a terminal): (exit code, stdout, stderr).
+fn run_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_attachment-export"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

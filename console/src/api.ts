@@ -294,6 +294,16 @@ export class Api {
     ) as Promise<Export>;
   }
 
+  /** Revokes every link of the chat user's own delivered export (SelfServiceDataExport; no body). */
+  revokeMine(userId: string, exportId: string): Promise<RevokeReply> {
+    return this.send(
+      SELF_SERVICE,
+      "POST",
+      `/users/${encodeURIComponent(userId)}/data-exports/${encodeURIComponent(exportId)}/revoke`,
+      "revoke attachment exports",
+    ) as Promise<RevokeReply>;
+  }
+
   startMine(userId: string, format: "csv" | "jsonl", clientToken: string): Promise<StartReply> {
     return this.send(SELF_SERVICE, "POST", `/users/${encodeURIComponent(userId)}/data-exports`, "request attachments", {
       format,

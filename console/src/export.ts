@@ -9,6 +9,7 @@ import { accountHref } from "./routes";
 import { announce, h, navigateDownload, replace, uid } from "./dom";
 import { Api, ApiError, type Export, type ExportList, type Handout, type Link, type RevokeReply } from "./api";
 import { nextRequest, renderFailure, who } from "./common";
+import { openRevokeDialog } from "./revoke-dialog";
 import { SessionEndedError, canRead, holds } from "./session";
 import {
   bytes,
@@ -333,7 +334,7 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
       drawDownloads(e);
       if (holds("RevokeDataExport")) {
         const revoke = h("button", { type: "button", class: "danger", id: "revoke-button" }, "Revoke links");
-        revoke.addEventListener("click", () => openRevokeDialog(app, api, accountId, e, afterRevoke));
+        revoke.addEventListener("click", () => openRevokeDialog(app, e, () => api.revoke(accountId, e.exportId), afterRevoke, "account"));
         sections.push(
           h(
             "section",
@@ -475,87 +476,3 @@ export function renderExport(app: App, accountId: string, exportId: string): voi
 
 // --- The revoke confirmation ----------------------------------------------------------------
 
-/**
- * Asks before revoking: says what stops working, for whom, and that it cannot be undone. Cancel has
- * the focus (Escape and Cancel close it); the destructive confirmation sends the POST .../revoke.
- */
-function openRevokeDialog(app: App, api: Api, accountId: string, e: Export, done: (reply: RevokeReply) => void): void {
-  const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-  const titleId = uid("revoke-title");
-  const descId = uid("revoke-desc");
-  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
-  const confirm = h("button", { type: "submit", class: "danger" }, "Revoke links");
-  const errorSlot = h("div", { class: "error-slot" });
-  const files = e.result ? ` (${count(e.result.attachmentCount, "attachment", "attachments")})` : "";
-  const form = h(
-    "form",
-    { method: "dialog" },
-    h("h2", { id: titleId }, "Revoke this export's links?"),
-    h(
-      "div",
-      { id: descId },
-      h(
-        "p",
-        {},
-        h("strong", {}, "Every download link of this export — attachments, manifest, reports and statement — stops working within a minute, for everyone who has them; this cannot be undone."),
-      ),
-      h(
-        "ul",
-        {},
-        h("li", {}, `Export requested ${when(e.requestedAt)}${files}.`),
-        h("li", {}, "Links already copied into spreadsheets, scripts or download tools stop working too. Other exports of the account keep working."),
-        h("li", {}, "The export stays in the history, marked Revoked, with who revoked it and when, and how many of its files were fetched."),
-      ),
-    ),
-    errorSlot,
-    h("div", { class: "actions" }, cancel, confirm),
-  );
-  const dialog = h("dialog", { role: "alertdialog", "aria-modal": "true", "aria-labelledby": titleId, "aria-describedby": descId, class: "dialog" }, form);
-  document.body.appendChild(dialog);
-  let sending = false;
-
-  const close = (): void => {
-    if (dialog.open) dialog.close();
-  };
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    if (opener?.isConnected) opener.focus();
-  });
-  dialog.addEventListener("cancel", (event) => {
-    if (sending) event.preventDefault();
-  });
-  cancel.addEventListener("click", close);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (sending) return;
-    sending = true;
-    confirm.disabled = true;
-    cancel.disabled = true;
-    confirm.textContent = "Revoking…";
-    replace(errorSlot);
-    api
-      .revoke(accountId, e.exportId)
-      .then((reply) => {
-        sending = false;
-        close();
-        done(reply);
-      })
-      .catch((error: unknown) => {
-        sending = false;
-        if (error instanceof SessionEndedError) {
-          close();
-          app.ended(error.message);
-          return;
-        }
-        cancel.disabled = false;
-        confirm.textContent = "Revoke links";
-        const message = error instanceof ApiError ? error.message : "The revocation failed unexpectedly. Try again.";
-        // A refusal (permission, unknown export, nothing to revoke) will not change by retrying.
-        confirm.disabled = error instanceof ApiError && [403, 404, 422].includes(error.status);
-        replace(errorSlot, h("p", { class: "error", role: "alert" }, message));
-        cancel.focus();
-      });
-  });
-  dialog.showModal();
-  cancel.focus();
-}

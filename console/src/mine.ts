@@ -1,5 +1,6 @@
 // "My attachments": a chat user whom no account manages, signed in through the chat service,
-// requests their own files, watches the export, downloads the manifest and sees their history.
+// requests their own files, watches the export, downloads the manifest, revokes its links if it
+// went astray, and sees their history.
 // The chat service opens #/my-attachments/sign-in?user=<id>&token=<OpenID token>; the router
 // drops that address from history at once (replaceState) and hands the token here, which trades
 // it for the chat user's credentials (ChatUserConsoleRole: SelfServiceDataExport, principal tag
@@ -9,6 +10,7 @@ import type { App } from "./app";
 import { announce, h, navigateDownload, replace, uid } from "./dom";
 import { Api, ApiError, type Export, type UserExportList } from "./api";
 import { CognitoError, chatToken } from "./cognito";
+import { openRevokeDialog } from "./revoke-dialog";
 import { SessionEndedError, chatSession, establishChatUser, session } from "./session";
 import { bytes, count, formatName, noUrls, status as statusName, when } from "./format";
 
@@ -103,11 +105,15 @@ export function renderMine(app: App): void {
   const drawRequest = (list: UserExportList): void => {
     const state = list.request;
     if (state && !state.allowed) {
-      const lines = [noUrls(state.message ?? "You cannot request your attachments now.")];
+      // The 7-day rule in words with its date; the guidance of a refusal (managed user, Team
+      // member, self-service off) as the service wrote it.
+      const next = state.nextAllowedAt ?? (state.code === "ThrottledClientException" ? list.nextAllowedAt : undefined);
+      const lines = next
+        ? [`You have requested your attachments in the last 7 days. One request is accepted every 7 days: the next is possible from ${when(next)}.`]
+        : [noUrls(state.message ?? "You cannot request your attachments now.")];
       replace(requestSlot, h("div", { class: "reason", id: "request-refusal" }, lines.map((line) => h("p", {}, line))));
       return;
     }
-    const legend = uid("format-legend");
     const radio = (value: string, label: string, checked: boolean): HTMLElement => {
       const id = uid(`format-${value}`);
       return h("div", { class: "choice" }, h("input", { type: "radio", name: "my-format", id, value, checked }), " ", h("label", { for: id }, label));
@@ -137,7 +143,7 @@ export function renderMine(app: App): void {
             });
         },
       },
-      h("fieldset", { "aria-describedby": legend }, h("legend", { id: legend }, "File format"), radio("csv", "CSV (opens in a spreadsheet)", true), radio("jsonl", "JSON Lines", false)),
+      h("fieldset", {}, h("legend", {}, "File format"), radio("csv", "CSV (opens in a spreadsheet)", true), radio("jsonl", "JSON Lines", false)),
       h("p", { class: "hint" }, "One request is accepted every 7 days. The file's links work for 6 days after the export ends."),
       h("div", { class: "actions" }, button),
     );
@@ -174,18 +180,33 @@ export function renderMine(app: App): void {
       facts.push(["Files", e.result.attachmentCount.toLocaleString("en-US")]);
       facts.push(["Size", bytes(e.result.totalBytes)]);
     }
+    if (e.status === "REVOKED" && e.revokedAt) facts.push(["Links revoked", when(e.revokedAt)]);
     const expires = e.urlsExpireAt ?? e.result?.urlsExpireAt;
     if (expires && e.status !== "REVOKED") facts.push([Date.parse(expires) > Date.now() ? "Links work until" : "Links expired", when(expires)]);
     if (e.error) facts.push(["Why it failed", noUrls(e.error.message)]);
     const titleId = uid("export-title");
     const button = h("button", { type: "button", class: "primary", "aria-describedby": titleId }, "Download file") as HTMLButtonElement;
     button.addEventListener("click", () => download(e, button));
+    const revoke = h("button", { type: "button", class: "danger", "aria-describedby": titleId }, "Revoke links") as HTMLButtonElement;
+    revoke.addEventListener("click", () =>
+      openRevokeDialog(
+        app,
+        e,
+        () => api.revokeMine(userId, e.exportId),
+        () => {
+          announce("The export's links were revoked.");
+          replace(downloadStatus, h("p", { class: "success" }, "The export's links were revoked: none of them works any more."));
+          void load().catch(fail);
+        },
+        "mine",
+      ),
+    );
     return h(
       "li",
       { class: "export-card", "data-export-id": e.exportId },
       h("h3", { id: titleId }, title),
       h("dl", { class: "details" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-      delivered(e) ? h("div", { class: "actions" }, button) : null,
+      delivered(e) ? h("div", { class: "actions" }, button, revoke) : null,
     );
   };
 

@@ -204,3 +204,9 @@ export function callAs(user: ConsoleUser, group: string, method: "GET" | "POST",
     run(PYTHON, [resolve(__dirname, "fixtures.py"), "call-as", "--username", user.username, `--password=${user.password}`, "--group", group, "--method", method, "--path", path]),
   ) as { status: number; body: Record<string, unknown> };
 }
+
+/** The address the chat service opens for USER (its token valid SECONDS). */
+export function chatLink(user: string, seconds = 300): string {
+  const out = run(PYTHON, [resolve(ROOT, "infra/local/tools/chat_service.py"), "console-link", "--user-id", user, "--duration", String(seconds)]);
+  return (lastJson(out) as { path: string }).path;
+}

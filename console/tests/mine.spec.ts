@@ -1,26 +1,20 @@
 // My attachments (DESIGN §15) in Chromium against the local stack: a chat user whom no account
 // manages, signed in by the chat service (infra/local/tools/chat_service.py plays it), requests
-// their own files, watches the export end, downloads the manifest (its rows are exactly theirs)
-// and sees the 7-day rule; the token leaves the address bar and history at once; no link is ever
-// shown. Who may NOT: a Team member gets the Team's guidance and no request; a link naming another
+// their own files, watches the export end, downloads the manifest (its rows are exactly theirs),
+// revokes its links (which then stop) and sees the 7-day rule; the token leaves the address bar
+// and history at once; no link is ever shown. Who may NOT: a Team member gets the Team's guidance and no request; a link naming another
 // user than its token gets Access denied; a chat user reaches no administrator's page; a forged
 // or expired link signs no one in. axe, the keyboard and 360 px on every screen.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { ROOT, expectAccessible, expectNoLinksInPage, seed } from "./helpers";
+import { chatLink, expectAccessible, expectNoLinksInPage, seed } from "./helpers";
 
-const PYTHON = resolve(ROOT, ".local/venv/bin/python");
-
-/** The address the chat service opens for USER (its token valid SECONDS). */
-function chatLink(user: string, seconds = 300): string {
-  const out = execFileSync(PYTHON, [resolve(ROOT, "infra/local/tools/chat_service.py"), "console-link", "--user-id", user, "--duration", String(seconds)], {
-    cwd: ROOT,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return (JSON.parse(out) as { path: string }).path;
+/** The url column of a manifest row (CSV; the url holds no comma or quote). */
+function firstUrl(header: string, row: string): string {
+  const column = header.split(",").indexOf("url");
+  expect(column).toBeGreaterThanOrEqual(0);
+  const cells = row.match(/("([^"]|"")*"|[^,]*)(,|$)/g) ?? [];
+  return (cells[column] ?? "").replace(/,$/, "").replace(/^"|"$/g, "");
 }
 
 async function openFromChat(page: Page, path: string): Promise<void> {
@@ -66,7 +60,7 @@ test("a chat user requests, watches and downloads their own attachments; the tok
   const card = page.locator(".export-card").first();
   await expect(card).toContainText(/Queued|Running|Succeeded/);
   // The 7-day rule: no second request, and the page says when.
-  await expect(page.locator("#request-refusal")).toContainText("You accepted an export request at");
+  await expect(page.locator("#request-refusal")).toContainText("One request is accepted every 7 days: the next is possible from");
   await expect(request).toHaveCount(0);
 
   await expect(card).toContainText("Succeeded", { timeout: 90_000 });
@@ -85,6 +79,25 @@ test("a chat user requests, watches and downloads their own attachments; the tok
   expect(rows.length).toBe(seeded.selfService.expectedInExport);
   await expect(page.getByRole("status").filter({ hasText: "Your download has started" })).toBeVisible();
   await expectNoLinksInPage(page);
+
+  // The manifest went astray: they revoke its links (Cancel has the focus; Escape closes).
+  const url = firstUrl(header ?? "", rows[0] ?? "");
+  expect((await fetch(url)).status).toBe(200);
+  await card.getByRole("button", { name: "Revoke links" }).click();
+  const dialog = page.getByRole("alertdialog");
+  await expect(dialog).toContainText("the link the Assistant sent you");
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await expectAccessible(page, testInfo, "my-attachments-revoke-dialog");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await card.getByRole("button", { name: "Revoke links" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revoke links" }).click();
+  await expect(card).toContainText("Revoked");
+  await expect(card).toContainText("Links revoked");
+  await expect(card.getByRole("button", { name: "Download file" })).toHaveCount(0);
+  // Refused by the download function (410, once its record cache sees REVOKED) or, until then, by
+  // S3 (the file is deleted): either way the link no longer fetches the file.
+  expect([403, 404, 410]).toContain((await fetch(url)).status);
 
   // Nothing of the administrators' console is theirs.
   await page.evaluate((account) => {

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { ROOT, createUser, openAccountActions, putExport, requireMfa, restoreMfa, seed, signIn, signInToAccount } from "./helpers";
+import { ROOT, chatLink, createUser, openAccountActions, putExport, requireMfa, restoreMfa, seed, signIn, signInToAccount } from "./helpers";
 
 const OUT = resolve(ROOT, "docs/console");
 const BOTH = ["StartDataExport", "RetrieveDataExport"];
@@ -106,4 +106,19 @@ test("screenshots of every screen @screenshots", async ({ page, browser }) => {
   } finally {
     restoreMfa(previous);
   }
+});
+
+test("screenshots of My attachments @screenshots", async ({ page }) => {
+  test.setTimeout(180_000);
+  mkdirSync(OUT, { recursive: true });
+  const { selfService } = seed();
+  await page.goto(chatLink(selfService.userId));
+  await page.getByRole("button", { name: "Request my attachments" }).click();
+  await expect(page.locator(".export-card").first()).toContainText("Succeeded", { timeout: 90_000 });
+  await page.locator("h1").blur();
+  await shot(page, "17-my-attachments");
+  await page.goto(chatLink(selfService.teamMemberId));
+  await expect(page.locator("#request-refusal")).toBeVisible();
+  await page.locator("h1").blur();
+  await shot(page, "18-my-attachments-team-member");
 });

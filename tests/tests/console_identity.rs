@@ -188,7 +188,17 @@ impl Console {
         }
         let identity_id = reply["IdentityId"].as_str().unwrap().to_owned();
         assert!(identity_id.starts_with("us-east-1:"), "{identity_id}");
-        let mut request = json!({"IdentityId": identity_id, "Logins": logins});
+        self.exchange(&identity_id, logins, custom_role).await
+    }
+
+    /// GetCredentialsForIdentity for IDENTITY with LOGINS: an hour of a role's credentials.
+    async fn exchange(
+        &self,
+        identity: &str,
+        logins: Value,
+        custom_role: Option<&str>,
+    ) -> Result<Creds, (u16, Value)> {
+        let mut request = json!({"IdentityId": identity, "Logins": logins});
         if let Some(role) = custom_role {
             request["CustomRoleArn"] = json!(role);
         }
@@ -271,21 +281,7 @@ impl Console {
         token: &str,
         custom_role: Option<&str>,
     ) -> Result<Creds, (u16, Value)> {
-        let mut request =
-            json!({"IdentityId": identity, "Logins": {"cognito-identity.amazonaws.com": token}});
-        if let Some(role) = custom_role {
-            request["CustomRoleArn"] = json!(role);
-        }
-        let (status, reply) = self.identity("GetCredentialsForIdentity", request).await;
-        if status != 200 {
-            return Err((status, reply));
-        }
-        let c = &reply["Credentials"];
-        Ok(Creds {
-            access_key: c["AccessKeyId"].as_str().unwrap().to_owned(),
-            secret_key: c["SecretKey"].as_str().unwrap().to_owned(),
-            session_token: c["SessionToken"].as_str().unwrap().to_owned(),
-        })
+        self.exchange(identity, json!({"cognito-identity.amazonaws.com": token}), custom_role).await
     }
 
     /// SigV4 headers (execute-api, us-east-1) for a request, signed at `time`.

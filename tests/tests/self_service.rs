@@ -12,6 +12,7 @@ use export_core::domain::ids::{AccountId, ConversationId, RoomId, UserId};
 use export_core::domain::model::{AccountType, Attachment, ConversationType, Room, User};
 use integration_tests::{Caller, Stack, attachment, batch_put, download_manifest, rows, seed_account};
 use reqwest::Method;
+use serde_json::json;
 
 /// A user no account manages (a guest of `partner`), their room in `hosting`, and their files:
 /// (everything written, what their export must list).
@@ -172,10 +173,12 @@ async fn no_one_reaches_another_users_exports_and_no_administrator_a_users() {
     let operator = Caller::operator();
     let admin = Caller::tenant(&around.hosting, &["DataExportFullAccess"]);
     for caller in [&someone_else, &operator, &admin, &Caller::unsigned()] {
+        let revoke = format!("{one}/revoke");
         for (method, route, body) in [
             (Method::POST, &path, Some("{}".to_owned())),
             (Method::GET, &path, None),
             (Method::GET, &one, None),
+            (Method::POST, &revoke, Some("{}".to_owned())),
         ] {
             let reply = stack.api_as(caller, method.clone(), route, body).await;
             assert_eq!(reply.status, 403, "{:?} {method} {route}: {:?}", caller.principal, reply.body);
@@ -205,4 +208,54 @@ async fn no_one_reaches_another_users_exports_and_no_administrator_a_users() {
 
 fn someone_else_id(caller: &Caller) -> String {
     caller.tags.iter().find(|(k, _)| k == "chatUserId").map(|(_, v)| v.clone()).unwrap()
+}
+
+/// A user revokes their own delivered export (DESIGN §15, §8): it is REVOKED with who and when, its
+/// links stop at once, and the chat service's copy of the Assistant's reply link with them; the
+/// operator revokes a user's export directly ({"userId", "exportId"}); the chat service, which may
+/// invoke the Assistant, may not invoke revoke-export.
+#[tokio::test]
+async fn a_user_revokes_their_own_export_and_every_link_stops() {
+    let stack = Stack::load();
+    let around = around_a_user(&stack).await;
+    let caller = Caller::chat_user(&around.user);
+    let path = format!("/users/{}/data-exports", around.user);
+    let started = stack.api_as(&caller, Method::POST, &path, Some("{}".into())).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let export_id = started.body["exportId"].as_str().unwrap().to_owned();
+    let view = wait_for_users_export(&stack, &around.user, &export_id).await;
+    assert_eq!(view["status"], "SUCCEEDED", "{view}");
+    let manifest = download_manifest(&view).await;
+    let link = rows(&manifest)[0][13].to_owned();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&link).send().await.unwrap().status(), 200);
+
+    let revoke = format!("{path}/{export_id}/revoke");
+    let revoked = stack.api_as(&caller, Method::POST, &revoke, Some("{}".into())).await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    assert_eq!(revoked.body["status"], "REVOKED");
+    assert_eq!(revoked.body["userId"], around.user.as_str());
+    assert!(revoked.body.get("accountId").is_none(), "{:?}", revoked.body);
+    assert_eq!(revoked.body["revokedBy"]["via"], "api");
+    let refused = http.get(&link).send().await.unwrap().status().as_u16();
+    assert!(matches!(refused, 403 | 404 | 410), "a revoked export's link answers {refused}");
+    let again = stack.api_as(&caller, Method::GET, &format!("{path}/{export_id}"), None).await;
+    assert_eq!((again.status, again.body["status"].as_str()), (200, Some("REVOKED")), "{:?}", again.body);
+    assert!(again.body.get("manifest").is_none(), "no link of a revoked export: {:?}", again.body);
+
+    // The operator's direct revocation names the owner; again harmless.
+    let direct = json!({"userId": around.user.as_str(), "exportId": export_id});
+    let reply = stack.invoke("revoke-export", &direct).await.expect("the operator revokes");
+    assert_eq!(
+        (reply["status"].as_str(), reply["userId"].as_str()),
+        (Some("REVOKED"), Some(around.user.as_str()))
+    );
+    // Both owners, or none: refused, with the shape in the message.
+    let both =
+        json!({"userId": around.user.as_str(), "accountId": around.hosting.as_str(), "exportId": export_id});
+    let (error, _) = stack.invoke("revoke-export", &both).await.unwrap_err();
+    assert_eq!(error, "BadRequestException");
+    // The chat service's role may invoke the Assistant only.
+    let (error, _) = stack.invoke_as_chat_service("revoke-export", &direct).await.unwrap_err();
+    assert_eq!(error, "AccessDeniedException");
 }

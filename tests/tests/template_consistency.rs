@@ -16,7 +16,7 @@ use serde_yaml::Value;
 const LIBRARY_CRATES: [&str; 3] = ["core", "entry", "fuzzing"];
 
 /// DESIGN §5's routes: (method, path, logical id of the function that answers).
-const DESIGN_ROUTES: [(&str, &str, &str); 7] = [
+const DESIGN_ROUTES: [(&str, &str, &str); 8] = [
     ("POST", "/accounts/{accountId}/data-exports", "StartExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports", "RetrieveExportApiFunction"),
     ("GET", "/accounts/{accountId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
@@ -25,10 +25,12 @@ const DESIGN_ROUTES: [(&str, &str, &str); 7] = [
     ("POST", "/users/{userId}/data-exports", "StartExportApiFunction"),
     ("GET", "/users/{userId}/data-exports", "RetrieveExportApiFunction"),
     ("GET", "/users/{userId}/data-exports/{exportId}", "RetrieveExportApiFunction"),
+    ("POST", "/users/{userId}/data-exports/{exportId}/revoke", "RevokeExportApiFunction"),
 ];
 
 /// The self-service user's policy: the routes it allows, after `.../users/${aws:PrincipalTag/chatUserId}`.
-const SELF_SERVICE_ROUTES: [&str; 3] = ["POST /data-exports", "GET /data-exports", "GET /data-exports/*"];
+const SELF_SERVICE_ROUTES: [&str; 4] =
+    ["POST /data-exports", "GET /data-exports", "GET /data-exports/*", "POST /data-exports/*/revoke"];
 const TAGGED_USER: &str = "${!aws:PrincipalTag/chatUserId}";
 
 /// The tenants' managed policies: (logical id, the routes each allows, as `METHOD path` with the
@@ -1092,7 +1094,7 @@ fn every_lambda_permission_names_its_source() {
     assert_eq!(get_att(&url["TargetFunctionArn"]).map(|(f, _)| f).as_deref(), Some("DownloadExportFunction"));
     assert_eq!(url["AuthType"].as_str(), Some("NONE"));
     assert!(url["Cors"].is_null(), "no CORS: links are navigated to, never read by another origin's script");
-    // revoke-export-api is API Gateway's for the revoke route only.
+    // revoke-export-api is API Gateway's for the two revoke routes only (an account's, a user's own).
     let revoke_sources: Vec<String> = permissions
         .values()
         .filter(|p| {
@@ -1103,9 +1105,10 @@ fn every_lambda_permission_names_its_source() {
     assert_eq!(
         revoke_sources,
         [
-            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportApi}/*/POST/accounts/*/data-exports/*/revoke"
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportApi}/*/POST/accounts/*/data-exports/*/revoke",
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportApi}/*/POST/users/*/data-exports/*/revoke"
         ],
-        "RevokeExportApiFunction: the revoke route only"
+        "RevokeExportApiFunction: the revoke routes only"
     );
     for direct in ["StartExportFunction", "RetrieveExportFunction", "RevokeExportFunction"] {
         assert!(

@@ -728,7 +728,7 @@ mod tests {
 
         // Revoked: the files are gone, nothing is handed out but what was fetched.
         w.revoker()
-            .revoke(&w.account, &id, RequestedBy::new("arn:aws:iam::1:user/sec", Via::Api))
+            .revoke(&w.account.clone().into(), &id, RequestedBy::new("arn:aws:iam::1:user/sec", Via::Api))
             .await
             .unwrap();
         let view = w.retriever().get(&w.account, &id, "arn:aws:iam::1:user/it", None).await.unwrap();

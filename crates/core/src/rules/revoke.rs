@@ -3,11 +3,12 @@
 //! within its record cache; every file of the export (manifest, reports, statement) is deleted, so
 //! hand-out links already given out fail at once; a "Data Export State Change" event says so.
 //! Revoking again is harmless (nothing more happens but the files' deletion, in case it was cut
-//! short); an export that delivered nothing has no links to revoke.
+//! short); an export that delivered nothing has no links to revoke. An account's export and a chat
+//! user's own (DESIGN §15) are revoked alike: the owner keys the record and the folder.
 
 use crate::backend::Backend;
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{AccountId, ExportId};
+use crate::domain::ids::ExportId;
 use crate::domain::model::{ExportRecord, ExportStatus, RequestedBy};
 use crate::domain::owner::ExportOwner;
 use crate::domain::payloads::ExportJob;
@@ -21,15 +22,20 @@ pub struct Revoker<B: Backend> {
 }
 
 impl<B: Backend> Revoker<B> {
-    /// Revokes `export`'s links on behalf of `by`; the record as it stands afterwards.
+    /// Revokes `owner`'s `export`'s links on behalf of `by`; the record as it stands afterwards.
+    /// Another owner's export of the same id is not found: the owner is the record's key.
     pub async fn revoke(
         &self,
-        account: &AccountId,
+        owner: &ExportOwner,
         export: &ExportId,
         by: RequestedBy,
     ) -> Result<ExportRecord> {
-        let not_found = || Error::NotFound(format!("No export {export} exists for account {account}."));
-        let owner = &ExportOwner::from(account);
+        let not_found = || {
+            Error::NotFound(match owner {
+                ExportOwner::Account(account) => format!("No export {export} exists for account {account}."),
+                ExportOwner::User(_) => format!("You have no export {export}."),
+            })
+        };
         let record = self.store.get(owner, export).await?.ok_or_else(not_found)?;
         let prefix = ExportJob::from(&record).prefix();
         // A revocation cut short (after its write, before its files were gone) may not have told
@@ -95,6 +101,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::domain::ids::{AccountId, UserId};
     use crate::domain::model::{AccountType, ExportFormat, Via};
     use crate::memory::World;
 
@@ -121,7 +128,7 @@ mod tests {
         world.clock.advance(Duration::from_secs(604_800));
         let (other_account, other) = delivered(&world).await;
         let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
-        let revoked = revoker(&world).revoke(&account, &export, by.clone()).await.unwrap();
+        let revoked = revoker(&world).revoke(&account.clone().into(), &export, by.clone()).await.unwrap();
         assert_eq!((revoked.status, revoked.revoked_by.as_ref()), (ExportStatus::Revoked, Some(&by)));
         assert_eq!(revoked.revoked_at, Some(world.clock.now()));
         let prefix = format!("exports/{account}/{export}/");
@@ -131,7 +138,7 @@ mod tests {
         let events = world.notifier.published.lock().unwrap().clone();
         assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1);
         // Again: the same record, no second event; it cannot be undone.
-        let again = revoker(&world).revoke(&account, &export, by).await.unwrap();
+        let again = revoker(&world).revoke(&account.clone().into(), &export, by).await.unwrap();
         assert_eq!(again.revoked_at, revoked.revoked_at);
         assert_eq!(
             world
@@ -157,7 +164,7 @@ mod tests {
         // The write happened, the event and the deletion did not (the function died between).
         let change = StatusChange::Revoked { at: world.clock.now(), by: by.clone() };
         world.store.change_status(&account.clone().into(), &export, change).await.unwrap();
-        revoker(&world).revoke(&account, &export, by.clone()).await.unwrap();
+        revoker(&world).revoke(&account.clone().into(), &export, by.clone()).await.unwrap();
         let events = world.notifier.published.lock().unwrap().clone();
         assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
         let prefix = format!("exports/{account}/{export}/");
@@ -165,9 +172,37 @@ mod tests {
         // The revoked export's downloads.csv (written by a GET since) is no sign of a cut-short
         // revocation: a repeat publishes nothing more.
         world.objects.put(&format!("{prefix}downloads.csv"), b"x".to_vec(), "text/csv", &[]).await.unwrap();
-        revoker(&world).revoke(&account, &export, by).await.unwrap();
+        revoker(&world).revoke(&account.clone().into(), &export, by).await.unwrap();
         let events = world.notifier.published.lock().unwrap().clone();
         assert_eq!(events.iter().filter(|e| e.status == ExportStatus::Revoked).count(), 1, "{events:?}");
+    }
+
+    /// A chat user's own export (DESIGN §15) is revoked under its owner: its folder emptied, and
+    /// neither an account whose id is the user's nor another user finds it.
+    #[tokio::test]
+    async fn a_users_export_is_revoked_under_its_owner_only() {
+        let world = World::at("2026-11-24T10:00:00Z");
+        let user = UserId::random();
+        let owner = ExportOwner::User(user.clone());
+        let record = world.deliver(&owner, 2).await;
+        let prefix = ExportJob::from(&record).prefix();
+        assert_eq!(prefix, format!("exports/users/{user}/{}/", record.export_id));
+        world.objects.put(&format!("{prefix}attachments.csv"), b"x".to_vec(), "text/csv", &[]).await.unwrap();
+        let by = RequestedBy::new("arn:aws:sts::1:assumed-role/ChatUserConsoleRole/x", Via::Api);
+        let twin = ExportOwner::Account(AccountId::parse(user.as_str()).unwrap());
+        for stranger in [twin, ExportOwner::User(UserId::random())] {
+            let refused = revoker(&world).revoke(&stranger, &record.export_id, by.clone()).await.unwrap_err();
+            assert_eq!(refused.code(), "NotFoundException", "{stranger}");
+        }
+        assert_eq!(world.objects.list(&prefix).await.unwrap().len(), 1, "nothing deleted by a stranger");
+        let revoked = revoker(&world).revoke(&owner, &record.export_id, by).await.unwrap();
+        assert_eq!((revoked.status, &revoked.owner), (ExportStatus::Revoked, &owner));
+        assert!(world.objects.list(&prefix).await.unwrap().is_empty());
+        let events = world.notifier.published.lock().unwrap().clone();
+        assert_eq!(
+            events.iter().filter(|e| e.status == ExportStatus::Revoked && e.owner == owner).count(),
+            1
+        );
     }
 
     #[tokio::test]
@@ -183,14 +218,16 @@ mod tests {
         );
         world.store.admit(&record, Duration::from_secs(604_800)).await.unwrap();
         let by = RequestedBy::new("arn:aws:iam::1:user/security", Via::Api);
-        let queued = revoker(&world).revoke(&account, &record.export_id, by.clone()).await.unwrap_err();
+        let queued =
+            revoker(&world).revoke(&account.clone().into(), &record.export_id, by.clone()).await.unwrap_err();
         assert_eq!(queued.code(), "UnprocessableEntityException", "{queued}");
         assert_eq!(world.store.record(&account, &record.export_id).unwrap().status, ExportStatus::Queued);
-        let unknown = revoker(&world).revoke(&account, &ExportId::new(), by.clone()).await.unwrap_err();
+        let unknown =
+            revoker(&world).revoke(&account.clone().into(), &ExportId::new(), by.clone()).await.unwrap_err();
         assert_eq!(unknown.code(), "NotFoundException");
         // Another account's export is unknown here.
         let (_, theirs) = delivered(&world).await;
-        let foreign = revoker(&world).revoke(&account, &theirs, by).await.unwrap_err();
+        let foreign = revoker(&world).revoke(&account.clone().into(), &theirs, by).await.unwrap_err();
         assert_eq!(foreign.code(), "NotFoundException");
         assert!(world.notifier.published.lock().unwrap().iter().all(|e| e.status != ExportStatus::Revoked));
     }
